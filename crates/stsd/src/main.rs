@@ -1,1 +1,239 @@
-fn main() {}
+//! The `stsd` command line: `serve` and `account create`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use stsd::app::{App, Clock, Config};
+use stsd::store::sqlite::SqliteStore;
+
+/// Default listen address: loopback only, so a first run exposes nothing.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8556";
+
+#[derive(Parser)]
+#[command(name = "stsd", version, about = "Self-hosted Security Token Service, wire-compatible with AWS STS and IAM")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Directory holding the embedded store.
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+    },
+    /// Manage accounts on a running server (authenticated with the management root keys from the AWS_* env).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account and print its root keys as one JSON object.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// 12-digit account ID (random when omitted).
+        #[arg(long)]
+        id: Option<String>,
+        /// Server endpoint, e.g. http://127.0.0.1:8556
+        #[arg(long)]
+        endpoint: String,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STSD_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { listen, data_dir } => serve(listen, &data_dir),
+        Command::Account { command: AccountCommand::Create { name, id, endpoint } } => account_create(&name, id.as_deref(), &endpoint),
+    }
+}
+
+fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let store = SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?;
+    let mut app = App::new(Box::new(store), Config::default(), Clock::default()).context("loading state")?;
+    if app.management_account.is_empty() {
+        bootstrap(&mut app, data_dir)?;
+    }
+    let app = Arc::new(app);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        eprintln!("stsd: listening on http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(stsd::server::run(app, listener, async move {
+            let _ = rx.await;
+        }));
+        shutdown_signal().await;
+        eprintln!("stsd: shutting down, draining in-flight requests");
+        let _ = tx.send(());
+        // Drain, but never hang: a stuck client cannot keep the process alive.
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(Ok(r)) => r.context("server error")?,
+            Ok(Err(e)) => bail!("server task failed: {e}"),
+            Err(_) => eprintln!("stsd: drain timed out; exiting"),
+        }
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// First start: create the management account with root keys from the environment or freshly generated.
+fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
+    let id = match std::env::var("STSD_ACCOUNT_ID") {
+        Ok(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => id,
+        Ok(id) => bail!("STSD_ACCOUNT_ID must be 12 digits, got {id:?}"),
+        Err(_) => stsd::ids::account_id(),
+    };
+    let env_key = match (std::env::var("STSD_ROOT_ACCESS_KEY_ID"), std::env::var("STSD_ROOT_SECRET_ACCESS_KEY")) {
+        (Ok(k), Ok(s)) => {
+            if !stsd::ids::is_well_formed_key_id(&k) {
+                bail!("STSD_ROOT_ACCESS_KEY_ID is not a well-formed access key ID");
+            }
+            if s.is_empty() || s.len() > 128 {
+                bail!("STSD_ROOT_SECRET_ACCESS_KEY must be 1..128 characters");
+            }
+            Some((k, s))
+        }
+        (Err(_), Err(_)) => None,
+        _ => bail!("set both STSD_ROOT_ACCESS_KEY_ID and STSD_ROOT_SECRET_ACCESS_KEY, or neither"),
+    };
+    let generated = env_key.is_none();
+    let key = stsd::iam::create_account_for_management(app, &id, env_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.set_management_account(&id).context("recording the management account")?;
+    if generated {
+        let path = data_dir.join("root-credentials.json");
+        let body = serde_json::json!({"AccountId": id, "AccessKeyId": key.id, "SecretAccessKey": key.secret});
+        write_private(&path, &serde_json::to_vec_pretty(&body)?)?;
+        eprintln!(
+            "stsd: created management account {id}; root access key {} (secret written to {})",
+            key.id,
+            path.display()
+        );
+    } else {
+        eprintln!("stsd: created management account {id}; root access key {} (from STSD_ROOT_ACCESS_KEY_ID)", key.id);
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// `stsd account create`: a signed IAM-style call to the running server's `CreateAccount` extension.
+fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
+    let key_id = std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?;
+    let token = std::env::var("AWS_SESSION_TOKEN").ok();
+    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", "CreateAccount").append_pair("Version", "2010-05-08").append_pair("AccountName", name);
+    if let Some(id) = id {
+        form.append_pair("AccountId", id);
+    }
+    let body = form.finish();
+    let url = endpoint.trim_end_matches('/');
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .context("--endpoint must start with http:// or https://")?;
+    let host = host.split('/').next().unwrap_or(host);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let signed = sigv4::sign_request(&sigv4::SigningParams {
+        method: "POST",
+        host,
+        path: "/",
+        query: "",
+        headers: &[("content-type", content_type)],
+        body: body.as_bytes(),
+        access_key_id: &key_id,
+        secret_access_key: &secret,
+        session_token: token.as_deref(),
+        region: &region,
+        service: "iam",
+        timestamp: now,
+    });
+    let mut req = ureq::post(&format!("{url}/")).header("content-type", content_type);
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req.config().http_status_as_error(false).build().send(body.as_bytes()).context("contacting the server")?;
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().context("reading the response")?;
+    if status != 200 {
+        let code = xml_text(&text, "Code").unwrap_or_default();
+        let msg = xml_text(&text, "Message").unwrap_or_default();
+        bail!("CreateAccount failed ({status}): {code}: {msg}");
+    }
+    let out = serde_json::json!({
+        "AccountId": xml_text(&text, "AccountId").context("no AccountId in response")?,
+        "AccessKeyId": xml_text(&text, "AccessKeyId").context("no AccessKeyId in response")?,
+        "SecretAccessKey": xml_text(&text, "SecretAccessKey").context("no SecretAccessKey in response")?,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+/// Text of the first `<tag>` in one of our own responses (entity-decoded).
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    let raw = &xml[start..end];
+    Some(
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&#9;", "\t")
+            .replace("&#10;", "\n")
+            .replace("&#13;", "\r")
+            .replace("&amp;", "&"),
+    )
+}

@@ -1,0 +1,197 @@
+//! Groups and membership. Membership is stored on the user, so a group lists its members by scanning.
+
+use super::users::{no_user, user_arn_for};
+use super::{paginate, path_matches, write_group, write_paging, write_user, Ctx};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Account, Group};
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+use crate::store::Kind;
+use crate::validate as v;
+
+pub(super) fn no_group(name: &str) -> ApiError {
+    ApiError::no_such_entity(format!("The group with name {name} cannot be found."))
+}
+
+pub(super) fn group_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
+    acct.groups.get(&name.to_lowercase()).map(|g| acct.group_arn(g)).unwrap_or_else(|| ctx.arn("group/", "", name))
+}
+
+pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let name = v::name(p, "GroupName", 128)?;
+    let path = v::path(p, "Path")?;
+    let arn = ctx.arn("group", &path, name);
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:CreateGroup", &arn)?;
+        let acct = ctx.account_mut(st)?;
+        if acct.groups.contains_key(&name.to_lowercase()) {
+            return Err(ApiError::already_exists(format!("Group with name {name} already exists.")));
+        }
+        if acct.groups.len() >= 300 {
+            return Err(ApiError::limit("GroupsPerAccount", 300));
+        }
+        let g = Group {
+            name: name.to_string(),
+            id: crate::ids::unique_id("AGPA"),
+            path,
+            created: ctx.now,
+            inline: Default::default(),
+            attached: Vec::new(),
+        };
+        let mut x = Xml::new();
+        x.open("Group");
+        write_group(&mut x, acct, &g);
+        x.close("Group");
+        acct.groups.insert(name.to_lowercase(), g);
+        t.touch(Kind::Group, &ctx.caller.account, name);
+        Ok(Some(x.finish()))
+    })
+}
+
+pub fn get_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let name = v::name(p, "GroupName", 128)?;
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    let acct = ctx.account(&st)?;
+    ctx.authorize(&st, "iam:GetGroup", &group_arn_for(ctx, acct, name))?;
+    let g = acct.groups.get(&name.to_lowercase()).ok_or_else(|| no_group(name))?;
+    let (page, next) = paginate(acct.group_members(&g.name), marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.open("Group");
+    write_group(&mut x, acct, g);
+    x.close("Group");
+    x.list("Users", &page, |x, u| write_user(x, acct, u, false));
+    write_paging(&mut x, next);
+    Ok(Some(x.finish()))
+}
+
+pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let name = v::name(p, "GroupName", 128)?;
+    let new_name = v::opt_name(p, "NewGroupName", 128)?;
+    let new_path = if p.contains("NewPath") { Some(v::path(p, "NewPath")?) } else { None };
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:UpdateGroup", &group_arn_for(ctx, acct, name))?;
+        let key = name.to_lowercase();
+        if !acct.groups.contains_key(&key) {
+            return Err(no_group(name));
+        }
+        if let Some(nn) = new_name {
+            if nn.to_lowercase() != key && acct.groups.contains_key(&nn.to_lowercase()) {
+                return Err(ApiError::already_exists(format!("Group with name {nn} already exists.")));
+            }
+        }
+        let acct = ctx.account_mut(st)?;
+        let Some(mut g) = acct.groups.remove(&key) else { return Err(no_group(name)) };
+        let old_name = g.name.clone();
+        if let Some(np) = new_path {
+            g.path = np;
+        }
+        if let Some(nn) = new_name {
+            g.name = nn.to_string();
+            // Membership is recorded by name on users: follow the rename.
+            for (ukey, u) in acct.users.iter_mut() {
+                for gn in u.groups.iter_mut() {
+                    if gn.eq_ignore_ascii_case(&old_name) {
+                        *gn = nn.to_string();
+                        t.touch(Kind::User, &ctx.caller.account, ukey);
+                    }
+                }
+            }
+        }
+        let new_key = g.name.to_lowercase();
+        acct.groups.insert(new_key.clone(), g);
+        t.touch(Kind::Group, &ctx.caller.account, &key);
+        t.touch(Kind::Group, &ctx.caller.account, &new_key);
+        Ok(None)
+    })
+}
+
+pub fn delete_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let name = v::name(p, "GroupName", 128)?;
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:DeleteGroup", &group_arn_for(ctx, acct, name))?;
+        let g = acct.groups.get(&name.to_lowercase()).ok_or_else(|| no_group(name))?;
+        if !acct.group_members(&g.name).is_empty() {
+            return Err(ApiError::delete_conflict("Cannot delete entity, must remove users from group first."));
+        }
+        if !g.inline.is_empty() || !g.attached.is_empty() {
+            return Err(ApiError::delete_conflict("Cannot delete entity, must delete policies first."));
+        }
+        ctx.account_mut(st)?.groups.remove(&name.to_lowercase());
+        t.touch(Kind::Group, &ctx.caller.account, name);
+        Ok(None)
+    })
+}
+
+pub fn list_groups(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let prefix = v::path_prefix(p)?;
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    ctx.authorize(&st, "iam:ListGroups", &ctx.arn("group/", "", "*"))?;
+    let acct = ctx.account(&st)?;
+    let groups: Vec<&Group> = acct.groups.values().filter(|g| path_matches(&g.path, prefix.as_deref())).collect();
+    let (page, next) = paginate(groups, marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.list("Groups", &page, |x, g| write_group(x, acct, g));
+    write_paging(&mut x, next);
+    Ok(Some(x.finish()))
+}
+
+pub fn add_user_to_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let group = v::name(p, "GroupName", 128)?;
+    let user = v::name(p, "UserName", 128)?;
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:AddUserToGroup", &group_arn_for(ctx, acct, group))?;
+        let gname = acct.groups.get(&group.to_lowercase()).ok_or_else(|| no_group(group))?.name.clone();
+        let acct = ctx.account_mut(st)?;
+        let u = acct.users.get_mut(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
+        if u.groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
+            return Ok(None);
+        }
+        if u.groups.len() >= 10 {
+            return Err(ApiError::limit("GroupsPerUser", 10));
+        }
+        u.groups.push(gname);
+        t.touch(Kind::User, &ctx.caller.account, user);
+        Ok(None)
+    })
+}
+
+pub fn remove_user_from_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let group = v::name(p, "GroupName", 128)?;
+    let user = v::name(p, "UserName", 128)?;
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:RemoveUserFromGroup", &group_arn_for(ctx, acct, group))?;
+        if !acct.groups.contains_key(&group.to_lowercase()) {
+            return Err(no_group(group));
+        }
+        let acct = ctx.account_mut(st)?;
+        let u = acct.users.get_mut(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
+        let before = u.groups.len();
+        u.groups.retain(|g| !g.eq_ignore_ascii_case(group));
+        if u.groups.len() == before {
+            return Err(ApiError::no_such_entity(format!("The user with name {user} is not in group {group}.")));
+        }
+        t.touch(Kind::User, &ctx.caller.account, user);
+        Ok(None)
+    })
+}
+
+pub fn list_groups_for_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let user = v::name(p, "UserName", 128)?;
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    let acct = ctx.account(&st)?;
+    ctx.authorize(&st, "iam:ListGroupsForUser", &user_arn_for(ctx, acct, user))?;
+    let u = acct.users.get(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
+    let groups: Vec<&Group> = u.groups.iter().filter_map(|g| acct.groups.get(&g.to_lowercase())).collect();
+    let (page, next) = paginate(groups, marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.list("Groups", &page, |x, g| write_group(x, acct, g));
+    write_paging(&mut x, next);
+    Ok(Some(x.finish()))
+}

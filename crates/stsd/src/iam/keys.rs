@@ -1,0 +1,208 @@
+//! Access keys: at most two per user (and per root), Active/Inactive, secrets returned only at creation.
+
+use super::users::{no_user, user_arn_for};
+use super::{fmt_time, paginate, write_paging, Ctx};
+use crate::auth::CallerKind;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{AccessKey, Account, KeyStatus};
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+use crate::state::State;
+use crate::store::Kind;
+use crate::validate as v;
+
+pub const MAX_KEYS: usize = 2;
+
+/// Whose keys a call addresses: an explicit user, or (omitted) the caller itself.
+enum Owner {
+    Root,
+    User(String),
+}
+
+fn owner(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Owner> {
+    match v::opt_name(p, "UserName", 128)? {
+        Some(n) => Ok(Owner::User(n.to_string())),
+        None => Ok(match &ctx.caller.kind {
+            CallerKind::Root => Owner::Root,
+            CallerKind::User { name, .. } => Owner::User(name.clone()),
+        }),
+    }
+}
+
+fn owner_arn(ctx: &Ctx<'_>, acct: &Account, o: &Owner) -> String {
+    match o {
+        Owner::Root => acct.root_arn(),
+        Owner::User(n) => user_arn_for(ctx, acct, n),
+    }
+}
+
+fn keys<'a>(acct: &'a Account, o: &Owner) -> ApiResult<&'a Vec<AccessKey>> {
+    match o {
+        Owner::Root => Ok(&acct.meta.root_keys),
+        Owner::User(n) => acct.users.get(&n.to_lowercase()).map(|u| &u.keys).ok_or_else(|| no_user(n)),
+    }
+}
+
+fn keys_mut<'a>(acct: &'a mut Account, o: &Owner) -> ApiResult<&'a mut Vec<AccessKey>> {
+    match o {
+        Owner::Root => Ok(&mut acct.meta.root_keys),
+        Owner::User(n) => acct.users.get_mut(&n.to_lowercase()).map(|u| &mut u.keys).ok_or_else(|| no_user(n)),
+    }
+}
+
+fn touch(ctx: &Ctx<'_>, t: &mut crate::state::Touched, o: &Owner) {
+    match o {
+        Owner::Root => t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account),
+        Owner::User(n) => t.touch(Kind::User, &ctx.caller.account, n),
+    }
+}
+
+fn user_name_of(acct: &Account, o: &Owner) -> Option<String> {
+    match o {
+        Owner::Root => None,
+        Owner::User(n) => acct.users.get(&n.to_lowercase()).map(|u| u.name.clone()),
+    }
+}
+
+pub fn create_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let o = owner(ctx, p)?;
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:CreateAccessKey", &owner_arn(ctx, acct, &o))?;
+        if keys(acct, &o)?.len() >= MAX_KEYS {
+            return Err(ApiError::limit("AccessKeysPerUser", MAX_KEYS));
+        }
+        let user_name = user_name_of(acct, &o);
+        let key = AccessKey {
+            id: crate::ids::access_key_id(crate::ids::LONG_TERM_PREFIX, &ctx.caller.account),
+            secret: crate::ids::secret_access_key(),
+            status: KeyStatus::Active,
+            created: ctx.now,
+            last_used: None,
+        };
+        let mut x = Xml::new();
+        x.open("AccessKey");
+        if let Some(u) = &user_name {
+            x.elem("UserName", u);
+        }
+        x.elem("AccessKeyId", &key.id)
+            .elem("Status", key.status.as_str())
+            .elem("SecretAccessKey", &key.secret)
+            .elem("CreateDate", &fmt_time(key.created))
+            .close("AccessKey");
+        keys_mut(ctx.account_mut(st)?, &o)?.push(key);
+        touch(ctx, t, &o);
+        Ok(Some(x.finish()))
+    })
+}
+
+fn key_id(p: &Params) -> ApiResult<&str> {
+    let id = p.required("AccessKeyId")?;
+    if !crate::ids::is_well_formed_key_id(id) {
+        return Err(ApiError::validation(id, "accessKeyId", "Member must satisfy regular expression pattern: [\\w]+"));
+    }
+    Ok(id)
+}
+
+fn no_key(id: &str) -> ApiError {
+    ApiError::no_such_entity(format!("The Access Key with id {id} cannot be found."))
+}
+
+pub fn update_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let o = owner(ctx, p)?;
+    let id = key_id(p)?;
+    let status = match v::one_of(p, "Status", &["Active", "Inactive"])? {
+        Some("Active") => KeyStatus::Active,
+        Some(_) => KeyStatus::Inactive,
+        None => return Err(ApiError::missing("status")),
+    };
+    ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:UpdateAccessKey", &owner_arn(ctx, acct, &o))?;
+        if !keys(acct, &o)?.iter().any(|k| k.id == id) {
+            return Err(no_key(id));
+        }
+        for k in keys_mut(ctx.account_mut(st)?, &o)?.iter_mut().filter(|k| k.id == id) {
+            k.status = status;
+        }
+        touch(ctx, t, &o);
+        Ok(None)
+    })
+}
+
+pub fn delete_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let o = owner(ctx, p)?;
+    let id = key_id(p)?;
+    let out = ctx.app.write(|st, t| {
+        let acct = ctx.account(st)?;
+        ctx.authorize(st, "iam:DeleteAccessKey", &owner_arn(ctx, acct, &o))?;
+        if !keys(acct, &o)?.iter().any(|k| k.id == id) {
+            return Err(no_key(id));
+        }
+        keys_mut(ctx.account_mut(st)?, &o)?.retain(|k| k.id != id);
+        touch(ctx, t, &o);
+        Ok(None)
+    });
+    ctx.app.forget_signing_keys(id);
+    out
+}
+
+pub fn list_access_keys(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let o = owner(ctx, p)?;
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    let acct = ctx.account(&st)?;
+    ctx.authorize(&st, "iam:ListAccessKeys", &owner_arn(ctx, acct, &o))?;
+    let user_name = user_name_of(acct, &o);
+    let (page, next) = paginate(keys(acct, &o)?.iter().collect(), marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.list("AccessKeyMetadata", &page, |x, k| {
+        if let Some(u) = &user_name {
+            x.elem("UserName", u);
+        }
+        x.elem("AccessKeyId", &k.id).elem("Status", k.status.as_str()).elem("CreateDate", &fmt_time(k.created));
+    });
+    write_paging(&mut x, next);
+    Ok(Some(x.finish()))
+}
+
+pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let id = key_id(p)?;
+    let st = ctx.app.read()?;
+    let acct = ctx.account(&st)?;
+    let (user_name, key) = find_key(&st, acct, id).ok_or_else(|| ApiError::access_denied("Access Denied"))?;
+    let arn = match &user_name {
+        Some(n) => user_arn_for(ctx, acct, n),
+        None => acct.root_arn(),
+    };
+    ctx.authorize(&st, "iam:GetAccessKeyLastUsed", &arn)?;
+    let mut x = Xml::new();
+    if let Some(u) = &user_name {
+        x.elem("UserName", u);
+    }
+    x.open("AccessKeyLastUsed");
+    match &key.last_used {
+        Some(u) => {
+            x.elem("LastUsedDate", &fmt_time(u.date)).elem("ServiceName", &u.service).elem("Region", &u.region);
+        }
+        None => {
+            x.elem("ServiceName", "N/A").elem("Region", "N/A");
+        }
+    }
+    x.close("AccessKeyLastUsed");
+    Ok(Some(x.finish()))
+}
+
+fn find_key<'a>(st: &'a State, acct: &'a Account, id: &str) -> Option<(Option<String>, &'a AccessKey)> {
+    let owner = st.keys.get(id)?;
+    if owner.account != acct.id() {
+        return None;
+    }
+    match &owner.user {
+        None => acct.meta.root_keys.iter().find(|k| k.id == id).map(|k| (None, k)),
+        Some(u) => {
+            let user = acct.users.get(u)?;
+            user.keys.iter().find(|k| k.id == id).map(|k| (Some(user.name.clone()), k))
+        }
+    }
+}

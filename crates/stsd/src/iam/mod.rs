@@ -1,0 +1,263 @@
+//! The IAM actions. Each is a function `(ctx, params) -> result XML` that validates input, authorizes the
+//! caller with the policy engine, and reads or mutates the state.
+
+mod account;
+mod groups;
+mod keys;
+mod policies;
+mod roles;
+mod users;
+
+use crate::app::App;
+use crate::auth::{Caller, RequestMeta};
+use crate::authz;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Account, Doc, DocKind, Group, ManagedPolicy, Role, Tag, User};
+use crate::protocol::query::Params;
+use crate::protocol::url_encode_policy;
+use crate::protocol::xml::Xml;
+use crate::state::State;
+
+pub use account::create_account_for_management;
+
+/// Everything an action needs besides its parameters.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub caller: &'a Caller,
+    pub meta: &'a RequestMeta,
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// Authorize `action` on `resource` in the caller's account (root: always; others: policy engine).
+    pub fn authorize(&self, st: &State, action: &str, resource: &str) -> ApiResult<()> {
+        authz::authorize_iam(st, self, action, resource, &[])
+    }
+
+    pub fn authorize_with(&self, st: &State, action: &str, resource: &str, extra: &[(String, Vec<String>)]) -> ApiResult<()> {
+        authz::authorize_iam(st, self, action, resource, extra)
+    }
+
+    pub fn account<'s>(&self, st: &'s State) -> ApiResult<&'s Account> {
+        st.accounts.get(&self.caller.account).ok_or_else(ApiError::internal)
+    }
+
+    pub fn account_mut<'s>(&self, st: &'s mut State) -> ApiResult<&'s mut Account> {
+        st.accounts.get_mut(&self.caller.account).ok_or_else(ApiError::internal)
+    }
+
+    pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}{path}{name}", self.caller.account)
+    }
+}
+
+pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
+
+/// The IAM action table.
+pub fn handler(action: &str) -> Option<Handler> {
+    Some(match action {
+        "CreateUser" => users::create_user,
+        "GetUser" => users::get_user,
+        "UpdateUser" => users::update_user,
+        "DeleteUser" => users::delete_user,
+        "ListUsers" => users::list_users,
+        "TagUser" => users::tag_user,
+        "UntagUser" => users::untag_user,
+        "ListUserTags" => users::list_user_tags,
+        "PutUserPermissionsBoundary" => users::put_boundary,
+        "DeleteUserPermissionsBoundary" => users::delete_boundary,
+        "CreateGroup" => groups::create_group,
+        "GetGroup" => groups::get_group,
+        "UpdateGroup" => groups::update_group,
+        "DeleteGroup" => groups::delete_group,
+        "ListGroups" => groups::list_groups,
+        "AddUserToGroup" => groups::add_user_to_group,
+        "RemoveUserFromGroup" => groups::remove_user_from_group,
+        "ListGroupsForUser" => groups::list_groups_for_user,
+        "CreateRole" => roles::create_role,
+        "GetRole" => roles::get_role,
+        "UpdateRole" => roles::update_role,
+        "UpdateRoleDescription" => roles::update_role_description,
+        "UpdateAssumeRolePolicy" => roles::update_assume_role_policy,
+        "DeleteRole" => roles::delete_role,
+        "ListRoles" => roles::list_roles,
+        "TagRole" => roles::tag_role,
+        "UntagRole" => roles::untag_role,
+        "ListRoleTags" => roles::list_role_tags,
+        "PutRolePermissionsBoundary" => roles::put_boundary,
+        "DeleteRolePermissionsBoundary" => roles::delete_boundary,
+        "CreatePolicy" => policies::create_policy,
+        "GetPolicy" => policies::get_policy,
+        "DeletePolicy" => policies::delete_policy,
+        "ListPolicies" => policies::list_policies,
+        "CreatePolicyVersion" => policies::create_policy_version,
+        "GetPolicyVersion" => policies::get_policy_version,
+        "DeletePolicyVersion" => policies::delete_policy_version,
+        "ListPolicyVersions" => policies::list_policy_versions,
+        "SetDefaultPolicyVersion" => policies::set_default_policy_version,
+        "TagPolicy" => policies::tag_policy,
+        "UntagPolicy" => policies::untag_policy,
+        "ListPolicyTags" => policies::list_policy_tags,
+        "ListEntitiesForPolicy" => policies::list_entities_for_policy,
+        "AttachUserPolicy" => policies::attach_user_policy,
+        "AttachGroupPolicy" => policies::attach_group_policy,
+        "AttachRolePolicy" => policies::attach_role_policy,
+        "DetachUserPolicy" => policies::detach_user_policy,
+        "DetachGroupPolicy" => policies::detach_group_policy,
+        "DetachRolePolicy" => policies::detach_role_policy,
+        "ListAttachedUserPolicies" => policies::list_attached_user_policies,
+        "ListAttachedGroupPolicies" => policies::list_attached_group_policies,
+        "ListAttachedRolePolicies" => policies::list_attached_role_policies,
+        "PutUserPolicy" => policies::put_user_policy,
+        "PutGroupPolicy" => policies::put_group_policy,
+        "PutRolePolicy" => policies::put_role_policy,
+        "GetUserPolicy" => policies::get_user_policy,
+        "GetGroupPolicy" => policies::get_group_policy,
+        "GetRolePolicy" => policies::get_role_policy,
+        "DeleteUserPolicy" => policies::delete_user_policy,
+        "DeleteGroupPolicy" => policies::delete_group_policy,
+        "DeleteRolePolicy" => policies::delete_role_policy,
+        "ListUserPolicies" => policies::list_user_policies,
+        "ListGroupPolicies" => policies::list_group_policies,
+        "ListRolePolicies" => policies::list_role_policies,
+        "CreateAccessKey" => keys::create_access_key,
+        "UpdateAccessKey" => keys::update_access_key,
+        "DeleteAccessKey" => keys::delete_access_key,
+        "ListAccessKeys" => keys::list_access_keys,
+        "GetAccessKeyLastUsed" => keys::get_access_key_last_used,
+        "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
+        "GetAccountSummary" => account::get_account_summary,
+        "CreateAccount" => account::create_account,
+        _ => return None,
+    })
+}
+
+/// ISO 8601 UTC, as IAM and STS print timestamps.
+pub fn fmt_time(t: i64) -> String {
+    let dt = time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    dt.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
+        .unwrap_or_default()
+}
+
+/// Compile and validate a policy document; `MalformedPolicyDocument` (or `LimitExceeded` for size) on failure.
+pub fn compile(text: &str, kind: DocKind) -> ApiResult<Doc> {
+    let compiled = authz::compile(text, kind.policy_kind())?;
+    Ok(Doc { text: text.to_string(), kind, compiled: Some(compiled) })
+}
+
+/// One page of `items` (already in order) starting at the opaque `marker`.
+pub fn paginate<T>(items: Vec<T>, marker: Option<&str>, max: usize) -> ApiResult<(Vec<T>, Option<String>)> {
+    let start = match marker {
+        None => 0,
+        Some(m) => data_encoding::BASE64URL_NOPAD
+            .decode(m.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| ApiError::new(crate::error::ErrorCode::ValidationError, "Invalid Marker."))?,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let end = start + page.len();
+    let next = (end < total).then(|| data_encoding::BASE64URL_NOPAD.encode(end.to_string().as_bytes()));
+    Ok((page, next))
+}
+
+pub fn write_paging(x: &mut Xml, next: Option<String>) {
+    x.boolean("IsTruncated", next.is_some());
+    if let Some(m) = next {
+        x.elem("Marker", &m);
+    }
+}
+
+pub fn write_tags(x: &mut Xml, tags: &[Tag]) {
+    x.list("Tags", tags, |x, t| {
+        x.elem("Key", &t.key).elem("Value", &t.value);
+    });
+}
+
+pub fn write_boundary(x: &mut Xml, boundary: Option<&str>) {
+    if let Some(b) = boundary {
+        x.open("PermissionsBoundary")
+            .elem("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
+            .elem("PermissionsBoundaryArn", b)
+            .close("PermissionsBoundary");
+    }
+}
+
+/// The `User` shape; `full` adds boundary and tags (GetUser), as ListUsers omits them.
+pub fn write_user(x: &mut Xml, acct: &Account, u: &User, full: bool) {
+    x.elem("Path", &u.path)
+        .elem("UserName", &u.name)
+        .elem("UserId", &u.id)
+        .elem("Arn", &acct.user_arn(u))
+        .elem("CreateDate", &fmt_time(u.created));
+    if full {
+        write_boundary(x, u.boundary.as_deref());
+        if !u.tags.is_empty() {
+            write_tags(x, &u.tags);
+        }
+    }
+}
+
+pub fn write_group(x: &mut Xml, acct: &Account, g: &Group) {
+    x.elem("Path", &g.path)
+        .elem("GroupName", &g.name)
+        .elem("GroupId", &g.id)
+        .elem("Arn", &acct.group_arn(g))
+        .elem("CreateDate", &fmt_time(g.created));
+}
+
+pub fn write_role(x: &mut Xml, acct: &Account, r: &Role, full: bool) {
+    x.elem("Path", &r.path)
+        .elem("RoleName", &r.name)
+        .elem("RoleId", &r.id)
+        .elem("Arn", &acct.role_arn(r))
+        .elem("CreateDate", &fmt_time(r.created))
+        .elem("AssumeRolePolicyDocument", &url_encode_policy(&r.trust.text));
+    x.opt("Description", r.description.as_deref());
+    x.num("MaxSessionDuration", r.max_session_duration);
+    if full {
+        write_boundary(x, r.boundary.as_deref());
+        if !r.tags.is_empty() {
+            write_tags(x, &r.tags);
+        }
+        x.open("RoleLastUsed");
+        if let Some(u) = &r.last_used {
+            x.elem("LastUsedDate", &fmt_time(u.date)).elem("Region", &u.region);
+        }
+        x.close("RoleLastUsed");
+    }
+}
+
+pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) {
+    let arn = acct.policy_arn(p);
+    let (attached, boundary) = acct.policy_usage(&arn);
+    x.elem("PolicyName", &p.name)
+        .elem("PolicyId", &p.id)
+        .elem("Arn", &arn)
+        .elem("Path", &p.path)
+        .elem("DefaultVersionId", &p.default_version)
+        .num("AttachmentCount", attached)
+        .num("PermissionsBoundaryUsageCount", boundary)
+        .boolean("IsAttachable", true);
+    x.opt("Description", p.description.as_deref());
+    x.elem("CreateDate", &fmt_time(p.created)).elem("UpdateDate", &fmt_time(p.updated));
+    if tags && !p.tags.is_empty() {
+        write_tags(x, &p.tags);
+    }
+}
+
+/// `aws:RequestTag/K` and `aws:TagKeys` context entries for tagging and create calls.
+pub fn tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> =
+        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
+    if !tags.is_empty() {
+        out.push(("aws:TagKeys".to_string(), tags.iter().map(|t| t.key.clone()).collect()));
+    }
+    out
+}
+
+pub fn path_matches(path: &str, prefix: Option<&str>) -> bool {
+    prefix.is_none_or(|p| path.starts_with(p))
+}

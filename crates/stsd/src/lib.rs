@@ -1,0 +1,19 @@
+//! stsd: a self-hosted Security Token Service, wire-compatible with AWS STS and the IAM subset it needs.
+//!
+//! Layout: [`protocol`] (Query codec, XML), [`auth`] (SigV4 → caller), [`authz`] (the policy engine's only
+//! caller), [`iam`] and [`sts`] (actions), [`store`] (durable storage) behind [`state`] (in-memory model),
+//! [`server`] (HTTP).
+
+pub mod app;
+pub mod auth;
+pub mod authz;
+pub mod error;
+pub mod iam;
+pub mod ids;
+pub mod model;
+pub mod protocol;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod sts;
+pub mod validate;

@@ -1,0 +1,152 @@
+//! A small, allocation-light XML writer for Query-protocol responses. Only the codec writes XML.
+
+use std::fmt::Write;
+
+/// Builds one response document. Element names are static (they come from the API model, never from input);
+/// text is always escaped.
+pub struct Xml {
+    buf: String,
+}
+
+impl Xml {
+    pub fn new() -> Xml {
+        Xml { buf: String::with_capacity(512) }
+    }
+
+    pub fn open(&mut self, tag: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    pub fn open_ns(&mut self, tag: &str, ns: &str) -> &mut Self {
+        let _ = write!(self.buf, "<{tag} xmlns=\"{ns}\">");
+        self
+    }
+
+    pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.buf.push_str("</");
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    /// `<tag>escaped text</tag>`
+    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.open(tag);
+        escape_into(&mut self.buf, text);
+        self.close(tag)
+    }
+
+    pub fn opt(&mut self, tag: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.elem(tag, t);
+        }
+        self
+    }
+
+    pub fn num(&mut self, tag: &str, n: impl std::fmt::Display) -> &mut Self {
+        let _ = write!(self.buf, "<{tag}>{n}</{tag}>");
+        self
+    }
+
+    pub fn boolean(&mut self, tag: &str, b: bool) -> &mut Self {
+        self.elem(tag, if b { "true" } else { "false" })
+    }
+
+    /// A list of scalars: `<tag><member>v</member>…</tag>`, `<tag/>` when empty.
+    pub fn str_list<'a>(&mut self, tag: &str, items: impl IntoIterator<Item = &'a str>) -> &mut Self {
+        let mut it = items.into_iter().peekable();
+        if it.peek().is_none() {
+            let _ = write!(self.buf, "<{tag}/>");
+            return self;
+        }
+        self.open(tag);
+        for v in it {
+            self.elem("member", v);
+        }
+        self.close(tag)
+    }
+
+    /// A list of structures, each written by `f` inside `<member>`.
+    pub fn list<T>(&mut self, tag: &str, items: &[T], mut f: impl FnMut(&mut Xml, &T)) -> &mut Self {
+        if items.is_empty() {
+            let _ = write!(self.buf, "<{tag}/>");
+            return self;
+        }
+        self.open(tag);
+        for item in items {
+            self.open("member");
+            f(self, item);
+            self.close("member");
+        }
+        self.close(tag)
+    }
+
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+impl Default for Xml {
+    fn default() -> Self {
+        Xml::new()
+    }
+}
+
+/// Escape XML text and attribute content. Control characters that XML 1.0 forbids are replaced by
+/// character references where legal or dropped, so the document always parses.
+pub fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&apos;");
+        assert_eq!(escape("x\u{1}y"), "xy");
+    }
+
+    #[test]
+    fn empty_list_is_self_closing() {
+        let mut x = Xml::new();
+        x.str_list("Tags", std::iter::empty());
+        assert_eq!(x.finish(), "<Tags/>");
+    }
+}
+
+impl Xml {
+    /// Continue writing after an existing buffer.
+    pub fn from_string(buf: String) -> Xml {
+        Xml { buf }
+    }
+
+    /// Append pre-rendered XML (produced by another `Xml`).
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.buf.push_str(xml);
+        self
+    }
+}

@@ -1,0 +1,169 @@
+//! HTTP front end: one route carries the Query protocol for both STS and IAM. Decode → authenticate →
+//! dispatch (the action authorizes) → encode. Every failure becomes an AWS error envelope.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State as AxState};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::Router;
+
+use crate::app::App;
+use crate::auth::{authenticate, RequestMeta};
+use crate::error::{ApiError, ErrorCode};
+use crate::iam::Ctx;
+use crate::protocol::query::Params;
+use crate::protocol::{error_body, success_body, Service};
+
+/// How long a client may take to send its body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Actions that carry no SigV4 signature (the caller proves itself with a token or assertion).
+const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
+
+/// Serve on `listener` until `shutdown` resolves, then drain in-flight requests.
+pub async fn run(app: Arc<App>, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let router = Router::new().fallback(handle).with_state(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn respond(status: u16, body: String, request_id: &str, now: i64) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    let date = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        h.insert("date", v);
+    }
+    resp
+}
+
+fn error_response(service: Service, err: &ApiError, request_id: &str, now: i64) -> Response {
+    respond(err.code.status(), error_body(service, err, request_id), request_id, now)
+}
+
+/// Which service an action belongs to.
+fn service_of(action: &str) -> Option<Service> {
+    if crate::sts::handler(action).is_some() || UNSIGNED_ACTIONS.contains(&action) {
+        Some(Service::Sts)
+    } else if crate::iam::handler(action).is_some() {
+        Some(Service::Iam)
+    } else {
+        None
+    }
+}
+
+async fn handle(AxState(app): AxState<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let request_id = crate::ids::request_id();
+    let now = app.clock.now();
+    let (parts, body) = req.into_parts();
+    let limit = app.config.max_body_bytes;
+    // Guess the namespace for early errors from the Version parameter in the URL, if any.
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let early_service = if query.contains("Version=2010-05-08") { Service::Iam } else { Service::Sts };
+
+    let declared = parts.headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let err = ApiError::new(ErrorCode::RequestEntityTooLarge, format!("Request body must be at most {limit} bytes."));
+        return error_response(early_service, &err, &request_id, now);
+    }
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            let err = ApiError::new(ErrorCode::RequestEntityTooLarge, format!("Request body must be at most {limit} bytes."));
+            return error_response(early_service, &err, &request_id, now);
+        }
+        Err(_) => {
+            let err = ApiError::new(ErrorCode::RequestTimeout, "Your socket connection to the server was not read from or written to within the timeout period.");
+            return error_response(early_service, &err, &request_id, now);
+        }
+    };
+    let app2 = app.clone();
+    let rid = request_id.clone();
+    let joined = tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await;
+    match joined {
+        Ok((_, Ok(xml))) => respond(200, xml, &request_id, now),
+        Ok((service, Err(e))) => error_response(service, &e, &request_id, now),
+        Err(_) => error_response(early_service, &ApiError::new(ErrorCode::InternalFailure, "An internal error occurred."), &request_id, now),
+    }
+}
+
+/// The synchronous request pipeline (runs on the blocking pool: actions may commit to the store).
+fn process(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    query: &str,
+    body: &[u8],
+    peer: SocketAddr,
+    request_id: &str,
+) -> (Service, Result<String, ApiError>) {
+    let is_form = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form_body: &[u8] = if parts.method == axum::http::Method::POST && is_form { body } else { b"" };
+    let params = match Params::decode(query, form_body) {
+        Ok(p) => p,
+        Err(e) => return (Service::Sts, Err(e)),
+    };
+    let Some(action) = params.get("Action") else {
+        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) { Service::Iam } else { Service::Sts };
+        return (service, Err(ApiError::new(ErrorCode::MissingAction, "Missing Action")));
+    };
+    let Some(service) = service_of(action) else {
+        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) { Service::Iam } else { Service::Sts };
+        return (service, Err(ApiError::new(ErrorCode::InvalidAction, format!("Could not find operation {action} for version {}", params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")))));
+    };
+    if params.get("Version") != Some(service.version()) {
+        return (
+            service,
+            Err(ApiError::new(
+                ErrorCode::InvalidAction,
+                format!("Could not find operation {action} for version {}", params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")),
+            )),
+        );
+    }
+    let result = (|| {
+        let headers: Vec<(&str, &str)> =
+            parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
+        let path = parts.uri.path();
+        let http = sigv4::HttpRequest { method: parts.method.as_str(), path, query, headers: &headers, body };
+        let caller = authenticate(app, &http, service)?;
+        let meta = RequestMeta {
+            source_ip: peer.ip().to_string(),
+            secure_transport: false,
+            user_agent: parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
+        };
+        let Some(caller) = caller else {
+            if UNSIGNED_ACTIONS.contains(&action) {
+                return Err(ApiError::new(ErrorCode::InvalidAction, format!("{action} is not supported yet by this server.")));
+            }
+            return Err(ApiError::new(ErrorCode::MissingAuthenticationToken, "Request is missing Authentication Token"));
+        };
+        let ctx = Ctx { app, caller: &caller, meta: &meta, now: app.clock.now() };
+        let handler = match service {
+            Service::Sts => crate::sts::handler(action),
+            Service::Iam => crate::iam::handler(action),
+        };
+        let Some(handler) = handler else {
+            return Err(ApiError::new(ErrorCode::InvalidAction, format!("Could not find operation {action}")));
+        };
+        let out = handler(&ctx, &params)?;
+        tracing::debug!(action, caller = %caller.arn, "ok");
+        Ok(success_body(service, action, out.as_deref(), request_id))
+    })();
+    if let Err(e) = &result {
+        tracing::info!(action, code = e.code.as_str(), "request failed");
+    }
+    (service, result)
+}

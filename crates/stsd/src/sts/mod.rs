@@ -1,0 +1,44 @@
+//! STS actions. The foundation serves GetCallerIdentity and GetAccessKeyInfo; credential-issuing actions
+//! come with temporary credentials.
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::iam::Ctx;
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+
+pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
+
+pub fn handler(action: &str) -> Option<Handler> {
+    Some(match action {
+        "GetCallerIdentity" => get_caller_identity,
+        "GetAccessKeyInfo" => get_access_key_info,
+        _ => return None,
+    })
+}
+
+/// Always allowed, for every kind of principal (AWS: no policy can deny it).
+pub fn get_caller_identity(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+    let mut x = Xml::new();
+    x.elem("Arn", &ctx.caller.arn).elem("UserId", &ctx.caller.user_id).elem("Account", &ctx.caller.account);
+    Ok(Some(x.finish()))
+}
+
+/// The account of any key ID, decoded from the ID itself; keys imported verbatim (bootstrap root keys that
+/// do not follow the layout) are looked up instead.
+pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let id = p.required("AccessKeyId")?;
+    if !crate::ids::is_well_formed_key_id(id) {
+        return Err(ApiError::validation(id, "accessKeyId", "Member must satisfy regular expression pattern: [\\w]*"));
+    }
+    let st = ctx.app.read()?;
+    ctx.authorize(&st, "sts:GetAccessKeyInfo", "*")?;
+    let account = st
+        .keys
+        .get(id)
+        .map(|o| o.account.clone())
+        .or_else(|| crate::ids::account_from_key_id(id))
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidParameterValue, "The specified access key ID is not valid."))?;
+    let mut x = Xml::new();
+    x.elem("Account", &account);
+    Ok(Some(x.finish()))
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit, property and integration tests, then the end-to-end suite that drives the real
+# stsd binary with boto3 and the aws CLI (installed into .venv on first run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo build (stsd binary for the end-to-end suite)"
+cargo build --locked -p stsd --bin stsd
+
+echo "==> cargo test --workspace"
+cargo test --locked --workspace
+
+echo "==> python venv with boto3 + awscli"
+if [ ! -x .venv/bin/pytest ]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "==> end-to-end tests (boto3, aws CLI)"
+STSD_BIN="$PWD/target/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"

@@ -1,0 +1,191 @@
+"""Process contract: bootstrap, account creation, persistence across restart and kill -9, graceful shutdown,
+body limits, and authorization of IAM calls by the policy engine (issue #2)."""
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ACCOUNT_ID, BINARY, ROOT_KEY, TRUST_ACCOUNT, Server, error_code, make_server, new_user_with_key, unique
+
+
+def test_generated_root_credentials():
+    data_dir = tempfile.mkdtemp(prefix="stsd-gen-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STSD_")}
+    s = Server(data_dir)
+    s.env = env
+    s.start()
+    try:
+        path = os.path.join(data_dir, "root-credentials.json")
+        creds = json.load(open(path))
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert len(creds["AccountId"]) == 12 and creds["AccessKeyId"].startswith("AKIA")
+        err = s.stderr()
+        assert creds["AccessKeyId"] in err and creds["SecretAccessKey"] not in err
+        sts = s.client("sts", creds["AccessKeyId"], creds["SecretAccessKey"])
+        assert sts.get_caller_identity()["Account"] == creds["AccountId"]
+        assert sts.get_access_key_info(AccessKeyId=creds["AccessKeyId"])["Account"] == creds["AccountId"]
+        # A restart reuses the state and does not rewrite the file.
+        mtime = os.stat(path).st_mtime
+        s.restart()
+        assert os.stat(path).st_mtime == mtime
+        assert sts.get_caller_identity()["Account"] == creds["AccountId"]
+    finally:
+        s.stop()
+
+
+def test_env_ignored_after_first_start(fresh_server):
+    fresh_server.env["STSD_ACCOUNT_ID"] = "999999999999"
+    fresh_server.env["STSD_ROOT_ACCESS_KEY_ID"] = "AKIAOTHERKEYXXXXXXXX"
+    fresh_server.restart()
+    assert fresh_server.client("sts").get_caller_identity()["Account"] == ACCOUNT_ID
+
+
+def test_account_create_and_isolation(fresh_server):
+    s = fresh_server
+    prod = s.create_account("production", "222233334444")
+    assert set(prod) == {"AccountId", "AccessKeyId", "SecretAccessKey"}
+    assert prod["AccountId"] == "222233334444"
+    dev = s.create_account("development")
+    assert len(dev["AccountId"]) == 12 and dev["AccountId"] != ACCOUNT_ID
+    p_sts = s.client("sts", prod["AccessKeyId"], prod["SecretAccessKey"])
+    assert p_sts.get_caller_identity()["Arn"] == "arn:aws:iam::222233334444:root"
+    assert p_sts.get_access_key_info(AccessKeyId=prod["AccessKeyId"])["Account"] == "222233334444"
+    # Each account has its own namespace.
+    p_iam = s.client("iam", prod["AccessKeyId"], prod["SecretAccessKey"])
+    d_iam = s.client("iam", dev["AccessKeyId"], dev["SecretAccessKey"])
+    p_iam.create_user(UserName="shared-name")
+    d_iam.create_user(UserName="shared-name")
+    assert p_iam.get_user(UserName="shared-name")["User"]["Arn"] == "arn:aws:iam::222233334444:user/shared-name"
+    assert d_iam.get_user(UserName="shared-name")["User"]["Arn"].startswith(f"arn:aws:iam::{dev['AccountId']}:")
+    # A user with admin rights in dev cannot act in prod.
+    d_iam.put_user_policy(UserName="shared-name", PolicyName="admin", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    k = d_iam.create_access_key(UserName="shared-name")["AccessKey"]
+    dev_user = s.client("iam", k["AccessKeyId"], k["SecretAccessKey"])
+    assert dev_user.list_users()["Users"][0]["Arn"].startswith(f"arn:aws:iam::{dev['AccountId']}:")
+    assert all(":222233334444:" not in u["Arn"] for u in dev_user.list_users()["Users"])
+    # Only the management root may create accounts.
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=prod["AccessKeyId"], AWS_SECRET_ACCESS_KEY=prod["SecretAccessKey"])
+    p = subprocess.run([BINARY, "account", "create", "--name", "evil", "--endpoint", s.endpoint], env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr
+    # Duplicate IDs are refused.
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ROOT_KEY, AWS_SECRET_ACCESS_KEY=s.env["STSD_ROOT_SECRET_ACCESS_KEY"])
+    p = subprocess.run([BINARY, "account", "create", "--name", "again", "--id", "222233334444", "--endpoint", s.endpoint], env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "EntityAlreadyExists" in p.stderr
+    # Accounts survive restart.
+    s.restart()
+    assert p_iam.get_user(UserName="shared-name")["User"]["UserName"] == "shared-name"
+
+
+def test_state_survives_restart_and_kill9(fresh_server):
+    s = fresh_server
+    iam = s.client("iam")
+    name, kid, secret = new_user_with_key(iam, policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})
+    role = unique("persist")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT), MaxSessionDuration=5400)
+    pol = iam.create_policy(PolicyName=unique("pp"), PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=pol)
+    s.restart(sig=signal.SIGKILL)
+    iam = s.client("iam")
+    assert iam.get_role(RoleName=role)["Role"]["MaxSessionDuration"] == 5400
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"][0]["PolicyArn"] == pol
+    # The user's key and its compiled policy work after the restart.
+    me = s.client("iam", kid, secret)
+    assert me.get_user(UserName=name)["User"]["UserName"] == name
+    with pytest.raises(ClientError) as e:
+        me.list_users()
+    assert error_code(e) == "AccessDenied"
+    s.restart(sig=signal.SIGTERM)
+    assert s.client("iam").get_role(RoleName=role)["Role"]["RoleName"] == role
+
+
+def test_sigterm_drains_and_port_is_reusable(fresh_server):
+    s = fresh_server
+    t0 = time.time()
+    rc = s.stop(sig=signal.SIGTERM)
+    assert rc == 0
+    assert time.time() - t0 < 6
+    s.start()  # same address, immediately
+    assert s.client("sts").get_caller_identity()["Account"] == ACCOUNT_ID
+    t0 = time.time()
+    assert s.stop(sig=signal.SIGINT) == 0
+    assert time.time() - t0 < 6
+    s.start()
+
+
+def test_body_limits(server):
+    from test_sigv4 import FORM, code_of, send, signed
+
+    # 12 MB of padding in an otherwise valid signed request is accepted.
+    body = "Action=GetCallerIdentity&Version=2011-06-15&Pad=" + "a" * (12 * 1024 * 1024)
+    st, _, text = send(server.endpoint + "/", body, signed(server, body=body))
+    assert st == 200, text[:300]
+    # Above 16 MiB: an AWS error envelope, not a reset.
+    body = "Action=GetCallerIdentity&Version=2011-06-15&Pad=" + "a" * (17 * 1024 * 1024)
+    st, _, text = send(server.endpoint + "/", body, dict(FORM))
+    assert st == 413 and code_of(text) == "RequestEntityTooLarge"
+
+
+def test_iam_calls_are_authorized_by_policy(server, iam):
+    # No policy: implicit deny, with AWS's message.
+    name, kid, secret = new_user_with_key(iam)
+    me = server.client("iam", kid, secret)
+    with pytest.raises(ClientError) as e:
+        me.create_user(UserName=unique("x"))
+    assert error_code(e) == "AccessDenied"
+    msg = e.value.response["Error"]["Message"]
+    assert f"User: arn:aws:iam::{ACCOUNT_ID}:user/{name} is not authorized to perform: iam:CreateUser" in msg
+    assert "because no identity-based policy allows the iam:CreateUser action" in msg
+    # A group policy allows; a user deny wins.
+    group = unique("admins")
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName=group, PolicyName="all-iam", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    iam.add_user_to_group(GroupName=group, UserName=name)
+    created = unique("ok")
+    me.create_user(UserName=created)
+    iam.put_user_policy(UserName=name, PolicyName="no-delete", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*"}]}))
+    with pytest.raises(ClientError) as e:
+        me.delete_user(UserName=created)
+    assert error_code(e) == "AccessDenied"
+    assert "with an explicit deny in an identity-based policy" in e.value.response["Error"]["Message"]
+    # Resource-level scoping with a policy variable and a tag condition.
+    iam.delete_user_policy(UserName=name, PolicyName="no-delete")
+    iam.remove_user_from_group(GroupName=group, UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="scoped", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::*:user/${aws:username}"},
+            {"Effect": "Allow", "Action": "iam:CreateUser", "Resource": "*", "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}}},
+        ],
+    }))
+    assert me.get_user(UserName=name)["User"]["UserName"] == name
+    with pytest.raises(ClientError) as e:
+        me.get_user(UserName=created)
+    assert error_code(e) == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        me.create_user(UserName=unique("t"), Tags=[{"Key": "team", "Value": "red"}])
+    assert error_code(e) == "AccessDenied"
+    me.create_user(UserName=unique("t"), Tags=[{"Key": "team", "Value": "blue"}])
+    # GetUser without a name returns the caller.
+    assert me.get_user()["User"]["UserName"] == name
+
+
+def test_permissions_boundary_narrows(server, iam):
+    bnd = iam.create_policy(PolicyName=unique("bnd"), PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}]}))["Policy"]["Arn"]
+    name, kid, secret = new_user_with_key(iam, policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]})
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=bnd)
+    me = server.client("iam", kid, secret)
+    assert me.get_user(UserName=name)["User"]["UserName"] == name
+    with pytest.raises(ClientError) as e:
+        me.list_users()
+    assert error_code(e) == "AccessDenied"
+    assert "permissions boundary" in e.value.response["Error"]["Message"]
