@@ -1,1 +1,212 @@
-fn main() {}
+//! Criterion benchmarks: `cargo bench -p policy` (results in the crate README).
+//!
+//! * `typical/role_10_policies_100_statements`: a role session with 10 attached policies
+//!   (~100 statements), the deciding statement carrying 3 conditions.
+//! * `large/N_statements`: N statements under one principal (10 policies of N/10 statements),
+//!   only a handful of which can match the action.
+//! * `parse/6kb_policy`: parse, validate and compile a ~6 KB managed policy.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use policy::{
+    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request,
+};
+
+const SERVICES: [&str; 10] = [
+    "s3",
+    "ec2",
+    "iam",
+    "dynamodb",
+    "sqs",
+    "sns",
+    "lambda",
+    "kms",
+    "logs",
+    "cloudwatch",
+];
+const VERBS: [&str; 10] = [
+    "Get", "List", "Describe", "Put", "Delete", "Create", "Update", "Tag", "Untag", "Start",
+];
+
+/// One statement: mostly exact actions and ARN resources, some wildcards and conditions.
+fn statement(i: usize, svc: &str) -> String {
+    let verb = VERBS[i % VERBS.len()];
+    let effect = if i.is_multiple_of(17) {
+        "Deny"
+    } else {
+        "Allow"
+    };
+    let action = match i % 4 {
+        0 => format!(r#""{svc}:{verb}Thing{i}""#),
+        1 => format!(r#"["{svc}:{verb}Item{i}","{svc}:{verb}Other{i}"]"#),
+        2 => format!(r#""{svc}:{verb}Resource{i}*""#),
+        _ => format!(r#""{svc}:{verb}Object{i}""#),
+    };
+    let resource = match i % 3 {
+        0 => format!(r#""arn:aws:{svc}:us-east-1:111122223333:thing/{i}/*""#),
+        1 => format!(
+            r#"["arn:aws:{svc}:*:111122223333:item/{i}","arn:aws:{svc}:*:111122223333:other/{i}"]"#
+        ),
+        _ => r#""*""#.to_owned(),
+    };
+    let condition = if i.is_multiple_of(5) {
+        r#","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}"#
+    } else {
+        ""
+    };
+    format!(r#"{{"Effect":"{effect}","Action":{action},"Resource":{resource}{condition}}}"#)
+}
+
+fn policy_doc(statements: impl Iterator<Item = String>) -> String {
+    let body: Vec<String> = statements.collect();
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        body.join(",")
+    )
+}
+
+/// The statement that decides the typical request: 3 conditions.
+const DECIDER: &str = r#"{"Sid":"ReadHome","Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],
+  "Resource":"arn:aws:s3:::corp-data/home/${aws:PrincipalTag/team}/*",
+  "Condition":{"StringEquals":{"aws:PrincipalTag/team":["blue","red"]},
+               "IpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.0/24"]},
+               "Bool":{"aws:SecureTransport":"true"}}}"#;
+
+fn role() -> Principal {
+    Principal::assumed_role(
+        "arn:aws:sts::111122223333:assumed-role/App/worker-1",
+        "arn:aws:iam::111122223333:role/App",
+    )
+    .with_user_id("AROAEXAMPLEROLE000001:worker-1")
+}
+
+fn context(who: &Principal) -> Context {
+    let mut ctx = Context::new();
+    who.fill_context(&mut ctx);
+    ctx.set("aws:PrincipalTag/team", "blue");
+    ctx.set("aws:PrincipalTag/env", "prod");
+    ctx.set("aws:SourceIp", "10.1.2.3");
+    ctx.set("aws:SecureTransport", "true");
+    ctx.set("aws:CurrentTime", "2025-06-01T12:00:00Z");
+    ctx.set("aws:EpochTime", "1748779200");
+    ctx.set("aws:MultiFactorAuthPresent", "false");
+    ctx.set("aws:RequestedRegion", "us-east-1");
+    ctx.set("aws:TokenIssueTime", "2025-06-01T11:00:00Z");
+    ctx
+}
+
+fn typical(c: &mut Criterion) {
+    // 10 policies x 10 statements; policy 0 carries the deciding statement.
+    let policies: Vec<Policy> = (0..10)
+        .map(|p| {
+            let svc = SERVICES[p];
+            let mut stmts: Vec<String> = (0..10).map(|i| statement(p * 10 + i + 1, svc)).collect();
+            if p == 0 {
+                stmts[9] = DECIDER.to_owned();
+            }
+            Policy::parse(&policy_doc(stmts.into_iter()), PolicyKind::Identity).unwrap()
+        })
+        .collect();
+    let labels: Vec<String> = (0..10).map(|i| format!("policy-{i}")).collect();
+    let mut set = PolicySet::new();
+    for (p, l) in policies.iter().zip(&labels) {
+        set = set.identity(p, l, PolicySource::UserManaged);
+    }
+    let who = role();
+    let ctx = context(&who);
+    let req = Request::new(
+        &who,
+        "s3:GetObject",
+        "arn:aws:s3:::corp-data/home/blue/report.csv",
+        &ctx,
+    );
+    assert_eq!(evaluate(&req, &set).effect, Effect::Allow);
+    let denied = Request::new(
+        &who,
+        "s3:GetObject",
+        "arn:aws:s3:::corp-data/home/red/x",
+        &ctx,
+    );
+    assert_eq!(evaluate(&denied, &set).effect, Effect::ImplicitDeny);
+
+    let mut g = c.benchmark_group("typical");
+    g.bench_function("role_10_policies_100_statements/allow", |b| {
+        b.iter(|| black_box(evaluate(black_box(&req), &set).effect))
+    });
+    g.bench_function("role_10_policies_100_statements/implicit_deny", |b| {
+        b.iter(|| black_box(evaluate(black_box(&denied), &set).effect))
+    });
+    g.finish();
+}
+
+fn large(c: &mut Criterion) {
+    let who = role();
+    let ctx = context(&who);
+    let mut g = c.benchmark_group("large");
+    for n in [1_000usize, 10_000, 100_000] {
+        let per = n / 10;
+        let policies: Vec<Policy> = (0..10)
+            .map(|p| {
+                let stmts = (0..per).map(|i| {
+                    let k = p * per + i;
+                    statement(k + 1, SERVICES[k % SERVICES.len()])
+                });
+                Policy::parse_with_limit(&policy_doc(stmts), PolicyKind::Identity, usize::MAX)
+                    .unwrap()
+            })
+            .collect();
+        let mut set = PolicySet::new();
+        for p in &policies {
+            set = set.identity(p, "p", PolicySource::UserManaged);
+        }
+        // Statement 315 (`sqs:CreateObject315` on `.../thing/315/*`, with a condition) exists at
+        // every size, so each size answers the same question with a real match.
+        let req = Request::new(
+            &who,
+            "sqs:CreateObject315",
+            "arn:aws:sqs:us-east-1:111122223333:thing/315/x",
+            &ctx,
+        );
+        assert_eq!(evaluate(&req, &set).effect, Effect::Allow);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("statements", n), &req, |b, req| {
+            b.iter(|| black_box(evaluate(black_box(req), &set).effect))
+        });
+    }
+    g.finish();
+}
+
+/// A ~6 KB managed policy (just under the 6,144-character quota).
+pub fn six_kb_policy() -> String {
+    let mut stmts = Vec::new();
+    let mut i = 0;
+    loop {
+        let s = statement(i + 1, SERVICES[i % SERVICES.len()]);
+        let candidate = policy_doc(stmts.iter().cloned().chain([s.clone()]));
+        if policy::non_whitespace_len(&candidate) > 6_100 {
+            break;
+        }
+        stmts.push(s);
+        i += 1;
+    }
+    policy_doc(stmts.into_iter())
+}
+
+fn parse(c: &mut Criterion) {
+    let doc = six_kb_policy();
+    let mut note = String::new();
+    let _ = write!(note, "{} chars", doc.len());
+    Policy::parse(&doc, PolicyKind::Identity).unwrap();
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Bytes(doc.len() as u64));
+    g.bench_function("6kb_policy", |b| {
+        b.iter(|| black_box(Policy::parse(black_box(&doc), PolicyKind::Identity).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, typical, large, parse);
+criterion_main!(benches);

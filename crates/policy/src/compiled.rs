@@ -5,7 +5,9 @@
 use crate::condition::{self, Condition, Operator};
 use crate::context::{Key, Principal, PrincipalKind, Request};
 use crate::document::{PolicyDocument, PrincipalType, PrincipalValue, StatementEffect};
+use crate::glob::Tok;
 use crate::pattern::{self, Mode, Pattern};
+use smallvec::SmallVec;
 
 /// How strongly a resource-policy statement names the caller (reference §4.8 step 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -211,16 +213,15 @@ impl CStatement {
     }
 
     /// Whether the statement applies to the request, and the grant it gives when it has a
-    /// principal element. `known_action` skips the action check when the index already proved it.
+    /// principal element.
     #[inline]
     pub(crate) fn applies(
         &self,
         req: &Request<'_>,
         svc: &str,
         name: &str,
-        known_action: bool,
     ) -> Option<Option<Grant>> {
-        if !known_action && !self.action_matches(svc, name) {
+        if !self.action_matches(svc, name) {
             return None;
         }
         let grant = match &self.principal {
@@ -239,47 +240,85 @@ impl CStatement {
 
 /// Case-folded FNV-1a over ASCII (action names are ASCII; other bytes hash as-is).
 #[inline]
-fn ihash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+fn ihash(s: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET;
+    for &b in s {
+        h = fnv_step(h, b);
     }
     h
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[inline]
+fn fnv_step(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+}
+
+/// Statements filed under one (case-folded) string.
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Bucket {
     hash: u64,
-    name: Box<str>,
+    key: Box<str>,
     stmts: Vec<u32>,
+}
+
+fn add_to(buckets: &mut Vec<Bucket>, key: &str, stmt: u32) {
+    let h = ihash(key.as_bytes());
+    match buckets
+        .iter_mut()
+        .find(|b| b.hash == h && b.key.eq_ignore_ascii_case(key))
+    {
+        Some(b) => {
+            if b.stmts.last() != Some(&stmt) {
+                b.stmts.push(stmt);
+            }
+        }
+        None => buckets.push(Bucket {
+            hash: h,
+            key: key.into(),
+            stmts: vec![stmt],
+        }),
+    }
+}
+
+fn find_bucket<'a>(v: &'a [Bucket], hash: u64, key: &[u8]) -> Option<&'a Bucket> {
+    let start = v.partition_point(|x| x.hash < hash);
+    v.get(start..)?
+        .iter()
+        .take_while(|x| x.hash == hash)
+        .find(|x| x.key.as_bytes().eq_ignore_ascii_case(key))
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 struct ServiceIndex {
     hash: u64,
     service: Box<str>,
-    /// Statements with a wildcard action name in this service: the action is re-checked.
-    wildcard: Vec<u32>,
-    /// Exact action names, sorted by hash: the action is known to match.
+    /// Exact action names, sorted by hash.
     exact: Vec<Bucket>,
+    /// Literal prefixes of wildcard action names (`Get` for `Get*`, `List` for `List?ags*`),
+    /// sorted by hash: a request only probes the prefixes of its own action name.
+    prefixes: Vec<Bucket>,
+    /// The distinct byte lengths present in `prefixes`, ascending.
+    prefix_lens: Vec<usize>,
+    /// Wildcard names without a literal prefix (`*Tag*`): always candidates for this service.
+    other: Vec<u32>,
 }
 
-/// Statement lists per action, so that a request only visits statements that can match.
+/// Statement lists per action, so that a request only visits statements that can match its
+/// action: cost grows with the number of *candidate* statements and only logarithmically with
+/// the rest.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct ActionIndex {
-    /// `*` actions and `NotAction` statements: visited for every request.
+    /// `*` actions and `NotAction` statements: candidates for every request.
     always: Vec<u32>,
+    /// Per service prefix, sorted by hash.
     services: Vec<ServiceIndex>,
 }
 
-fn find<'a, T>(v: &'a [T], hash: u64, key: impl Fn(&T) -> (u64, &str), s: &str) -> Option<&'a T> {
-    let start = v.partition_point(|x| key(x).0 < hash);
-    v.get(start..)?
-        .iter()
-        .take_while(|x| key(x).0 == hash)
-        .find(|x| key(x).1.eq_ignore_ascii_case(s))
-}
+/// Candidate statements for one request. Inline capacity covers typical policies; very large
+/// policy sets with many candidates spill to the heap.
+pub(crate) type Candidates = SmallVec<[u32; 32]>;
 
 impl ActionIndex {
     fn build(stmts: &[CStatement]) -> ActionIndex {
@@ -294,7 +333,7 @@ impl ActionIndex {
                 let ActionPat::Svc { service, name } = a else {
                     continue;
                 };
-                let h = ihash(service);
+                let h = ihash(service.as_bytes());
                 let pos = match idx
                     .services
                     .iter()
@@ -313,35 +352,34 @@ impl ActionIndex {
                 let Some(svc) = idx.services.get_mut(pos) else {
                     continue;
                 };
-                // A statement with any wildcard name in this service goes to `wildcard` only,
-                // so it is never visited twice for one request.
-                let wild = s.actions.iter().any(|b| match b {
-                    ActionPat::Svc { service: s2, name } => {
-                        s2.eq_ignore_ascii_case(service) && !matches!(name, Pattern::Exact(_))
-                    }
-                    ActionPat::Any => false,
-                });
-                if wild {
-                    if svc.wildcard.last() != Some(&i) {
-                        svc.wildcard.push(i);
-                    }
-                } else if let Pattern::Exact(n) = name {
-                    let hn = ihash(n);
-                    match svc
-                        .exact
-                        .iter_mut()
-                        .find(|b| b.hash == hn && b.name.eq_ignore_ascii_case(n))
-                    {
-                        Some(b) => {
-                            if b.stmts.last() != Some(&i) {
-                                b.stmts.push(i);
-                            }
+                match name {
+                    Pattern::Exact(n) => add_to(&mut svc.exact, n, i),
+                    Pattern::Any => {
+                        if svc.other.last() != Some(&i) {
+                            svc.other.push(i);
                         }
-                        None => svc.exact.push(Bucket {
-                            hash: hn,
-                            name: n.clone(),
-                            stmts: vec![i],
-                        }),
+                    }
+                    Pattern::Prefix(p) => add_to(&mut svc.prefixes, p, i),
+                    Pattern::Glob(toks) => {
+                        let lit: String = toks
+                            .iter()
+                            .map_while(|t| match t {
+                                Tok::Lit(c) => Some(*c),
+                                _ => None,
+                            })
+                            .collect();
+                        if lit.is_empty() {
+                            if svc.other.last() != Some(&i) {
+                                svc.other.push(i);
+                            }
+                        } else {
+                            add_to(&mut svc.prefixes, &lit, i);
+                        }
+                    }
+                    Pattern::Template(_) => {
+                        if svc.other.last() != Some(&i) {
+                            svc.other.push(i);
+                        }
                     }
                 }
             }
@@ -349,28 +387,57 @@ impl ActionIndex {
         idx.services.sort_by_key(|s| s.hash);
         for s in &mut idx.services {
             s.exact.sort_by_key(|b| b.hash);
+            s.prefixes.sort_by_key(|b| b.hash);
+            s.prefix_lens = s.prefixes.iter().map(|b| b.key.len()).collect();
+            s.prefix_lens.sort_unstable();
+            s.prefix_lens.dedup();
         }
         idx
     }
 
-    /// Calls `f(statement index, action already known to match)` for each candidate.
+    /// The statements that can match `svc:name`, ascending and without duplicates.
     #[inline]
-    pub(crate) fn for_each_candidate(&self, svc: &str, name: &str, mut f: impl FnMut(u32, bool)) {
-        for &i in &self.always {
-            f(i, false);
-        }
-        if svc.is_empty() {
-            return;
-        }
-        if let Some(s) = find(&self.services, ihash(svc), |x| (x.hash, &*x.service), svc) {
-            for &i in &s.wildcard {
-                f(i, false);
-            }
-            if let Some(b) = find(&s.exact, ihash(name), |x| (x.hash, &*x.name), name) {
-                for &i in &b.stmts {
-                    f(i, true);
+    pub(crate) fn candidates(&self, svc: &str, name: &str, out: &mut Candidates) {
+        out.clear();
+        out.extend_from_slice(&self.always);
+        if !svc.is_empty() {
+            let h = ihash(svc.as_bytes());
+            let start = self.services.partition_point(|x| x.hash < h);
+            let found = self
+                .services
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|x| x.hash == h)
+                .find(|x| x.service.eq_ignore_ascii_case(svc));
+            if let Some(s) = found {
+                out.extend_from_slice(&s.other);
+                let nb = name.as_bytes();
+                if let Some(b) = find_bucket(&s.exact, ihash(nb), nb) {
+                    out.extend_from_slice(&b.stmts);
+                }
+                if !s.prefix_lens.is_empty() {
+                    let mut h = FNV_OFFSET;
+                    let mut lens = s.prefix_lens.iter().peekable();
+                    for (n, &b) in nb.iter().enumerate() {
+                        h = fnv_step(h, b);
+                        let len = n + 1;
+                        while lens.next_if(|&&l| l < len).is_some() {}
+                        let Some(&&l) = lens.peek() else { break };
+                        if l == len {
+                            if let Some(bk) =
+                                find_bucket(&s.prefixes, h, nb.get(..len).unwrap_or_default())
+                            {
+                                out.extend_from_slice(&bk.stmts);
+                            }
+                        }
+                    }
                 }
             }
+        }
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
         }
     }
 }
@@ -494,4 +561,38 @@ pub(crate) fn compile(doc: &PolicyDocument) -> Result<Compiled, String> {
     }
     let index = ActionIndex::build(&statements);
     Ok(Compiled { statements, index })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{Policy, PolicyKind};
+
+    fn cands(doc: &str, action: &str) -> Vec<u32> {
+        let p = Policy::parse(doc, PolicyKind::Identity).unwrap();
+        let (svc, name) = split_action(action);
+        let mut out = Candidates::new();
+        p.inner.compiled.index.candidates(svc, name, &mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn index_finds_exactly_the_possible_statements() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"*"},
+            {"Effect":"Allow","Action":["s3:Get*","s3:List*"],"Resource":"*"},
+            {"Effect":"Allow","Action":"s3:*Tagging","Resource":"*"},
+            {"Effect":"Allow","Action":"iam:GetUser","Resource":"*"},
+            {"Effect":"Allow","NotAction":"iam:*","Resource":"*"},
+            {"Effect":"Allow","Action":"*","Resource":"*"},
+            {"Effect":"Allow","Action":["S3:GETOBJECT","s3:GetO?ject"],"Resource":"*"},
+            {"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+        assert_eq!(cands(doc, "s3:GetObject"), [0, 1, 2, 4, 5, 6, 7]);
+        assert_eq!(cands(doc, "S3:getobject"), [0, 1, 2, 4, 5, 6, 7]);
+        assert_eq!(cands(doc, "s3:ListBucket"), [1, 2, 4, 5, 7]);
+        assert_eq!(cands(doc, "iam:GetUser"), [3, 4, 5]);
+        assert_eq!(cands(doc, "ec2:RunInstances"), [4, 5]);
+        assert_eq!(cands(doc, "noservice"), [4, 5]);
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
-use crate::compiled::{split_action, Grant};
+use crate::compiled::{split_action, Candidates, Grant};
 use crate::context::{arn_account, PrincipalKind, Request};
 use crate::document::{PolicyKind, Span, StatementEffect};
 use crate::Policy;
@@ -316,40 +316,33 @@ fn scan<'a>(
     out: &mut Matches<'a>,
 ) -> Layer {
     let mut l = Layer::default();
+    let mut cands = Candidates::new();
     for pr in policies {
         let inner = &pr.policy.inner;
-        let first = out.len();
-        inner
-            .compiled
-            .index
-            .for_each_candidate(svc, name, |i, known| {
-                let i = i as usize;
-                let Some(st) = inner.compiled.statements.get(i) else {
-                    return;
-                };
-                if let Some(grant) = st.applies(req, svc, name, known) {
-                    match st.effect {
-                        StatementEffect::Deny => l.deny = true,
-                        StatementEffect::Allow => {
-                            l.allow = true;
-                            l.grant = l.grant.max(grant);
-                        }
+        inner.compiled.index.candidates(svc, name, &mut cands);
+        for &i in &cands {
+            let i = i as usize;
+            let Some(st) = inner.compiled.statements.get(i) else {
+                continue;
+            };
+            if let Some(grant) = st.applies(req, svc, name) {
+                match st.effect {
+                    StatementEffect::Deny => l.deny = true,
+                    StatementEffect::Allow => {
+                        l.allow = true;
+                        l.grant = l.grant.max(grant);
                     }
-                    let doc_stmt = inner.doc.statements.get(i);
-                    out.push(MatchedStatement {
-                        policy_type: ptype,
-                        label: pr.label,
-                        source: pr.source,
-                        statement_index: i,
-                        sid: doc_stmt.and_then(|s| s.sid.as_deref()),
-                        effect: st.effect,
-                        span: inner.spans.get(i).copied().unwrap_or_default(),
-                    });
                 }
-            });
-        if let Some(new) = out.get_mut(first..) {
-            if new.len() > 1 {
-                new.sort_unstable_by_key(|m| m.statement_index);
+                let doc_stmt = inner.doc.statements.get(i);
+                out.push(MatchedStatement {
+                    policy_type: ptype,
+                    label: pr.label,
+                    source: pr.source,
+                    statement_index: i,
+                    sid: doc_stmt.and_then(|s| s.sid.as_deref()),
+                    effect: st.effect,
+                    span: inner.spans.get(i).copied().unwrap_or_default(),
+                });
             }
         }
     }
