@@ -147,8 +147,11 @@ fn large(c: &mut Criterion) {
     let ctx = context(&who);
     let mut g = c.benchmark_group("large");
     for n in [1_000usize, 10_000, 100_000] {
-        let per = n / 10;
-        let policies: Vec<Policy> = (0..10)
+        // Policies are capped at 1,000 statements (~127 KB, under the 131,072-character wire
+        // limit), so 100,000 statements are 100 policies.
+        let count = (n / 1_000).max(10);
+        let per = n / count;
+        let policies: Vec<Policy> = (0..count)
             .map(|p| {
                 let stmts = (0..per).map(|i| {
                     let k = p * per + i;

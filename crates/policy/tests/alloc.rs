@@ -1,0 +1,69 @@
+//! Evaluation allocates nothing on the common path: a counting global allocator proves it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::alloc::System;
+
+use policy::{
+    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request,
+};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn evaluation_does_not_allocate() {
+    let identity = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[
+          {"Sid":"Home","Effect":"Allow","Action":["s3:GetObject","s3:List*"],
+           "Resource":"arn:aws:s3:::corp/home/${aws:PrincipalTag/team}/*",
+           "Condition":{"StringEquals":{"aws:PrincipalTag/team":["blue","red"]},
+                        "IpAddress":{"aws:SourceIp":"10.0.0.0/8"},
+                        "Bool":{"aws:SecureTransport":"true"},
+                        "ForAllValues:StringLike":{"aws:TagKeys":["env*"]},
+                        "DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"},
+                        "ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/App"}}},
+          {"Effect":"Deny","NotAction":"s3:*","Resource":"*"},
+          {"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::*"}]}"#,
+        PolicyKind::Identity,
+    )
+    .unwrap();
+    let boundary = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Boundary,
+    )
+    .unwrap();
+    let who = Principal::assumed_role(
+        "arn:aws:sts::111122223333:assumed-role/App/s",
+        "arn:aws:iam::111122223333:role/App",
+    );
+    let mut ctx = Context::new();
+    who.fill_context(&mut ctx);
+    ctx.set("aws:PrincipalTag/team", "blue");
+    ctx.set("aws:SourceIp", "10.1.2.3");
+    ctx.set("aws:SecureTransport", "true");
+    ctx.set("aws:CurrentTime", "2025-01-01T00:00:00Z");
+    ctx.insert("aws:TagKeys", ["env", "envx"]);
+    let set = PolicySet::new()
+        .identity(&identity, "inline", PolicySource::Role)
+        .boundary(&boundary, "b");
+    let allow = Request::new(&who, "s3:GetObject", "arn:aws:s3:::corp/home/blue/x", &ctx);
+    let deny = Request::new(&who, "ec2:RunInstances", "*", &ctx);
+    let implicit = Request::new(&who, "s3:GetObject", "arn:aws:s3:::corp/home/red/x", &ctx);
+    // Warm up (nothing lazy should exist, but be fair).
+    evaluate(&allow, &set);
+
+    let region = Region::new(GLOBAL);
+    let a = evaluate(&allow, &set);
+    let d = evaluate(&deny, &set);
+    let i = evaluate(&implicit, &set);
+    let stats = region.change();
+    assert_eq!(a.effect, Effect::Allow);
+    assert_eq!(d.effect, Effect::ExplicitDeny);
+    assert_eq!(i.effect, Effect::ImplicitDeny);
+    assert_eq!(
+        stats.allocations + stats.reallocations,
+        0,
+        "evaluate allocated: {stats:?}"
+    );
+}
