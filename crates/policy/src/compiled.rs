@@ -508,28 +508,23 @@ pub(crate) fn compile(doc: &PolicyDocument) -> Result<Compiled, String> {
             .iter()
             .map(|a| {
                 if a == "*" {
-                    ActionPat::Any
-                } else {
-                    let (svc, name) = split_action(a);
-                    let toks: Vec<_> = crate::glob::tokenize(name, true);
-                    let t = pattern::Tokenized {
-                        toks: toks.into_iter().map(pattern::TTok::T).collect(),
-                        var_outside_resource_part: false,
-                        has_vars: false,
-                    };
-                    ActionPat::Svc {
-                        service: svc.to_ascii_lowercase().into(),
-                        name: Pattern::compile(t),
-                    }
+                    return Ok(ActionPat::Any);
                 }
+                let (svc, name) = split_action(a);
+                // Action names are matched case-insensitively: fold once here.
+                let name = pattern::compile_pattern(&name.to_ascii_lowercase(), Mode::Glob, false)?;
+                Ok(ActionPat::Svc {
+                    service: svc.to_ascii_lowercase().into(),
+                    name,
+                })
             })
-            .collect();
+            .collect::<Result<Box<[_]>, String>>()?;
         let resources = match &s.resource {
             None => None,
             Some(r) => Some(
                 r.values
                     .iter()
-                    .map(|v| pattern::tokenize(v, Mode::Arn, vars).map(Pattern::compile))
+                    .map(|v| pattern::compile_pattern(v, Mode::Arn, vars))
                     .collect::<Result<Box<[_]>, _>>()?,
             ),
         };

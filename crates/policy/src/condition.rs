@@ -242,22 +242,22 @@ pub(crate) fn compile_values(op: Operator, raw: &[String], vars: bool) -> Result
     Ok(match op.base {
         B::StringEquals | B::StringNotEquals => Values::Text(
             raw.iter()
-                .map(|v| pattern::tokenize(v, Mode::Literal, vars).map(Text::compile))
+                .map(|v| pattern::compile_text(v, vars))
                 .collect::<Result<_, _>>()?,
         ),
         B::StringEqualsIgnoreCase | B::StringNotEqualsIgnoreCase => Values::Text(
             raw.iter()
-                .map(|v| pattern::tokenize(v, Mode::Literal, vars).map(Text::compile))
+                .map(|v| pattern::compile_text(v, vars))
                 .collect::<Result<_, _>>()?,
         ),
         B::StringLike | B::StringNotLike => Values::Like(
             raw.iter()
-                .map(|v| pattern::tokenize(v, Mode::Glob, vars).map(Pattern::compile))
+                .map(|v| pattern::compile_pattern(v, Mode::Glob, vars))
                 .collect::<Result<_, _>>()?,
         ),
         B::ArnEquals | B::ArnLike | B::ArnNotEquals | B::ArnNotLike => Values::Arn(
             raw.iter()
-                .map(|v| pattern::tokenize(v, Mode::Arn, vars).map(Pattern::compile))
+                .map(|v| pattern::compile_pattern(v, Mode::Arn, vars))
                 .collect::<Result<_, _>>()?,
         ),
         B::NumericEquals

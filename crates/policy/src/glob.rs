@@ -24,6 +24,7 @@ pub(crate) enum Tok {
 }
 
 /// Tokenises a plain glob (`*` and `?` special, everything else literal).
+#[cfg(test)]
 pub(crate) fn tokenize(pattern: &str, fold: bool) -> Vec<Tok> {
     pattern
         .chars()

@@ -41,37 +41,39 @@ pub(crate) struct Tokenized {
 
 /// Tokenises `s`. `vars` says whether `${...}` is a variable (Version 2012-10-17) or plain text.
 pub(crate) fn tokenize(s: &str, mode: Mode, vars: bool) -> Result<Tokenized, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut toks = Vec::with_capacity(chars.len());
+    let mut toks = Vec::with_capacity(s.len());
     let mut segment = 0usize;
     let mut var_outside = false;
     let mut has_vars = false;
-    let mut i = 0usize;
     let in_arn_prefix = |segment: usize| mode == Mode::Arn && segment < 5;
-    while let Some(&c) = chars.get(i) {
+    let mut it = s.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
         match c {
-            '$' if vars && chars.get(i + 1) == Some(&'{') => {
+            '$' if vars && s.as_bytes().get(i + 1) == Some(&b'{') => {
                 // Find the closing brace, skipping braces inside a quoted default.
-                let mut j = i + 2;
+                let body = s.get(i + 2..).unwrap_or_default();
                 let mut quoted = false;
-                let close = loop {
-                    match chars.get(j) {
-                        None => {
-                            return Err(format!("unterminated policy variable in `{s}`"));
+                let mut close = None;
+                for (j, b) in body.bytes().enumerate() {
+                    match b {
+                        b'\'' => quoted = !quoted,
+                        b'}' if !quoted => {
+                            close = Some(j);
+                            break;
                         }
-                        Some('\'') => quoted = !quoted,
-                        Some('}') if !quoted => break j,
                         _ => {}
                     }
-                    j += 1;
+                }
+                let Some(close) = close else {
+                    return Err(format!("unterminated policy variable in `{s}`"));
                 };
-                let inner: String = chars.get(i + 2..close).unwrap_or_default().iter().collect();
-                match inner.as_str() {
+                let inner = body.get(..close).unwrap_or_default();
+                match inner {
                     "*" => toks.push(TTok::T(Tok::Lit('*'))),
                     "?" => toks.push(TTok::T(Tok::Lit('?'))),
                     "$" => toks.push(TTok::T(Tok::Lit('$'))),
                     _ => {
-                        let var = parse_var(&inner)
+                        let var = parse_var(inner)
                             .ok_or_else(|| format!("invalid policy variable `${{{inner}}}`"))?;
                         if in_arn_prefix(segment) {
                             var_outside = true;
@@ -80,15 +82,16 @@ pub(crate) fn tokenize(s: &str, mode: Mode, vars: bool) -> Result<Tokenized, Str
                         toks.push(TTok::Var(var));
                     }
                 }
-                i = close + 1;
-                continue;
+                // Skip past the closing brace.
+                let end = i + 2 + close;
+                while it.next_if(|&(j, _)| j <= end).is_some() {}
             }
             ':' if mode == Mode::Arn => {
                 segment += 1;
                 toks.push(TTok::T(Tok::Lit(':')));
             }
             '*' if mode != Mode::Literal => {
-                let seg_final = matches!(chars.get(i + 1), None | Some(':'));
+                let seg_final = matches!(it.peek(), None | Some((_, ':')));
                 toks.push(TTok::T(if in_arn_prefix(segment) && !seg_final {
                     Tok::SegStar
                 } else {
@@ -102,13 +105,40 @@ pub(crate) fn tokenize(s: &str, mode: Mode, vars: bool) -> Result<Tokenized, Str
             })),
             c => toks.push(TTok::T(Tok::Lit(c))),
         }
-        i += 1;
     }
     Ok(Tokenized {
         toks,
         var_outside_resource_part: var_outside,
         has_vars,
     })
+}
+
+/// Compiles a pattern, taking the allocation-light paths for the common shapes (no wildcard,
+/// a single trailing `*`) before falling back to full tokenisation.
+pub(crate) fn compile_pattern(s: &str, mode: Mode, vars: bool) -> Result<Pattern, String> {
+    let special = |b: u8| b == b'*' || b == b'?' || (vars && b == b'$');
+    if !s.bytes().any(special) {
+        return Ok(Pattern::Exact(s.into()));
+    }
+    if s == "*" {
+        return Ok(Pattern::Any);
+    }
+    // A trailing `*` is unrestricted in every mode: in an ARN it is either in the resource
+    // part or the last character of its segment (reference §4.4).
+    if let Some(head) = s.strip_suffix('*') {
+        if !head.bytes().any(special) {
+            return Ok(Pattern::Prefix(head.into()));
+        }
+    }
+    Ok(Pattern::compile(tokenize(s, mode, vars)?))
+}
+
+/// Compiles an equality value (no wildcards), with the same fast path.
+pub(crate) fn compile_text(s: &str, vars: bool) -> Result<Text, String> {
+    if !vars || !s.contains("${") {
+        return Ok(Text::Plain(s.into()));
+    }
+    Ok(Text::compile(tokenize(s, Mode::Literal, vars)?))
 }
 
 fn parse_var(inner: &str) -> Option<Var> {
