@@ -263,25 +263,6 @@ struct Bucket {
     stmts: Vec<u32>,
 }
 
-fn add_to(buckets: &mut Vec<Bucket>, key: &str, stmt: u32) {
-    let h = ihash(key.as_bytes());
-    match buckets
-        .iter_mut()
-        .find(|b| b.hash == h && b.key.eq_ignore_ascii_case(key))
-    {
-        Some(b) => {
-            if b.stmts.last() != Some(&stmt) {
-                b.stmts.push(stmt);
-            }
-        }
-        None => buckets.push(Bucket {
-            hash: h,
-            key: key.into(),
-            stmts: vec![stmt],
-        }),
-    }
-}
-
 fn find_bucket<'a>(v: &'a [Bucket], hash: u64, key: &[u8]) -> Option<&'a Bucket> {
     let start = v.partition_point(|x| x.hash < hash);
     v.get(start..)?
@@ -322,6 +303,8 @@ pub(crate) type Candidates = SmallVec<[u32; 32]>;
 
 impl ActionIndex {
     fn build(stmts: &[CStatement]) -> ActionIndex {
+        // (service, kind, key, statement); kind 0 = exact name, 1 = literal prefix, 2 = other.
+        let mut entries: Vec<(String, u8, String, u32)> = Vec::new();
         let mut idx = ActionIndex::default();
         for (i, s) in stmts.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -333,33 +316,9 @@ impl ActionIndex {
                 let ActionPat::Svc { service, name } = a else {
                     continue;
                 };
-                let h = ihash(service.as_bytes());
-                let pos = match idx
-                    .services
-                    .iter()
-                    .position(|x| x.hash == h && x.service.eq_ignore_ascii_case(service))
-                {
-                    Some(p) => p,
-                    None => {
-                        idx.services.push(ServiceIndex {
-                            hash: h,
-                            service: service.clone(),
-                            ..ServiceIndex::default()
-                        });
-                        idx.services.len() - 1
-                    }
-                };
-                let Some(svc) = idx.services.get_mut(pos) else {
-                    continue;
-                };
-                match name {
-                    Pattern::Exact(n) => add_to(&mut svc.exact, n, i),
-                    Pattern::Any => {
-                        if svc.other.last() != Some(&i) {
-                            svc.other.push(i);
-                        }
-                    }
-                    Pattern::Prefix(p) => add_to(&mut svc.prefixes, p, i),
+                let (kind, key) = match name {
+                    Pattern::Exact(n) => (0, n.to_string()),
+                    Pattern::Prefix(p) => (1, p.to_string()),
                     Pattern::Glob(toks) => {
                         let lit: String = toks
                             .iter()
@@ -369,23 +328,55 @@ impl ActionIndex {
                             })
                             .collect();
                         if lit.is_empty() {
-                            if svc.other.last() != Some(&i) {
-                                svc.other.push(i);
-                            }
+                            (2, lit)
                         } else {
-                            add_to(&mut svc.prefixes, &lit, i);
+                            (1, lit)
                         }
                     }
-                    Pattern::Template(_) => {
-                        if svc.other.last() != Some(&i) {
-                            svc.other.push(i);
-                        }
-                    }
+                    Pattern::Any | Pattern::Template(_) => (2, String::new()),
+                };
+                entries.push((
+                    service.to_ascii_lowercase(),
+                    kind,
+                    key.to_ascii_lowercase(),
+                    i,
+                ));
+            }
+        }
+        entries.sort_unstable();
+        entries.dedup();
+        for (svc, kind, key, stmt) in entries {
+            if idx.services.last().is_none_or(|s| *s.service != *svc) {
+                idx.services.push(ServiceIndex {
+                    hash: ihash(svc.as_bytes()),
+                    service: svc.into(),
+                    ..ServiceIndex::default()
+                });
+            }
+            let Some(s) = idx.services.last_mut() else {
+                continue;
+            };
+            let list = match kind {
+                0 => &mut s.exact,
+                1 => &mut s.prefixes,
+                _ => {
+                    s.other.push(stmt);
+                    continue;
                 }
+            };
+            match list.last_mut() {
+                Some(b) if *b.key == *key => b.stmts.push(stmt),
+                _ => list.push(Bucket {
+                    hash: ihash(key.as_bytes()),
+                    key: key.into(),
+                    stmts: vec![stmt],
+                }),
             }
         }
         idx.services.sort_by_key(|s| s.hash);
         for s in &mut idx.services {
+            s.other.sort_unstable();
+            s.other.dedup();
             s.exact.sort_by_key(|b| b.hash);
             s.prefixes.sort_by_key(|b| b.hash);
             s.prefix_lens = s.prefixes.iter().map(|b| b.key.len()).collect();
