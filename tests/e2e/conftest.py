@@ -156,7 +156,9 @@ def fresh_server():
 
 @pytest.fixture(scope="session")
 def iam(server):
-    return server.client("iam")
+    c = server.client("iam")
+    c._stsd_server = server
+    return c
 
 
 @pytest.fixture(scope="session")
@@ -192,3 +194,24 @@ def new_user_with_key(iam, name=None, policy=None):
         iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
     k = iam.create_access_key(UserName=name)["AccessKey"]
     return name, k["AccessKeyId"], k["SecretAccessKey"]
+
+
+def raw_call(server, service, params, key=ROOT_KEY, secret=ROOT_SECRET):
+    """A signed Query call that bypasses botocore's client-side validation; returns (status, text)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = urllib.parse.urlencode(params)
+    req = AWSRequest(method="POST", url=server.endpoint + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(req)
+    r = urllib.request.Request(req.url, data=body.encode(), headers=dict(req.headers), method="POST")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

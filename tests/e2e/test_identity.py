@@ -49,5 +49,5 @@ def test_access_key_info_requires_permission_for_users(server, iam):
 
 def test_access_key_info_validation(sts):
     with pytest.raises(ClientError) as e:
-        sts.get_access_key_info(AccessKeyId="not a key id!")
+        sts.get_access_key_info(AccessKeyId="not a key id!!!!!!!")
     assert error_code(e) == "ValidationError"

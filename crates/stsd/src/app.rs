@@ -18,7 +18,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { max_presign_secs: 900, max_body_bytes: 16 * 1024 * 1024 }
+        Config {
+            max_presign_secs: 900,
+            max_body_bytes: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -33,7 +36,8 @@ impl Clock {
         Clock { fixed: Some(at) }
     }
     pub fn now(&self) -> i64 {
-        self.fixed.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
+        self.fixed
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
     }
 }
 
@@ -78,7 +82,10 @@ impl App {
 
     /// Run a mutation. The closure validates before it mutates; if it fails after mutating, or the store
     /// refuses the commit, memory is reloaded from the store so nothing half-done stays visible.
-    pub fn write<T>(&self, f: impl FnOnce(&mut State, &mut Touched) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut State, &mut Touched) -> ApiResult<T>,
+    ) -> ApiResult<T> {
         let mut st = self.state.write().map_err(|_| ApiError::internal())?;
         let mut touched = Touched::default();
         let result = f(&mut st, &mut touched);
@@ -108,8 +115,20 @@ impl App {
     }
 
     /// Cached SigV4 signing key.
-    pub fn signing_key(&self, key_id: &str, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-        let k = (key_id.to_string(), date.to_string(), region.to_string(), service.to_string());
+    pub fn signing_key(
+        &self,
+        key_id: &str,
+        secret: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> [u8; 32] {
+        let k = (
+            key_id.to_string(),
+            date.to_string(),
+            region.to_string(),
+            service.to_string(),
+        );
         if let Ok(cache) = self.signing_keys.lock() {
             if let Some(v) = cache.get(&k) {
                 return *v;

@@ -22,7 +22,10 @@ pub struct Caller {
 pub enum CallerKind {
     Root,
     /// An IAM user; the lower-cased name is the key into the account's users.
-    User { key: String, name: String },
+    User {
+        key: String,
+        name: String,
+    },
 }
 
 impl Caller {
@@ -43,7 +46,10 @@ pub struct RequestMeta {
 }
 
 fn invalid_key() -> ApiError {
-    ApiError::new(ErrorCode::InvalidClientTokenId, "The security token included in the request is invalid.")
+    ApiError::new(
+        ErrorCode::InvalidClientTokenId,
+        "The security token included in the request is invalid.",
+    )
 }
 
 fn sig_err(e: &sigv4::SigV4Error) -> ApiError {
@@ -58,12 +64,21 @@ fn sig_err(e: &sigv4::SigV4Error) -> ApiError {
 }
 
 /// Authenticate a request. `Ok(None)` means unsigned (allowed only for the unsigned STS actions).
-pub fn authenticate(app: &App, req: &sigv4::HttpRequest<'_>, service: Service) -> ApiResult<Option<Caller>> {
+pub fn authenticate(
+    app: &App,
+    req: &sigv4::HttpRequest<'_>,
+    service: Service,
+) -> ApiResult<Option<Caller>> {
     let Some(auth) = sigv4::parse(req).map_err(|e| sig_err(&e))? else {
         return Ok(None);
     };
-    sigv4::check_scope_and_time(&auth, service.signing_name(), app.clock.now(), app.config.max_presign_secs)
-        .map_err(|e| sig_err(&e))?;
+    sigv4::check_scope_and_time(
+        &auth,
+        service.signing_name(),
+        app.clock.now(),
+        app.config.max_presign_secs,
+    )
+    .map_err(|e| sig_err(&e))?;
     let key_id = auth.credential.access_key_id.as_str();
     if key_id.starts_with(crate::ids::TEMPORARY_PREFIX) && auth.security_token.is_none() {
         return Err(invalid_key());
@@ -73,7 +88,12 @@ pub fn authenticate(app: &App, req: &sigv4::HttpRequest<'_>, service: Service) -
     let acct = st.accounts.get(&owner.account).ok_or_else(invalid_key)?;
     let (secret, caller) = match &owner.user {
         None => {
-            let k = acct.meta.root_keys.iter().find(|k| k.id == key_id).ok_or_else(invalid_key)?;
+            let k = acct
+                .meta
+                .root_keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .ok_or_else(invalid_key)?;
             if k.status != KeyStatus::Active {
                 return Err(invalid_key());
             }
@@ -88,13 +108,20 @@ pub fn authenticate(app: &App, req: &sigv4::HttpRequest<'_>, service: Service) -
         }
         Some(lname) => {
             let u = acct.users.get(lname).ok_or_else(invalid_key)?;
-            let k = u.keys.iter().find(|k| k.id == key_id).ok_or_else(invalid_key)?;
+            let k = u
+                .keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .ok_or_else(invalid_key)?;
             if k.status != KeyStatus::Active {
                 return Err(invalid_key());
             }
             let caller = Caller {
                 account: acct.id().to_string(),
-                kind: CallerKind::User { key: lname.clone(), name: u.name.clone() },
+                kind: CallerKind::User {
+                    key: lname.clone(),
+                    name: u.name.clone(),
+                },
                 arn: acct.user_arn(u),
                 user_id: u.id.clone(),
                 access_key_id: key_id.to_string(),

@@ -12,13 +12,15 @@ use crate::state::State;
 
 /// Compile a document with the engine, mapping its errors to IAM's codes.
 pub fn compile(text: &str, kind: policy::PolicyKind) -> ApiResult<Arc<policy::Policy>> {
-    policy::Policy::parse(text, kind).map(Arc::new).map_err(|e| {
-        if e.is_too_large() {
-            ApiError::new(crate::error::ErrorCode::LimitExceeded, e.to_string())
-        } else {
-            ApiError::malformed_policy(e.to_string())
-        }
-    })
+    policy::Policy::parse(text, kind)
+        .map(Arc::new)
+        .map_err(|e| {
+            if e.is_too_large() {
+                ApiError::new(crate::error::ErrorCode::LimitExceeded, e.to_string())
+            } else {
+                ApiError::malformed_policy(e.to_string())
+            }
+        })
 }
 
 /// Characters that count toward IAM's size quotas (whitespace excluded).
@@ -40,7 +42,9 @@ struct UserPolicies {
 
 fn user_policies(acct: &Account, user_key: &str) -> Result<UserPolicies, ()> {
     let mut identity = Vec::new();
-    let Some(u) = acct.users.get(user_key) else { return Err(()) };
+    let Some(u) = acct.users.get(user_key) else {
+        return Err(());
+    };
     for (name, d) in &u.inline {
         if let Some(c) = &d.compiled {
             identity.push((name.clone(), policy::PolicySource::User, c.clone()));
@@ -66,7 +70,10 @@ fn user_policies(acct: &Account, user_key: &str) -> Result<UserPolicies, ()> {
     let boundary = match &u.boundary {
         None => None,
         Some(b) => {
-            let c = acct.policy_by_arn(b).and_then(|p| p.default_doc()).and_then(|v| v.doc.compiled.clone());
+            let c = acct
+                .policy_by_arn(b)
+                .and_then(|p| p.default_doc())
+                .and_then(|v| v.doc.compiled.clone());
             Some((b.clone(), c.ok_or(())?))
         }
     };
@@ -93,9 +100,14 @@ pub fn authorize_iam(
             caller.arn
         ))
     };
-    let acct = st.accounts.get(&caller.account).ok_or_else(ApiError::internal)?;
+    let acct = st
+        .accounts
+        .get(&caller.account)
+        .ok_or_else(ApiError::internal)?;
     let Ok(policies) = user_policies(acct, user_key) else {
-        return Err(deny(format!("because no permissions boundary allows the {action} action")));
+        return Err(deny(format!(
+            "because no permissions boundary allows the {action} action"
+        )));
     };
     let principal = policy::Principal::user(&caller.arn).with_user_id(&caller.user_id);
     let mut context = policy::Context::new();
@@ -121,14 +133,25 @@ pub fn authorize_iam(
     if decision.is_allowed() {
         return Ok(());
     }
-    Err(ApiError::access_denied(decision.denial_message(&caller.arn, action, resource)))
+    Err(ApiError::access_denied(decision.denial_message(
+        &caller.arn,
+        action,
+        resource,
+    )))
 }
 
 /// Request-level global keys: time, transport, source IP, user agent.
 fn fill_request_keys(context: &mut policy::Context, ctx: &Ctx<'_>) {
     context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
     context.set("aws:EpochTime", ctx.now.to_string());
-    context.set("aws:SecureTransport", if ctx.meta.secure_transport { "true" } else { "false" });
+    context.set(
+        "aws:SecureTransport",
+        if ctx.meta.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
     if !ctx.meta.source_ip.is_empty() {
         context.set("aws:SourceIp", ctx.meta.source_ip.clone());
     }

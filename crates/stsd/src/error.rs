@@ -95,10 +95,19 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MissingAuthenticationToken | InvalidClientTokenId | SignatureDoesNotMatch | ExpiredToken
-            | AccessDenied | InvalidAuthenticationCode | RegionDisabledException | IDPRejectedClaim => 403,
+            MissingAuthenticationToken
+            | InvalidClientTokenId
+            | SignatureDoesNotMatch
+            | ExpiredToken
+            | AccessDenied
+            | InvalidAuthenticationCode
+            | RegionDisabledException
+            | IDPRejectedClaim => 403,
             MalformedQueryString | NoSuchEntity => 404,
-            EntityAlreadyExists | DeleteConflict | LimitExceeded | EntityTemporarilyUnmodifiable
+            EntityAlreadyExists
+            | DeleteConflict
+            | LimitExceeded
+            | EntityTemporarilyUnmodifiable
             | ConcurrentModification => 409,
             RequestEntityTooLarge => 413,
             RequestTimeout => 408,
@@ -124,7 +133,10 @@ impl fmt::Display for ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn no_such_entity(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NoSuchEntity, message)
@@ -136,7 +148,10 @@ impl ApiError {
         Self::new(ErrorCode::InvalidInput, message)
     }
     pub fn limit(quota: &str, n: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::LimitExceeded, format!("Cannot exceed quota for {quota}: {n}"))
+        Self::new(
+            ErrorCode::LimitExceeded,
+            format!("Cannot exceed quota for {quota}: {n}"),
+        )
     }
     pub fn delete_conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::DeleteConflict, message)

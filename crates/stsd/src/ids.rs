@@ -52,7 +52,9 @@ pub fn unique_id(prefix: &str) -> String {
 pub fn secret_access_key() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut rng = rand::rng();
-    (0..40).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..40)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// A random 12-digit account ID that does not start with 0.
@@ -77,9 +79,18 @@ mod tests {
 
     #[test]
     fn decodes_reference_examples() {
-        assert_eq!(account_from_key_id("ASIAY34FZKBOKMUTVV7A").as_deref(), Some("609629065308"));
-        assert_eq!(account_from_key_id("AKIABTX3GSDSQBHCDE22").as_deref(), Some("111122223333"));
-        assert_eq!(account_from_key_id("ASIAGO645SY5AAWF5EID").as_deref(), Some("444455556666"));
+        assert_eq!(
+            account_from_key_id("ASIAY34FZKBOKMUTVV7A").as_deref(),
+            Some("609629065308")
+        );
+        assert_eq!(
+            account_from_key_id("AKIABTX3GSDSQBHCDE22").as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(
+            account_from_key_id("ASIAGO645SY5AAWF5EID").as_deref(),
+            Some("444455556666")
+        );
     }
 
     #[test]

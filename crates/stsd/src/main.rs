@@ -16,7 +16,11 @@ use stsd::store::sqlite::SqliteStore;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8556";
 
 #[derive(Parser)]
-#[command(name = "stsd", version, about = "Self-hosted Security Token Service, wire-compatible with AWS STS and IAM")]
+#[command(
+    name = "stsd",
+    version,
+    about = "Self-hosted Security Token Service, wire-compatible with AWS STS and IAM"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,26 +61,37 @@ enum AccountCommand {
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("STSD_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STSD_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve { listen, data_dir } => serve(listen, &data_dir),
-        Command::Account { command: AccountCommand::Create { name, id, endpoint } } => account_create(&name, id.as_deref(), &endpoint),
+        Command::Account {
+            command: AccountCommand::Create { name, id, endpoint },
+        } => account_create(&name, id.as_deref(), &endpoint),
     }
 }
 
 fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let store = SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?;
-    let mut app = App::new(Box::new(store), Config::default(), Clock::default()).context("loading state")?;
+    let mut app =
+        App::new(Box::new(store), Config::default(), Clock::default()).context("loading state")?;
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }
     let app = Arc::new(app);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
         eprintln!("stsd: listening on http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(stsd::server::run(app, listener, async move {
@@ -120,7 +135,10 @@ fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
         Ok(id) => bail!("STSD_ACCOUNT_ID must be 12 digits, got {id:?}"),
         Err(_) => stsd::ids::account_id(),
     };
-    let env_key = match (std::env::var("STSD_ROOT_ACCESS_KEY_ID"), std::env::var("STSD_ROOT_SECRET_ACCESS_KEY")) {
+    let env_key = match (
+        std::env::var("STSD_ROOT_ACCESS_KEY_ID"),
+        std::env::var("STSD_ROOT_SECRET_ACCESS_KEY"),
+    ) {
         (Ok(k), Ok(s)) => {
             if !stsd::ids::is_well_formed_key_id(&k) {
                 bail!("STSD_ROOT_ACCESS_KEY_ID is not a well-formed access key ID");
@@ -134,8 +152,10 @@ fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
         _ => bail!("set both STSD_ROOT_ACCESS_KEY_ID and STSD_ROOT_SECRET_ACCESS_KEY, or neither"),
     };
     let generated = env_key.is_none();
-    let key = stsd::iam::create_account_for_management(app, &id, env_key).map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.set_management_account(&id).context("recording the management account")?;
+    let key = stsd::iam::create_account_for_management(app, &id, env_key)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.set_management_account(&id)
+        .context("recording the management account")?;
     if generated {
         let path = data_dir.join("root-credentials.json");
         let body = serde_json::json!({"AccountId": id, "AccessKeyId": key.id, "SecretAccessKey": key.secret});
@@ -159,7 +179,9 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(data)?;
     f.sync_all()?;
     Ok(())
@@ -168,11 +190,16 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
 /// `stsd account create`: a signed IAM-style call to the running server's `CreateAccount` extension.
 fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
     let key_id = std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?;
+    let secret =
+        std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?;
     let token = std::env::var("AWS_SESSION_TOKEN").ok();
-    let region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("Action", "CreateAccount").append_pair("Version", "2010-05-08").append_pair("AccountName", name);
+    form.append_pair("Action", "CreateAccount")
+        .append_pair("Version", "2010-05-08")
+        .append_pair("AccountName", name);
     if let Some(id) = id {
         form.append_pair("AccountId", id);
     }
@@ -198,14 +225,23 @@ fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
         region: &region,
         service: "iam",
         timestamp: now,
-    });
+    })
+    .map_err(|e| anyhow::anyhow!("signing failed: {e}"))?;
     let mut req = ureq::post(&format!("{url}/")).header("content-type", content_type);
     for (k, v) in &signed {
         req = req.header(k.as_str(), v.as_str());
     }
-    let resp = req.config().http_status_as_error(false).build().send(body.as_bytes()).context("contacting the server")?;
+    let resp = req
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(body.as_bytes())
+        .context("contacting the server")?;
     let status = resp.status().as_u16();
-    let text = resp.into_body().read_to_string().context("reading the response")?;
+    let text = resp
+        .into_body()
+        .read_to_string()
+        .context("reading the response")?;
     if status != 200 {
         let code = xml_text(&text, "Code").unwrap_or_default();
         let msg = xml_text(&text, "Message").unwrap_or_default();

@@ -16,7 +16,10 @@ pub struct Doc {
 
 impl std::fmt::Debug for Doc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Doc").field("text", &self.text).field("kind", &self.kind).finish()
+        f.debug_struct("Doc")
+            .field("text", &self.text)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -83,7 +86,10 @@ pub struct AccessKey {
 
 impl std::fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey").field("id", &self.id).field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
     }
 }
 
@@ -235,7 +241,9 @@ impl Account {
     /// Find a customer managed policy by ARN (path must match too).
     pub fn policy_by_arn(&self, arn: &str) -> Option<&ManagedPolicy> {
         let name = arn.rsplit('/').next()?;
-        self.policies.get(&name.to_lowercase()).filter(|p| self.policy_arn(p) == arn)
+        self.policies
+            .get(&name.to_lowercase())
+            .filter(|p| self.policy_arn(p) == arn)
     }
     pub fn policy_by_arn_mut(&mut self, arn: &str) -> Option<&mut ManagedPolicy> {
         let name = arn.rsplit('/').next()?.to_lowercase();
@@ -247,16 +255,39 @@ impl Account {
 
     /// How many users, groups and roles attach `arn`, and how many use it as a boundary.
     pub fn policy_usage(&self, arn: &str) -> (usize, usize) {
-        let attached = self.users.values().filter(|u| u.attached.iter().any(|a| a == arn)).count()
-            + self.groups.values().filter(|g| g.attached.iter().any(|a| a == arn)).count()
-            + self.roles.values().filter(|r| r.attached.iter().any(|a| a == arn)).count();
-        let boundary = self.users.values().filter(|u| u.boundary.as_deref() == Some(arn)).count()
-            + self.roles.values().filter(|r| r.boundary.as_deref() == Some(arn)).count();
+        let attached = self
+            .users
+            .values()
+            .filter(|u| u.attached.iter().any(|a| a == arn))
+            .count()
+            + self
+                .groups
+                .values()
+                .filter(|g| g.attached.iter().any(|a| a == arn))
+                .count()
+            + self
+                .roles
+                .values()
+                .filter(|r| r.attached.iter().any(|a| a == arn))
+                .count();
+        let boundary = self
+            .users
+            .values()
+            .filter(|u| u.boundary.as_deref() == Some(arn))
+            .count()
+            + self
+                .roles
+                .values()
+                .filter(|r| r.boundary.as_deref() == Some(arn))
+                .count();
         (attached, boundary)
     }
 
     pub fn group_members(&self, group_name: &str) -> Vec<&User> {
-        self.users.values().filter(|u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(group_name))).collect()
+        self.users
+            .values()
+            .filter(|u| u.groups.iter().any(|g| g.eq_ignore_ascii_case(group_name)))
+            .collect()
     }
 }
 

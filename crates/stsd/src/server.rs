@@ -25,11 +25,18 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
 
 /// Serve on `listener` until `shutdown` resolves, then drain in-flight requests.
-pub async fn run(app: Arc<App>, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let router = Router::new().fallback(handle).with_state(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 fn respond(status: u16, body: String, request_id: &str, now: i64) -> Response {
@@ -40,7 +47,9 @@ fn respond(status: u16, body: String, request_id: &str, now: i64) -> Response {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }
-    let date = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+    let date = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0)),
+    );
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.insert("date", v);
     }
@@ -48,7 +57,47 @@ fn respond(status: u16, body: String, request_id: &str, now: i64) -> Response {
 }
 
 fn error_response(service: Service, err: &ApiError, request_id: &str, now: i64) -> Response {
-    respond(err.code.status(), error_body(service, err, request_id), request_id, now)
+    respond(
+        err.code.status(),
+        error_body(service, err, request_id),
+        request_id,
+        now,
+    )
+}
+
+/// A body over the limit. `drained` tells whether the rest was read and discarded (so the client sees the
+/// error response instead of a reset) or reading stopped at the drain cap.
+struct TooLarge {
+    drained: bool,
+}
+
+/// Read at most `limit` bytes. Past the limit keep reading and discarding up to `DRAIN_CAP` so that a client
+/// still sending gets an error envelope rather than a broken pipe.
+async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, TooLarge> {
+    use http_body_util::BodyExt;
+    const DRAIN_CAP: usize = 64 * 1024 * 1024;
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(TooLarge { drained: false });
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_CAP {
+            return Err(TooLarge { drained: false });
+        }
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        return Err(TooLarge { drained: true });
+    }
+    Ok(axum::body::Bytes::from(buf))
 }
 
 /// Which service an action belongs to.
@@ -62,38 +111,60 @@ fn service_of(action: &str) -> Option<Service> {
     }
 }
 
-async fn handle(AxState(app): AxState<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+async fn handle(
+    AxState(app): AxState<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let request_id = crate::ids::request_id();
     let now = app.clock.now();
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
     // Guess the namespace for early errors from the Version parameter in the URL, if any.
     let query = parts.uri.query().unwrap_or("").to_string();
-    let early_service = if query.contains("Version=2010-05-08") { Service::Iam } else { Service::Sts };
+    let early_service = if query.contains("Version=2010-05-08") {
+        Service::Iam
+    } else {
+        Service::Sts
+    };
 
-    let declared = parts.headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        let err = ApiError::new(ErrorCode::RequestEntityTooLarge, format!("Request body must be at most {limit} bytes."));
-        return error_response(early_service, &err, &request_id, now);
-    }
-    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+    let body = match tokio::time::timeout(BODY_TIMEOUT, read_limited(body, limit)).await {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            let err = ApiError::new(ErrorCode::RequestEntityTooLarge, format!("Request body must be at most {limit} bytes."));
-            return error_response(early_service, &err, &request_id, now);
+        Ok(Err(too_large)) => {
+            let err = ApiError::new(
+                ErrorCode::RequestEntityTooLarge,
+                format!("Request body must be at most {limit} bytes."),
+            );
+            let mut resp = error_response(early_service, &err, &request_id, now);
+            if !too_large.drained {
+                // We stopped reading: tell the client the connection ends here.
+                resp.headers_mut()
+                    .insert("connection", HeaderValue::from_static("close"));
+            }
+            return resp;
         }
         Err(_) => {
             let err = ApiError::new(ErrorCode::RequestTimeout, "Your socket connection to the server was not read from or written to within the timeout period.");
-            return error_response(early_service, &err, &request_id, now);
+            let mut resp = error_response(early_service, &err, &request_id, now);
+            resp.headers_mut()
+                .insert("connection", HeaderValue::from_static("close"));
+            return resp;
         }
     };
     let app2 = app.clone();
     let rid = request_id.clone();
-    let joined = tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await;
+    let joined =
+        tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid))
+            .await;
     match joined {
         Ok((_, Ok(xml))) => respond(200, xml, &request_id, now),
         Ok((service, Err(e))) => error_response(service, &e, &request_id, now),
-        Err(_) => error_response(early_service, &ApiError::new(ErrorCode::InternalFailure, "An internal error occurred."), &request_id, now),
+        Err(_) => error_response(
+            early_service,
+            &ApiError::new(ErrorCode::InternalFailure, "An internal error occurred."),
+            &request_id,
+            now,
+        ),
     }
 }
 
@@ -110,53 +181,111 @@ fn process(
         .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let form_body: &[u8] = if parts.method == axum::http::Method::POST && is_form { body } else { b"" };
+        .is_none_or(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let form_body: &[u8] = if parts.method == axum::http::Method::POST && is_form {
+        body
+    } else {
+        b""
+    };
     let params = match Params::decode(query, form_body) {
         Ok(p) => p,
         Err(e) => return (Service::Sts, Err(e)),
     };
     let Some(action) = params.get("Action") else {
-        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) { Service::Iam } else { Service::Sts };
-        return (service, Err(ApiError::new(ErrorCode::MissingAction, "Missing Action")));
+        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
+            Service::Iam
+        } else {
+            Service::Sts
+        };
+        return (
+            service,
+            Err(ApiError::new(ErrorCode::MissingAction, "Missing Action")),
+        );
     };
     let Some(service) = service_of(action) else {
-        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) { Service::Iam } else { Service::Sts };
-        return (service, Err(ApiError::new(ErrorCode::InvalidAction, format!("Could not find operation {action} for version {}", params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")))));
+        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
+            Service::Iam
+        } else {
+            Service::Sts
+        };
+        return (
+            service,
+            Err(ApiError::new(
+                ErrorCode::InvalidAction,
+                format!(
+                    "Could not find operation {action} for version {}",
+                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
+                ),
+            )),
+        );
     };
     if params.get("Version") != Some(service.version()) {
         return (
             service,
             Err(ApiError::new(
                 ErrorCode::InvalidAction,
-                format!("Could not find operation {action} for version {}", params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")),
+                format!(
+                    "Could not find operation {action} for version {}",
+                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
+                ),
             )),
         );
     }
     let result = (|| {
-        let headers: Vec<(&str, &str)> =
-            parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
+        let headers: Vec<(&str, &str)> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+            .collect();
         let path = parts.uri.path();
-        let http = sigv4::HttpRequest { method: parts.method.as_str(), path, query, headers: &headers, body };
+        let http = sigv4::HttpRequest {
+            method: parts.method.as_str(),
+            path,
+            query,
+            headers: &headers,
+            body,
+        };
         let caller = authenticate(app, &http, service)?;
         let meta = RequestMeta {
             source_ip: peer.ip().to_string(),
             secure_transport: false,
-            user_agent: parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_string(),
+            user_agent: parts
+                .headers
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
         };
         let Some(caller) = caller else {
             if UNSIGNED_ACTIONS.contains(&action) {
-                return Err(ApiError::new(ErrorCode::InvalidAction, format!("{action} is not supported yet by this server.")));
+                return Err(ApiError::new(
+                    ErrorCode::InvalidAction,
+                    format!("{action} is not supported yet by this server."),
+                ));
             }
-            return Err(ApiError::new(ErrorCode::MissingAuthenticationToken, "Request is missing Authentication Token"));
+            return Err(ApiError::new(
+                ErrorCode::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            ));
         };
-        let ctx = Ctx { app, caller: &caller, meta: &meta, now: app.clock.now() };
+        let ctx = Ctx {
+            app,
+            caller: &caller,
+            meta: &meta,
+            now: app.clock.now(),
+        };
         let handler = match service {
             Service::Sts => crate::sts::handler(action),
             Service::Iam => crate::iam::handler(action),
         };
         let Some(handler) = handler else {
-            return Err(ApiError::new(ErrorCode::InvalidAction, format!("Could not find operation {action}")));
+            return Err(ApiError::new(
+                ErrorCode::InvalidAction,
+                format!("Could not find operation {action}"),
+            ));
         };
         let out = handler(&ctx, &params)?;
         tracing::debug!(action, caller = %caller.arn, "ok");

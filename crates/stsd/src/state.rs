@@ -24,7 +24,8 @@ pub struct Touched {
 
 impl Touched {
     pub fn touch(&mut self, kind: Kind, account: &str, key: &str) {
-        self.set.insert((kind, account.to_string(), key.to_lowercase()));
+        self.set
+            .insert((kind, account.to_string(), key.to_lowercase()));
     }
     pub fn is_empty(&self) -> bool {
         self.set.is_empty()
@@ -50,7 +51,12 @@ impl State {
                 }
                 kind => {
                     let Some(acct) = st.accounts.get_mut(&r.account) else {
-                        return Err(StoreError::Corrupt(format!("{} {} has no account {}", kind.as_str(), r.key, r.account)));
+                        return Err(StoreError::Corrupt(format!(
+                            "{} {} has no account {}",
+                            kind.as_str(),
+                            r.key,
+                            r.account
+                        )));
                     };
                     match kind {
                         Kind::User => {
@@ -70,7 +76,8 @@ impl State {
                             acct.roles.insert(r.key, ro);
                         }
                         Kind::Policy => {
-                            let mut p: ManagedPolicy = serde_json::from_str(&r.body).map_err(corrupt)?;
+                            let mut p: ManagedPolicy =
+                                serde_json::from_str(&r.body).map_err(corrupt)?;
                             p.versions.iter_mut().for_each(|v| v.doc.recompile());
                             acct.policies.insert(r.key, p);
                         }
@@ -88,11 +95,23 @@ impl State {
         self.keys.clear();
         for (id, a) in &self.accounts {
             for k in &a.meta.root_keys {
-                self.keys.insert(k.id.clone(), KeyOwner { account: id.clone(), user: None });
+                self.keys.insert(
+                    k.id.clone(),
+                    KeyOwner {
+                        account: id.clone(),
+                        user: None,
+                    },
+                );
             }
             for (lname, u) in &a.users {
                 for k in &u.keys {
-                    self.keys.insert(k.id.clone(), KeyOwner { account: id.clone(), user: Some(lname.clone()) });
+                    self.keys.insert(
+                        k.id.clone(),
+                        KeyOwner {
+                            account: id.clone(),
+                            user: Some(lname.clone()),
+                        },
+                    );
                 }
             }
         }
@@ -105,15 +124,36 @@ impl State {
             let acct = self.accounts.get(account);
             let body = match kind {
                 Kind::Account => acct.map(|a| serde_json::to_string(&a.meta)).transpose(),
-                Kind::User => acct.and_then(|a| a.users.get(key)).map(serde_json::to_string).transpose(),
-                Kind::Group => acct.and_then(|a| a.groups.get(key)).map(serde_json::to_string).transpose(),
-                Kind::Role => acct.and_then(|a| a.roles.get(key)).map(serde_json::to_string).transpose(),
-                Kind::Policy => acct.and_then(|a| a.policies.get(key)).map(serde_json::to_string).transpose(),
+                Kind::User => acct
+                    .and_then(|a| a.users.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Group => acct
+                    .and_then(|a| a.groups.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Role => acct
+                    .and_then(|a| a.roles.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Policy => acct
+                    .and_then(|a| a.policies.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
             }
             .map_err(corrupt)?;
             out.push(match body {
-                Some(body) => Change::Put(Record { kind: *kind, account: account.clone(), key: key.clone(), body }),
-                None => Change::Delete { kind: *kind, account: account.clone(), key: key.clone() },
+                Some(body) => Change::Put(Record {
+                    kind: *kind,
+                    account: account.clone(),
+                    key: key.clone(),
+                    body,
+                }),
+                None => Change::Delete {
+                    kind: *kind,
+                    account: account.clone(),
+                    key: key.clone(),
+                },
             });
         }
         Ok(out)

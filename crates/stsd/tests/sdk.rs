@@ -24,10 +24,19 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_stsd"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("STSD_ACCOUNT_ID", ACCOUNT)
         .env("STSD_ROOT_ACCESS_KEY_ID", KEY)
@@ -41,7 +50,11 @@ fn start() -> Server {
         assert!(Instant::now() < deadline, "stsd did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { child, endpoint: format!("http://127.0.0.1:{port}"), _dir: dir }
+    Server {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
 }
 
 fn creds(key: &str, secret: &str) -> aws_credential_types::Credentials {
@@ -74,7 +87,10 @@ async fn rust_sdk_identity_iam_and_errors() {
     let sts_root = sts(&s.endpoint, KEY, SECRET);
     let id = sts_root.get_caller_identity().send().await.unwrap();
     assert_eq!(id.account(), Some(ACCOUNT));
-    assert_eq!(id.arn(), Some(format!("arn:aws:iam::{ACCOUNT}:root").as_str()));
+    assert_eq!(
+        id.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:root").as_str())
+    );
 
     let iam_root = iam(&s.endpoint, KEY, SECRET);
     let trust = format!(
@@ -90,28 +106,53 @@ async fn rust_sdk_identity_iam_and_errors() {
         .await
         .unwrap();
     let role = role.role().unwrap();
-    assert_eq!(role.arn(), format!("arn:aws:iam::{ACCOUNT}:role/sdk/sdk-role"));
+    assert_eq!(
+        role.arn(),
+        format!("arn:aws:iam::{ACCOUNT}:role/sdk/sdk-role")
+    );
     assert!(role.role_id().starts_with("AROA"));
     // The Rust SDK does not URL-decode documents; the wire form is RFC 3986 percent-encoding.
     let doc = role.assume_role_policy_document().unwrap();
     assert_eq!(percent_decode(doc), trust);
 
-    iam_root.create_user().user_name("sdk-user").send().await.unwrap();
-    let key = iam_root.create_access_key().user_name("sdk-user").send().await.unwrap();
+    iam_root
+        .create_user()
+        .user_name("sdk-user")
+        .send()
+        .await
+        .unwrap();
+    let key = iam_root
+        .create_access_key()
+        .user_name("sdk-user")
+        .send()
+        .await
+        .unwrap();
     let key = key.access_key().unwrap();
     assert!(key.access_key_id().starts_with("AKIA"));
 
     // The user's own identity, and a denial for an IAM call it has no policy for.
     let sts_user = sts(&s.endpoint, key.access_key_id(), key.secret_access_key());
     let id = sts_user.get_caller_identity().send().await.unwrap();
-    assert_eq!(id.arn(), Some(format!("arn:aws:iam::{ACCOUNT}:user/sdk-user").as_str()));
+    assert_eq!(
+        id.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:user/sdk-user").as_str())
+    );
     let iam_user = iam(&s.endpoint, key.access_key_id(), key.secret_access_key());
     let err = iam_user.list_users().send().await.unwrap_err();
     let err = err.into_service_error();
-    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&err), Some("AccessDenied"));
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
 
     // Modeled IAM errors map to the SDK's typed variants.
-    let err = iam_root.get_role().role_name("missing").send().await.unwrap_err().into_service_error();
+    let err = iam_root
+        .get_role()
+        .role_name("missing")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_no_such_entity_exception(), "{err:?}");
     let err = iam_root
         .create_role()
@@ -126,7 +167,9 @@ async fn rust_sdk_identity_iam_and_errors() {
         .put_role_policy()
         .role_name("sdk-role")
         .policy_name("bad")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#)
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*"}]}"#,
+        )
         .send()
         .await
         .unwrap_err()
@@ -135,18 +178,43 @@ async fn rust_sdk_identity_iam_and_errors() {
 
     // Wrong secret → SignatureDoesNotMatch.
     let bad = sts(&s.endpoint, KEY, "wrongwrongwrongwrongwrongwrongwrongwrong");
-    let err = bad.get_caller_identity().send().await.unwrap_err().into_service_error();
-    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&err), Some("SignatureDoesNotMatch"));
+    let err = bad
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&err),
+        Some("SignatureDoesNotMatch")
+    );
 
     // GetAccessKeyInfo decodes the account.
-    let info = sts_root.get_access_key_info().access_key_id(key.access_key_id()).send().await.unwrap();
+    let info = sts_root
+        .get_access_key_info()
+        .access_key_id(key.access_key_id())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(info.account(), Some(ACCOUNT));
 
     // Pagination through the SDK's paginator.
     for i in 0..5 {
-        iam_root.create_group().group_name(format!("g{i}")).send().await.unwrap();
+        iam_root
+            .create_group()
+            .group_name(format!("g{i}"))
+            .send()
+            .await
+            .unwrap();
     }
-    let groups: Vec<_> = iam_root.list_groups().max_items(2).into_paginator().items().send().collect::<Vec<_>>().await;
+    let groups: Vec<_> = iam_root
+        .list_groups()
+        .max_items(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
     assert_eq!(groups.len(), 5);
 }
 

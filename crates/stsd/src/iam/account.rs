@@ -15,14 +15,22 @@ use crate::validate as v;
 fn write_inline(x: &mut Xml, tag: &str, inline: &std::collections::BTreeMap<String, Doc>) {
     let items: Vec<(&String, &Doc)> = inline.iter().collect();
     x.list(tag, &items, |x, (n, d)| {
-        x.elem("PolicyName", n).elem("PolicyDocument", &url_encode_policy(&d.text));
+        x.elem("PolicyName", n)
+            .elem("PolicyDocument", &url_encode_policy(&d.text));
     });
 }
 
 fn write_attached(x: &mut Xml, acct: &Account, attached: &[String]) {
     let items: Vec<(String, &String)> = attached
         .iter()
-        .map(|a| (acct.policy_by_arn(a).map(|p| p.name.clone()).unwrap_or_default(), a))
+        .map(|a| {
+            (
+                acct.policy_by_arn(a)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default(),
+                a,
+            )
+        })
         .collect();
     x.list("AttachedManagedPolicies", &items, |x, (n, a)| {
         x.elem("PolicyName", n).elem("PolicyArn", a);
@@ -39,7 +47,15 @@ enum Detail<'a> {
 pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let filter = p.list("Filter")?.unwrap_or_default();
     for f in &filter {
-        if !["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"].contains(&f.as_str()) {
+        if ![
+            "User",
+            "Role",
+            "Group",
+            "LocalManagedPolicy",
+            "AWSManagedPolicy",
+        ]
+        .contains(&f.as_str())
+        {
             return Err(ApiError::validation(
                 f,
                 "filter.member",
@@ -66,10 +82,46 @@ pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult
         items.extend(acct.policies.values().map(Detail::Policy));
     }
     let (page, next) = paginate(items, marker.as_deref(), max)?;
-    let users: Vec<_> = page.iter().filter_map(|d| if let Detail::User(u) = d { Some(*u) } else { None }).collect();
-    let groups: Vec<_> = page.iter().filter_map(|d| if let Detail::Group(g) = d { Some(*g) } else { None }).collect();
-    let roles: Vec<_> = page.iter().filter_map(|d| if let Detail::Role(r) = d { Some(*r) } else { None }).collect();
-    let pols: Vec<_> = page.iter().filter_map(|d| if let Detail::Policy(p) = d { Some(*p) } else { None }).collect();
+    let users: Vec<_> = page
+        .iter()
+        .filter_map(|d| {
+            if let Detail::User(u) = d {
+                Some(*u)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let groups: Vec<_> = page
+        .iter()
+        .filter_map(|d| {
+            if let Detail::Group(g) = d {
+                Some(*g)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let roles: Vec<_> = page
+        .iter()
+        .filter_map(|d| {
+            if let Detail::Role(r) = d {
+                Some(*r)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let pols: Vec<_> = page
+        .iter()
+        .filter_map(|d| {
+            if let Detail::Policy(p) = d {
+                Some(*p)
+            } else {
+                None
+            }
+        })
+        .collect();
     let mut x = Xml::new();
     x.list("UserDetailList", &users, |x, u| {
         x.elem("Path", &u.path)
@@ -98,7 +150,10 @@ pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult
             .elem("RoleId", &r.id)
             .elem("Arn", &acct.role_arn(r))
             .elem("CreateDate", &fmt_time(r.created))
-            .elem("AssumeRolePolicyDocument", &url_encode_policy(&r.trust.text));
+            .elem(
+                "AssumeRolePolicyDocument",
+                &url_encode_policy(&r.trust.text),
+            );
         x.str_list("InstanceProfileList", std::iter::empty());
         write_inline(x, "RolePolicyList", &r.inline);
         write_attached(x, acct, &r.attached);
@@ -133,7 +188,10 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
         ("Policies", acct.policies.len()),
         ("PoliciesQuota", 1500),
         ("PolicySizeQuota", 6144),
-        ("PolicyVersionsInUse", acct.policies.values().map(|p| p.versions.len()).sum()),
+        (
+            "PolicyVersionsInUse",
+            acct.policies.values().map(|p| p.versions.len()).sum(),
+        ),
         ("PolicyVersionsInUseQuota", 10000),
         ("VersionsPerPolicyQuota", 5),
         ("UserPolicySizeQuota", 2048),
@@ -145,7 +203,10 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
         ("AttachedPoliciesPerGroupQuota", 10),
         ("AttachedPoliciesPerRoleQuota", 10),
         ("GroupsPerUserQuota", 10),
-        ("AccountAccessKeysPresent", usize::from(!acct.meta.root_keys.is_empty())),
+        (
+            "AccountAccessKeysPresent",
+            usize::from(!acct.meta.root_keys.is_empty()),
+        ),
         ("AccountMFAEnabled", 0),
         ("MFADevices", 0),
         ("MFADevicesInUse", 0),
@@ -155,7 +216,10 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
     let mut x = Xml::new();
     x.open("SummaryMap");
     for (k, n) in entries {
-        x.open("entry").elem("key", k).num("value", n).close("entry");
+        x.open("entry")
+            .elem("key", k)
+            .num("value", n)
+            .close("entry");
     }
     x.close("SummaryMap");
     Ok(Some(x.finish()))
@@ -171,19 +235,39 @@ pub fn insert_account(
     key: Option<(String, String)>,
 ) -> ApiResult<AccessKey> {
     if st.accounts.contains_key(id) {
-        return Err(ApiError::already_exists(format!("Account {id} already exists.")));
+        return Err(ApiError::already_exists(format!(
+            "Account {id} already exists."
+        )));
     }
     if st.accounts.values().any(|a| a.meta.name == name) {
-        return Err(ApiError::already_exists(format!("An account named {name} already exists.")));
+        return Err(ApiError::already_exists(format!(
+            "An account named {name} already exists."
+        )));
     }
     let (kid, secret) = key.unwrap_or_else(|| {
-        (crate::ids::access_key_id(crate::ids::LONG_TERM_PREFIX, id), crate::ids::secret_access_key())
+        (
+            crate::ids::access_key_id(crate::ids::LONG_TERM_PREFIX, id),
+            crate::ids::secret_access_key(),
+        )
     });
     if st.keys.contains_key(&kid) {
-        return Err(ApiError::already_exists("That access key ID is already in use."));
+        return Err(ApiError::already_exists(
+            "That access key ID is already in use.",
+        ));
     }
-    let key = AccessKey { id: kid, secret, status: KeyStatus::Active, created: now, last_used: None };
-    let meta = AccountMeta { id: id.to_string(), name: name.to_string(), created: now, root_keys: vec![key.clone()] };
+    let key = AccessKey {
+        id: kid,
+        secret,
+        status: KeyStatus::Active,
+        created: now,
+        last_used: None,
+    };
+    let meta = AccountMeta {
+        id: id.to_string(),
+        name: name.to_string(),
+        created: now,
+        root_keys: vec![key.clone()],
+    };
     st.accounts.insert(id.to_string(), Account::new(meta));
     t.touch(Kind::Account, id, id);
     Ok(key)
@@ -209,12 +293,20 @@ pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     }
     let name = p.required("AccountName")?;
     if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation(name, "accountName", "Member must have length less than or equal to 50"));
+        return Err(ApiError::validation(
+            name,
+            "accountName",
+            "Member must have length less than or equal to 50",
+        ));
     }
     let id = match p.get("AccountId") {
         Some(id) => {
             if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::validation(id, "accountId", "Member must satisfy regular expression pattern: \\d{12}"));
+                return Err(ApiError::validation(
+                    id,
+                    "accountId",
+                    "Member must satisfy regular expression pattern: \\d{12}",
+                ));
             }
             id.to_string()
         }
@@ -228,8 +320,12 @@ pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             }
         }
     };
-    let key = ctx.app.write(|st, t| insert_account(st, t, &id, name, ctx.now, None))?;
+    let key = ctx
+        .app
+        .write(|st, t| insert_account(st, t, &id, name, ctx.now, None))?;
     let mut x = Xml::new();
-    x.elem("AccountId", &id).elem("AccessKeyId", &key.id).elem("SecretAccessKey", &key.secret);
+    x.elem("AccountId", &id)
+        .elem("AccessKeyId", &key.id)
+        .elem("SecretAccessKey", &key.secret);
     Ok(Some(x.finish()))
 }

@@ -14,7 +14,10 @@ pub(super) fn no_group(name: &str) -> ApiError {
 }
 
 pub(super) fn group_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.groups.get(&name.to_lowercase()).map(|g| acct.group_arn(g)).unwrap_or_else(|| ctx.arn("group/", "", name))
+    acct.groups
+        .get(&name.to_lowercase())
+        .map(|g| acct.group_arn(g))
+        .unwrap_or_else(|| ctx.arn("group/", "", name))
 }
 
 pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
@@ -25,7 +28,9 @@ pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         ctx.authorize(st, "iam:CreateGroup", &arn)?;
         let acct = ctx.account_mut(st)?;
         if acct.groups.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!("Group with name {name} already exists.")));
+            return Err(ApiError::already_exists(format!(
+                "Group with name {name} already exists."
+            )));
         }
         if acct.groups.len() >= 300 {
             return Err(ApiError::limit("GroupsPerAccount", 300));
@@ -54,7 +59,10 @@ pub fn get_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetGroup", &group_arn_for(ctx, acct, name))?;
-    let g = acct.groups.get(&name.to_lowercase()).ok_or_else(|| no_group(name))?;
+    let g = acct
+        .groups
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_group(name))?;
     let (page, next) = paginate(acct.group_members(&g.name), marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.open("Group");
@@ -68,7 +76,11 @@ pub fn get_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "GroupName", 128)?;
     let new_name = v::opt_name(p, "NewGroupName", 128)?;
-    let new_path = if p.contains("NewPath") { Some(v::path(p, "NewPath")?) } else { None };
+    let new_path = if p.contains("NewPath") {
+        Some(v::path(p, "NewPath")?)
+    } else {
+        None
+    };
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateGroup", &group_arn_for(ctx, acct, name))?;
@@ -78,11 +90,15 @@ pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         if let Some(nn) = new_name {
             if nn.to_lowercase() != key && acct.groups.contains_key(&nn.to_lowercase()) {
-                return Err(ApiError::already_exists(format!("Group with name {nn} already exists.")));
+                return Err(ApiError::already_exists(format!(
+                    "Group with name {nn} already exists."
+                )));
             }
         }
         let acct = ctx.account_mut(st)?;
-        let Some(mut g) = acct.groups.remove(&key) else { return Err(no_group(name)) };
+        let Some(mut g) = acct.groups.remove(&key) else {
+            return Err(no_group(name));
+        };
         let old_name = g.name.clone();
         if let Some(np) = new_path {
             g.path = np;
@@ -112,12 +128,19 @@ pub fn delete_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteGroup", &group_arn_for(ctx, acct, name))?;
-        let g = acct.groups.get(&name.to_lowercase()).ok_or_else(|| no_group(name))?;
+        let g = acct
+            .groups
+            .get(&name.to_lowercase())
+            .ok_or_else(|| no_group(name))?;
         if !acct.group_members(&g.name).is_empty() {
-            return Err(ApiError::delete_conflict("Cannot delete entity, must remove users from group first."));
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
         }
         if !g.inline.is_empty() || !g.attached.is_empty() {
-            return Err(ApiError::delete_conflict("Cannot delete entity, must delete policies first."));
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         ctx.account_mut(st)?.groups.remove(&name.to_lowercase());
         t.touch(Kind::Group, &ctx.caller.account, name);
@@ -131,7 +154,11 @@ pub fn list_groups(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListGroups", &ctx.arn("group/", "", "*"))?;
     let acct = ctx.account(&st)?;
-    let groups: Vec<&Group> = acct.groups.values().filter(|g| path_matches(&g.path, prefix.as_deref())).collect();
+    let groups: Vec<&Group> = acct
+        .groups
+        .values()
+        .filter(|g| path_matches(&g.path, prefix.as_deref()))
+        .collect();
     let (page, next) = paginate(groups, marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.list("Groups", &page, |x, g| write_group(x, acct, g));
@@ -145,9 +172,17 @@ pub fn add_user_to_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:AddUserToGroup", &group_arn_for(ctx, acct, group))?;
-        let gname = acct.groups.get(&group.to_lowercase()).ok_or_else(|| no_group(group))?.name.clone();
+        let gname = acct
+            .groups
+            .get(&group.to_lowercase())
+            .ok_or_else(|| no_group(group))?
+            .name
+            .clone();
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
+        let u = acct
+            .users
+            .get_mut(&user.to_lowercase())
+            .ok_or_else(|| no_user(user))?;
         if u.groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
             return Ok(None);
         }
@@ -165,16 +200,25 @@ pub fn remove_user_from_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Str
     let user = v::name(p, "UserName", 128)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:RemoveUserFromGroup", &group_arn_for(ctx, acct, group))?;
+        ctx.authorize(
+            st,
+            "iam:RemoveUserFromGroup",
+            &group_arn_for(ctx, acct, group),
+        )?;
         if !acct.groups.contains_key(&group.to_lowercase()) {
             return Err(no_group(group));
         }
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
+        let u = acct
+            .users
+            .get_mut(&user.to_lowercase())
+            .ok_or_else(|| no_user(user))?;
         let before = u.groups.len();
         u.groups.retain(|g| !g.eq_ignore_ascii_case(group));
         if u.groups.len() == before {
-            return Err(ApiError::no_such_entity(format!("The user with name {user} is not in group {group}.")));
+            return Err(ApiError::no_such_entity(format!(
+                "The user with name {user} is not in group {group}."
+            )));
         }
         t.touch(Kind::User, &ctx.caller.account, user);
         Ok(None)
@@ -187,8 +231,15 @@ pub fn list_groups_for_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListGroupsForUser", &user_arn_for(ctx, acct, user))?;
-    let u = acct.users.get(&user.to_lowercase()).ok_or_else(|| no_user(user))?;
-    let groups: Vec<&Group> = u.groups.iter().filter_map(|g| acct.groups.get(&g.to_lowercase())).collect();
+    let u = acct
+        .users
+        .get(&user.to_lowercase())
+        .ok_or_else(|| no_user(user))?;
+    let groups: Vec<&Group> = u
+        .groups
+        .iter()
+        .filter_map(|g| acct.groups.get(&g.to_lowercase()))
+        .collect();
     let (page, next) = paginate(groups, marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.list("Groups", &page, |x, g| write_group(x, acct, g));

@@ -39,14 +39,22 @@ fn owner_arn(ctx: &Ctx<'_>, acct: &Account, o: &Owner) -> String {
 fn keys<'a>(acct: &'a Account, o: &Owner) -> ApiResult<&'a Vec<AccessKey>> {
     match o {
         Owner::Root => Ok(&acct.meta.root_keys),
-        Owner::User(n) => acct.users.get(&n.to_lowercase()).map(|u| &u.keys).ok_or_else(|| no_user(n)),
+        Owner::User(n) => acct
+            .users
+            .get(&n.to_lowercase())
+            .map(|u| &u.keys)
+            .ok_or_else(|| no_user(n)),
     }
 }
 
 fn keys_mut<'a>(acct: &'a mut Account, o: &Owner) -> ApiResult<&'a mut Vec<AccessKey>> {
     match o {
         Owner::Root => Ok(&mut acct.meta.root_keys),
-        Owner::User(n) => acct.users.get_mut(&n.to_lowercase()).map(|u| &mut u.keys).ok_or_else(|| no_user(n)),
+        Owner::User(n) => acct
+            .users
+            .get_mut(&n.to_lowercase())
+            .map(|u| &mut u.keys)
+            .ok_or_else(|| no_user(n)),
     }
 }
 
@@ -99,7 +107,11 @@ pub fn create_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
 fn key_id(p: &Params) -> ApiResult<&str> {
     let id = p.required("AccessKeyId")?;
     if !crate::ids::is_well_formed_key_id(id) {
-        return Err(ApiError::validation(id, "accessKeyId", "Member must satisfy regular expression pattern: [\\w]+"));
+        return Err(ApiError::validation(
+            id,
+            "accessKeyId",
+            "Member must satisfy regular expression pattern: [\\w]+",
+        ));
     }
     Ok(id)
 }
@@ -122,7 +134,10 @@ pub fn update_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
             return Err(no_key(id));
         }
-        for k in keys_mut(ctx.account_mut(st)?, &o)?.iter_mut().filter(|k| k.id == id) {
+        for k in keys_mut(ctx.account_mut(st)?, &o)?
+            .iter_mut()
+            .filter(|k| k.id == id)
+        {
             k.status = status;
         }
         touch(ctx, t, &o);
@@ -160,7 +175,9 @@ pub fn list_access_keys(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> 
         if let Some(u) = &user_name {
             x.elem("UserName", u);
         }
-        x.elem("AccessKeyId", &k.id).elem("Status", k.status.as_str()).elem("CreateDate", &fmt_time(k.created));
+        x.elem("AccessKeyId", &k.id)
+            .elem("Status", k.status.as_str())
+            .elem("CreateDate", &fmt_time(k.created));
     });
     write_paging(&mut x, next);
     Ok(Some(x.finish()))
@@ -170,7 +187,8 @@ pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     let id = key_id(p)?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    let (user_name, key) = find_key(&st, acct, id).ok_or_else(|| ApiError::access_denied("Access Denied"))?;
+    let (user_name, key) =
+        find_key(&st, acct, id).ok_or_else(|| ApiError::access_denied("Access Denied"))?;
     let arn = match &user_name {
         Some(n) => user_arn_for(ctx, acct, n),
         None => acct.root_arn(),
@@ -183,7 +201,9 @@ pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     x.open("AccessKeyLastUsed");
     match &key.last_used {
         Some(u) => {
-            x.elem("LastUsedDate", &fmt_time(u.date)).elem("ServiceName", &u.service).elem("Region", &u.region);
+            x.elem("LastUsedDate", &fmt_time(u.date))
+                .elem("ServiceName", &u.service)
+                .elem("Region", &u.region);
         }
         None => {
             x.elem("ServiceName", "N/A").elem("Region", "N/A");
@@ -193,16 +213,28 @@ pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     Ok(Some(x.finish()))
 }
 
-fn find_key<'a>(st: &'a State, acct: &'a Account, id: &str) -> Option<(Option<String>, &'a AccessKey)> {
+fn find_key<'a>(
+    st: &'a State,
+    acct: &'a Account,
+    id: &str,
+) -> Option<(Option<String>, &'a AccessKey)> {
     let owner = st.keys.get(id)?;
     if owner.account != acct.id() {
         return None;
     }
     match &owner.user {
-        None => acct.meta.root_keys.iter().find(|k| k.id == id).map(|k| (None, k)),
+        None => acct
+            .meta
+            .root_keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| (None, k)),
         Some(u) => {
             let user = acct.users.get(u)?;
-            user.keys.iter().find(|k| k.id == id).map(|k| (Some(user.name.clone()), k))
+            user.keys
+                .iter()
+                .find(|k| k.id == id)
+                .map(|k| (Some(user.name.clone()), k))
         }
     }
 }

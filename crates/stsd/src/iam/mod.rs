@@ -34,16 +34,26 @@ impl Ctx<'_> {
         authz::authorize_iam(st, self, action, resource, &[])
     }
 
-    pub fn authorize_with(&self, st: &State, action: &str, resource: &str, extra: &[(String, Vec<String>)]) -> ApiResult<()> {
+    pub fn authorize_with(
+        &self,
+        st: &State,
+        action: &str,
+        resource: &str,
+        extra: &[(String, Vec<String>)],
+    ) -> ApiResult<()> {
         authz::authorize_iam(st, self, action, resource, extra)
     }
 
     pub fn account<'s>(&self, st: &'s State) -> ApiResult<&'s Account> {
-        st.accounts.get(&self.caller.account).ok_or_else(ApiError::internal)
+        st.accounts
+            .get(&self.caller.account)
+            .ok_or_else(ApiError::internal)
     }
 
     pub fn account_mut<'s>(&self, st: &'s mut State) -> ApiResult<&'s mut Account> {
-        st.accounts.get_mut(&self.caller.account).ok_or_else(ApiError::internal)
+        st.accounts
+            .get_mut(&self.caller.account)
+            .ok_or_else(ApiError::internal)
     }
 
     pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
@@ -134,19 +144,30 @@ pub fn handler(action: &str) -> Option<Handler> {
 
 /// ISO 8601 UTC, as IAM and STS print timestamps.
 pub fn fmt_time(t: i64) -> String {
-    let dt = time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    dt.format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
-        .unwrap_or_default()
+    let dt =
+        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    dt.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_default()
 }
 
 /// Compile and validate a policy document; `MalformedPolicyDocument` (or `LimitExceeded` for size) on failure.
 pub fn compile(text: &str, kind: DocKind) -> ApiResult<Doc> {
     let compiled = authz::compile(text, kind.policy_kind())?;
-    Ok(Doc { text: text.to_string(), kind, compiled: Some(compiled) })
+    Ok(Doc {
+        text: text.to_string(),
+        kind,
+        compiled: Some(compiled),
+    })
 }
 
 /// One page of `items` (already in order) starting at the opaque `marker`.
-pub fn paginate<T>(items: Vec<T>, marker: Option<&str>, max: usize) -> ApiResult<(Vec<T>, Option<String>)> {
+pub fn paginate<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max: usize,
+) -> ApiResult<(Vec<T>, Option<String>)> {
     let start = match marker {
         None => 0,
         Some(m) => data_encoding::BASE64URL_NOPAD
@@ -154,12 +175,15 @@ pub fn paginate<T>(items: Vec<T>, marker: Option<&str>, max: usize) -> ApiResult
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.parse::<usize>().ok())
-            .ok_or_else(|| ApiError::new(crate::error::ErrorCode::ValidationError, "Invalid Marker."))?,
+            .ok_or_else(|| {
+                ApiError::new(crate::error::ErrorCode::ValidationError, "Invalid Marker.")
+            })?,
     };
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
     let end = start + page.len();
-    let next = (end < total).then(|| data_encoding::BASE64URL_NOPAD.encode(end.to_string().as_bytes()));
+    let next =
+        (end < total).then(|| data_encoding::BASE64URL_NOPAD.encode(end.to_string().as_bytes()));
     Ok((page, next))
 }
 
@@ -214,7 +238,10 @@ pub fn write_role(x: &mut Xml, acct: &Account, r: &Role, full: bool) {
         .elem("RoleId", &r.id)
         .elem("Arn", &acct.role_arn(r))
         .elem("CreateDate", &fmt_time(r.created))
-        .elem("AssumeRolePolicyDocument", &url_encode_policy(&r.trust.text));
+        .elem(
+            "AssumeRolePolicyDocument",
+            &url_encode_policy(&r.trust.text),
+        );
     x.opt("Description", r.description.as_deref());
     x.num("MaxSessionDuration", r.max_session_duration);
     if full {
@@ -224,7 +251,8 @@ pub fn write_role(x: &mut Xml, acct: &Account, r: &Role, full: bool) {
         }
         x.open("RoleLastUsed");
         if let Some(u) = &r.last_used {
-            x.elem("LastUsedDate", &fmt_time(u.date)).elem("Region", &u.region);
+            x.elem("LastUsedDate", &fmt_time(u.date))
+                .elem("Region", &u.region);
         }
         x.close("RoleLastUsed");
     }
@@ -242,7 +270,8 @@ pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) 
         .num("PermissionsBoundaryUsageCount", boundary)
         .boolean("IsAttachable", true);
     x.opt("Description", p.description.as_deref());
-    x.elem("CreateDate", &fmt_time(p.created)).elem("UpdateDate", &fmt_time(p.updated));
+    x.elem("CreateDate", &fmt_time(p.created))
+        .elem("UpdateDate", &fmt_time(p.updated));
     if tags && !p.tags.is_empty() {
         write_tags(x, &p.tags);
     }
@@ -250,10 +279,15 @@ pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) 
 
 /// `aws:RequestTag/K` and `aws:TagKeys` context entries for tagging and create calls.
 pub fn tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> =
-        tags.iter().map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()])).collect();
+    let mut out: Vec<(String, Vec<String>)> = tags
+        .iter()
+        .map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]))
+        .collect();
     if !tags.is_empty() {
-        out.push(("aws:TagKeys".to_string(), tags.iter().map(|t| t.key.clone()).collect()));
+        out.push((
+            "aws:TagKeys".to_string(),
+            tags.iter().map(|t| t.key.clone()).collect(),
+        ));
     }
     out
 }

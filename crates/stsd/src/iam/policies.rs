@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use super::groups::{group_arn_for, no_group};
 use super::roles::{no_role, role_arn_for};
 use super::users::{no_user, user_arn_for};
-use super::{compile, fmt_time, paginate, path_matches, tag_context, write_paging, write_policy, write_tags, Ctx};
+use super::{
+    compile, fmt_time, paginate, path_matches, tag_context, write_paging, write_policy, write_tags,
+    Ctx,
+};
 use crate::authz::non_whitespace_len;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion};
@@ -25,7 +28,8 @@ fn no_policy(arn: &str) -> ApiError {
 
 /// Validate a policy ARN's shape (InvalidInput for garbage, as IAM does).
 fn check_policy_arn(arn: &str) -> ApiResult<()> {
-    let ok = arn.starts_with("arn:aws:iam::") && arn.split(':').count() == 6 && arn.contains(":policy/");
+    let ok =
+        arn.starts_with("arn:aws:iam::") && arn.split(':').count() == 6 && arn.contains(":policy/");
     if !ok {
         return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
     }
@@ -52,7 +56,9 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let doc = compile_managed(text)?;
         let acct = ctx.account_mut(st)?;
         if acct.policies.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!("A policy called {name} already exists. Duplicate names are not allowed.")));
+            return Err(ApiError::already_exists(format!(
+                "A policy called {name} already exists. Duplicate names are not allowed."
+            )));
         }
         if acct.policies.len() >= 1500 {
             return Err(ApiError::limit("PoliciesPerAccount", 1500));
@@ -64,7 +70,11 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             created: ctx.now,
             updated: ctx.now,
             description,
-            versions: vec![PolicyVersion { id: "v1".into(), doc, created: ctx.now }],
+            versions: vec![PolicyVersion {
+                id: "v1".into(),
+                doc,
+                created: ctx.now,
+            }],
             default_version: "v1".into(),
             next_version: 2,
             tags,
@@ -123,7 +133,11 @@ pub fn delete_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 pub fn list_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let scope = v::one_of(p, "Scope", &["All", "AWS", "Local"])?.unwrap_or("All");
     let only_attached = v::boolean(p, "OnlyAttached")?.unwrap_or(false);
-    let usage = v::one_of(p, "PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"])?;
+    let usage = v::one_of(
+        p,
+        "PolicyUsageFilter",
+        &["PermissionsPolicy", "PermissionsBoundary"],
+    )?;
     let prefix = v::path_prefix(p)?;
     let (marker, max) = v::paging(p)?;
     let st = ctx.app.read()?;
@@ -149,7 +163,9 @@ pub fn list_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     };
     let (page, next) = paginate(pols, marker.as_deref(), max)?;
     let mut x = Xml::new();
-    x.list("Policies", &page, |x, pol| write_policy(x, acct, pol, false));
+    x.list("Policies", &page, |x, pol| {
+        write_policy(x, acct, pol, false)
+    });
     write_paging(&mut x, next);
     Ok(Some(x.finish()))
 }
@@ -170,7 +186,11 @@ fn version_id(p: &Params) -> ApiResult<&str> {
         !digits.is_empty() && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
     });
     if !ok {
-        return Err(ApiError::validation(id, "versionId", "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?"));
+        return Err(ApiError::validation(
+            id,
+            "versionId",
+            "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
+        ));
     }
     Ok(id)
 }
@@ -188,8 +208,16 @@ pub fn create_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Stri
             return Err(ApiError::limit("VersionsPerPolicy", MAX_VERSIONS));
         }
         let key = pol.name.to_lowercase();
-        let pol = ctx.account_mut(st)?.policies.get_mut(&key).ok_or_else(|| no_policy(arn))?;
-        let ver = PolicyVersion { id: format!("v{}", pol.next_version), doc, created: ctx.now };
+        let pol = ctx
+            .account_mut(st)?
+            .policies
+            .get_mut(&key)
+            .ok_or_else(|| no_policy(arn))?;
+        let ver = PolicyVersion {
+            id: format!("v{}", pol.next_version),
+            doc,
+            created: ctx.now,
+        };
         pol.next_version += 1;
         pol.updated = ctx.now;
         if set_default {
@@ -212,11 +240,11 @@ pub fn get_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>
     ctx.authorize(&st, "iam:GetPolicyVersion", arn)?;
     let acct = ctx.account(&st)?;
     let pol = find(acct, arn)?;
-    let ver = pol
-        .versions
-        .iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| ApiError::no_such_entity(format!("Policy {arn} version {id} does not exist or is not attachable.")))?;
+    let ver = pol.versions.iter().find(|v| v.id == id).ok_or_else(|| {
+        ApiError::no_such_entity(format!(
+            "Policy {arn} version {id} does not exist or is not attachable."
+        ))
+    })?;
     let mut x = Xml::new();
     x.open("PolicyVersion");
     write_version(&mut x, pol, ver, true);
@@ -232,13 +260,21 @@ pub fn delete_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Stri
         let acct = ctx.account(st)?;
         let pol = find(acct, arn)?;
         if !pol.versions.iter().any(|v| v.id == id) {
-            return Err(ApiError::no_such_entity(format!("Policy {arn} version {id} does not exist or is not attachable.")));
+            return Err(ApiError::no_such_entity(format!(
+                "Policy {arn} version {id} does not exist or is not attachable."
+            )));
         }
         if pol.default_version == id {
-            return Err(ApiError::delete_conflict("Cannot delete the default version of a policy."));
+            return Err(ApiError::delete_conflict(
+                "Cannot delete the default version of a policy.",
+            ));
         }
         let key = pol.name.to_lowercase();
-        let pol = ctx.account_mut(st)?.policies.get_mut(&key).ok_or_else(|| no_policy(arn))?;
+        let pol = ctx
+            .account_mut(st)?
+            .policies
+            .get_mut(&key)
+            .ok_or_else(|| no_policy(arn))?;
         pol.versions.retain(|v| v.id != id);
         t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(None)
@@ -256,7 +292,9 @@ pub fn list_policy_versions(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
     versions.reverse(); // newest first, as IAM lists them
     let (page, next) = paginate(versions, marker.as_deref(), max)?;
     let mut x = Xml::new();
-    x.list("Versions", &page, |x, ver| write_version(x, pol, ver, false));
+    x.list("Versions", &page, |x, ver| {
+        write_version(x, pol, ver, false)
+    });
     write_paging(&mut x, next);
     Ok(Some(x.finish()))
 }
@@ -269,10 +307,16 @@ pub fn set_default_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option
         let acct = ctx.account(st)?;
         let pol = find(acct, arn)?;
         if !pol.versions.iter().any(|v| v.id == id) {
-            return Err(ApiError::no_such_entity(format!("Policy {arn} version {id} does not exist or is not attachable.")));
+            return Err(ApiError::no_such_entity(format!(
+                "Policy {arn} version {id} does not exist or is not attachable."
+            )));
         }
         let key = pol.name.to_lowercase();
-        let pol = ctx.account_mut(st)?.policies.get_mut(&key).ok_or_else(|| no_policy(arn))?;
+        let pol = ctx
+            .account_mut(st)?
+            .policies
+            .get_mut(&key)
+            .ok_or_else(|| no_policy(arn))?;
         pol.default_version = id.to_string();
         pol.updated = ctx.now;
         t.touch(Kind::Policy, &ctx.caller.account, &key);
@@ -289,7 +333,11 @@ pub fn tag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     ctx.app.write(|st, t| {
         ctx.authorize_with(st, "iam:TagPolicy", arn, &tag_context(&tags))?;
         let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
-        let pol = ctx.account_mut(st)?.policies.get_mut(&key).ok_or_else(|| no_policy(arn))?;
+        let pol = ctx
+            .account_mut(st)?
+            .policies
+            .get_mut(&key)
+            .ok_or_else(|| no_policy(arn))?;
         pol.tags = v::merge_tags(&pol.tags, &tags, false)?;
         t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(None)
@@ -303,7 +351,11 @@ pub fn untag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
         ctx.authorize_with(st, "iam:UntagPolicy", arn, &extra)?;
         let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
-        let pol = ctx.account_mut(st)?.policies.get_mut(&key).ok_or_else(|| no_policy(arn))?;
+        let pol = ctx
+            .account_mut(st)?
+            .policies
+            .get_mut(&key)
+            .ok_or_else(|| no_policy(arn))?;
         pol.tags.retain(|tag| !keys.contains(&tag.key));
         t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(None)
@@ -325,8 +377,22 @@ pub fn list_policy_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> 
 
 pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let arn = v::arn(p, "PolicyArn")?;
-    let filter = v::one_of(p, "EntityFilter", &["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])?;
-    let usage = v::one_of(p, "PolicyUsageFilter", &["PermissionsPolicy", "PermissionsBoundary"])?;
+    let filter = v::one_of(
+        p,
+        "EntityFilter",
+        &[
+            "User",
+            "Role",
+            "Group",
+            "LocalManagedPolicy",
+            "AWSManagedPolicy",
+        ],
+    )?;
+    let usage = v::one_of(
+        p,
+        "PolicyUsageFilter",
+        &["PermissionsPolicy", "PermissionsBoundary"],
+    )?;
     let prefix = v::path_prefix(p)?;
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListEntitiesForPolicy", arn)?;
@@ -339,7 +405,9 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     let groups: Vec<(&str, &str)> = if want("Group") && as_policy {
         acct.groups
             .values()
-            .filter(|g| g.attached.iter().any(|a| a == arn) && path_matches(&g.path, prefix.as_deref()))
+            .filter(|g| {
+                g.attached.iter().any(|a| a == arn) && path_matches(&g.path, prefix.as_deref())
+            })
             .map(|g| (g.name.as_str(), g.id.as_str()))
             .collect()
     } else {
@@ -352,7 +420,8 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
         acct.users
             .values()
             .filter(|u| {
-                ((as_policy && u.attached.iter().any(|a| a == arn)) || (as_boundary && u.boundary.as_deref() == Some(arn)))
+                ((as_policy && u.attached.iter().any(|a| a == arn))
+                    || (as_boundary && u.boundary.as_deref() == Some(arn)))
                     && path_matches(&u.path, prefix.as_deref())
             })
             .map(|u| (u.name.as_str(), u.id.as_str()))
@@ -367,7 +436,8 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
         acct.roles
             .values()
             .filter(|r| {
-                ((as_policy && r.attached.iter().any(|a| a == arn)) || (as_boundary && r.boundary.as_deref() == Some(arn)))
+                ((as_policy && r.attached.iter().any(|a| a == arn))
+                    || (as_boundary && r.boundary.as_deref() == Some(arn)))
                     && path_matches(&r.path, prefix.as_deref())
             })
             .map(|r| (r.name.as_str(), r.id.as_str()))
@@ -460,7 +530,11 @@ impl Target {
         }
         .ok_or_else(|| self.missing(name))
     }
-    fn inline_mut<'a>(self, acct: &'a mut Account, name: &str) -> ApiResult<&'a mut BTreeMap<String, Doc>> {
+    fn inline_mut<'a>(
+        self,
+        acct: &'a mut Account,
+        name: &str,
+    ) -> ApiResult<&'a mut BTreeMap<String, Doc>> {
         let k = name.to_lowercase();
         match self {
             Target::User => acct.users.get_mut(&k).map(|u| &mut u.inline),
@@ -486,12 +560,20 @@ fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         let extra = vec![("iam:PolicyARN".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(st, &format!("iam:Attach{}Policy", target.word()), &target.arn(ctx, acct, name), &extra)?;
+        ctx.authorize_with(
+            st,
+            &format!("iam:Attach{}Policy", target.word()),
+            &target.arn(ctx, acct, name),
+            &extra,
+        )?;
         let attached = target.attached(acct, name)?;
         if let Target::Role = target {
             if let Some(r) = acct.roles.get(&name.to_lowercase()) {
                 if r.path.starts_with("/aws-service-role/") {
-                    return Err(ApiError::new(ErrorCode::UnmodifiableEntity, "Cannot perform the operation on the protected role"));
+                    return Err(ApiError::new(
+                        ErrorCode::UnmodifiableEntity,
+                        "Cannot perform the operation on the protected role",
+                    ));
                 }
             }
         }
@@ -502,9 +584,14 @@ fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
             return Ok(None);
         }
         if attached.len() >= MAX_ATTACHED {
-            return Err(ApiError::limit(&format!("PoliciesPer{}", target.word()), MAX_ATTACHED));
+            return Err(ApiError::limit(
+                &format!("PoliciesPer{}", target.word()),
+                MAX_ATTACHED,
+            ));
         }
-        target.attached_mut(ctx.account_mut(st)?, name)?.push(arn.to_string());
+        target
+            .attached_mut(ctx.account_mut(st)?, name)?
+            .push(arn.to_string());
         t.touch(target.kind(), &ctx.caller.account, name);
         Ok(None)
     })
@@ -517,11 +604,20 @@ fn detach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         let extra = vec![("iam:PolicyARN".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(st, &format!("iam:Detach{}Policy", target.word()), &target.arn(ctx, acct, name), &extra)?;
+        ctx.authorize_with(
+            st,
+            &format!("iam:Detach{}Policy", target.word()),
+            &target.arn(ctx, acct, name),
+            &extra,
+        )?;
         if !target.attached(acct, name)?.iter().any(|a| a == arn) {
-            return Err(ApiError::no_such_entity(format!("Policy {arn} was not found.")));
+            return Err(ApiError::no_such_entity(format!(
+                "Policy {arn} was not found."
+            )));
         }
-        target.attached_mut(ctx.account_mut(st)?, name)?.retain(|a| a != arn);
+        target
+            .attached_mut(ctx.account_mut(st)?, name)?
+            .retain(|a| a != arn);
         t.touch(target.kind(), &ctx.caller.account, name);
         Ok(None)
     })
@@ -533,7 +629,11 @@ fn list_attached(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<
     let (marker, max) = v::paging(p)?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, &format!("iam:ListAttached{}Policies", target.word()), &target.arn(ctx, acct, name))?;
+    ctx.authorize(
+        &st,
+        &format!("iam:ListAttached{}Policies", target.word()),
+        &target.arn(ctx, acct, name),
+    )?;
     let items: Vec<(String, String)> = target
         .attached(acct, name)?
         .iter()
@@ -556,16 +656,25 @@ fn put_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
     let text = v::policy_document(p, "PolicyDocument")?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, &format!("iam:Put{}Policy", target.word()), &target.arn(ctx, acct, name))?;
+        ctx.authorize(
+            st,
+            &format!("iam:Put{}Policy", target.word()),
+            &target.arn(ctx, acct, name),
+        )?;
         let doc = compile(text, DocKind::Identity)?;
         let existing = target.inline(acct, name)?;
-        let others: usize =
-            existing.iter().filter(|(n, _)| n.as_str() != policy_name).map(|(_, d)| non_whitespace_len(&d.text)).sum();
+        let others: usize = existing
+            .iter()
+            .filter(|(n, _)| n.as_str() != policy_name)
+            .map(|(_, d)| non_whitespace_len(&d.text))
+            .sum();
         let (quota, limit) = target.inline_quota();
         if others + non_whitespace_len(text) > limit {
             return Err(ApiError::limit(quota, limit));
         }
-        target.inline_mut(ctx.account_mut(st)?, name)?.insert(policy_name.to_string(), doc);
+        target
+            .inline_mut(ctx.account_mut(st)?, name)?
+            .insert(policy_name.to_string(), doc);
         t.touch(target.kind(), &ctx.caller.account, name);
         Ok(None)
     })
@@ -576,14 +685,24 @@ fn get_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
     let policy_name = v::name(p, "PolicyName", 128)?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, &format!("iam:Get{}Policy", target.word()), &target.arn(ctx, acct, name))?;
+    ctx.authorize(
+        &st,
+        &format!("iam:Get{}Policy", target.word()),
+        &target.arn(ctx, acct, name),
+    )?;
     let inline = target.inline(acct, name)?;
     let doc = inline.get(policy_name).ok_or_else(|| {
-        ApiError::no_such_entity(format!("The {} policy with name {policy_name} cannot be found.", target.word().to_lowercase()))
+        ApiError::no_such_entity(format!(
+            "The {} policy with name {policy_name} cannot be found.",
+            target.word().to_lowercase()
+        ))
     })?;
     let entity_name = match target {
         Target::User => acct.users.get(&name.to_lowercase()).map(|u| u.name.clone()),
-        Target::Group => acct.groups.get(&name.to_lowercase()).map(|g| g.name.clone()),
+        Target::Group => acct
+            .groups
+            .get(&name.to_lowercase())
+            .map(|g| g.name.clone()),
         Target::Role => acct.roles.get(&name.to_lowercase()).map(|r| r.name.clone()),
     }
     .unwrap_or_else(|| name.to_string());
@@ -599,14 +718,20 @@ fn delete_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<
     let policy_name = v::name(p, "PolicyName", 128)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, &format!("iam:Delete{}Policy", target.word()), &target.arn(ctx, acct, name))?;
+        ctx.authorize(
+            st,
+            &format!("iam:Delete{}Policy", target.word()),
+            &target.arn(ctx, acct, name),
+        )?;
         if !target.inline(acct, name)?.contains_key(policy_name) {
             return Err(ApiError::no_such_entity(format!(
                 "The {} policy with name {policy_name} cannot be found.",
                 target.word().to_lowercase()
             )));
         }
-        target.inline_mut(ctx.account_mut(st)?, name)?.remove(policy_name);
+        target
+            .inline_mut(ctx.account_mut(st)?, name)?
+            .remove(policy_name);
         t.touch(target.kind(), &ctx.caller.account, name);
         Ok(None)
     })
@@ -617,8 +742,16 @@ fn list_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<St
     let (marker, max) = v::paging(p)?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, &format!("iam:List{}Policies", target.word()), &target.arn(ctx, acct, name))?;
-    let names: Vec<&str> = target.inline(acct, name)?.keys().map(String::as_str).collect();
+    ctx.authorize(
+        &st,
+        &format!("iam:List{}Policies", target.word()),
+        &target.arn(ctx, acct, name),
+    )?;
+    let names: Vec<&str> = target
+        .inline(acct, name)?
+        .keys()
+        .map(String::as_str)
+        .collect();
     let (page, next) = paginate(names, marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.str_list("PolicyNames", page.iter().copied());

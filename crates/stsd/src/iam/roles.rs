@@ -1,7 +1,9 @@
 //! Roles: trust policy, MaxSessionDuration, description, boundary and tags.
 
 use super::users::check_boundary;
-use super::{compile, paginate, path_matches, tag_context, write_paging, write_role, write_tags, Ctx};
+use super::{
+    compile, paginate, path_matches, tag_context, write_paging, write_role, write_tags, Ctx,
+};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, Role};
 use crate::protocol::query::Params;
@@ -18,7 +20,10 @@ pub(super) fn no_role(name: &str) -> ApiError {
 }
 
 pub(super) fn role_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.roles.get(&name.to_lowercase()).map(|r| acct.role_arn(r)).unwrap_or_else(|| ctx.arn("role/", "", name))
+    acct.roles
+        .get(&name.to_lowercase())
+        .map(|r| acct.role_arn(r))
+        .unwrap_or_else(|| ctx.arn("role/", "", name))
 }
 
 /// Roles under `/aws-service-role/` are service-linked and cannot be changed by customers.
@@ -41,7 +46,9 @@ pub(super) fn compile_trust(st: &State, text: &str) -> ApiResult<Doc> {
     if let Some(p) = &doc.compiled {
         for arn in crate::authz::principal_arns(p) {
             if !principal_exists(st, &arn) {
-                return Err(ApiError::malformed_policy(format!("Invalid principal in policy: \"AWS\":\"{arn}\"")));
+                return Err(ApiError::malformed_policy(format!(
+                    "Invalid principal in policy: \"AWS\":\"{arn}\""
+                )));
             }
         }
     }
@@ -51,8 +58,12 @@ pub(super) fn compile_trust(st: &State, text: &str) -> ApiResult<Doc> {
 /// `arn:aws:iam::A:user/...` and `...:role/...` must name an existing entity when account A lives here;
 /// users and roles of accounts unknown to this server cannot exist.
 fn principal_exists(st: &State, arn: &str) -> bool {
-    let Some(rest) = arn.strip_prefix("arn:aws:iam::") else { return true };
-    let Some((acct_id, resource)) = rest.split_once(':') else { return true };
+    let Some(rest) = arn.strip_prefix("arn:aws:iam::") else {
+        return true;
+    };
+    let Some((acct_id, resource)) = rest.split_once(':') else {
+        return true;
+    };
     let (kind, name) = match resource.split_once('/') {
         Some((k, r)) => (k, r.rsplit('/').next().unwrap_or(r)),
         None => return true,
@@ -63,10 +74,18 @@ fn principal_exists(st: &State, arn: &str) -> bool {
     if name.contains('*') || name.contains('?') {
         return false;
     }
-    let Some(acct) = st.accounts.get(acct_id) else { return false };
+    let Some(acct) = st.accounts.get(acct_id) else {
+        return false;
+    };
     match kind {
-        "user" => acct.users.get(&name.to_lowercase()).is_some_and(|u| acct.user_arn(u) == arn),
-        _ => acct.roles.get(&name.to_lowercase()).is_some_and(|r| acct.role_arn(r) == arn),
+        "user" => acct
+            .users
+            .get(&name.to_lowercase())
+            .is_some_and(|u| acct.user_arn(u) == arn),
+        _ => acct
+            .roles
+            .get(&name.to_lowercase())
+            .is_some_and(|r| acct.role_arn(r) == arn),
     }
 }
 
@@ -84,7 +103,9 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let trust = compile_trust(st, trust_text)?;
         let acct = ctx.account_mut(st)?;
         if acct.roles.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!("Role with name {name} already exists.")));
+            return Err(ApiError::already_exists(format!(
+                "Role with name {name} already exists."
+            )));
         }
         if acct.roles.len() >= 1000 {
             return Err(ApiError::limit("RolesPerAccount", 1000));
@@ -124,7 +145,10 @@ pub fn get_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetRole", &role_arn_for(ctx, acct, name))?;
-    let r = acct.roles.get(&name.to_lowercase()).ok_or_else(|| no_role(name))?;
+    let r = acct
+        .roles
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
     write_role(&mut x, acct, r, true);
@@ -142,7 +166,11 @@ fn mutate_role(
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_with(st, action, &role_arn_for(ctx, acct, name), extra)?;
-        let mut r = acct.roles.get(&name.to_lowercase()).ok_or_else(|| no_role(name))?.clone();
+        let mut r = acct
+            .roles
+            .get(&name.to_lowercase())
+            .ok_or_else(|| no_role(name))?
+            .clone();
         check_modifiable(&r)?;
         f(st, &mut r)?;
         ctx.account_mut(st)?.roles.insert(name.to_lowercase(), r);
@@ -169,14 +197,18 @@ pub fn update_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 
 pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
-    let description = v::description(p, "Description")?.ok_or_else(|| ApiError::missing("description"))?;
+    let description =
+        v::description(p, "Description")?.ok_or_else(|| ApiError::missing("description"))?;
     mutate_role(ctx, name, "iam:UpdateRoleDescription", &[], |_, r| {
         r.description = Some(description);
         Ok(())
     })?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    let r = acct.roles.get(&name.to_lowercase()).ok_or_else(|| no_role(name))?;
+    let r = acct
+        .roles
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
     write_role(&mut x, acct, r, true);
@@ -199,10 +231,15 @@ pub fn delete_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteRole", &role_arn_for(ctx, acct, name))?;
-        let r = acct.roles.get(&name.to_lowercase()).ok_or_else(|| no_role(name))?;
+        let r = acct
+            .roles
+            .get(&name.to_lowercase())
+            .ok_or_else(|| no_role(name))?;
         check_modifiable(r)?;
         if !r.inline.is_empty() || !r.attached.is_empty() {
-            return Err(ApiError::delete_conflict("Cannot delete entity, must detach all policies first."));
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         ctx.account_mut(st)?.roles.remove(&name.to_lowercase());
         t.touch(Kind::Role, &ctx.caller.account, name);
@@ -216,7 +253,11 @@ pub fn list_roles(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListRoles", &ctx.arn("role/", "", "*"))?;
     let acct = ctx.account(&st)?;
-    let roles: Vec<&Role> = acct.roles.values().filter(|r| path_matches(&r.path, prefix.as_deref())).collect();
+    let roles: Vec<&Role> = acct
+        .roles
+        .values()
+        .filter(|r| path_matches(&r.path, prefix.as_deref()))
+        .collect();
     let (page, next) = paginate(roles, marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.list("Roles", &page, |x, r| write_role(x, acct, r, false));
@@ -242,7 +283,8 @@ pub fn untag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let keys = v::tag_keys(p)?;
     let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
     mutate_role(ctx, name, "iam:UntagRole", &extra, |_, r| {
-        r.tags.retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
+        r.tags
+            .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
         Ok(())
     })?;
     Ok(None)
@@ -254,7 +296,10 @@ pub fn list_role_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListRoleTags", &role_arn_for(ctx, acct, name))?;
-    let r = acct.roles.get(&name.to_lowercase()).ok_or_else(|| no_role(name))?;
+    let r = acct
+        .roles
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_role(name))?;
     let (page, next) = paginate(r.tags.clone(), marker.as_deref(), max)?;
     let mut x = Xml::new();
     write_tags(&mut x, &page);
@@ -266,22 +311,39 @@ pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
     let arn = v::arn(p, "PermissionsBoundary")?.to_string();
     let extra = vec![("iam:PermissionsBoundary".to_string(), vec![arn.clone()])];
-    mutate_role(ctx, name, "iam:PutRolePermissionsBoundary", &extra, |st, r| {
-        let acct = st.accounts.get(&ctx.caller.account).ok_or_else(ApiError::internal)?;
-        check_boundary(acct, &arn)?;
-        r.boundary = Some(arn);
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:PutRolePermissionsBoundary",
+        &extra,
+        |st, r| {
+            let acct = st
+                .accounts
+                .get(&ctx.caller.account)
+                .ok_or_else(ApiError::internal)?;
+            check_boundary(acct, &arn)?;
+            r.boundary = Some(arn);
+            Ok(())
+        },
+    )?;
     Ok(None)
 }
 
 pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
-    mutate_role(ctx, name, "iam:DeleteRolePermissionsBoundary", &[], |_, r| {
-        if r.boundary.take().is_none() {
-            return Err(ApiError::no_such_entity(format!("The role with name {name} has no permissions boundary.")));
-        }
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:DeleteRolePermissionsBoundary",
+        &[],
+        |_, r| {
+            if r.boundary.take().is_none() {
+                return Err(ApiError::no_such_entity(format!(
+                    "The role with name {name} has no permissions boundary."
+                )));
+            }
+            Ok(())
+        },
+    )?;
     Ok(None)
 }

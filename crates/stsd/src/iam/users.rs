@@ -14,19 +14,26 @@ pub(super) fn no_user(name: &str) -> ApiError {
 }
 
 pub(super) fn user_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.users.get(&name.to_lowercase()).map(|u| acct.user_arn(u)).unwrap_or_else(|| ctx.arn("user/", "", name))
+    acct.users
+        .get(&name.to_lowercase())
+        .map(|u| acct.user_arn(u))
+        .unwrap_or_else(|| ctx.arn("user/", "", name))
 }
 
 /// Check that a boundary ARN names an existing managed policy the caller's account can use.
 pub(super) fn check_boundary(acct: &Account, arn: &str) -> ApiResult<()> {
     if arn.starts_with("arn:aws:iam::aws:policy/") {
-        return Err(ApiError::no_such_entity(format!("Policy {arn} does not exist or is not attachable.")));
+        return Err(ApiError::no_such_entity(format!(
+            "Policy {arn} does not exist or is not attachable."
+        )));
     }
     if acct.policy_by_arn(arn).is_none() {
         if !arn.starts_with("arn:aws:iam::") {
             return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
         }
-        return Err(ApiError::no_such_entity(format!("Policy {arn} does not exist or is not attachable.")));
+        return Err(ApiError::no_such_entity(format!(
+            "Policy {arn} does not exist or is not attachable."
+        )));
     }
     Ok(())
 }
@@ -41,7 +48,9 @@ pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         ctx.authorize_with(st, "iam:CreateUser", &arn, &tag_context(&tags))?;
         let acct = ctx.account_mut(st)?;
         if acct.users.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!("User with name {name} already exists.")));
+            return Err(ApiError::already_exists(format!(
+                "User with name {name} already exists."
+            )));
         }
         if acct.users.len() >= 5000 {
             return Err(ApiError::limit("UsersPerAccount", 5000));
@@ -92,7 +101,10 @@ pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         },
     };
     ctx.authorize(&st, "iam:GetUser", &user_arn_for(ctx, acct, &name))?;
-    let u = acct.users.get(&name.to_lowercase()).ok_or_else(|| no_user(&name))?;
+    let u = acct
+        .users
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_user(&name))?;
     let mut x = Xml::new();
     x.open("User");
     write_user(&mut x, acct, u, true);
@@ -103,7 +115,11 @@ pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 pub fn update_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "UserName", 128)?;
     let new_name = v::opt_name(p, "NewUserName", 64)?;
-    let new_path = if p.contains("NewPath") { Some(v::path(p, "NewPath")?) } else { None };
+    let new_path = if p.contains("NewPath") {
+        Some(v::path(p, "NewPath")?)
+    } else {
+        None
+    };
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateUser", &user_arn_for(ctx, acct, name))?;
@@ -114,10 +130,14 @@ pub fn update_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         if let Some(nn) = new_name {
             if nn.to_lowercase() != key && acct.users.contains_key(&nn.to_lowercase()) {
-                return Err(ApiError::already_exists(format!("User with name {nn} already exists.")));
+                return Err(ApiError::already_exists(format!(
+                    "User with name {nn} already exists."
+                )));
             }
         }
-        let Some(mut u) = acct.users.remove(&key) else { return Err(no_user(name)) };
+        let Some(mut u) = acct.users.remove(&key) else {
+            return Err(no_user(name));
+        };
         if let Some(np) = new_path {
             u.path = np;
         }
@@ -155,7 +175,11 @@ pub fn list_users(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListUsers", &ctx.arn("user/", "", "*"))?;
     let acct = ctx.account(&st)?;
-    let users: Vec<&User> = acct.users.values().filter(|u| path_matches(&u.path, prefix.as_deref())).collect();
+    let users: Vec<&User> = acct
+        .users
+        .values()
+        .filter(|u| path_matches(&u.path, prefix.as_deref()))
+        .collect();
     let (page, next) = paginate(users, marker.as_deref(), max)?;
     let mut x = Xml::new();
     x.list("Users", &page, |x, u| write_user(x, acct, u, false));
@@ -171,9 +195,17 @@ pub fn tag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     }
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize_with(st, "iam:TagUser", &user_arn_for(ctx, acct, name), &tag_context(&tags))?;
+        ctx.authorize_with(
+            st,
+            "iam:TagUser",
+            &user_arn_for(ctx, acct, name),
+            &tag_context(&tags),
+        )?;
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&name.to_lowercase()).ok_or_else(|| no_user(name))?;
+        let u = acct
+            .users
+            .get_mut(&name.to_lowercase())
+            .ok_or_else(|| no_user(name))?;
         u.tags = v::merge_tags(&u.tags, &tags, true)?;
         t.touch(Kind::User, &ctx.caller.account, name);
         Ok(None)
@@ -188,8 +220,12 @@ pub fn untag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
         ctx.authorize_with(st, "iam:UntagUser", &user_arn_for(ctx, acct, name), &extra)?;
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&name.to_lowercase()).ok_or_else(|| no_user(name))?;
-        u.tags.retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
+        let u = acct
+            .users
+            .get_mut(&name.to_lowercase())
+            .ok_or_else(|| no_user(name))?;
+        u.tags
+            .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
         t.touch(Kind::User, &ctx.caller.account, name);
         Ok(None)
     })
@@ -201,7 +237,10 @@ pub fn list_user_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListUserTags", &user_arn_for(ctx, acct, name))?;
-    let u = acct.users.get(&name.to_lowercase()).ok_or_else(|| no_user(name))?;
+    let u = acct
+        .users
+        .get(&name.to_lowercase())
+        .ok_or_else(|| no_user(name))?;
     let (page, next) = paginate(u.tags.clone(), marker.as_deref(), max)?;
     let mut x = Xml::new();
     write_tags(&mut x, &page);
@@ -215,13 +254,21 @@ pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         let extra = vec![("iam:PermissionsBoundary".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(st, "iam:PutUserPermissionsBoundary", &user_arn_for(ctx, acct, name), &extra)?;
+        ctx.authorize_with(
+            st,
+            "iam:PutUserPermissionsBoundary",
+            &user_arn_for(ctx, acct, name),
+            &extra,
+        )?;
         if !acct.users.contains_key(&name.to_lowercase()) {
             return Err(no_user(name));
         }
         check_boundary(acct, arn)?;
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&name.to_lowercase()).ok_or_else(|| no_user(name))?;
+        let u = acct
+            .users
+            .get_mut(&name.to_lowercase())
+            .ok_or_else(|| no_user(name))?;
         u.boundary = Some(arn.to_string());
         t.touch(Kind::User, &ctx.caller.account, name);
         Ok(None)
@@ -232,14 +279,23 @@ pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "UserName", 128)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeleteUserPermissionsBoundary", &user_arn_for(ctx, acct, name))?;
+        ctx.authorize(
+            st,
+            "iam:DeleteUserPermissionsBoundary",
+            &user_arn_for(ctx, acct, name),
+        )?;
         let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&name.to_lowercase()).ok_or_else(|| no_user(name))?;
+        let u = acct
+            .users
+            .get_mut(&name.to_lowercase())
+            .ok_or_else(|| no_user(name))?;
         if u.boundary.take().is_none() {
-            return Err(ApiError::new(ErrorCode::NoSuchEntity, format!("The user with name {name} has no permissions boundary.")));
+            return Err(ApiError::new(
+                ErrorCode::NoSuchEntity,
+                format!("The user with name {name} has no permissions boundary."),
+            ));
         }
         t.touch(Kind::User, &ctx.caller.account, name);
         Ok(None)
     })
 }
-

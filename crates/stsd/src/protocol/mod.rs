@@ -47,7 +47,12 @@ impl Service {
 }
 
 /// Wrap an action's result members (already XML) in the `{Action}Response` envelope.
-pub fn success_body(service: Service, action: &str, result: Option<&str>, request_id: &str) -> String {
+pub fn success_body(
+    service: Service,
+    action: &str,
+    result: Option<&str>,
+    request_id: &str,
+) -> String {
     let resp = format!("{action}Response");
     let mut x = Xml::new();
     x.open_ns(&resp, service.namespace());
@@ -55,7 +60,9 @@ pub fn success_body(service: Service, action: &str, result: Option<&str>, reques
         let wrapper = format!("{action}Result");
         x.open(&wrapper).raw(r).close(&wrapper);
     }
-    x.open("ResponseMetadata").elem("RequestId", request_id).close("ResponseMetadata");
+    x.open("ResponseMetadata")
+        .elem("RequestId", request_id)
+        .close("ResponseMetadata");
     x.close(&resp);
     x.finish()
 }

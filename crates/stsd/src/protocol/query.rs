@@ -25,7 +25,10 @@ impl Params {
         for part in [query.as_bytes(), body] {
             for (k, v) in form_urlencoded::parse(part) {
                 if map.len() >= MAX_PARAMS {
-                    return Err(ApiError::new(ErrorCode::MalformedQueryString, "Too many parameters."));
+                    return Err(ApiError::new(
+                        ErrorCode::MalformedQueryString,
+                        "Too many parameters.",
+                    ));
                 }
                 if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
                     return Err(ApiError::new(
@@ -39,7 +42,12 @@ impl Params {
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
-        Params { map: pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Params {
+            map: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -52,14 +60,20 @@ impl Params {
 
     /// Required parameter; missing → `ValidationError` naming the lowerCamelCase member.
     pub fn required(&self, name: &str) -> ApiResult<&str> {
-        self.get(name).ok_or_else(|| ApiError::missing(&lower_camel(name)))
+        self.get(name)
+            .ok_or_else(|| ApiError::missing(&lower_camel(name)))
     }
 
     /// Indexes N present under `prefix.member.N` (optionally followed by `.field`), sorted numerically.
     fn member_indexes(&self, prefix: &str) -> ApiResult<Vec<usize>> {
         let head = format!("{prefix}.member.");
         let mut idx = Vec::new();
-        for key in self.map.range(head.clone()..).map(|(k, _)| k).take_while(|k| k.starts_with(&head)) {
+        for key in self
+            .map
+            .range(head.clone()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(&head))
+        {
             let rest = &key[head.len()..];
             let num = rest.split('.').next().unwrap_or("");
             let n: usize = num.parse().map_err(|_| bad_index(key))?;
@@ -125,18 +139,34 @@ impl Params {
         let head = format!("{prefix}.entry.");
         let mut out = BTreeMap::new();
         let mut any = false;
-        for (k, _) in self.map.range(head.clone()..).take_while(|(k, _)| k.starts_with(&head)) {
+        for (k, _) in self
+            .map
+            .range(head.clone()..)
+            .take_while(|(k, _)| k.starts_with(&head))
+        {
             any = true;
             let rest = &k[head.len()..];
-            let Some((num, field)) = rest.split_once('.') else { return Err(bad_index(k)) };
+            let Some((num, field)) = rest.split_once('.') else {
+                return Err(bad_index(k));
+            };
             if field != "key" {
                 continue;
             }
-            let key = self.get(&format!("{head}{num}.key")).unwrap_or_default().to_string();
-            let value = self.get(&format!("{head}{num}.value")).unwrap_or_default().to_string();
+            let key = self
+                .get(&format!("{head}{num}.key"))
+                .unwrap_or_default()
+                .to_string();
+            let value = self
+                .get(&format!("{head}{num}.value"))
+                .unwrap_or_default()
+                .to_string();
             out.insert(key, value);
         }
-        Ok(if any { Some(out) } else { self.get(prefix).map(|_| out) })
+        Ok(if any {
+            Some(out)
+        } else {
+            self.get(prefix).map(|_| out)
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -153,7 +183,10 @@ impl Params {
 }
 
 fn bad_index(key: &str) -> ApiError {
-    ApiError::new(ErrorCode::MalformedQueryString, format!("Invalid list index in parameter {key}."))
+    ApiError::new(
+        ErrorCode::MalformedQueryString,
+        format!("Invalid list index in parameter {key}."),
+    )
 }
 
 /// `RoleSessionName` → `roleSessionName`, as AWS names members in validation messages.
@@ -186,7 +219,10 @@ mod tests {
         assert_eq!(p.list("L").unwrap().unwrap(), vec!["one".to_string()]);
         assert_eq!(p.list("E").unwrap(), Some(vec![]));
         assert_eq!(p.list("Nope").unwrap(), None);
-        assert_eq!(p.map("M").unwrap().unwrap().get("k").map(String::as_str), Some("v"));
+        assert_eq!(
+            p.map("M").unwrap().unwrap().get("k").map(String::as_str),
+            Some("v")
+        );
     }
 
     #[test]

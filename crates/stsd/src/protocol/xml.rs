@@ -10,7 +10,9 @@ pub struct Xml {
 
 impl Xml {
     pub fn new() -> Xml {
-        Xml { buf: String::with_capacity(512) }
+        Xml {
+            buf: String::with_capacity(512),
+        }
     }
 
     pub fn open(&mut self, tag: &str) -> &mut Self {
@@ -56,7 +58,11 @@ impl Xml {
     }
 
     /// A list of scalars: `<tag><member>v</member>…</tag>`, `<tag/>` when empty.
-    pub fn str_list<'a>(&mut self, tag: &str, items: impl IntoIterator<Item = &'a str>) -> &mut Self {
+    pub fn str_list<'a>(
+        &mut self,
+        tag: &str,
+        items: impl IntoIterator<Item = &'a str>,
+    ) -> &mut Self {
         let mut it = items.into_iter().peekable();
         if it.peek().is_none() {
             let _ = write!(self.buf, "<{tag}/>");
@@ -70,7 +76,12 @@ impl Xml {
     }
 
     /// A list of structures, each written by `f` inside `<member>`.
-    pub fn list<T>(&mut self, tag: &str, items: &[T], mut f: impl FnMut(&mut Xml, &T)) -> &mut Self {
+    pub fn list<T>(
+        &mut self,
+        tag: &str,
+        items: &[T],
+        mut f: impl FnMut(&mut Xml, &T),
+    ) -> &mut Self {
         if items.is_empty() {
             let _ = write!(self.buf, "<{tag}/>");
             return self;

@@ -48,7 +48,11 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Put(Record),
-    Delete { kind: Kind, account: String, key: String },
+    Delete {
+        kind: Kind,
+        account: String,
+        key: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -32,21 +32,31 @@ fn backend(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut conn = Connection::open(path).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         migrate(&mut conn)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Backend("store lock poisoned".into()))
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store lock poisoned".into()))
     }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(backend)?;
-    let version = usize::try_from(version).map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(backend)?;
+    let version = usize::try_from(version)
+        .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(
             "database schema version {version} is newer than this stsd ({})",
@@ -56,7 +66,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
-        tx.pragma_update(None, "user_version", i + 1).map_err(backend)?;
+        tx.pragma_update(None, "user_version", i + 1)
+            .map_err(backend)?;
         tx.commit().map_err(backend)?;
     }
     Ok(())
@@ -65,17 +76,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     fn load_all(&self) -> Result<Vec<Record>, StoreError> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare("SELECT kind, account, key, body FROM entities").map_err(backend)?;
+        let mut stmt = conn
+            .prepare("SELECT kind, account, key, body FROM entities")
+            .map_err(backend)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .map_err(backend)?;
         let mut out = Vec::new();
         for row in rows {
             let (kind, account, key, body) = row.map_err(backend)?;
-            let kind = Kind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {kind}")))?;
-            out.push(Record { kind, account, key, body });
+            let kind = Kind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {kind}")))?;
+            out.push(Record {
+                kind,
+                account,
+                key,
+                body,
+            });
         }
         Ok(out)
     }
@@ -107,9 +131,13 @@ impl Store for SqliteStore {
 
     fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError> {
         let conn = self.lock()?;
-        conn.query_row("SELECT value FROM meta WHERE name = ?1", params![name], |r| r.get(0))
-            .optional()
-            .map_err(backend)
+        conn.query_row(
+            "SELECT value FROM meta WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)
     }
 
     fn put_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
@@ -133,10 +161,24 @@ mod tests {
         let path = dir.path().join("stsd.db");
         {
             let s = SqliteStore::open(&path).unwrap();
-            let rec = Record { kind: Kind::User, account: "1".into(), key: "alice".into(), body: "{}".into() };
+            let rec = Record {
+                kind: Kind::User,
+                account: "1".into(),
+                key: "alice".into(),
+                body: "{}".into(),
+            };
             s.apply(&[Change::Put(rec.clone())]).unwrap();
-            s.apply(&[Change::Put(Record { key: "bob".into(), ..rec })]).unwrap();
-            s.apply(&[Change::Delete { kind: Kind::User, account: "1".into(), key: "bob".into() }]).unwrap();
+            s.apply(&[Change::Put(Record {
+                key: "bob".into(),
+                ..rec
+            })])
+            .unwrap();
+            s.apply(&[Change::Delete {
+                kind: Kind::User,
+                account: "1".into(),
+                key: "bob".into(),
+            }])
+            .unwrap();
             s.put_meta("k", "v").unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();

@@ -19,7 +19,9 @@ pub fn handler(action: &str) -> Option<Handler> {
 /// Always allowed, for every kind of principal (AWS: no policy can deny it).
 pub fn get_caller_identity(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
     let mut x = Xml::new();
-    x.elem("Arn", &ctx.caller.arn).elem("UserId", &ctx.caller.user_id).elem("Account", &ctx.caller.account);
+    x.elem("Arn", &ctx.caller.arn)
+        .elem("UserId", &ctx.caller.user_id)
+        .elem("Account", &ctx.caller.account);
     Ok(Some(x.finish()))
 }
 
@@ -28,7 +30,11 @@ pub fn get_caller_identity(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
 pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let id = p.required("AccessKeyId")?;
     if !crate::ids::is_well_formed_key_id(id) {
-        return Err(ApiError::validation(id, "accessKeyId", "Member must satisfy regular expression pattern: [\\w]*"));
+        return Err(ApiError::validation(
+            id,
+            "accessKeyId",
+            "Member must satisfy regular expression pattern: [\\w]*",
+        ));
     }
     let st = ctx.app.read()?;
     ctx.authorize(&st, "sts:GetAccessKeyInfo", "*")?;
@@ -37,7 +43,12 @@ pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String
         .get(id)
         .map(|o| o.account.clone())
         .or_else(|| crate::ids::account_from_key_id(id))
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidParameterValue, "The specified access key ID is not valid."))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                "The specified access key ID is not valid.",
+            )
+        })?;
     let mut x = Xml::new();
     x.elem("Account", &account);
     Ok(Some(x.finish()))
