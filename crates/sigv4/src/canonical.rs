@@ -1,47 +1,158 @@
 //! The canonical request (reference §1.6.2): method, normalised double-encoded path, decoded-then-re-encoded
 //! sorted query, signed headers with trimmed values, and the payload hash.
 
-use sha2::{Digest, Sha256};
+use crate::SigV4Error;
 
-use crate::parse::MAX_SIGNED_HEADERS;
-use crate::{HttpRequest, ParsedAuth, SigV4Error, SignatureForm};
+/// Bound on query parameters considered, so a hostile query cannot make canonicalization expensive.
+pub const MAX_QUERY_PARAMS: usize = 1_000;
 
-/// Bound on query parameters considered for the canonical query.
-const MAX_QUERY_PARAMS: usize = 1_000;
-
+/// Everything except the unreserved set `A-Za-z0-9-_.~` is percent-encoded.
 const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
 
-/// SigV4 URI-encoding: everything but `A-Za-z0-9-_.~`, upper-case hex.
+/// SigV4 URI-encoding of UTF-8 text: everything but `A-Za-z0-9-_.~`, upper-case hex, space as `%20`.
 pub fn uri_encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
+    uri_encode_bytes(s.as_bytes())
 }
 
-/// Percent-decode one query component (`+` stays a literal `+`).
-pub(crate) fn decode_component(s: &str) -> Result<String, SigV4Error> {
+/// SigV4 URI-encoding of raw bytes.
+pub fn uri_encode_bytes(b: &[u8]) -> String {
+    percent_encoding::percent_encode(b, UNRESERVED).to_string()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decode one query component to bytes: `%XX` escapes, and `+` as a space (what the Query protocol's
+/// form decoder does, so the signature covers exactly what the server will read). A `%` not followed by
+/// two hex digits is `MalformedQueryString`.
+pub fn decode_query_component(s: &str) -> Result<Vec<u8>, SigV4Error> {
     let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes.get(i) == Some(&b'%') {
-            let ok = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !ok {
-                return Err(SigV4Error::MalformedQueryString(format!(
-                    "Invalid percent-encoding in query string near '{}'.",
-                    s.get(i..).unwrap_or("")
-                )));
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex_val);
+                let lo = bytes.get(i + 2).copied().and_then(hex_val);
+                let (Some(hi), Some(lo)) = (hi, lo) else {
+                    let near: String = s.get(i..).unwrap_or("").chars().take(16).collect();
+                    return Err(SigV4Error::malformed_query(format!(
+                        "Invalid percent-encoding in query string near '{near}'."
+                    )));
+                };
+                out.push((hi << 4) | lo);
+                i += 3;
             }
-            i += 3;
-        } else {
-            i += 1;
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    Ok(percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned())
+    Ok(out)
+}
+
+/// Decoded query component as text (invalid UTF-8 replaced), for reading parameter values.
+pub(crate) fn decode_query_text(s: &str) -> Result<String, SigV4Error> {
+    let bytes = decode_query_component(s)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// The non-empty `name=value` items of a raw query string, split on the first `=`.
+pub(crate) fn query_items(raw: &str) -> impl Iterator<Item = (&str, &str)> {
+    raw.split('&')
+        .filter(|item| !item.is_empty())
+        .map(|item| item.split_once('=').unwrap_or((item, "")))
+}
+
+/// Canonical query string from a raw query: decode, re-encode, sort by name then value. With
+/// `skip_signature`, `X-Amz-Signature` is left out (presigned form).
+pub fn canonical_query(raw: &str, skip_signature: bool) -> Result<String, SigV4Error> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in query_items(raw) {
+        if pairs.len() >= MAX_QUERY_PARAMS {
+            return Err(SigV4Error::malformed_query(format!(
+                "Too many query parameters (at most {MAX_QUERY_PARAMS})."
+            )));
+        }
+        let k = decode_query_component(k)?;
+        if skip_signature && k == b"X-Amz-Signature" {
+            continue;
+        }
+        let v = decode_query_component(v)?;
+        pairs.push((uri_encode_bytes(&k), uri_encode_bytes(&v)));
+    }
+    pairs.sort_unstable();
+    let mut out = String::with_capacity(raw.len() + raw.len() / 2);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    Ok(out)
+}
+
+/// Canonical URI from the raw path: remove `.`/`..` and empty segments (RFC 3986 §5.2.4, as the AWS
+/// SDKs do), then URI-encode each segment. The raw path is already percent-encoded, so this is the
+/// "double encoding" every service but S3 uses (`%20` becomes `%2520`).
+pub fn canonical_uri(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut uri = String::with_capacity(path.len() + 8);
+    for s in &segments {
+        uri.push('/');
+        uri.push_str(&uri_encode(s));
+    }
+    let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    if uri.is_empty() || trailing {
+        uri.push('/');
+    }
+    uri
+}
+
+/// HTTP optional whitespace, plus the CR/LF of an obsolete folded header line.
+fn is_header_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Trim a header value and collapse internal runs of whitespace to one space.
+fn push_trimmed(out: &mut String, value: &str) {
+    let mut first = true;
+    for word in value.split(is_header_space).filter(|w| !w.is_empty()) {
+        if !first {
+            out.push(' ');
+        }
+        out.push_str(word);
+        first = false;
+    }
 }
 
 /// All values of a header (name compared case-insensitively), in order.
@@ -55,67 +166,24 @@ pub(crate) fn header_values<'a>(
         .map(|(_, v)| *v)
 }
 
-/// Canonical query string from a raw query, optionally leaving out `X-Amz-Signature` (presigned form).
-pub fn canonical_query(raw: &str, skip_signature: bool) -> Result<String, SigV4Error> {
-    if raw.is_empty() {
-        return Ok(String::new());
+/// The single value of a header; a repeated header is `IncompleteSignature` (it would be ambiguous).
+pub(crate) fn single_header<'a>(
+    headers: &'a [(&'a str, &'a str)],
+    name: &'a str,
+) -> Result<Option<&'a str>, SigV4Error> {
+    let mut it = header_values(headers, name);
+    let first = it.next();
+    if it.next().is_some() {
+        return Err(SigV4Error::incomplete(format!(
+            "The '{name}' header must not be repeated."
+        )));
     }
-    let mut pairs = Vec::new();
-    for item in raw.split('&') {
-        if item.is_empty() {
-            continue;
-        }
-        if pairs.len() >= MAX_QUERY_PARAMS {
-            return Err(SigV4Error::MalformedQueryString(
-                "Too many query parameters.".into(),
-            ));
-        }
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
-        let k = decode_component(k)?;
-        if skip_signature && k == "X-Amz-Signature" {
-            continue;
-        }
-        pairs.push((uri_encode(&k), uri_encode(&decode_component(v)?)));
-    }
-    pairs.sort();
-    Ok(pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&"))
+    Ok(first)
 }
 
-/// Remove `.`/`..` segments and empty segments, then encode each segment (the raw path is already
-/// percent-encoded, so this is the "double encoding" non-S3 services use).
-fn canonical_uri(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    let mut uri = String::from("/");
-    uri.push_str(
-        &out.iter()
-            .map(|s| uri_encode(s))
-            .collect::<Vec<_>>()
-            .join("/"),
-    );
-    if path.ends_with('/') && !out.is_empty() {
-        uri.push('/');
-    }
-    uri
-}
-
-fn trim_value(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Assemble a canonical request from its parts.
+/// Assemble a canonical request from its parts. `signed_headers` are used as given (the client's order
+/// and spelling); each is looked up case-insensitively, repeated values joined with `,`. A signed header
+/// absent from the request is `SignatureDoesNotMatch`.
 pub fn canonical_request(
     method: &str,
     path: &str,
@@ -124,7 +192,7 @@ pub fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> Result<String, SigV4Error> {
-    let mut s = String::with_capacity(256);
+    let mut s = String::with_capacity(256 + canonical_query.len());
     s.push_str(method);
     s.push('\n');
     s.push_str(&canonical_uri(path));
@@ -132,78 +200,33 @@ pub fn canonical_request(
     s.push_str(canonical_query);
     s.push('\n');
     for name in signed_headers {
-        let values: Vec<String> = header_values(headers, name).map(trim_value).collect();
-        if values.is_empty() {
-            return Err(SigV4Error::SignatureDoesNotMatch(format!(
-                "The request signature we calculated does not match the signature you provided: signed header '{name}' is not present."
-            )));
-        }
         s.push_str(name);
         s.push(':');
-        s.push_str(&values.join(","));
+        let mut any = false;
+        for v in header_values(headers, name) {
+            if any {
+                s.push(',');
+            }
+            push_trimmed(&mut s, v);
+            any = true;
+        }
+        if !any {
+            return Err(SigV4Error::mismatch(format!(
+                "The request signature we calculated does not match the signature you provided: signed header '{name}' is not present in the request."
+            )));
+        }
         s.push('\n');
     }
     s.push('\n');
-    s.push_str(&signed_headers.join(";"));
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            s.push(';');
+        }
+        s.push_str(name);
+    }
     s.push('\n');
     s.push_str(payload_hash);
     Ok(s)
-}
-
-/// The canonical request for a parsed signature, with the rules a verifier must enforce.
-pub(crate) fn canonical_request_for(
-    auth: &ParsedAuth,
-    req: &HttpRequest<'_>,
-) -> Result<String, SigV4Error> {
-    let mismatch = |m: String| SigV4Error::SignatureDoesNotMatch(m);
-    let signed = &auth.signed_headers;
-    if signed.len() > MAX_SIGNED_HEADERS {
-        return Err(SigV4Error::IncompleteSignature(
-            "Too many signed headers.".into(),
-        ));
-    }
-    if !signed.iter().any(|h| h == "host") {
-        return Err(mismatch("'Host' must be a signed header.".into()));
-    }
-    if auth.date_from_amz_header && !signed.iter().any(|h| h == "x-amz-date") {
-        return Err(mismatch("'X-Amz-Date' must be a signed header.".into()));
-    }
-    let actual_hash = || hex::encode(Sha256::digest(req.body));
-    let content_sha = header_values(req.headers, "x-amz-content-sha256")
-        .next()
-        .map(str::trim);
-    let content_signed = signed.iter().any(|h| h == "x-amz-content-sha256");
-    let payload_hash = match (content_sha, content_signed) {
-        (Some("UNSIGNED-PAYLOAD"), true) => "UNSIGNED-PAYLOAD".to_string(),
-        (Some(v), true) if v.starts_with("STREAMING-") => {
-            return Err(SigV4Error::IncompleteSignature(format!(
-                "x-amz-content-sha256 value '{v}' is not supported here."
-            )))
-        }
-        (Some(v), true) => {
-            let actual = actual_hash();
-            if !v.eq_ignore_ascii_case(&actual) {
-                return Err(mismatch(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed."
-                        .into(),
-                ));
-            }
-            v.to_string()
-        }
-        _ => actual_hash(),
-    };
-    let query = canonical_query(
-        req.query,
-        matches!(auth.form, SignatureForm::Presigned { .. }),
-    )?;
-    canonical_request(
-        req.method,
-        req.path,
-        &query,
-        req.headers,
-        signed,
-        &payload_hash,
-    )
 }
 
 #[cfg(test)]
@@ -213,25 +236,73 @@ mod tests {
 
     #[test]
     fn uri_encoding_rules() {
-        assert_eq!(uri_encode("a b/c~d"), "a%20b%2Fc~d");
+        assert_eq!(uri_encode("a b/c~d-_."), "a%20b%2Fc~d-_.");
         assert_eq!(
             uri_encode("IQoFAKEsessionTOKEN+/="),
             "IQoFAKEsessionTOKEN%2B%2F%3D"
         );
+        assert_eq!(uri_encode("ሴ"), "%E1%88%B4");
     }
 
     #[test]
     fn canonical_query_sorts_and_reencodes() {
-        let q = canonical_query("b=2&a=x%20y&X-Amz-Signature=abc&a=%41", true).unwrap();
-        assert_eq!(q, "a=A&a=x%20y&b=2");
-        assert!(canonical_query("a=%zz", false).is_err());
+        let q = canonical_query("b=2&a=x%20y&X-Amz-Signature=abc&a=%41&&c", true).unwrap();
+        assert_eq!(q, "a=A&a=x%20y&b=2&c=");
+        assert_eq!(canonical_query("a=%7e%2a", false).unwrap(), "a=~%2A");
+        assert_eq!(canonical_query("a=b+c", false).unwrap(), "a=b%20c");
+        assert_eq!(canonical_query("a=%FF", false).unwrap(), "a=%FF");
+        assert_eq!(canonical_query("", false).unwrap(), "");
+        assert_eq!(
+            canonical_query("a=%zz", false).unwrap_err().code(),
+            "MalformedQueryString"
+        );
+        assert!(canonical_query("a=%4", false).is_err());
+    }
+
+    #[test]
+    fn too_many_query_parameters() {
+        let q = vec!["a=b"; MAX_QUERY_PARAMS + 1].join("&");
+        assert_eq!(
+            canonical_query(&q, false).unwrap_err().code(),
+            "MalformedQueryString"
+        );
     }
 
     #[test]
     fn paths_normalise() {
         assert_eq!(canonical_uri(""), "/");
         assert_eq!(canonical_uri("/"), "/");
+        assert_eq!(canonical_uri("//"), "/");
         assert_eq!(canonical_uri("/a//b/../c/"), "/a/c/");
+        assert_eq!(canonical_uri("/a/b/."), "/a/b/");
+        assert_eq!(canonical_uri("/a/b/.."), "/a/");
+        assert_eq!(canonical_uri("/../.."), "/");
+        assert_eq!(canonical_uri("a"), "/a");
         assert_eq!(canonical_uri("/a%20b"), "/a%2520b");
+        assert_eq!(canonical_uri("/a:b@c"), "/a%3Ab%40c");
+    }
+
+    #[test]
+    fn header_values_trimmed_and_joined() {
+        let h = [
+            ("My-Header", "  a   b\t\tc  "),
+            ("my-header", "d"),
+            ("Host", "h:1"),
+        ];
+        let c = canonical_request(
+            "GET",
+            "/",
+            "",
+            &h,
+            &["host".into(), "my-header".into()],
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            "GET\n/\n\nhost:h:1\nmy-header:a b c,d\n\nhost;my-header\nx"
+        );
+        let e = canonical_request("GET", "/", "", &h, &["absent".into()], "x").unwrap_err();
+        assert_eq!(e.code(), "SignatureDoesNotMatch");
     }
 }

@@ -1,225 +1,93 @@
-//! Finding and parsing the signature: the `Authorization` header or the presigned query parameters.
+//! Finding the signature (reference §1.6.1): the `Authorization` header, the presigned query, both
+//! (refused) or neither (`Ok(None)`).
 
-use crate::canonical::{decode_component, header_values};
-use crate::date::{format_amz_date, parse_amz_date, parse_http_date};
-use crate::{
-    Credential, HttpRequest, ParsedAuth, SigV4Error, SignatureForm, ALGORITHM, MAX_EXPIRES_SECS,
-};
+use crate::canonical::{decode_query_component, header_values, query_items, MAX_QUERY_PARAMS};
+use crate::{authorization, presigned, HttpRequest, ParsedAuth, SigV4Error, MAX_SIGNED_HEADERS};
 
-/// Bound on signed headers, so a hostile header list cannot make canonicalization expensive.
-pub(crate) const MAX_SIGNED_HEADERS: usize = 64;
-/// Bound on a header/credential value we are willing to look at.
-const MAX_FIELD_LEN: usize = 8 * 1024;
+/// Query parameters whose presence means the request is presigned.
+const PRESIGN_MARKERS: [&[u8]; 3] = [b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"];
 
-fn incomplete(msg: impl Into<String>) -> SigV4Error {
-    SigV4Error::IncompleteSignature(msg.into())
-}
-
-/// Find and parse the request's signature. `Ok(None)`: the request is not signed at all.
+/// Find and parse the request's signature. `Ok(None)`: the request is not signed at all (the server
+/// decides between `MissingAuthenticationToken` and an action that may be unsigned).
 pub fn parse(req: &HttpRequest<'_>) -> Result<Option<ParsedAuth>, SigV4Error> {
-    let auth_headers: Vec<&str> = header_values(req.headers, "authorization").collect();
-    let presigned = query_has_algorithm(req.query)?;
-    match (auth_headers.as_slice(), presigned) {
-        ([], false) => Ok(None),
-        ([h], false) => parse_header(h, req).map(Some),
-        ([], true) => parse_presigned(req).map(Some),
-        (_, true) => Err(incomplete("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")),
-        (_, false) => Err(incomplete("Only one Authorization header is allowed.")),
+    let mut auth_headers = header_values(req.headers, "authorization");
+    let first = auth_headers.next();
+    let repeated = auth_headers.next().is_some();
+    let presigned = query_is_presigned(req.query);
+    match (first, repeated, presigned) {
+        (None, _, false) => Ok(None),
+        (Some(_), _, true) => Err(SigV4Error::incomplete(
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+        )),
+        (Some(_), true, false) => Err(SigV4Error::incomplete(
+            "Only one Authorization header is allowed.",
+        )),
+        (Some(h), false, false) => authorization::parse_header(h, req).map(Some),
+        (None, _, true) => presigned::parse_query(req).map(Some),
     }
 }
 
-fn query_has_algorithm(query: &str) -> Result<bool, SigV4Error> {
-    for item in query.split('&') {
-        let name = item.split('=').next().unwrap_or("");
-        if decode_component(name)? == "X-Amz-Algorithm" {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn parse_credential(value: &str) -> Result<Credential, SigV4Error> {
-    if value.len() > MAX_FIELD_LEN {
-        return Err(incomplete("Credential is too long."));
-    }
-    let parts: Vec<&str> = value.split('/').collect();
-    let [key, date, region, service, terminator] = parts.as_slice() else {
-        return Err(incomplete(format!(
-            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{value}'"
-        )));
-    };
-    if key.is_empty() {
-        return Err(incomplete("Credential must contain an access key ID."));
-    }
-    Ok(Credential {
-        access_key_id: (*key).to_string(),
-        date: (*date).to_string(),
-        region: (*region).to_string(),
-        service: (*service).to_string(),
-        terminator: (*terminator).to_string(),
+/// Whether any presign parameter is in the query. Lenient: undecodable names are skipped here (they
+/// fail later, in the canonical query, if the request turns out to be signed).
+fn query_is_presigned(query: &str) -> bool {
+    query_items(query).take(MAX_QUERY_PARAMS + 1).any(|(k, _)| {
+        decode_query_component(k).is_ok_and(|k| PRESIGN_MARKERS.contains(&k.as_slice()))
     })
 }
 
-fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
-    let names: Vec<String> = value.split(';').map(str::to_string).collect();
-    if names.len() > MAX_SIGNED_HEADERS || names.iter().any(|n| n.is_empty() || n.len() > 256) {
-        return Err(incomplete(format!(
-            "Invalid SignedHeaders value '{value}'."
-        )));
+/// Parse `SignedHeaders` (`h1;h2;...`). Names are kept exactly as sent (SDKs send sorted lower case), since
+/// the canonical request must repeat what the client signed; lookups and checks ignore case.
+pub(crate) fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
+    let mut names = Vec::new();
+    for name in value.split(';') {
+        if names.len() >= MAX_SIGNED_HEADERS {
+            return Err(SigV4Error::incomplete(format!(
+                "Too many signed headers (at most {MAX_SIGNED_HEADERS})."
+            )));
+        }
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid {
+            let shown: String = value.chars().take(256).collect();
+            return Err(SigV4Error::incomplete(format!(
+                "Invalid SignedHeaders value '{shown}'."
+            )));
+        }
+        names.push(name.to_string());
     }
     Ok(names)
 }
 
-fn parse_header(header: &str, req: &HttpRequest<'_>) -> Result<ParsedAuth, SigV4Error> {
-    if header.len() > MAX_FIELD_LEN {
-        return Err(incomplete("Authorization header is too long."));
-    }
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if scheme != ALGORITHM {
-        if scheme == "AWS4-ECDSA-P256-SHA256" {
-            return Err(incomplete(
-                "SigV4a (AWS4-ECDSA-P256-SHA256) is not supported; sign with AWS4-HMAC-SHA256.",
-            ));
-        }
-        return Err(incomplete(format!(
-            "Unsupported Authorization Type '{scheme}'."
-        )));
-    }
-    let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let Some((k, v)) = part.split_once('=') else {
-            return Err(incomplete(format!("Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization={header}")));
-        };
-        match k.trim() {
-            "Credential" => credential = Some(v.trim()),
-            "SignedHeaders" => signed = Some(v.trim()),
-            "Signature" => signature = Some(v.trim()),
-            _ => {}
-        }
-    }
-    let mut missing = Vec::new();
-    if credential.is_none() {
-        missing.push("Authorization header requires 'Credential' parameter.");
-    }
-    if signature.is_none() {
-        missing.push("Authorization header requires 'Signature' parameter.");
-    }
-    if signed.is_none() {
-        missing.push("Authorization header requires 'SignedHeaders' parameter.");
-    }
-    let (Some(credential), Some(signed), Some(signature)) = (credential, signed, signature) else {
-        return Err(incomplete(missing.join(" ")));
-    };
-    let credential = parse_credential(credential)?;
-    let signed_headers = parse_signed_headers(signed)?;
-    let (amz_date, timestamp, date_from_amz_header) = match header_values(req.headers, "x-amz-date").next() {
-        Some(d) => {
-            let t = parse_amz_date(d.trim())
-                .ok_or_else(|| incomplete(format!("Invalid X-Amz-Date '{d}': must be in ISO 8601 basic format YYYYMMDDTHHMMSSZ.")))?;
-            (d.trim().to_string(), t, true)
-        }
-        None => match header_values(req.headers, "date").next() {
-            Some(d) => {
-                let t = parse_http_date(d.trim()).ok_or_else(|| incomplete(format!("Invalid Date header '{d}'.")))?;
-                (format_amz_date(t), t, false)
-            }
-            None => {
-                return Err(incomplete(
-                    "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-                ))
-            }
-        },
-    };
-    let security_token = header_values(req.headers, "x-amz-security-token")
-        .next()
-        .map(|t| t.trim().to_string());
-    Ok(ParsedAuth {
-        credential,
-        amz_date,
-        timestamp,
-        signed_headers,
-        signature: signature.to_string(),
-        security_token,
-        form: SignatureForm::Header,
-        date_from_amz_header,
-    })
-}
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
 
-fn parse_presigned(req: &HttpRequest<'_>) -> Result<ParsedAuth, SigV4Error> {
-    let mut fields: [Option<String>; 7] = Default::default();
-    const NAMES: [&str; 7] = [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Date",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Signature",
-        "X-Amz-Expires",
-        "X-Amz-Security-Token",
-    ];
-    for item in req.query.split('&') {
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
-        let k = decode_component(k)?;
-        if let Some(i) = NAMES.iter().position(|n| *n == k) {
-            if let Some(slot) = fields.get_mut(i) {
-                if slot.is_some() {
-                    return Err(incomplete(format!("Duplicate query parameter {k}.")));
-                }
-                *slot = Some(decode_component(v)?);
-            }
+    #[test]
+    fn presign_detection() {
+        assert!(query_is_presigned(
+            "Action=X&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        ));
+        assert!(query_is_presigned("X-Amz-Signature=00"));
+        assert!(query_is_presigned("X%2DAmz-Credential=a"));
+        assert!(!query_is_presigned("Action=X&X-Amz-Date=20250315T120000Z"));
+        assert!(!query_is_presigned("X-Amz-Algorithm%zz=1"));
+        assert!(!query_is_presigned(""));
+    }
+
+    #[test]
+    fn signed_headers_list() {
+        assert_eq!(
+            parse_signed_headers("Host;x-amz-date").unwrap(),
+            ["Host", "x-amz-date"]
+        );
+        for bad in ["", "host;", ";host", "ho st", "host:x"] {
+            assert!(parse_signed_headers(bad).is_err(), "{bad}");
         }
+        let many = vec!["h"; MAX_SIGNED_HEADERS + 1].join(";");
+        assert!(parse_signed_headers(&many).is_err());
     }
-    let [algorithm, credential, date, signed, signature, expires, token] = fields;
-    if algorithm.as_deref() != Some(ALGORITHM) {
-        return Err(incomplete(format!(
-            "X-Amz-Algorithm only supports \"{ALGORITHM}\", got \"{}\".",
-            algorithm.unwrap_or_default()
-        )));
-    }
-    let mut missing = Vec::new();
-    for (name, v) in [
-        ("X-Amz-Credential", &credential),
-        ("X-Amz-Date", &date),
-        ("X-Amz-SignedHeaders", &signed),
-        ("X-Amz-Signature", &signature),
-        ("X-Amz-Expires", &expires),
-    ] {
-        if v.is_none() {
-            missing.push(format!(
-                "AWS query-string parameters must include '{name}'."
-            ));
-        }
-    }
-    let (Some(credential), Some(date), Some(signed), Some(signature), Some(expires)) =
-        (credential, date, signed, signature, expires)
-    else {
-        return Err(incomplete(missing.join(" ")));
-    };
-    let expires_secs: u64 = expires
-        .parse()
-        .ok()
-        .filter(|e| (1..=MAX_EXPIRES_SECS).contains(e))
-        .ok_or_else(|| {
-            incomplete(format!(
-                "X-Amz-Expires must be between 1 and {MAX_EXPIRES_SECS} seconds, got '{expires}'."
-            ))
-        })?;
-    let timestamp = parse_amz_date(&date).ok_or_else(|| {
-        incomplete(format!(
-            "Invalid X-Amz-Date '{date}': must be in ISO 8601 basic format YYYYMMDDTHHMMSSZ."
-        ))
-    })?;
-    Ok(ParsedAuth {
-        credential: parse_credential(&credential)?,
-        amz_date: date,
-        timestamp,
-        signed_headers: parse_signed_headers(&signed)?,
-        signature,
-        security_token: token,
-        form: SignatureForm::Presigned { expires_secs },
-        date_from_amz_header: false,
-    })
 }
