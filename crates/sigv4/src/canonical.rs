@@ -85,6 +85,16 @@ pub(crate) fn query_items(raw: &str) -> impl Iterator<Item = (&str, &str)> {
 /// Canonical query string from a raw query: decode, re-encode, sort by name then value. With
 /// `skip_signature`, `X-Amz-Signature` is left out (presigned form).
 pub fn canonical_query(raw: &str, skip_signature: bool) -> Result<String, SigV4Error> {
+    let skip: &[&[u8]] = if skip_signature {
+        &[b"X-Amz-Signature"]
+    } else {
+        &[]
+    };
+    canonical_query_without(raw, skip)
+}
+
+/// Canonical query string leaving out the parameters named in `skip` (decoded names).
+pub(crate) fn canonical_query_without(raw: &str, skip: &[&[u8]]) -> Result<String, SigV4Error> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (k, v) in query_items(raw) {
         if pairs.len() >= MAX_QUERY_PARAMS {
@@ -93,7 +103,7 @@ pub fn canonical_query(raw: &str, skip_signature: bool) -> Result<String, SigV4E
             )));
         }
         let k = decode_query_component(k)?;
-        if skip_signature && k == b"X-Amz-Signature" {
+        if skip.contains(&k.as_slice()) {
             continue;
         }
         let v = decode_query_component(v)?;
