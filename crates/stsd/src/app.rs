@@ -29,15 +29,27 @@ impl Default for Config {
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     fixed: Option<i64>,
+    /// Seconds added to the system time (`STSD_CLOCK_OFFSET_SECS`: lets end-to-end tests observe expiry
+    /// without waiting).
+    offset: i64,
 }
 
 impl Clock {
     pub fn fixed(at: i64) -> Clock {
-        Clock { fixed: Some(at) }
+        Clock {
+            fixed: Some(at),
+            offset: 0,
+        }
+    }
+    pub fn with_offset(offset: i64) -> Clock {
+        Clock {
+            fixed: None,
+            offset,
+        }
     }
     pub fn now(&self) -> i64 {
         self.fixed
-            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp() + self.offset)
     }
 }
 
@@ -48,21 +60,27 @@ pub struct App {
     pub clock: Clock,
     /// The account created on first start; only its root may create accounts.
     pub management_account: String,
+    /// Keys sealing session tokens.
+    pub tokens: crate::tokens::KeyRing,
     /// SigV4 signing keys per (key id, date, region, service): one HMAC chain per key per day.
     signing_keys: Mutex<HashMap<(String, String, String, String), [u8; 32]>>,
+    session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
 }
 
 impl App {
     pub fn new(store: Box<dyn Store>, config: Config, clock: Clock) -> Result<App, StoreError> {
         let state = State::load(store.as_ref())?;
         let management_account = store.get_meta("management_account")?.unwrap_or_default();
+        let tokens = crate::tokens::KeyRing::load(store.as_ref(), clock.now())?;
         Ok(App {
+            tokens,
             state: RwLock::new(state),
             store,
             config,
             clock,
             management_account,
             signing_keys: Mutex::new(HashMap::new()),
+            session_policies: Mutex::new(HashMap::new()),
         })
     }
 
@@ -142,6 +160,27 @@ impl App {
             cache.insert(k, v);
         }
         v
+    }
+
+    /// A session's inline policy, compiled once and cached by its text (sessions repeat it on every call).
+    pub fn session_policy(&self, text: &str) -> ApiResult<std::sync::Arc<policy::Policy>> {
+        if let Ok(cache) = self.session_policies.lock() {
+            if let Some(p) = cache.get(text) {
+                return Ok(p.clone());
+            }
+        }
+        let p = crate::authz::compile_with_limit(
+            text,
+            policy::PolicyKind::Session,
+            policy::MAX_WIRE_CHARS,
+        )?;
+        if let Ok(mut cache) = self.session_policies.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(text.to_string(), p.clone());
+        }
+        Ok(p)
     }
 
     /// Forget cached signing keys of a key ID (its secret changed or it was deleted).

@@ -1,31 +1,38 @@
 //! Authentication: turn a SigV4-signed request into a [`Caller`], following the verification order of
 //! the reference (§1.6.9): form → parse → scope/time → key → signature.
 
+use std::sync::Arc;
+
 use crate::app::App;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::KeyStatus;
 use crate::protocol::Service;
+use crate::tokens::{Claims, SessionKind, TokenError};
 
 /// Who is calling, as resolved from their credentials.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub account: String,
     pub kind: CallerKind,
-    /// `arn:aws:iam::A:root`, `arn:aws:iam::A:user/path/name`, …
+    /// `arn:aws:iam::A:root`, `arn:aws:iam::A:user/path/name`, `arn:aws:sts::A:assumed-role/R/S`, …
     pub arn: String,
-    /// `aws:userid`: the account ID for root, `AIDA…` for users.
+    /// `aws:userid`: the account ID for root, `AIDA…` for users, `AROA…:session` for role sessions.
     pub user_id: String,
     pub access_key_id: String,
+    /// Temporary credentials: the claims sealed in the session token.
+    pub session: Option<Arc<Claims>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallerKind {
+    /// The account root (long-term keys, or a GetSessionToken session of the root).
     Root,
-    /// An IAM user; the lower-cased name is the key into the account's users.
-    User {
-        key: String,
-        name: String,
-    },
+    /// An IAM user (long-term keys, or a GetSessionToken session); `key` is the lower-cased name.
+    User { key: String, name: String },
+    /// A role session (AssumeRole*): acts as the role.
+    AssumedRole { role_key: String, role_name: String },
+    /// A GetFederationToken session of the IAM user `user_key`.
+    FederatedUser { user_key: String, name: String },
 }
 
 impl Caller {
@@ -33,7 +40,50 @@ impl Caller {
         match self.kind {
             CallerKind::Root => "Account",
             CallerKind::User { .. } => "User",
+            CallerKind::AssumedRole { .. } => "AssumedRole",
+            CallerKind::FederatedUser { .. } => "FederatedUser",
         }
+    }
+
+    /// The role ARN of a role session.
+    pub fn role_arn(&self) -> Option<String> {
+        match self.session.as_deref().map(|c| &c.kind) {
+            Some(SessionKind::Role {
+                role_name,
+                role_path,
+                ..
+            }) => Some(format!(
+                "arn:aws:iam::{}:role{}{}",
+                self.account, role_path, role_name
+            )),
+            _ => None,
+        }
+    }
+
+    /// The principal as the policy engine sees it.
+    pub fn principal(&self) -> policy::Principal {
+        match &self.kind {
+            CallerKind::Root => policy::Principal::root(&self.account),
+            CallerKind::User { .. } => {
+                policy::Principal::user(&self.arn).with_user_id(&self.user_id)
+            }
+            CallerKind::AssumedRole { .. } => {
+                let role_arn = self.role_arn().unwrap_or_default();
+                policy::Principal::assumed_role(&self.arn, &role_arn).with_user_id(&self.user_id)
+            }
+            CallerKind::FederatedUser { .. } => {
+                let user_arn = match self.session.as_deref().map(|c| &c.kind) {
+                    Some(SessionKind::Federated { user_arn, .. }) => Some(user_arn.as_str()),
+                    _ => None,
+                };
+                policy::Principal::federated_user(&self.arn, user_arn).with_user_id(&self.user_id)
+            }
+        }
+    }
+
+    /// Whether these are temporary credentials.
+    pub fn is_session(&self) -> bool {
+        self.session.is_some()
     }
 }
 
@@ -83,6 +133,24 @@ pub fn authenticate(
     if key_id.starts_with(crate::ids::TEMPORARY_PREFIX) && auth.security_token.is_none() {
         return Err(invalid_key());
     }
+    if key_id.starts_with(crate::ids::TEMPORARY_PREFIX) {
+        let token = auth.security_token.as_deref().unwrap_or_default();
+        let (claims, secret) =
+            app.tokens
+                .open(key_id, token, app.clock.now())
+                .map_err(|e| match e {
+                    TokenError::Invalid => invalid_key(),
+                    TokenError::Expired => ApiError::new(
+                        ErrorCode::ExpiredToken,
+                        "The security token included in the request is expired",
+                    ),
+                })?;
+        let caller = session_caller(key_id, claims);
+        let c = &auth.credential;
+        let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
+        sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
+        return Ok(Some(caller));
+    }
     let st = app.read()?;
     let owner = st.keys.get(key_id).ok_or_else(invalid_key)?;
     let acct = st.accounts.get(&owner.account).ok_or_else(invalid_key)?;
@@ -103,6 +171,7 @@ pub fn authenticate(
                 arn: acct.root_arn(),
                 user_id: acct.id().to_string(),
                 access_key_id: key_id.to_string(),
+                session: None,
             };
             (k.secret.clone(), caller)
         }
@@ -125,6 +194,7 @@ pub fn authenticate(
                 arn: acct.user_arn(u),
                 user_id: u.id.clone(),
                 access_key_id: key_id.to_string(),
+                session: None,
             };
             (k.secret.clone(), caller)
         }
@@ -134,4 +204,58 @@ pub fn authenticate(
     let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
     sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
     Ok(Some(caller))
+}
+
+/// The caller a session token describes. The token alone is enough: no database read.
+pub fn session_caller(access_key_id: &str, claims: Claims) -> Caller {
+    let account = claims.account.clone();
+    let (kind, arn, user_id) = match &claims.kind {
+        SessionKind::Role {
+            role_name, role_id, ..
+        } => (
+            CallerKind::AssumedRole {
+                role_key: role_name.to_lowercase(),
+                role_name: role_name.clone(),
+            },
+            format!(
+                "arn:aws:sts::{account}:assumed-role/{role_name}/{}",
+                claims.session_name
+            ),
+            format!("{role_id}:{}", claims.session_name),
+        ),
+        SessionKind::User {
+            user_key,
+            user_name,
+            user_id,
+            user_path,
+        } => (
+            CallerKind::User {
+                key: user_key.clone(),
+                name: user_name.clone(),
+            },
+            format!("arn:aws:iam::{account}:user{user_path}{user_name}"),
+            user_id.clone(),
+        ),
+        SessionKind::Root => (
+            CallerKind::Root,
+            format!("arn:aws:iam::{account}:root"),
+            account.clone(),
+        ),
+        SessionKind::Federated { name, user_key, .. } => (
+            CallerKind::FederatedUser {
+                user_key: user_key.clone(),
+                name: name.clone(),
+            },
+            format!("arn:aws:sts::{account}:federated-user/{name}"),
+            format!("{account}:{name}"),
+        ),
+    };
+    Caller {
+        account,
+        kind,
+        arn,
+        user_id,
+        access_key_id: access_key_id.to_string(),
+        session: Some(Arc::new(claims)),
+    }
 }

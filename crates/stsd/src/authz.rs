@@ -4,23 +4,35 @@
 
 use std::sync::Arc;
 
-use crate::auth::CallerKind;
+use crate::auth::{Caller, CallerKind};
 use crate::error::{ApiError, ApiResult};
 use crate::iam::Ctx;
 use crate::model::Account;
 use crate::state::State;
+use crate::tokens::SessionKind;
 
 /// Compile a document with the engine, mapping its errors to IAM's codes.
 pub fn compile(text: &str, kind: policy::PolicyKind) -> ApiResult<Arc<policy::Policy>> {
-    policy::Policy::parse(text, kind)
-        .map(Arc::new)
-        .map_err(|e| {
-            if e.is_too_large() {
-                ApiError::new(crate::error::ErrorCode::LimitExceeded, e.to_string())
-            } else {
-                ApiError::malformed_policy(e.to_string())
-            }
-        })
+    map_compiled(policy::Policy::parse(text, kind))
+}
+
+/// Compile with an explicit size budget (characters without whitespace).
+pub fn compile_with_limit(
+    text: &str,
+    kind: policy::PolicyKind,
+    limit: usize,
+) -> ApiResult<Arc<policy::Policy>> {
+    map_compiled(policy::Policy::parse_with_limit(text, kind, limit))
+}
+
+fn map_compiled(r: Result<policy::Policy, policy::PolicyError>) -> ApiResult<Arc<policy::Policy>> {
+    r.map(Arc::new).map_err(|e| {
+        if e.is_too_large() {
+            ApiError::new(crate::error::ErrorCode::LimitExceeded, e.to_string())
+        } else {
+            ApiError::malformed_policy(e.to_string())
+        }
+    })
 }
 
 /// Characters that count toward IAM's size quotas (whitespace excluded).
@@ -33,54 +45,247 @@ pub fn principal_arns(p: &policy::Policy) -> Vec<String> {
     p.principal_arns().map(str::to_string).collect()
 }
 
-/// Policies that apply to an IAM user: its inline and attached policies and those of its groups, plus its
-/// permissions boundary. `Err` when the boundary is set but unusable (then nothing may be allowed).
-struct UserPolicies {
-    identity: Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
-    boundary: Option<(String, Arc<policy::Policy>)>,
+/// The policies attached to a principal: identity policies (with the label and source simulation reports)
+/// and the permissions boundary.
+#[derive(Clone, Default)]
+pub struct PrincipalPolicies {
+    pub identity: Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
+    pub boundary: Option<(String, Arc<policy::Policy>)>,
 }
 
-fn user_policies(acct: &Account, user_key: &str) -> Result<UserPolicies, ()> {
-    let mut identity = Vec::new();
-    let Some(u) = acct.users.get(user_key) else {
-        return Err(());
-    };
-    for (name, d) in &u.inline {
+impl PrincipalPolicies {
+    /// A policy set over these policies (identity + boundary), to which callers add session/resource parts.
+    pub fn set(&self) -> policy::PolicySet<'_> {
+        let mut set = policy::PolicySet::new();
+        for (label, source, p) in &self.identity {
+            set = set.identity(p, label, *source);
+        }
+        if let Some((label, p)) = &self.boundary {
+            set = set.boundary(p, label);
+        }
+        set
+    }
+}
+
+fn inline_into(
+    out: &mut Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
+    inline: &std::collections::BTreeMap<String, crate::model::Doc>,
+    source: policy::PolicySource,
+) {
+    for (name, d) in inline {
         if let Some(c) = &d.compiled {
-            identity.push((name.clone(), policy::PolicySource::User, c.clone()));
+            out.push((name.clone(), source, c.clone()));
         }
     }
-    let managed = |arn: &String| {
-        acct.policy_by_arn(arn)
+}
+
+fn managed_into(
+    out: &mut Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
+    acct: &Account,
+    attached: &[String],
+) {
+    for arn in attached {
+        if let Some(c) = acct
+            .policy_by_arn(arn)
             .and_then(|p| p.default_doc())
             .and_then(|v| v.doc.compiled.clone())
-            .map(|c| (arn.clone(), policy::PolicySource::UserManaged, c))
-    };
-    identity.extend(u.attached.iter().filter_map(managed));
-    for gname in &u.groups {
-        if let Some(g) = acct.groups.get(&gname.to_lowercase()) {
-            for (name, d) in &g.inline {
-                if let Some(c) = &d.compiled {
-                    identity.push((name.clone(), policy::PolicySource::Group, c.clone()));
-                }
-            }
-            identity.extend(g.attached.iter().filter_map(managed));
+        {
+            out.push((arn.clone(), policy::PolicySource::UserManaged, c));
         }
     }
-    let boundary = match &u.boundary {
-        None => None,
-        Some(b) => {
-            let c = acct
-                .policy_by_arn(b)
-                .and_then(|p| p.default_doc())
-                .and_then(|v| v.doc.compiled.clone());
-            Some((b.clone(), c.ok_or(())?))
-        }
-    };
-    Ok(UserPolicies { identity, boundary })
 }
 
-/// Authorize an IAM (or identity-only STS) call made in the caller's own account.
+/// The default version of a managed policy of `acct`, compiled.
+pub fn managed_policy(acct: &Account, arn: &str) -> Option<Arc<policy::Policy>> {
+    acct.policy_by_arn(arn)
+        .and_then(|p| p.default_doc())
+        .and_then(|v| v.doc.compiled.clone())
+}
+
+/// `Err(())` when a boundary is set but unusable: then nothing may be allowed.
+fn boundary_of(
+    acct: &Account,
+    boundary: Option<&String>,
+) -> Result<Option<(String, Arc<policy::Policy>)>, ()> {
+    match boundary {
+        None => Ok(None),
+        Some(b) => managed_policy(acct, b)
+            .map(|c| Some((b.clone(), c)))
+            .ok_or(()),
+    }
+}
+
+/// A user's inline and attached policies, those of its groups, and its boundary.
+pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies, ()> {
+    let u = acct.users.get(user_key).ok_or(())?;
+    let mut identity = Vec::new();
+    inline_into(&mut identity, &u.inline, policy::PolicySource::User);
+    managed_into(&mut identity, acct, &u.attached);
+    for gname in &u.groups {
+        if let Some(g) = acct.groups.get(&gname.to_lowercase()) {
+            inline_into(&mut identity, &g.inline, policy::PolicySource::Group);
+            managed_into(&mut identity, acct, &g.attached);
+        }
+    }
+    Ok(PrincipalPolicies {
+        identity,
+        boundary: boundary_of(acct, u.boundary.as_ref())?,
+    })
+}
+
+/// A group's inline and attached policies.
+pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolicies, ()> {
+    let g = acct.groups.get(group_key).ok_or(())?;
+    let mut identity = Vec::new();
+    inline_into(&mut identity, &g.inline, policy::PolicySource::Group);
+    managed_into(&mut identity, acct, &g.attached);
+    Ok(PrincipalPolicies {
+        identity,
+        boundary: None,
+    })
+}
+
+/// A role's inline and attached policies and its boundary.
+pub fn role_policies(acct: &Account, role_key: &str) -> Result<PrincipalPolicies, ()> {
+    let r = acct.roles.get(role_key).ok_or(())?;
+    let mut identity = Vec::new();
+    inline_into(&mut identity, &r.inline, policy::PolicySource::Role);
+    managed_into(&mut identity, acct, &r.attached);
+    Ok(PrincipalPolicies {
+        identity,
+        boundary: boundary_of(acct, r.boundary.as_ref())?,
+    })
+}
+
+/// The policies in force for the caller: its identity policies and boundary plus, for sessions, the
+/// session policies. `Err(reason)` when the caller can be allowed nothing at all.
+pub struct CallerPolicies {
+    pub principal: PrincipalPolicies,
+    /// (label, policy) of the session policies (inline first, then managed ARNs); empty → none.
+    pub session: Vec<(String, Arc<policy::Policy>)>,
+    /// A session policy set was given (even if one of its ARNs no longer exists).
+    pub has_session_policy: bool,
+}
+
+impl CallerPolicies {
+    pub fn set(&self) -> policy::PolicySet<'_> {
+        let mut set = self.principal.set();
+        for (label, p) in &self.session {
+            set = set.session(p, label);
+        }
+        set
+    }
+}
+
+/// Gather what applies to `caller` (in its own account).
+pub fn caller_policies(
+    st: &State,
+    app: &crate::app::App,
+    caller: &Caller,
+) -> Result<CallerPolicies, String> {
+    let acct = st
+        .accounts
+        .get(&caller.account)
+        .ok_or_else(|| "because the account does not exist".to_string())?;
+    let principal = match &caller.kind {
+        CallerKind::Root => PrincipalPolicies::default(),
+        CallerKind::User { key, .. } | CallerKind::FederatedUser { user_key: key, .. } => {
+            user_policies(acct, key)
+                .map_err(|()| "because no identity-based policy allows it".to_string())?
+        }
+        CallerKind::AssumedRole { role_key, .. } => role_policies(acct, role_key)
+            .map_err(|()| "because the role no longer exists".to_string())?,
+    };
+    let mut session = Vec::new();
+    let mut has_session_policy = false;
+    if let Some(claims) = caller.session.as_deref() {
+        if let Some(text) = &claims.policy {
+            has_session_policy = true;
+            let p = app
+                .session_policy(text)
+                .map_err(|_| "because the session policy is invalid".to_string())?;
+            session.push(("session-policy".to_string(), p));
+        }
+        for arn in &claims.policy_arns {
+            has_session_policy = true;
+            if let Some(p) = managed_policy(acct, arn) {
+                session.push((arn.clone(), p));
+            }
+        }
+    }
+    Ok(CallerPolicies {
+        principal,
+        session,
+        has_session_policy,
+    })
+}
+
+/// Which calls the kind of temporary credentials may make at all, before any policy (AWS's fixed rules):
+/// GetSessionToken sessions call IAM only after MFA and STS only for AssumeRole/GetCallerIdentity;
+/// federated users call no IAM and only GetCallerIdentity.
+fn session_may_call(caller: &Caller, action: &str) -> bool {
+    let Some(claims) = caller.session.as_deref() else {
+        return true;
+    };
+    let is_iam = action.len() > 4 && action[..4].eq_ignore_ascii_case("iam:");
+    let is_sts = action.len() > 4 && action[..4].eq_ignore_ascii_case("sts:");
+    match claims.kind {
+        SessionKind::User { .. } | SessionKind::Root => {
+            if is_iam {
+                claims.mfa_at.is_some()
+            } else if is_sts {
+                action.eq_ignore_ascii_case("sts:AssumeRole")
+                    || action.eq_ignore_ascii_case("sts:GetCallerIdentity")
+            } else {
+                true
+            }
+        }
+        SessionKind::Federated { .. } => !is_iam && !is_sts,
+        SessionKind::Role { .. } => true,
+    }
+}
+
+/// The request context AWS builds for `caller`: principal keys, tags, session keys, request keys.
+pub fn caller_context(st: &State, ctx: &Ctx<'_>, principal: &policy::Principal) -> policy::Context {
+    let caller = ctx.caller;
+    let mut context = policy::Context::new();
+    principal.fill_context(&mut context);
+    fill_request_keys(&mut context, ctx);
+    if let Some(acct) = st.accounts.get(&caller.account) {
+        let tags = match &caller.kind {
+            CallerKind::User { key, .. } => acct.users.get(key).map(|u| u.tags.as_slice()),
+            CallerKind::AssumedRole { role_key, .. } => {
+                acct.roles.get(role_key).map(|r| r.tags.as_slice())
+            }
+            _ => None,
+        };
+        for t in tags.unwrap_or_default() {
+            context.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
+        }
+    }
+    if let Some(c) = caller.session.as_deref() {
+        // Session tags override the entity's tags of the same key.
+        for (k, v) in &c.tags {
+            context.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+        }
+        context.set("aws:TokenIssueTime", crate::iam::fmt_time(c.issued));
+        match c.mfa_at {
+            Some(at) => {
+                context.set("aws:MultiFactorAuthPresent", "true");
+                context.set("aws:MultiFactorAuthAge", (ctx.now - at).max(0).to_string());
+            }
+            None => {
+                context.set("aws:MultiFactorAuthPresent", "false");
+            }
+        }
+        if let Some(si) = &c.source_identity {
+            context.set("aws:SourceIdentity", si.clone());
+        }
+    }
+    context
+}
+
+/// Authorize a call made in the caller's own account (IAM actions, identity-checked STS actions).
 pub fn authorize_iam(
     st: &State,
     ctx: &Ctx<'_>,
@@ -89,45 +294,28 @@ pub fn authorize_iam(
     extra: &[(String, Vec<String>)],
 ) -> ApiResult<()> {
     let caller = ctx.caller;
-    let user_key = match &caller.kind {
-        // The root user may do everything in its own account (no SCPs in stsd).
-        CallerKind::Root => return Ok(()),
-        CallerKind::User { key, .. } => key,
-    };
-    let deny = |reason: String| {
+    let deny = |reason: &str| {
         ApiError::access_denied(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource} {reason}",
             caller.arn
         ))
     };
-    let acct = st
-        .accounts
-        .get(&caller.account)
-        .ok_or_else(ApiError::internal)?;
-    let Ok(policies) = user_policies(acct, user_key) else {
-        return Err(deny(format!(
-            "because no permissions boundary allows the {action} action"
+    if !session_may_call(caller, action) {
+        return Err(deny(&format!(
+            "because no session policy allows the {action} action"
         )));
-    };
-    let principal = policy::Principal::user(&caller.arn).with_user_id(&caller.user_id);
-    let mut context = policy::Context::new();
-    principal.fill_context(&mut context);
-    fill_request_keys(&mut context, ctx);
-    if let Some(u) = acct.users.get(user_key) {
-        for t in &u.tags {
-            context.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
-        }
     }
+    // The root user may do everything in its own account (no SCPs in stsd).
+    if caller.kind == CallerKind::Root {
+        return Ok(());
+    }
+    let policies = caller_policies(st, ctx.app, caller).map_err(|r| deny(&r))?;
+    let principal = caller.principal();
+    let mut context = caller_context(st, ctx, &principal);
     for (k, v) in extra {
         context.insert(k, v.iter().cloned());
     }
-    let mut set = policy::PolicySet::new();
-    for (label, source, p) in &policies.identity {
-        set = set.identity(p, label, *source);
-    }
-    if let Some((label, p)) = &policies.boundary {
-        set = set.boundary(p, label);
-    }
+    let set = policies.set();
     let req = policy::Request::new(&principal, action, resource, &context);
     let decision = policy::evaluate(&req, &set);
     if decision.is_allowed() {
@@ -141,7 +329,7 @@ pub fn authorize_iam(
 }
 
 /// Request-level global keys: time, transport, source IP, user agent.
-fn fill_request_keys(context: &mut policy::Context, ctx: &Ctx<'_>) {
+pub fn fill_request_keys(context: &mut policy::Context, ctx: &Ctx<'_>) {
     context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
     context.set("aws:EpochTime", ctx.now.to_string());
     context.set(

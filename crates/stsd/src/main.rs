@@ -79,8 +79,18 @@ fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let store = SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?;
-    let mut app =
-        App::new(Box::new(store), Config::default(), Clock::default()).context("loading state")?;
+    let offset = match std::env::var("STSD_CLOCK_OFFSET_SECS") {
+        Ok(v) => v
+            .parse::<i64>()
+            .context("STSD_CLOCK_OFFSET_SECS must be an integer")?,
+        Err(_) => 0,
+    };
+    let mut app = App::new(
+        Box::new(store),
+        Config::default(),
+        Clock::with_offset(offset),
+    )
+    .context("loading state")?;
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }

@@ -42,7 +42,12 @@ impl DocKind {
 impl Doc {
     /// Compile after loading from the store. A document that no longer compiles (stricter engine) grants nothing.
     pub fn recompile(&mut self) {
-        match policy::Policy::parse(&self.text, self.kind.policy_kind()) {
+        // Stored documents passed their quota when written; only the wire limit applies on reload.
+        match policy::Policy::parse_with_limit(
+            &self.text,
+            self.kind.policy_kind(),
+            policy::MAX_WIRE_CHARS,
+        ) {
             Ok(p) => self.compiled = Some(Arc::new(p)),
             Err(e) => {
                 tracing::warn!(error = %e, "stored policy no longer compiles; it grants nothing");
@@ -205,6 +210,8 @@ pub struct Account {
     pub groups: BTreeMap<String, Group>,
     pub roles: BTreeMap<String, Role>,
     pub policies: BTreeMap<String, ManagedPolicy>,
+    /// Virtual MFA devices keyed by lower-cased device name.
+    pub mfa_devices: BTreeMap<String, MfaDevice>,
 }
 
 impl Account {
@@ -215,6 +222,7 @@ impl Account {
             groups: BTreeMap::new(),
             roles: BTreeMap::new(),
             policies: BTreeMap::new(),
+            mfa_devices: BTreeMap::new(),
         }
     }
 
@@ -297,4 +305,123 @@ pub struct KeyOwner {
     pub account: String,
     /// Lower-cased user name, or `None` for the account root.
     pub user: Option<String>,
+}
+
+/// The TOTP secret of a virtual MFA device. Persisted (in the store only) as base32 text; `Debug` never shows
+/// it; the bytes are wiped from memory when dropped.
+#[derive(Clone)]
+pub struct MfaSeed(zeroize::Zeroizing<Vec<u8>>);
+
+impl MfaSeed {
+    pub fn new(bytes: Vec<u8>) -> MfaSeed {
+        MfaSeed(zeroize::Zeroizing::new(bytes))
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    /// RFC 4648 base32 without padding (the `Base32StringSeed` text).
+    pub fn to_base32(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&self.0))
+    }
+}
+
+impl std::fmt::Debug for MfaSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MfaSeed(<redacted>)")
+    }
+}
+
+impl Serialize for MfaSeed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_base32())
+    }
+}
+
+impl<'de> Deserialize<'de> for MfaSeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MfaSeed, D::Error> {
+        let text = zeroize::Zeroizing::new(String::deserialize(d)?);
+        data_encoding::BASE32_NOPAD
+            .decode(text.trim_end_matches('=').as_bytes())
+            .map(MfaSeed::new)
+            .map_err(|_| serde::de::Error::custom("MFA seed is not base32"))
+    }
+}
+
+/// Who an MFA device is assigned to: the account root or a user (by unique ID, so renames keep the link).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum MfaOwner {
+    Root,
+    User { id: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MfaAssignment {
+    pub owner: MfaOwner,
+    /// `EnableDate`.
+    pub enabled: i64,
+}
+
+/// A virtual MFA device. It exists unassigned after CreateVirtualMFADevice and DeactivateMFADevice.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct MfaDevice {
+    pub name: String,
+    pub path: String,
+    pub created: i64,
+    pub seed: MfaSeed,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    #[serde(default)]
+    pub assigned: Option<MfaAssignment>,
+    /// Replay guard: the highest TOTP time step ever accepted; codes of this step or earlier are refused.
+    #[serde(default)]
+    pub last_step: Option<i64>,
+    /// Clock drift of the authenticator in steps, learnt by ResyncMFADevice.
+    #[serde(default)]
+    pub drift: i64,
+}
+
+impl std::fmt::Debug for MfaDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaDevice")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("assigned", &self.assigned)
+            .field("last_step", &self.last_step)
+            .field("drift", &self.drift)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MfaDevice {
+    pub fn is_assigned_to(&self, owner: &MfaOwner) -> bool {
+        self.assigned.as_ref().is_some_and(|a| &a.owner == owner)
+    }
+}
+
+impl Account {
+    /// `arn:aws:iam::ACCT:mfa<path><name>`.
+    pub fn mfa_serial(&self, d: &MfaDevice) -> String {
+        format!("arn:aws:iam::{}:mfa{}{}", self.meta.id, d.path, d.name)
+    }
+
+    /// The key (lower-cased name) of the virtual MFA device with this exact serial number.
+    pub fn mfa_key_by_serial(&self, serial: &str) -> Option<String> {
+        let key = serial.rsplit('/').next()?.to_lowercase();
+        let d = self.mfa_devices.get(&key)?;
+        (self.mfa_serial(d) == serial).then_some(key)
+    }
+
+    /// Devices assigned to `owner`, in name order.
+    pub fn mfa_devices_of<'a>(
+        &'a self,
+        owner: &'a MfaOwner,
+    ) -> impl Iterator<Item = (&'a String, &'a MfaDevice)> + 'a {
+        self.mfa_devices
+            .iter()
+            .filter(move |(_, d)| d.is_assigned_to(owner))
+    }
+
+    pub fn user_by_id(&self, id: &str) -> Option<&User> {
+        self.users.values().find(|u| u.id == id)
+    }
 }

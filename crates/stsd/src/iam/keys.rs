@@ -22,10 +22,14 @@ enum Owner {
 fn owner(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Owner> {
     match v::opt_name(p, "UserName", 128)? {
         Some(n) => Ok(Owner::User(n.to_string())),
-        None => Ok(match &ctx.caller.kind {
-            CallerKind::Root => Owner::Root,
-            CallerKind::User { name, .. } => Owner::User(name.clone()),
-        }),
+        None => match &ctx.caller.kind {
+            CallerKind::Root => Ok(Owner::Root),
+            CallerKind::User { name, .. } => Ok(Owner::User(name.clone())),
+            _ => Err(crate::error::ApiError::new(
+                crate::error::ErrorCode::ValidationError,
+                "Must specify userName when calling with non-User credentials",
+            )),
+        },
     }
 }
 

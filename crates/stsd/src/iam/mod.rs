@@ -4,8 +4,10 @@
 mod account;
 mod groups;
 mod keys;
+mod mfa;
 mod policies;
 mod roles;
+mod simulate;
 mod users;
 
 use crate::app::App;
@@ -138,7 +140,7 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
         "GetAccountSummary" => account::get_account_summary,
         "CreateAccount" => account::create_account,
-        _ => return None,
+        other => return mfa::handler(other).or_else(|| simulate::handler(other)),
     })
 }
 

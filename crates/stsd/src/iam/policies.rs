@@ -661,7 +661,17 @@ fn put_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
             &format!("iam:Put{}Policy", target.word()),
             &target.arn(ctx, acct, name),
         )?;
-        let doc = compile(text, DocKind::Identity)?;
+        // Inline documents count against the principal's aggregate quota, not the managed-policy one.
+        let compiled = crate::authz::compile_with_limit(
+            text,
+            policy::PolicyKind::Identity,
+            policy::MAX_WIRE_CHARS,
+        )?;
+        let doc = Doc {
+            text: text.to_string(),
+            kind: DocKind::Identity,
+            compiled: Some(compiled),
+        };
         let existing = target.inline(acct, name)?;
         let others: usize = existing
             .iter()

@@ -1,6 +1,8 @@
 //! STS actions. The foundation serves GetCallerIdentity and GetAccessKeyInfo; credential-issuing actions
 //! come with temporary credentials.
 
+mod credentials;
+
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::iam::Ctx;
 use crate::protocol::query::Params;
@@ -12,6 +14,9 @@ pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
         "GetCallerIdentity" => get_caller_identity,
         "GetAccessKeyInfo" => get_access_key_info,
+        "AssumeRole" => credentials::assume_role,
+        "GetSessionToken" => credentials::get_session_token,
+        "GetFederationToken" => credentials::get_federation_token,
         _ => return None,
     })
 }

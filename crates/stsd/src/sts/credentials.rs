@@ -1,0 +1,624 @@
+//! The credential-issuing STS actions: AssumeRole, GetSessionToken, GetFederationToken.
+//! Sessions are stateless: everything a later request needs is sealed into the token (see `tokens`).
+
+use crate::auth::{Caller, CallerKind};
+use crate::authz;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::iam::{fmt_time, Ctx};
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+use crate::state::State;
+use crate::tokens::{Claims, SessionKind};
+use crate::validate as v;
+
+/// Plaintext budget of inline session policy + policy ARNs, and the packed budget incl. tags.
+const SESSION_POLICY_PLAINTEXT: usize = 2048;
+const PACKED_BUDGET: usize = 4096;
+
+fn validation(value: &str, member: &str, constraint: &str) -> ApiError {
+    ApiError::validation(value, member, constraint)
+}
+
+fn pattern_check(
+    value: &str,
+    member: &str,
+    min: usize,
+    max: usize,
+    extra: &str,
+    shown: &str,
+) -> ApiResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(validation(
+            value,
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(validation(
+            value,
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
+    {
+        return Err(validation(
+            value,
+            member,
+            &format!("Member must satisfy regular expression pattern: {shown}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Optional `DurationSeconds` within `min..=max`.
+fn duration(p: &Params, min: i64, max: i64) -> ApiResult<Option<i64>> {
+    v::int_range(p, "DurationSeconds", min, max)
+}
+
+/// `SerialNumber` + `TokenCode`, both or neither.
+fn mfa_params(p: &Params) -> ApiResult<Option<(String, String)>> {
+    match (p.get("SerialNumber"), p.get("TokenCode")) {
+        (None, None) => Ok(None),
+        (Some(serial), Some(code)) => {
+            pattern_check(serial, "serialNumber", 9, 256, "+=/:,.@-", "[\\w+=/:,.@-]*")?;
+            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(validation(code, "tokenCode", "Member must satisfy regular expression pattern: [\\d]*"));
+            }
+            Ok(Some((serial.to_string(), code.to_string())))
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
+        )),
+    }
+}
+
+/// Verify an MFA code for the calling IAM user or root (long-term identity behind the credentials).
+fn verify_mfa(ctx: &Ctx<'_>, serial: &str, code: &str) -> ApiResult<i64> {
+    let user_key = match &ctx.caller.kind {
+        CallerKind::User { key, .. } => Some(key.as_str()),
+        CallerKind::Root => None,
+        _ => {
+            return Err(ApiError::access_denied(
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ))
+        }
+    };
+    crate::mfa::verify_code(
+        ctx.app,
+        &ctx.caller.account,
+        user_key,
+        serial,
+        code,
+        ctx.now,
+    )?;
+    Ok(ctx.now)
+}
+
+/// Session tags: ≤ 50, key/value rules, case-insensitive duplicates refused.
+fn session_tags(p: &Params) -> ApiResult<Vec<(String, String)>> {
+    let tags = v::tags(p, true).map_err(|e| {
+        if e.code == ErrorCode::InvalidInput {
+            ApiError::new(ErrorCode::InvalidParameterValue, e.message)
+        } else {
+            e
+        }
+    })?;
+    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+}
+
+/// Inline policy + ARNs: validated, compiled (MalformedPolicyDocument), within the plaintext budget.
+fn session_policies(
+    p: &Params,
+    max_policy_len: Option<usize>,
+) -> ApiResult<(Option<String>, Vec<String>)> {
+    let policy = match p.get("Policy") {
+        None => None,
+        Some(text) => {
+            if text.is_empty() {
+                return Err(validation(
+                    text,
+                    "policy",
+                    "Member must have length greater than or equal to 1",
+                ));
+            }
+            if let Some(max) = max_policy_len {
+                if text.chars().count() > max {
+                    return Err(validation(
+                        "<policy>",
+                        "policy",
+                        &format!("Member must have length less than or equal to {max}"),
+                    ));
+                }
+            }
+            if !text
+                .chars()
+                .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
+            {
+                return Err(validation(
+                    "<policy>",
+                    "policy",
+                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                ));
+            }
+            authz::compile_with_limit(text, policy::PolicyKind::Session, policy::MAX_WIRE_CHARS)
+                .map_err(|e| ApiError::malformed_policy(e.message))?;
+            Some(text.to_string())
+        }
+    };
+    let mut arns = Vec::new();
+    if let Some(list) = p.struct_list("PolicyArns")? {
+        if list.len() > 10 {
+            return Err(validation(
+                "[...]",
+                "policyArns",
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        for item in list {
+            let arn = item
+                .get("arn")
+                .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
+            if arn.chars().count() < 20 || arn.chars().count() > 2048 {
+                return Err(validation(
+                    arn,
+                    "policyArns.member.arn",
+                    "Member must have length greater than or equal to 20",
+                ));
+            }
+            if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
+                return Err(validation(
+                    arn,
+                    "policyArns.member.arn",
+                    "Member must be a managed policy ARN",
+                ));
+            }
+            arns.push(arn.to_string());
+        }
+    }
+    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>();
+    if plaintext > SESSION_POLICY_PLAINTEXT {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
+        ));
+    }
+    Ok((policy, arns))
+}
+
+/// stsd's packed size: session policy + ARNs + tags against a fixed budget, as a percentage.
+fn packed_size(
+    policy: Option<&str>,
+    arns: &[String],
+    tags: &[(String, String)],
+) -> ApiResult<Option<usize>> {
+    if policy.is_none() && arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let bytes = policy.map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>()
+        + tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let pct = (bytes * 100).div_ceil(PACKED_BUDGET);
+    if pct > 100 {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."),
+        ));
+    }
+    Ok(Some(pct))
+}
+
+fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &str, expires: i64) {
+    x.open("Credentials")
+        .elem("AccessKeyId", akid)
+        .elem("SecretAccessKey", secret)
+        .elem("SessionToken", token)
+        .elem("Expiration", &fmt_time(expires))
+        .close("Credentials");
+}
+
+/// Mint `ASIA` credentials for `claims` (the key encodes the session's account).
+fn mint(ctx: &Ctx<'_>, claims: &Claims) -> ApiResult<(String, String, String)> {
+    let akid = crate::ids::access_key_id(crate::ids::TEMPORARY_PREFIX, &claims.account);
+    let (secret, token) = ctx
+        .app
+        .tokens
+        .seal(&akid, claims)
+        .map_err(|_| ApiError::internal())?;
+    Ok((akid, secret, token))
+}
+
+fn refuse_session(caller: &Caller, action: &str) -> ApiResult<()> {
+    if caller.is_session() {
+        return Err(ApiError::access_denied(format!(
+            "Cannot call {action} with session credentials"
+        )));
+    }
+    Ok(())
+}
+
+/// Split `arn:aws:iam::ACCT:role/path/Name` into (account, path, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (acct, resource) = rest.split_once(':')?;
+    let res = resource.strip_prefix("role")?;
+    if !res.starts_with('/') {
+        return None;
+    }
+    let idx = res.rfind('/')?;
+    Some((acct, &res[..=idx], &res[idx + 1..]))
+}
+
+pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let caller = ctx.caller;
+    let role_arn = v::arn(p, "RoleArn")?;
+    let session_name = p.required("RoleSessionName")?;
+    pattern_check(
+        session_name,
+        "roleSessionName",
+        2,
+        64,
+        "+=,.@-",
+        "[\\w+=,.@-]*",
+    )?;
+    let requested = duration(p, 900, 43200)?;
+    let external_id = match p.get("ExternalId") {
+        Some(e) => {
+            pattern_check(e, "externalId", 2, 1224, "+=,.@:/-", "[\\w+=,.@:\\/-]*")?;
+            Some(e.to_string())
+        }
+        None => None,
+    };
+    let mfa = mfa_params(p)?;
+    let (session_policy, policy_arns) = session_policies(p, None)?;
+    let mut tags = session_tags(p)?;
+    let transitive_req = p.list("TransitiveTagKeys")?.unwrap_or_default();
+    if transitive_req.len() > 50 {
+        return Err(validation(
+            "[...]",
+            "transitiveTagKeys",
+            "Member must have length less than or equal to 50",
+        ));
+    }
+    for k in &transitive_req {
+        if !tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameterValue,
+                format!(
+                    "The transitive tag key {k} must also be a session tag passed in the request."
+                ),
+            ));
+        }
+    }
+    let source_identity = match p.get("SourceIdentity") {
+        Some(si) => {
+            pattern_check(si, "sourceIdentity", 2, 64, "+=,.@-", "[\\w+=,.@-]*")?;
+            if si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:") {
+                return Err(validation(
+                    si,
+                    "sourceIdentity",
+                    "Member must not start with 'aws:'",
+                ));
+            }
+            Some(si.to_string())
+        }
+        None => None,
+    };
+    if p.struct_list("ProvidedContexts")?
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "ProvidedContexts are not supported: no context provider is configured.",
+        ));
+    }
+    if caller.kind == CallerKind::Root {
+        return Err(ApiError::access_denied(
+            "Roles may not be assumed by root accounts.",
+        ));
+    }
+    if matches!(caller.kind, CallerKind::FederatedUser { .. }) {
+        return Err(ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            caller.arn
+        )));
+    }
+    // MFA checked before anything is evaluated, so the context carries it.
+    let mfa_at = match &mfa {
+        Some((serial, code)) => Some(verify_mfa(ctx, serial, code)?),
+        None => caller.session.as_deref().and_then(|c| c.mfa_at),
+    };
+
+    let st = ctx.app.read()?;
+    let denied = || {
+        ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn} because no role trust policy allows the sts:AssumeRole action",
+            caller.arn
+        ))
+    };
+    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
+    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
+    let role = acct
+        .roles
+        .get(&role_name.to_lowercase())
+        .filter(|r| r.path == role_path && r.name == role_name)
+        .ok_or_else(denied)?;
+    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
+
+    // Chaining: inherited transitive tags and source identity.
+    let chained = matches!(caller.kind, CallerKind::AssumedRole { .. });
+    let mut transitive: Vec<String> = Vec::new();
+    let mut effective_si = source_identity.clone();
+    if let Some(prev) = caller.session.as_deref() {
+        for (k, val) in prev
+            .tags
+            .iter()
+            .filter(|(k, _)| prev.transitive.iter().any(|t| t.eq_ignore_ascii_case(k)))
+        {
+            if tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidParameterValue,
+                    format!("Tag key {k} is an inherited transitive session tag and cannot be overridden."),
+                ));
+            }
+            tags.push((k.clone(), val.clone()));
+            transitive.push(k.clone());
+        }
+        if let Some(prev_si) = &prev.source_identity {
+            match &source_identity {
+                Some(si) if si != prev_si => {
+                    return Err(ApiError::access_denied(
+                        "The source identity of a session cannot be changed by role chaining.",
+                    ))
+                }
+                _ => effective_si = Some(prev_si.clone()),
+            }
+        }
+    }
+    transitive.extend(transitive_req.iter().cloned());
+    if tags.len() > 50 {
+        return Err(ApiError::limit("SessionTags", 50));
+    }
+    let max = if chained {
+        3600
+    } else {
+        i64::from(role.max_session_duration)
+    };
+    let dur = requested.unwrap_or(3600.min(max));
+    if chained && dur > 3600 {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        ));
+    }
+    if dur > i64::from(role.max_session_duration) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
+
+    // Authorization: trust policy + the caller's own policies (reference §4.9).
+    let principal = caller.principal();
+    let mut context = authz::caller_context(&st, ctx, &principal);
+    context.set("sts:RoleSessionName", session_name);
+    if let Some(e) = &external_id {
+        context.set("sts:ExternalId", e.clone());
+    }
+    if let Some(si) = &source_identity {
+        context.set("sts:SourceIdentity", si.clone());
+    }
+    if let Some(at) = mfa_at {
+        context.set("aws:MultiFactorAuthPresent", "true");
+        context.set("aws:MultiFactorAuthAge", (ctx.now - at).max(0).to_string());
+    }
+    for t in &role.tags {
+        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    let request_tags: Vec<&(String, String)> = tags
+        .iter()
+        .filter(|(k, _)| !transitive.iter().any(|t| t == k) || transitive_req.contains(k))
+        .collect();
+    for (k, val) in &request_tags {
+        context.set(&format!("aws:RequestTag/{k}"), val.clone());
+    }
+    if !request_tags.is_empty() {
+        context.insert("aws:TagKeys", request_tags.iter().map(|(k, _)| k.clone()));
+    }
+    if !transitive_req.is_empty() {
+        context.insert("sts:TransitiveTagKeys", transitive_req.iter().cloned());
+    }
+    let caller_policies = authz::caller_policies(&st, ctx.app, caller).map_err(|_| denied())?;
+    let caller_set = caller_policies.set();
+    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
+    let check = |action: &str| -> ApiResult<()> {
+        let req = policy::Request::new(&principal, action, role_arn, &context);
+        let d = policy::evaluate_trust(&req, trust_ref, role_account, &caller_set);
+        if d.is_allowed() {
+            Ok(())
+        } else {
+            Err(ApiError::access_denied(d.denial_message(
+                &caller.arn,
+                action,
+                role_arn,
+            )))
+        }
+    };
+    check("sts:AssumeRole")?;
+    if !p.list("TransitiveTagKeys")?.unwrap_or_default().is_empty()
+        || p.struct_list("Tags")?.is_some_and(|t| !t.is_empty())
+    {
+        check("sts:TagSession")?;
+    }
+    if source_identity.is_some() {
+        check("sts:SetSourceIdentity")?;
+    }
+
+    let claims = Claims {
+        account: role_account.to_string(),
+        kind: SessionKind::Role {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.id.clone(),
+        },
+        session_name: session_name.to_string(),
+        issued: ctx.now,
+        expires: ctx.now + dur,
+        policy: session_policy,
+        policy_arns,
+        tags,
+        transitive,
+        source_identity: effective_si.clone(),
+        mfa_at,
+        chained,
+        issuer_arn: caller.arn.clone(),
+    };
+    let role_id = role.id.clone();
+    let role_display = role.name.clone();
+    drop(st);
+    let (akid, secret, token) = mint(ctx, &claims)?;
+    let mut x = Xml::new();
+    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
+    x.open("AssumedRoleUser")
+        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
+        .elem(
+            "Arn",
+            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        )
+        .close("AssumedRoleUser");
+    if let Some(pct) = packed {
+        x.num("PackedPolicySize", pct);
+    }
+    x.opt("SourceIdentity", effective_si.as_deref());
+    Ok(Some(x.finish()))
+}
+
+pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let caller = ctx.caller;
+    let requested = duration(p, 900, 129_600)?;
+    let mfa = mfa_params(p)?;
+    refuse_session(caller, "GetSessionToken")?;
+    let (kind, dur) = match &caller.kind {
+        CallerKind::Root => (SessionKind::Root, requested.unwrap_or(3600).min(3600)),
+        CallerKind::User { key, name } => {
+            let st = ctx.app.read()?;
+            let acct = st
+                .accounts
+                .get(&caller.account)
+                .ok_or_else(ApiError::internal)?;
+            let u = acct.users.get(key).ok_or_else(ApiError::internal)?;
+            let kind = SessionKind::User {
+                user_key: key.clone(),
+                user_name: name.clone(),
+                user_id: u.id.clone(),
+                user_path: u.path.clone(),
+            };
+            (kind, requested.unwrap_or(43_200))
+        }
+        _ => {
+            return Err(ApiError::access_denied(
+                "Cannot call GetSessionToken with session credentials",
+            ))
+        }
+    };
+    let mfa_at = match &mfa {
+        Some((serial, code)) => Some(verify_mfa(ctx, serial, code)?),
+        None => None,
+    };
+    let claims = Claims {
+        account: caller.account.clone(),
+        kind,
+        session_name: String::new(),
+        issued: ctx.now,
+        expires: ctx.now + dur,
+        policy: None,
+        policy_arns: Vec::new(),
+        tags: Vec::new(),
+        transitive: Vec::new(),
+        source_identity: None,
+        mfa_at,
+        chained: false,
+        issuer_arn: caller.arn.clone(),
+    };
+    let (akid, secret, token) = mint(ctx, &claims)?;
+    let mut x = Xml::new();
+    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
+    Ok(Some(x.finish()))
+}
+
+pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let caller = ctx.caller;
+    let name = p.required("Name")?;
+    pattern_check(name, "name", 2, 32, "+=,.@-", "[\\w+=,.@-]*")?;
+    let requested = duration(p, 900, 129_600)?;
+    let (session_policy, policy_arns) = session_policies(p, Some(2048))?;
+    let tags = session_tags(p)?;
+    refuse_session(caller, "GetFederationToken")?;
+    let (user_key, user_arn, dur) = match &caller.kind {
+        CallerKind::User { key, .. } => (key.clone(), caller.arn.clone(), requested.unwrap_or(43_200)),
+        CallerKind::Root => {
+            return Err(ApiError::access_denied(
+                "GetFederationToken is not supported for the account root by stsd; call it as an IAM user.",
+            ))
+        }
+        _ => return Err(ApiError::access_denied("Cannot call GetFederationToken with session credentials")),
+    };
+    let fed_arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account);
+    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
+    {
+        let st = ctx.app.read()?;
+        ctx.authorize(&st, "sts:GetFederationToken", &fed_arn)?;
+        if !tags.is_empty() {
+            let extra: Vec<(String, Vec<String>)> = tags
+                .iter()
+                .map(|(k, val)| (format!("aws:RequestTag/{k}"), vec![val.clone()]))
+                .chain(std::iter::once((
+                    "aws:TagKeys".to_string(),
+                    tags.iter().map(|(k, _)| k.clone()).collect(),
+                )))
+                .collect();
+            ctx.authorize_with(&st, "sts:TagSession", &fed_arn, &extra)?;
+        }
+        let _: &State = &st;
+    }
+    let claims = Claims {
+        account: caller.account.clone(),
+        kind: SessionKind::Federated {
+            name: name.to_string(),
+            user_key,
+            user_arn,
+        },
+        session_name: String::new(),
+        issued: ctx.now,
+        expires: ctx.now + dur,
+        policy: session_policy,
+        policy_arns,
+        tags,
+        transitive: Vec::new(),
+        source_identity: None,
+        mfa_at: None,
+        chained: false,
+        issuer_arn: caller.arn.clone(),
+    };
+    let (akid, secret, token) = mint(ctx, &claims)?;
+    let mut x = Xml::new();
+    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
+    x.open("FederatedUser")
+        .elem("FederatedUserId", &format!("{}:{name}", caller.account))
+        .elem("Arn", &fed_arn)
+        .close("FederatedUser");
+    if let Some(pct) = packed {
+        x.num("PackedPolicySize", pct);
+    }
+    Ok(Some(x.finish()))
+}

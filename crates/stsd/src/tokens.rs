@@ -1,0 +1,398 @@
+//! Temporary credentials without server-side state: the session token is an AEAD-sealed blob of the
+//! session's claims, bound to its access key ID, and the secret key is derived from the access key ID with
+//! the same server key. Verifying a request signed with temporary credentials needs no database read.
+//!
+//! Token layout (base64): `version (1) | key id (4, BE) | nonce (24) | XChaCha20-Poly1305(claims JSON)`, with
+//! associated data `"stsd-token-v1" | access key id`. XChaCha's 192-bit random nonces do not wear a key out.
+//! Keys live in the store, carry an ID inside each token, and rotate: new tokens use the newest key; an
+//! older key is kept until every token sealed with it has expired.
+
+use std::sync::RwLock;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use data_encoding::BASE64;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::store::{Store, StoreError};
+
+const VERSION: u8 = 1;
+const AAD_PREFIX: &[u8] = b"stsd-token-v1";
+/// The longest any session can live (GetSessionToken/GetFederationToken: 36 hours).
+pub const MAX_SESSION_SECS: i64 = 129_600;
+/// Largest token we try to open; larger input is refused before any work.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+const META_NAME: &str = "token_keys";
+
+/// What kind of session a token describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t")]
+pub enum SessionKind {
+    /// AssumeRole*: acts as the role.
+    Role {
+        role_name: String,
+        role_path: String,
+        role_id: String,
+    },
+    /// GetSessionToken by an IAM user: the user's own permissions (IAM calls only with MFA).
+    User {
+        user_key: String,
+        user_name: String,
+        user_id: String,
+        user_path: String,
+    },
+    /// GetSessionToken by the account root.
+    Root,
+    /// GetFederationToken: the calling user's permissions ∩ the passed session policies.
+    Federated {
+        name: String,
+        user_key: String,
+        user_arn: String,
+    },
+}
+
+/// The claims sealed into a session token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Account the session acts in.
+    pub account: String,
+    pub kind: SessionKind,
+    /// Role session name (AssumeRole*) — empty otherwise.
+    #[serde(default)]
+    pub session_name: String,
+    /// Issue time (`aws:TokenIssueTime`), Unix seconds.
+    pub issued: i64,
+    pub expires: i64,
+    /// Inline session policy text.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Managed session policy ARNs.
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// Session tags (key, value).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Keys of `tags` that survive role chaining.
+    #[serde(default)]
+    pub transitive: Vec<String>,
+    #[serde(default)]
+    pub source_identity: Option<String>,
+    /// When MFA was authenticated (`aws:MultiFactorAuthAge` counts from here).
+    #[serde(default)]
+    pub mfa_at: Option<i64>,
+    /// Whether this session was obtained with role-session credentials (role chaining).
+    #[serde(default)]
+    pub chained: bool,
+    /// ARN of the principal that created the session (audit; `sessionIssuer` context).
+    #[serde(default)]
+    pub issuer_arn: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct TokenKey {
+    id: u32,
+    /// 32 random bytes, base64.
+    key: String,
+    created: i64,
+}
+
+struct LoadedKey {
+    id: u32,
+    created: i64,
+    aead: XChaCha20Poly1305,
+    secret_key: [u8; 32],
+}
+
+/// Why a token was refused. Both map to AWS errors: `InvalidClientTokenId` and `ExpiredToken`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("The security token included in the request is invalid.")]
+    Invalid,
+    #[error("The security token included in the request is expired")]
+    Expired,
+}
+
+/// The ring of token keys. Newest last.
+pub struct KeyRing {
+    keys: RwLock<Vec<LoadedKey>>,
+}
+
+fn load_key(k: &TokenKey) -> Option<LoadedKey> {
+    let raw = BASE64.decode(k.key.as_bytes()).ok()?;
+    let bytes: [u8; 32] = raw.try_into().ok()?;
+    let aead = XChaCha20Poly1305::new((&bytes).into());
+    // A separate subkey for deriving secrets, so the AEAD key is only ever used for sealing.
+    let secret_key = hmac(&bytes, b"stsd secret derivation v1");
+    Some(LoadedKey {
+        id: k.id,
+        created: k.created,
+        aead,
+        secret_key,
+    })
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+fn new_key(id: u32, now: i64) -> TokenKey {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    TokenKey {
+        id,
+        key: BASE64.encode(&bytes),
+        created: now,
+    }
+}
+
+impl KeyRing {
+    /// Load the ring from the store, creating the first key on first start.
+    pub fn load(store: &dyn Store, now: i64) -> Result<KeyRing, StoreError> {
+        let mut stored: Vec<TokenKey> = match store.get_meta(META_NAME)? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => Vec::new(),
+        };
+        if stored.is_empty() {
+            stored.push(new_key(1, now));
+            store.put_meta(
+                META_NAME,
+                &serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            )?;
+        }
+        let keys = stored
+            .iter()
+            .map(load_key)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| StoreError::Corrupt("bad token key".into()))?;
+        Ok(KeyRing {
+            keys: RwLock::new(keys),
+        })
+    }
+
+    /// Start sealing with a new key; drop keys retired longer ago than the longest session. Returns the new
+    /// key's ID and the IDs still kept.
+    pub fn rotate(store: &dyn Store, now: i64) -> Result<(u32, Vec<u32>), StoreError> {
+        let mut stored: Vec<TokenKey> = match store.get_meta(META_NAME)? {
+            Some(s) => serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let next = stored.iter().map(|k| k.id).max().unwrap_or(0) + 1;
+        stored.push(new_key(next, now));
+        // Key i was retired when key i+1 was created; it may go once no token it sealed can be alive.
+        let retire_times: Vec<i64> = stored.iter().skip(1).map(|k| k.created).collect();
+        let mut keep = Vec::new();
+        for (i, k) in stored.iter().enumerate() {
+            match retire_times.get(i) {
+                Some(retired) if now - retired > MAX_SESSION_SECS => {}
+                _ => keep.push(k.clone()),
+            }
+        }
+        store.put_meta(
+            META_NAME,
+            &serde_json::to_string(&keep).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )?;
+        Ok((next, keep.iter().map(|k| k.id).collect()))
+    }
+
+    /// Re-read the keys (after `stsd keys rotate` changed the store).
+    pub fn reload(&self, store: &dyn Store, now: i64) -> Result<(), StoreError> {
+        let fresh = KeyRing::load(store, now)?;
+        let keys = fresh
+            .keys
+            .into_inner()
+            .map_err(|_| StoreError::Backend("key ring lock poisoned".into()))?;
+        if let Ok(mut k) = self.keys.write() {
+            *k = keys;
+        }
+        Ok(())
+    }
+
+    /// IDs of the keys held, newest last.
+    pub fn key_ids(&self) -> Vec<u32> {
+        self.keys
+            .read()
+            .map(|k| k.iter().map(|k| k.id).collect())
+            .unwrap_or_default()
+    }
+
+    /// The secret access key of temporary credentials `access_key_id` sealed with key `key_id`.
+    fn derive_secret(key: &LoadedKey, access_key_id: &str) -> String {
+        let mac = hmac(&key.secret_key, access_key_id.as_bytes());
+        // 30 bytes → exactly 40 base64 characters of [A-Za-z0-9+/].
+        BASE64.encode(mac.get(..30).unwrap_or(&mac))
+    }
+
+    /// Seal `claims` for `access_key_id`; returns (secret access key, session token).
+    pub fn seal(
+        &self,
+        access_key_id: &str,
+        claims: &Claims,
+    ) -> Result<(String, String), TokenError> {
+        let keys = self.keys.read().map_err(|_| TokenError::Invalid)?;
+        let key = keys.last().ok_or(TokenError::Invalid)?;
+        let plaintext = serde_json::to_vec(claims).map_err(|_| TokenError::Invalid)?;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = [AAD_PREFIX, access_key_id.as_bytes()].concat();
+        let ct = key
+            .aead
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plaintext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| TokenError::Invalid)?;
+        let mut blob = Vec::with_capacity(1 + 4 + 24 + ct.len());
+        blob.push(VERSION);
+        blob.extend_from_slice(&key.id.to_be_bytes());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ct);
+        Ok((
+            Self::derive_secret(key, access_key_id),
+            BASE64.encode(&blob),
+        ))
+    }
+
+    /// Open a token presented with `access_key_id`; returns the claims and the session's secret key.
+    /// Expiry is checked against `now`.
+    pub fn open(
+        &self,
+        access_key_id: &str,
+        token: &str,
+        now: i64,
+    ) -> Result<(Claims, String), TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Invalid);
+        }
+        let blob = BASE64
+            .decode(token.as_bytes())
+            .map_err(|_| TokenError::Invalid)?;
+        if blob.len() < 1 + 4 + 24 + 16 || blob.first() != Some(&VERSION) {
+            return Err(TokenError::Invalid);
+        }
+        let key_id = u32::from_be_bytes(
+            blob.get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(TokenError::Invalid)?,
+        );
+        let nonce = blob.get(5..29).ok_or(TokenError::Invalid)?;
+        let ct = blob.get(29..).ok_or(TokenError::Invalid)?;
+        let keys = self.keys.read().map_err(|_| TokenError::Invalid)?;
+        let key = keys
+            .iter()
+            .find(|k| k.id == key_id)
+            .ok_or(TokenError::Invalid)?;
+        let aad = [AAD_PREFIX, access_key_id.as_bytes()].concat();
+        let plaintext = key
+            .aead
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| TokenError::Invalid)?;
+        let claims: Claims = serde_json::from_slice(&plaintext).map_err(|_| TokenError::Invalid)?;
+        if now >= claims.expires {
+            return Err(TokenError::Expired);
+        }
+        Ok((claims, Self::derive_secret(key, access_key_id)))
+    }
+
+    /// Creation time of the newest key (for `stsd keys list`).
+    pub fn newest_created(&self) -> Option<i64> {
+        self.keys
+            .read()
+            .ok()
+            .and_then(|k| k.last().map(|k| k.created))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    fn claims(now: i64) -> Claims {
+        Claims {
+            account: "111122223333".into(),
+            kind: SessionKind::Role {
+                role_name: "r".into(),
+                role_path: "/".into(),
+                role_id: "AROAEXAMPLE".into(),
+            },
+            session_name: "s".into(),
+            issued: now,
+            expires: now + 900,
+            policy: None,
+            policy_arns: vec![],
+            tags: vec![("Department".into(), "HR".into())],
+            transitive: vec![],
+            source_identity: None,
+            mfa_at: None,
+            chained: false,
+            issuer_arn: "arn:aws:iam::111122223333:user/alice".into(),
+        }
+    }
+
+    #[test]
+    fn seal_open_tamper_expire_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let now = 1_700_000_000;
+        let ring = KeyRing::load(&store, now).unwrap();
+        let (secret, token) = ring.seal("ASIAAAAA", &claims(now)).unwrap();
+        assert_eq!(secret.len(), 40);
+        let (c, s2) = ring.open("ASIAAAAA", &token, now + 10).unwrap();
+        assert_eq!(c, claims(now));
+        assert_eq!(s2, secret);
+        // Bound to its key ID.
+        assert_eq!(
+            ring.open("ASIABBBB", &token, now).unwrap_err(),
+            TokenError::Invalid
+        );
+        // Any bit flip is refused.
+        let mut raw = BASE64.decode(token.as_bytes()).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        assert_eq!(
+            ring.open("ASIAAAAA", &BASE64.encode(&raw), now)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            ring.open("ASIAAAAA", &token[..token.len() / 2], now)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            ring.open("ASIAAAAA", "garbage", now).unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            ring.open("ASIAAAAA", &token, now + 900).unwrap_err(),
+            TokenError::Expired
+        );
+        // Rotation: new tokens use the new key, old ones stay valid; a reloaded ring (restart) opens both.
+        let (new_id, kept) = KeyRing::rotate(&store, now + 100).unwrap();
+        assert_eq!(new_id, 2);
+        assert_eq!(kept, vec![1, 2]);
+        ring.reload(&store, now + 100).unwrap();
+        let (_, token2) = ring.seal("ASIACCCC", &claims(now)).unwrap();
+        assert_eq!(
+            BASE64.decode(token2.as_bytes()).unwrap()[1..5],
+            2u32.to_be_bytes()
+        );
+        let restarted = KeyRing::load(&store, now + 200).unwrap();
+        assert!(restarted.open("ASIAAAAA", &token, now + 200).is_ok());
+        assert!(restarted.open("ASIACCCC", &token2, now + 200).is_ok());
+        // Key 1 is dropped only after the longest session lifetime past its retirement.
+        let (_, kept) = KeyRing::rotate(&store, now + 100 + MAX_SESSION_SECS + 1).unwrap();
+        assert_eq!(kept, vec![2, 3]);
+    }
+}
