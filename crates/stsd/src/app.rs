@@ -53,6 +53,9 @@ impl Clock {
     }
 }
 
+/// (access key ID, date, region, service): what a SigV4 signing key depends on.
+type SigningKeyId = (String, String, String, String);
+
 pub struct App {
     state: RwLock<State>,
     store: Box<dyn Store>,
@@ -63,7 +66,7 @@ pub struct App {
     /// Keys sealing session tokens.
     pub tokens: crate::tokens::KeyRing,
     /// SigV4 signing keys per (key id, date, region, service): one HMAC chain per key per day.
-    signing_keys: Mutex<HashMap<(String, String, String, String), [u8; 32]>>,
+    signing_keys: Mutex<HashMap<SigningKeyId, [u8; 32]>>,
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
 }
 

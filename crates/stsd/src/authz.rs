@@ -102,22 +102,26 @@ pub fn managed_policy(acct: &Account, arn: &str) -> Option<Arc<policy::Policy>> 
         .and_then(|v| v.doc.compiled.clone())
 }
 
-/// `Err(())` when a boundary is set but unusable: then nothing may be allowed.
+/// The entity is missing, or its permissions boundary is set but unusable: nothing may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unusable;
+
+/// `Err` when a boundary is set but unusable: then nothing may be allowed.
 fn boundary_of(
     acct: &Account,
     boundary: Option<&String>,
-) -> Result<Option<(String, Arc<policy::Policy>)>, ()> {
+) -> Result<Option<(String, Arc<policy::Policy>)>, Unusable> {
     match boundary {
         None => Ok(None),
         Some(b) => managed_policy(acct, b)
             .map(|c| Some((b.clone(), c)))
-            .ok_or(()),
+            .ok_or(Unusable),
     }
 }
 
 /// A user's inline and attached policies, those of its groups, and its boundary.
-pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies, ()> {
-    let u = acct.users.get(user_key).ok_or(())?;
+pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies, Unusable> {
+    let u = acct.users.get(user_key).ok_or(Unusable)?;
     let mut identity = Vec::new();
     inline_into(&mut identity, &u.inline, policy::PolicySource::User);
     managed_into(&mut identity, acct, &u.attached);
@@ -134,8 +138,8 @@ pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies
 }
 
 /// A group's inline and attached policies.
-pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolicies, ()> {
-    let g = acct.groups.get(group_key).ok_or(())?;
+pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolicies, Unusable> {
+    let g = acct.groups.get(group_key).ok_or(Unusable)?;
     let mut identity = Vec::new();
     inline_into(&mut identity, &g.inline, policy::PolicySource::Group);
     managed_into(&mut identity, acct, &g.attached);
@@ -146,8 +150,8 @@ pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolici
 }
 
 /// A role's inline and attached policies and its boundary.
-pub fn role_policies(acct: &Account, role_key: &str) -> Result<PrincipalPolicies, ()> {
-    let r = acct.roles.get(role_key).ok_or(())?;
+pub fn role_policies(acct: &Account, role_key: &str) -> Result<PrincipalPolicies, Unusable> {
+    let r = acct.roles.get(role_key).ok_or(Unusable)?;
     let mut identity = Vec::new();
     inline_into(&mut identity, &r.inline, policy::PolicySource::Role);
     managed_into(&mut identity, acct, &r.attached);
@@ -191,10 +195,10 @@ pub fn caller_policies(
         CallerKind::Root => PrincipalPolicies::default(),
         CallerKind::User { key, .. } | CallerKind::FederatedUser { user_key: key, .. } => {
             user_policies(acct, key)
-                .map_err(|()| "because no identity-based policy allows it".to_string())?
+                .map_err(|Unusable| "because no identity-based policy allows it".to_string())?
         }
         CallerKind::AssumedRole { role_key, .. } => role_policies(acct, role_key)
-            .map_err(|()| "because the role no longer exists".to_string())?,
+            .map_err(|Unusable| "because the role no longer exists".to_string())?,
     };
     let mut session = Vec::new();
     let mut has_session_policy = false;

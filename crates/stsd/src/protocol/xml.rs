@@ -131,6 +131,19 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+impl Xml {
+    /// Continue writing after an existing buffer.
+    pub fn from_string(buf: String) -> Xml {
+        Xml { buf }
+    }
+
+    /// Append pre-rendered XML (produced by another `Xml`).
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.buf.push_str(xml);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,18 +159,5 @@ mod tests {
         let mut x = Xml::new();
         x.str_list("Tags", std::iter::empty());
         assert_eq!(x.finish(), "<Tags/>");
-    }
-}
-
-impl Xml {
-    /// Continue writing after an existing buffer.
-    pub fn from_string(buf: String) -> Xml {
-        Xml { buf }
-    }
-
-    /// Append pre-rendered XML (produced by another `Xml`).
-    pub fn raw(&mut self, xml: &str) -> &mut Self {
-        self.buf.push_str(xml);
-        self
     }
 }
