@@ -5,7 +5,8 @@ use crate::canonical::{canonical_query, canonical_request, single_header, uri_en
 use crate::content_hash::hash_body;
 use crate::date::format_amz_date;
 use crate::key::{signature, signing_key, string_to_sign};
-use crate::{SigV4Error, ALGORITHM};
+use crate::parse::parse_signed_headers;
+use crate::{SigV4Error, ALGORITHM, MAX_FIELD_LEN};
 
 /// What to sign.
 #[derive(Debug, Clone, Copy)]
@@ -60,12 +61,13 @@ fn payload_hash(headers: &[(&str, &str)], body: &[u8]) -> Result<String, SigV4Er
     })
 }
 
-/// Sorted, de-duplicated names of `headers`.
-fn signed_names(headers: &[(String, String)]) -> Vec<String> {
+/// Sorted, de-duplicated names of `headers`, refused if the verifier would refuse them (invalid names,
+/// more than [`crate::MAX_SIGNED_HEADERS`]).
+fn signed_names(headers: &[(String, String)]) -> Result<Vec<String>, SigV4Error> {
     let mut names: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
     names.sort();
     names.dedup();
-    names
+    parse_signed_headers(&names.join(";"))
 }
 
 fn view(headers: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -87,7 +89,7 @@ pub fn sign_request(p: &SigningParams<'_>) -> Result<Vec<(String, String)>, SigV
     if let Some(t) = p.session_token {
         headers.push(("x-amz-security-token".into(), t.to_string()));
     }
-    let signed = signed_names(&headers);
+    let signed = signed_names(&headers)?;
     let headers = view(&headers);
     let canonical = canonical_request(
         p.method,
@@ -104,14 +106,17 @@ pub fn sign_request(p: &SigningParams<'_>) -> Result<Vec<(String, String)>, SigV
     if let Some(t) = p.session_token {
         out.push(("x-amz-security-token".to_string(), t.to_string()));
     }
-    out.push((
-        "authorization".to_string(),
-        format!(
-            "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={sig}",
-            p.access_key_id,
-            signed.join(";")
-        ),
-    ));
+    let authorization = format!(
+        "{ALGORITHM} Credential={}/{scope}, SignedHeaders={}, Signature={sig}",
+        p.access_key_id,
+        signed.join(";")
+    );
+    if authorization.len() > MAX_FIELD_LEN {
+        return Err(SigV4Error::incomplete(format!(
+            "Authorization header is too long (at most {MAX_FIELD_LEN} bytes)."
+        )));
+    }
+    out.push(("authorization".to_string(), authorization));
     Ok(out)
 }
 
@@ -125,7 +130,7 @@ pub fn presign_url_query(p: &SigningParams<'_>, expires_secs: u64) -> Result<Str
     let scope = p.scope(&date);
     let mut headers = p.user_headers();
     headers.push(("host".into(), p.host.to_string()));
-    let signed = signed_names(&headers);
+    let signed = signed_names(&headers)?;
     let headers = view(&headers);
 
     let mut query = p.query.to_string();
