@@ -385,3 +385,30 @@ def test_scenario8_cli_and_boto3_assume_role_provider(server, iam):
     finally:
         os.environ.clear()
         os.environ.update(old)
+
+
+def test_token_key_rotation(fresh_server):
+    from conftest import BINARY
+
+    s = fresh_server
+    iam = s.client("iam")
+    _, role_arn = make_role(iam, trust(f"arn:aws:iam::{ACCOUNT_ID}:root"), doc(allow("iam:ListRoles")))
+    _, kid, secret = new_user_with_key(iam, policy=json.loads(doc(allow("sts:AssumeRole"))))
+    sts = s.client("sts", kid, secret)
+    before = sts.assume_role(RoleArn=role_arn, RoleSessionName="before")
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ROOT_KEY, AWS_SECRET_ACCESS_KEY=ROOT_SECRET)
+    p = subprocess.run([BINARY, "keys", "rotate", "--endpoint", s.endpoint], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["ActiveKeyId"] == 2
+    after = sts.assume_role(RoleArn=role_arn, RoleSessionName="after")
+    # Each token names its key: version byte, then the key ID.
+    assert base64.b64decode(before["Credentials"]["SessionToken"])[1:5] == (1).to_bytes(4, "big")
+    assert base64.b64decode(after["Credentials"]["SessionToken"])[1:5] == (2).to_bytes(4, "big")
+    s.restart()
+    for creds in (before, after):
+        assert session_clients(s, creds)[1].list_roles()["Roles"]
+    # Only the management root may rotate.
+    _, k2, s2 = new_user_with_key(iam, policy=json.loads(doc(allow("*"))))
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=k2, AWS_SECRET_ACCESS_KEY=s2)
+    p = subprocess.run([BINARY, "keys", "rotate", "--endpoint", s.endpoint], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr

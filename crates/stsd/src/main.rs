@@ -42,6 +42,21 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Manage the keys that seal session tokens on a running server (management root keys from the AWS_* env).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start sealing new session tokens with a fresh key; older tokens stay valid until they expire.
+    Rotate {
+        /// Server endpoint, e.g. http://127.0.0.1:8556
+        #[arg(long)]
+        endpoint: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -72,6 +87,9 @@ fn main() -> Result<()> {
         Command::Account {
             command: AccountCommand::Create { name, id, endpoint },
         } => account_create(&name, id.as_deref(), &endpoint),
+        Command::Keys {
+            command: KeysCommand::Rotate { endpoint },
+        } => keys_rotate(&endpoint),
     }
 }
 
@@ -197,8 +215,35 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `stsd account create`: a signed IAM-style call to the running server's `CreateAccount` extension.
+/// `stsd account create`: a signed call to the running server's `CreateAccount` extension.
 fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
+    let mut params = vec![("Action", "CreateAccount"), ("AccountName", name)];
+    if let Some(id) = id {
+        params.push(("AccountId", id));
+    }
+    let text = call_extension(endpoint, &params)?;
+    let out = serde_json::json!({
+        "AccountId": xml_text(&text, "AccountId").context("no AccountId in response")?,
+        "AccessKeyId": xml_text(&text, "AccessKeyId").context("no AccessKeyId in response")?,
+        "SecretAccessKey": xml_text(&text, "SecretAccessKey").context("no SecretAccessKey in response")?,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+/// `stsd keys rotate`: a signed call to the `RotateTokenKeys` extension.
+fn keys_rotate(endpoint: &str) -> Result<()> {
+    let text = call_extension(endpoint, &[("Action", "RotateTokenKeys")])?;
+    let active = xml_text(&text, "ActiveKeyId").context("no ActiveKeyId in response")?;
+    println!(
+        "{}",
+        serde_json::json!({ "ActiveKeyId": active.parse::<u64>().unwrap_or(0) })
+    );
+    Ok(())
+}
+
+/// POST an IAM-namespace stsd extension action, SigV4-signed with the AWS_* environment credentials.
+fn call_extension(endpoint: &str, params: &[(&str, &str)]) -> Result<String> {
     let key_id = std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?;
     let secret =
         std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?;
@@ -207,11 +252,9 @@ fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| "us-east-1".into());
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("Action", "CreateAccount")
-        .append_pair("Version", "2010-05-08")
-        .append_pair("AccountName", name);
-    if let Some(id) = id {
-        form.append_pair("AccountId", id);
+    form.append_pair("Version", "2010-05-08");
+    for (k, v) in params {
+        form.append_pair(k, v);
     }
     let body = form.finish();
     let url = endpoint.trim_end_matches('/');
@@ -255,15 +298,12 @@ fn account_create(name: &str, id: Option<&str>, endpoint: &str) -> Result<()> {
     if status != 200 {
         let code = xml_text(&text, "Code").unwrap_or_default();
         let msg = xml_text(&text, "Message").unwrap_or_default();
-        bail!("CreateAccount failed ({status}): {code}: {msg}");
+        bail!(
+            "{} failed ({status}): {code}: {msg}",
+            params.first().map_or("call", |p| p.1)
+        );
     }
-    let out = serde_json::json!({
-        "AccountId": xml_text(&text, "AccountId").context("no AccountId in response")?,
-        "AccessKeyId": xml_text(&text, "AccessKeyId").context("no AccessKeyId in response")?,
-        "SecretAccessKey": xml_text(&text, "SecretAccessKey").context("no SecretAccessKey in response")?,
-    });
-    println!("{out}");
-    Ok(())
+    Ok(text)
 }
 
 /// Text of the first `<tag>` in one of our own responses (entity-decoded).

@@ -329,3 +329,32 @@ pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .elem("SecretAccessKey", &key.secret);
     Ok(Some(x.finish()))
 }
+
+/// `Action=RotateTokenKeys&Version=2010-05-08` — stsd extension behind `stsd keys rotate`: new session tokens
+/// are sealed with a fresh key; tokens sealed with older keys stay valid until they expire, and a retired key
+/// is dropped once the longest possible session sealed with it has ended.
+pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+    if ctx.caller.kind != CallerKind::Root
+        || ctx.caller.account != ctx.app.management_account
+        || ctx.caller.is_session()
+    {
+        return Err(ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: stsd:RotateTokenKeys because only the management account root may rotate token keys",
+            ctx.caller.arn
+        )));
+    }
+    let store = ctx.app.store();
+    let (new_id, kept) = crate::tokens::KeyRing::rotate(store, ctx.now).map_err(|e| {
+        tracing::error!(error = %e, "token key rotation failed");
+        ApiError::internal()
+    })?;
+    ctx.app
+        .tokens
+        .reload(store, ctx.now)
+        .map_err(|_| ApiError::internal())?;
+    let ids: Vec<String> = kept.iter().map(u32::to_string).collect();
+    let mut x = Xml::new();
+    x.num("ActiveKeyId", new_id);
+    x.str_list("KeyIds", ids.iter().map(String::as_str));
+    Ok(Some(x.finish()))
+}

@@ -140,6 +140,7 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
         "GetAccountSummary" => account::get_account_summary,
         "CreateAccount" => account::create_account,
+        "RotateTokenKeys" => account::rotate_token_keys,
         other => return mfa::handler(other).or_else(|| simulate::handler(other)),
     })
 }
