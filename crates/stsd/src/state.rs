@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::{Account, AccountMeta, Group, KeyOwner, ManagedPolicy, Role, User};
+use crate::model::{Account, AccountMeta, Group, KeyOwner, ManagedPolicy, MfaDevice, Role, User};
 use crate::store::{Change, Kind, Record, Store, StoreError};
 
 #[derive(Default)]
@@ -81,6 +81,10 @@ impl State {
                             p.versions.iter_mut().for_each(|v| v.doc.recompile());
                             acct.policies.insert(r.key, p);
                         }
+                        Kind::MfaDevice => {
+                            let d: MfaDevice = serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.mfa_devices.insert(r.key, d);
+                        }
                         Kind::Account => {}
                     }
                 }
@@ -138,6 +142,10 @@ impl State {
                     .transpose(),
                 Kind::Policy => acct
                     .and_then(|a| a.policies.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::MfaDevice => acct
+                    .and_then(|a| a.mfa_devices.get(key))
                     .map(serde_json::to_string)
                     .transpose(),
             }

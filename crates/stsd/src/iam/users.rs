@@ -163,6 +163,12 @@ pub fn delete_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         if !u.keys.is_empty() || !u.inline.is_empty() || !u.attached.is_empty() || !u.groups.is_empty() {
             return Err(ApiError::delete_conflict("Cannot delete entity, must delete access keys, policies and group memberships first."));
         }
+        let owner = crate::model::MfaOwner::User { id: u.id.clone() };
+        if acct.mfa_devices_of(&owner).next().is_some() {
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must remove MFA devices first.",
+            ));
+        }
         acct.users.remove(&key);
         t.touch(Kind::User, &ctx.caller.account, &key);
         Ok(None)

@@ -12,6 +12,8 @@ pub enum Kind {
     Group,
     Role,
     Policy,
+    /// A virtual MFA device, keyed by lower-cased device name.
+    MfaDevice,
 }
 
 impl Kind {
@@ -22,6 +24,7 @@ impl Kind {
             Kind::Group => "group",
             Kind::Role => "role",
             Kind::Policy => "policy",
+            Kind::MfaDevice => "mfa",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -31,6 +34,7 @@ impl Kind {
             "group" => Kind::Group,
             "role" => Kind::Role,
             "policy" => Kind::Policy,
+            "mfa" => Kind::MfaDevice,
             _ => return None,
         })
     }
