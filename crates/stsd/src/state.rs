@@ -41,7 +41,7 @@ impl State {
     pub fn load(store: &dyn Store) -> Result<State, StoreError> {
         let mut records = store.load_all()?;
         // Accounts first so entities find their account.
-        records.sort_by(|a, b| a.kind.cmp(&b.kind));
+        records.sort_by_key(|r| r.kind);
         let mut st = State::default();
         for r in records {
             match r.kind {

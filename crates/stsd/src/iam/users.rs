@@ -87,6 +87,12 @@ pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         Some(n) => n.to_string(),
         None => match &ctx.caller.kind {
             CallerKind::User { name, .. } => name.clone(),
+            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationError,
+                    "Must specify userName when calling with non-User credentials",
+                ));
+            }
             CallerKind::Root => {
                 // Root: AWS returns the root "user" shape.
                 ctx.authorize(&st, "iam:GetUser", &acct.root_arn())?;
