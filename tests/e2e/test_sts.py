@@ -412,3 +412,59 @@ def test_token_key_rotation(fresh_server):
     env = dict(os.environ, AWS_ACCESS_KEY_ID=k2, AWS_SECRET_ACCESS_KEY=s2)
     p = subprocess.run([BINARY, "keys", "rotate", "--endpoint", s.endpoint], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "AccessDenied" in p.stderr
+
+
+def test_scenario4_mfa_protected_role(server, iam):
+    from test_mfa import create_device, enable, now_step, totp
+
+    mfa_trust = doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole",
+                     "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}})
+    _, role_arn = make_role(iam, mfa_trust, doc(allow("iam:ListRoles")))
+    user, kid, secret = new_user_with_key(iam, policy=json.loads(doc(allow("sts:AssumeRole"), allow("iam:ListUsers"))))
+    _, serial, seed = create_device(iam)
+    enable(iam, user, serial, seed)  # uses steps n-1 and n
+    sts = server.client("sts", kid, secret)
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="nomfa")
+    assert error_code(e) == "AccessDenied"
+    wrong = f"{(int(totp(seed, now_step() + 1)) + 1) % 1_000_000:06d}"
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="wrong", SerialNumber=serial, TokenCode=wrong)
+    assert error_code(e) == "AccessDenied"
+    assert "MultiFactorAuthentication failed" in e.value.response["Error"]["Message"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="withmfa", SerialNumber=serial, TokenCode=totp(seed, now_step() + 1))
+    assert session_clients(server, creds)[1].list_roles()["Roles"]
+    # The same code is never accepted twice.
+    with pytest.raises(ClientError) as e:
+        sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step() + 1))
+    assert error_code(e) == "AccessDenied"
+    # GetSessionToken with MFA, then AssumeRole without a code.
+    time.sleep(max(0, 30 - time.time() % 30) + 0.5)  # a fresh step
+    gst = sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step() + 1), DurationSeconds=900)
+    g_sts, g_iam = session_clients(server, gst)
+    assert g_iam.list_users()["Users"] is not None  # MFA sessions may call IAM
+    assert g_sts.assume_role(RoleArn=role_arn, RoleSessionName="via-gst")["Credentials"]
+
+
+def test_decode_authorization_message(server, iam):
+    user, kid, secret = new_user_with_key(iam, policy=json.loads(doc(allow("sts:DecodeAuthorizationMessage"))))
+    me = server.client("iam", kid, secret)
+    with pytest.raises(ClientError) as e:
+        me.create_user(UserName=unique("x"))
+    msg = e.value.response["Error"]["Message"]
+    assert msg.startswith(f"User: arn:aws:iam::{ACCOUNT_ID}:user/{user} is not authorized to perform: iam:CreateUser")
+    encoded = msg.split("Encoded authorization failure message: ")[1]
+    decoded = json.loads(server.client("sts", kid, secret).decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    assert decoded["allowed"] is False and decoded["explicitDeny"] is False
+    assert decoded["context"]["action"] == "iam:CreateUser"
+    assert decoded["context"]["principal"]["arn"].endswith(f"user/{user}")
+    keys = {c["key"].lower() for c in decoded["context"]["conditions"]["items"]}
+    assert "aws:username" in keys
+    with pytest.raises(ClientError) as e:
+        server.client("sts").decode_authorization_message(EncodedMessage=encoded[:-4] + "AAAA")
+    assert error_code(e) == "InvalidAuthorizationMessageException"
+    # Another account cannot read it.
+    other = server.create_account(unique("acct"))
+    with pytest.raises(ClientError) as e:
+        server.client("sts", other["AccessKeyId"], other["SecretAccessKey"]).decode_authorization_message(EncodedMessage=encoded)
+    assert error_code(e) == "InvalidAuthorizationMessageException"

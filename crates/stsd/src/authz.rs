@@ -325,11 +325,79 @@ pub fn authorize_iam(
     if decision.is_allowed() {
         return Ok(());
     }
-    Err(ApiError::access_denied(decision.denial_message(
-        &caller.arn,
-        action,
-        resource,
-    )))
+    Err(denial(ctx.app, caller, &req, &decision))
+}
+
+/// Purpose tag of encoded authorization failure messages.
+pub const AUTHZ_MESSAGE_PURPOSE: &[u8] = b"stsd-authorization-message-v1";
+/// DecodeAuthorizationMessage accepts at most 10,240 characters; keep the encoded form below that.
+const MAX_ENCODED_MESSAGE: usize = 10_000;
+
+/// AWS's AccessDenied text plus (stsd extension) an encoded authorization failure message that
+/// `sts:DecodeAuthorizationMessage` turns back into the decision details, as AWS services that encode do.
+pub fn denial(
+    app: &crate::app::App,
+    caller: &Caller,
+    req: &policy::Request<'_>,
+    decision: &policy::Decision<'_>,
+) -> ApiError {
+    let text = decision.denial_message(&caller.arn, req.action, req.resource);
+    let matched: Vec<serde_json::Value> = decision
+        .matched
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "statementId": m.sid.unwrap_or_default(),
+                "effect": m.effect.as_str(),
+                "policyId": m.label,
+                "policyType": m.policy_type.description(),
+                "statementIndex": m.statement_index,
+            })
+        })
+        .collect();
+    let mut conditions: Vec<serde_json::Value> = req
+        .context
+        .iter()
+        .map(|(k, vals)| {
+            let values: Vec<serde_json::Value> = vals
+                .iter()
+                .map(|v| serde_json::json!({ "value": v }))
+                .collect();
+            serde_json::json!({"key": k, "values": {"items": values}})
+        })
+        .collect();
+    let body = |conditions: &[serde_json::Value]| {
+        serde_json::json!({
+            "account": caller.account,
+            "allowed": false,
+            "explicitDeny": decision.effect == policy::Effect::ExplicitDeny,
+            "matchedStatements": {"items": matched},
+            "failures": {"items": []},
+            "context": {
+                "principal": {"id": caller.user_id, "arn": caller.arn},
+                "action": req.action,
+                "resource": req.resource,
+                "conditions": {"items": conditions},
+            },
+        })
+        .to_string()
+    };
+    // Drop context entries until the sealed form fits the decoder's input limit.
+    loop {
+        let json = body(&conditions);
+        let Some(encoded) = app
+            .tokens
+            .seal_message(AUTHZ_MESSAGE_PURPOSE, json.as_bytes())
+        else {
+            return ApiError::access_denied(text);
+        };
+        if encoded.len() <= MAX_ENCODED_MESSAGE || conditions.is_empty() {
+            return ApiError::access_denied(format!(
+                "{text}. Encoded authorization failure message: {encoded}"
+            ));
+        }
+        conditions.pop();
+    }
 }
 
 /// Request-level global keys: time, transport, source IP, user agent.

@@ -303,6 +303,46 @@ impl KeyRing {
         Ok((claims, Self::derive_secret(key, access_key_id)))
     }
 
+    /// Seal an opaque message (encoded authorization failure messages) with the newest key.
+    pub fn seal_message(&self, purpose: &[u8], msg: &[u8]) -> Option<String> {
+        let keys = self.keys.read().ok()?;
+        let key = keys.last()?;
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let ct = key
+            .aead
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg, aad: purpose })
+            .ok()?;
+        let mut blob = Vec::with_capacity(1 + 4 + 24 + ct.len());
+        blob.push(VERSION);
+        blob.extend_from_slice(&key.id.to_be_bytes());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&ct);
+        Some(data_encoding::BASE64URL_NOPAD.encode(&blob))
+    }
+
+    /// Open a message sealed by [`KeyRing::seal_message`] for the same purpose.
+    pub fn open_message(&self, purpose: &[u8], text: &str) -> Option<Vec<u8>> {
+        let blob = data_encoding::BASE64URL_NOPAD
+            .decode(text.as_bytes())
+            .ok()?;
+        if blob.len() < 1 + 4 + 24 + 16 || blob.first() != Some(&VERSION) {
+            return None;
+        }
+        let key_id = u32::from_be_bytes(blob.get(1..5)?.try_into().ok()?);
+        let keys = self.keys.read().ok()?;
+        let key = keys.iter().find(|k| k.id == key_id)?;
+        key.aead
+            .decrypt(
+                XNonce::from_slice(blob.get(5..29)?),
+                Payload {
+                    msg: blob.get(29..)?,
+                    aad: purpose,
+                },
+            )
+            .ok()
+    }
+
     /// Creation time of the newest key (for `stsd keys list`).
     pub fn newest_created(&self) -> Option<i64> {
         self.keys

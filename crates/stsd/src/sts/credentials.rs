@@ -447,11 +447,7 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         if d.is_allowed() {
             Ok(())
         } else {
-            Err(ApiError::access_denied(d.denial_message(
-                &caller.arn,
-                action,
-                role_arn,
-            )))
+            Err(authz::denial(ctx.app, caller, &req, &d))
         }
     };
     check("sts:AssumeRole")?;

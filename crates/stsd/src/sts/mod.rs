@@ -15,6 +15,7 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetCallerIdentity" => get_caller_identity,
         "GetAccessKeyInfo" => get_access_key_info,
         "AssumeRole" => credentials::assume_role,
+        "DecodeAuthorizationMessage" => decode_authorization_message,
         "GetSessionToken" => credentials::get_session_token,
         "GetFederationToken" => credentials::get_federation_token,
         _ => return None,
@@ -56,5 +57,41 @@ pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String
         })?;
     let mut x = Xml::new();
     x.elem("Account", &account);
+    Ok(Some(x.finish()))
+}
+
+/// Decode an encoded authorization failure message produced by this server (same account only).
+pub fn decode_authorization_message(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let encoded = p.required("EncodedMessage")?;
+    if encoded.is_empty() || encoded.chars().count() > 10_240 {
+        return Err(ApiError::validation(
+            "<message>",
+            "encodedMessage",
+            "Member must have length less than or equal to 10240",
+        ));
+    }
+    let st = ctx.app.read()?;
+    ctx.authorize(&st, "sts:DecodeAuthorizationMessage", "*")?;
+    drop(st);
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidAuthorizationMessageException,
+            "The encoded authorization message is invalid.",
+        )
+    };
+    let plain = ctx
+        .app
+        .tokens
+        .open_message(crate::authz::AUTHZ_MESSAGE_PURPOSE, encoded)
+        .ok_or_else(invalid)?;
+    let mut value: serde_json::Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
+    if value.get("account").and_then(|a| a.as_str()) != Some(ctx.caller.account.as_str()) {
+        return Err(invalid());
+    }
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("account");
+    }
+    let mut x = Xml::new();
+    x.elem("DecodedMessage", &value.to_string());
     Ok(Some(x.finish()))
 }
