@@ -234,3 +234,84 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[tokio::test]
+async fn rust_sdk_assume_role_and_session_credentials() {
+    let s = start();
+    let iam_root = iam(&s.endpoint, KEY, SECRET);
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}"#
+    );
+    let role_arn = iam_root
+        .create_role()
+        .role_name("sdk-session-role")
+        .assume_role_policy_document(&trust)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string();
+    iam_root
+        .put_role_policy()
+        .role_name("sdk-session-role")
+        .policy_name("p")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam_root.create_user().user_name("assumer").send().await.unwrap();
+    iam_root
+        .put_user_policy()
+        .user_name("assumer")
+        .policy_name("a")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:AssumeRole","sts:TagSession"],"Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let key = iam_root.create_access_key().user_name("assumer").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let user_sts = sts(&s.endpoint, key.access_key_id(), key.secret_access_key());
+    let out = user_sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("rust-sdk")
+        .duration_seconds(900)
+        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("blue").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    assert_eq!(
+        out.assumed_role_user().unwrap().arn(),
+        format!("arn:aws:sts::{ACCOUNT}:assumed-role/sdk-session-role/rust-sdk")
+    );
+    // Session credentials (with the token) work through both SDK clients.
+    let session_creds = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "session",
+    );
+    let conf = aws_sdk_iam::Config::builder()
+        .endpoint_url(&s.endpoint)
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .credentials_provider(session_creds.clone())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    let session_iam = aws_sdk_iam::Client::from_conf(conf);
+    assert!(!session_iam.list_roles().send().await.unwrap().roles().is_empty());
+    let err = session_iam.list_users().send().await.unwrap_err().into_service_error();
+    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&err), Some("AccessDenied"));
+    let conf = aws_sdk_sts::Config::builder()
+        .endpoint_url(&s.endpoint)
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .credentials_provider(session_creds)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    let id = aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await.unwrap();
+    assert_eq!(id.user_id().map(|u| u.ends_with(":rust-sdk")), Some(true));
+}
