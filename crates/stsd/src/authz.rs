@@ -285,6 +285,12 @@ pub fn caller_context(st: &State, ctx: &Ctx<'_>, principal: &policy::Principal) 
         if let Some(si) = &c.source_identity {
             context.set("aws:SourceIdentity", si.clone());
         }
+        if let Some(fp) = &c.federated_provider {
+            context.set("aws:FederatedProvider", fp.clone());
+        }
+        for (k, vals) in &c.federation_keys {
+            context.insert(k, vals.iter().cloned());
+        }
     }
     context
 }

@@ -248,7 +248,6 @@ fn process(
             headers: &headers,
             body,
         };
-        let caller = authenticate(app, &http, service)?;
         let meta = RequestMeta {
             source_ip: peer.ip().to_string(),
             secure_transport: false,
@@ -259,13 +258,24 @@ fn process(
                 .unwrap_or("")
                 .to_string(),
         };
-        let Some(caller) = caller else {
-            if UNSIGNED_ACTIONS.contains(&action) {
+        // Unsigned STS actions: the caller proves itself with a token or assertion, not with SigV4.
+        if UNSIGNED_ACTIONS.contains(&action) {
+            let Some(handler) = crate::sts::unsigned_handler(action) else {
                 return Err(ApiError::new(
                     ErrorCode::InvalidAction,
-                    format!("{action} is not supported yet by this server."),
+                    format!("Could not find operation {action} for version 2011-06-15"),
                 ));
-            }
+            };
+            let uctx = crate::sts::UnsignedCtx {
+                app,
+                meta: &meta,
+                now: app.clock.now(),
+            };
+            let out = handler(&uctx, &params)?;
+            return Ok(success_body(service, action, out.as_deref(), request_id));
+        }
+        let caller = authenticate(app, &http, service)?;
+        let Some(caller) = caller else {
             return Err(ApiError::new(
                 ErrorCode::MissingAuthenticationToken,
                 "Request is missing Authentication Token",

@@ -89,6 +89,13 @@ pub struct Claims {
     /// ARN of the principal that created the session (audit; `sessionIssuer` context).
     #[serde(default)]
     pub issuer_arn: String,
+    /// `aws:FederatedProvider` for sessions from AssumeRoleWithWebIdentity/SAML (provider ARN or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_provider: Option<String>,
+    /// IdP-derived condition keys that stay visible on later requests (`<oidc>:sub`, `<oidc>:aud`,
+    /// `saml:sub`, `saml:namequalifier`, …), each with its values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federation_keys: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -377,6 +384,8 @@ mod tests {
             mfa_at: None,
             chained: false,
             issuer_arn: "arn:aws:iam::111122223333:user/alice".into(),
+            federated_provider: None,
+            federation_keys: vec![],
         }
     }
 

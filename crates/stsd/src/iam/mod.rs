@@ -5,8 +5,10 @@ mod account;
 mod groups;
 mod keys;
 mod mfa;
+mod oidc;
 mod policies;
 mod roles;
+mod saml_providers;
 mod simulate;
 mod users;
 
@@ -141,7 +143,12 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetAccountSummary" => account::get_account_summary,
         "CreateAccount" => account::create_account,
         "RotateTokenKeys" => account::rotate_token_keys,
-        other => return mfa::handler(other).or_else(|| simulate::handler(other)),
+        other => {
+            return mfa::handler(other)
+                .or_else(|| simulate::handler(other))
+                .or_else(|| oidc::handler(other))
+                .or_else(|| saml_providers::handler(other))
+        }
     })
 }
 

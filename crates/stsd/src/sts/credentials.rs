@@ -217,7 +217,7 @@ fn packed_size(
     Ok(Some(pct))
 }
 
-fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &str, expires: i64) {
+pub(crate) fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &str, expires: i64) {
     x.open("Credentials")
         .elem("AccessKeyId", akid)
         .elem("SecretAccessKey", secret)
@@ -228,9 +228,16 @@ fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &str, expires
 
 /// Mint `ASIA` credentials for `claims` (the key encodes the session's account).
 fn mint(ctx: &Ctx<'_>, claims: &Claims) -> ApiResult<(String, String, String)> {
+    mint_for(ctx.app, claims)
+}
+
+/// Mint `ASIA` credentials for `claims`: (access key ID, secret, session token).
+pub(crate) fn mint_for(
+    app: &crate::app::App,
+    claims: &Claims,
+) -> ApiResult<(String, String, String)> {
     let akid = crate::ids::access_key_id(crate::ids::TEMPORARY_PREFIX, &claims.account);
-    let (secret, token) = ctx
-        .app
+    let (secret, token) = app
         .tokens
         .seal(&akid, claims)
         .map_err(|_| ApiError::internal())?;
@@ -478,6 +485,8 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         mfa_at,
         chained,
         issuer_arn: caller.arn.clone(),
+        federated_provider: None,
+        federation_keys: Vec::new(),
     };
     let role_id = role.id.clone();
     let role_display = role.name.clone();
@@ -545,6 +554,8 @@ pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         mfa_at,
         chained: false,
         issuer_arn: caller.arn.clone(),
+        federated_provider: None,
+        federation_keys: Vec::new(),
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
     let mut x = Xml::new();
@@ -605,6 +616,8 @@ pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         mfa_at: None,
         chained: false,
         issuer_arn: caller.arn.clone(),
+        federated_provider: None,
+        federation_keys: Vec::new(),
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
     let mut x = Xml::new();

@@ -1,7 +1,9 @@
 //! STS actions. The foundation serves GetCallerIdentity and GetAccessKeyInfo; credential-issuing actions
 //! come with temporary credentials.
 
-mod credentials;
+pub(crate) mod credentials;
+mod saml;
+mod web_identity;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::iam::Ctx;
@@ -9,6 +11,20 @@ use crate::protocol::query::Params;
 use crate::protocol::xml::Xml;
 
 pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
+
+/// Context of an unsigned call (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no caller credentials.
+pub struct UnsignedCtx<'a> {
+    pub app: &'a crate::app::App,
+    pub meta: &'a crate::auth::RequestMeta,
+    pub now: i64,
+}
+
+pub type UnsignedHandler = fn(&UnsignedCtx<'_>, &Params) -> ApiResult<Option<String>>;
+
+/// Handlers of the unsigned STS actions.
+pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {
+    web_identity::handler(action).or_else(|| saml::handler(action))
+}
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
