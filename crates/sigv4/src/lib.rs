@@ -6,6 +6,36 @@
 //! in constant time ([`verify`]). Nothing here looks keys up, reads a clock or does I/O; work is bounded
 //! (signed headers, query parameters and field lengths are capped) and no input panics.
 //!
+//! ```
+//! # fn main() -> Result<(), sigv4::SigV4Error> {
+//! // The worked vector of reference §1.6.7.
+//! let headers = [
+//!     ("Host", "stsd.example.test:8443"),
+//!     ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+//!     ("X-Amz-Date", "20250315T120000Z"),
+//!     ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, \
+//!       SignedHeaders=content-type;host;x-amz-date, \
+//!       Signature=56d8bbcf1736acb0406130933210476d5d968106ecd9b703fedbb2de5ba5c246"),
+//! ];
+//! let req = sigv4::HttpRequest {
+//!     method: "POST",
+//!     path: "/",
+//!     query: "",
+//!     headers: &headers,
+//!     body: b"Action=GetCallerIdentity&Version=2011-06-15",
+//! };
+//! let Some(auth) = sigv4::parse(&req)? else {
+//!     return Err(sigv4::SigV4Error::missing_authentication_token());
+//! };
+//! sigv4::check_scope_and_time(&auth, "sts", 1_742_040_000, 900)?;
+//! // Look up auth.credential.access_key_id; here, the reference's secret.
+//! let c = &auth.credential;
+//! let key = sigv4::signing_key("Zx9Tq4LmN8vB2cR7hJ5kW3pY6sD1fG0aE4uI8oPq", &c.date, &c.region, &c.service);
+//! sigv4::verify(&auth, &req, &key)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! One concern per file: finding the signature (`parse.rs`), the `Authorization` header
 //! (`authorization.rs`), the presigned URL (`presigned.rs`), the credential scope and clock (`scope.rs`),
 //! dates (`date.rs`), the payload hash (`content_hash.rs`), the canonical request (`canonical.rs`), keys
