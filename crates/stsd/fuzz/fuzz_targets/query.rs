@@ -1,0 +1,25 @@
+//! The Query-protocol decoder on arbitrary query strings and bodies: decoding and every accessor must
+//! return a value or an AWS error, never panic or allocate without bound.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stsd::protocol::query::Params;
+
+fuzz_target!(|data: &[u8]| {
+    let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
+    let (query, body) = data.split_at(split);
+    let query = String::from_utf8_lossy(query);
+    if let Ok(p) = Params::decode(&query, body) {
+        for name in ["Tags", "PolicyArns", "TransitiveTagKeys", "ContextEntries", "Filter"] {
+            let _ = p.list(name);
+            if let Ok(Some(items)) = p.struct_list(name) {
+                for item in items {
+                    let _ = item.list("ContextKeyValues");
+                }
+            }
+            let _ = p.map(name);
+        }
+        let _ = stsd::validate::tags(&p, true);
+        let _ = stsd::validate::paging(&p);
+    }
+});
