@@ -423,6 +423,8 @@ def test_scenario4_mfa_protected_role(server, iam):
     user, kid, secret = new_user_with_key(iam, policy=json.loads(doc(allow("sts:AssumeRole"), allow("iam:ListUsers"))))
     _, serial, seed = create_device(iam)
     enable(iam, user, serial, seed)  # uses steps n-1 and n
+    summary = iam.get_account_summary()["SummaryMap"]
+    assert summary["MFADevicesInUse"] >= 1 and summary["MFADevices"] >= summary["MFADevicesInUse"]
     sts = server.client("sts", kid, secret)
     with pytest.raises(ClientError) as e:
         sts.assume_role(RoleArn=role_arn, RoleSessionName="nomfa")

@@ -207,9 +207,22 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
             "AccountAccessKeysPresent",
             usize::from(!acct.meta.root_keys.is_empty()),
         ),
-        ("AccountMFAEnabled", 0),
-        ("MFADevices", 0),
-        ("MFADevicesInUse", 0),
+        (
+            "AccountMFAEnabled",
+            usize::from(
+                acct.mfa_devices
+                    .values()
+                    .any(|d| d.is_assigned_to(&crate::model::MfaOwner::Root)),
+            ),
+        ),
+        ("MFADevices", acct.mfa_devices.len()),
+        (
+            "MFADevicesInUse",
+            acct.mfa_devices
+                .values()
+                .filter(|d| d.assigned.is_some())
+                .count(),
+        ),
         ("Providers", 0),
         ("GlobalEndpointTokenVersion", 1),
     ];
