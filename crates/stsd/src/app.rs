@@ -58,7 +58,9 @@ type SigningKeyId = (String, String, String, String);
 
 pub struct App {
     state: RwLock<State>,
-    store: Box<dyn Store>,
+    store: std::sync::Arc<dyn Store>,
+    /// The audit trail's writer (events are queued here and stored in batches off the request path).
+    pub audit: crate::audit::Audit,
     pub config: Config,
     pub clock: Clock,
     /// The account created on first start; only its root may create accounts.
@@ -75,7 +77,14 @@ impl App {
         let state = State::load(store.as_ref())?;
         let management_account = store.get_meta("management_account")?.unwrap_or_default();
         let tokens = crate::tokens::KeyRing::load(store.as_ref(), clock.now())?;
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        let audit = crate::audit::Audit::start(
+            store.clone(),
+            clock.clone(),
+            crate::audit::DEFAULT_CAPACITY,
+        );
         Ok(App {
+            audit,
             tokens,
             state: RwLock::new(state),
             store,

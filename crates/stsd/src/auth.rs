@@ -119,12 +119,21 @@ pub fn authenticate(
     req: &sigv4::HttpRequest<'_>,
     service: Service,
 ) -> ApiResult<Option<Caller>> {
+    authenticate_as(app, req, service.signing_name())
+}
+
+/// [`authenticate`] for a request signed for the SigV4 service name `signing_name` (e.g. `cloudtrail`).
+pub fn authenticate_as(
+    app: &App,
+    req: &sigv4::HttpRequest<'_>,
+    signing_name: &str,
+) -> ApiResult<Option<Caller>> {
     let Some(auth) = sigv4::parse(req).map_err(|e| sig_err(&e))? else {
         return Ok(None);
     };
     sigv4::check_scope_and_time(
         &auth,
-        service.signing_name(),
+        signing_name,
         app.clock.now(),
         app.config.max_presign_secs,
     )

@@ -5,6 +5,7 @@
 //! [`server`] (HTTP).
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod error;

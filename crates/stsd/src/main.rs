@@ -36,6 +36,17 @@ enum Command {
         /// Directory holding the embedded store.
         #[arg(long, default_value = "./stsd-data")]
         data_dir: PathBuf,
+        /// Days to keep audit events (0 keeps them forever).
+        #[arg(long, default_value_t = stsd::audit::DEFAULT_RETENTION_DAYS)]
+        audit_retention_days: u32,
+        /// Also append every audit event to this file as JSON lines (for log shippers).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
+    /// Read the audit trail from the store.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Manage accounts on a running server (authenticated with the management root keys from the AWS_* env).
     Account {
@@ -46,6 +57,22 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print stored events (oldest first), one CloudTrail record per line.
+    Export {
+        /// Directory holding the embedded store.
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+        /// Only events at or after this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format (only `jsonl`).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
     },
 }
 
@@ -83,7 +110,25 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { listen, data_dir } => serve(listen, &data_dir),
+        Command::Serve {
+            listen,
+            data_dir,
+            audit_retention_days,
+            audit_log,
+        } => serve(
+            listen,
+            &data_dir,
+            audit_retention_days,
+            audit_log.as_deref(),
+        ),
+        Command::Audit {
+            command:
+                AuditCommand::Export {
+                    data_dir,
+                    since,
+                    format,
+                },
+        } => audit_export(&data_dir, since.as_deref(), &format),
         Command::Account {
             command: AccountCommand::Create { name, id, endpoint },
         } => account_create(&name, id.as_deref(), &endpoint),
@@ -93,7 +138,12 @@ fn main() -> Result<()> {
     }
 }
 
-fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
+fn serve(
+    listen: SocketAddr,
+    data_dir: &Path,
+    audit_retention_days: u32,
+    audit_log: Option<&Path>,
+) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let store = SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?;
@@ -112,7 +162,19 @@ fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }
+    let sink = match audit_log {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening audit log {}", p.display()))?,
+        ),
+        None => None,
+    };
+    app.audit.configure(audit_retention_days, sink);
     let app = Arc::new(app);
+    let app_for_flush = app.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -134,8 +196,53 @@ fn serve(listen: SocketAddr, data_dir: &Path) -> Result<()> {
             Ok(Err(e)) => bail!("server task failed: {e}"),
             Err(_) => eprintln!("stsd: drain timed out; exiting"),
         }
-        Ok(())
-    })
+        Ok::<(), anyhow::Error>(())
+    })?;
+    if !app_for_flush.audit.flush(Duration::from_secs(10)) {
+        eprintln!("stsd: audit queue did not drain in time; some events may be lost");
+    }
+    Ok(())
+}
+
+/// `stsd audit export`: stored events, oldest first, one JSON record per line.
+fn audit_export(data_dir: &Path, since: Option<&str>, format: &str) -> Result<()> {
+    use stsd::store::{AuditQuery, Store as _};
+    if format != "jsonl" {
+        bail!("unsupported format {format:?} (only jsonl)");
+    }
+    let since = match since {
+        Some(s) => Some(
+            stsd::audit::lookup::parse_time(s)
+                .with_context(|| format!("--since {s:?} is neither RFC 3339 nor Unix seconds"))?,
+        ),
+        None => None,
+    };
+    let path = data_dir.join("stsd.db");
+    if !path.exists() {
+        bail!("no store at {}", path.display());
+    }
+    let store = SqliteStore::open(&path).context("opening the store")?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut cursor = None;
+    loop {
+        let rows = store
+            .query_audit(&AuditQuery {
+                since,
+                cursor,
+                ascending: true,
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .context("reading audit events")?;
+        let Some(last) = rows.last() else { break };
+        cursor = Some(last.seq);
+        for r in &rows {
+            writeln!(out, "{}", r.body)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -189,6 +189,26 @@ async fn handle(
             return resp;
         }
     };
+    if crate::audit::lookup::is_cloudtrail(&parts.headers) {
+        let app2 = app.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let meta = request_meta(&parts, peer);
+            crate::audit::lookup::serve(&app2, &parts, &query, &body, &meta)
+        })
+        .await;
+        let (status, json) = joined.unwrap_or_else(|_| {
+            (
+                500,
+                r#"{"__type":"InternalFailure","message":"An internal error occurred."}"#.into(),
+            )
+        });
+        let mut resp = respond(status, json, &request_id, now);
+        resp.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static(crate::audit::lookup::CONTENT_TYPE),
+        );
+        return resp;
+    }
     let app2 = app.clone();
     let rid = request_id.clone();
     let joined =
@@ -203,6 +223,20 @@ async fn handle(
             &request_id,
             now,
         ),
+    }
+}
+
+/// Transport facts of a request.
+fn request_meta(parts: &axum::http::request::Parts, peer: SocketAddr) -> RequestMeta {
+    RequestMeta {
+        source_ip: peer.ip().to_string(),
+        secure_transport: false,
+        user_agent: parts
+            .headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
     }
 }
 
@@ -272,6 +306,9 @@ fn process(
             )),
         );
     }
+    let meta = request_meta(parts, peer);
+    // What the audit event needs from inside the pipeline.
+    let mut audit_caller: Option<crate::auth::Caller> = None;
     let result = (|| {
         let headers: Vec<(&str, &str)> = parts
             .headers
@@ -285,16 +322,6 @@ fn process(
             query,
             headers: &headers,
             body,
-        };
-        let meta = RequestMeta {
-            source_ip: peer.ip().to_string(),
-            secure_transport: false,
-            user_agent: parts
-                .headers
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string(),
         };
         // Unsigned STS actions: the caller proves itself with a token or assertion, not with SigV4.
         if UNSIGNED_ACTIONS.contains(&action) {
@@ -319,9 +346,10 @@ fn process(
                 "Request is missing Authentication Token",
             ));
         };
+        let caller = &*audit_caller.insert(caller);
         let ctx = Ctx {
             app,
-            caller: &caller,
+            caller,
             meta: &meta,
             now: app.clock.now(),
         };
@@ -342,5 +370,25 @@ fn process(
     if let Err(e) = &result {
         tracing::info!(action, code = e.code.as_str(), "request failed");
     }
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let (scope_key_id, region) = crate::audit::event::signature_scope(authorization, &params);
+    crate::audit::record_call(
+        app,
+        &crate::audit::CallInfo {
+            service,
+            action,
+            params: &params,
+            meta: &meta,
+            caller: audit_caller.as_ref(),
+            scope_key_id,
+            region,
+            request_id,
+            now: app.clock.now(),
+            result: result.as_deref(),
+        },
+    );
     (service, result)
 }

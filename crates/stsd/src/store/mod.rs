@@ -74,4 +74,65 @@ pub trait Store: Send + Sync {
     /// Small named blobs outside the entity model (token keys, server settings).
     fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn put_meta(&self, name: &str, value: &str) -> Result<(), StoreError>;
+    /// Append audit events in one transaction, in order.
+    fn append_audit(&self, _rows: &[AuditRow]) -> Result<(), StoreError> {
+        Err(StoreError::Backend(
+            "this store does not keep audit events".into(),
+        ))
+    }
+    /// Audit events matching `q`, ordered by `seq` (descending unless `q.ascending`).
+    fn query_audit(&self, _q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(vec![])
+    }
+    /// Remove audit events older than `before` (Unix seconds); returns how many.
+    fn purge_audit(&self, _before: i64) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+}
+
+/// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Insertion order, assigned by the store (0 before insertion).
+    pub seq: i64,
+    /// The account that sees the event (`recipientAccountId`; empty when unknown).
+    pub account: String,
+    pub event_id: String,
+    pub event_time: i64,
+    pub event_name: String,
+    pub event_source: String,
+    pub username: String,
+    pub access_key_id: String,
+    pub read_only: bool,
+    /// `(ResourceType, ResourceName)` pairs.
+    pub resources: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// One `LookupAttributes` filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFilter {
+    EventName(String),
+    Username(String),
+    AccessKeyId(String),
+    ResourceName(String),
+    EventSource(String),
+    ReadOnly(bool),
+    EventId(String),
+}
+
+/// A query over stored audit events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this account's events (`None`: all, for export).
+    pub account: Option<String>,
+    /// `event_time >= since`.
+    pub since: Option<i64>,
+    /// `event_time <= until`.
+    pub until: Option<i64>,
+    pub filter: Option<AuditFilter>,
+    /// Continue after this `seq` (exclusive, in the query's direction).
+    pub cursor: Option<i64>,
+    pub ascending: bool,
+    pub limit: usize,
 }

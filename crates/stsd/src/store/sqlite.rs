@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Change, Kind, Record, Store, StoreError};
+use super::{AuditFilter, AuditQuery, AuditRow, Change, Kind, Record, Store, StoreError};
 
 /// Migrations in order; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -19,6 +19,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, account, key)
     );
     CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // v2: audit events (CloudTrail records) with the columns LookupEvents filters on.
+    "CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_time INTEGER NOT NULL,
+        event_name TEXT NOT NULL,
+        event_source TEXT NOT NULL,
+        username TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        read_only INTEGER NOT NULL,
+        resources TEXT NOT NULL,
+        resource_names TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_account_seq ON audit_events (account, seq);
+    CREATE INDEX audit_events_time ON audit_events (event_time);",
 ];
 
 pub struct SqliteStore {
@@ -140,6 +157,130 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
+    fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO audit_events (account, event_id, event_time, event_name, event_source, username,
+                     access_key_id, read_only, resources, resource_names, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(backend)?;
+            for r in rows {
+                let resources = serde_json::to_string(&r.resources)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                // "\n"-delimited names so one `instr` finds an exact name.
+                let mut names = String::from("\n");
+                for (_, name) in &r.resources {
+                    names.push_str(name);
+                    names.push('\n');
+                }
+                stmt.execute(params![
+                    r.account,
+                    r.event_id,
+                    r.event_time,
+                    r.event_name,
+                    r.event_source,
+                    r.username,
+                    r.access_key_id,
+                    r.read_only,
+                    resources,
+                    names,
+                    r.body
+                ])
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        use rusqlite::types::Value;
+        let mut sql = String::from(
+            "SELECT seq, account, event_id, event_time, event_name, event_source, username, access_key_id,
+             read_only, resources, body FROM audit_events WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        let mut cond = |sql_part: &str, v: Value| {
+            sql.push_str(" AND ");
+            sql.push_str(&sql_part.replace('?', &format!("?{}", args.len() + 1)));
+            args.push(v);
+        };
+        if let Some(a) = &q.account {
+            cond("account = ?", Value::Text(a.clone()));
+        }
+        if let Some(t) = q.since {
+            cond("event_time >= ?", Value::Integer(t));
+        }
+        if let Some(t) = q.until {
+            cond("event_time <= ?", Value::Integer(t));
+        }
+        if let Some(c) = q.cursor {
+            let op = if q.ascending { "seq > ?" } else { "seq < ?" };
+            cond(op, Value::Integer(c));
+        }
+        match &q.filter {
+            None => {}
+            Some(AuditFilter::EventName(v)) => cond("event_name = ?", Value::Text(v.clone())),
+            Some(AuditFilter::Username(v)) => cond("username = ?", Value::Text(v.clone())),
+            Some(AuditFilter::AccessKeyId(v)) => cond("access_key_id = ?", Value::Text(v.clone())),
+            Some(AuditFilter::EventSource(v)) => cond("event_source = ?", Value::Text(v.clone())),
+            Some(AuditFilter::EventId(v)) => cond("event_id = ?", Value::Text(v.clone())),
+            Some(AuditFilter::ReadOnly(v)) => cond("read_only = ?", Value::Integer(i64::from(*v))),
+            Some(AuditFilter::ResourceName(v)) => cond(
+                "instr(resource_names, ?) > 0",
+                Value::Text(format!("\n{v}\n")),
+            ),
+        }
+        sql.push_str(if q.ascending {
+            " ORDER BY seq ASC"
+        } else {
+            " ORDER BY seq DESC"
+        });
+        sql.push_str(&format!(" LIMIT {}", q.limit.clamp(1, 100_000)));
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(&sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((
+                    AuditRow {
+                        seq: r.get(0)?,
+                        account: r.get(1)?,
+                        event_id: r.get(2)?,
+                        event_time: r.get(3)?,
+                        event_name: r.get(4)?,
+                        event_source: r.get(5)?,
+                        username: r.get(6)?,
+                        access_key_id: r.get(7)?,
+                        read_only: r.get(8)?,
+                        resources: Vec::new(),
+                        body: r.get(10)?,
+                    },
+                    r.get::<_, String>(9)?,
+                ))
+            })
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut row, resources) = row.map_err(backend)?;
+            row.resources = serde_json::from_str(&resources)
+                .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?;
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
+        let conn = self.lock()?;
+        conn.execute(
+            "DELETE FROM audit_events WHERE event_time < ?1",
+            params![before],
+        )
+        .map_err(backend)
+    }
+
     fn put_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
         let conn = self.lock()?;
         conn.execute(
@@ -186,5 +327,63 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].key, "alice");
         assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn audit_events_filter_page_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
+        let rows: Vec<AuditRow> = (0..10)
+            .map(|i| AuditRow {
+                account: if i % 2 == 0 { "a".into() } else { "b".into() },
+                event_id: format!("e{i}"),
+                event_time: 1000 + i,
+                event_name: if i < 5 {
+                    "AssumeRole".into()
+                } else {
+                    "ListUsers".into()
+                },
+                resources: vec![("AWS::IAM::Role".into(), format!("r{i}"))],
+                body: "{}".into(),
+                ..AuditRow::default()
+            })
+            .collect();
+        s.append_audit(&rows).unwrap();
+        let q = AuditQuery {
+            account: Some("a".into()),
+            limit: 2,
+            ..AuditQuery::default()
+        };
+        let page = s.query_audit(&q).unwrap();
+        assert_eq!(
+            page.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(),
+            ["e8", "e6"]
+        );
+        let page2 = s
+            .query_audit(&AuditQuery {
+                cursor: Some(page[1].seq),
+                ..q.clone()
+            })
+            .unwrap();
+        assert_eq!(page2[0].event_id, "e4");
+        let by_res = s
+            .query_audit(&AuditQuery {
+                filter: Some(AuditFilter::ResourceName("r3".into())),
+                limit: 50,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        assert_eq!(by_res.len(), 1);
+        assert_eq!(by_res[0].resources[0].1, "r3");
+        assert_eq!(s.purge_audit(1005).unwrap(), 5);
+        assert_eq!(
+            s.query_audit(&AuditQuery {
+                limit: 50,
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .len(),
+            5
+        );
     }
 }

@@ -1,0 +1,733 @@
+//! Building the CloudTrail record of one call. Request parameters pass a deny-list of secret-bearing names;
+//! response elements pass an allow-list of fields (so a secret key or session token can never get in), and a
+//! last check blanks any issued secret that still turned up anywhere in the record.
+
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::auth::{Caller, RequestMeta};
+use crate::error::ApiError;
+use crate::protocol::query::Params;
+use crate::protocol::Service;
+use crate::store::AuditRow;
+use crate::tokens::SessionKind;
+
+/// CloudTrail's record format version.
+pub const EVENT_VERSION: &str = "1.08";
+/// What AWS writes in place of a value it will not log.
+pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+/// Longest parameter value kept verbatim.
+const MAX_VALUE_CHARS: usize = 8192;
+
+/// Parameter names (last dotted segment, case-insensitive) never recorded.
+const SECRET_PARAMS: &[&str] = &[
+    "secretaccesskey",
+    "sessiontoken",
+    "securitytoken",
+    "tokencode",
+    "authenticationcode1",
+    "authenticationcode2",
+    "samlassertion",
+    "webidentitytoken",
+    "password",
+    "newpassword",
+    "oldpassword",
+    "privatekey",
+    "signature",
+    "awsaccesskeyid",
+    "signaturemethod",
+    "signatureversion",
+    "timestamp",
+];
+
+/// Everything the pipeline knows about one call.
+pub struct CallInfo<'a> {
+    pub service: Service,
+    pub action: &'a str,
+    pub params: &'a Params,
+    pub meta: &'a RequestMeta,
+    /// The authenticated caller, if authentication succeeded.
+    pub caller: Option<&'a Caller>,
+    /// Access key ID and region from the signature scope (known even when authentication failed).
+    pub scope_key_id: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub request_id: &'a str,
+    pub now: i64,
+    /// The response body on success, the error otherwise.
+    pub result: Result<&'a str, &'a ApiError>,
+}
+
+/// Build the events of a call and queue them (blocking while the audit queue is full).
+pub fn record_call(app: &App, info: &CallInfo<'_>) {
+    let rows = build_rows(app, info);
+    app.audit.submit(rows);
+}
+
+/// Access key ID and region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/svc/...` or the
+/// presigned `X-Amz-Credential` parameter.
+pub fn signature_scope<'a>(
+    authorization: Option<&'a str>,
+    params: &'a Params,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let cred = authorization
+        .and_then(|h| h.split_once("Credential="))
+        .map(|(_, rest)| rest.split([',', ' ']).next().unwrap_or(""))
+        .or_else(|| params.get("X-Amz-Credential"));
+    let Some(cred) = cred else {
+        return (None, None);
+    };
+    let mut parts = cred.split('/');
+    let key = parts.next().filter(|k| !k.is_empty());
+    let region = parts.nth(1).filter(|r| !r.is_empty());
+    (key, region)
+}
+
+fn iso(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+    let full = name.to_ascii_lowercase();
+    full.starts_with("x-amz-") || SECRET_PARAMS.contains(&last.as_str())
+}
+
+fn is_numeric_name(name: &str) -> bool {
+    matches!(
+        name,
+        "durationSeconds" | "maxSessionDuration" | "maxItems" | "passwordReusePrevention"
+    )
+}
+
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn segments(name: &str) -> Vec<Seg> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        let p = parts[i];
+        let next_is_index = parts
+            .get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n >= 1 && *n <= crate::protocol::query::MAX_LIST_INDEX);
+        if (p == "member" || p == "entry") && next_is_index.is_some() {
+            out.push(Seg::Index(next_is_index.unwrap_or(1) - 1));
+            i += 2;
+            continue;
+        }
+        out.push(Seg::Key(crate::protocol::query::lower_camel(p)));
+        i += 1;
+    }
+    out
+}
+
+fn insert(slot: &mut Value, segs: &[Seg], leaf: Value) {
+    let Some((head, rest)) = segs.split_first() else {
+        *slot = leaf;
+        return;
+    };
+    match head {
+        Seg::Key(k) => {
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            if let Some(m) = slot.as_object_mut() {
+                insert(m.entry(k.clone()).or_insert(Value::Null), rest, leaf);
+            }
+        }
+        Seg::Index(i) => {
+            if !slot.is_array() {
+                *slot = Value::Array(Vec::new());
+            }
+            if let Some(a) = slot.as_array_mut() {
+                if a.len() <= *i {
+                    a.resize(i + 1, Value::Null);
+                }
+                insert(&mut a[*i], rest, leaf);
+            }
+        }
+    }
+}
+
+/// `requestParameters`: lowerCamel names, lists as arrays, secrets/tokens/TOTP codes/signature fields removed.
+pub fn request_parameters(params: &Params) -> Value {
+    let mut root = Value::Object(Map::new());
+    for (name, value) in params.iter() {
+        if name == "Action" || name == "Version" || is_secret_name(name) {
+            continue;
+        }
+        let segs = segments(name);
+        let leaf_name = match segs.last() {
+            Some(Seg::Key(k)) => k.as_str(),
+            _ => "",
+        };
+        let leaf = if is_numeric_name(leaf_name) {
+            value
+                .parse::<i64>()
+                .map_or_else(|_| Value::String(value.to_string()), Value::from)
+        } else if value.chars().count() > MAX_VALUE_CHARS {
+            let cut: String = value.chars().take(MAX_VALUE_CHARS).collect();
+            Value::String(format!("{cut}…[truncated]"))
+        } else {
+            Value::String(value.to_string())
+        };
+        insert(&mut root, &segs, leaf);
+    }
+    match &root {
+        Value::Object(m) if m.is_empty() => Value::Null,
+        _ => root,
+    }
+}
+
+/// Entity-decoded text of the first `<tag>` inside `xml`.
+fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
+    let raw = xml.get(start..end)?;
+    Some(
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+fn xml_section<'x>(xml: &'x str, tag: &str) -> Option<&'x str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
+    xml.get(start..end)
+}
+
+/// Pick allow-listed `(xml tag, json name)` fields of `section` into an object.
+fn pick(section: &str, fields: &[(&str, &str)]) -> Option<Value> {
+    let mut m = Map::new();
+    for (tag, name) in fields {
+        if let Some(v) = xml_text(section, tag) {
+            let v = if *name == "packedPolicySize" {
+                v.parse::<i64>().map_or(Value::String(v), Value::from)
+            } else {
+                Value::String(v)
+            };
+            m.insert((*name).to_string(), v);
+        }
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
+}
+
+/// `responseElements`: only allow-listed fields (issued access key ID, expiration, assumed-role user, …).
+/// Secret keys and session tokens are never read.
+pub fn response_elements(action: &str, xml: &str) -> Value {
+    let mut m = Map::new();
+    if let Some(c) = xml_section(xml, "Credentials") {
+        if let Some(v) = pick(
+            c,
+            &[("AccessKeyId", "accessKeyId"), ("Expiration", "expiration")],
+        ) {
+            m.insert("credentials".into(), v);
+        }
+    }
+    if let Some(s) = xml_section(xml, "AssumedRoleUser") {
+        if let Some(v) = pick(s, &[("AssumedRoleId", "assumedRoleId"), ("Arn", "arn")]) {
+            m.insert("assumedRoleUser".into(), v);
+        }
+    }
+    if let Some(s) = xml_section(xml, "FederatedUser") {
+        if let Some(v) = pick(s, &[("FederatedUserId", "federatedUserId"), ("Arn", "arn")]) {
+            m.insert("federatedUser".into(), v);
+        }
+    }
+    if action == "CreateAccessKey" {
+        if let Some(s) = xml_section(xml, "AccessKey") {
+            if let Some(v) = pick(
+                s,
+                &[
+                    ("AccessKeyId", "accessKeyId"),
+                    ("Status", "status"),
+                    ("UserName", "userName"),
+                    ("CreateDate", "createDate"),
+                ],
+            ) {
+                m.insert("accessKey".into(), v);
+            }
+        }
+    }
+    if action.starts_with("AssumeRole") || action == "GetFederationToken" {
+        let result = xml_section(xml, &format!("{action}Result")).unwrap_or("");
+        // Only the top-level scalars: nested sections removed.
+        let mut top = result.to_string();
+        for tag in ["Credentials", "AssumedRoleUser", "FederatedUser"] {
+            if let Some(inner) = xml_section(&top, tag) {
+                let whole = format!("<{tag}>{inner}</{tag}>");
+                top = top.replacen(&whole, "", 1);
+            }
+        }
+        if let Some(Value::Object(extra)) = pick(
+            &top,
+            &[
+                ("PackedPolicySize", "packedPolicySize"),
+                ("SourceIdentity", "sourceIdentity"),
+                ("SubjectFromWebIdentityToken", "subjectFromWebIdentityToken"),
+                ("Provider", "provider"),
+                ("Audience", "audience"),
+                ("Subject", "subject"),
+                ("SubjectType", "subjectType"),
+                ("Issuer", "issuer"),
+                ("NameQualifier", "nameQualifier"),
+            ],
+        ) {
+            m.extend(extra);
+        }
+    }
+    if m.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(m)
+    }
+}
+
+/// Values that must never appear in a record: the secrets and tokens a response issued.
+fn issued_secrets(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for tag in ["SecretAccessKey", "SessionToken"] {
+        let mut rest = xml;
+        let open = format!("<{tag}>");
+        while let Some(i) = rest.find(&open) {
+            let after = rest.get(i + open.len()..).unwrap_or("");
+            if let Some(v) = xml_text(&rest[i..], tag) {
+                if v.len() >= 8 {
+                    out.push(v);
+                }
+            }
+            rest = after;
+        }
+    }
+    out
+}
+
+fn account_of_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// `userIdentity` of an authenticated caller, and the `Username` LookupEvents reports.
+pub fn user_identity(caller: &Caller) -> (Value, String) {
+    let mut m = Map::new();
+    let kind = match caller.kind {
+        crate::auth::CallerKind::Root => "Root",
+        crate::auth::CallerKind::User { .. } => "IAMUser",
+        crate::auth::CallerKind::AssumedRole { .. } => "AssumedRole",
+        crate::auth::CallerKind::FederatedUser { .. } => "FederatedUser",
+    };
+    m.insert("type".into(), json!(kind));
+    m.insert("principalId".into(), json!(caller.user_id));
+    m.insert("arn".into(), json!(caller.arn));
+    m.insert("accountId".into(), json!(caller.account));
+    m.insert("accessKeyId".into(), json!(caller.access_key_id));
+    let username = match &caller.kind {
+        crate::auth::CallerKind::Root => "root".to_string(),
+        crate::auth::CallerKind::User { name, .. } => {
+            m.insert("userName".into(), json!(name));
+            name.clone()
+        }
+        crate::auth::CallerKind::AssumedRole { .. } => caller
+            .session
+            .as_deref()
+            .map(|c| c.session_name.clone())
+            .unwrap_or_default(),
+        crate::auth::CallerKind::FederatedUser { name, .. } => name.clone(),
+    };
+    if let Some(claims) = caller.session.as_deref() {
+        let issuer = match &claims.kind {
+            SessionKind::Role {
+                role_name, role_id, ..
+            } => json!({
+                "type": "Role",
+                "principalId": role_id,
+                "arn": caller.role_arn().unwrap_or_default(),
+                "accountId": caller.account,
+                "userName": role_name,
+            }),
+            SessionKind::Federated { user_arn, .. } => json!({
+                "type": "IAMUser",
+                "arn": user_arn,
+                "accountId": caller.account,
+                "userName": user_arn.rsplit('/').next().unwrap_or(""),
+            }),
+            SessionKind::User { .. } | SessionKind::Root => json!({}),
+        };
+        let mut ctx = Map::new();
+        ctx.insert("sessionIssuer".into(), issuer);
+        if let Some(p) = &claims.federated_provider {
+            ctx.insert(
+                "webIdFederationData".into(),
+                json!({"federatedProvider": p, "attributes": {}}),
+            );
+        }
+        ctx.insert(
+            "attributes".into(),
+            json!({
+                "creationDate": iso(claims.issued),
+                "mfaAuthenticated": if claims.mfa_at.is_some() { "true" } else { "false" },
+            }),
+        );
+        if let Some(si) = &claims.source_identity {
+            ctx.insert("sourceIdentity".into(), json!(si));
+        }
+        m.insert("sessionContext".into(), Value::Object(ctx));
+    }
+    (Value::Object(m), username)
+}
+
+/// `userIdentity` of an unsigned federation call (AssumeRoleWithWebIdentity / AssumeRoleWithSAML).
+fn federated_identity(info: &CallInfo<'_>) -> (Value, String) {
+    let ok = info.result.ok().unwrap_or("");
+    if info.action == "AssumeRoleWithSAML" {
+        let sub = xml_text(ok, "Subject").unwrap_or_default();
+        let nq = xml_text(ok, "NameQualifier").unwrap_or_default();
+        let idp = info.params.get("PrincipalArn").unwrap_or("");
+        let v = json!({
+            "type": "SAMLUser",
+            "principalId": if sub.is_empty() { String::new() } else { format!("{nq}:{sub}") },
+            "userName": sub,
+            "identityProvider": idp,
+        });
+        return (v, sub);
+    }
+    let sub = xml_text(ok, "SubjectFromWebIdentityToken").unwrap_or_default();
+    let provider = xml_text(ok, "Provider")
+        .or_else(|| info.params.get("ProviderId").map(str::to_string))
+        .unwrap_or_default();
+    let aud = xml_text(ok, "Audience").unwrap_or_default();
+    let v = json!({
+        "type": "WebIdentityUser",
+        "principalId": if sub.is_empty() { String::new() } else { format!("{provider}:{aud}:{sub}") },
+        "userName": sub,
+        "identityProvider": provider,
+    });
+    (v, sub)
+}
+
+/// `userIdentity` when authentication failed: what the signature scope and the key table tell.
+fn unauthenticated_identity(app: &App, key_id: Option<&str>) -> (Value, String, String) {
+    let mut m = Map::new();
+    m.insert("type".into(), json!("Unknown"));
+    let mut account = String::new();
+    let mut username = String::new();
+    if let Some(k) = key_id {
+        m.insert("accessKeyId".into(), json!(k));
+        if let Ok(st) = app.read() {
+            if let Some(owner) = st.keys.get(k) {
+                account.clone_from(&owner.account);
+                if let Some(u) = owner
+                    .user
+                    .as_ref()
+                    .and_then(|lname| st.accounts.get(&owner.account)?.users.get(lname))
+                {
+                    username.clone_from(&u.name);
+                    m.insert("userName".into(), json!(u.name));
+                }
+            }
+        }
+        if account.is_empty() {
+            account = crate::ids::account_from_key_id(k).unwrap_or_default();
+        }
+        if !account.is_empty() {
+            m.insert("accountId".into(), json!(account));
+        }
+    }
+    (Value::Object(m), username, account)
+}
+
+fn is_read_only(action: &str) -> bool {
+    [
+        "Get",
+        "List",
+        "Simulate",
+        "Generate",
+        "Decode",
+        "AssumeRole",
+    ]
+    .iter()
+    .any(|p| action.starts_with(p))
+}
+
+/// Resources named by the call (LookupEvents' `Resources`, and the `ResourceName` filter).
+fn resources(info: &CallInfo<'_>, response: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut add = |t: &str, n: &str| {
+        if !n.is_empty() && !out.iter().any(|(a, b)| a == t && b == n) {
+            out.push((t.to_string(), n.to_string()));
+        }
+    };
+    let p = info.params;
+    for (param, kind) in [
+        ("RoleArn", "AWS::IAM::Role"),
+        ("RoleName", "AWS::IAM::Role"),
+        ("UserName", "AWS::IAM::User"),
+        ("GroupName", "AWS::IAM::Group"),
+        ("PolicyArn", "AWS::IAM::Policy"),
+        ("AccessKeyId", "AWS::IAM::AccessKey"),
+        ("SerialNumber", "AWS::IAM::MFADevice"),
+        ("PrincipalArn", "AWS::IAM::SAMLProvider"),
+    ] {
+        if let Some(v) = p.get(param) {
+            add(kind, v);
+        }
+    }
+    if let Some(k) = response
+        .pointer("/credentials/accessKeyId")
+        .and_then(Value::as_str)
+    {
+        add("AWS::IAM::AccessKey", k);
+    }
+    if let Some(k) = response
+        .pointer("/accessKey/accessKeyId")
+        .and_then(Value::as_str)
+    {
+        add("AWS::IAM::AccessKey", k);
+    }
+    if let Some(a) = response
+        .pointer("/assumedRoleUser/arn")
+        .and_then(Value::as_str)
+    {
+        add("AWS::STS::AssumedRole", a);
+    }
+    if let Some(a) = response
+        .pointer("/federatedUser/arn")
+        .and_then(Value::as_str)
+    {
+        add("AWS::STS::FederatedUser", a);
+    }
+    out
+}
+
+/// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
+pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
+    let (identity, username, caller_account) = match info.caller {
+        Some(c) => {
+            let (v, u) = user_identity(c);
+            (v, u, c.account.clone())
+        }
+        None if info.action == "AssumeRoleWithWebIdentity"
+            || info.action == "AssumeRoleWithSAML" =>
+        {
+            let (v, u) = federated_identity(info);
+            (v, u, String::new())
+        }
+        None => unauthenticated_identity(app, info.scope_key_id),
+    };
+    let request_parameters = request_parameters(info.params);
+    let response = match info.result {
+        Ok(xml) => response_elements(info.action, xml),
+        Err(_) => Value::Null,
+    };
+    let resources = resources(info, &response);
+    let role_account = if info.action.starts_with("AssumeRole") {
+        info.params
+            .get("RoleArn")
+            .and_then(account_of_arn)
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let mut recipients: Vec<String> = Vec::new();
+    if !caller_account.is_empty() || role_account.is_none() {
+        recipients.push(caller_account.clone());
+    }
+    if let Some(r) = role_account {
+        // Only an account that exists receives events (a typo in RoleArn must not create a mailbox).
+        let exists = app.read().is_ok_and(|st| st.accounts.contains_key(&r));
+        if exists && !recipients.contains(&r) {
+            recipients.push(r);
+        }
+    }
+    let access_key_id = identity
+        .get("accessKeyId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let read_only = is_read_only(info.action);
+    let shared_id = (recipients.len() > 1).then(crate::ids::request_id);
+    let secrets = info.result.map(issued_secrets).unwrap_or_default();
+    let mut rows = Vec::with_capacity(recipients.len());
+    for recipient in recipients {
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let mut ev = json!({
+            "eventVersion": EVENT_VERSION,
+            "userIdentity": identity,
+            "eventTime": iso(info.now),
+            "eventSource": info.service.event_source(),
+            "eventName": info.action,
+            "awsRegion": info.region.unwrap_or("us-east-1"),
+            "sourceIPAddress": info.meta.source_ip,
+            "userAgent": info.meta.user_agent,
+            "requestParameters": request_parameters,
+            "responseElements": response,
+            "requestID": info.request_id,
+            "eventID": event_id,
+            "readOnly": read_only,
+            "resources": resources.iter().map(|(t, n)| {
+                let mut r = json!({"type": t, "ARN": n});
+                if let Some(a) = account_of_arn(n) {
+                    r["accountId"] = json!(a);
+                }
+                r
+            }).collect::<Vec<_>>(),
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": recipient,
+            "eventCategory": "Management",
+        });
+        if let Err(e) = info.result {
+            ev["errorCode"] = json!(e.code.as_str());
+            ev["errorMessage"] = json!(e.message);
+        }
+        if let Some(s) = &shared_id {
+            ev["sharedEventID"] = json!(s);
+        }
+        let mut body = ev.to_string();
+        for s in &secrets {
+            if body.contains(s.as_str()) {
+                body = body.replace(s.as_str(), HIDDEN);
+            }
+        }
+        rows.push(AuditRow {
+            seq: 0,
+            account: recipient,
+            event_id,
+            event_time: info.now,
+            event_name: info.action.to_string(),
+            event_source: info.service.event_source().to_string(),
+            username: username.clone(),
+            access_key_id: access_key_id.clone(),
+            read_only,
+            resources: resources.clone(),
+            body,
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_parameters_drop_secrets_and_nest_lists() {
+        let p = Params::from_pairs([
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", "arn:aws:iam::111122223333:role/r"),
+            ("RoleSessionName", "s"),
+            ("DurationSeconds", "900"),
+            ("TokenCode", "123456"),
+            ("SerialNumber", "arn:aws:iam::111122223333:mfa/d"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "blue"),
+            ("Tags.member.2.Key", "env"),
+            (
+                "PolicyArns.member.1.arn",
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            ),
+            ("X-Amz-Security-Token", "tok"),
+            (
+                "X-Amz-Credential",
+                "AKIA/20260101/us-east-1/sts/aws4_request",
+            ),
+            ("AuthenticationCode1", "111111"),
+            ("AuthenticationCode2", "222222"),
+            ("SAMLAssertion", "PHNhbWw+"),
+            ("WebIdentityToken", "eyJ"),
+            ("SecretAccessKey", "s3cr3t"),
+        ]);
+        let v = request_parameters(&p);
+        assert_eq!(v["roleArn"], "arn:aws:iam::111122223333:role/r");
+        assert_eq!(v["roleSessionName"], "s");
+        assert_eq!(v["durationSeconds"], 900);
+        assert_eq!(v["tags"][0]["key"], "team");
+        assert_eq!(v["tags"][0]["value"], "blue");
+        assert_eq!(v["tags"][1]["key"], "env");
+        assert_eq!(
+            v["policyArns"][0]["arn"],
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        );
+        let text = v.to_string();
+        for secret in [
+            "123456", "tok", "111111", "222222", "PHNhbWw+", "eyJ", "s3cr3t", "AKIA/",
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked into {text}");
+        }
+        assert!(v.get("action").is_none() && v.get("version").is_none());
+        assert_eq!(
+            request_parameters(&Params::from_pairs([("Action", "X")])),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn response_elements_keep_key_id_never_secret_or_token() {
+        let xml = "<AssumeRoleResponse><AssumeRoleResult><SourceIdentity>me</SourceIdentity>\
+            <AssumedRoleUser><AssumedRoleId>AROAX:s</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/s</Arn></AssumedRoleUser>\
+            <Credentials><AccessKeyId>ASIAXYZ</AccessKeyId><SecretAccessKey>verysecretvalue</SecretAccessKey>\
+            <SessionToken>sessiontokenvalue</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials>\
+            <PackedPolicySize>6</PackedPolicySize></AssumeRoleResult></AssumeRoleResponse>";
+        let v = response_elements("AssumeRole", xml);
+        assert_eq!(v["credentials"]["accessKeyId"], "ASIAXYZ");
+        assert_eq!(v["credentials"]["expiration"], "2026-01-01T00:00:00Z");
+        assert_eq!(v["assumedRoleUser"]["assumedRoleId"], "AROAX:s");
+        assert_eq!(v["packedPolicySize"], 6);
+        assert_eq!(v["sourceIdentity"], "me");
+        let text = v.to_string();
+        assert!(!text.contains("verysecretvalue") && !text.contains("sessiontokenvalue"));
+        assert_eq!(
+            issued_secrets(xml),
+            ["verysecretvalue", "sessiontokenvalue"]
+        );
+
+        let xml = "<CreateAccessKeyResult><AccessKey><UserName>u</UserName><AccessKeyId>AKIAQ</AccessKeyId>\
+            <Status>Active</Status><SecretAccessKey>verysecretvalue</SecretAccessKey></AccessKey></CreateAccessKeyResult>";
+        let v = response_elements("CreateAccessKey", xml);
+        assert_eq!(v["accessKey"]["accessKeyId"], "AKIAQ");
+        assert!(!v.to_string().contains("verysecretvalue"));
+        assert_eq!(response_elements("ListUsers", "<Users/>"), Value::Null);
+    }
+
+    #[test]
+    fn scope_from_header_or_presigned_query() {
+        let p = Params::default();
+        let h = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/eu-west-1/sts/aws4_request, SignedHeaders=host, Signature=abc";
+        assert_eq!(
+            signature_scope(Some(h), &p),
+            (Some("AKIAEXAMPLE"), Some("eu-west-1"))
+        );
+        let p = Params::from_pairs([(
+            "X-Amz-Credential",
+            "ASIAX/20260101/ap-south-1/sts/aws4_request",
+        )]);
+        assert_eq!(
+            signature_scope(None, &p),
+            (Some("ASIAX"), Some("ap-south-1"))
+        );
+        assert_eq!(signature_scope(None, &Params::default()), (None, None));
+    }
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+}
