@@ -31,8 +31,9 @@ def free_port():
 class Server:
     """One stsd process; `restart()` keeps the data dir and the port."""
 
-    def __init__(self, data_dir, port=None, env=None):
+    def __init__(self, data_dir, port=None, env=None, extra_args=None):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args or [])  # more `serve` flags, e.g. ["--allow-http-oidc"]
         self.port = port or free_port()
         self.env = dict(os.environ)
         self.env.update(env or {})
@@ -46,7 +47,7 @@ class Server:
     def start(self):
         self.stderr_file = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
-            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir],
+            [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *self.extra_args],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=self.stderr_file,

@@ -14,6 +14,8 @@ pub struct Config {
     pub max_presign_secs: u64,
     /// Largest request body accepted (IAM's CreateSAMLProvider carries up to 10 MB of metadata).
     pub max_body_bytes: usize,
+    /// Accept plain `http://` OIDC issuers (`--allow-http-oidc`: local issuers and tests).
+    pub allow_http_oidc: bool,
 }
 
 impl Default for Config {
@@ -21,6 +23,7 @@ impl Default for Config {
         Config {
             max_presign_secs: 900,
             max_body_bytes: 16 * 1024 * 1024,
+            allow_http_oidc: false,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod iam;
 pub mod ids;
 pub mod mfa;
 pub mod model;
+pub mod oidc;
 pub mod protocol;
 pub mod server;
 pub mod state;

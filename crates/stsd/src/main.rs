@@ -42,6 +42,9 @@ enum Command {
         /// Also append every audit event to this file as JSON lines (for log shippers).
         #[arg(long)]
         audit_log: Option<PathBuf>,
+        /// Accept plain-http OIDC issuers (local issuers and tests only).
+        #[arg(long)]
+        allow_http_oidc: bool,
     },
     /// Read the audit trail from the store.
     Audit {
@@ -115,11 +118,13 @@ fn main() -> Result<()> {
             data_dir,
             audit_retention_days,
             audit_log,
+            allow_http_oidc,
         } => serve(
             listen,
             &data_dir,
             audit_retention_days,
             audit_log.as_deref(),
+            allow_http_oidc,
         ),
         Command::Audit {
             command:
@@ -143,6 +148,7 @@ fn serve(
     data_dir: &Path,
     audit_retention_days: u32,
     audit_log: Option<&Path>,
+    allow_http_oidc: bool,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -155,7 +161,10 @@ fn serve(
     };
     let mut app = App::new(
         Box::new(store),
-        Config::default(),
+        Config {
+            allow_http_oidc,
+            ..Config::default()
+        },
         Clock::with_offset(offset),
     )
     .context("loading state")?;

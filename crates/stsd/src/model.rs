@@ -212,6 +212,8 @@ pub struct Account {
     pub policies: BTreeMap<String, ManagedPolicy>,
     /// Virtual MFA devices keyed by lower-cased device name.
     pub mfa_devices: BTreeMap<String, MfaDevice>,
+    /// IAM OIDC identity providers keyed by lower-cased URL without scheme (`host/path`).
+    pub oidc_providers: BTreeMap<String, OidcProvider>,
 }
 
 impl Account {
@@ -223,6 +225,7 @@ impl Account {
             roles: BTreeMap::new(),
             policies: BTreeMap::new(),
             mfa_devices: BTreeMap::new(),
+            oidc_providers: BTreeMap::new(),
         }
     }
 
@@ -424,4 +427,21 @@ impl Account {
     pub fn user_by_id(&self, id: &str) -> Option<&User> {
         self.users.values().find(|u| u.id == id)
     }
+}
+
+/// An IAM OpenID Connect identity provider (`arn:aws:iam::ACCT:oidc-provider/<url>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OidcProvider {
+    /// The URL without its scheme, as IAM returns it (`host[:port]/path`).
+    pub url: String,
+    /// The issuer is plain `http://` (accepted only with `--allow-http-oidc`).
+    #[serde(default)]
+    pub insecure_http: bool,
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    #[serde(default)]
+    pub thumbprints: Vec<String>,
+    pub created: i64,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }

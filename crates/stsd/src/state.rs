@@ -85,6 +85,11 @@ impl State {
                             let d: MfaDevice = serde_json::from_str(&r.body).map_err(corrupt)?;
                             acct.mfa_devices.insert(r.key, d);
                         }
+                        Kind::OidcProvider => {
+                            let o: crate::model::OidcProvider =
+                                serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.oidc_providers.insert(r.key, o);
+                        }
                         Kind::Account => {}
                     }
                 }
@@ -146,6 +151,10 @@ impl State {
                     .transpose(),
                 Kind::MfaDevice => acct
                     .and_then(|a| a.mfa_devices.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::OidcProvider => acct
+                    .and_then(|a| a.oidc_providers.get(key))
                     .map(serde_json::to_string)
                     .transpose(),
             }

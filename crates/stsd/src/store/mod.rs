@@ -14,6 +14,8 @@ pub enum Kind {
     Policy,
     /// A virtual MFA device, keyed by lower-cased device name.
     MfaDevice,
+    /// An IAM OIDC provider, keyed by lower-cased URL without scheme.
+    OidcProvider,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Role => "role",
             Kind::Policy => "policy",
             Kind::MfaDevice => "mfa",
+            Kind::OidcProvider => "oidc",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -35,6 +38,7 @@ impl Kind {
             "role" => Kind::Role,
             "policy" => Kind::Policy,
             "mfa" => Kind::MfaDevice,
+            "oidc" => Kind::OidcProvider,
             _ => return None,
         })
     }

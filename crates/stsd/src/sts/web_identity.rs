@@ -1,7 +1,511 @@
-//! Federation (being written).
+//! AssumeRoleWithWebIdentity (unsigned): an OIDC ID token, verified against the issuer's JWKS (see
+//! [`crate::oidc`]) and an IAM OIDC provider of the role's account, is traded for role credentials after the
+//! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
-use super::UnsignedHandler;
+use super::credentials::{mint_for, write_credentials};
+use super::{UnsignedCtx, UnsignedHandler};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::oidc::{self, TokenError};
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+use crate::tokens::{Claims, SessionKind};
+use crate::validate as v;
+use serde_json::Value;
 
-pub fn handler(_action: &str) -> Option<UnsignedHandler> {
-    None
+const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
+const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
+const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
+const SESSION_POLICY_PLAINTEXT: usize = 2048;
+const PACKED_BUDGET: usize = 4096;
+
+pub fn handler(action: &str) -> Option<UnsignedHandler> {
+    match action {
+        "AssumeRoleWithWebIdentity" => Some(assume_role_with_web_identity),
+        _ => None,
+    }
+}
+
+fn token_error(e: TokenError) -> ApiError {
+    match e {
+        TokenError::Invalid(m) => ApiError::new(ErrorCode::InvalidIdentityToken, m),
+        TokenError::Expired(m) => ApiError::new(ErrorCode::ExpiredTokenException, m),
+        TokenError::Communication(m) => ApiError::new(ErrorCode::IDPCommunicationError, m),
+    }
+}
+
+fn invalid_token(m: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidIdentityToken, m)
+}
+
+fn length(value: &str, member: &str, min: usize, max: usize) -> ApiResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(ApiError::validation(
+            value,
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(ApiError::validation(
+            if max > 256 { "<value>" } else { value },
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn name_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// `Policy` (≤ 2048 chars, compiled) and `PolicyArns` (≤ 10), within the plaintext budget.
+fn session_policies(p: &Params) -> ApiResult<(Option<String>, Vec<String>)> {
+    let policy = match p.get("Policy") {
+        None => None,
+        Some(text) => {
+            length(text, "policy", 1, 2048)?;
+            if !text
+                .chars()
+                .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
+            {
+                return Err(ApiError::validation(
+                    "<policy>",
+                    "policy",
+                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                ));
+            }
+            crate::authz::compile_with_limit(
+                text,
+                policy::PolicyKind::Session,
+                policy::MAX_WIRE_CHARS,
+            )
+            .map_err(|e| ApiError::malformed_policy(e.message))?;
+            Some(text.to_string())
+        }
+    };
+    let mut arns = Vec::new();
+    if let Some(list) = p.struct_list("PolicyArns")? {
+        if list.len() > 10 {
+            return Err(ApiError::validation(
+                "[...]",
+                "policyArns",
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        for item in list {
+            let arn = item
+                .get("arn")
+                .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
+            length(arn, "policyArns.member.arn", 20, 2048)?;
+            if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
+                return Err(ApiError::validation(
+                    arn,
+                    "policyArns.member.arn",
+                    "Member must be a managed policy ARN",
+                ));
+            }
+            arns.push(arn.to_string());
+        }
+    }
+    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>();
+    if plaintext > SESSION_POLICY_PLAINTEXT {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
+        ));
+    }
+    Ok((policy, arns))
+}
+
+/// Packed size as a percentage of stsd's budget (same formula as AssumeRole).
+fn packed_size(
+    policy: Option<&str>,
+    arns: &[String],
+    tags: &[(String, String)],
+) -> ApiResult<Option<usize>> {
+    if policy.is_none() && arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let bytes = policy.map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>()
+        + tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let pct = (bytes * 100).div_ceil(PACKED_BUDGET);
+    if pct > 100 {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."),
+        ));
+    }
+    Ok(Some(pct))
+}
+
+/// `arn:aws:iam::ACCT:role/path/Name` → (account, path, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (acct, resource) = rest.split_once(':')?;
+    let res = resource.strip_prefix("role")?;
+    if !res.starts_with('/') {
+        return None;
+    }
+    let idx = res.rfind('/')?;
+    Some((acct, &res[..=idx], &res[idx + 1..]))
+}
+
+/// Session tags and transitive keys from the `https://aws.amazon.com/tags` claim
+/// (`{"principal_tags": {"K": ["v"]}, "transitive_tag_keys": ["K"]}`); rule violations are
+/// `InvalidIdentityToken`.
+type TokenTags = (Vec<(String, String)>, Vec<String>);
+
+fn token_tags(claim: Option<&Value>) -> ApiResult<Option<TokenTags>> {
+    let Some(claim) = claim else {
+        return Ok(None);
+    };
+    let bad = |m: &str| invalid_token(format!("Invalid session tags in the ID token: {m}"));
+    let obj = claim.as_object().ok_or_else(|| bad("not an object"))?;
+    let mut tags: Vec<(String, String)> = Vec::new();
+    if let Some(pt) = obj.get("principal_tags") {
+        let pt = pt
+            .as_object()
+            .ok_or_else(|| bad("principal_tags is not an object"))?;
+        for (k, val) in pt {
+            let value = match val {
+                Value::String(s) => s.clone(),
+                Value::Array(a) if a.len() == 1 => a[0]
+                    .as_str()
+                    .ok_or_else(|| bad("tag values must be strings"))?
+                    .to_string(),
+                _ => return Err(bad("each tag takes exactly one string value")),
+            };
+            v::check_tag_key(k, "tags.member.key").map_err(|e| bad(&e.message))?;
+            if value.chars().count() > 256
+                || !value.chars().all(|c| {
+                    c.is_alphabetic()
+                        || c.is_numeric()
+                        || c.is_whitespace()
+                        || "_.:/=+-@".contains(c)
+                })
+            {
+                return Err(bad(&format!("invalid value for tag {k}")));
+            }
+            if tags.iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
+                return Err(bad("duplicate tag keys (keys are case-insensitive)"));
+            }
+            tags.push((k.clone(), value));
+        }
+    }
+    if tags.len() > 50 {
+        return Err(bad("more than 50 tags"));
+    }
+    let mut transitive: Vec<String> = Vec::new();
+    if let Some(tk) = obj.get("transitive_tag_keys") {
+        let list = tk
+            .as_array()
+            .ok_or_else(|| bad("transitive_tag_keys is not an array"))?;
+        for k in list {
+            let k = k
+                .as_str()
+                .ok_or_else(|| bad("transitive tag keys must be strings"))?;
+            let Some((key, _)) = tags.iter().find(|(t, _)| t.eq_ignore_ascii_case(k)) else {
+                return Err(bad(&format!(
+                    "the transitive tag key {k} must also be a session tag"
+                )));
+            };
+            if !transitive.contains(key) {
+                transitive.push(key.clone());
+            }
+        }
+    }
+    Ok(Some((tags, transitive)))
+}
+
+/// The `https://aws.amazon.com/source_identity` claim: 2..64, `[\w+=,.@-]`, not `aws:`.
+fn source_identity(claim: Option<&Value>) -> ApiResult<Option<String>> {
+    let Some(claim) = claim else {
+        return Ok(None);
+    };
+    let si = claim
+        .as_str()
+        .ok_or_else(|| invalid_token("The source identity claim must be a string."))?;
+    let n = si.chars().count();
+    if !(2..=64).contains(&n)
+        || !name_like(si)
+        || (si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:"))
+    {
+        return Err(invalid_token(
+            "The source identity claim must be 2-64 characters of [\\w+=,.@-] and must not start with aws:.",
+        ));
+    }
+    Ok(Some(si.to_string()))
+}
+
+fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    // Parameters.
+    let role_arn = v::arn(p, "RoleArn")?;
+    let session_name = p.required("RoleSessionName")?;
+    length(session_name, "roleSessionName", 2, 64)?;
+    if !name_like(session_name) {
+        return Err(ApiError::validation(
+            session_name,
+            "roleSessionName",
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+        ));
+    }
+    let token = p.required("WebIdentityToken")?;
+    length(token, "webIdentityToken", 4, oidc::MAX_TOKEN_LEN)?;
+    if let Some(pid) = p.get("ProviderId") {
+        length(pid, "providerId", 4, 2048)?;
+        return Err(ApiError::new(
+            ErrorCode::InvalidParameterValue,
+            "ProviderId is only for OAuth 2.0 access tokens, which stsd does not accept; omit it for OpenID Connect ID tokens.",
+        ));
+    }
+    let requested = v::int_range(p, "DurationSeconds", 900, 43200)?;
+    let (session_policy, policy_arns) = session_policies(p)?;
+    if let Some(m) = p.get("MinimumSessionTokenSize") {
+        if m.parse::<u32>().is_err() {
+            return Err(ApiError::validation(
+                m,
+                "minimumSessionTokenSize",
+                "Member must be an integer",
+            ));
+        }
+    }
+    let allow_http = ctx.app.config.allow_http_oidc;
+
+    // The token: parse, find the provider by `iss` in the role's account, audience.
+    let unverified = oidc::parse(token).map_err(token_error)?;
+    let iss = unverified
+        .claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_token("The ID token has no iss claim."))?
+        .to_string();
+    let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
+    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
+    let no_provider = || {
+        invalid_token(format!(
+            "No OpenIDConnect provider found in your account for {iss}"
+        ))
+    };
+    let (prefix, http) = oidc::strip_scheme(&iss, allow_http).ok_or_else(no_provider)?;
+    let prefix = prefix.to_string();
+    let client_ids = {
+        let st = ctx.app.read()?;
+        let o = st
+            .accounts
+            .get(role_account)
+            .and_then(|a| a.oidc_providers.get(&prefix.to_lowercase()))
+            .filter(|o| o.url == prefix && o.insecure_http == http)
+            .ok_or_else(no_provider)?;
+        o.client_ids.clone()
+    };
+    let provider_arn = oidc::provider_arn(role_account, &prefix);
+    let audiences = oidc::string_values(&unverified.claims, "aud");
+    let audience = audiences
+        .iter()
+        .find(|a| client_ids.contains(a))
+        .cloned()
+        .ok_or_else(|| invalid_token("Incorrect token audience"))?;
+
+    // Signature (refusing none/HMAC before any key is looked at), then time and subject.
+    let alg = oidc::algorithm(&unverified.alg).map_err(token_error)?;
+    let jwk =
+        oidc::key_for(&iss, unverified.kid.as_deref(), alg, allow_http).map_err(token_error)?;
+    let claims = oidc::verify(token, &jwk, alg).map_err(token_error)?;
+    if claims.get("iss").and_then(Value::as_str) != Some(iss.as_str()) {
+        return Err(invalid_token(
+            "The ID token's issuer changed during verification.",
+        ));
+    }
+    oidc::check_times(&claims, ctx.now).map_err(token_error)?;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_token("The ID token has no sub claim."))?
+        .to_string();
+    if !(6..=255).contains(&sub.chars().count()) {
+        return Err(invalid_token(
+            "The ID token's sub claim must be 6 to 255 characters long.",
+        ));
+    }
+    let tag_claim = token_tags(claims.get(TAGS_CLAIM))?;
+    let source_identity = source_identity(claims.get(SOURCE_IDENTITY_CLAIM))?;
+    let (tags, transitive) = tag_claim.clone().unwrap_or_default();
+    let amr = oidc::string_values(&claims, "amr");
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+
+    // The role and its trust policy.
+    let st = ctx.app.read()?;
+    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
+    let role = acct
+        .roles
+        .get(&role_name.to_lowercase())
+        .filter(|r| r.path == role_path && r.name == role_name)
+        .ok_or_else(denied)?;
+    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
+    let dur = requested.unwrap_or(3600);
+    if dur > i64::from(role.max_session_duration) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
+
+    let principal = policy::Principal::web_identity(&provider_arn);
+    let mut context = policy::Context::new();
+    principal.fill_context(&mut context);
+    context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
+    context.set("aws:EpochTime", ctx.now.to_string());
+    context.set(
+        "aws:SecureTransport",
+        if ctx.meta.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if !ctx.meta.source_ip.is_empty() {
+        context.set("aws:SourceIp", ctx.meta.source_ip.clone());
+    }
+    if !ctx.meta.user_agent.is_empty() {
+        context.set("aws:UserAgent", ctx.meta.user_agent.clone());
+    }
+    context.set("aws:RequestedRegion", "us-east-1");
+    context.set("aws:ViaAWSService", "false");
+    context.set("aws:FederatedProvider", provider_arn.clone());
+    context.set("sts:RoleSessionName", session_name);
+    context.set(&format!("{prefix}:aud"), audience.clone());
+    context.set(&format!("{prefix}:sub"), sub.clone());
+    if let Some(azp) = &azp {
+        context.set(&format!("{prefix}:azp"), azp.clone());
+    }
+    if !amr.is_empty() {
+        context.insert(&format!("{prefix}:amr"), amr.iter().cloned());
+    }
+    for t in &role.tags {
+        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    for (k, val) in &tags {
+        context.set(&format!("aws:RequestTag/{k}"), val.clone());
+    }
+    if !tags.is_empty() {
+        context.insert("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
+    }
+    if !transitive.is_empty() {
+        context.insert("sts:TransitiveTagKeys", transitive.iter().cloned());
+    }
+    if let Some(si) = &source_identity {
+        context.set("sts:SourceIdentity", si.clone());
+    }
+    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
+    let no_caller = policy::PolicySet::new();
+    let check = |action: &str| -> ApiResult<()> {
+        let req = policy::Request::new(&principal, action, role_arn, &context);
+        if policy::evaluate_trust(&req, trust_ref, role_account, &no_caller).is_allowed() {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    };
+    check(ACTION)?;
+    if tag_claim.is_some() {
+        check("sts:TagSession")?;
+    }
+    if source_identity.is_some() {
+        check("sts:SetSourceIdentity")?;
+    }
+
+    let mut federation_keys = vec![
+        (format!("{prefix}:aud"), vec![audience.clone()]),
+        (format!("{prefix}:sub"), vec![sub.clone()]),
+    ];
+    if !amr.is_empty() {
+        federation_keys.push((format!("{prefix}:amr"), amr));
+    }
+    let session = Claims {
+        account: role_account.to_string(),
+        kind: SessionKind::Role {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.id.clone(),
+        },
+        session_name: session_name.to_string(),
+        issued: ctx.now,
+        expires: ctx.now + dur,
+        policy: session_policy,
+        policy_arns,
+        tags,
+        transitive,
+        source_identity: source_identity.clone(),
+        mfa_at: None,
+        chained: false,
+        issuer_arn: provider_arn.clone(),
+        federated_provider: Some(provider_arn.clone()),
+        federation_keys,
+    };
+    let role_id = role.id.clone();
+    let role_display = role.name.clone();
+    drop(st);
+    let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
+    let mut x = Xml::new();
+    write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
+    x.elem("SubjectFromWebIdentityToken", &sub);
+    x.open("AssumedRoleUser")
+        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
+        .elem(
+            "Arn",
+            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        )
+        .close("AssumedRoleUser");
+    if let Some(pct) = packed {
+        x.num("PackedPolicySize", pct);
+    }
+    x.elem("Provider", &provider_arn)
+        .elem("Audience", &audience);
+    x.opt("SourceIdentity", source_identity.as_deref());
+    Ok(Some(x.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tags_claim() {
+        let c = json!({"principal_tags": {"Team": ["blue"], "Env": "prod"}, "transitive_tag_keys": ["team"]});
+        let (tags, tr) = token_tags(Some(&c)).unwrap().unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tr, vec!["Team".to_string()]);
+        assert!(token_tags(Some(&json!({"principal_tags": {"a": ["x", "y"]}}))).is_err());
+        assert!(token_tags(Some(&json!({"principal_tags": {"aws:x": ["x"]}}))).is_err());
+        assert!(token_tags(Some(
+            &json!({"principal_tags": {"a": ["x"]}, "transitive_tag_keys": ["b"]})
+        ))
+        .is_err());
+        assert!(token_tags(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn source_identity_claim() {
+        assert_eq!(
+            source_identity(Some(&json!("alice@example.com"))).unwrap(),
+            Some("alice@example.com".into())
+        );
+        assert!(source_identity(Some(&json!("aws:x"))).is_err());
+        assert!(source_identity(Some(&json!("a"))).is_err());
+        assert!(source_identity(Some(&json!(5))).is_err());
+    }
 }
