@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import BINARY, ROOT_KEY, ROOT_SECRET, error_code, make_server, unique
+from test_mfa import now_step, totp
 
 
 def doc(*statements):
@@ -49,6 +50,18 @@ def keys(v):
     elif isinstance(v, list):
         for x in v:
             yield from keys(x)
+
+
+def leaves(v):
+    """Every scalar anywhere in a JSON value, as strings."""
+    if isinstance(v, dict):
+        for x in v.values():
+            yield from leaves(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from leaves(x)
+    else:
+        yield str(v)
 
 
 @pytest.fixture()
@@ -179,19 +192,37 @@ def test_no_secret_or_token_in_any_stored_event(story):
     name = unique("u")
     iam.create_user(UserName=name)
     k2 = iam.create_access_key(UserName=name)["AccessKey"]
+    # MFA: the device seed, the enable codes and the TokenCode never land in an event.
+    d = iam.create_virtual_mfa_device(VirtualMFADeviceName=unique("mfa"))["VirtualMFADevice"]
+    seed, serial = d["Base32StringSeed"].decode(), d["SerialNumber"]
+    n = now_step()
+    c1, c2 = totp(seed, n - 1), totp(seed, n)
+    iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1=c1, AuthenticationCode2=c2)
+    u_sts = s.client("sts", k2["AccessKeyId"], k2["SecretAccessKey"])
+    c3 = totp(seed, n + 1)
+    mfa_creds = u_sts.get_session_token(SerialNumber=serial, TokenCode=c3)["Credentials"]
     # Flush the queue through a lookup, then scan the store.
     lookup(s, ROOT_KEY, ROOT_SECRET, "--max-items", "1")
     events = export(s)
     assert len(events) >= 15
     secrets = [ROOT_SECRET, story["dev"]["SecretAccessKey"], story["prod"]["SecretAccessKey"],
                story["key"]["SecretAccessKey"], story["creds"]["SecretAccessKey"], story["creds"]["SessionToken"],
-               gst["SecretAccessKey"], gst["SessionToken"], k2["SecretAccessKey"]]
+               gst["SecretAccessKey"], gst["SessionToken"], k2["SecretAccessKey"], seed,
+               mfa_creds["SecretAccessKey"], mfa_creds["SessionToken"]]
+    codes = {c1, c2, c3}
     for e in events:
         text = json.dumps(e)
         for secret in secrets:
             assert secret not in text, f"secret leaked in {e['eventName']}"
         for k in keys(e):
             assert k.lower() not in BANNED_KEYS, f"{k} in {e['eventName']}"
+        assert not codes & set(leaves(e)), f"TOTP code in {e['eventName']}"
+    [mfa_ev] = [e for e in events if e["eventName"] == "GetSessionToken"
+                and e["userIdentity"].get("accessKeyId") == k2["AccessKeyId"]]
+    assert mfa_ev["requestParameters"]["serialNumber"] == serial
+    assert "tokenCode" not in mfa_ev["requestParameters"]
+    [en] = [e for e in events if e["eventName"] == "EnableMFADevice"]
+    assert set(en["requestParameters"]) == {"userName", "serialNumber"}
     # The issued key IDs are there.
     ids = {e["responseElements"]["accessKey"]["accessKeyId"] for e in events if e["eventName"] == "CreateAccessKey"}
     assert k2["AccessKeyId"] in ids

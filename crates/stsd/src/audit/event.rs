@@ -197,6 +197,9 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&open)? + open.len();
     let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
     let raw = xml.get(start..end)?;
+    if !raw.contains('&') {
+        return Some(raw.to_string());
+    }
     Some(
         raw.replace("&lt;", "<")
             .replace("&gt;", ">")

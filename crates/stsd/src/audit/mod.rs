@@ -20,11 +20,13 @@ use crate::store::{AuditRow, Store};
 pub use event::{record_call, CallInfo};
 
 /// Queue capacity (in requests; a cross-account AssumeRole is one request carrying two events).
-pub const DEFAULT_CAPACITY: usize = 4096;
+pub const DEFAULT_CAPACITY: usize = 8192;
 /// Most events written in one transaction.
-pub const MAX_BATCH: usize = 512;
+pub const MAX_BATCH: usize = 4096;
 /// Default retention of stored events.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// How long a batch stays open after its first event.
+const LINGER: Duration = Duration::from_millis(2);
 /// How often the writer purges events past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -143,6 +145,9 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
         };
         let mut batch = first;
         let mut requests = 1u64;
+        // Group commit: give the queue LINGER to fill (sleeping, so senders need not wake us per event), then
+        // take what is there — one fsync covers many requests instead of one each.
+        std::thread::sleep(LINGER);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(more) => {
