@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from conftest import BINARY, ROOT_KEY, ROOT_SECRET, error_code, make_server, unique
 from test_mfa import now_step, totp
+from test_oidc import fed  # noqa: F401  (fixture: a server with a local OIDC issuer)
 
 
 def doc(*statements):
@@ -325,3 +326,29 @@ def test_audit_log_sink(tmp_path):
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(lines) >= 2 and all(e["eventName"] == "GetCallerIdentity" for e in lines)
     assert all(e["recipientAccountId"] == "111122223333" for e in lines)
+
+
+def test_web_identity_events(fed):
+    from test_oidc import GITHUB_SUB, assume, make_role
+
+    s = fed["server"]
+    role_arn = make_role(fed)
+    token = fed["issuer"].token("rsa1")
+    c = assume(fed, role_arn, token)["Credentials"]
+    s.client("sts", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]).get_caller_identity()
+    evs = lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes",
+                 "AttributeKey=EventName,AttributeValue=AssumeRoleWithWebIdentity")
+    [ev] = [ct(e) for e in evs if ct(e)["responseElements"]
+            and ct(e)["responseElements"]["credentials"]["accessKeyId"] == c["AccessKeyId"]]
+    ui = ev["userIdentity"]
+    assert ui["type"] == "WebIdentityUser"
+    assert ui["userName"] == GITHUB_SUB and ui["identityProvider"] == fed["provider"]
+    assert "webIdentityToken" not in ev["requestParameters"]
+    assert ev["responseElements"]["subjectFromWebIdentityToken"] == GITHUB_SUB
+    [gci] = lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", f"AttributeKey=AccessKeyId,AttributeValue={c['AccessKeyId']}")
+    sc = ct(gci)["userIdentity"]["sessionContext"]
+    assert sc["sessionIssuer"]["arn"] == role_arn
+    assert sc["webIdFederationData"]["federatedProvider"]
+    for e in export(s):
+        text = json.dumps(e)
+        assert token not in text and c["SessionToken"] not in text and c["SecretAccessKey"] not in text
