@@ -15,6 +15,7 @@ pub mod mfa;
 pub mod model;
 pub mod oidc;
 pub mod protocol;
+pub mod saml;
 pub mod server;
 pub mod state;
 pub mod store;

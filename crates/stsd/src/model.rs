@@ -214,6 +214,8 @@ pub struct Account {
     pub mfa_devices: BTreeMap<String, MfaDevice>,
     /// IAM OIDC identity providers keyed by lower-cased URL without scheme (`host/path`).
     pub oidc_providers: BTreeMap<String, OidcProvider>,
+    /// IAM SAML identity providers keyed by lower-cased name.
+    pub saml_providers: BTreeMap<String, SamlProvider>,
 }
 
 impl Account {
@@ -226,6 +228,7 @@ impl Account {
             policies: BTreeMap::new(),
             mfa_devices: BTreeMap::new(),
             oidc_providers: BTreeMap::new(),
+            saml_providers: BTreeMap::new(),
         }
     }
 
@@ -441,6 +444,25 @@ pub struct OidcProvider {
     pub client_ids: Vec<String>,
     #[serde(default)]
     pub thumbprints: Vec<String>,
+    pub created: i64,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// An IAM SAML identity provider (`arn:aws:iam::ACCT:saml-provider/NAME`): the uploaded metadata and what
+/// was extracted from it when it was validated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlProvider {
+    pub name: String,
+    pub metadata: String,
+    /// The IdP's `entityID` (the `Issuer` its assertions must carry).
+    pub entity_id: String,
+    /// The IdP's signing certificates, DER in base64.
+    #[serde(default)]
+    pub certs: Vec<String>,
+    /// Metadata `validUntil`, Unix seconds.
+    #[serde(default)]
+    pub valid_until: Option<i64>,
     pub created: i64,
     #[serde(default)]
     pub tags: Vec<Tag>,

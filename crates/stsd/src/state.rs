@@ -90,6 +90,11 @@ impl State {
                                 serde_json::from_str(&r.body).map_err(corrupt)?;
                             acct.oidc_providers.insert(r.key, o);
                         }
+                        Kind::SamlProvider => {
+                            let o: crate::model::SamlProvider =
+                                serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.saml_providers.insert(r.key, o);
+                        }
                         Kind::Account => {}
                     }
                 }
@@ -155,6 +160,10 @@ impl State {
                     .transpose(),
                 Kind::OidcProvider => acct
                     .and_then(|a| a.oidc_providers.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::SamlProvider => acct
+                    .and_then(|a| a.saml_providers.get(key))
                     .map(serde_json::to_string)
                     .transpose(),
             }

@@ -16,6 +16,8 @@ pub enum Kind {
     MfaDevice,
     /// An IAM OIDC provider, keyed by lower-cased URL without scheme.
     OidcProvider,
+    /// An IAM SAML provider, keyed by lower-cased name.
+    SamlProvider,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::MfaDevice => "mfa",
             Kind::OidcProvider => "oidc",
+            Kind::SamlProvider => "saml",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -39,6 +42,7 @@ impl Kind {
             "policy" => Kind::Policy,
             "mfa" => Kind::MfaDevice,
             "oidc" => Kind::OidcProvider,
+            "saml" => Kind::SamlProvider,
             _ => return None,
         })
     }

@@ -1,7 +1,522 @@
-//! Federation (being written).
+//! AssumeRoleWithSAML (unsigned): a base64 `samlp:Response`, verified against the metadata of an IAM SAML
+//! provider of the role's account (see [`crate::saml`]), is traded for role credentials after the role's
+//! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
-use super::UnsignedHandler;
+use super::credentials::{mint_for, write_credentials};
+use super::{UnsignedCtx, UnsignedHandler};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::protocol::query::Params;
+use crate::protocol::xml::Xml;
+use crate::saml::{self, SamlError};
+use crate::tokens::{Claims, SessionKind};
+use crate::validate as v;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-pub fn handler(_action: &str) -> Option<UnsignedHandler> {
-    None
+const ACTION: &str = "sts:AssumeRoleWithSAML";
+const ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
+const MAX_ASSERTION: usize = 100_000;
+const SESSION_POLICY_PLAINTEXT: usize = 2048;
+const PACKED_BUDGET: usize = 4096;
+/// Assertions remembered against replay (each until its `NotOnOrAfter`).
+const MAX_REMEMBERED: usize = 100_000;
+
+static SEEN: Mutex<Option<HashMap<String, i64>>> = Mutex::new(None);
+
+pub fn handler(action: &str) -> Option<UnsignedHandler> {
+    match action {
+        "AssumeRoleWithSAML" => Some(assume_role_with_saml),
+        _ => None,
+    }
+}
+
+fn invalid_token(m: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidIdentityToken, m)
+}
+
+fn saml_error(e: SamlError) -> ApiError {
+    match e {
+        SamlError::Invalid(m) => invalid_token(m),
+        SamlError::Expired(m) => ApiError::new(ErrorCode::ExpiredTokenException, m),
+    }
+}
+
+fn length(value: &str, member: &str, min: usize, max: usize) -> ApiResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(ApiError::validation(
+            value,
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(ApiError::validation(
+            if n > 256 { "<value>" } else { value },
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+fn name_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+fn session_policies(p: &Params) -> ApiResult<(Option<String>, Vec<String>)> {
+    let policy = match p.get("Policy") {
+        None => None,
+        Some(text) => {
+            length(text, "policy", 1, 2048)?;
+            if !text
+                .chars()
+                .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
+            {
+                return Err(ApiError::validation(
+                    "<policy>",
+                    "policy",
+                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                ));
+            }
+            crate::authz::compile_with_limit(
+                text,
+                policy::PolicyKind::Session,
+                policy::MAX_WIRE_CHARS,
+            )
+            .map_err(|e| ApiError::malformed_policy(e.message))?;
+            Some(text.to_string())
+        }
+    };
+    let mut arns = Vec::new();
+    if let Some(list) = p.struct_list("PolicyArns")? {
+        if list.len() > 10 {
+            return Err(ApiError::validation(
+                "[...]",
+                "policyArns",
+                "Member must have length less than or equal to 10",
+            ));
+        }
+        for item in list {
+            let arn = item
+                .get("arn")
+                .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
+            length(arn, "policyArns.member.arn", 20, 2048)?;
+            if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
+                return Err(ApiError::validation(
+                    arn,
+                    "policyArns.member.arn",
+                    "Member must be a managed policy ARN",
+                ));
+            }
+            arns.push(arn.to_string());
+        }
+    }
+    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>();
+    if plaintext > SESSION_POLICY_PLAINTEXT {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
+        ));
+    }
+    Ok((policy, arns))
+}
+
+/// Packed size as a percentage of stsd's budget (same formula as AssumeRole).
+fn packed_size(
+    policy: Option<&str>,
+    arns: &[String],
+    tags: &[(String, String)],
+) -> ApiResult<Option<usize>> {
+    if policy.is_none() && arns.is_empty() && tags.is_empty() {
+        return Ok(None);
+    }
+    let bytes = policy.map_or(0, policy::non_whitespace_len)
+        + arns.iter().map(String::len).sum::<usize>()
+        + tags
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
+    let pct = (bytes * 100).div_ceil(PACKED_BUDGET);
+    if pct > 100 {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."),
+        ));
+    }
+    Ok(Some(pct))
+}
+
+/// `arn:aws:iam::ACCT:role/path/Name` → (account, path, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (acct, resource) = rest.split_once(':')?;
+    let res = resource.strip_prefix("role")?;
+    if !res.starts_with('/') {
+        return None;
+    }
+    let idx = res.rfind('/')?;
+    Some((acct, &res[..=idx], &res[idx + 1..]))
+}
+
+/// `arn:aws:iam::ACCT:saml-provider/NAME` → (account, name).
+fn parse_provider_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (acct, resource) = rest.split_once(':')?;
+    let name = resource.strip_prefix("saml-provider/")?;
+    (!name.is_empty() && !name.contains('/')).then_some((acct, name))
+}
+
+/// Whether the `Role` attribute lists the pair (`role,provider` or `provider,role`).
+fn role_pair_present(values: &[String], role_arn: &str, provider_arn: &str) -> bool {
+    values.iter().any(|v| {
+        let mut parts = v.split(',').map(str::trim);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(a), Some(b), None) => {
+                (a == role_arn && b == provider_arn) || (a == provider_arn && b == role_arn)
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Session tags, transitive keys and source identity from the assertion's AWS attributes.
+type SessionAttrs = (Vec<(String, String)>, Vec<String>, Option<String>);
+
+fn session_attributes(a: &saml::Assertion) -> ApiResult<SessionAttrs> {
+    let mut tags: Vec<(String, String)> = Vec::new();
+    for (name, values) in &a.attributes {
+        let Some(key) = name
+            .strip_prefix(ATTR)
+            .and_then(|n| n.strip_prefix("PrincipalTag:"))
+        else {
+            continue;
+        };
+        v::check_tag_key(key, "tags.member.key")
+            .map_err(|_| invalid_token(format!("Invalid session tag key {key}")))?;
+        let [value] = values.as_slice() else {
+            return Err(invalid_token(format!(
+                "Session tag {key} must have exactly one value"
+            )));
+        };
+        if value.chars().count() > 256 {
+            return Err(invalid_token(format!(
+                "Session tag {key} has a value that is too long"
+            )));
+        }
+        if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Err(invalid_token(format!("Duplicate session tag key {key}")));
+        }
+        tags.push((key.to_string(), value.clone()));
+    }
+    if tags.len() > 50 {
+        return Err(invalid_token("Too many session tags (at most 50)"));
+    }
+    let mut transitive: Vec<String> = Vec::new();
+    for k in a
+        .attribute(&format!("{ATTR}TransitiveTagKeys"))
+        .unwrap_or_default()
+    {
+        let Some((tk, _)) = tags.iter().find(|(t, _)| t.eq_ignore_ascii_case(k)) else {
+            return Err(invalid_token(format!(
+                "The transitive tag key {k} must also be a session tag"
+            )));
+        };
+        if !transitive.contains(tk) {
+            transitive.push(tk.clone());
+        }
+    }
+    let source_identity = match a.attribute(&format!("{ATTR}SourceIdentity")) {
+        None => None,
+        Some([si]) => {
+            if !(2..=64).contains(&si.chars().count())
+                || !name_like(si)
+                || (si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:"))
+            {
+                return Err(invalid_token("Invalid SourceIdentity attribute"));
+            }
+            Some(si.clone())
+        }
+        Some(_) => return Err(invalid_token("SourceIdentity must have exactly one value")),
+    };
+    Ok((tags, transitive, source_identity))
+}
+
+/// Refuse an assertion already traded for credentials (until its `NotOnOrAfter`); remember it otherwise.
+fn check_replay(provider_arn: &str, a: &saml::Assertion, now: i64) -> ApiResult<()> {
+    let key = format!("{provider_arn}\n{}", a.id);
+    let mut guard = SEEN.lock().map_err(|_| ApiError::internal())?;
+    let seen = guard.get_or_insert_with(HashMap::new);
+    if seen.len() >= MAX_REMEMBERED {
+        seen.retain(|_, exp| *exp + saml::LEEWAY > now);
+    }
+    if seen.get(&key).is_some_and(|exp| *exp + saml::LEEWAY > now) {
+        return Err(invalid_token("The SAML assertion has already been used"));
+    }
+    if seen.len() >= MAX_REMEMBERED {
+        return Err(ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "Too many SAML assertions in flight",
+        ));
+    }
+    seen.insert(key, a.not_on_or_after);
+    Ok(())
+}
+
+fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    // Parameters.
+    let role_arn = v::arn(p, "RoleArn")?;
+    let provider_arn = v::arn(p, "PrincipalArn")?;
+    let assertion_b64 = p.required("SAMLAssertion")?;
+    length(assertion_b64, "sAMLAssertion", 4, MAX_ASSERTION)?;
+    let requested = v::int_range(p, "DurationSeconds", 900, 43200)?;
+    let (session_policy, policy_arns) = session_policies(p)?;
+    if let Some(m) = p.get("MinimumSessionTokenSize") {
+        if m.parse::<u32>().is_err() {
+            return Err(ApiError::validation(
+                m,
+                "minimumSessionTokenSize",
+                "Member must be an integer",
+            ));
+        }
+    }
+    let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
+    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
+
+    // The provider, in the role's account.
+    let no_provider = || invalid_token("Specified provider doesn't exist.");
+    let (provider_account, provider_name) =
+        parse_provider_arn(provider_arn).ok_or_else(no_provider)?;
+    if provider_account != role_account {
+        return Err(no_provider());
+    }
+    let (entity_id, certs, valid_until) = {
+        let st = ctx.app.read()?;
+        let o = st
+            .accounts
+            .get(role_account)
+            .and_then(|a| a.saml_providers.get(&provider_name.to_lowercase()))
+            .filter(|o| o.name == provider_name)
+            .ok_or_else(no_provider)?;
+        let certs: Vec<Vec<u8>> = o
+            .certs
+            .iter()
+            .filter_map(|c| data_encoding::BASE64.decode(c.as_bytes()).ok())
+            .collect();
+        (o.entity_id.clone(), certs, o.valid_until)
+    };
+    if valid_until.is_some_and(|vu| vu <= ctx.now) {
+        return Err(invalid_token(
+            "The metadata of the specified provider has expired.",
+        ));
+    }
+
+    // The response: signature, issuer, audience, recipient, times — then only the signed assertion is read.
+    let a =
+        saml::verify_response(assertion_b64, &certs, &entity_id, ctx.now).map_err(saml_error)?;
+    let roles = a.attribute(&format!("{ATTR}Role")).unwrap_or_default();
+    if !role_pair_present(roles, role_arn, provider_arn) {
+        return Err(denied());
+    }
+    let session_name = match a.attribute(&format!("{ATTR}RoleSessionName")) {
+        Some([n]) => n.trim().to_string(),
+        _ => {
+            return Err(invalid_token(
+                "RoleSessionName is required in AuthnResponse",
+            ))
+        }
+    };
+    if !(2..=64).contains(&session_name.chars().count()) || !name_like(&session_name) {
+        return Err(invalid_token(
+            "RoleSessionName in AuthnResponse must satisfy [a-zA-Z_0-9+=,.@-]{2,64}",
+        ));
+    }
+    let session_duration = match a.attribute(&format!("{ATTR}SessionDuration")) {
+        None => None,
+        Some([d]) => Some(
+            d.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|d| (900..=43200).contains(d))
+                .ok_or_else(|| invalid_token("SessionDuration must be between 900 and 43200"))?,
+        ),
+        Some(_) => return Err(invalid_token("SessionDuration must have exactly one value")),
+    };
+    let (tags, transitive, source_identity) = session_attributes(&a)?;
+    let name_qualifier = saml::name_qualifier(&a.issuer, role_account, provider_name);
+
+    // The role and its trust policy.
+    let st = ctx.app.read()?;
+    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
+    let role = acct
+        .roles
+        .get(&role_name.to_lowercase())
+        .filter(|r| r.path == role_path && r.name == role_name)
+        .ok_or_else(denied)?;
+    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
+    if requested.is_some_and(|d| d > i64::from(role.max_session_duration)) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    let mut dur = requested.unwrap_or(3600);
+    if let Some(sd) = session_duration {
+        dur = dur.min(sd);
+    }
+    if let Some(snooa) = a.session_not_on_or_after {
+        dur = dur.min(snooa - ctx.now);
+    }
+    if dur <= 0 {
+        return Err(ApiError::new(
+            ErrorCode::ExpiredTokenException,
+            "The SAML session has expired (SessionNotOnOrAfter).",
+        ));
+    }
+    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
+
+    let principal = policy::Principal::saml(provider_arn);
+    let mut context = policy::Context::new();
+    principal.fill_context(&mut context);
+    context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
+    context.set("aws:EpochTime", ctx.now.to_string());
+    context.set(
+        "aws:SecureTransport",
+        if ctx.meta.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if !ctx.meta.source_ip.is_empty() {
+        context.set("aws:SourceIp", ctx.meta.source_ip.clone());
+    }
+    if !ctx.meta.user_agent.is_empty() {
+        context.set("aws:UserAgent", ctx.meta.user_agent.clone());
+    }
+    context.set("aws:RequestedRegion", "us-east-1");
+    context.set("aws:ViaAWSService", "false");
+    context.set("aws:FederatedProvider", provider_arn);
+    context.set("sts:RoleSessionName", session_name.clone());
+    context.set("saml:aud", a.recipient.clone());
+    context.set("saml:iss", a.issuer.clone());
+    context.set("saml:sub", a.subject.clone());
+    context.set("saml:sub_type", a.subject_type.clone());
+    context.set("saml:namequalifier", name_qualifier.clone());
+    context.set("saml:doc", format!("{role_account}/{provider_name}"));
+    let mut mapped: Vec<&str> = Vec::new();
+    for (name, values) in &a.attributes {
+        if let Some(key) = saml::directory_key(name) {
+            if !mapped.contains(&key) && !values.is_empty() {
+                mapped.push(key);
+                context.insert(&format!("saml:{key}"), values.iter().cloned());
+            }
+        }
+    }
+    for t in &role.tags {
+        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    for (k, val) in &tags {
+        context.set(&format!("aws:RequestTag/{k}"), val.clone());
+    }
+    if !tags.is_empty() {
+        context.insert("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
+    }
+    if !transitive.is_empty() {
+        context.insert("sts:TransitiveTagKeys", transitive.iter().cloned());
+    }
+    if let Some(si) = &source_identity {
+        context.set("sts:SourceIdentity", si.clone());
+    }
+    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
+    let no_caller = policy::PolicySet::new();
+    let check = |action: &str| -> ApiResult<()> {
+        let req = policy::Request::new(&principal, action, role_arn, &context);
+        if policy::evaluate_trust(&req, trust_ref, role_account, &no_caller).is_allowed() {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    };
+    check(ACTION)?;
+    if !tags.is_empty() || !transitive.is_empty() {
+        check("sts:TagSession")?;
+    }
+    if source_identity.is_some() {
+        check("sts:SetSourceIdentity")?;
+    }
+
+    let federation_keys = vec![
+        ("saml:sub".to_string(), vec![a.subject.clone()]),
+        ("saml:sub_type".to_string(), vec![a.subject_type.clone()]),
+        (
+            "saml:namequalifier".to_string(),
+            vec![name_qualifier.clone()],
+        ),
+        ("saml:aud".to_string(), vec![a.recipient.clone()]),
+    ];
+    let session = Claims {
+        account: role_account.to_string(),
+        kind: SessionKind::Role {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.id.clone(),
+        },
+        session_name: session_name.clone(),
+        issued: ctx.now,
+        expires: ctx.now + dur,
+        policy: session_policy,
+        policy_arns,
+        tags,
+        transitive,
+        source_identity: source_identity.clone(),
+        mfa_at: None,
+        chained: false,
+        issuer_arn: provider_arn.to_string(),
+        federated_provider: Some(provider_arn.to_string()),
+        federation_keys,
+    };
+    let role_id = role.id.clone();
+    let role_display = role.name.clone();
+    drop(st);
+    check_replay(provider_arn, &a, ctx.now)?;
+    let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
+    let mut x = Xml::new();
+    write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
+    x.open("AssumedRoleUser")
+        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
+        .elem(
+            "Arn",
+            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        )
+        .close("AssumedRoleUser");
+    if let Some(pct) = packed {
+        x.num("PackedPolicySize", pct);
+    }
+    x.elem("Subject", &a.subject)
+        .elem("SubjectType", &a.subject_type)
+        .elem("Issuer", &a.issuer)
+        .elem("Audience", &a.recipient)
+        .elem("NameQualifier", &name_qualifier);
+    x.opt("SourceIdentity", source_identity.as_deref());
+    Ok(Some(x.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_pairs() {
+        let r = "arn:aws:iam::123456789012:role/R";
+        let p = "arn:aws:iam::123456789012:saml-provider/P";
+        assert!(role_pair_present(&[format!("{r},{p}")], r, p));
+        assert!(role_pair_present(&[format!("{p}, {r}")], r, p));
+        assert!(!role_pair_present(&[format!("{r},{r}")], r, p));
+        assert!(!role_pair_present(&[format!("{r},{p},x")], r, p));
+        assert_eq!(parse_provider_arn(p), Some(("123456789012", "P")));
+    }
 }
