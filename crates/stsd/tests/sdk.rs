@@ -261,7 +261,12 @@ async fn rust_sdk_assume_role_and_session_credentials() {
         .send()
         .await
         .unwrap();
-    iam_root.create_user().user_name("assumer").send().await.unwrap();
+    iam_root
+        .create_user()
+        .user_name("assumer")
+        .send()
+        .await
+        .unwrap();
     iam_root
         .put_user_policy()
         .user_name("assumer")
@@ -270,7 +275,12 @@ async fn rust_sdk_assume_role_and_session_credentials() {
         .send()
         .await
         .unwrap();
-    let key = iam_root.create_access_key().user_name("assumer").send().await.unwrap();
+    let key = iam_root
+        .create_access_key()
+        .user_name("assumer")
+        .send()
+        .await
+        .unwrap();
     let key = key.access_key().unwrap();
     let user_sts = sts(&s.endpoint, key.access_key_id(), key.secret_access_key());
     let out = user_sts
@@ -278,7 +288,13 @@ async fn rust_sdk_assume_role_and_session_credentials() {
         .role_arn(&role_arn)
         .role_session_name("rust-sdk")
         .duration_seconds(900)
-        .tags(aws_sdk_sts::types::Tag::builder().key("team").value("blue").build().unwrap())
+        .tags(
+            aws_sdk_sts::types::Tag::builder()
+                .key("team")
+                .value("blue")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -303,15 +319,33 @@ async fn rust_sdk_assume_role_and_session_credentials() {
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     let session_iam = aws_sdk_iam::Client::from_conf(conf);
-    assert!(!session_iam.list_roles().send().await.unwrap().roles().is_empty());
-    let err = session_iam.list_users().send().await.unwrap_err().into_service_error();
-    assert_eq!(aws_sdk_iam::error::ProvideErrorMetadata::code(&err), Some("AccessDenied"));
+    assert!(!session_iam
+        .list_roles()
+        .send()
+        .await
+        .unwrap()
+        .roles()
+        .is_empty());
+    let err = session_iam
+        .list_users()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDenied")
+    );
     let conf = aws_sdk_sts::Config::builder()
         .endpoint_url(&s.endpoint)
         .region(aws_sdk_sts::config::Region::new("us-east-1"))
         .credentials_provider(session_creds)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
-    let id = aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await.unwrap();
+    let id = aws_sdk_sts::Client::from_conf(conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(id.user_id().map(|u| u.ends_with(":rust-sdk")), Some(true));
 }
