@@ -138,6 +138,24 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Too
     Ok(axum::body::Bytes::from(buf))
 }
 
+/// Whether a request is one of the read-only STS calls that never block (no store access, no MFA write).
+fn runs_inline(query: &str, body: &[u8]) -> bool {
+    let mut action = None;
+    for part in [query.as_bytes(), body] {
+        for (k, v) in form_urlencoded::parse(part) {
+            match &*k {
+                "Action" => action = Some(v.into_owned()),
+                "SerialNumber" | "TokenCode" => return false,
+                _ => {}
+            }
+        }
+    }
+    matches!(
+        action.as_deref(),
+        Some("AssumeRole" | "GetCallerIdentity" | "GetAccessKeyInfo")
+    )
+}
+
 /// Which service an action belongs to.
 fn service_of(action: &str) -> Option<Service> {
     if crate::sts::handler(action).is_some() || UNSIGNED_ACTIONS.contains(&action) {
@@ -209,11 +227,16 @@ async fn handle(
         );
         return resp;
     }
-    let app2 = app.clone();
-    let rid = request_id.clone();
-    let joined =
-        tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid))
-            .await;
+    // The hot read-only STS calls run on the async worker: they never touch the store, and handing every
+    // request to the blocking pool cost more (thread wake-ups) than the work itself. Anything that may
+    // write (IAM mutations, MFA codes) goes to the blocking pool.
+    let joined = if runs_inline(&query, &body) {
+        Ok(process(&app, &parts, &query, &body, peer, &request_id))
+    } else {
+        let app2 = app.clone();
+        let rid = request_id.clone();
+        tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await
+    };
     match joined {
         Ok((_, Ok(xml))) => respond(200, xml, &request_id, now),
         Ok((service, Err(e))) => error_response(service, &e, &request_id, now),

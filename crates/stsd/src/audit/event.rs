@@ -209,6 +209,18 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// Remove the first `<tag>…</tag>` from `xml` by position (short needles only: the section may hold a
+/// session token, and searching for a long needle is what made this hot).
+fn remove_section(xml: &mut String, tag: &str) {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    if let Some(start) = xml.find(&open) {
+        if let Some(rel) = xml.get(start..).and_then(|rest| rest.find(&close)) {
+            xml.replace_range(start..start + rel + close.len(), "");
+        }
+    }
+}
+
 fn xml_section<'x>(xml: &'x str, tag: &str) -> Option<&'x str> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
@@ -274,10 +286,7 @@ pub fn response_elements(action: &str, xml: &str) -> Value {
         // Only the top-level scalars: nested sections removed.
         let mut top = result.to_string();
         for tag in ["Credentials", "AssumedRoleUser", "FederatedUser"] {
-            if let Some(inner) = xml_section(&top, tag) {
-                let whole = format!("<{tag}>{inner}</{tag}>");
-                top = top.replacen(&whole, "", 1);
-            }
+            remove_section(&mut top, tag);
         }
         if let Some(Value::Object(extra)) = pick(
             &top,
@@ -604,7 +613,9 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
         }
         let mut body = ev.to_string();
         for s in &secrets {
-            if body.contains(s.as_str()) {
+            // Probe with a short prefix first: a full search for a ~1 KB token on every event is costly.
+            let probe = s.get(..s.len().min(24)).unwrap_or(s.as_str());
+            if body.contains(probe) && body.contains(s.as_str()) {
                 body = body.replace(s.as_str(), HIDDEN);
             }
         }
