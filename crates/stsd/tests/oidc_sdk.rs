@@ -215,6 +215,37 @@ async fn rust_sdk_assume_role_with_web_identity() {
         Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/k8s-deployer/pod-1").as_str())
     );
 
+    // The SDK's own web-identity credential provider, configured the standard way: AWS_ROLE_ARN +
+    // AWS_WEB_IDENTITY_TOKEN_FILE (+ AWS_ROLE_SESSION_NAME), and AWS_ENDPOINT_URL_STS for the endpoint.
+    // (The only test in this binary, so setting process variables races with nothing.)
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token(&issuer, CLIENT_ID)).unwrap();
+    std::env::set_var("AWS_ROLE_ARN", &role_arn);
+    std::env::set_var("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file);
+    std::env::set_var("AWS_ROLE_SESSION_NAME", "pod-2");
+    std::env::set_var("AWS_ENDPOINT_URL_STS", &s.endpoint);
+    let provider_config = aws_config::provider_config::ProviderConfig::empty()
+        .with_http_client(aws_smithy_http_client::Builder::new().build_http())
+        .with_region(Some(aws_config::Region::new("us-east-1")));
+    let provider = aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
+        .configure(&provider_config)
+        .build();
+    let provided =
+        aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
+            .await
+            .unwrap();
+    assert!(provided.access_key_id().starts_with("ASIA"));
+    let me = sts(&s.endpoint, provided)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/k8s-deployer/pod-2").as_str())
+    );
+
     let err = anon
         .assume_role_with_web_identity()
         .role_arn(&role_arn)
