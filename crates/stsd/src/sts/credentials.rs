@@ -60,6 +60,33 @@ fn duration(p: &Params, min: i64, max: i64) -> ApiResult<Option<i64>> {
     v::int_range(p, "DurationSeconds", min, max)
 }
 
+/// Length check in AWS's ValidationError wording (long values are not echoed).
+pub(crate) fn length(value: &str, member: &str, min: usize, max: usize) -> ApiResult<()> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(ApiError::validation(
+            value,
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if n > max {
+        return Err(ApiError::validation(
+            if max > 256 { "<value>" } else { value },
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `[\w+=,.@-]`
+pub(crate) fn name_like(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
 /// `SerialNumber` + `TokenCode`, both or neither.
 fn mfa_params(p: &Params) -> ApiResult<Option<(String, String)>> {
     match (p.get("SerialNumber"), p.get("TokenCode")) {
@@ -113,7 +140,7 @@ fn session_tags(p: &Params) -> ApiResult<Vec<(String, String)>> {
 }
 
 /// Inline policy + ARNs: validated, compiled (MalformedPolicyDocument), within the plaintext budget.
-fn session_policies(
+pub(crate) fn session_policies(
     p: &Params,
     max_policy_len: Option<usize>,
 ) -> ApiResult<(Option<String>, Vec<String>)> {
@@ -164,13 +191,7 @@ fn session_policies(
             let arn = item
                 .get("arn")
                 .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
-            if arn.chars().count() < 20 || arn.chars().count() > 2048 {
-                return Err(validation(
-                    arn,
-                    "policyArns.member.arn",
-                    "Member must have length greater than or equal to 20",
-                ));
-            }
+            length(arn, "policyArns.member.arn", 20, 2048)?;
             if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
                 return Err(validation(
                     arn,
@@ -193,7 +214,7 @@ fn session_policies(
 }
 
 /// stsd's packed size: session policy + ARNs + tags against a fixed budget, as a percentage.
-fn packed_size(
+pub(crate) fn packed_size(
     policy: Option<&str>,
     arns: &[String],
     tags: &[(String, String)],
@@ -254,7 +275,7 @@ fn refuse_session(caller: &Caller, action: &str) -> ApiResult<()> {
 }
 
 /// Split `arn:aws:iam::ACCT:role/path/Name` into (account, path, name).
-fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (acct, resource) = rest.split_once(':')?;
     let res = resource.strip_prefix("role")?;

@@ -2,7 +2,9 @@
 //! provider of the role's account (see [`crate::saml`]), is traded for role credentials after the role's
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
-use super::credentials::{mint_for, write_credentials};
+use super::credentials::{
+    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, write_credentials,
+};
 use super::{UnsignedCtx, UnsignedHandler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::protocol::query::Params;
@@ -16,8 +18,6 @@ use std::sync::Mutex;
 const ACTION: &str = "sts:AssumeRoleWithSAML";
 const ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
 const MAX_ASSERTION: usize = 100_000;
-const SESSION_POLICY_PLAINTEXT: usize = 2048;
-const PACKED_BUDGET: usize = 4096;
 /// Assertions remembered against replay (each until its `NotOnOrAfter`).
 const MAX_REMEMBERED: usize = 100_000;
 
@@ -39,127 +39,6 @@ fn saml_error(e: SamlError) -> ApiError {
         SamlError::Invalid(m) => invalid_token(m),
         SamlError::Expired(m) => ApiError::new(ErrorCode::ExpiredTokenException, m),
     }
-}
-
-fn length(value: &str, member: &str, min: usize, max: usize) -> ApiResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(ApiError::validation(
-            value,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(ApiError::validation(
-            if n > 256 { "<value>" } else { value },
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
-}
-
-fn name_like(value: &str) -> bool {
-    value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
-
-fn session_policies(p: &Params) -> ApiResult<(Option<String>, Vec<String>)> {
-    let policy = match p.get("Policy") {
-        None => None,
-        Some(text) => {
-            length(text, "policy", 1, 2048)?;
-            if !text
-                .chars()
-                .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-            {
-                return Err(ApiError::validation(
-                    "<policy>",
-                    "policy",
-                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-                ));
-            }
-            crate::authz::compile_with_limit(
-                text,
-                policy::PolicyKind::Session,
-                policy::MAX_WIRE_CHARS,
-            )
-            .map_err(|e| ApiError::malformed_policy(e.message))?;
-            Some(text.to_string())
-        }
-    };
-    let mut arns = Vec::new();
-    if let Some(list) = p.struct_list("PolicyArns")? {
-        if list.len() > 10 {
-            return Err(ApiError::validation(
-                "[...]",
-                "policyArns",
-                "Member must have length less than or equal to 10",
-            ));
-        }
-        for item in list {
-            let arn = item
-                .get("arn")
-                .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
-            length(arn, "policyArns.member.arn", 20, 2048)?;
-            if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
-                return Err(ApiError::validation(
-                    arn,
-                    "policyArns.member.arn",
-                    "Member must be a managed policy ARN",
-                ));
-            }
-            arns.push(arn.to_string());
-        }
-    }
-    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
-        + arns.iter().map(String::len).sum::<usize>();
-    if plaintext > SESSION_POLICY_PLAINTEXT {
-        return Err(ApiError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
-        ));
-    }
-    Ok((policy, arns))
-}
-
-/// Packed size as a percentage of stsd's budget (same formula as AssumeRole).
-fn packed_size(
-    policy: Option<&str>,
-    arns: &[String],
-    tags: &[(String, String)],
-) -> ApiResult<Option<usize>> {
-    if policy.is_none() && arns.is_empty() && tags.is_empty() {
-        return Ok(None);
-    }
-    let bytes = policy.map_or(0, policy::non_whitespace_len)
-        + arns.iter().map(String::len).sum::<usize>()
-        + tags
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 2)
-            .sum::<usize>();
-    let pct = (bytes * 100).div_ceil(PACKED_BUDGET);
-    if pct > 100 {
-        return Err(ApiError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!("Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."),
-        ));
-    }
-    Ok(Some(pct))
-}
-
-/// `arn:aws:iam::ACCT:role/path/Name` → (account, path, name).
-fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
-    let rest = arn.strip_prefix("arn:aws:iam::")?;
-    let (acct, resource) = rest.split_once(':')?;
-    let res = resource.strip_prefix("role")?;
-    if !res.starts_with('/') {
-        return None;
-    }
-    let idx = res.rfind('/')?;
-    Some((acct, &res[..=idx], &res[idx + 1..]))
 }
 
 /// `arn:aws:iam::ACCT:saml-provider/NAME` → (account, name).
@@ -273,7 +152,7 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
     let assertion_b64 = p.required("SAMLAssertion")?;
     length(assertion_b64, "sAMLAssertion", 4, MAX_ASSERTION)?;
     let requested = v::int_range(p, "DurationSeconds", 900, 43200)?;
-    let (session_policy, policy_arns) = session_policies(p)?;
+    let (session_policy, policy_arns) = session_policies(p, Some(2048))?;
     if let Some(m) = p.get("MinimumSessionTokenSize") {
         if m.parse::<u32>().is_err() {
             return Err(ApiError::validation(
