@@ -296,6 +296,55 @@ def test_replay_refused(fed):
     refused(fed, response)
 
 
+def test_replay_refused_after_restart(fresh_server):
+    """The replay guard is durable: a restarted server still refuses an assertion it already traded."""
+    iam = fresh_server.client("iam")
+    idp = IdP()
+    provider = iam.create_saml_provider(Name="Okta", SAMLMetadataDocument=idp.metadata())["SAMLProviderArn"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": provider},
+                                                    "Action": "sts:AssumeRoleWithSAML"}]}
+    role = iam.create_role(RoleName="saml-restart", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    response = idp.response(idp.sign(idp.assertion(role, provider)))
+    fed = {"sts": fresh_server.client("sts"), "role": role, "provider": provider}
+    assume(fed, response)
+    fresh_server.restart()
+    fed["sts"] = fresh_server.client("sts")
+    refused(fed, response)
+    # A new assertion from the same IdP still works.
+    assert assume(fed, idp.response(idp.sign(idp.assertion(role, provider))))["Credentials"]["AccessKeyId"]
+
+
+def test_assertion_valid_for_years_refused(fed):
+    """A bearer assertion valid for ten years could be replayed by anyone who ever saw it: refused."""
+    refused(fed, signed_response(fed, lifetime=10 * 365 * 86400))
+    # A day is the most an assertion may still be valid for.
+    refused(fed, signed_response(fed, lifetime=86400 + 600))
+    assert assume(fed, signed_response(fed, lifetime=3600))["Credentials"]["AccessKeyId"]
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://us-east-1.signin.aws.amazon.com/saml",
+    "https://eu-central-1.signin.aws.amazon.com/saml",
+    "https://signin.aws.amazon.com/static/saml",
+])
+def test_regional_sign_in_endpoint_accepted(fed, endpoint):
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": fed["provider"]}, "Action": "sts:AssumeRoleWithSAML",
+        "Condition": {"StringEquals": {"SAML:aud": endpoint}}}]}
+    role = fed["iam"].create_role(RoleName=unique("regional"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    idp = fed["idp"]
+    response = idp.response(idp.sign(idp.assertion(role, fed["provider"], recipient=endpoint, audience=endpoint)))
+    r = assume(fed, response, role=role)
+    assert r["Audience"] == endpoint
+
+
+def test_lookalike_sign_in_endpoint_refused(fed):
+    for bad in ["https://us-east-1.signin.aws.amazon.com.evil.test/saml",
+                "https://evil.test/us-east-1.signin.aws.amazon.com/saml",
+                "https://x.signin.aws.amazon.com/saml"]:
+        refused(fed, signed_response(fed, recipient=bad))
+
+
 def test_tampered_attribute_refused(fed):
     signed = signed_response(fed)
     for v in signed.iter(A("AttributeValue")):

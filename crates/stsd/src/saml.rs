@@ -17,23 +17,82 @@ pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 pub const NS_METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 pub const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 
-/// `Recipient` values accepted in `SubjectConfirmationData` (AWS's SAML endpoints).
-pub const RECIPIENTS: &[&str] = &[
-    "https://signin.aws.amazon.com/saml",
-    "https://signin.aws.amazon.com/static/saml",
-];
-/// `Audience` values accepted in `AudienceRestriction`.
-pub const AUDIENCES: &[&str] = &[
-    "https://signin.aws.amazon.com/saml",
-    "https://signin.aws.amazon.com/static/saml",
-    "urn:amazon:webservices",
-];
+/// Paths of AWS's SAML endpoints, on `https://signin.aws.amazon.com` or a regional
+/// `https://<region>.signin.aws.amazon.com`: the accepted `Recipient` values (and `Audience` values, with
+/// `urn:amazon:webservices`).
+const SAML_PATHS: &[&str] = &["/saml", "/static/saml"];
+/// The SAML service provider entity ID of AWS, accepted as `Audience`.
+const AWS_SP_ENTITY_ID: &str = "urn:amazon:webservices";
 /// Clock skew allowed on every time check, seconds.
 pub const LEEWAY: i64 = 300;
+/// How far in the future an assertion's `NotOnOrAfter` may lie. A bearer assertion is meant to be used within
+/// minutes (IdPs default to 5–70 minutes); one valid for years could be traded for credentials by anyone who
+/// ever saw it. The replay guard remembers an assertion until its `NotOnOrAfter`, so this also bounds that.
+pub const MAX_ASSERTION_LIFETIME: i64 = 24 * 3600;
+/// Deepest element nesting accepted in a SAML response or metadata document. Real documents nest about 8
+/// levels (Response/Assertion/AttributeStatement/Attribute/AttributeValue; Signature/SignedInfo/Reference/
+/// Transforms/Transform/InclusiveNamespaces); the XML parsers behind this module recurse once per level, so
+/// nesting is measured first by a streaming tokenizer that does not recurse.
+pub const MAX_XML_DEPTH: usize = 64;
 /// Largest decoded document handled.
 const MAX_XML: usize = 100_000;
 const MAX_METADATA: usize = 10_000_000;
 const NODES_LIMIT: u32 = 200_000;
+
+/// Whether `url` is one of AWS's SAML endpoints (global or regional).
+pub fn is_aws_saml_endpoint(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let Some(slash) = rest.find('/') else {
+        return false;
+    };
+    let (host, path) = rest.split_at(slash);
+    let host_ok = host == "signin.aws.amazon.com"
+        || host
+            .strip_suffix(".signin.aws.amazon.com")
+            .is_some_and(is_region_code);
+    host_ok && SAML_PATHS.contains(&path)
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-4`: lowercase words joined by `-`, then a number.
+fn is_region_code(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let Some(last) = parts.next_back() else {
+        return false;
+    };
+    let words: Vec<&str> = parts.collect();
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.len() <= 2
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether every element of `text` is nested at most `max` deep. Streams tokens without recursion; a
+/// document the tokenizer cannot read is refused here too (the real parser would refuse it as well).
+pub fn nesting_within(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    for token in xmlparser::Tokenizer::from(text) {
+        match token {
+            Ok(xmlparser::Token::ElementStart { .. }) => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            Ok(xmlparser::Token::ElementEnd {
+                end: xmlparser::ElementEnd::Empty | xmlparser::ElementEnd::Close(..),
+                ..
+            }) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
 
 /// Why a SAML response was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +117,9 @@ pub struct Metadata {
 }
 
 fn parse_xml(text: &str) -> Option<Document<'_>> {
-    if has_dtd(text) {
+    // INVARIANT: roxmltree and bergshamra's parser recurse once per element level; nothing reaches them
+    // unless its nesting was measured first.
+    if has_dtd(text) || !nesting_within(text, MAX_XML_DEPTH) {
         return None;
     }
     let opts = ParsingOptions {
@@ -446,7 +507,7 @@ fn read_assertion(
     let data = child(confs[0], NS_ASSERTION, "SubjectConfirmationData")
         .ok_or(SamlError::Invalid("no SubjectConfirmationData".into()))?;
     let recipient = data.attribute("Recipient").unwrap_or_default();
-    if !RECIPIENTS.contains(&recipient) {
+    if !is_aws_saml_endpoint(recipient) {
         return invalid("Response does not contain the required recipient");
     }
     let scd_nooa =
@@ -457,6 +518,9 @@ fn read_assertion(
             ))?;
     if now >= scd_nooa + LEEWAY {
         return Err(SamlError::Expired("Token expired".into()));
+    }
+    if scd_nooa > now + MAX_ASSERTION_LIFETIME {
+        return invalid("NotOnOrAfter lies too far in the future");
     }
     if let Some(nb) = data.attribute("NotBefore") {
         let nb = parse_time(nb).ok_or(SamlError::Invalid("bad NotBefore".into()))?;
@@ -485,7 +549,8 @@ fn read_assertion(
         restrictions += 1;
         let mut ok = false;
         for aud in children(ar, NS_ASSERTION, "Audience") {
-            if AUDIENCES.contains(&text(aud)?.trim()) {
+            let aud = text(aud)?;
+            if aud.trim() == AWS_SP_ENTITY_ID || is_aws_saml_endpoint(aud.trim()) {
                 ok = true;
             }
         }
@@ -602,6 +667,71 @@ mod tests {
             verify_response(&b64, &[], "i", 0),
             Err(SamlError::Invalid(_))
         ));
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth))
+    }
+
+    #[test]
+    fn nesting_is_measured_without_recursion() {
+        assert!(nesting_within(&nested(MAX_XML_DEPTH), MAX_XML_DEPTH));
+        assert!(!nesting_within(&nested(MAX_XML_DEPTH + 1), MAX_XML_DEPTH));
+        // Empty elements, comments, CDATA and attribute values do not count as levels.
+        let flat = format!(
+            "<r a='&lt;b&gt;'>{}<!-- <x><x><x> --><![CDATA[<y><y>]]></r>",
+            "<e/>".repeat(10_000)
+        );
+        assert!(nesting_within(&flat, 2));
+        // Unreadable input is refused rather than handed on.
+        assert!(!nesting_within("<a><", 64));
+    }
+
+    /// Deep documents get a clean refusal on a small stack (a recursive parser would overflow it).
+    #[test]
+    fn deep_documents_are_refused_on_a_small_stack() {
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                for depth in [100, 5_000, 200_000] {
+                    let doc = nested(depth);
+                    let b64 = data_encoding::BASE64.encode(doc.as_bytes());
+                    assert!(verify_response(&b64, &[], "i", 0).is_err());
+                    assert!(parse_metadata(&doc).is_err());
+                    let md = format!(
+                        "<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata' entityID='e'>{}</EntityDescriptor>",
+                        nested(depth)
+                    );
+                    assert!(parse_metadata(&md).is_err());
+                }
+            })
+            .unwrap();
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn aws_saml_endpoints() {
+        for ok in [
+            "https://signin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com/static/saml",
+            "https://us-east-1.signin.aws.amazon.com/saml",
+            "https://eu-central-2.signin.aws.amazon.com/saml",
+            "https://us-gov-west-1.signin.aws.amazon.com/static/saml",
+        ] {
+            assert!(is_aws_saml_endpoint(ok), "{ok}");
+        }
+        for bad in [
+            "http://signin.aws.amazon.com/saml",
+            "https://signin.aws.amazon.com/saml/",
+            "https://evil.example/signin.aws.amazon.com/saml",
+            "https://x.signin.aws.amazon.com/saml",
+            "https://us-east-1.evil.signin.aws.amazon.com/saml",
+            "https://US-EAST-1.signin.aws.amazon.com/saml",
+            "https://us-east-1.signin.aws.amazon.com.evil/saml",
+            "https://signin.aws.amazon.com",
+        ] {
+            assert!(!is_aws_saml_endpoint(bad), "{bad}");
+        }
     }
 
     #[test]

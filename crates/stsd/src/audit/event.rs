@@ -112,8 +112,19 @@ enum Seg {
     Index(usize),
 }
 
+/// Deepest parameter nesting any served operation has (`ContextEntries.member.N.ContextKeyValues.member.N` is
+/// four levels). A deeper name cannot be a member of any operation; it is recorded flat under its own
+/// (shortened) name, so neither building nor writing nor dropping the event recurses with the input.
+const MAX_PARAM_DEPTH: usize = 8;
+/// Longest parameter name kept when a name is recorded flat.
+const MAX_FLAT_NAME: usize = 256;
+
 fn segments(name: &str) -> Vec<Seg> {
     let parts: Vec<&str> = name.split('.').collect();
+    if parts.len() > 2 * MAX_PARAM_DEPTH {
+        let flat: String = name.chars().take(MAX_FLAT_NAME).collect();
+        return vec![Seg::Key(flat)];
+    }
     let mut out = Vec::new();
     let mut i = 0;
     while i < parts.len() {
@@ -183,6 +194,8 @@ pub fn request_parameters(params: &Params) -> Value {
         } else {
             Value::String(value.to_string())
         };
+        // INVARIANT: `segs` has at most 2 × MAX_PARAM_DEPTH elements, which bounds `insert`'s recursion and
+        // the depth of the JSON value.
         insert(&mut root, &segs, leaf);
     }
     match &root {
@@ -690,6 +703,31 @@ mod tests {
             request_parameters(&Params::from_pairs([("Action", "X")])),
             Value::Null
         );
+    }
+
+    /// A name thousands of levels deep is recorded flat, on a small stack, without recursing per level.
+    #[test]
+    fn deep_parameter_names_are_recorded_flat() {
+        let worker = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let name = format!("Tags{}.Key", ".member.1".repeat(50_000));
+                let p = Params::from_pairs([("Action", "CreateUser"), (name.as_str(), "k")]);
+                let v = request_parameters(&p);
+                let text = v.to_string();
+                assert!(text.len() < 1_000, "{}", text.len());
+                drop(v);
+                let ok = Params::from_pairs([
+                    ("ContextEntries.member.1.ContextKeyValues.member.1", "v"),
+                    ("ContextEntries.member.1.ContextKeyName", "aws:x"),
+                ]);
+                assert_eq!(
+                    request_parameters(&ok)["contextEntries"][0]["contextKeyValues"][0],
+                    "v"
+                );
+            })
+            .unwrap();
+        worker.join().unwrap();
     }
 
     #[test]

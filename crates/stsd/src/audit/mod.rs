@@ -213,6 +213,9 @@ mod tests {
         fn put_meta(&self, _: &str, _: &str) -> Result<(), StoreError> {
             Ok(())
         }
+        fn claim_once(&self, _: &str, _: &str, _: i64, _: i64) -> Result<bool, StoreError> {
+            Ok(true)
+        }
         fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
             while !self.open.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(2));

@@ -96,6 +96,11 @@ pub trait Store: Send + Sync {
     fn purge_audit(&self, _before: i64) -> Result<usize, StoreError> {
         Ok(0)
     }
+    /// Record the one use of a single-use credential (a SAML assertion ID in its issuer's `scope`), kept until
+    /// `expires` (Unix seconds). `Ok(true)` the first time; `Ok(false)` while an unexpired claim exists. Durable
+    /// and atomic, so the guard holds across restarts and for every node sharing the store.
+    fn claim_once(&self, scope: &str, id: &str, expires: i64, now: i64)
+        -> Result<bool, StoreError>;
 }
 
 /// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.

@@ -36,6 +36,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_account_seq ON audit_events (account, seq);
     CREATE INDEX audit_events_time ON audit_events (event_time);",
+    // v3: single-use credentials (the SAML assertion replay guard), each kept until it expires.
+    "CREATE TABLE single_use (
+        scope TEXT NOT NULL,
+        id TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (scope, id)
+    );
+    CREATE INDEX single_use_expires ON single_use (expires);",
 ];
 
 pub struct SqliteStore {
@@ -281,6 +289,29 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
+    fn claim_once(
+        &self,
+        scope: &str,
+        id: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        // Expired claims go first (the index keeps this cheap), so a re-used ID is judged only by live claims.
+        tx.execute("DELETE FROM single_use WHERE expires <= ?1", params![now])
+            .map_err(backend)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO single_use (scope, id, expires) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (scope, id) DO NOTHING",
+                params![scope, id, expires],
+            )
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(inserted == 1)
+    }
+
     fn put_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
         let conn = self.lock()?;
         conn.execute(
@@ -327,6 +358,23 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].key, "alice");
         assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn single_use_claims_survive_reopen_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stsd.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            assert!(s.claim_once("saml:idp", "_a1", 2000, 1000).unwrap());
+            assert!(!s.claim_once("saml:idp", "_a1", 2000, 1001).unwrap());
+            // Another issuer's namesake ID is a different credential.
+            assert!(s.claim_once("saml:other", "_a1", 2000, 1001).unwrap());
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(!s.claim_once("saml:idp", "_a1", 2000, 1500).unwrap());
+        // Once expired, the claim is forgotten.
+        assert!(s.claim_once("saml:idp", "_a1", 4000, 2000).unwrap());
     }
 
     #[test]

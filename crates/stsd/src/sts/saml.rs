@@ -12,16 +12,10 @@ use crate::protocol::xml::Xml;
 use crate::saml::{self, SamlError};
 use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 const ACTION: &str = "sts:AssumeRoleWithSAML";
 const ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
 const MAX_ASSERTION: usize = 100_000;
-/// Assertions remembered against replay (each until its `NotOnOrAfter`).
-const MAX_REMEMBERED: usize = 100_000;
-
-static SEEN: Mutex<Option<HashMap<String, i64>>> = Mutex::new(None);
 
 pub fn handler(action: &str) -> Option<UnsignedHandler> {
     match action {
@@ -124,25 +118,23 @@ fn session_attributes(a: &saml::Assertion) -> ApiResult<SessionAttrs> {
     Ok((tags, transitive, source_identity))
 }
 
-/// Refuse an assertion already traded for credentials (until its `NotOnOrAfter`); remember it otherwise.
-fn check_replay(provider_arn: &str, a: &saml::Assertion, now: i64) -> ApiResult<()> {
-    let key = format!("{provider_arn}\n{}", a.id);
-    let mut guard = SEEN.lock().map_err(|_| ApiError::internal())?;
-    let seen = guard.get_or_insert_with(HashMap::new);
-    if seen.len() >= MAX_REMEMBERED {
-        seen.retain(|_, exp| *exp + saml::LEEWAY > now);
+/// Refuse an assertion already traded for credentials; remember it otherwise. The guard lives in the store
+/// (keyed by issuer and assertion ID, kept until the assertion's `NotOnOrAfter` plus the clock leeway), so it
+/// survives restarts and holds for every node sharing the store.
+fn check_replay(app: &crate::app::App, a: &saml::Assertion, now: i64) -> ApiResult<()> {
+    let scope = format!("saml:{}", a.issuer);
+    let first_use = app
+        .store()
+        .claim_once(&scope, &a.id, a.not_on_or_after + saml::LEEWAY, now)
+        .map_err(|e| {
+            tracing::error!(error = %e, "SAML replay guard unavailable");
+            ApiError::internal()
+        })?;
+    if first_use {
+        Ok(())
+    } else {
+        Err(invalid_token("The SAML assertion has already been used"))
     }
-    if seen.get(&key).is_some_and(|exp| *exp + saml::LEEWAY > now) {
-        return Err(invalid_token("The SAML assertion has already been used"));
-    }
-    if seen.len() >= MAX_REMEMBERED {
-        return Err(ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "Too many SAML assertions in flight",
-        ));
-    }
-    seen.insert(key, a.not_on_or_after);
-    Ok(())
 }
 
 fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
@@ -361,7 +353,7 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
     let role_id = role.id.clone();
     let role_display = role.name.clone();
     drop(st);
-    check_replay(provider_arn, &a, ctx.now)?;
+    check_replay(ctx.app, &a, ctx.now)?;
     let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
     let mut x = Xml::new();
     write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
