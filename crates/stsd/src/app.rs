@@ -99,6 +99,15 @@ impl App {
         })
     }
 
+    /// Panic while holding the state's write lock, as a handler bug would (tests of crash containment).
+    #[cfg(test)]
+    pub(crate) fn poison_state_for_test(&self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _guard = self.state.write();
+            std::panic::resume_unwind(Box::new("handler bug"));
+        }));
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
@@ -110,7 +119,33 @@ impl App {
     }
 
     pub fn read(&self) -> ApiResult<RwLockReadGuard<'_, State>> {
+        if let Ok(guard) = self.state.read() {
+            return Ok(guard);
+        }
+        // (The poisoned read guard is dropped by now: recovery needs the write lock.)
+        self.recover_state();
         self.state.read().map_err(|_| ApiError::internal())
+    }
+
+    /// A handler that panicked while holding the state lock poisoned it, and may have left a mutation half
+    /// done. The store holds exactly what was acknowledged, so memory is reloaded from it and the lock made
+    /// usable again: a panic costs its own request, never the server.
+    fn recover_state(&self) {
+        let mut guard = match self.state.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !self.state.is_poisoned() {
+            return;
+        }
+        match State::load(self.store.as_ref()) {
+            Ok(fresh) => {
+                *guard = fresh;
+                self.state.clear_poison();
+                tracing::error!("a request panicked while holding the state lock; state reloaded from the store");
+            }
+            Err(e) => tracing::error!(error = %e, "reloading state after a panic failed"),
+        }
     }
 
     /// Run a mutation. The closure validates before it mutates; if it fails after mutating, or the store
@@ -119,6 +154,9 @@ impl App {
         &self,
         f: impl FnOnce(&mut State, &mut Touched) -> ApiResult<T>,
     ) -> ApiResult<T> {
+        if self.state.is_poisoned() {
+            self.recover_state();
+        }
         let mut st = self.state.write().map_err(|_| ApiError::internal())?;
         let mut touched = Touched::default();
         let result = f(&mut st, &mut touched);
@@ -203,5 +241,30 @@ impl App {
         if let Ok(mut cache) = self.signing_keys.lock() {
             cache.retain(|k, _| k.0 != key_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_under_the_state_lock_costs_one_request_not_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
+        let app = App::new(
+            Box::new(store),
+            Config::default(),
+            Clock::fixed(1_700_000_000),
+        )
+        .unwrap();
+        app.poison_state_for_test();
+        assert!(app.state.is_poisoned());
+        // The next reader and writer get a state reloaded from the store.
+        assert!(app.read().is_ok());
+        assert!(!app.state.is_poisoned());
+        app.poison_state_for_test();
+        assert!(app.write(|_, _| Ok(())).is_ok());
+        assert!(!app.state.is_poisoned());
     }
 }
