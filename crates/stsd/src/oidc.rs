@@ -31,7 +31,7 @@
 //!
 //! Untrusted JSON (JWT header and claims here and again inside `jsonwebtoken`, the discovery document, the
 //! JWKS) is parsed only by `serde_json`, whose recursion limit of 128 levels (the `unbounded_depth` feature is
-//! off) refuses deeper nesting with an error.
+//! off) refuses deeper nesting with an error; tests parse 100,000 levels on a 256 KiB stack.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -694,6 +694,85 @@ mod tests {
         assert!(check_times(&m(serde_json::json!({"exp": "200"})), 100).is_err());
         assert!(check_times(&m(serde_json::json!({"exp": 500, "iat": 161})), 100).is_err());
         assert!(check_times(&m(serde_json::json!({"exp": 500, "nbf": 150})), 100).is_ok());
+    }
+
+    // --- Untrusted JSON: nesting is bounded by serde_json's recursion limit --------------------------------
+
+    /// Nesting depth fed to every JSON parse path.
+    const DEEP: usize = 100_000;
+
+    fn b64(s: &str) -> String {
+        data_encoding::BASE64URL_NOPAD.encode(s.as_bytes())
+    }
+
+    fn nested(levels: usize, open: &str, inner: &str, close: &str) -> String {
+        format!("{}{inner}{}", open.repeat(levels), close.repeat(levels))
+    }
+
+    /// Run `f` on a thread with a 256 KiB stack, where unbounded recursion over 100,000 levels would overflow.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn deep_json_is_an_error_on_every_parse_path() {
+        on_small_stack(|| {
+            let claims = b64(r#"{"iss":"https://x","sub":"abcdef","exp":2000000000}"#);
+            let header = b64(r#"{"alg":"RS256","kid":"k1"}"#);
+            let key = rsa_key("k1");
+            for doc in [
+                nested(DEEP, "[", "", "]"),
+                nested(DEEP, r#"{"a":"#, "1", "}"),
+                "[".repeat(DEEP),
+            ] {
+                // serde_json itself: the recursion limit, not the input's end, stops it.
+                let err = serde_json::from_str::<Value>(&doc).unwrap_err().to_string();
+                assert!(err.contains("recursion limit exceeded"), "{err}");
+                // JWT header and claims (`parse` refuses such long tokens by length, so also the decoder
+                // directly, and the deepest token that fits the length limit).
+                assert!(json_part(&b64(&doc)).is_none());
+                assert!(parse(&format!("{}.{claims}.c2ln", b64(&doc))).is_err());
+                assert!(parse(&format!("{header}.{}.c2ln", b64(&doc))).is_err());
+                let fits = (MAX_TOKEN_LEN - claims.len() - 8) * 3 / 4;
+                let deepest = format!("{}.{claims}.c2ln", b64(&doc[..fits]));
+                assert!(deepest.len() <= MAX_TOKEN_LEN);
+                assert!(parse(&deepest).is_err());
+                // jsonwebtoken's own decoding of the header (claims are decoded only after the signature).
+                assert!(verify(&deepest, &key, Algorithm::RS256).is_err());
+                let deep_claims = format!("{header}.{}.c2ln", b64(&doc[..fits]));
+                assert!(verify(&deep_claims, &key, Algorithm::RS256).is_err());
+                // Discovery document and JWKS, bare and inside the expected member.
+                for body in [doc.clone(), format!(r#"{{"jwks_uri":{doc}}}"#)] {
+                    assert!(matches!(
+                        parse_discovery(body.as_bytes(), true),
+                        Err(TokenError::Communication(_))
+                    ));
+                }
+                for body in [doc.clone(), format!(r#"{{"keys":[{doc}]}}"#)] {
+                    assert!(matches!(
+                        parse_jwks(body.as_bytes()),
+                        Err(TokenError::Communication(_))
+                    ));
+                }
+            }
+            // Under the limit, the same shapes parse on this stack.
+            let shallow = nested(120, "[", "", "]");
+            assert!(json_part(&b64(&shallow)).is_some());
+            let jwks = format!(
+                r#"{{"keys":[{{"kty":"RSA","kid":"x","n":"AQAB","e":"AQAB","z":{shallow}}}]}}"#
+            );
+            assert_eq!(parse_jwks(jwks.as_bytes()).unwrap().len(), 1);
+            let discovery = format!(r#"{{"jwks_uri":"https://x/keys","z":{shallow}}}"#);
+            assert_eq!(
+                parse_discovery(discovery.as_bytes(), false).unwrap(),
+                "https://x/keys"
+            );
+        });
     }
 
     // --- Fetch policy ------------------------------------------------------------------------------------
