@@ -54,25 +54,47 @@ class Issuer:
         self.path = "/" + uuid.uuid4().hex[:8]
         self.keys = {}  # kid -> (private key, alg)
         self.jwks_fetches = 0
+        # Fetch-policy tests: requests seen per document, and how to misbehave.
+        self.lock = threading.Lock()
+        self.hits = {"discovery": 0, "jwks": 0}
+        self.first_hit = threading.Event()
+        self.fail_status = None  # answer every request with this HTTP status
+        self.delay = 0.0  # sleep this long before answering
+        self.raw = {}  # "discovery"/"jwks" -> bytes served instead of the real document
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 if self.path == issuer.path + "/.well-known/openid-configuration":
+                    kind = "discovery"
                     body = {"issuer": issuer.url, "jwks_uri": issuer.url + "/keys", "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
                 elif self.path == issuer.path + "/keys":
+                    kind = "jwks"
                     issuer.jwks_fetches += 1
                     body = {"keys": [issuer.jwk(kid) for kid in list(issuer.keys)]}
                 else:
                     self.send_response(404)
                     self.end_headers()
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                with issuer.lock:
+                    issuer.hits[kind] += 1
+                issuer.first_hit.set()
+                if issuer.delay:
+                    time.sleep(issuer.delay)
+                try:
+                    if issuer.fail_status:
+                        self.send_response(issuer.fail_status)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    data = issuer.raw.get(kind) or json.dumps(body).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # stsd gave up waiting (fetch timeout)
 
             def log_message(self, *a):
                 pass
@@ -481,3 +503,268 @@ def test_unsigned_request_over_plain_http(fed):
     )
     r = sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="anon", WebIdentityToken=fed["issuer"].token("ec1"))
     assert r["Provider"] == fed["provider"]
+
+
+# --- Fetch policy and bounded JSON (issue #17) ------------------------------------------------------------------
+#
+# Each test below gets its own issuer (so its own cache entry in stsd) and counts the requests that issuer sees.
+
+FETCH_TIMEOUT_MS = 1000
+
+
+@pytest.fixture(scope="module")
+def quick():
+    """A server that gives up on an issuer after 1 s (`--oidc-fetch-timeout-ms`), so slow-issuer tests stay short."""
+    server = make_server(extra_args=["--allow-http-oidc", "--oidc-fetch-timeout-ms", str(FETCH_TIMEOUT_MS)])
+    yield server
+    server.stop()
+
+
+def federated(server, issuer):
+    """An IAM OIDC provider for `issuer` and a role any of its tokens may assume; returns the role ARN."""
+    iam = server.client("iam")
+    arn = iam.create_open_id_connect_provider(Url=issuer.url, ClientIDList=[CLIENT_ID])["OpenIDConnectProviderArn"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": arn}, "Action": "sts:AssumeRoleWithWebIdentity"}]}
+    return iam.create_role(RoleName=unique("fetch"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def unsigned_sts(server):
+    """One unsigned STS client, shared by threads (botocore clients are thread-safe; creating them is not)."""
+    cfg = botocore.config.Config(signature_version=botocore.UNSIGNED, retries={"total_max_attempts": 1}, read_timeout=60, max_pool_connections=32)
+    return boto3.client("sts", endpoint_url=server.endpoint, region_name=REGION, config=cfg)
+
+
+def web_identity_code(sts, role_arn, token):
+    """AssumeRoleWithWebIdentity; the error code, or None when credentials came back."""
+    try:
+        sts.assume_role_with_web_identity(RoleArn=role_arn, RoleSessionName="fetch-policy", WebIdentityToken=token)
+        return None
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def start_together(calls):
+    """Start each zero-argument call on its own thread, released at once; returns (threads, results) where
+    results[i] becomes (return value, time.monotonic() at return)."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, call):
+        barrier.wait()
+        value = call()
+        results[i] = (value, time.monotonic())
+
+    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def join_all(threads):
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+
+
+def test_unknown_kid_flood_refreshes_once(quick):
+    """10 concurrent then 10 rapid tokens naming a kid the issuer does not publish: at most one refresh per second
+    (today: one JWKS fetch per request)."""
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    role = federated(quick, issuer)
+    sts = unsigned_sts(quick)
+    assert web_identity_code(sts, role, issuer.token("rsa1")) is None  # warm: discovery + JWKS once
+    assert issuer.hits == {"discovery": 1, "jwks": 1}
+    ghost = Issuer()
+    ghost.add_rsa("ghost")
+    tokens = [ghost.token("ghost", iss=issuer.url, sub=f"{GITHUB_SUB}-{i}") for i in range(20)]
+    ghost.close()
+    time.sleep(1.1)  # past the refresh interval: an unknown kid may now cause one refresh
+
+    started = time.monotonic()
+    threads, results = start_together([lambda t=t: web_identity_code(sts, role, t) for t in tokens[:10]])
+    join_all(threads)
+    codes = [code for code, _ in results] + [web_identity_code(sts, role, t) for t in tokens[10:]]
+    elapsed = time.monotonic() - started
+    assert codes == ["InvalidIdentityToken"] * 20
+    refreshes = issuer.hits["jwks"] - 1
+    assert 1 <= refreshes <= (1 if elapsed < 1 else 2), (refreshes, elapsed)
+    assert issuer.hits["discovery"] == issuer.hits["jwks"]
+    # The known key still verifies from the cache.
+    assert web_identity_code(sts, role, issuer.token("rsa1")) is None
+    issuer.close()
+
+
+def test_failing_issuer_is_fetched_once_per_backoff(quick):
+    """An issuer answering 500: the first failure is remembered for 1 s, the next for 2 s; every caller meanwhile
+    gets IDPCommunicationError without a fetch, even after the issuer recovers (today: one fetch per request)."""
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    issuer.fail_status = 500
+    role = federated(quick, issuer)
+    sts = unsigned_sts(quick)
+    token = issuer.token("rsa1")
+
+    def burst():
+        started = time.monotonic()
+        codes = [web_identity_code(sts, role, token) for _ in range(10)]
+        return codes, time.monotonic() - started
+
+    codes, elapsed = burst()
+    assert codes == ["IDPCommunicationError"] * 10
+    assert 1 <= issuer.hits["discovery"] <= (1 if elapsed < 1 else 2), elapsed
+
+    time.sleep(1.1)  # the first backoff (1 s) is over: one more attempt, which fails and backs off 2 s
+    fetched = issuer.hits["discovery"]
+    codes, elapsed = burst()
+    assert codes == ["IDPCommunicationError"] * 10
+    assert issuer.hits["discovery"] == fetched + 1
+    assert issuer.hits["jwks"] == 0
+
+    issuer.fail_status = None  # recovered, but the failure is still remembered for the rest of the 2 s
+    assert web_identity_code(sts, role, token) == "IDPCommunicationError"
+    assert issuer.hits["discovery"] == fetched + 1
+    deadline = time.monotonic() + 5
+    while web_identity_code(sts, role, token) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert issuer.hits["discovery"] == fetched + 2
+    assert issuer.hits["jwks"] == 1
+    issuer.close()
+
+
+def test_slow_issuer_is_fetched_once_and_others_are_served(quick):
+    """Six concurrent requests against an issuer slower than the fetch timeout: one fetch, all answered
+    IDPCommunicationError, and GetCallerIdentity answered while the fetch is outstanding (today: six fetches)."""
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    issuer.delay = 3 * FETCH_TIMEOUT_MS / 1000
+    role = federated(quick, issuer)
+    sts = unsigned_sts(quick)
+    root = quick.client("sts")
+    token = issuer.token("rsa1")
+
+    threads, results = start_together([lambda: web_identity_code(sts, role, token) for _ in range(6)])
+    assert issuer.first_hit.wait(10)
+    answered = []
+    for _ in range(3):
+        assert root.get_caller_identity()["Account"] == ACCOUNT_ID
+        answered.append(time.monotonic())
+    join_all(threads)
+    assert [code for code, _ in results] == ["IDPCommunicationError"] * 6
+    assert max(answered) < min(at for _, at in results)
+    assert issuer.hits == {"discovery": 1, "jwks": 0}
+    issuer.close()
+
+
+def test_web_identity_never_runs_on_an_async_worker(quick):
+    """A GET whose query is AssumeRoleWithWebIdentity and whose (ignored) body says `Action=GetCallerIdentity` must
+    still go to the blocking pool: with more such requests than async workers waiting on a slow issuer,
+    GetCallerIdentity is still answered while they wait (today they run inline and stall every worker)."""
+    import http.client
+    import urllib.parse
+
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    issuer.delay = 3 * FETCH_TIMEOUT_MS / 1000
+    role = federated(quick, issuer)
+    root = quick.client("sts")
+    query = urllib.parse.urlencode(
+        {"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": role, "RoleSessionName": "smuggled", "WebIdentityToken": issuer.token("rsa1")}
+    )
+
+    def smuggled():
+        conn = http.client.HTTPConnection("127.0.0.1", quick.port, timeout=60)
+        conn.request("GET", "/?" + query, body="Action=GetCallerIdentity", headers={"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        text = resp.read().decode()
+        conn.close()
+        return resp.status, text
+
+    threads, results = start_together([smuggled for _ in range((os.cpu_count() or 2) + 2)])
+    assert issuer.first_hit.wait(10)
+    answered = []
+    for _ in range(3):
+        assert root.get_caller_identity()["Account"] == ACCOUNT_ID
+        answered.append(time.monotonic())
+    join_all(threads)
+    for (status_code, text), _ in results:
+        assert status_code == 400 and "<Code>IDPCommunicationError</Code>" in text, text
+    assert max(answered) < min(at for _, at in results)
+    assert issuer.hits["discovery"] == 1
+    issuer.close()
+
+
+def test_concurrent_fetches_are_capped_across_issuers(quick):
+    """Ten slow issuers hit at once: at most 8 fetches are outstanding; the others are refused at once."""
+    issuers = []
+    calls = []
+    sts = unsigned_sts(quick)
+    for _ in range(10):
+        issuer = Issuer()
+        issuer.add_ec("ec1")
+        issuer.delay = 3 * FETCH_TIMEOUT_MS / 1000
+        role = federated(quick, issuer)
+        token = issuer.token("ec1")
+        issuers.append(issuer)
+        calls.append(lambda role=role, token=token: web_identity_code(sts, role, token))
+    threads, results = start_together(calls)
+    join_all(threads)
+    assert [code for code, _ in results] == ["IDPCommunicationError"] * 10
+    fetched = sum(i.hits["discovery"] for i in issuers)
+    assert 1 <= fetched <= 8, fetched
+    closing, _ = start_together([issuer.close for issuer in issuers])  # each close waits up to 0.5 s
+    join_all(closing)
+
+
+def nested(levels, opener="[", closer="]", inner=""):
+    return opener * levels + inner + closer * levels
+
+
+def test_deeply_nested_token_json_is_refused_and_server_survives(quick):
+    """JWT headers and claims nested far beyond serde_json's 128-level limit are refused as invalid tokens; the
+    server keeps answering. The API's 20,000-character limit caps how deep a token can nest at all (a 50,000-level
+    token is refused by length before any parsing); the others reach the JSON parser."""
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    role = federated(quick, issuer)
+    sts = unsigned_sts(quick)
+    root = quick.client("sts")
+    header = {"alg": "RS256", "kid": "rsa1", "typ": "JWT"}
+    good_claims = b64(json.dumps(issuer.claims()).encode())
+    good_header = b64(json.dumps(header).encode())
+    cases = [
+        # Well-formed JSON, 7,000 levels of arrays in the header.
+        (b64(('{"alg":"RS256","kid":"rsa1","x":' + nested(7000) + "}").encode()) + "." + good_claims + ".c2ln", "InvalidIdentityToken"),
+        # Well-formed JSON, 2,400 levels of objects in the claims.
+        (good_header + "." + b64(('{"iss":"' + issuer.url + '","x":' + nested(2400, '{"a":', "}", "1") + "}").encode()) + ".c2ln", "InvalidIdentityToken"),
+        # As deep as a token can be: unclosed arrays filling the header up to the length limit (~14,800 levels).
+        (b64(b"[" * ((20000 - len(good_claims) - 8) * 3 // 4)) + "." + good_claims + ".c2ln", "InvalidIdentityToken"),
+        # 50,000 levels: over the WebIdentityToken length limit.
+        (b64(nested(50000).encode()) + "." + good_claims + ".c2ln", "ValidationError"),
+    ]
+    for token, code in cases:
+        assert web_identity_code(sts, role, token) == code
+        assert root.get_caller_identity()["Account"] == ACCOUNT_ID
+    assert issuer.hits == {"discovery": 0, "jwks": 0}
+    assert web_identity_code(sts, role, issuer.token("rsa1")) is None
+    issuer.close()
+
+
+@pytest.mark.parametrize("document", ["discovery", "jwks"])
+def test_deeply_nested_issuer_documents_are_refused(quick, document):
+    """A discovery document or JWKS nested 150,000+ levels deep (within the 1 MiB size limit) is an
+    IDPCommunicationError; the server keeps answering."""
+    issuer = Issuer()
+    issuer.add_rsa("rsa1")
+    if document == "discovery":
+        issuer.raw["discovery"] = ('{"jwks_uri":' + nested(300_000) + "}").encode()
+    else:
+        issuer.raw["jwks"] = ('{"keys":[' + nested(150_000, '{"a":', "}", "1") + "]}").encode()
+    assert len(issuer.raw[document]) < 1024 * 1024
+    role = federated(quick, issuer)
+    sts = unsigned_sts(quick)
+    assert web_identity_code(sts, role, issuer.token("rsa1")) == "IDPCommunicationError"
+    assert issuer.hits[document] == 1
+    assert quick.client("sts").get_caller_identity()["Account"] == ACCOUNT_ID
+    issuer.close()

@@ -16,6 +16,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Accept plain `http://` OIDC issuers (`--allow-http-oidc`: local issuers and tests).
     pub allow_http_oidc: bool,
+    /// Time for one whole OIDC discovery + JWKS fetch (`--oidc-fetch-timeout-ms`; see [`crate::oidc`]).
+    pub oidc_fetch_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -24,6 +26,7 @@ impl Default for Config {
             max_presign_secs: 900,
             max_body_bytes: 16 * 1024 * 1024,
             allow_http_oidc: false,
+            oidc_fetch_timeout: crate::oidc::DEFAULT_FETCH_TIMEOUT,
         }
     }
 }

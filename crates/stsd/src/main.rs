@@ -45,6 +45,9 @@ enum Command {
         /// Accept plain-http OIDC issuers (local issuers and tests only).
         #[arg(long)]
         allow_http_oidc: bool,
+        /// Milliseconds allowed for one OIDC discovery + JWKS fetch (100 to 60000).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+        oidc_fetch_timeout_ms: u64,
     },
     /// Read the audit trail from the store.
     Audit {
@@ -119,12 +122,14 @@ fn main() -> Result<()> {
             audit_retention_days,
             audit_log,
             allow_http_oidc,
+            oidc_fetch_timeout_ms,
         } => serve(
             listen,
             &data_dir,
             audit_retention_days,
             audit_log.as_deref(),
             allow_http_oidc,
+            Duration::from_millis(oidc_fetch_timeout_ms),
         ),
         Command::Audit {
             command:
@@ -149,6 +154,7 @@ fn serve(
     audit_retention_days: u32,
     audit_log: Option<&Path>,
     allow_http_oidc: bool,
+    oidc_fetch_timeout: Duration,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -163,6 +169,7 @@ fn serve(
         Box::new(store),
         Config {
             allow_http_oidc,
+            oidc_fetch_timeout,
             ..Config::default()
         },
         Clock::with_offset(offset),

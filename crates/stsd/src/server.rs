@@ -138,7 +138,26 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Too
     Ok(axum::body::Bytes::from(buf))
 }
 
+/// The part of the body that carries parameters: a POST's form body; nothing for other methods or content types.
+fn form_body<'a>(parts: &axum::http::request::Parts, body: &'a [u8]) -> &'a [u8] {
+    let is_form = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if parts.method == axum::http::Method::POST && is_form {
+        body
+    } else {
+        b""
+    }
+}
+
 /// Whether a request is one of the read-only STS calls that never block (no store access, no MFA write).
+/// `body` must be [`form_body`], the same parameters `process` will see: anything else would let a request
+/// whose ignored body names such a call run another action (e.g. one that fetches from an OIDC issuer) inline.
 fn runs_inline(query: &str, body: &[u8]) -> bool {
     let mut action = None;
     for part in [query.as_bytes(), body] {
@@ -230,7 +249,7 @@ async fn handle(
     // The hot read-only STS calls run on the async worker: they never touch the store, and handing every
     // request to the blocking pool cost more (thread wake-ups) than the work itself. Anything that may
     // write (IAM mutations, MFA codes) goes to the blocking pool.
-    let joined = if runs_inline(&query, &body) {
+    let joined = if runs_inline(&query, form_body(&parts, &body)) {
         Ok(process(&app, &parts, &query, &body, peer, &request_id))
     } else {
         let app2 = app.clone();
@@ -272,20 +291,7 @@ fn process(
     peer: SocketAddr,
     request_id: &str,
 ) -> (Service, Result<String, ApiError>) {
-    let is_form = parts
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| {
-            ct.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    let form_body: &[u8] = if parts.method == axum::http::Method::POST && is_form {
-        body
-    } else {
-        b""
-    };
-    let params = match Params::decode(query, form_body) {
+    let params = match Params::decode(query, form_body(parts, body)) {
         Ok(p) => p,
         Err(e) => return (Service::Sts, Err(e)),
     };

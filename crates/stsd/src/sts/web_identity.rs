@@ -195,8 +195,11 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
 
     // Signature (refusing none/HMAC before any key is looked at), then time and subject.
     let alg = oidc::algorithm(&unverified.alg).map_err(token_error)?;
-    let jwk =
-        oidc::key_for(&iss, unverified.kid.as_deref(), alg, allow_http).map_err(token_error)?;
+    let fetch = oidc::FetchOptions {
+        allow_http,
+        timeout: ctx.app.config.oidc_fetch_timeout,
+    };
+    let jwk = oidc::key_for(&iss, unverified.kid.as_deref(), alg, fetch).map_err(token_error)?;
     let claims = oidc::verify(token, &jwk, alg).map_err(token_error)?;
     if claims.get("iss").and_then(Value::as_str) != Some(iss.as_str()) {
         return Err(invalid_token(
