@@ -22,7 +22,13 @@ fn run(data: &[u8]) {
     let (query, body) = data.split_at(split);
     let query = String::from_utf8_lossy(query);
     if let Ok(p) = Params::decode(&query, body) {
-        for name in ["Tags", "PolicyArns", "TransitiveTagKeys", "ContextEntries", "Filter"] {
+        for name in [
+            "Tags",
+            "PolicyArns",
+            "TransitiveTagKeys",
+            "ContextEntries",
+            "Filter",
+        ] {
             let _ = p.list(name);
             if let Ok(Some(items)) = p.struct_list(name) {
                 for item in items {
