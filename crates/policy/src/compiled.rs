@@ -440,6 +440,22 @@ pub(crate) struct Compiled {
     pub index: ActionIndex,
 }
 
+impl Compiled {
+    /// Replace `AWS` principal ARNs by the unique IDs `id_of` knows for them.
+    pub(crate) fn bind_principal_ids<'a>(&mut self, id_of: impl Fn(&str) -> Option<&'a str>) {
+        for s in &mut self.statements {
+            let Some(p) = &mut s.principal else { continue };
+            for e in p.entries.iter_mut() {
+                if let PEntry::AwsArn(arn) = e {
+                    if let Some(id) = id_of(arn) {
+                        *e = PEntry::UniqueId(id.into());
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Splits `service:Action`; a request action without `:` has an empty service.
 #[inline]
 pub(crate) fn split_action(action: &str) -> (&str, &str) {

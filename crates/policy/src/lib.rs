@@ -177,6 +177,33 @@ impl Policy {
             .filter(|s| s.starts_with("arn:"))
     }
 
+    /// The same policy with `AWS` principals that name IAM users or roles by ARN bound to the unique
+    /// IDs IAM recorded for them when the policy was stored (reference §3.1, §4.2): a principal
+    /// `arn:aws:iam::A:user/bob` bound to `AIDA…` then matches only the user with that ID, so a
+    /// namesake created after `bob` was deleted gains nothing. `ids` holds (ARN, unique ID) pairs;
+    /// ARNs not listed keep matching by ARN. The document as written is unchanged.
+    #[must_use]
+    pub fn with_principal_ids(&self, ids: &[(String, String)]) -> Policy {
+        if ids.is_empty() {
+            return self.clone();
+        }
+        let mut compiled = self.inner.compiled.clone();
+        compiled.bind_principal_ids(|arn| {
+            ids.iter()
+                .find(|(a, _)| a == arn)
+                .map(|(_, id)| id.as_str())
+        });
+        Policy {
+            inner: Arc::new(Inner {
+                kind: self.inner.kind,
+                doc: self.inner.doc.clone(),
+                spans: self.inner.spans.clone(),
+                compiled,
+                context_keys: self.inner.context_keys.clone(),
+            }),
+        }
+    }
+
     /// Values of `Federated` principals (OIDC/SAML provider ARNs or well-known provider names).
     pub fn federated_principals(&self) -> impl Iterator<Item = &str> {
         self.principal_values(PrincipalType::Federated)

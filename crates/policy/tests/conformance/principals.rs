@@ -261,3 +261,72 @@ fn principal_arns_are_reported() {
         ["accounts.google.com"]
     );
 }
+
+/// §3.1/§4.2: IAM stores a named user or role principal as its unique ID. Once bound, the ARN
+/// names only the entity that had it when the policy was stored: a namesake re-created after a
+/// deletion (same ARN, new ID) matches nothing, and a session of a re-created role neither.
+#[test]
+fn principals_bound_to_unique_ids() {
+    use policy::{
+        evaluate_trust, Context, Policy, PolicyRef, PolicySet, PolicySource, Principal, Request,
+    };
+    let trust = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":[
+            "arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:role/R"]},
+            "Action":"sts:AssumeRole"}}"#,
+        PolicyKind::Trust,
+    )
+    .unwrap();
+    let bound = trust.with_principal_ids(&[
+        (
+            "arn:aws:iam::111122223333:user/alice".into(),
+            "AIDAEXAMPLEALICE00001".into(),
+        ),
+        (
+            "arn:aws:iam::111122223333:role/R".into(),
+            "AROAEXAMPLEROLE000001".into(),
+        ),
+    ]);
+    let ctx = Context::new();
+    let allowed = |policy: &Policy, who: &Principal| {
+        let req = Request::new(
+            who,
+            "sts:AssumeRole",
+            "arn:aws:iam::111122223333:role/T",
+            &ctx,
+        );
+        let r = PolicyRef::new(policy, "trust", PolicySource::Resource);
+        evaluate_trust(&req, r, ACCOUNT, &PolicySet::new()).is_allowed()
+    };
+    let original = alice();
+    let namesake = Principal::user("arn:aws:iam::111122223333:user/alice")
+        .with_user_id("AIDAEXAMPLEALICE00002");
+    let session = |id: &str| {
+        Principal::assumed_role(
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+            "arn:aws:iam::111122223333:role/R",
+        )
+        .with_user_id(&format!("{id}:s"))
+    };
+    // By ARN (unbound) both the original and the namesake match.
+    assert!(allowed(&trust, &original) && allowed(&trust, &namesake));
+    // Bound: only the entity with the recorded ID.
+    assert!(
+        allowed(&bound, &original),
+        "§4.2 bound principal matches its entity"
+    );
+    assert!(
+        !allowed(&bound, &namesake),
+        "§3.1 a re-created namesake matches nothing"
+    );
+    assert!(
+        allowed(&bound, &session("AROAEXAMPLEROLE000001")),
+        "§4.2 sessions of the bound role"
+    );
+    assert!(
+        !allowed(&bound, &session("AROAEXAMPLEROLE000002")),
+        "§3.1 sessions of a re-created role"
+    );
+    // The document as written is unchanged.
+    assert_eq!(bound.to_json(), trust.to_json());
+}
