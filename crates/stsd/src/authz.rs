@@ -1,13 +1,23 @@
-//! Authorization: the one place that builds policy-engine requests. It gathers the policies that apply to a
-//! caller (user + groups, boundary), fills the global condition keys AWS fills for the caller, asks the engine,
-//! and words a denial the way AWS does.
+//! Authorization: the one gateway to the policy engine. Every decision stsd makes about a request — IAM
+//! actions, `cloudtrail:LookupEvents`, the caller side and the trust side of every `AssumeRole*` — is built
+//! here, in three steps that no handler repeats:
+//!
+//! 1. **Who is calling.** The user or role behind the credentials is found by the unique ID the credentials
+//!    carry ([`caller_entity`]); a deleted entity, or a re-created namesake with a new ID, is nobody.
+//! 2. **Which policies apply.** Identity policies (user + groups, or role), the boundary and the session
+//!    policies ([`CallerPolicies::resolve`]). Anything expected that cannot be resolved or compiled makes the
+//!    caller allowed nothing ([`Unusable`]): fail closed, logged, and named in the denial.
+//! 3. **What the request says.** The global keys for the caller and the transport ([`caller_context`]), then
+//!    the keys the action supports according to AWS's action catalog, filled from typed request facts
+//!    ([`RequestFacts`], [`action_keys`]) and from the target entity (`aws:ResourceTag/*`,
+//!    `iam:ResourceTag/*`, its boundary). Trust evaluations get their keys from [`AssumeFacts`].
 
 use std::sync::Arc;
 
-use crate::auth::{Caller, CallerKind};
+use crate::auth::{Caller, CallerKind, RequestMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::iam::Ctx;
-use crate::model::Account;
+use crate::model::{Account, Doc, Group, Role, Tag, User};
 use crate::state::State;
 use crate::tokens::SessionKind;
 
@@ -45,6 +55,94 @@ pub fn principal_arns(p: &policy::Policy) -> Vec<String> {
     p.principal_arns().map(str::to_string).collect()
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// 1. Who is calling
+// ---------------------------------------------------------------------------------------------------------
+
+/// Why a caller is allowed nothing at all. Never treated as "no such policy": the request is denied and the
+/// reason is part of the denial (and of the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// The user or role behind the credentials no longer exists (or was re-created with a new unique ID).
+    PrincipalGone,
+    /// An identity policy or boundary that applies cannot be resolved or compiled.
+    Policy(String),
+    /// A session policy of the session cannot be resolved or compiled.
+    SessionPolicy(String),
+}
+
+impl Unusable {
+    /// The `because …` clause of the denial.
+    pub fn reason(&self) -> String {
+        match self {
+            Unusable::PrincipalGone => "because the principal no longer exists".to_string(),
+            Unusable::Policy(p) => format!("because the policy {p} cannot be evaluated"),
+            Unusable::SessionPolicy(p) => {
+                format!("because the session policy {p} cannot be evaluated")
+            }
+        }
+    }
+}
+
+/// The IAM entity behind a caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Entity<'a> {
+    Root,
+    User(&'a User),
+    Role(&'a Role),
+}
+
+impl<'a> Entity<'a> {
+    /// The entity's own tags (`aws:PrincipalTag/*`).
+    pub fn tags(&self) -> &'a [Tag] {
+        match self {
+            Entity::Root => &[],
+            Entity::User(u) => &u.tags,
+            Entity::Role(r) => &r.tags,
+        }
+    }
+}
+
+/// Find the caller's user or role by the unique ID its credentials carry. A long-term key belongs to the user
+/// holding it; a session carries the ID sealed when it was issued.
+pub fn caller_entity<'a>(acct: &'a Account, caller: &Caller) -> Result<Entity<'a>, Unusable> {
+    let session = caller.session.as_deref().map(|c| &c.kind);
+    match &caller.kind {
+        CallerKind::Root => Ok(Entity::Root),
+        CallerKind::User { key, .. } => acct
+            .users
+            .get(key)
+            .filter(|u| u.id == caller.user_id)
+            .map(Entity::User)
+            .ok_or(Unusable::PrincipalGone),
+        CallerKind::FederatedUser { user_key, .. } => {
+            let id = match session {
+                Some(SessionKind::Federated { user_id, .. }) => user_id.as_deref(),
+                _ => None,
+            };
+            acct.users
+                .get(user_key)
+                .filter(|u| id.is_none_or(|id| u.id == id))
+                .map(Entity::User)
+                .ok_or(Unusable::PrincipalGone)
+        }
+        CallerKind::AssumedRole { role_key, .. } => {
+            let Some(SessionKind::Role { role_id, .. }) = session else {
+                return Err(Unusable::PrincipalGone);
+            };
+            acct.roles
+                .get(role_key)
+                .filter(|r| r.id == *role_id)
+                .map(Entity::Role)
+                .ok_or(Unusable::PrincipalGone)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 2. Which policies apply
+// ---------------------------------------------------------------------------------------------------------
+
 /// The policies attached to a principal: identity policies (with the label and source simulation reports)
 /// and the permissions boundary.
 #[derive(Clone, Default)]
@@ -67,32 +165,34 @@ impl PrincipalPolicies {
     }
 }
 
+type Labelled = Vec<(String, policy::PolicySource, Arc<policy::Policy>)>;
+
 fn inline_into(
-    out: &mut Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
-    inline: &std::collections::BTreeMap<String, crate::model::Doc>,
+    out: &mut Labelled,
+    inline: &std::collections::BTreeMap<String, Doc>,
     source: policy::PolicySource,
-) {
+) -> Result<(), Unusable> {
     for (name, d) in inline {
-        if let Some(c) = &d.compiled {
-            out.push((name.clone(), source, c.clone()));
-        }
+        let compiled = d.compiled.clone().ok_or_else(|| unusable_policy(name))?;
+        out.push((name.clone(), source, compiled));
     }
+    Ok(())
 }
 
-fn managed_into(
-    out: &mut Vec<(String, policy::PolicySource, Arc<policy::Policy>)>,
-    acct: &Account,
-    attached: &[String],
-) {
+fn managed_into(out: &mut Labelled, acct: &Account, attached: &[String]) -> Result<(), Unusable> {
     for arn in attached {
-        if let Some(c) = acct
-            .policy_by_arn(arn)
-            .and_then(|p| p.default_doc())
-            .and_then(|v| v.doc.compiled.clone())
-        {
-            out.push((arn.clone(), policy::PolicySource::UserManaged, c));
-        }
+        let compiled = managed_policy(acct, arn).ok_or_else(|| unusable_policy(arn))?;
+        out.push((arn.clone(), policy::PolicySource::UserManaged, compiled));
     }
+    Ok(())
+}
+
+fn unusable_policy(label: &str) -> Unusable {
+    tracing::warn!(
+        policy = label,
+        "a policy that applies cannot be evaluated; the principal is allowed nothing"
+    );
+    Unusable::Policy(label.to_string())
 }
 
 /// The default version of a managed policy of `acct`, compiled.
@@ -102,11 +202,6 @@ pub fn managed_policy(acct: &Account, arn: &str) -> Option<Arc<policy::Policy>> 
         .and_then(|v| v.doc.compiled.clone())
 }
 
-/// The entity is missing, or its permissions boundary is set but unusable: nothing may be allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unusable;
-
-/// `Err` when a boundary is set but unusable: then nothing may be allowed.
 fn boundary_of(
     acct: &Account,
     boundary: Option<&String>,
@@ -115,20 +210,19 @@ fn boundary_of(
         None => Ok(None),
         Some(b) => managed_policy(acct, b)
             .map(|c| Some((b.clone(), c)))
-            .ok_or(Unusable),
+            .ok_or_else(|| unusable_policy(b)),
     }
 }
 
 /// A user's inline and attached policies, those of its groups, and its boundary.
-pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies, Unusable> {
-    let u = acct.users.get(user_key).ok_or(Unusable)?;
+pub fn user_policies(acct: &Account, u: &User) -> Result<PrincipalPolicies, Unusable> {
     let mut identity = Vec::new();
-    inline_into(&mut identity, &u.inline, policy::PolicySource::User);
-    managed_into(&mut identity, acct, &u.attached);
+    inline_into(&mut identity, &u.inline, policy::PolicySource::User)?;
+    managed_into(&mut identity, acct, &u.attached)?;
     for gname in &u.groups {
         if let Some(g) = acct.groups.get(&gname.to_lowercase()) {
-            inline_into(&mut identity, &g.inline, policy::PolicySource::Group);
-            managed_into(&mut identity, acct, &g.attached);
+            inline_into(&mut identity, &g.inline, policy::PolicySource::Group)?;
+            managed_into(&mut identity, acct, &g.attached)?;
         }
     }
     Ok(PrincipalPolicies {
@@ -138,11 +232,10 @@ pub fn user_policies(acct: &Account, user_key: &str) -> Result<PrincipalPolicies
 }
 
 /// A group's inline and attached policies.
-pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolicies, Unusable> {
-    let g = acct.groups.get(group_key).ok_or(Unusable)?;
+pub fn group_policies(acct: &Account, g: &Group) -> Result<PrincipalPolicies, Unusable> {
     let mut identity = Vec::new();
-    inline_into(&mut identity, &g.inline, policy::PolicySource::Group);
-    managed_into(&mut identity, acct, &g.attached);
+    inline_into(&mut identity, &g.inline, policy::PolicySource::Group)?;
+    managed_into(&mut identity, acct, &g.attached)?;
     Ok(PrincipalPolicies {
         identity,
         boundary: None,
@@ -150,28 +243,62 @@ pub fn group_policies(acct: &Account, group_key: &str) -> Result<PrincipalPolici
 }
 
 /// A role's inline and attached policies and its boundary.
-pub fn role_policies(acct: &Account, role_key: &str) -> Result<PrincipalPolicies, Unusable> {
-    let r = acct.roles.get(role_key).ok_or(Unusable)?;
+pub fn role_policies(acct: &Account, r: &Role) -> Result<PrincipalPolicies, Unusable> {
     let mut identity = Vec::new();
-    inline_into(&mut identity, &r.inline, policy::PolicySource::Role);
-    managed_into(&mut identity, acct, &r.attached);
+    inline_into(&mut identity, &r.inline, policy::PolicySource::Role)?;
+    managed_into(&mut identity, acct, &r.attached)?;
     Ok(PrincipalPolicies {
         identity,
         boundary: boundary_of(acct, r.boundary.as_ref())?,
     })
 }
 
-/// The policies in force for the caller: its identity policies and boundary plus, for sessions, the
-/// session policies. `Err(reason)` when the caller can be allowed nothing at all.
+/// The policies in force for a caller: its identity policies and boundary plus, for sessions, the session
+/// policies.
 pub struct CallerPolicies {
     pub principal: PrincipalPolicies,
-    /// (label, policy) of the session policies (inline first, then managed ARNs); empty → none.
+    /// (label, policy) of the session policies (inline first, then managed ARNs).
     pub session: Vec<(String, Arc<policy::Policy>)>,
-    /// A session policy set was given (even if one of its ARNs no longer exists).
-    pub has_session_policy: bool,
 }
 
 impl CallerPolicies {
+    /// Gather what applies to the caller whose entity is `entity` (in its own account `acct`).
+    pub fn resolve(
+        app: &crate::app::App,
+        acct: &Account,
+        entity: Entity<'_>,
+        caller: &Caller,
+    ) -> Result<CallerPolicies, Unusable> {
+        let principal = match entity {
+            Entity::Root => PrincipalPolicies::default(),
+            Entity::User(u) => user_policies(acct, u)?,
+            Entity::Role(r) => role_policies(acct, r)?,
+        };
+        let mut session = Vec::new();
+        if let Some(claims) = caller.session.as_deref() {
+            if let Some(text) = &claims.policy {
+                let p = app
+                    .session_policy(text)
+                    .map_err(|_| Unusable::SessionPolicy("(inline)".to_string()))?;
+                session.push(("session-policy".to_string(), p));
+            }
+            for (i, arn) in claims.policy_arns.iter().enumerate() {
+                // Bound to the policy's unique ID at issue time (absent only in older tokens).
+                let current = acct.policy_by_arn(arn);
+                let same = match claims.policy_ids.get(i) {
+                    Some(id) => current.is_some_and(|p| p.id == *id),
+                    None => current.is_some(),
+                };
+                let compiled = managed_policy(acct, arn).filter(|_| same).ok_or_else(|| {
+                    tracing::warn!(policy = %arn, "a session policy no longer resolves; the session is allowed nothing");
+                    Unusable::SessionPolicy(arn.clone())
+                })?;
+                session.push((arn.clone(), compiled));
+            }
+        }
+        Ok(CallerPolicies { principal, session })
+    }
+
     pub fn set(&self) -> policy::PolicySet<'_> {
         let mut set = self.principal.set();
         for (label, p) in &self.session {
@@ -179,49 +306,6 @@ impl CallerPolicies {
         }
         set
     }
-}
-
-/// Gather what applies to `caller` (in its own account).
-pub fn caller_policies(
-    st: &State,
-    app: &crate::app::App,
-    caller: &Caller,
-) -> Result<CallerPolicies, String> {
-    let acct = st
-        .accounts
-        .get(&caller.account)
-        .ok_or_else(|| "because the account does not exist".to_string())?;
-    let principal = match &caller.kind {
-        CallerKind::Root => PrincipalPolicies::default(),
-        CallerKind::User { key, .. } | CallerKind::FederatedUser { user_key: key, .. } => {
-            user_policies(acct, key)
-                .map_err(|Unusable| "because no identity-based policy allows it".to_string())?
-        }
-        CallerKind::AssumedRole { role_key, .. } => role_policies(acct, role_key)
-            .map_err(|Unusable| "because the role no longer exists".to_string())?,
-    };
-    let mut session = Vec::new();
-    let mut has_session_policy = false;
-    if let Some(claims) = caller.session.as_deref() {
-        if let Some(text) = &claims.policy {
-            has_session_policy = true;
-            let p = app
-                .session_policy(text)
-                .map_err(|_| "because the session policy is invalid".to_string())?;
-            session.push(("session-policy".to_string(), p));
-        }
-        for arn in &claims.policy_arns {
-            has_session_policy = true;
-            if let Some(p) = managed_policy(acct, arn) {
-                session.push((arn.clone(), p));
-            }
-        }
-    }
-    Ok(CallerPolicies {
-        principal,
-        session,
-        has_session_policy,
-    })
 }
 
 /// Which calls the kind of temporary credentials may make at all, before any policy (AWS's fixed rules):
@@ -249,23 +333,52 @@ fn session_may_call(caller: &Caller, action: &str) -> bool {
     }
 }
 
-/// The request context AWS builds for `caller`: principal keys, tags, session keys, request keys.
-pub fn caller_context(st: &State, ctx: &Ctx<'_>, principal: &policy::Principal) -> policy::Context {
-    let caller = ctx.caller;
+// ---------------------------------------------------------------------------------------------------------
+// 3. What the request says
+// ---------------------------------------------------------------------------------------------------------
+
+/// The transport facts and the time of a request (signed or not).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    pub meta: &'a RequestMeta,
+    pub now: i64,
+}
+
+/// Request-level global keys: time, transport, source IP, user agent.
+pub fn fill_request_keys(context: &mut policy::Context, r: RequestInfo<'_>) {
+    context.set("aws:CurrentTime", crate::iam::fmt_time(r.now));
+    context.set("aws:EpochTime", r.now.to_string());
+    context.set(
+        "aws:SecureTransport",
+        if r.meta.secure_transport {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if !r.meta.source_ip.is_empty() {
+        context.set("aws:SourceIp", r.meta.source_ip.clone());
+    }
+    if !r.meta.user_agent.is_empty() {
+        context.set("aws:UserAgent", r.meta.user_agent.clone());
+    }
+    context.set("aws:RequestedRegion", "us-east-1");
+    context.set("aws:ViaAWSService", "false");
+}
+
+/// The global keys AWS fills for `caller`: principal keys, its own tags (`entity_tags`, found by unique ID),
+/// session keys and request keys.
+pub fn caller_context(
+    caller: &Caller,
+    principal: &policy::Principal,
+    entity_tags: &[Tag],
+    r: RequestInfo<'_>,
+) -> policy::Context {
     let mut context = policy::Context::new();
     principal.fill_context(&mut context);
-    fill_request_keys(&mut context, ctx);
-    if let Some(acct) = st.accounts.get(&caller.account) {
-        let tags = match &caller.kind {
-            CallerKind::User { key, .. } => acct.users.get(key).map(|u| u.tags.as_slice()),
-            CallerKind::AssumedRole { role_key, .. } => {
-                acct.roles.get(role_key).map(|r| r.tags.as_slice())
-            }
-            _ => None,
-        };
-        for t in tags.unwrap_or_default() {
-            context.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
-        }
+    fill_request_keys(&mut context, r);
+    for t in entity_tags {
+        context.set(&format!("aws:PrincipalTag/{}", t.key), t.value.clone());
     }
     if let Some(c) = caller.session.as_deref() {
         // Session tags override the entity's tags of the same key.
@@ -276,7 +389,7 @@ pub fn caller_context(st: &State, ctx: &Ctx<'_>, principal: &policy::Principal) 
         match c.mfa_at {
             Some(at) => {
                 context.set("aws:MultiFactorAuthPresent", "true");
-                context.set("aws:MultiFactorAuthAge", (ctx.now - at).max(0).to_string());
+                context.set("aws:MultiFactorAuthAge", (r.now - at).max(0).to_string());
             }
             None => {
                 context.set("aws:MultiFactorAuthPresent", "false");
@@ -295,13 +408,149 @@ pub fn caller_context(st: &State, ctx: &Ctx<'_>, principal: &policy::Principal) 
     context
 }
 
-/// Authorize a call made in the caller's own account (IAM actions, identity-checked STS actions).
-pub fn authorize_iam(
+/// What an IAM request says that AWS turns into condition keys. Handlers describe their request with it;
+/// which keys an action actually gets is decided by [`action_keys`] from AWS's action catalog.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestFacts<'a> {
+    /// Tags the request attaches (`aws:RequestTag/*`, `aws:TagKeys`).
+    pub tags: &'a [Tag],
+    /// Tag keys the request removes (`aws:TagKeys`).
+    pub tag_keys: &'a [String],
+    /// The permissions boundary the request sets (`iam:PermissionsBoundary`); when absent, the target
+    /// user's or role's current boundary is the key's value.
+    pub permissions_boundary: Option<&'a str>,
+    /// The managed policy the request attaches or detaches (`iam:PolicyARN`).
+    pub policy_arn: Option<&'a str>,
+}
+
+/// What the target of a request contributes to its context.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    pub tags: &'a [Tag],
+    pub boundary: Option<&'a str>,
+}
+
+/// The IAM entity an ARN of `acct` names, if it exists and the ARN is exactly its ARN.
+pub fn target<'a>(acct: &'a Account, arn: &str) -> Target<'a> {
+    let Some(resource) = arn
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.strip_prefix(acct.id()))
+        .and_then(|r| r.strip_prefix(':'))
+    else {
+        return Target::default();
+    };
+    let Some((kind, rest)) = resource.split_once('/') else {
+        return Target::default();
+    };
+    let name = rest.rsplit('/').next().unwrap_or(rest).to_lowercase();
+    match kind {
+        "user" => acct
+            .users
+            .get(&name)
+            .filter(|u| acct.user_arn(u) == arn)
+            .map(|u| Target {
+                tags: &u.tags,
+                boundary: u.boundary.as_deref(),
+            }),
+        "role" => acct
+            .roles
+            .get(&name)
+            .filter(|r| acct.role_arn(r) == arn)
+            .map(|r| Target {
+                tags: &r.tags,
+                boundary: r.boundary.as_deref(),
+            }),
+        "policy" => acct.policy_by_arn(arn).map(|p| Target {
+            tags: &p.tags,
+            boundary: None,
+        }),
+        "oidc-provider" => acct
+            .oidc_providers
+            .get(&rest.to_lowercase())
+            .map(|o| Target {
+                tags: &o.tags,
+                boundary: None,
+            }),
+        "saml-provider" => acct
+            .saml_providers
+            .get(&name)
+            .filter(|s| s.name == rest)
+            .map(|s| Target {
+                tags: &s.tags,
+                boundary: None,
+            }),
+        "mfa" => acct
+            .mfa_key_by_serial(arn)
+            .and_then(|k| acct.mfa_devices.get(&k))
+            .map(|d| Target {
+                tags: &d.tags,
+                boundary: None,
+            }),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+/// The condition keys `action` supports — according to AWS's action catalog — that this request carries:
+/// `aws:RequestTag/*` and `aws:TagKeys` from the request's tags, `iam:PermissionsBoundary`, `iam:PolicyARN`,
+/// and `aws:ResourceTag/*` / `iam:ResourceTag/*` from the target. Keys the action does not support are never
+/// set, as on AWS; actions outside the catalog (stsd's extensions) get none.
+pub fn action_keys(
+    context: &mut policy::Context,
+    action: &str,
+    target: Target<'_>,
+    facts: &RequestFacts<'_>,
+) {
+    let Some(a) = action_catalog::action_by_qualified_name(action) else {
+        return;
+    };
+    if a.supports_condition_key("aws:RequestTag/k") {
+        for t in facts.tags {
+            context.set(&format!("aws:RequestTag/{}", t.key), t.value.clone());
+        }
+    }
+    if a.supports_condition_key("aws:TagKeys") {
+        let keys: Vec<String> = facts
+            .tags
+            .iter()
+            .map(|t| t.key.clone())
+            .chain(facts.tag_keys.iter().cloned())
+            .collect();
+        if !keys.is_empty() {
+            context.insert("aws:TagKeys", keys);
+        }
+    }
+    if a.supports_condition_key("iam:PermissionsBoundary") {
+        if let Some(b) = facts.permissions_boundary.or(target.boundary) {
+            context.set("iam:PermissionsBoundary", b);
+        }
+    }
+    if a.supports_condition_key("iam:PolicyARN") {
+        if let Some(p) = facts.policy_arn {
+            context.set("iam:PolicyARN", p);
+        }
+    }
+    for prefix in ["aws:ResourceTag/", "iam:ResourceTag/"] {
+        if a.supports_condition_key(&format!("{prefix}k")) {
+            for t in target.tags {
+                context.set(&format!("{prefix}{}", t.key), t.value.clone());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decisions
+// ---------------------------------------------------------------------------------------------------------
+
+/// Authorize a call in the caller's own account (IAM actions, identity-checked STS actions, LookupEvents):
+/// `action` on `resource`, with what the request says in `facts`.
+pub fn authorize(
     st: &State,
     ctx: &Ctx<'_>,
     action: &str,
     resource: &str,
-    extra: &[(String, Vec<String>)],
+    facts: &RequestFacts<'_>,
 ) -> ApiResult<()> {
     let caller = ctx.caller;
     let deny = |reason: &str| {
@@ -319,12 +568,16 @@ pub fn authorize_iam(
     if caller.kind == CallerKind::Root {
         return Ok(());
     }
-    let policies = caller_policies(st, ctx.app, caller).map_err(|r| deny(&r))?;
+    let acct = st
+        .accounts
+        .get(&caller.account)
+        .ok_or_else(|| deny(&Unusable::PrincipalGone.reason()))?;
+    let entity = caller_entity(acct, caller).map_err(|u| deny(&u.reason()))?;
+    let policies =
+        CallerPolicies::resolve(ctx.app, acct, entity, caller).map_err(|u| deny(&u.reason()))?;
     let principal = caller.principal();
-    let mut context = caller_context(st, ctx, &principal);
-    for (k, v) in extra {
-        context.insert(k, v.iter().cloned());
-    }
+    let mut context = caller_context(caller, &principal, entity.tags(), ctx.request());
+    action_keys(&mut context, action, target(acct, resource), facts);
     let set = policies.set();
     let req = policy::Request::new(&principal, action, resource, &context);
     let decision = policy::evaluate(&req, &set);
@@ -334,6 +587,170 @@ pub fn authorize_iam(
     Err(denial(ctx.app, caller, &req, &decision))
 }
 
+/// What an `AssumeRole*` request says that becomes condition keys of its trust evaluation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AssumeFacts<'a> {
+    /// `sts:RoleSessionName`.
+    pub session_name: &'a str,
+    /// `sts:ExternalId`.
+    pub external_id: Option<&'a str>,
+    /// `sts:SourceIdentity` (the value this request sets).
+    pub source_identity: Option<&'a str>,
+    /// Session tags passed by this request (not inherited ones): `aws:RequestTag/*`, `aws:TagKeys`.
+    pub request_tags: &'a [(String, String)],
+    /// `sts:TransitiveTagKeys` of this request.
+    pub transitive_tag_keys: &'a [String],
+    /// Keys established by the identity provider's token or assertion (`<issuer>:sub`, `saml:*`, …).
+    pub federation_keys: &'a [(String, Vec<String>)],
+    /// `aws:FederatedProvider` of an `AssumeRoleWith*` call.
+    pub federated_provider: Option<&'a str>,
+    /// MFA authenticated with this request (overrides the caller's session MFA).
+    pub mfa_at: Option<i64>,
+    /// The call also needs `sts:TagSession` (tags or transitive keys were passed).
+    pub tags_session: bool,
+}
+
+/// Who asks to assume a role: a signed caller (AssumeRole; its own policies must allow too) or a federated
+/// principal proven by a token or assertion.
+pub enum Assumer<'a> {
+    Caller { ctx: &'a Ctx<'a> },
+    Federated { principal: policy::Principal },
+}
+
+/// The role an `AssumeRole*` call asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleTarget<'a> {
+    pub role: &'a Role,
+    pub arn: &'a str,
+    pub account: &'a str,
+}
+
+/// Why an `AssumeRole*` call was refused: the engine's request and decision, for the caller's wording.
+pub struct TrustDenied {
+    pub message: String,
+    /// The sealed decision, for a denial the caller may decode (same account only).
+    pub encoded: Option<String>,
+}
+
+/// Authorize an `AssumeRole*` call for `role`: `action` and, as the request needs them, `sts:TagSession` and
+/// `sts:SetSourceIdentity`, each against the role's trust policy and (for a signed caller) the caller's own
+/// policies. The context is built once, here, for all of them.
+pub fn authorize_assume(
+    st: &State,
+    app: &crate::app::App,
+    assumer: &Assumer<'_>,
+    r: RequestInfo<'_>,
+    target: RoleTarget<'_>,
+    action: &str,
+    facts: &AssumeFacts<'_>,
+) -> Result<(), TrustDenied> {
+    let RoleTarget {
+        role,
+        arn: role_arn,
+        account: role_account,
+    } = target;
+    let trust = role.trust.compiled.clone().ok_or_else(|| TrustDenied {
+        message: "because the role's trust policy cannot be evaluated".into(),
+        encoded: None,
+    })?;
+    let (principal, mut context, caller_policies, caller) = match assumer {
+        Assumer::Caller { ctx } => {
+            let caller = ctx.caller;
+            let principal = caller.principal();
+            let resolved = st
+                .accounts
+                .get(&caller.account)
+                .ok_or(Unusable::PrincipalGone)
+                .and_then(|acct| {
+                    let entity = caller_entity(acct, caller)?;
+                    let policies = CallerPolicies::resolve(app, acct, entity, caller)?;
+                    Ok((entity, policies))
+                });
+            let (entity, policies) = resolved.map_err(|u| TrustDenied {
+                message: u.reason(),
+                encoded: None,
+            })?;
+            let context = caller_context(caller, &principal, entity.tags(), r);
+            (principal, context, Some(policies), Some(caller))
+        }
+        Assumer::Federated { principal } => {
+            let mut context = policy::Context::new();
+            principal.fill_context(&mut context);
+            fill_request_keys(&mut context, r);
+            (principal.clone(), context, None, None)
+        }
+    };
+    if let Some(fp) = facts.federated_provider {
+        context.set("aws:FederatedProvider", fp);
+    }
+    if let Some(at) = facts.mfa_at {
+        context.set("aws:MultiFactorAuthPresent", "true");
+        context.set("aws:MultiFactorAuthAge", (r.now - at).max(0).to_string());
+    }
+    context.set("sts:RoleSessionName", facts.session_name);
+    if let Some(e) = facts.external_id {
+        context.set("sts:ExternalId", e);
+    }
+    if let Some(si) = facts.source_identity {
+        context.set("sts:SourceIdentity", si);
+    }
+    for (k, vals) in facts.federation_keys {
+        context.insert(k, vals.iter().cloned());
+    }
+    if !facts.transitive_tag_keys.is_empty() {
+        context.insert(
+            "sts:TransitiveTagKeys",
+            facts.transitive_tag_keys.iter().cloned(),
+        );
+    }
+    // Session tags and the role's own tags, as the catalog lists them for the action.
+    let request_tags: Vec<Tag> = facts
+        .request_tags
+        .iter()
+        .map(|(k, v)| Tag {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    let tag_facts = RequestFacts {
+        tags: &request_tags,
+        ..RequestFacts::default()
+    };
+    let role_target = Target {
+        tags: &role.tags,
+        boundary: None,
+    };
+    for a in [action, "sts:TagSession"] {
+        action_keys(&mut context, a, role_target, &tag_facts);
+    }
+    let empty = policy::PolicySet::new();
+    let caller_set = caller_policies.as_ref().map_or(empty, CallerPolicies::set);
+    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
+    let mut checks = vec![action];
+    if facts.tags_session {
+        checks.push("sts:TagSession");
+    }
+    if facts.source_identity.is_some() {
+        checks.push("sts:SetSourceIdentity");
+    }
+    for a in checks {
+        let req = policy::Request::new(&principal, a, role_arn, &context);
+        let d = policy::evaluate_trust(&req, trust_ref, role_account, &caller_set);
+        if !d.is_allowed() {
+            let encoded = caller
+                .filter(|c| c.account == role_account)
+                .and_then(|c| encoded_decision(app, c, &req, &d));
+            return Err(TrustDenied {
+                message: d
+                    .reason(a)
+                    .unwrap_or_else(|| "because no role trust policy allows it".into()),
+                encoded,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Purpose tag of encoded authorization failure messages.
 pub const AUTHZ_MESSAGE_PURPOSE: &[u8] = b"stsd-authorization-message-v1";
 /// DecodeAuthorizationMessage accepts at most 10,240 characters; keep the encoded form below that.
@@ -341,6 +758,8 @@ const MAX_ENCODED_MESSAGE: usize = 10_000;
 
 /// AWS's AccessDenied text plus (stsd extension) an encoded authorization failure message that
 /// `sts:DecodeAuthorizationMessage` turns back into the decision details, as AWS services that encode do.
+/// Only for decisions about the caller's own account: nothing about another account's resources is ever
+/// encoded.
 pub fn denial(
     app: &crate::app::App,
     caller: &Caller,
@@ -348,6 +767,21 @@ pub fn denial(
     decision: &policy::Decision<'_>,
 ) -> ApiError {
     let text = decision.denial_message(&caller.arn, req.action, req.resource);
+    match encoded_decision(app, caller, req, decision) {
+        Some(encoded) => ApiError::access_denied(format!(
+            "{text}. Encoded authorization failure message: {encoded}"
+        )),
+        None => ApiError::access_denied(text),
+    }
+}
+
+/// The sealed decision details (matched statements and context), sized for DecodeAuthorizationMessage.
+fn encoded_decision(
+    app: &crate::app::App,
+    caller: &Caller,
+    req: &policy::Request<'_>,
+    decision: &policy::Decision<'_>,
+) -> Option<String> {
     let matched: Vec<serde_json::Value> = decision
         .matched
         .iter()
@@ -391,39 +825,12 @@ pub fn denial(
     // Drop context entries until the sealed form fits the decoder's input limit.
     loop {
         let json = body(&conditions);
-        let Some(encoded) = app
+        let encoded = app
             .tokens
-            .seal_message(AUTHZ_MESSAGE_PURPOSE, json.as_bytes())
-        else {
-            return ApiError::access_denied(text);
-        };
+            .seal_message(AUTHZ_MESSAGE_PURPOSE, json.as_bytes())?;
         if encoded.len() <= MAX_ENCODED_MESSAGE || conditions.is_empty() {
-            return ApiError::access_denied(format!(
-                "{text}. Encoded authorization failure message: {encoded}"
-            ));
+            return Some(encoded);
         }
         conditions.pop();
     }
-}
-
-/// Request-level global keys: time, transport, source IP, user agent.
-pub fn fill_request_keys(context: &mut policy::Context, ctx: &Ctx<'_>) {
-    context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
-    context.set("aws:EpochTime", ctx.now.to_string());
-    context.set(
-        "aws:SecureTransport",
-        if ctx.meta.secure_transport {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    if !ctx.meta.source_ip.is_empty() {
-        context.set("aws:SourceIp", ctx.meta.source_ip.clone());
-    }
-    if !ctx.meta.user_agent.is_empty() {
-        context.set("aws:UserAgent", ctx.meta.user_agent.clone());
-    }
-    context.set("aws:RequestedRegion", "us-east-1");
-    context.set("aws:ViaAWSService", "false");
 }

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub struct Doc {
     pub text: String,
     pub kind: DocKind,
+    /// Trust policies: the unique ID of each IAM user or role the document names by ARN, recorded when it
+    /// was stored (IAM binds principals to IDs: a namesake created later is not that principal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub principal_ids: Vec<(String, String)>,
     #[serde(skip)]
     pub compiled: Option<Arc<policy::Policy>>,
 }
@@ -48,7 +52,7 @@ impl Doc {
             self.kind.policy_kind(),
             policy::MAX_WIRE_CHARS,
         ) {
-            Ok(p) => self.compiled = Some(Arc::new(p)),
+            Ok(p) => self.compiled = Some(Arc::new(p.with_principal_ids(&self.principal_ids))),
             Err(e) => {
                 tracing::warn!(error = %e, "stored policy no longer compiles; it grants nothing");
                 self.compiled = None;

@@ -51,6 +51,10 @@ pub enum SessionKind {
         name: String,
         user_key: String,
         user_arn: String,
+        /// The user's unique ID (`AIDA…`): a re-created namesake is not this user. Absent only in tokens
+        /// sealed before stsd recorded it; those resolve the user by name until they expire (≤ 36 h).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
     },
 }
 
@@ -72,6 +76,11 @@ pub struct Claims {
     /// Managed session policy ARNs.
     #[serde(default)]
     pub policy_arns: Vec<String>,
+    /// The unique IDs (`ANPA…`) of `policy_arns`, in the same order, as they were when the session was
+    /// issued: a session policy deleted (and perhaps re-created under the same ARN) no longer resolves, and
+    /// then the session is allowed nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_ids: Vec<String>,
     /// Session tags (key, value).
     #[serde(default)]
     pub tags: Vec<(String, String)>,
@@ -378,6 +387,7 @@ mod tests {
             expires: now + 900,
             policy: None,
             policy_arns: vec![],
+            policy_ids: vec![],
             tags: vec![("Department".into(), "HR".into())],
             transitive: vec![],
             source_identity: None,

@@ -149,7 +149,7 @@ fn serve_inner(
     };
     {
         let st = app.read()?;
-        crate::authz::authorize_iam(&st, &ctx, "cloudtrail:LookupEvents", "*", &[])?;
+        ctx.authorize(&st, "cloudtrail:LookupEvents", "*")?;
     }
     let mut q = parse_lookup(&input)?;
     q.account = Some(caller.account.clone());

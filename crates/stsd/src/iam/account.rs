@@ -152,7 +152,7 @@ pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult
             .elem("CreateDate", &fmt_time(r.created))
             .elem(
                 "AssumeRolePolicyDocument",
-                &url_encode_policy(&r.trust.text),
+                &url_encode_policy(&super::roles::trust_for_display(&st, &r.trust)),
             );
         x.str_list("InstanceProfileList", std::iter::empty());
         write_inline(x, "RolePolicyList", &r.inline);

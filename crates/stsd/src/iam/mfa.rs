@@ -3,7 +3,7 @@
 //! assigned to a user (or the account root) until deactivated.
 
 use super::users::{no_user, user_arn_for};
-use super::{fmt_time, paginate, tag_context, write_paging, write_tags, write_user, Ctx, Handler};
+use super::{fmt_time, paginate, write_paging, write_tags, write_user, Ctx, Handler, RequestFacts};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::mfa as totp;
@@ -179,11 +179,14 @@ pub fn create_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
     let tags = v::tags(p, false)?;
     let serial = ctx.arn("mfa", &path, name);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             "iam:CreateVirtualMFADevice",
             &serial,
-            &tag_context(&tags),
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
         )?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
@@ -419,7 +422,15 @@ pub fn tag_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         return Err(ApiError::missing("tags"));
     }
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:TagMFADevice", serial, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:TagMFADevice",
+            serial,
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
+        )?;
         let key = device_key(ctx.account(st)?, serial)?;
         let dev = device_mut(ctx, st, &key, serial)?;
         dev.tags = v::merge_tags(&dev.tags, &tags, false)?;
@@ -432,8 +443,15 @@ pub fn untag_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> 
     let serial = serial(p)?;
     let keys = v::tag_keys(p)?;
     ctx.app.write(|st, t| {
-        let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-        ctx.authorize_with(st, "iam:UntagMFADevice", serial, &extra)?;
+        ctx.authorize_request(
+            st,
+            "iam:UntagMFADevice",
+            serial,
+            &RequestFacts {
+                tag_keys: &keys,
+                ..RequestFacts::default()
+            },
+        )?;
         let key = device_key(ctx.account(st)?, serial)?;
         let dev = device_mut(ctx, st, &key, serial)?;
         dev.tags.retain(|tag| !keys.contains(&tag.key));

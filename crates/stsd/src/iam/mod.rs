@@ -15,6 +15,7 @@ mod users;
 use crate::app::App;
 use crate::auth::{Caller, RequestMeta};
 use crate::authz;
+pub use crate::authz::RequestFacts;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, Doc, DocKind, Group, ManagedPolicy, Role, Tag, User};
 use crate::protocol::query::Params;
@@ -35,17 +36,26 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Authorize `action` on `resource` in the caller's account (root: always; others: policy engine).
     pub fn authorize(&self, st: &State, action: &str, resource: &str) -> ApiResult<()> {
-        authz::authorize_iam(st, self, action, resource, &[])
+        authz::authorize(st, self, action, resource, &RequestFacts::default())
     }
 
-    pub fn authorize_with(
+    /// [`Ctx::authorize`] for a request that carries condition-key facts (tags, a boundary, a policy ARN).
+    pub fn authorize_request(
         &self,
         st: &State,
         action: &str,
         resource: &str,
-        extra: &[(String, Vec<String>)],
+        facts: &RequestFacts<'_>,
     ) -> ApiResult<()> {
-        authz::authorize_iam(st, self, action, resource, extra)
+        authz::authorize(st, self, action, resource, facts)
+    }
+
+    /// The transport facts and time of this request.
+    pub fn request(&self) -> authz::RequestInfo<'_> {
+        authz::RequestInfo {
+            meta: self.meta,
+            now: self.now,
+        }
     }
 
     pub fn account<'s>(&self, st: &'s State) -> ApiResult<&'s Account> {
@@ -168,6 +178,7 @@ pub fn compile(text: &str, kind: DocKind) -> ApiResult<Doc> {
     Ok(Doc {
         text: text.to_string(),
         kind,
+        principal_ids: Vec::new(),
         compiled: Some(compiled),
     })
 }
@@ -242,7 +253,7 @@ pub fn write_group(x: &mut Xml, acct: &Account, g: &Group) {
         .elem("CreateDate", &fmt_time(g.created));
 }
 
-pub fn write_role(x: &mut Xml, acct: &Account, r: &Role, full: bool) {
+pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, full: bool) {
     x.elem("Path", &r.path)
         .elem("RoleName", &r.name)
         .elem("RoleId", &r.id)
@@ -250,7 +261,7 @@ pub fn write_role(x: &mut Xml, acct: &Account, r: &Role, full: bool) {
         .elem("CreateDate", &fmt_time(r.created))
         .elem(
             "AssumeRolePolicyDocument",
-            &url_encode_policy(&r.trust.text),
+            &url_encode_policy(&roles::trust_for_display(st, &r.trust)),
         );
     x.opt("Description", r.description.as_deref());
     x.num("MaxSessionDuration", r.max_session_duration);
@@ -285,21 +296,6 @@ pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) 
     if tags && !p.tags.is_empty() {
         write_tags(x, &p.tags);
     }
-}
-
-/// `aws:RequestTag/K` and `aws:TagKeys` context entries for tagging and create calls.
-pub fn tag_context(tags: &[Tag]) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = tags
-        .iter()
-        .map(|t| (format!("aws:RequestTag/{}", t.key), vec![t.value.clone()]))
-        .collect();
-    if !tags.is_empty() {
-        out.push((
-            "aws:TagKeys".to_string(),
-            tags.iter().map(|t| t.key.clone()).collect(),
-        ));
-    }
-    out
 }
 
 pub fn path_matches(path: &str, prefix: Option<&str>) -> bool {

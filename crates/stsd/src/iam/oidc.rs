@@ -2,7 +2,7 @@
 //! A provider is stored under its URL without scheme (`host/path`, as IAM returns it); its ARN is
 //! `arn:aws:iam::ACCT:oidc-provider/<url>`. `AssumeRoleWithWebIdentity` (`sts::web_identity`) reads them.
 
-use super::{fmt_time, paginate, tag_context, write_paging, write_tags, Ctx, Handler};
+use super::{fmt_time, paginate, write_paging, write_tags, Ctx, Handler, RequestFacts};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, OidcProvider};
 use crate::oidc::{provider_arn, strip_scheme};
@@ -164,11 +164,14 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let tags = v::tags(p, false)?;
     let arn = provider_arn(&ctx.caller.account, &url);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             "iam:CreateOpenIDConnectProvider",
             &arn,
-            &tag_context(&tags),
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
         )?;
         let acct = ctx.account_mut(st)?;
         let key = url.to_lowercase();
@@ -247,12 +250,12 @@ fn modify(
     ctx: &Ctx<'_>,
     p: &Params,
     action: &str,
-    extra: &[(String, Vec<String>)],
+    facts: &RequestFacts<'_>,
     f: impl FnOnce(&mut OidcProvider) -> ApiResult<()>,
 ) -> ApiResult<Option<String>> {
     let arn = v::arn(p, "OpenIDConnectProviderArn")?.to_string();
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, action, &arn, extra)?;
+        ctx.authorize_request(st, action, &arn, facts)?;
         let (key, _) = provider_key(ctx, ctx.account(st)?, p)?;
         let o = ctx
             .account_mut(st)?
@@ -279,19 +282,25 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 pub fn add_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let id = p.required("ClientID")?.to_string();
     client_id(&id)?;
-    modify(ctx, p, "iam:AddClientIDToOpenIDConnectProvider", &[], |o| {
-        if o.client_ids.contains(&id) {
-            return Ok(());
-        }
-        if o.client_ids.len() >= MAX_CLIENT_IDS {
-            return Err(ApiError::limit(
-                "ClientIdsPerOpenIdConnectProvider",
-                MAX_CLIENT_IDS,
-            ));
-        }
-        o.client_ids.push(id);
-        Ok(())
-    })
+    modify(
+        ctx,
+        p,
+        "iam:AddClientIDToOpenIDConnectProvider",
+        &RequestFacts::default(),
+        |o| {
+            if o.client_ids.contains(&id) {
+                return Ok(());
+            }
+            if o.client_ids.len() >= MAX_CLIENT_IDS {
+                return Err(ApiError::limit(
+                    "ClientIdsPerOpenIdConnectProvider",
+                    MAX_CLIENT_IDS,
+                ));
+            }
+            o.client_ids.push(id);
+            Ok(())
+        },
+    )
 }
 
 pub fn remove_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
@@ -301,7 +310,7 @@ pub fn remove_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> 
         ctx,
         p,
         "iam:RemoveClientIDFromOpenIDConnectProvider",
-        &[],
+        &RequestFacts::default(),
         |o| {
             o.client_ids.retain(|c| *c != id);
             Ok(())
@@ -315,7 +324,7 @@ pub fn update_thumbprint(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         ctx,
         p,
         "iam:UpdateOpenIDConnectProviderThumbprint",
-        &[],
+        &RequestFacts::default(),
         |o| {
             o.thumbprints = thumbs;
             Ok(())
@@ -328,8 +337,11 @@ pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     if tags.is_empty() && p.struct_list("Tags")?.is_none() {
         return Err(ApiError::missing("tags"));
     }
-    let extra = tag_context(&tags);
-    modify(ctx, p, "iam:TagOpenIDConnectProvider", &extra, |o| {
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    modify(ctx, p, "iam:TagOpenIDConnectProvider", &facts, |o| {
         o.tags = v::merge_tags(&o.tags, &tags, false)?;
         Ok(())
     })
@@ -337,8 +349,11 @@ pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 
 pub fn untag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let keys = v::tag_keys(p)?;
-    let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-    modify(ctx, p, "iam:UntagOpenIDConnectProvider", &extra, |o| {
+    let facts = RequestFacts {
+        tag_keys: &keys,
+        ..RequestFacts::default()
+    };
+    modify(ctx, p, "iam:UntagOpenIDConnectProvider", &facts, |o| {
         o.tags.retain(|tag| !keys.contains(&tag.key));
         Ok(())
     })

@@ -6,8 +6,8 @@ use super::groups::{group_arn_for, no_group};
 use super::roles::{no_role, role_arn_for};
 use super::users::{no_user, user_arn_for};
 use super::{
-    compile, fmt_time, paginate, path_matches, tag_context, write_paging, write_policy, write_tags,
-    Ctx,
+    compile, fmt_time, paginate, path_matches, write_paging, write_policy, write_tags, Ctx,
+    RequestFacts,
 };
 use crate::authz::non_whitespace_len;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -52,7 +52,15 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let tags = v::tags(p, false)?;
     let arn = ctx.arn("policy", &path, name);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:CreatePolicy", &arn, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:CreatePolicy",
+            &arn,
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
+        )?;
         let doc = compile_managed(text)?;
         let acct = ctx.account_mut(st)?;
         if acct.policies.contains_key(&name.to_lowercase()) {
@@ -331,7 +339,15 @@ pub fn tag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         return Err(ApiError::missing("tags"));
     }
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:TagPolicy", arn, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:TagPolicy",
+            arn,
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
+        )?;
         let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
         let pol = ctx
             .account_mut(st)?
@@ -348,8 +364,15 @@ pub fn untag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let arn = v::arn(p, "PolicyArn")?;
     let keys = v::tag_keys(p)?;
     ctx.app.write(|st, t| {
-        let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-        ctx.authorize_with(st, "iam:UntagPolicy", arn, &extra)?;
+        ctx.authorize_request(
+            st,
+            "iam:UntagPolicy",
+            arn,
+            &RequestFacts {
+                tag_keys: &keys,
+                ..RequestFacts::default()
+            },
+        )?;
         let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
         let pol = ctx
             .account_mut(st)?
@@ -559,12 +582,14 @@ fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
     check_policy_arn(arn)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        let extra = vec![("iam:PolicyARN".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             &format!("iam:Attach{}Policy", target.word()),
             &target.arn(ctx, acct, name),
-            &extra,
+            &RequestFacts {
+                policy_arn: Some(arn),
+                ..RequestFacts::default()
+            },
         )?;
         let attached = target.attached(acct, name)?;
         if let Target::Role = target {
@@ -603,12 +628,14 @@ fn detach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
     check_policy_arn(arn)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        let extra = vec![("iam:PolicyARN".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             &format!("iam:Detach{}Policy", target.word()),
             &target.arn(ctx, acct, name),
-            &extra,
+            &RequestFacts {
+                policy_arn: Some(arn),
+                ..RequestFacts::default()
+            },
         )?;
         if !target.attached(acct, name)?.iter().any(|a| a == arn) {
             return Err(ApiError::no_such_entity(format!(
@@ -670,6 +697,7 @@ fn put_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
         let doc = Doc {
             text: text.to_string(),
             kind: DocKind::Identity,
+            principal_ids: Vec::new(),
             compiled: Some(compiled),
         };
         let existing = target.inline(acct, name)?;

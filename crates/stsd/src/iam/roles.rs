@@ -2,7 +2,7 @@
 
 use super::users::check_boundary;
 use super::{
-    compile, paginate, path_matches, tag_context, write_paging, write_role, write_tags, Ctx,
+    compile, paginate, path_matches, write_paging, write_role, write_tags, Ctx, RequestFacts,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, Role};
@@ -37,56 +37,174 @@ fn check_modifiable(r: &Role) -> ApiResult<()> {
     Ok(())
 }
 
-/// Validate a trust policy: grammar, size quota, and that named users and roles of accounts served here exist.
+/// Validate a trust policy — grammar, size quota, and that the users and roles it names exist — and bind
+/// each of those principals to the entity's unique ID, as IAM stores them (reference §3.1).
 pub(super) fn compile_trust(st: &State, text: &str) -> ApiResult<Doc> {
-    let doc = compile(text, DocKind::Trust)?;
+    let mut doc = compile(text, DocKind::Trust)?;
     if crate::authz::non_whitespace_len(text) > TRUST_POLICY_QUOTA {
         return Err(ApiError::limit("ACLSizePerRole", TRUST_POLICY_QUOTA));
     }
-    if let Some(p) = &doc.compiled {
-        for arn in crate::authz::principal_arns(p) {
-            if !principal_exists(st, &arn) {
+    let Some(p) = doc.compiled.clone() else {
+        return Ok(doc);
+    };
+    for arn in crate::authz::principal_arns(&p) {
+        match principal_id(st, &arn) {
+            Err(()) => {
                 return Err(ApiError::malformed_policy(format!(
                     "Invalid principal in policy: \"AWS\":\"{arn}\""
-                )));
+                )))
             }
+            Ok(Some(id)) => {
+                if !doc.principal_ids.iter().any(|(a, _)| *a == arn) {
+                    doc.principal_ids.push((arn, id));
+                }
+            }
+            Ok(None) => {}
         }
     }
+    doc.compiled = Some(std::sync::Arc::new(
+        p.with_principal_ids(&doc.principal_ids),
+    ));
     Ok(doc)
 }
 
-/// `arn:aws:iam::A:user/...` and `...:role/...` must name an existing entity when account A lives here;
-/// users and roles of accounts unknown to this server cannot exist.
-fn principal_exists(st: &State, arn: &str) -> bool {
-    let Some(rest) = arn.strip_prefix("arn:aws:iam::") else {
-        return true;
+/// `(kind, account, name)` of an `arn:aws:iam::A:user/...` or `...:role/...` ARN.
+fn iam_entity_arn(arn: &str) -> Option<(&str, &str, &str)> {
+    let (acct_id, resource) = arn.strip_prefix("arn:aws:iam::")?.split_once(':')?;
+    let (kind, rest) = resource.split_once('/')?;
+    matches!(kind, "user" | "role")
+        .then(|| (kind, acct_id, rest.rsplit('/').next().unwrap_or(rest)))
+}
+
+/// The unique ID of the user or role an ARN names: `Ok(None)` for principals that are not IAM users or roles
+/// (accounts, sessions, federated users), `Err` when it names a user or role that does not exist (users and
+/// roles of accounts unknown to this server cannot exist).
+fn principal_id(st: &State, arn: &str) -> Result<Option<String>, ()> {
+    let Some((kind, acct_id, name)) = iam_entity_arn(arn) else {
+        return Ok(None);
     };
-    let Some((acct_id, resource)) = rest.split_once(':') else {
-        return true;
-    };
-    let (kind, name) = match resource.split_once('/') {
-        Some((k, r)) => (k, r.rsplit('/').next().unwrap_or(r)),
-        None => return true,
-    };
-    if kind != "user" && kind != "role" {
-        return true;
-    }
     if name.contains('*') || name.contains('?') {
-        return false;
+        return Err(());
     }
-    let Some(acct) = st.accounts.get(acct_id) else {
-        return false;
-    };
-    match kind {
+    let acct = st.accounts.get(acct_id).ok_or(())?;
+    let key = name.to_lowercase();
+    let id = match kind {
         "user" => acct
             .users
-            .get(&name.to_lowercase())
-            .is_some_and(|u| acct.user_arn(u) == arn),
+            .get(&key)
+            .filter(|u| acct.user_arn(u) == arn)
+            .map(|u| u.id.clone()),
         _ => acct
             .roles
-            .get(&name.to_lowercase())
-            .is_some_and(|r| acct.role_arn(r) == arn),
+            .get(&key)
+            .filter(|r| acct.role_arn(r) == arn)
+            .map(|r| r.id.clone()),
+    };
+    id.map(Some).ok_or(())
+}
+
+/// The trust policy as IAM shows it: a principal whose user or role was deleted (or re-created, with a new
+/// unique ID) appears as its bare unique ID (`AIDA…`/`AROA…`), as the policy no longer grants its ARN.
+pub(super) fn trust_for_display<'d>(st: &State, doc: &'d Doc) -> std::borrow::Cow<'d, str> {
+    let stale: Vec<(&str, &str)> = doc
+        .principal_ids
+        .iter()
+        .filter(|(arn, id)| principal_id(st, arn).ok().flatten().as_deref() != Some(id.as_str()))
+        .map(|(a, i)| (a.as_str(), i.as_str()))
+        .collect();
+    if stale.is_empty() {
+        std::borrow::Cow::Borrowed(&doc.text)
+    } else {
+        std::borrow::Cow::Owned(replace_principals(&doc.text, &stale))
     }
+}
+
+/// Replace string values inside `Principal`/`NotPrincipal` elements of a (valid, depth-bounded) policy
+/// document: each value equal to an ARN of `map` becomes its ID. Everything else is copied byte for byte.
+fn replace_principals(text: &str, map: &[(&str, &str)]) -> String {
+    /// One open JSON container: whether it lies inside a principal element, and (objects) the last key.
+    struct Frame {
+        principal: bool,
+        object: bool,
+        key: Option<String>,
+        expect_key: bool,
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut stack: Vec<Frame> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = (i + 1).min(bytes.len());
+                let raw = &text[start..end];
+                let value: Option<String> = serde_json::from_str(raw).ok();
+                let top = stack.last_mut();
+                match top {
+                    Some(f) if f.object && f.expect_key => {
+                        f.key = value;
+                        f.expect_key = false;
+                        out.push_str(raw);
+                    }
+                    Some(f) => {
+                        let in_principal = f.principal
+                            || (f.object
+                                && matches!(f.key.as_deref(), Some("Principal" | "NotPrincipal")));
+                        let id = value
+                            .as_deref()
+                            .filter(|_| in_principal)
+                            .and_then(|v| map.iter().find(|(a, _)| *a == v))
+                            .map(|(_, id)| *id);
+                        match id {
+                            Some(id) => {
+                                out.push('"');
+                                out.push_str(id);
+                                out.push('"');
+                            }
+                            None => out.push_str(raw),
+                        }
+                    }
+                    None => out.push_str(raw),
+                }
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => {
+                let principal = stack.last().is_some_and(|f| {
+                    f.principal
+                        || (f.object
+                            && matches!(f.key.as_deref(), Some("Principal" | "NotPrincipal")))
+                });
+                stack.push(Frame {
+                    principal,
+                    object: b == b'{',
+                    key: None,
+                    expect_key: b == b'{',
+                });
+            }
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => {
+                if let Some(f) = stack.last_mut() {
+                    if f.object {
+                        f.expect_key = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(char::from(b));
+        i += 1;
+        // Multi-byte UTF-8 outside strings cannot occur in valid JSON; inside strings it is copied above.
+    }
+    out
 }
 
 pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
@@ -99,7 +217,16 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let boundary = p.get("PermissionsBoundary").map(str::to_string);
     let arn = ctx.arn("role", &path, name);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:CreateRole", &arn, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:CreateRole",
+            &arn,
+            &RequestFacts {
+                tags: &tags,
+                permissions_boundary: boundary.as_deref(),
+                ..RequestFacts::default()
+            },
+        )?;
         let trust = compile_trust(st, trust_text)?;
         let acct = ctx.account_mut(st)?;
         if acct.roles.contains_key(&name.to_lowercase()) {
@@ -127,15 +254,20 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             attached: Vec::new(),
             last_used: None,
         };
+        acct.roles.insert(name.to_lowercase(), r);
+        t.touch(Kind::Role, &ctx.caller.account, name);
+        let acct = ctx.account(st)?;
+        let r = acct
+            .roles
+            .get(&name.to_lowercase())
+            .ok_or_else(ApiError::internal)?;
         let mut x = Xml::new();
         x.open("Role");
-        write_role(&mut x, acct, &r, false);
+        write_role(&mut x, st, acct, r, false);
         if !r.tags.is_empty() {
             write_tags(&mut x, &r.tags);
         }
         x.close("Role");
-        acct.roles.insert(name.to_lowercase(), r);
-        t.touch(Kind::Role, &ctx.caller.account, name);
         Ok(Some(x.finish()))
     })
 }
@@ -151,7 +283,7 @@ pub fn get_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
-    write_role(&mut x, acct, r, true);
+    write_role(&mut x, &st, acct, r, true);
     x.close("Role");
     Ok(Some(x.finish()))
 }
@@ -160,12 +292,12 @@ fn mutate_role(
     ctx: &Ctx<'_>,
     name: &str,
     action: &str,
-    extra: &[(String, Vec<String>)],
+    facts: &RequestFacts<'_>,
     f: impl FnOnce(&State, &mut Role) -> ApiResult<()>,
 ) -> ApiResult<()> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize_with(st, action, &role_arn_for(ctx, acct, name), extra)?;
+        ctx.authorize_request(st, action, &role_arn_for(ctx, acct, name), facts)?;
         let mut r = acct
             .roles
             .get(&name.to_lowercase())
@@ -183,15 +315,21 @@ pub fn update_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
     let description = v::description(p, "Description")?;
     let max = v::int_range(p, "MaxSessionDuration", 3600, 43200)?;
-    mutate_role(ctx, name, "iam:UpdateRole", &[], |_, r| {
-        if let Some(d) = description {
-            r.description = Some(d);
-        }
-        if let Some(m) = max {
-            r.max_session_duration = u32::try_from(m).unwrap_or(3600);
-        }
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:UpdateRole",
+        &RequestFacts::default(),
+        |_, r| {
+            if let Some(d) = description {
+                r.description = Some(d);
+            }
+            if let Some(m) = max {
+                r.max_session_duration = u32::try_from(m).unwrap_or(3600);
+            }
+            Ok(())
+        },
+    )?;
     Ok(Some(String::new()))
 }
 
@@ -199,10 +337,16 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
     let name = v::name(p, "RoleName", 64)?;
     let description =
         v::description(p, "Description")?.ok_or_else(|| ApiError::missing("description"))?;
-    mutate_role(ctx, name, "iam:UpdateRoleDescription", &[], |_, r| {
-        r.description = Some(description);
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:UpdateRoleDescription",
+        &RequestFacts::default(),
+        |_, r| {
+            r.description = Some(description);
+            Ok(())
+        },
+    )?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     let r = acct
@@ -211,7 +355,7 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
         .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
-    write_role(&mut x, acct, r, true);
+    write_role(&mut x, &st, acct, r, true);
     x.close("Role");
     Ok(Some(x.finish()))
 }
@@ -219,10 +363,16 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
 pub fn update_assume_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
     let text = v::policy_document(p, "PolicyDocument")?;
-    mutate_role(ctx, name, "iam:UpdateAssumeRolePolicy", &[], |st, r| {
-        r.trust = compile_trust(st, text)?;
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:UpdateAssumeRolePolicy",
+        &RequestFacts::default(),
+        |st, r| {
+            r.trust = compile_trust(st, text)?;
+            Ok(())
+        },
+    )?;
     Ok(None)
 }
 
@@ -260,7 +410,7 @@ pub fn list_roles(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .collect();
     let (page, next) = paginate(roles, marker.as_deref(), max)?;
     let mut x = Xml::new();
-    x.list("Roles", &page, |x, r| write_role(x, acct, r, false));
+    x.list("Roles", &page, |x, r| write_role(x, &st, acct, r, false));
     write_paging(&mut x, next);
     Ok(Some(x.finish()))
 }
@@ -271,18 +421,30 @@ pub fn tag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     if p.struct_list("Tags")?.is_none() {
         return Err(ApiError::missing("tags"));
     }
-    mutate_role(ctx, name, "iam:TagRole", &tag_context(&tags), |_, r| {
-        r.tags = v::merge_tags(&r.tags, &tags, true)?;
-        Ok(())
-    })?;
+    mutate_role(
+        ctx,
+        name,
+        "iam:TagRole",
+        &RequestFacts {
+            tags: &tags,
+            ..RequestFacts::default()
+        },
+        |_, r| {
+            r.tags = v::merge_tags(&r.tags, &tags, true)?;
+            Ok(())
+        },
+    )?;
     Ok(None)
 }
 
 pub fn untag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
     let keys = v::tag_keys(p)?;
-    let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-    mutate_role(ctx, name, "iam:UntagRole", &extra, |_, r| {
+    let facts = RequestFacts {
+        tag_keys: &keys,
+        ..RequestFacts::default()
+    };
+    mutate_role(ctx, name, "iam:UntagRole", &facts, |_, r| {
         r.tags
             .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
         Ok(())
@@ -310,19 +472,22 @@ pub fn list_role_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let name = v::name(p, "RoleName", 64)?;
     let arn = v::arn(p, "PermissionsBoundary")?.to_string();
-    let extra = vec![("iam:PermissionsBoundary".to_string(), vec![arn.clone()])];
+    let facts = RequestFacts {
+        permissions_boundary: Some(&arn),
+        ..RequestFacts::default()
+    };
     mutate_role(
         ctx,
         name,
         "iam:PutRolePermissionsBoundary",
-        &extra,
+        &facts,
         |st, r| {
             let acct = st
                 .accounts
                 .get(&ctx.caller.account)
                 .ok_or_else(ApiError::internal)?;
             check_boundary(acct, &arn)?;
-            r.boundary = Some(arn);
+            r.boundary = Some(arn.clone());
             Ok(())
         },
     )?;
@@ -335,7 +500,7 @@ pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         ctx,
         name,
         "iam:DeleteRolePermissionsBoundary",
-        &[],
+        &RequestFacts::default(),
         |_, r| {
             if r.boundary.take().is_none() {
                 return Err(ApiError::no_such_entity(format!(
@@ -346,4 +511,38 @@ pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         },
     )?;
     Ok(None)
+}
+
+#[cfg(test)]
+mod trust_display_tests {
+    use super::replace_principals;
+
+    #[test]
+    fn only_principal_values_are_replaced() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+            "Principal":{"AWS":["arn:aws:iam::111122223333:user/bob","arn:aws:iam::111122223333:root"]},
+            "Action":"sts:AssumeRole",
+            "Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/bob"}}},
+            {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"sts:TagSession"}]}"#;
+        let out = replace_principals(
+            doc,
+            &[(
+                "arn:aws:iam::111122223333:user/bob",
+                "AIDAEXAMPLEBOB0000001",
+            )],
+        );
+        assert_eq!(out.matches("AIDAEXAMPLEBOB0000001").count(), 2);
+        assert_eq!(out.matches("arn:aws:iam::111122223333:user/bob").count(), 1);
+        assert!(out.contains(r#""aws:PrincipalArn":"arn:aws:iam::111122223333:user/bob""#));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["Statement"][1]["Principal"]["AWS"],
+            "AIDAEXAMPLEBOB0000001"
+        );
+        // Escaped slashes and non-ASCII text elsewhere survive untouched.
+        let doc2 = r#"{"Statement":{"Sid":"\u00e9t\u00e9","Principal":{"AWS":"arn:aws:iam::1:user\/bob"},"Action":"x"}}"#;
+        let out2 = replace_principals(doc2, &[("arn:aws:iam::1:user/bob", "AIDAX")]);
+        assert!(out2.contains(r#""AWS":"AIDAX""#), "{out2}");
+        assert!(out2.contains(r#""Sid":"\u00e9t\u00e9""#));
+    }
 }

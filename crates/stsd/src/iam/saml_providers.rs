@@ -3,7 +3,7 @@
 //! on upload ([`crate::saml::parse_metadata`]): entityID, signing certificates and validUntil are kept.
 //! `AssumeRoleWithSAML` (`sts::saml`) reads them.
 
-use super::{fmt_time, paginate, tag_context, write_paging, write_tags, Ctx, Handler};
+use super::{fmt_time, paginate, write_paging, write_tags, Ctx, Handler, RequestFacts};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, SamlProvider};
 use crate::protocol::query::Params;
@@ -105,7 +105,15 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let tags = v::tags(p, false)?;
     let arn = provider_arn(&ctx.caller.account, &name);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:CreateSAMLProvider", &arn, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:CreateSAMLProvider",
+            &arn,
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
+        )?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
         if acct.saml_providers.contains_key(&key) {
@@ -185,12 +193,12 @@ fn modify(
     ctx: &Ctx<'_>,
     p: &Params,
     action: &str,
-    extra: &[(String, Vec<String>)],
+    facts: &RequestFacts<'_>,
     f: impl FnOnce(&mut SamlProvider) -> ApiResult<()>,
 ) -> ApiResult<String> {
     let arn = v::arn(p, "SAMLProviderArn")?.to_string();
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, action, &arn, extra)?;
+        ctx.authorize_request(st, action, &arn, facts)?;
         let key = provider_key(ctx, ctx.account(st)?, &arn)?;
         let o = ctx
             .account_mut(st)?
@@ -209,19 +217,25 @@ pub fn update(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         Some(d) => Some(metadata(d)?),
         None => None,
     };
-    let arn = modify(ctx, p, "iam:UpdateSAMLProvider", &[], |o| {
-        if let (Some(d), Some(md)) = (doc, md) {
-            o.metadata = d;
-            o.entity_id = md.entity_id;
-            o.certs = md
-                .certs
-                .iter()
-                .map(|c| data_encoding::BASE64.encode(c))
-                .collect();
-            o.valid_until = md.valid_until;
-        }
-        Ok(())
-    })?;
+    let arn = modify(
+        ctx,
+        p,
+        "iam:UpdateSAMLProvider",
+        &RequestFacts::default(),
+        |o| {
+            if let (Some(d), Some(md)) = (doc, md) {
+                o.metadata = d;
+                o.entity_id = md.entity_id;
+                o.certs = md
+                    .certs
+                    .iter()
+                    .map(|c| data_encoding::BASE64.encode(c))
+                    .collect();
+                o.valid_until = md.valid_until;
+            }
+            Ok(())
+        },
+    )?;
     let mut x = Xml::new();
     x.elem("SAMLProviderArn", &arn);
     Ok(Some(x.finish()))
@@ -243,8 +257,11 @@ pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     if tags.is_empty() && p.struct_list("Tags")?.is_none() {
         return Err(ApiError::missing("tags"));
     }
-    let extra = tag_context(&tags);
-    modify(ctx, p, "iam:TagSAMLProvider", &extra, |o| {
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    modify(ctx, p, "iam:TagSAMLProvider", &facts, |o| {
         o.tags = v::merge_tags(&o.tags, &tags, false)?;
         Ok(())
     })?;
@@ -253,8 +270,11 @@ pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
 
 pub fn untag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let keys = v::tag_keys(p)?;
-    let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-    modify(ctx, p, "iam:UntagSAMLProvider", &extra, |o| {
+    let facts = RequestFacts {
+        tag_keys: &keys,
+        ..RequestFacts::default()
+    };
+    modify(ctx, p, "iam:UntagSAMLProvider", &facts, |o| {
         o.tags.retain(|tag| !keys.contains(&tag.key));
         Ok(())
     })?;

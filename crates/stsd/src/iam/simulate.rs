@@ -514,8 +514,11 @@ fn source_entity(acct: &Account, e: &EntityArn) -> ApiResult<(PrincipalPolicies,
         return Err(no_entity(e));
     }
     let key = e.name.to_lowercase();
-    let unusable = || {
-        ApiError::new(ErrorCode::ServiceFailure, "The entity's permissions boundary could not be read; the policies cannot be simulated.")
+    let unusable = |u: crate::authz::Unusable| {
+        ApiError::new(
+            ErrorCode::ServiceFailure,
+            format!("The entity's policies cannot be simulated {}.", u.reason()),
+        )
     };
     match e.kind {
         EntityKind::User => {
@@ -524,20 +527,17 @@ fn source_entity(acct: &Account, e: &EntityArn) -> ApiResult<(PrincipalPolicies,
                 .get(&key)
                 .filter(|u| u.path == e.path)
                 .ok_or_else(|| no_entity(e))?;
-            let pols = crate::authz::user_policies(acct, &key)
-                .ok()
-                .ok_or_else(unusable)?;
+            let pols = crate::authz::user_policies(acct, u).map_err(unusable)?;
             let principal = policy::Principal::user(&acct.user_arn(u)).with_user_id(&u.id);
             Ok((pols, Subject::new(principal, &u.tags)))
         }
         EntityKind::Group => {
-            acct.groups
+            let g = acct
+                .groups
                 .get(&key)
                 .filter(|g| g.path == e.path)
                 .ok_or_else(|| no_entity(e))?;
-            let pols = crate::authz::group_policies(acct, &key)
-                .ok()
-                .ok_or_else(unusable)?;
+            let pols = crate::authz::group_policies(acct, g).map_err(unusable)?;
             Ok((pols, Subject::placeholder(acct.id())))
         }
         EntityKind::Role => {
@@ -546,9 +546,7 @@ fn source_entity(acct: &Account, e: &EntityArn) -> ApiResult<(PrincipalPolicies,
                 .get(&key)
                 .filter(|r| r.path == e.path)
                 .ok_or_else(|| no_entity(e))?;
-            let pols = crate::authz::role_policies(acct, &key)
-                .ok()
-                .ok_or_else(unusable)?;
+            let pols = crate::authz::role_policies(acct, r).map_err(unusable)?;
             let session = format!(
                 "arn:aws:sts::{}:assumed-role/{}/{ROLE_SESSION}",
                 acct.id(),

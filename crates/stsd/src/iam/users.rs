@@ -1,6 +1,6 @@
 //! Users: CreateUser, GetUser, UpdateUser, DeleteUser, ListUsers, tags and permissions boundaries.
 
-use super::{paginate, path_matches, tag_context, write_paging, write_tags, write_user, Ctx};
+use super::{paginate, path_matches, write_paging, write_tags, write_user, Ctx, RequestFacts};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, User};
@@ -45,7 +45,16 @@ pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let boundary = p.get("PermissionsBoundary").map(str::to_string);
     let arn = ctx.arn("user", &path, name);
     ctx.app.write(|st, t| {
-        ctx.authorize_with(st, "iam:CreateUser", &arn, &tag_context(&tags))?;
+        ctx.authorize_request(
+            st,
+            "iam:CreateUser",
+            &arn,
+            &RequestFacts {
+                tags: &tags,
+                permissions_boundary: boundary.as_deref(),
+                ..RequestFacts::default()
+            },
+        )?;
         let acct = ctx.account_mut(st)?;
         if acct.users.contains_key(&name.to_lowercase()) {
             return Err(ApiError::already_exists(format!(
@@ -207,11 +216,14 @@ pub fn tag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     }
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             "iam:TagUser",
             &user_arn_for(ctx, acct, name),
-            &tag_context(&tags),
+            &RequestFacts {
+                tags: &tags,
+                ..RequestFacts::default()
+            },
         )?;
         let acct = ctx.account_mut(st)?;
         let u = acct
@@ -229,8 +241,15 @@ pub fn untag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let keys = v::tag_keys(p)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        let extra = vec![("aws:TagKeys".to_string(), keys.clone())];
-        ctx.authorize_with(st, "iam:UntagUser", &user_arn_for(ctx, acct, name), &extra)?;
+        ctx.authorize_request(
+            st,
+            "iam:UntagUser",
+            &user_arn_for(ctx, acct, name),
+            &RequestFacts {
+                tag_keys: &keys,
+                ..RequestFacts::default()
+            },
+        )?;
         let acct = ctx.account_mut(st)?;
         let u = acct
             .users
@@ -265,12 +284,14 @@ pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let arn = v::arn(p, "PermissionsBoundary")?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
-        let extra = vec![("iam:PermissionsBoundary".to_string(), vec![arn.to_string()])];
-        ctx.authorize_with(
+        ctx.authorize_request(
             st,
             "iam:PutUserPermissionsBoundary",
             &user_arn_for(ctx, acct, name),
-            &extra,
+            &RequestFacts {
+                permissions_boundary: Some(arn),
+                ..RequestFacts::default()
+            },
         )?;
         if !acct.users.contains_key(&name.to_lowercase()) {
             return Err(no_user(name));

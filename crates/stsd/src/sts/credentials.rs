@@ -7,7 +7,6 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::iam::{fmt_time, Ctx};
 use crate::protocol::query::Params;
 use crate::protocol::xml::Xml;
-use crate::state::State;
 use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
 
@@ -213,6 +212,33 @@ pub(crate) fn session_policies(
     Ok((policy, arns))
 }
 
+/// The unique IDs of the managed session policies, which must be customer managed policies of `acct` (the
+/// account whose entity the session acts as). Recorded in the token: a session policy that later disappears
+/// or is re-created under the same ARN leaves the session with no permissions.
+pub(crate) fn session_policy_ids(
+    acct: &crate::model::Account,
+    arns: &[String],
+) -> ApiResult<Vec<String>> {
+    arns.iter()
+        .map(|arn| {
+            acct.policy_by_arn(arn)
+                .map(|p| p.id.clone())
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        arn,
+                        "policyArns.member.arn",
+                        &format!("Policy {arn} does not exist or is not attachable."),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `RoleArn` that is not a role ARN at all: refused before any authorization, as AWS does.
+pub(crate) fn invalid_role_arn(arn: &str) -> ApiError {
+    ApiError::new(ErrorCode::ValidationError, format!("{arn} is invalid"))
+}
+
 /// stsd's packed size: session policy + ARNs + tags against a fixed budget, as a percentage.
 pub(crate) fn packed_size(
     policy: Option<&str>,
@@ -367,20 +393,22 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     };
 
     let st = ctx.app.read()?;
-    let denied = || {
+    let (role_account, role_path, role_name) =
+        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
+    // The same answer for a role that does not exist as for one that does not trust the caller: another
+    // account's roles are not enumerable.
+    let not_authorized = || {
         ApiError::access_denied(format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn} because no role trust policy allows the sts:AssumeRole action",
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
             caller.arn
         ))
     };
-    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
-    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
+    let acct = st.accounts.get(role_account).ok_or_else(not_authorized)?;
     let role = acct
         .roles
         .get(&role_name.to_lowercase())
         .filter(|r| r.path == role_path && r.name == role_name)
-        .ok_or_else(denied)?;
-    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
+        .ok_or_else(not_authorized)?;
 
     // Chaining: inherited transitive tags and source identity.
     let chained = matches!(caller.kind, CallerKind::AssumedRole { .. });
@@ -436,57 +464,54 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     }
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
 
-    // Authorization: trust policy + the caller's own policies (reference §4.9).
-    let principal = caller.principal();
-    let mut context = authz::caller_context(&st, ctx, &principal);
-    context.set("sts:RoleSessionName", session_name);
-    if let Some(e) = &external_id {
-        context.set("sts:ExternalId", e.clone());
-    }
-    if let Some(si) = &source_identity {
-        context.set("sts:SourceIdentity", si.clone());
-    }
-    if let Some(at) = mfa_at {
-        context.set("aws:MultiFactorAuthPresent", "true");
-        context.set("aws:MultiFactorAuthAge", (ctx.now - at).max(0).to_string());
-    }
-    for t in &role.tags {
-        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-    }
-    let request_tags: Vec<&(String, String)> = tags
+    // Authorization: trust policy + the caller's own policies (reference §4.9), through the gateway.
+    let request_tags: Vec<(String, String)> = tags
         .iter()
         .filter(|(k, _)| !transitive.iter().any(|t| t == k) || transitive_req.contains(k))
+        .cloned()
         .collect();
-    for (k, val) in &request_tags {
-        context.set(&format!("aws:RequestTag/{k}"), val.clone());
-    }
-    if !request_tags.is_empty() {
-        context.insert("aws:TagKeys", request_tags.iter().map(|(k, _)| k.clone()));
-    }
-    if !transitive_req.is_empty() {
-        context.insert("sts:TransitiveTagKeys", transitive_req.iter().cloned());
-    }
-    let caller_policies = authz::caller_policies(&st, ctx.app, caller).map_err(|_| denied())?;
-    let caller_set = caller_policies.set();
-    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
-    let check = |action: &str| -> ApiResult<()> {
-        let req = policy::Request::new(&principal, action, role_arn, &context);
-        let d = policy::evaluate_trust(&req, trust_ref, role_account, &caller_set);
-        if d.is_allowed() {
-            Ok(())
-        } else {
-            Err(authz::denial(ctx.app, caller, &req, &d))
-        }
+    let facts = authz::AssumeFacts {
+        session_name,
+        external_id: external_id.as_deref(),
+        source_identity: source_identity.as_deref(),
+        request_tags: &request_tags,
+        transitive_tag_keys: &transitive_req,
+        mfa_at,
+        tags_session: !transitive_req.is_empty()
+            || p.struct_list("Tags")?.is_some_and(|t| !t.is_empty()),
+        ..authz::AssumeFacts::default()
     };
-    check("sts:AssumeRole")?;
-    if !p.list("TransitiveTagKeys")?.unwrap_or_default().is_empty()
-        || p.struct_list("Tags")?.is_some_and(|t| !t.is_empty())
-    {
-        check("sts:TagSession")?;
-    }
-    if source_identity.is_some() {
-        check("sts:SetSourceIdentity")?;
-    }
+    let assumer = authz::Assumer::Caller { ctx };
+    authz::authorize_assume(
+        &st,
+        ctx.app,
+        &assumer,
+        ctx.request(),
+        authz::RoleTarget {
+            role,
+            arn: role_arn,
+            account: role_account,
+        },
+        "sts:AssumeRole",
+        &facts,
+    )
+    .map_err(|d| {
+        // Another account's role: the same answer whether it exists or not, and nothing to decode.
+        if role_account != caller.account {
+            return not_authorized();
+        }
+        let text = format!(
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn} {}",
+            caller.arn, d.message
+        );
+        match d.encoded {
+            Some(e) => ApiError::access_denied(format!(
+                "{text}. Encoded authorization failure message: {e}"
+            )),
+            None => ApiError::access_denied(text),
+        }
+    })?;
+    let policy_ids = session_policy_ids(acct, &policy_arns)?;
 
     let claims = Claims {
         account: role_account.to_string(),
@@ -500,6 +525,7 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         expires: ctx.now + dur,
         policy: session_policy,
         policy_arns,
+        policy_ids,
         tags,
         transitive,
         source_identity: effective_si.clone(),
@@ -569,6 +595,7 @@ pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         expires: ctx.now + dur,
         policy: None,
         policy_arns: Vec::new(),
+        policy_ids: Vec::new(),
         tags: Vec::new(),
         transitive: Vec::new(),
         source_identity: None,
@@ -603,34 +630,43 @@ pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
     };
     let fed_arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account);
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
-    {
+    let (policy_ids, user_id) = {
         let st = ctx.app.read()?;
-        ctx.authorize(&st, "sts:GetFederationToken", &fed_arn)?;
+        let request_tags: Vec<crate::model::Tag> = tags
+            .iter()
+            .map(|(k, v)| crate::model::Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        let facts = authz::RequestFacts {
+            tags: &request_tags,
+            ..authz::RequestFacts::default()
+        };
+        ctx.authorize_request(&st, "sts:GetFederationToken", &fed_arn, &facts)?;
         if !tags.is_empty() {
-            let extra: Vec<(String, Vec<String>)> = tags
-                .iter()
-                .map(|(k, val)| (format!("aws:RequestTag/{k}"), vec![val.clone()]))
-                .chain(std::iter::once((
-                    "aws:TagKeys".to_string(),
-                    tags.iter().map(|(k, _)| k.clone()).collect(),
-                )))
-                .collect();
-            ctx.authorize_with(&st, "sts:TagSession", &fed_arn, &extra)?;
+            ctx.authorize_request(&st, "sts:TagSession", &fed_arn, &facts)?;
         }
-        let _: &State = &st;
-    }
+        let acct = ctx.account(&st)?;
+        (
+            session_policy_ids(acct, &policy_arns)?,
+            caller.user_id.clone(),
+        )
+    };
     let claims = Claims {
         account: caller.account.clone(),
         kind: SessionKind::Federated {
             name: name.to_string(),
             user_key,
             user_arn,
+            user_id: Some(user_id),
         },
         session_name: String::new(),
         issued: ctx.now,
         expires: ctx.now + dur,
         policy: session_policy,
         policy_arns,
+        policy_ids,
         tags,
         transitive: Vec::new(),
         source_identity: None,

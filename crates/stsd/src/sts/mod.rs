@@ -19,6 +19,16 @@ pub struct UnsignedCtx<'a> {
     pub now: i64,
 }
 
+impl UnsignedCtx<'_> {
+    /// The transport facts and time of this request.
+    pub fn request(&self) -> crate::authz::RequestInfo<'_> {
+        crate::authz::RequestInfo {
+            meta: self.meta,
+            now: self.now,
+        }
+    }
+}
+
 pub type UnsignedHandler = fn(&UnsignedCtx<'_>, &Params) -> ApiResult<Option<String>>;
 
 /// Handlers of the unsigned STS actions.

@@ -3,9 +3,11 @@
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
 use super::credentials::{
-    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, write_credentials,
+    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, session_policy_ids,
+    write_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
+use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::protocol::query::Params;
 use crate::protocol::xml::Xml;
@@ -227,7 +229,6 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
         .get(&role_name.to_lowercase())
         .filter(|r| r.path == role_path && r.name == role_name)
         .ok_or_else(denied)?;
-    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
     if requested.is_some_and(|d| d > i64::from(role.max_session_duration)) {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
@@ -249,76 +250,55 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
     }
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
 
-    let principal = policy::Principal::saml(provider_arn);
-    let mut context = policy::Context::new();
-    principal.fill_context(&mut context);
-    context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
-    context.set("aws:EpochTime", ctx.now.to_string());
-    context.set(
-        "aws:SecureTransport",
-        if ctx.meta.secure_transport {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    if !ctx.meta.source_ip.is_empty() {
-        context.set("aws:SourceIp", ctx.meta.source_ip.clone());
-    }
-    if !ctx.meta.user_agent.is_empty() {
-        context.set("aws:UserAgent", ctx.meta.user_agent.clone());
-    }
-    context.set("aws:RequestedRegion", "us-east-1");
-    context.set("aws:ViaAWSService", "false");
-    context.set("aws:FederatedProvider", provider_arn);
-    context.set("sts:RoleSessionName", session_name.clone());
-    context.set("saml:aud", a.recipient.clone());
-    context.set("saml:iss", a.issuer.clone());
-    context.set("saml:sub", a.subject.clone());
-    context.set("saml:sub_type", a.subject_type.clone());
-    context.set("saml:namequalifier", name_qualifier.clone());
-    context.set("saml:doc", format!("{role_account}/{provider_name}"));
+    // saml:* keys for the trust evaluation: the assertion's standard keys and its directory attributes.
+    let mut trust_keys: Vec<(String, Vec<String>)> = vec![
+        ("saml:aud".into(), vec![a.recipient.clone()]),
+        ("saml:iss".into(), vec![a.issuer.clone()]),
+        ("saml:sub".into(), vec![a.subject.clone()]),
+        ("saml:sub_type".into(), vec![a.subject_type.clone()]),
+        ("saml:namequalifier".into(), vec![name_qualifier.clone()]),
+        (
+            "saml:doc".into(),
+            vec![format!("{role_account}/{provider_name}")],
+        ),
+    ];
     let mut mapped: Vec<&str> = Vec::new();
     for (name, values) in &a.attributes {
         if let Some(key) = saml::directory_key(name) {
             if !mapped.contains(&key) && !values.is_empty() {
                 mapped.push(key);
-                context.insert(&format!("saml:{key}"), values.iter().cloned());
+                trust_keys.push((format!("saml:{key}"), values.clone()));
             }
         }
     }
-    for t in &role.tags {
-        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-    }
-    for (k, val) in &tags {
-        context.set(&format!("aws:RequestTag/{k}"), val.clone());
-    }
-    if !tags.is_empty() {
-        context.insert("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-    }
-    if !transitive.is_empty() {
-        context.insert("sts:TransitiveTagKeys", transitive.iter().cloned());
-    }
-    if let Some(si) = &source_identity {
-        context.set("sts:SourceIdentity", si.clone());
-    }
-    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
-    let no_caller = policy::PolicySet::new();
-    let check = |action: &str| -> ApiResult<()> {
-        let req = policy::Request::new(&principal, action, role_arn, &context);
-        if policy::evaluate_trust(&req, trust_ref, role_account, &no_caller).is_allowed() {
-            Ok(())
-        } else {
-            Err(denied())
-        }
+    let facts = authz::AssumeFacts {
+        session_name: &session_name,
+        source_identity: source_identity.as_deref(),
+        request_tags: &tags,
+        transitive_tag_keys: &transitive,
+        federation_keys: &trust_keys,
+        federated_provider: Some(provider_arn),
+        tags_session: !tags.is_empty() || !transitive.is_empty(),
+        ..authz::AssumeFacts::default()
     };
-    check(ACTION)?;
-    if !tags.is_empty() || !transitive.is_empty() {
-        check("sts:TagSession")?;
-    }
-    if source_identity.is_some() {
-        check("sts:SetSourceIdentity")?;
-    }
+    let assumer = authz::Assumer::Federated {
+        principal: policy::Principal::saml(provider_arn),
+    };
+    authz::authorize_assume(
+        &st,
+        ctx.app,
+        &assumer,
+        ctx.request(),
+        authz::RoleTarget {
+            role,
+            arn: role_arn,
+            account: role_account,
+        },
+        ACTION,
+        &facts,
+    )
+    .map_err(|_| denied())?;
+    let policy_ids = session_policy_ids(acct, &policy_arns)?;
 
     let federation_keys = vec![
         ("saml:sub".to_string(), vec![a.subject.clone()]),
@@ -341,6 +321,7 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
         expires: ctx.now + dur,
         policy: session_policy,
         policy_arns,
+        policy_ids,
         tags,
         transitive,
         source_identity: source_identity.clone(),

@@ -3,9 +3,11 @@
 //! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
 use super::credentials::{
-    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, write_credentials,
+    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, session_policy_ids,
+    write_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
+use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::oidc::{self, TokenError};
 use crate::protocol::query::Params;
@@ -234,7 +236,6 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
         .get(&role_name.to_lowercase())
         .filter(|r| r.path == role_path && r.name == role_name)
         .ok_or_else(denied)?;
-    let trust = role.trust.compiled.clone().ok_or_else(denied)?;
     let dur = requested.unwrap_or(3600);
     if dur > i64::from(role.max_session_duration) {
         return Err(ApiError::new(
@@ -244,77 +245,47 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
     }
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
 
-    let principal = policy::Principal::web_identity(&provider_arn);
-    let mut context = policy::Context::new();
-    principal.fill_context(&mut context);
-    context.set("aws:CurrentTime", crate::iam::fmt_time(ctx.now));
-    context.set("aws:EpochTime", ctx.now.to_string());
-    context.set(
-        "aws:SecureTransport",
-        if ctx.meta.secure_transport {
-            "true"
-        } else {
-            "false"
-        },
-    );
-    if !ctx.meta.source_ip.is_empty() {
-        context.set("aws:SourceIp", ctx.meta.source_ip.clone());
-    }
-    if !ctx.meta.user_agent.is_empty() {
-        context.set("aws:UserAgent", ctx.meta.user_agent.clone());
-    }
-    context.set("aws:RequestedRegion", "us-east-1");
-    context.set("aws:ViaAWSService", "false");
-    context.set("aws:FederatedProvider", provider_arn.clone());
-    context.set("sts:RoleSessionName", session_name);
-    context.set(&format!("{prefix}:aud"), audience.clone());
-    context.set(&format!("{prefix}:sub"), sub.clone());
-    if let Some(azp) = &azp {
-        context.set(&format!("{prefix}:azp"), azp.clone());
-    }
-    if !amr.is_empty() {
-        context.insert(&format!("{prefix}:amr"), amr.iter().cloned());
-    }
-    for t in &role.tags {
-        context.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
-    }
-    for (k, val) in &tags {
-        context.set(&format!("aws:RequestTag/{k}"), val.clone());
-    }
-    if !tags.is_empty() {
-        context.insert("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()));
-    }
-    if !transitive.is_empty() {
-        context.insert("sts:TransitiveTagKeys", transitive.iter().cloned());
-    }
-    if let Some(si) = &source_identity {
-        context.set("sts:SourceIdentity", si.clone());
-    }
-    let trust_ref = policy::PolicyRef::new(&trust, "trust-policy", policy::PolicySource::Resource);
-    let no_caller = policy::PolicySet::new();
-    let check = |action: &str| -> ApiResult<()> {
-        let req = policy::Request::new(&principal, action, role_arn, &context);
-        if policy::evaluate_trust(&req, trust_ref, role_account, &no_caller).is_allowed() {
-            Ok(())
-        } else {
-            Err(denied())
-        }
-    };
-    check(ACTION)?;
-    if tag_claim.is_some() {
-        check("sts:TagSession")?;
-    }
-    if source_identity.is_some() {
-        check("sts:SetSourceIdentity")?;
-    }
-
     let mut federation_keys = vec![
         (format!("{prefix}:aud"), vec![audience.clone()]),
         (format!("{prefix}:sub"), vec![sub.clone()]),
     ];
-    if !amr.is_empty() {
-        federation_keys.push((format!("{prefix}:amr"), amr));
+    if let Some(azp) = &azp {
+        federation_keys.push((format!("{prefix}:azp"), vec![azp.clone()]));
     }
+    if !amr.is_empty() {
+        federation_keys.push((format!("{prefix}:amr"), amr.clone()));
+    }
+    let facts = authz::AssumeFacts {
+        session_name,
+        source_identity: source_identity.as_deref(),
+        request_tags: &tags,
+        transitive_tag_keys: &transitive,
+        federation_keys: &federation_keys,
+        federated_provider: Some(&provider_arn),
+        tags_session: tag_claim.is_some(),
+        ..authz::AssumeFacts::default()
+    };
+    let assumer = authz::Assumer::Federated {
+        principal: policy::Principal::web_identity(&provider_arn),
+    };
+    authz::authorize_assume(
+        &st,
+        ctx.app,
+        &assumer,
+        ctx.request(),
+        authz::RoleTarget {
+            role,
+            arn: role_arn,
+            account: role_account,
+        },
+        ACTION,
+        &facts,
+    )
+    .map_err(|_| denied())?;
+    let policy_ids = session_policy_ids(acct, &policy_arns)?;
+    // What later requests with the session still see: `aud`, `sub` and `amr` (not `azp`).
+    federation_keys.retain(|(k, _)| !k.ends_with(":azp"));
+
     let session = Claims {
         account: role_account.to_string(),
         kind: SessionKind::Role {
@@ -327,6 +298,7 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
         expires: ctx.now + dur,
         policy: session_policy,
         policy_arns,
+        policy_ids,
         tags,
         transitive,
         source_identity: source_identity.clone(),
