@@ -310,24 +310,43 @@ def test_resource_policy_needs_caller_arn(iam):
     assert error_code(e) == "InvalidInput"
 
 
+def test_other_account_resource_without_resource_policy_is_decided_by_identity_policies(iam):
+    """IAM API Reference (SimulateCustomPolicy): the simulator evaluates the identity policies and the inputs
+    given; a resource ARN naming another account is not a cross-account request unless a ResourcePolicy is part
+    of the simulation (reference §3.7)."""
+    caller = user_arn(unique("carol"))
+    queue = "arn:aws:sqs:us-east-1:444455556666:jobs"
+    [res] = iam.simulate_custom_policy(PolicyInputList=[doc(allow("*"))], ActionNames=["sqs:SendMessage"],
+                                       ResourceArns=[queue])["EvaluationResults"]
+    assert res["EvalDecision"] == "allowed"
+    [res] = iam.simulate_custom_policy(PolicyInputList=[doc(allow("sqs:SendMessage"))], ActionNames=["sqs:SendMessage"],
+                                       ResourceArns=[queue], CallerArn=caller)["EvaluationResults"]
+    assert res["EvalDecision"] == "allowed"
+
+
 def test_cross_account_resource_needs_resource_policy(iam):
+    """With a ResourcePolicy, CallerArn's account and ResourceOwner decide whether the request crosses accounts."""
     caller = user_arn(unique("carol"))
     queue = "arn:aws:sqs:us-east-1:444455556666:jobs"
     identity = [doc(allow("sqs:SendMessage"))]
-    [res] = iam.simulate_custom_policy(PolicyInputList=identity, ActionNames=["sqs:SendMessage"], ResourceArns=[queue], CallerArn=caller)[
-        "EvaluationResults"
-    ]
-    assert res["EvalDecision"] == "implicitDeny"
-    assert res["EvalDecisionDetails"]["IAM Policy"] == "allowed"
-
-    qp = json.dumps(
+    grants = json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sqs:SendMessage", "Resource": queue}]}
     )
-    [res] = iam.simulate_custom_policy(
-        PolicyInputList=identity, ActionNames=["sqs:SendMessage"], ResourceArns=[queue], CallerArn=caller, ResourcePolicy=qp
-    )["EvaluationResults"]
+    silent = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sqs:SendMessage", "Resource": queue}]}
+    )
+    [res] = iam.simulate_custom_policy(PolicyInputList=identity, ActionNames=["sqs:SendMessage"], ResourceArns=[queue],
+                                       CallerArn=caller, ResourcePolicy=silent, ResourceOwner="arn:aws:iam::444455556666:root")["EvaluationResults"]
+    assert res["EvalDecision"] == "implicitDeny"
+    assert res["EvalDecisionDetails"] == {"IAM Policy": "allowed", "Resource Policy": "implicitDeny"}
+    [res] = iam.simulate_custom_policy(PolicyInputList=identity, ActionNames=["sqs:SendMessage"], ResourceArns=[queue],
+                                       CallerArn=caller, ResourcePolicy=grants, ResourceOwner="arn:aws:iam::444455556666:root")["EvaluationResults"]
     assert res["EvalDecision"] == "allowed"
     assert res["EvalDecisionDetails"] == {"IAM Policy": "allowed", "Resource Policy": "allowed"}
+    # Without ResourceOwner the resource belongs to the caller's account: no cross-account step.
+    [res] = iam.simulate_custom_policy(PolicyInputList=identity, ActionNames=["sqs:SendMessage"], ResourceArns=[queue],
+                                       CallerArn=caller, ResourcePolicy=silent)["EvaluationResults"]
+    assert res["EvalDecision"] == "allowed"
 
 
 def test_custom_policy_rejects_wildcard_actions(iam):
@@ -430,18 +449,22 @@ def test_get_context_keys_for_principal_policy(iam):
 def test_malformed_input_policy(iam, reader):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.simulate_custom_policy(PolicyInputList=['{"Version":"2012-10-17","Statement":[{"Effect":"Allow"'], ActionNames=["s3:GetObject"])
-    assert error_code(e) == "MalformedPolicyDocument"
+    # The simulator's declared error (reference §3.7); Put*Policy/CreatePolicy keep MalformedPolicyDocument.
+    assert error_code(e) == "InvalidInput"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.simulate_principal_policy(
             PolicySourceArn=user_arn(reader), ActionNames=["s3:GetObject"], PolicyInputList=[doc({"Effect": "Maybe", "Action": "s3:*", "Resource": "*"})]
         )
-    assert error_code(e) == "MalformedPolicyDocument"
+    assert error_code(e) == "InvalidInput"
     # A resource policy must name a principal.
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.simulate_principal_policy(PolicySourceArn=user_arn(reader), ActionNames=["s3:GetObject"], ResourcePolicy=doc(allow("s3:*")))
-    assert error_code(e) == "MalformedPolicyDocument"
+    assert error_code(e) == "InvalidInput"
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        iam.get_context_keys_for_custom_policy(PolicyInputList=["not json"])
+        iam.get_context_keys_for_custom_policy(PolicyInputList=["not json at all"])
+    assert error_code(e) == "InvalidInput"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.put_user_policy(UserName=reader, PolicyName="p", PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow"')
     assert error_code(e) == "MalformedPolicyDocument"
 
 
@@ -493,3 +516,19 @@ def test_non_root_needs_permission(server, iam, reader):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         client.simulate_principal_policy(PolicySourceArn=user_arn(name), ActionNames=["s3:GetObject"])
     assert error_code(e) == "AccessDenied"
+
+
+def test_missing_context_values_only_for_keys_the_action_can_carry(iam):
+    """MissingContextValues come from the same action table as enforcement: a key the simulated action can never
+    carry is absent in every real request too, so leaving it out is not "missing"."""
+    policy = doc(allow("iam:*", Condition={"StringEquals": {"iam:PolicyARN": "arn:aws:iam::111122223333:policy/p",
+                                                              "aws:SourceIp": "10.0.0.1"}}))
+    results = iam.simulate_custom_policy(PolicyInputList=[policy], ActionNames=["iam:AttachUserPolicy", "iam:GetUser"])[
+        "EvaluationResults"]
+    by_action = {r["EvalActionName"]: sorted(r["MissingContextValues"]) for r in results}
+    assert by_action["iam:AttachUserPolicy"] == ["aws:SourceIp", "iam:PolicyARN"]
+    assert by_action["iam:GetUser"] == ["aws:SourceIp"]
+    # Services outside stsd's table report every referenced key.
+    other = doc(allow("s3:GetObject", Condition={"StringEquals": {"s3:prefix": "home/"}}))
+    [res] = iam.simulate_custom_policy(PolicyInputList=[other], ActionNames=["s3:GetObject"])["EvaluationResults"]
+    assert res["MissingContextValues"] == ["s3:prefix"]

@@ -834,3 +834,216 @@ fn encoded_decision(
         conditions.pop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountMeta, ManagedPolicy, PolicyVersion};
+
+    const ACCT: &str = "111122223333";
+
+    fn tags(v: &str) -> Vec<Tag> {
+        vec![Tag {
+            key: "env".into(),
+            value: v.into(),
+        }]
+    }
+
+    /// An account with one tagged entity of each taggable kind; the user and role have a boundary.
+    fn sample_account() -> Account {
+        let mut acct = Account::new(AccountMeta {
+            id: ACCT.into(),
+            name: "test".into(),
+            created: 0,
+            root_keys: vec![],
+        });
+        let boundary = format!("arn:aws:iam::{ACCT}:policy/b");
+        let doc = |text: &str| Doc {
+            text: text.into(),
+            kind: crate::model::DocKind::Trust,
+            principal_ids: vec![],
+            compiled: None,
+        };
+        acct.users.insert(
+            "u".into(),
+            User {
+                name: "u".into(),
+                id: "AIDAEXAMPLEUSER000001".into(),
+                path: "/".into(),
+                created: 0,
+                tags: tags("user"),
+                inline: Default::default(),
+                attached: vec![],
+                groups: vec![],
+                boundary: Some(boundary.clone()),
+                keys: vec![],
+            },
+        );
+        acct.roles.insert(
+            "r".into(),
+            Role {
+                name: "r".into(),
+                id: "AROAEXAMPLEROLE000001".into(),
+                path: "/".into(),
+                created: 0,
+                trust: doc("{}"),
+                description: None,
+                max_session_duration: 3600,
+                boundary: Some(boundary),
+                tags: tags("role"),
+                inline: Default::default(),
+                attached: vec![],
+                last_used: None,
+            },
+        );
+        acct.policies.insert(
+            "p".into(),
+            ManagedPolicy {
+                name: "p".into(),
+                id: "ANPAEXAMPLEPOLICY0001".into(),
+                path: "/".into(),
+                created: 0,
+                updated: 0,
+                description: None,
+                versions: vec![PolicyVersion {
+                    id: "v1".into(),
+                    doc: doc("{}"),
+                    created: 0,
+                }],
+                default_version: "v1".into(),
+                next_version: 2,
+                tags: tags("policy"),
+            },
+        );
+        acct
+    }
+
+    /// A resource ARN of the action's first resource type, naming a sample entity where one exists.
+    fn sample_resource(a: &action_catalog::Action) -> String {
+        let Some(rt) = a.resource_types.first() else {
+            return "*".into();
+        };
+        match rt.resource_type.name {
+            "user" => format!("arn:aws:iam::{ACCT}:user/u"),
+            "role" => format!("arn:aws:iam::{ACCT}:role/r"),
+            "policy" => format!("arn:aws:iam::{ACCT}:policy/p"),
+            "group" => format!("arn:aws:iam::{ACCT}:group/g"),
+            "federated-user" => format!("arn:aws:sts::{ACCT}:federated-user/f"),
+            _ => "*".into(),
+        }
+    }
+
+    fn served(service: &str, name: &str) -> bool {
+        match service {
+            "iam" => crate::iam::handler(name).is_some(),
+            "sts" => {
+                crate::sts::handler(name).is_some() || crate::sts::unsigned_handler(name).is_some()
+            }
+            "cloudtrail" => name == "LookupEvents",
+            _ => false,
+        }
+    }
+
+    /// Walks AWS's action catalog over every action stsd serves: each gets exactly the condition keys the
+    /// catalog lists for it (its own and its resource types') that the request carries — and no other.
+    #[test]
+    fn every_served_action_gets_exactly_its_catalog_keys() {
+        let acct = sample_account();
+        let request_tags = vec![Tag {
+            key: "team".into(),
+            value: "blue".into(),
+        }];
+        let removed = vec!["old".to_string()];
+        let boundary = format!("arn:aws:iam::{ACCT}:policy/new-boundary");
+        let attached = format!("arn:aws:iam::{ACCT}:policy/p");
+        let facts = RequestFacts {
+            tags: &request_tags,
+            tag_keys: &removed,
+            permissions_boundary: Some(&boundary),
+            policy_arn: Some(&attached),
+        };
+        let mut walked = 0;
+        for service in ["iam", "sts", "cloudtrail"] {
+            let svc = action_catalog::service(service).unwrap();
+            for a in svc.actions.iter().filter(|a| served(service, a.name)) {
+                walked += 1;
+                let qualified = format!("{service}:{}", a.name);
+                let resource = sample_resource(a);
+                let t = target(&acct, &resource);
+                let mut context = policy::Context::new();
+                action_keys(&mut context, &qualified, t, &facts);
+                for (key, _) in context.iter() {
+                    assert!(
+                        a.supports_condition_key(key),
+                        "{qualified} got {key}, which AWS does not list for it"
+                    );
+                }
+                let carried: [(&str, bool); 6] = [
+                    ("aws:RequestTag/team", true),
+                    ("aws:TagKeys", true),
+                    ("iam:PermissionsBoundary", true),
+                    ("iam:PolicyARN", true),
+                    ("aws:ResourceTag/env", !t.tags.is_empty()),
+                    ("iam:ResourceTag/env", !t.tags.is_empty()),
+                ];
+                for (key, present) in carried {
+                    if present && a.supports_condition_key(key) {
+                        assert!(
+                            context.contains(key),
+                            "{qualified} supports {key} and the request carries it, but it was not set"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            walked >= 110,
+            "only {walked} served actions found in the catalog"
+        );
+    }
+
+    /// Two facts the walk relies on, checked by hand against the Service Authorization Reference.
+    #[test]
+    fn boundary_key_comes_from_the_request_or_the_target() {
+        let acct = sample_account();
+        let user = format!("arn:aws:iam::{ACCT}:user/u");
+        let mut c = policy::Context::new();
+        action_keys(
+            &mut c,
+            "iam:PutUserPolicy",
+            target(&acct, &user),
+            &RequestFacts::default(),
+        );
+        assert_eq!(
+            c.get("iam:PermissionsBoundary"),
+            Some(&[format!("arn:aws:iam::{ACCT}:policy/b")][..])
+        );
+        assert_eq!(
+            c.get("aws:ResourceTag/env"),
+            Some(&["user".to_string()][..])
+        );
+        let mut c = policy::Context::new();
+        action_keys(
+            &mut c,
+            "iam:CreateUser",
+            Target::default(),
+            &RequestFacts::default(),
+        );
+        assert!(
+            !c.contains("iam:PermissionsBoundary"),
+            "no boundary in the request: the key is absent"
+        );
+        // stsd's own extension actions are not in the catalog and get no action keys.
+        let mut c = policy::Context::new();
+        action_keys(
+            &mut c,
+            "iam:CreateAccount",
+            Target::default(),
+            &RequestFacts {
+                tags: &tags("x"),
+                ..RequestFacts::default()
+            },
+        );
+        assert!(c.is_empty());
+    }
+}

@@ -17,7 +17,14 @@
 //!   (`aws:SourceIp`, `aws:CurrentTime`, `aws:MultiFactorAuthPresent`, …) come from `ContextEntries` only,
 //!   as a simulation is not the request it describes. `ContextEntries` override filled keys.
 //! * **MissingContextValues** are the context keys referenced by any evaluated policy (identity, boundary,
-//!   resource, SCP) that the context does not hold; they are reported on every result.
+//!   resource, SCP) that the context does not hold and that a real request for the result's action could
+//!   carry: global keys and the keys AWS's action catalog lists for the action (the table enforcement uses).
+//!   For actions of services outside the catalog every such key is reported.
+//! * **Account.** Without a `ResourcePolicy` a simulation has no cross-account step: the identity policies
+//!   and boundary alone decide, whatever account a resource ARN names. With one, the resources belong to
+//!   `ResourceOwner`, which defaults to the account of the simulated caller.
+//! * **Errors.** An input document that is not a policy is `InvalidInput`; the call is authorized before any
+//!   input document is parsed.
 //! * **MatchedStatements** are the engine's matched statements for `allowed` and `explicitDeny`, and empty for
 //!   `implicitDeny` (no statement decides an implicit deny).
 //! * **SourcePolicyId**: `PolicyInputList.N`, `PermissionsBoundaryPolicyInputList.1`, `ResourcePolicy`,
@@ -25,7 +32,7 @@
 //!   resource policy); for an entity's own policies the inline policy name or the managed policy ARN, as
 //!   `authz` labels them.
 //! * **EvalDecisionDetails** follows the model documentation: absent for resource `*` without `ResourceArns`,
-//!   empty for same-account resources, and for cross-account resources a map with the keys `IAM Policy`,
+//!   empty for same-account resources, and for cross-account resources (only with a `ResourcePolicy`) a map with the keys `IAM Policy`,
 //!   `Permissions Boundary Policy` (when a boundary applies) and `Resource Policy` (when given); the key
 //!   strings are unverified. Not returned when an SCP denied.
 //! * One `EvaluationResult` per (action, resource), actions first; with `ResourceArns` each carries one
@@ -102,16 +109,12 @@ fn check_document(text: &str, member: &str) -> ApiResult<()> {
 }
 
 /// Parse a simulation input with the engine. The simulator's inputs are limited by the wire size only (the
-/// per-kind storage quotas do not apply to documents that are never stored).
+/// per-kind storage quotas do not apply to documents that are never stored). A document that is not a policy
+/// is the simulator's declared error, `InvalidInput` (reference §3.7), not `MalformedPolicyDocument`.
 fn parse_policy(text: &str, kind: PolicyKind, member: &str) -> ApiResult<policy::Policy> {
     check_document(text, member)?;
-    policy::Policy::parse_with_limit(text, kind, policy::MAX_WIRE_CHARS).map_err(|e| {
-        if e.is_too_large() {
-            ApiError::new(ErrorCode::LimitExceeded, e.to_string())
-        } else {
-            ApiError::malformed_policy(e.to_string())
-        }
-    })
+    policy::Policy::parse_with_limit(text, kind, policy::MAX_WIRE_CHARS)
+        .map_err(|e| ApiError::invalid_input(e.to_string()))
 }
 
 /// `Param.member.N` policy documents, labelled `Param.N` (positions as sent).
@@ -642,15 +645,15 @@ impl Simulation {
         c
     }
 
-    /// The account owning `resource`: its ARN's account, else `ResourceOwner`, else the principal's.
-    fn owner<'a>(&'a self, resource: &'a str) -> &'a str {
-        let a = policy::arn_account(resource);
-        if !a.is_empty() {
-            return a;
+    /// The account that owns the simulated resources. Without a `ResourcePolicy` there is no cross-account
+    /// step: the identity policies (and boundary) alone decide, whatever account a resource ARN names. With
+    /// one, the resources and the resource policy belong to `ResourceOwner`, which defaults to the caller's
+    /// account (reference §3.7).
+    fn owner(&self) -> &str {
+        match (&self.resource_policy, &self.resource_owner) {
+            (Some(_), Some(owner)) => owner,
+            _ => &self.subject.principal.account,
         }
-        self.resource_owner
-            .as_deref()
-            .unwrap_or(&self.subject.principal.account)
     }
 
     fn evaluate<'a>(
@@ -660,7 +663,7 @@ impl Simulation {
         action: &'a str,
         resource: &'a str,
     ) -> Outcome<'a> {
-        let owner = self.owner(resource);
+        let owner = self.owner();
         let mut set = base.clone();
         set.resource_account = Some(owner);
         if let Some(rp) = &self.resource_policy {
@@ -690,7 +693,7 @@ impl Simulation {
             .collect();
         let (page, next) = paginate(pairs, marker, max)?;
         let context = self.context(entries);
-        let missing: Vec<&str> = self
+        let referenced: Vec<&str> = self
             .referenced_keys()
             .into_iter()
             .filter(|k| !context.contains(k))
@@ -704,11 +707,37 @@ impl Simulation {
             .collect();
         let mut x = Xml::new();
         x.list("EvaluationResults", &outcomes, |x, o| {
+            let missing = missing_for(o.action, &referenced);
             write_result(x, o, &missing, self.resources.is_some());
         });
         write_paging(&mut x, next);
         Ok(x.finish())
     }
+}
+
+/// The referenced keys a real request for `action` could carry, so that leaving them out of `ContextEntries`
+/// changes the answer: global keys, and the keys AWS's action catalog lists for the action. A key the action
+/// can never carry (`iam:PolicyARN` for `iam:GetUser`) is absent in every real request too, and is not
+/// reported missing. Actions of services outside the catalog report every referenced key.
+fn missing_for<'k>(action: &str, referenced: &[&'k str]) -> Vec<&'k str> {
+    let Some(a) = action_catalog::action_by_qualified_name(action) else {
+        return referenced.to_vec();
+    };
+    referenced
+        .iter()
+        .copied()
+        .filter(|k| is_global_key(k) || a.supports_condition_key(k))
+        .collect()
+}
+
+/// Keys of the `aws:` namespace that every request may carry (the action-specific `aws:RequestTag/*`,
+/// `aws:ResourceTag/*` and `aws:TagKeys` are listed per action in the catalog instead).
+fn is_global_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("aws:")
+        && !lower.starts_with("aws:requesttag/")
+        && !lower.starts_with("aws:resourcetag/")
+        && lower != "aws:tagkeys"
 }
 
 fn union_keys<'a>(policies: impl IntoIterator<Item = &'a policy::Policy>) -> Vec<&'a str> {
@@ -866,6 +895,11 @@ fn check_handling_option(p: &Params) -> ApiResult<()> {
 
 pub fn simulate_principal_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let source = v::arn(p, "PolicySourceArn")?;
+    // Authorized before any input document is parsed: parsing is the expensive part.
+    {
+        let st = ctx.app.read()?;
+        ctx.authorize(&st, "iam:SimulatePrincipalPolicy", source)?;
+    }
     let actions = action_names(p, true)?;
     let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?.unwrap_or_default();
     let boundary = boundary_input(p)?;
@@ -885,7 +919,6 @@ pub fn simulate_principal_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
     let entity = parse_entity_arn(source)?;
 
     let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:SimulatePrincipalPolicy", source)?;
     let acct = ctx.account(&st)?;
     let (pols, own_subject) = source_entity(acct, &entity)?;
     if resource_policy.is_some() && entity.kind != EntityKind::User && caller.is_none() {
@@ -914,6 +947,11 @@ pub fn simulate_principal_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
 }
 
 pub fn simulate_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    // Authorized before any input document is parsed: parsing is the expensive part.
+    {
+        let st = ctx.app.read()?;
+        ctx.authorize(&st, "iam:SimulateCustomPolicy", "*")?;
+    }
     let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?
         .ok_or_else(|| ApiError::missing("policyInputList"))?;
     let actions = action_names(p, false)?;
@@ -939,7 +977,6 @@ pub fn simulate_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Str
     }
 
     let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:SimulateCustomPolicy", "*")?;
     let acct = ctx.account(&st)?;
     let subject = match caller {
         Some(arn) => Subject::user(acct, arn),
@@ -972,10 +1009,13 @@ pub fn get_context_keys_for_principal_policy(
     p: &Params,
 ) -> ApiResult<Option<String>> {
     let source = v::arn(p, "PolicySourceArn")?;
+    {
+        let st = ctx.app.read()?;
+        ctx.authorize(&st, "iam:GetContextKeysForPrincipalPolicy", "*")?;
+    }
     let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?.unwrap_or_default();
     let entity = parse_entity_arn(source)?;
     let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:GetContextKeysForPrincipalPolicy", "*")?;
     let acct = ctx.account(&st)?;
     let (pols, _) = source_entity(acct, &entity)?;
     drop(st);
@@ -987,11 +1027,12 @@ pub fn get_context_keys_for_principal_policy(
 }
 
 pub fn get_context_keys_for_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    {
+        let st = ctx.app.read()?;
+        ctx.authorize(&st, "iam:GetContextKeysForCustomPolicy", "*")?;
+    }
     let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?
         .ok_or_else(|| ApiError::missing("policyInputList"))?;
-    let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:GetContextKeysForCustomPolicy", "*")?;
-    drop(st);
     Ok(Some(write_keys(&union_keys(
         inputs.iter().map(|i| &i.policy),
     ))))
