@@ -373,3 +373,38 @@ def test_cli_outfile_bootstrap(server, iam, method):
     else:
         assert data.startswith(PNG_MAGIC)
     iam.delete_virtual_mfa_device(SerialNumber=serial)
+
+
+def test_guessing_codes_locks_the_device_for_that_caller(server, iam):
+    """Issue #11: MFA codes cannot be guessed without limit. After 5 wrong codes the device refuses every code
+    (even a valid one) for this caller during the cooling-off period; the lockout is audited; another user's
+    device is not affected."""
+    from conftest import new_user_with_key
+
+    def user_with_device():
+        name, kid, secret = new_user_with_key(iam)
+        _, serial, seed = create_device(iam)
+        enable(iam, name, serial, seed)
+        return server.client("sts", kid, secret), serial, seed
+
+    sts, serial, seed = user_with_device()
+    good = totp(seed, now_step() + 1)
+    wrong = "000000" if good != "000000" else "111111"
+    for _ in range(5):
+        with pytest.raises(ClientError) as e:
+            sts.get_session_token(SerialNumber=serial, TokenCode=wrong)
+        assert error_code(e) == "AccessDenied"
+        assert "invalid MFA one time pass code" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        sts.get_session_token(SerialNumber=serial, TokenCode=good)
+    assert error_code(e) == "AccessDenied"
+    assert "too many invalid MFA codes" in e.value.response["Error"]["Message"]
+    # Someone else's device still works.
+    other_sts, other_serial, other_seed = user_with_device()
+    assert other_sts.get_session_token(SerialNumber=other_serial, TokenCode=totp(other_seed, now_step() + 1))["Credentials"]
+    # The refusal is in the audit trail.
+    events = server.client("cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetSessionToken"}], MaxResults=50)["Events"]
+    import json as _json
+    assert any("too many invalid MFA codes" in _json.loads(ev["CloudTrailEvent"]).get("errorMessage", "")
+               for ev in events)

@@ -76,6 +76,8 @@ pub struct App {
     /// SigV4 signing keys per (key id, date, region, service): one HMAC chain per key per day.
     signing_keys: Mutex<HashMap<SigningKeyId, [u8; 32]>>,
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
+    /// Wrong MFA codes per device (the guessing guard).
+    pub mfa_failures: crate::mfa::FailureGuard,
 }
 
 impl App {
@@ -99,6 +101,7 @@ impl App {
             management_account,
             signing_keys: Mutex::new(HashMap::new()),
             session_policies: Mutex::new(HashMap::new()),
+            mfa_failures: crate::mfa::FailureGuard::default(),
         })
     }
 

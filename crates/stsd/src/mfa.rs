@@ -4,6 +4,13 @@
 //! Replay guard: every device remembers the highest time step it ever accepted (`MfaDevice::last_step`,
 //! persisted with the device). A code is accepted only for a step strictly after it, so a code (and every
 //! earlier one) works at most once, across restarts too.
+//!
+//! Guessing guard ([`FailureGuard`]): after [`MAX_FAILURES`] wrong codes for one device within
+//! [`FAILURE_WINDOW_SECS`], every attempt for that device — right or wrong — is refused for
+//! [`LOCKOUT_SECS`]; afterwards valid codes work again. Counted per caller and device, so one user's wrong
+//! codes cannot lock another out. A thief holding long-term keys thus gets at most
+//! 5 guesses per 15 minutes (≈ 480 a day; each guess hits with probability ≈ 3·10⁻⁶ in the ±1-step window),
+//! instead of hundreds per second. The counters live in process memory, per node.
 
 use std::io::Write as _;
 
@@ -30,9 +37,89 @@ pub const ENABLE_WINDOW: i64 = 1;
 /// Steps either side of now searched by ResyncMFADevice.
 pub const RESYNC_WINDOW: i64 = 10;
 
+/// Wrong codes for one device that start a lockout…
+pub const MAX_FAILURES: u32 = 5;
+/// …when they fall within this many seconds.
+pub const FAILURE_WINDOW_SECS: i64 = 900;
+/// How long a locked device refuses every code.
+pub const LOCKOUT_SECS: i64 = 900;
+/// Devices tracked at once (old entries are dropped first; a flood of unknown serials cannot grow memory).
+const MAX_TRACKED: usize = 100_000;
+
 /// The AccessDenied STS answers for any MFA failure (the reason is never told apart).
 pub fn denied() -> ApiError {
     ApiError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code.")
+}
+
+/// The AccessDenied for a device that is cooling off after too many wrong codes.
+pub fn locked_out() -> ApiError {
+    ApiError::access_denied(
+        "MultiFactorAuthentication failed: too many invalid MFA codes for this device; try again later.",
+    )
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    /// Start of the current counting window.
+    window_start: i64,
+    count: u32,
+    /// Every attempt is refused until then.
+    locked_until: i64,
+}
+
+/// Per-device counters of wrong MFA codes (see the module docs).
+#[derive(Default)]
+pub struct FailureGuard {
+    devices: std::sync::Mutex<std::collections::HashMap<(String, String), Failures>>,
+}
+
+impl FailureGuard {
+    /// Refuse at once while the device `serial` is locked for the caller `who`.
+    pub fn check(&self, account: &str, serial: &str, now: i64) -> ApiResult<()> {
+        let map = self.devices.lock().map_err(|_| ApiError::internal())?;
+        match map.get(&(account.to_string(), serial.to_string())) {
+            Some(f) if f.locked_until > now => Err(locked_out()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Count a wrong code; returns true when this failure started a lockout.
+    pub fn fail(&self, account: &str, serial: &str, now: i64) -> bool {
+        let Ok(mut map) = self.devices.lock() else {
+            return false;
+        };
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, f| f.locked_until > now || now - f.window_start < FAILURE_WINDOW_SECS);
+            if map.len() >= MAX_TRACKED {
+                map.clear();
+            }
+        }
+        let f = map
+            .entry((account.to_string(), serial.to_string()))
+            .or_default();
+        if now - f.window_start >= FAILURE_WINDOW_SECS {
+            *f = Failures {
+                window_start: now,
+                count: 0,
+                locked_until: f.locked_until,
+            };
+        }
+        f.count += 1;
+        if f.count >= MAX_FAILURES {
+            f.locked_until = now + LOCKOUT_SECS;
+            f.count = 0;
+            f.window_start = now;
+            return true;
+        }
+        false
+    }
+
+    /// A valid code resets the device's count.
+    pub fn succeed(&self, account: &str, serial: &str) {
+        if let Ok(mut map) = self.devices.lock() {
+            map.remove(&(account.to_string(), serial.to_string()));
+        }
+    }
 }
 
 /// A fresh random seed.
@@ -127,10 +214,13 @@ pub fn verify_code(
     code: &str,
     now: i64,
 ) -> ApiResult<()> {
+    // Counted per (caller, device): another user's wrong codes cannot lock someone out of their own device.
+    let who = format!("{account}/{}", user_key.unwrap_or("<root>"));
+    app.mfa_failures.check(&who, serial, now)?;
     if !is_code(code) {
         return Err(denied());
     }
-    app.write(|st, t| {
+    let result = app.write(|st, t| {
         let acct = st.accounts.get_mut(account).ok_or_else(denied)?;
         let owner = match user_key {
             None => MfaOwner::Root,
@@ -147,7 +237,17 @@ pub fn verify_code(
         record(dev, step);
         t.touch(Kind::MfaDevice, account, &key);
         Ok(())
-    })
+    });
+    match &result {
+        Ok(()) => app.mfa_failures.succeed(&who, serial),
+        Err(e) if e.code == crate::error::ErrorCode::AccessDenied => {
+            if app.mfa_failures.fail(&who, serial, now) {
+                tracing::warn!(account, serial, "too many invalid MFA codes; device locked");
+            }
+        }
+        Err(_) => {}
+    }
+    result
 }
 
 /// `otpauth://totp/$VirtualMFADeviceName@$AccountName?secret=$Base32String` (the reference §3.5).
@@ -219,6 +319,39 @@ pub fn qr_png(text: &str) -> ApiResult<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failures_lock_a_device_then_expire() {
+        let g = super::FailureGuard::default();
+        let t0 = 1_000_000;
+        for i in 0..super::MAX_FAILURES - 1 {
+            assert!(!g.fail("a", "s", t0 + i64::from(i)));
+            assert!(g.check("a", "s", t0 + 10).is_ok());
+        }
+        assert!(g.fail("a", "s", t0 + 10));
+        assert!(g.check("a", "s", t0 + 11).is_err());
+        assert!(
+            g.check("a", "other", t0 + 11).is_ok(),
+            "other devices are not affected"
+        );
+        assert!(
+            g.check("b", "s", t0 + 11).is_ok(),
+            "nor other accounts' devices"
+        );
+        assert!(g.check("a", "s", t0 + 10 + super::LOCKOUT_SECS).is_ok());
+        // Failures spread wider than the window never lock.
+        let g = super::FailureGuard::default();
+        for i in 0..20 {
+            assert!(!g.fail("a", "s", t0 + i * super::FAILURE_WINDOW_SECS));
+        }
+        // A valid code resets the count.
+        let g = super::FailureGuard::default();
+        for _ in 0..super::MAX_FAILURES - 1 {
+            g.fail("a", "s", t0);
+        }
+        g.succeed("a", "s");
+        assert!(!g.fail("a", "s", t0));
+    }
+
     use super::*;
 
     fn device(seed: &[u8]) -> MfaDevice {
