@@ -306,8 +306,9 @@ def test_get_session_token(server, iam):
     s_sts, s_iam = session_clients(server, creds)
     assert s_sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/{user}"
     with pytest.raises(ClientError) as e:
-        s_iam.list_users()  # no MFA → no IAM
-    assert error_code(e) == "AccessDenied"
+        s_iam.list_users()  # no MFA → no IAM: AWS answers as for an invalid token (GetSessionToken docs)
+    assert error_code(e) == "InvalidClientTokenId"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     with pytest.raises(ClientError) as e:
         s_sts.get_session_token()
     assert error_code(e) == "AccessDenied"
@@ -473,3 +474,21 @@ def test_decode_authorization_message(server, iam):
     with pytest.raises(ClientError) as e:
         server.client("sts", other["AccessKeyId"], other["SecretAccessKey"]).decode_authorization_message(EncodedMessage=encoded)
     assert error_code(e) == "InvalidAuthorizationMessageException"
+
+
+@pytest.mark.parametrize("call", ["assume_role", "assume_role_with_web_identity", "assume_role_with_saml"])
+def test_role_arn_that_is_not_an_arn_is_a_validation_error(server, call):
+    """Issue #11: AWS answers ValidationError before any authorization for a RoleArn that is not a role ARN."""
+    _, kid, secret = new_user_with_key(server.client("iam"))
+    sts = server.client("sts", kid, secret)
+    args = {"RoleArn": "nothing-valid-in-here"}
+    if call == "assume_role":
+        args["RoleSessionName"] = "s1"
+    elif call == "assume_role_with_web_identity":
+        args.update(RoleSessionName="s1", WebIdentityToken="not-a-token")
+    else:
+        args.update(PrincipalArn=f"arn:aws:iam::{ACCOUNT_ID}:saml-provider/Okta", SAMLAssertion="bm90LXNhbWw=")
+    with pytest.raises(ClientError) as e:
+        getattr(sts, call)(**args)
+    assert error_code(e) == "ValidationError", e.value.response
+    assert "nothing-valid-in-here" in e.value.response["Error"]["Message"]

@@ -309,27 +309,39 @@ impl CallerPolicies {
 }
 
 /// Which calls the kind of temporary credentials may make at all, before any policy (AWS's fixed rules):
-/// GetSessionToken sessions call IAM only after MFA and STS only for AssumeRole/GetCallerIdentity;
-/// federated users call no IAM and only GetCallerIdentity.
-fn session_may_call(caller: &Caller, action: &str) -> bool {
+/// GetSessionToken sessions call IAM only after MFA — without it AWS answers as if the token were invalid
+/// (`InvalidClientTokenId`, from the GetSessionToken documentation) — and STS only for
+/// AssumeRole/GetCallerIdentity; federated users call no IAM and only GetCallerIdentity.
+fn session_may_call(caller: &Caller, action: &str, resource: &str) -> ApiResult<()> {
     let Some(claims) = caller.session.as_deref() else {
-        return true;
+        return Ok(());
     };
     let is_iam = action.len() > 4 && action[..4].eq_ignore_ascii_case("iam:");
     let is_sts = action.len() > 4 && action[..4].eq_ignore_ascii_case("sts:");
+    let no_session_policy = || {
+        ApiError::access_denied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} because no session policy allows the {action} action",
+            caller.arn
+        ))
+    };
     match claims.kind {
         SessionKind::User { .. } | SessionKind::Root => {
-            if is_iam {
-                claims.mfa_at.is_some()
-            } else if is_sts {
-                action.eq_ignore_ascii_case("sts:AssumeRole")
-                    || action.eq_ignore_ascii_case("sts:GetCallerIdentity")
+            if is_iam && claims.mfa_at.is_none() {
+                Err(ApiError::new(
+                    crate::error::ErrorCode::InvalidClientTokenId,
+                    "The security token included in the request is invalid",
+                ))
+            } else if is_sts
+                && !action.eq_ignore_ascii_case("sts:AssumeRole")
+                && !action.eq_ignore_ascii_case("sts:GetCallerIdentity")
+            {
+                Err(no_session_policy())
             } else {
-                true
+                Ok(())
             }
         }
-        SessionKind::Federated { .. } => !is_iam && !is_sts,
-        SessionKind::Role { .. } => true,
+        SessionKind::Federated { .. } if is_iam || is_sts => Err(no_session_policy()),
+        SessionKind::Federated { .. } | SessionKind::Role { .. } => Ok(()),
     }
 }
 
@@ -559,11 +571,7 @@ pub fn authorize(
             caller.arn
         ))
     };
-    if !session_may_call(caller, action) {
-        return Err(deny(&format!(
-            "because no session policy allows the {action} action"
-        )));
-    }
+    session_may_call(caller, action, resource)?;
     // The root user may do everything in its own account (no SCPs in stsd).
     if caller.kind == CallerKind::Root {
         return Ok(());

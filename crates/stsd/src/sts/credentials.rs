@@ -315,6 +315,8 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
 pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let caller = ctx.caller;
     let role_arn = v::arn(p, "RoleArn")?;
+    let (role_account, role_path, role_name) =
+        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
     let session_name = p.required("RoleSessionName")?;
     pattern_check(
         session_name,
@@ -393,8 +395,6 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     };
 
     let st = ctx.app.read()?;
-    let (role_account, role_path, role_name) =
-        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
     // The same answer for a role that does not exist as for one that does not trust the caller: another
     // account's roles are not enumerable.
     let not_authorized = || {

@@ -3,8 +3,8 @@
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
 use super::credentials::{
-    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, session_policy_ids,
-    write_credentials,
+    invalid_role_arn, length, mint_for, name_like, packed_size, parse_role_arn, session_policies,
+    session_policy_ids, write_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
 use crate::authz;
@@ -142,6 +142,8 @@ fn check_replay(app: &crate::app::App, a: &saml::Assertion, now: i64) -> ApiResu
 fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
     // Parameters.
     let role_arn = v::arn(p, "RoleArn")?;
+    let (role_account, role_path, role_name) =
+        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
     let provider_arn = v::arn(p, "PrincipalArn")?;
     let assertion_b64 = p.required("SAMLAssertion")?;
     length(assertion_b64, "sAMLAssertion", 4, MAX_ASSERTION)?;
@@ -157,7 +159,6 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
         }
     }
     let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
-    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
 
     // The provider, in the role's account.
     let no_provider = || invalid_token("Specified provider doesn't exist.");

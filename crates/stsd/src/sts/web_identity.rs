@@ -3,8 +3,8 @@
 //! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
 use super::credentials::{
-    length, mint_for, name_like, packed_size, parse_role_arn, session_policies, session_policy_ids,
-    write_credentials,
+    invalid_role_arn, length, mint_for, name_like, packed_size, parse_role_arn, session_policies,
+    session_policy_ids, write_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
 use crate::authz;
@@ -129,6 +129,8 @@ fn source_identity(claim: Option<&Value>) -> ApiResult<Option<String>> {
 fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
     // Parameters.
     let role_arn = v::arn(p, "RoleArn")?;
+    let (role_account, role_path, role_name) =
+        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
     let session_name = p.required("RoleSessionName")?;
     length(session_name, "roleSessionName", 2, 64)?;
     if !name_like(session_name) {
@@ -169,7 +171,6 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
         .ok_or_else(|| invalid_token("The ID token has no iss claim."))?
         .to_string();
     let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
-    let (role_account, role_path, role_name) = parse_role_arn(role_arn).ok_or_else(denied)?;
     let no_provider = || {
         invalid_token(format!(
             "No OpenIDConnect provider found in your account for {iss}"
