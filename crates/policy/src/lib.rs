@@ -11,6 +11,7 @@
 //!
 //! Section numbers in the docs refer to `shared/docs/aws-reference.md`.
 
+mod arn;
 mod compiled;
 mod condition;
 mod context;
