@@ -172,14 +172,14 @@ impl<'p> Finder<'p> {
 pub(crate) struct Kmp<'p> {
     pat: &'p [Tok],
     /// `fail[i]`: length of the longest proper border of `pat[..=i]`.
-    fail: SmallVec<[u32; 32]>,
+    fail: SmallVec<[u32; 64]>,
     matched: usize,
     fold: bool,
 }
 
 impl<'p> Kmp<'p> {
     fn new(pat: &'p [Tok], fold: bool) -> Kmp<'p> {
-        let mut fail: SmallVec<[u32; 32]> = smallvec![0; pat.len()];
+        let mut fail: SmallVec<[u32; 64]> = smallvec![0; pat.len()];
         let mut k = 0usize;
         for i in 1..pat.len() {
             while k > 0 && tok(pat, i) != tok(pat, k) {
