@@ -109,6 +109,21 @@ pub(crate) fn match_resource(segs: &[Seg], resource: Option<&[Tok]>, s: &str) ->
     if n == 0 || n > 5 || (resource.is_some() && n != 5) {
         return false;
     }
+    if !segs.iter().any(|seg| seg.open) {
+        // The common case: every colon of the pattern's prefix meets a colon of the text.
+        let mut parts = s.splitn(6, ':');
+        for seg in segs {
+            match parts.next() {
+                Some(p) if seg.matches(p) => {}
+                _ => return false,
+            }
+        }
+        return match (resource, parts.next()) {
+            (Some(r), Some(rest)) => glob::matches(r, rest, false),
+            (None, rest) => rest.is_none(),
+            (Some(_), None) => false,
+        };
+    }
     let plan = match resource {
         None => Plan::Absent,
         Some(r) => match r.iter().position(|t| *t == Tok::Star) {
