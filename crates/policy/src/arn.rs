@@ -16,29 +16,60 @@ use smallvec::SmallVec;
 
 use crate::glob::{self, Finder, Tok};
 
-/// One of the first five segments of an ARN pattern.
+/// The first five segments of a `Resource` ARN pattern (fewer if it has fewer colons), their
+/// tokens kept in one buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Seg {
+pub(crate) struct Segments {
     toks: Box<[Tok]>,
+    segs: SmallVec<[Seg; 5]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seg {
+    /// Its tokens: `toks[from..to]`.
+    from: u32,
+    to: u32,
     /// Characters the segment needs at least: chunks shorter than that are skipped unread, which
     /// keeps the cost of testing a long segment against many short chunks linear.
-    min: usize,
-    /// Ends with a `*`, which may run over later colons (Resource rule only).
+    min: u32,
+    /// Ends with a `*`, which may run over later colons.
     open: bool,
 }
 
-impl Seg {
-    pub(crate) fn new(toks: Box<[Tok]>) -> Seg {
-        Seg {
-            min: glob::min_len(&toks),
-            open: toks.last() == Some(&Tok::Star),
-            toks,
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Segments {
+    pub(crate) fn new(parts: &[&[Tok]]) -> Segments {
+        let mut toks = Vec::new();
+        let mut segs = SmallVec::new();
+        for p in parts {
+            let from = to_u32(toks.len());
+            toks.extend_from_slice(p);
+            segs.push(Seg {
+                from,
+                to: to_u32(toks.len()),
+                min: to_u32(glob::min_len(p)),
+                open: p.last() == Some(&Tok::Star),
+            });
+        }
+        Segments {
+            toks: toks.into(),
+            segs,
         }
     }
 
     #[inline]
-    fn matches(&self, chunk: &str) -> bool {
-        chunk.len() >= self.min && glob::matches(&self.toks, chunk, false)
+    fn matches(&self, seg: &Seg, chunk: &str) -> bool {
+        chunk.len() >= seg.min as usize
+            && glob::matches(
+                self.toks
+                    .get(seg.from as usize..seg.to as usize)
+                    .unwrap_or_default(),
+                chunk,
+                false,
+            )
     }
 }
 
@@ -104,7 +135,8 @@ enum Plan<'p> {
 /// start at the current chunk; `sticky` those that may start at every later chunk because an
 /// open segment before them has matched (its `*` can swallow any colons). Bit `n` marks where
 /// the resource part may start.
-pub(crate) fn match_resource(segs: &[Seg], resource: Option<&[Tok]>, s: &str) -> bool {
+pub(crate) fn match_resource(pattern: &Segments, resource: Option<&[Tok]>, s: &str) -> bool {
+    let segs = &pattern.segs;
     let n = segs.len();
     if n == 0 || n > 5 || (resource.is_some() && n != 5) {
         return false;
@@ -114,7 +146,7 @@ pub(crate) fn match_resource(segs: &[Seg], resource: Option<&[Tok]>, s: &str) ->
         let mut parts = s.splitn(6, ':');
         for seg in segs {
             match parts.next() {
-                Some(p) if seg.matches(p) => {}
+                Some(p) if pattern.matches(seg, p) => {}
                 _ => return false,
             }
         }
@@ -167,7 +199,7 @@ pub(crate) fn match_resource(segs: &[Seg], resource: Option<&[Tok]>, s: &str) ->
         let chunk = s.get(start..end).unwrap_or_default();
         let mut next = sticky;
         for (i, seg) in segs.iter().enumerate() {
-            if here & (1 << i) == 0 || !seg.matches(chunk) {
+            if here & (1 << i) == 0 || !pattern.matches(seg, chunk) {
                 continue;
             }
             let ends_pattern = i + 1 == n && resource.is_none();
@@ -185,7 +217,8 @@ pub(crate) fn match_resource(segs: &[Seg], resource: Option<&[Tok]>, s: &str) ->
                 next |= 1 << (i + 1);
             }
         }
-        if last {
+        // Nothing can start at a later chunk: no segment, and no resource part.
+        if last || next == 0 {
             break;
         }
         active = next;

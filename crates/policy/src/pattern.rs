@@ -2,7 +2,7 @@
 
 use smallvec::SmallVec;
 
-use crate::arn::{self, Seg};
+use crate::arn::{self, Segments};
 use crate::context::{fold_eq, Context, Key};
 use crate::glob::{self, Tok};
 
@@ -224,7 +224,7 @@ pub(crate) enum Pattern {
 /// pattern has five colons), which alone may hold variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ArnPattern {
-    segs: Box<[Seg]>,
+    segs: Segments,
     resource: Option<Part>,
 }
 
@@ -300,7 +300,7 @@ impl Pattern {
         };
         let prefix = plain(prefix);
         let (segs, _) = arn::split(&prefix);
-        let segs: Box<[Seg]> = segs.iter().map(|s| Seg::new((*s).into())).collect();
+        let segs = Segments::new(&segs);
         let resource = resource.map(|r| {
             if r.iter().any(|t| matches!(t, TTok::Var(_))) {
                 Part::Template(r.into())
