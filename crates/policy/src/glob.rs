@@ -354,10 +354,19 @@ impl ShiftAnd {
             };
         // Every position moves one step on and keeps its bit if it accepts `c`: one plain pass
         // over the words.
-        let mut carry = 1;
-        for ((n, &s), &m) in self.next.iter_mut().zip(&self.state).zip(mask) {
-            *n = ((s << 1) | carry) & m;
-            carry = s >> 63;
+        // Word `w` takes its carry from the old word `w - 1`: no dependency between iterations.
+        if let (Some(n), Some(s), Some(m)) =
+            (self.next.first_mut(), self.state.first(), mask.first())
+        {
+            *n = ((s << 1) | 1) & m;
+        }
+        let len = self.state.len().min(self.next.len()).min(mask.len());
+        let next = self.next.get_mut(1..len).unwrap_or_default();
+        let higher = self.state.get(1..len).unwrap_or_default();
+        let lower = self.state.get(..len.saturating_sub(1)).unwrap_or_default();
+        let mask_higher = mask.get(1..len).unwrap_or_default();
+        for (((n, &s), &lo), &m) in next.iter_mut().zip(higher).zip(lower).zip(mask_higher) {
+            *n = ((s << 1) | (lo >> 63)) & m;
         }
         // Rare literals: their positions accept `c` too.
         for &(w, bits) in sparse {
