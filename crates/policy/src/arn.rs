@@ -8,9 +8,9 @@
 //! * `ArnLike`/`ArnEquals` and their variants ([`match_components`]): each of the six components
 //!   is matched on its own, so no wildcard of the first five ever covers a colon.
 //!
-//! Both take time linear in the text: every segment test is on one colon-free chunk, at most
-//! five segments are tested per chunk, and the resource part is located with the streaming
-//! finders of [`crate::glob`].
+//! Neither adds to the cost of [`crate::glob`]: every segment test is on one colon-free chunk,
+//! at most five segments are tested per chunk, and the resource part is located in one pass
+//! with the streaming finders.
 
 use smallvec::SmallVec;
 

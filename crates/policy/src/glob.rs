@@ -1,11 +1,14 @@
 //! Wildcard (`*`, `?`) matching for actions, `StringLike` values and the parts of ARN patterns,
-//! in time linear in the text whatever the pattern.
+//! without backtracking.
 //!
 //! A pattern is split at `*` into pieces. The first piece is anchored at the start of the text,
 //! the last at its end, and every middle piece is taken at its leftmost occurrence: a `*` can
 //! absorb any text, so the earliest end of a piece leaves the most room for the rest, and no
 //! choice ever needs to be undone. Pieces are found with automata that read each character of
-//! the text once: KMP for literal pieces, a bit-parallel Shift-And for pieces containing `?`.
+//! the text once: KMP for literal pieces (O(text + piece)), a bit-parallel Shift-And for pieces
+//! with `?` inside (one pass over ⌈q/64⌉ words per character for a piece of q characters:
+//! linear up to 64, O(text × ⌈q/64⌉) beyond — matching with single-character wildcards has no
+//! known linear-time algorithm).
 
 use smallvec::{smallvec, SmallVec};
 
@@ -210,7 +213,7 @@ impl<'p> Kmp<'p> {
             self.matched += 1;
         }
         if self.matched == self.pat.len() {
-            self.matched = border(&self.fail, self.matched - 1);
+            self.matched = border(&self.fail, self.matched.saturating_sub(1));
             return true;
         }
         false
