@@ -5,6 +5,8 @@
 //! * `large/N_statements`: N statements under one principal (10 policies of N/10 statements),
 //!   only a handful of which can match the action.
 //! * `parse/6kb_policy`: parse, validate and compile a ~6 KB managed policy.
+//! * `adversarial/*`: a 5,000-character wildcard pattern against a 50,000-character value
+//!   (issue #11: wildcard matching must be linear in the worst case).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write;
@@ -211,5 +213,91 @@ fn parse(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, typical, large, parse);
+/// One statement whose pattern cannot match, against a request built to make a backtracking
+/// matcher try every alignment: `*` + 5,000 × `a` + `b` against 50,000 × `a`, in each place a
+/// pattern can appear. `…_middle` adds a trailing `*`, so the piece is searched for rather than
+/// anchored at the end; `?` pieces use the bit-parallel finder (79 words for 5,001 tokens).
+fn adversarial(c: &mut Criterion) {
+    let who = role();
+    let a5k = "a".repeat(5_000);
+    let a50k = "a".repeat(50_000);
+    let a_q = "a?".repeat(2_500);
+    let arn_50k = format!("arn:aws:s3:::{a50k}");
+    // 500 colon-separated chunks of 99 × `a` after the service: many places for each segment.
+    let chunks = format!(
+        "arn:aws:s3:x:{}",
+        format!("{}:", "a".repeat(99)).repeat(500)
+    );
+    let like = |p: &str| {
+        format!(
+            r#""Action":"s3:GetObject","Resource":"*","Condition":{{"StringLike":{{"aws:UserAgent":"{p}"}}}}"#
+        )
+    };
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        ("string_like", like(&format!("*{a5k}b")), "*", &a50k),
+        ("string_like_middle", like(&format!("*{a5k}b*")), "*", &a50k),
+        (
+            "string_like_question_marks",
+            like(&format!("*{a_q}b")),
+            "*",
+            &a50k,
+        ),
+        (
+            "string_like_question_marks_middle",
+            like(&format!("*{a_q}b*")),
+            "*",
+            &a50k,
+        ),
+        (
+            "arn_like_middle",
+            format!(
+                r#""Action":"s3:GetObject","Resource":"*","Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:s3:::*{a5k}b*"}}}}"#
+            ),
+            "*",
+            &arn_50k,
+        ),
+        (
+            "action_middle",
+            format!(r#""Action":"s3:*{a5k}b*","Resource":"*""#),
+            "*",
+            "",
+        ),
+        (
+            "resource_middle",
+            format!(r#""Action":"s3:GetObject","Resource":"arn:aws:s3:::*{a5k}b*""#),
+            &arn_50k,
+            "",
+        ),
+        (
+            "resource_open_segments",
+            format!(r#""Action":"s3:GetObject","Resource":"arn:aws:s3:*:*:{a5k}b*""#),
+            &chunks,
+            "",
+        ),
+    ];
+    // Action names are matched case-insensitively: upper case exercises the folding path.
+    let action_50k = format!("s3:{}", "A".repeat(50_000));
+    let mut g = c.benchmark_group("adversarial");
+    for (name, stmt, resource, value) in &cases {
+        let doc = format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow",{stmt}}}}}"#);
+        let p = Policy::parse_with_limit(&doc, PolicyKind::Identity, usize::MAX).unwrap();
+        let set = PolicySet::new().identity(&p, "p", PolicySource::User);
+        let mut ctx = context(&who);
+        ctx.set("aws:UserAgent", *value);
+        ctx.set("aws:SourceArn", *value);
+        let action = if name.starts_with("action") {
+            action_50k.as_str()
+        } else {
+            "s3:GetObject"
+        };
+        let req = Request::new(&who, action, resource, &ctx);
+        assert_eq!(evaluate(&req, &set).effect, Effect::ImplicitDeny, "{name}");
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(evaluate(black_box(&req), &set).effect))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, typical, large, parse, adversarial);
 criterion_main!(benches);

@@ -333,7 +333,7 @@ impl ActionIndex {
                             (1, lit)
                         }
                     }
-                    Pattern::Any | Pattern::Template(_) => (2, String::new()),
+                    _ => (2, String::new()),
                 };
                 entries.push((
                     service.to_ascii_lowercase(),

@@ -257,7 +257,7 @@ pub(crate) fn compile_values(op: Operator, raw: &[String], vars: bool) -> Result
         ),
         B::ArnEquals | B::ArnLike | B::ArnNotEquals | B::ArnNotLike => Values::Arn(
             raw.iter()
-                .map(|v| pattern::compile_pattern(v, Mode::Arn, vars))
+                .map(|v| pattern::compile_pattern(v, Mode::ArnComponents, vars))
                 .collect::<Result<_, _>>()?,
         ),
         B::NumericEquals
@@ -321,8 +321,8 @@ fn positive_match(base: BaseOperator, values: &Values, r: &str, ctx: &Context) -
         }
         Values::Like(ps) => ps.iter().any(|p| p.matches(r, ctx)),
         Values::Arn(ps) => {
-            // Request value must be an ARN: six colon-separated parts.
-            if !r.starts_with("arn:") || r.splitn(6, ':').count() < 6 {
+            // A value without the ARN shape matches no ARN pattern (so negated operators hold).
+            if !pattern::is_arn(r) {
                 return Some(false);
             }
             ps.iter().any(|p| p.matches(r, ctx))

@@ -1,199 +1,540 @@
-//! Wildcard (`*`, `?`) matching for actions, `StringLike` values and ARNs.
+//! Wildcard (`*`, `?`) matching for actions, `StringLike` values and the parts of ARN patterns,
+//! without backtracking.
 //!
-//! Patterns are compiled once into [`Tok`] sequences. Two matchers exist: the classic greedy
-//! two-pointer algorithm (linear in practice, no allocation) for patterns whose wildcards may match
-//! any character, and a bit-parallel NFA for ARN patterns, where a wildcard in the middle of one of
-//! the first five ARN segments must not cross a `:` (reference §4.4). Neither matcher can take
-//! exponential time on hostile patterns.
+//! A pattern is split at `*` into pieces. The first piece is anchored at the start of the text,
+//! the last at its end, and every middle piece is taken at its leftmost occurrence: a `*` can
+//! absorb any text, so the earliest end of a piece leaves the most room for the rest, and no
+//! choice ever needs to be undone. Pieces are found with automata that read each character of
+//! the text once: KMP for literal pieces (O(text + piece)), a bit-parallel Shift-And for pieces
+//! with `?` inside (one pass over ⌈q/64⌉ words per character for a piece of q characters:
+//! linear up to 64, O(text × ⌈q/64⌉) beyond — matching with single-character wildcards has no
+//! known linear-time algorithm).
 
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
 
 /// One element of a compiled wildcard pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tok {
-    /// A literal character (already case-folded if the match is case-insensitive).
+    /// A literal character (already ASCII-lowercased if the match is case-insensitive).
     Lit(char),
-    /// `*`: any run of characters, including `:`.
+    /// `*`: any run of characters.
     Star,
-    /// `*` inside an ARN segment: any run of characters except `:`.
-    SegStar,
     /// `?`: exactly one character.
     One,
-    /// `?` inside an ARN segment: one character other than `:`.
-    SegOne,
-}
-
-/// Tokenises a plain glob (`*` and `?` special, everything else literal).
-#[cfg(test)]
-pub(crate) fn tokenize(pattern: &str, fold: bool) -> Vec<Tok> {
-    pattern
-        .chars()
-        .map(|c| match c {
-            '*' => Tok::Star,
-            '?' => Tok::One,
-            c if fold => Tok::Lit(c.to_ascii_lowercase()),
-            c => Tok::Lit(c),
-        })
-        .collect()
 }
 
 pub(crate) fn has_wildcard(s: &str) -> bool {
     s.bytes().any(|b| b == b'*' || b == b'?')
 }
 
+/// The number of characters a pattern needs at least (stars match the empty run).
+pub(crate) fn min_len(pat: &[Tok]) -> usize {
+    pat.iter().filter(|t| **t != Tok::Star).count()
+}
+
+/// Appends `t`, dropping a `*` that directly follows another (`**` = `*`), so that a pattern
+/// never has more stars than other tokens plus one: matching cost stays bounded by the text.
+pub(crate) fn push_tok<A: smallvec::Array<Item = Tok>>(out: &mut SmallVec<A>, t: Tok) {
+    if !(t == Tok::Star && out.last() == Some(&Tok::Star)) {
+        out.push(t);
+    }
+}
+
 #[inline]
-fn lit_eq(p: char, c: char, fold: bool) -> bool {
+fn fold_char(c: char, fold: bool) -> char {
     if fold {
-        p == c.to_ascii_lowercase()
+        c.to_ascii_lowercase()
     } else {
-        p == c
+        c
     }
 }
 
-/// Matches `s` against `pat`. `fold` compares ASCII letters case-insensitively (the pattern's
-/// literals must already be lowercase).
+/// Whether all of `s` matches `pat`. `fold` compares ASCII letters case-insensitively (the
+/// pattern's literals must already be lowercase).
 pub(crate) fn matches(pat: &[Tok], s: &str, fold: bool) -> bool {
-    if pat.iter().any(|t| matches!(t, Tok::SegStar | Tok::SegOne)) {
-        nfa_match(pat, s, fold)
-    } else {
-        greedy_match(pat, s, fold)
+    let Some(first) = pat.iter().position(|t| *t == Tok::Star) else {
+        return match_at(pat, s, fold) == Some(s.len());
+    };
+    let last = pat.iter().rposition(|t| *t == Tok::Star).unwrap_or(first);
+    let head = pat.get(..first).unwrap_or_default();
+    let tail = pat.get(last + 1..).unwrap_or_default();
+    let middle = pat.get(first + 1..last).unwrap_or_default();
+    let Some(mut pos) = match_at(head, s, fold) else {
+        return false;
+    };
+    let Some(end) = tail_start(tail, s, pos) else {
+        return false;
+    };
+    if match_at(tail, s.get(end..).unwrap_or_default(), fold) != Some(s.len() - end) {
+        return false;
     }
-}
-
-/// Greedy matcher with single-star backtracking. Correct when every star can match any run.
-fn greedy_match(pat: &[Tok], s: &str, fold: bool) -> bool {
-    let mut p = 0usize; // index into pat
-    let mut i = 0usize; // byte index into s
-    let mut star: Option<(usize, usize)> = None; // (pattern index after star, byte index in s)
-    loop {
-        let c = s.get(i..).and_then(|r| r.chars().next());
-        match (pat.get(p), c) {
-            (Some(Tok::Star | Tok::SegStar), _) => {
-                p += 1;
-                star = Some((p, i));
-                continue;
-            }
-            (Some(Tok::One | Tok::SegOne), Some(c)) => {
-                p += 1;
-                i += c.len_utf8();
-                continue;
-            }
-            (Some(Tok::Lit(l)), Some(c)) if lit_eq(*l, c, fold) => {
-                p += 1;
-                i += c.len_utf8();
-                continue;
-            }
-            (None, None) => return true,
-            _ => {}
-        }
-        // Mismatch: let the last star swallow one more character.
-        match star {
-            Some((sp, si)) => {
-                let Some(c) = s.get(si..).and_then(|r| r.chars().next()) else {
-                    return false;
-                };
-                let ni = si + c.len_utf8();
-                star = Some((sp, ni));
-                p = sp;
-                i = ni;
-            }
+    for piece in middle.split(|t| *t == Tok::Star).filter(|p| !p.is_empty()) {
+        match find_piece(piece, s.get(pos..end).unwrap_or_default(), fold) {
+            Some(e) => pos += e,
             None => return false,
         }
     }
+    true
 }
 
-type Bits = SmallVec<[u64; 4]>;
-
-#[inline]
-fn bit(b: &Bits, i: usize) -> bool {
-    b.get(i / 64).is_some_and(|w| w & (1u64 << (i % 64)) != 0)
-}
-
-#[inline]
-fn set(b: &mut Bits, i: usize) {
-    if let Some(w) = b.get_mut(i / 64) {
-        *w |= 1u64 << (i % 64);
+/// Matches the star-free `toks` against the start of `s`; returns the bytes consumed.
+pub(crate) fn match_at(toks: &[Tok], s: &str, fold: bool) -> Option<usize> {
+    let mut chars = s.char_indices();
+    let mut end = 0;
+    for t in toks {
+        let (i, c) = chars.next()?;
+        match *t {
+            Tok::One => {}
+            Tok::Lit(l) if l == fold_char(c, fold) => {}
+            _ => return None,
+        }
+        end = i + c.len_utf8();
     }
+    Some(end)
 }
 
-/// Adds every state reachable through stars matching the empty string.
-fn close(pat: &[Tok], b: &mut Bits) {
-    for (i, t) in pat.iter().enumerate() {
-        if matches!(t, Tok::Star | Tok::SegStar) && bit(b, i) {
-            set(b, i + 1);
+/// Byte offset where the last `tail.len()` characters of `s` begin, if that is not before
+/// `from` (the tail of a pattern cannot overlap what its head consumed).
+fn tail_start(tail: &[Tok], s: &str, from: usize) -> Option<usize> {
+    if tail.is_empty() {
+        return Some(s.len());
+    }
+    s.get(from..)?
+        .char_indices()
+        .rev()
+        .nth(tail.len() - 1)
+        .map(|(i, _)| from + i)
+}
+
+/// Byte offset `n` characters after `from`.
+fn skip_chars(s: &str, from: usize, n: usize) -> Option<usize> {
+    if n == 0 {
+        return Some(from);
+    }
+    let rest = s.get(from..)?;
+    let mut it = rest.char_indices();
+    let (i, c) = it.nth(n - 1)?;
+    Some(from + i + c.len_utf8())
+}
+
+/// End (in bytes) of the leftmost occurrence of the star-free, non-empty `piece` in `s`.
+fn find_piece(piece: &[Tok], s: &str, fold: bool) -> Option<usize> {
+    // `?` at the edges only shifts the occurrence: keep KMP for a literal core.
+    let lead = piece.iter().take_while(|t| **t == Tok::One).count();
+    let rest = piece.get(lead..).unwrap_or_default();
+    let trail = rest.iter().rev().take_while(|t| **t == Tok::One).count();
+    let core = rest.get(..rest.len() - trail).unwrap_or_default();
+    let start = skip_chars(s, 0, lead)?;
+    let core_end = if core.is_empty() {
+        start
+    } else {
+        start + Finder::new(core, fold).find(s.get(start..).unwrap_or_default())?
+    };
+    skip_chars(s, core_end, trail)
+}
+
+/// A streaming matcher for a star-free piece: fed one character at a time, it says whether an
+/// occurrence of the piece ends at that character. Every occurrence is reported, in order.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one search; boxing would allocate on every match"
+)]
+pub(crate) enum Finder<'p> {
+    Kmp(Kmp<'p>),
+    Bits(ShiftAnd),
+}
+
+impl<'p> Finder<'p> {
+    /// `piece` holds only literals and `?`, and is not empty.
+    pub(crate) fn new(piece: &'p [Tok], fold: bool) -> Finder<'p> {
+        if piece.contains(&Tok::One) {
+            Finder::Bits(ShiftAnd::new(piece, fold))
+        } else {
+            Finder::Kmp(Kmp::new(piece, fold))
         }
     }
+
+    #[inline]
+    pub(crate) fn step(&mut self, c: char) -> bool {
+        match self {
+            Finder::Kmp(k) => k.step(c),
+            Finder::Bits(b) => b.step(c),
+        }
+    }
+
+    /// End (in bytes) of the first occurrence in `s`.
+    pub(crate) fn find(&mut self, s: &str) -> Option<usize> {
+        s.char_indices()
+            .find(|&(_, c)| self.step(c))
+            .map(|(i, c)| i + c.len_utf8())
+    }
 }
 
-/// Position-set simulation: O(len(s) × len(pat)), no backtracking blow-up.
-fn nfa_match(pat: &[Tok], s: &str, fold: bool) -> bool {
-    let words = (pat.len() + 1).div_ceil(64);
-    let mut cur: Bits = SmallVec::from_elem(0, words);
-    let mut next: Bits = SmallVec::from_elem(0, words);
-    set(&mut cur, 0);
-    close(pat, &mut cur);
-    for c in s.chars() {
-        next.iter_mut().for_each(|w| *w = 0);
-        let mut any = false;
-        for (i, t) in pat.iter().enumerate() {
-            if !bit(&cur, i) {
+/// Knuth–Morris–Pratt over characters: each text character is read once, and the failure
+/// links are followed at most as often as characters were matched (amortised linear).
+pub(crate) struct Kmp<'p> {
+    pat: &'p [Tok],
+    /// `fail[i]`: length of the longest proper border of `pat[..=i]`.
+    fail: SmallVec<[u32; 64]>,
+    matched: usize,
+    fold: bool,
+}
+
+impl<'p> Kmp<'p> {
+    fn new(pat: &'p [Tok], fold: bool) -> Kmp<'p> {
+        let mut fail: SmallVec<[u32; 64]> = smallvec![0; pat.len()];
+        let mut k = 0usize;
+        for i in 1..pat.len() {
+            while k > 0 && tok(pat, i) != tok(pat, k) {
+                k = border(&fail, k - 1);
+            }
+            if tok(pat, i) == tok(pat, k) {
+                k += 1;
+            }
+            if let Some(f) = fail.get_mut(i) {
+                *f = u32::try_from(k).unwrap_or(0);
+            }
+        }
+        Kmp {
+            pat,
+            fail,
+            matched: 0,
+            fold,
+        }
+    }
+
+    #[inline]
+    fn step(&mut self, c: char) -> bool {
+        let t = Tok::Lit(fold_char(c, self.fold));
+        while self.matched > 0 && tok(self.pat, self.matched) != t {
+            self.matched = border(&self.fail, self.matched - 1);
+        }
+        if tok(self.pat, self.matched) == t {
+            self.matched += 1;
+        }
+        if self.matched == self.pat.len() {
+            self.matched = border(&self.fail, self.matched.saturating_sub(1));
+            return true;
+        }
+        false
+    }
+}
+
+/// Token `i`, or `*` (which equals no literal) past the end.
+#[inline]
+fn tok(pat: &[Tok], i: usize) -> Tok {
+    pat.get(i).copied().unwrap_or(Tok::Star)
+}
+
+#[inline]
+fn border(fail: &[u32], i: usize) -> usize {
+    fail.get(i).map_or(0, |&b| b as usize)
+}
+
+/// Shift-And (Baeza-Yates–Gonnet) for a piece with `?`: bit `j` of the state says that the
+/// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens and
+/// each text character costs one pass over those words, plus a binary search of the piece's
+/// distinct literals. Memory stays linear in the piece: a literal gets a full row of words
+/// only if it occurs in at least a quarter of them; rarer ones keep a sparse list.
+pub(crate) struct ShiftAnd {
+    /// Per word: the bits of the `?` positions (they accept every character).
+    any: SmallVec<[u64; 2]>,
+    /// The piece's distinct literals, sorted by character.
+    chars: SmallVec<[Literal; 16]>,
+    /// `(word, bits)`: the positions holding one literal, by increasing word.
+    lits: SmallVec<[(u32, u64); 16]>,
+    /// Rows of `words` words: `any` plus the positions of one widespread literal.
+    dense: SmallVec<[u64; 16]>,
+    words: usize,
+    state: SmallVec<[u64; 2]>,
+    /// The next state (double buffer: every word is computed from the old state).
+    next: SmallVec<[u64; 2]>,
+    /// The bit of the piece's last position in the last word.
+    last: u64,
+    fold: bool,
+}
+
+/// One distinct literal of a [`ShiftAnd`] piece.
+struct Literal {
+    c: char,
+    /// Its positions: `lits[from..to]`.
+    from: u32,
+    to: u32,
+    /// Its row in `dense`, if it has one.
+    row: Option<u32>,
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl ShiftAnd {
+    fn new(piece: &[Tok], fold: bool) -> ShiftAnd {
+        let words = piece.len().div_ceil(64).max(1);
+        let mut any: SmallVec<[u64; 2]> = smallvec![0; words];
+        let mut entries: SmallVec<[(char, u32, u64); 32]> = SmallVec::new();
+        for (j, t) in piece.iter().enumerate() {
+            let (w, b) = (j / 64, 1u64 << (j % 64));
+            match *t {
+                Tok::Lit(c) => entries.push((c, to_u32(w), b)),
+                _ => {
+                    if let Some(a) = any.get_mut(w) {
+                        *a |= b;
+                    }
+                }
+            }
+        }
+        entries.sort_unstable_by_key(|e| (e.0, e.1));
+        let mut chars: SmallVec<[Literal; 16]> = SmallVec::new();
+        let mut lits: SmallVec<[(u32, u64); 16]> = SmallVec::new();
+        for (c, w, b) in entries {
+            match chars.last_mut() {
+                Some(last) if last.c == c => {
+                    match lits.last_mut() {
+                        Some(l) if l.0 == w => l.1 |= b,
+                        _ => lits.push((w, b)),
+                    }
+                    last.to = to_u32(lits.len());
+                }
+                _ => {
+                    let n = to_u32(lits.len());
+                    lits.push((w, b));
+                    chars.push(Literal {
+                        c,
+                        from: n,
+                        to: n + 1,
+                        row: None,
+                    });
+                }
+            }
+        }
+        let mut dense: SmallVec<[u64; 16]> = SmallVec::new();
+        for l in &mut chars {
+            if ((l.to - l.from) as usize) * 4 < words {
                 continue;
             }
-            let (stay, advance) = match *t {
-                Tok::Lit(l) => (false, lit_eq(l, c, fold)),
-                Tok::One => (false, true),
-                Tok::SegOne => (false, c != ':'),
-                Tok::Star => (true, false),
-                Tok::SegStar => (c != ':', false),
-            };
-            if stay {
-                set(&mut next, i);
-                any = true;
-            }
-            if advance {
-                set(&mut next, i + 1);
-                any = true;
+            l.row = Some(to_u32(dense.len() / words));
+            let start = dense.len();
+            dense.extend_from_slice(&any);
+            for &(w, bits) in lits.get(l.from as usize..l.to as usize).unwrap_or_default() {
+                if let Some(d) = dense.get_mut(start + w as usize) {
+                    *d |= bits;
+                }
             }
         }
-        if !any {
-            return false;
+        ShiftAnd {
+            any,
+            chars,
+            lits,
+            dense,
+            words,
+            state: smallvec![0; words],
+            next: smallvec![0; words],
+            last: 1u64 << ((piece.len().max(1) - 1) % 64),
+            fold,
         }
-        close(pat, &mut next);
-        std::mem::swap(&mut cur, &mut next);
     }
-    bit(&cur, pat.len())
+
+    #[inline]
+    fn step(&mut self, c: char) -> bool {
+        let c = fold_char(c, self.fold);
+        let (mask, sparse): (&[u64], &[(u32, u64)]) =
+            match self.chars.binary_search_by_key(&c, |l| l.c) {
+                Err(_) => (&self.any, &[]),
+                Ok(k) => match self.chars.get(k) {
+                    Some(Literal { row: Some(row), .. }) => {
+                        let at = *row as usize * self.words;
+                        (self.dense.get(at..at + self.words).unwrap_or_default(), &[])
+                    }
+                    Some(l) => (
+                        &self.any,
+                        self.lits
+                            .get(l.from as usize..l.to as usize)
+                            .unwrap_or_default(),
+                    ),
+                    None => (&self.any, &[]),
+                },
+            };
+        // Every position moves one step on and keeps its bit if it accepts `c`: one plain pass
+        // over the words.
+        // Word `w` takes its carry from the old word `w - 1`: no dependency between iterations.
+        if let (Some(n), Some(s), Some(m)) =
+            (self.next.first_mut(), self.state.first(), mask.first())
+        {
+            *n = ((s << 1) | 1) & m;
+        }
+        let len = self.state.len().min(self.next.len()).min(mask.len());
+        let next = self.next.get_mut(1..len).unwrap_or_default();
+        let higher = self.state.get(1..len).unwrap_or_default();
+        let lower = self.state.get(..len.saturating_sub(1)).unwrap_or_default();
+        let mask_higher = mask.get(1..len).unwrap_or_default();
+        for (((n, &s), &lo), &m) in next.iter_mut().zip(higher).zip(lower).zip(mask_higher) {
+            *n = ((s << 1) | (lo >> 63)) & m;
+        }
+        // Rare literals: their positions accept `c` too.
+        for &(w, bits) in sparse {
+            let w = w as usize;
+            let carry = match w.checked_sub(1) {
+                None => 1,
+                Some(p) => self.state.get(p).map_or(0, |s| s >> 63),
+            };
+            let shifted = (self.state.get(w).copied().unwrap_or(0) << 1) | carry;
+            if let Some(n) = self.next.get_mut(w) {
+                *n |= shifted & bits;
+            }
+        }
+        std::mem::swap(&mut self.state, &mut self.next);
+        self.state.last().is_some_and(|s| s & self.last != 0)
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// Tokenises a plain glob (`*` and `?` special, everything else literal).
+    pub(crate) fn tokenize(pattern: &str, fold: bool) -> Vec<Tok> {
+        pattern
+            .chars()
+            .map(|c| match c {
+                '*' => Tok::Star,
+                '?' => Tok::One,
+                c if fold => Tok::Lit(c.to_ascii_lowercase()),
+                c => Tok::Lit(c),
+            })
+            .collect()
+    }
+
+    /// The reference: a dynamic program over (pattern position, text position).
+    pub(crate) fn reference(pat: &[Tok], s: &str, fold: bool) -> bool {
+        let text: Vec<char> = s.chars().map(|c| fold_char(c, fold)).collect();
+        // ok[j]: pat[..i] matches text[..j]
+        let mut ok = vec![false; text.len() + 1];
+        ok[0] = true;
+        for t in pat {
+            let mut next = vec![false; text.len() + 1];
+            for j in 0..=text.len() {
+                next[j] = match t {
+                    Tok::Star => ok[j] || (j > 0 && next[j - 1]),
+                    Tok::One => j > 0 && ok[j - 1],
+                    Tok::Lit(l) => j > 0 && ok[j - 1] && text[j - 1] == *l,
+                };
+            }
+            ok = next;
+        }
+        ok[text.len()]
+    }
+
     fn m(p: &str, s: &str) -> bool {
-        matches(&tokenize(p, false), s, false)
+        let got = matches(&tokenize(p, false), s, false);
+        assert_eq!(got, reference(&tokenize(p, false), s, false), "{p} vs {s}");
+        got
     }
 
     #[test]
     fn basics() {
         assert!(m("*", ""));
+        assert!(m("", ""));
+        assert!(!m("", "a"));
         assert!(m("a*c", "abbbc"));
         assert!(m("a?c", "abc"));
         assert!(!m("a?c", "ac"));
         assert!(m("*a*a*a*b", "aaaaaaaaab"));
         assert!(!m("*a*a*a*b", "aaaaaaaaaa"));
         assert!(m("é?", "éü"));
+        assert!(m("*b?d*", "xxbcdxx"));
+        assert!(m("*a?b*", "aacb"));
+        assert!(!m("ab*ba", "aba"));
+        assert!(m("ab*ba", "abba"));
+        assert!(m("??*??", "abcd"));
+        assert!(!m("??*??", "abc"));
+        assert!(m("*?é?*", "aéb"));
         assert!(matches(&tokenize("iam:get*", true), "IAM:GetUser", true));
+        assert!(matches(&tokenize("*user?", true), "GetUSERS", true));
     }
 
     #[test]
-    fn segment_stars_do_not_cross_colons() {
-        let pat = [Tok::Lit('a'), Tok::SegStar, Tok::Lit('b')];
-        assert!(nfa_match(&pat, "axxb", false));
-        assert!(!nfa_match(&pat, "ax:xb", false));
-        let pat = [Tok::Lit('a'), Tok::SegOne, Tok::Lit('b')];
-        assert!(!nfa_match(&pat, "a:b", false));
-        let long: Vec<Tok> = std::iter::repeat_n(Tok::SegStar, 300)
-            .chain([Tok::Lit('z')])
+    fn finders_report_every_occurrence() {
+        let p = tokenize("aba", false);
+        let mut f = Finder::new(&p, false);
+        let ends: Vec<usize> = "ababa"
+            .chars()
+            .enumerate()
+            .filter(|&(_, c)| f.step(c))
+            .map(|(i, _)| i)
             .collect();
-        assert!(nfa_match(&long, "abcz", false));
+        assert_eq!(ends, [2, 4]);
+        let p = tokenize("a?a", false);
+        let mut f = Finder::new(&p, false);
+        let ends: Vec<usize> = "aaaab"
+            .chars()
+            .enumerate()
+            .filter(|&(_, c)| f.step(c))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(ends, [2, 3]);
+    }
+
+    #[test]
+    fn long_pieces_span_several_words() {
+        let mut p = String::from("*");
+        let mut s = String::new();
+        for i in 0..300 {
+            let c = if i % 7 == 0 {
+                '?'
+            } else {
+                char::from(b'a' + (i % 3) as u8)
+            };
+            p.push(c);
+            s.push(if c == '?' { 'z' } else { c });
+        }
+        p.push('*');
+        let text = format!("xx{s}yy");
+        assert!(m(&p, &text));
+        let mut broken = text.clone();
+        broken.replace_range(150..151, "q");
+        assert_eq!(
+            m(&p, &broken),
+            reference(&tokenize(&p, false), &broken, false)
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Pieces longer than one 64-bit word, with `?` inside, against texts made from them.
+        #[test]
+        fn long_pieces_agree_with_reference(
+            mut pat in proptest::collection::vec(proptest::sample::select(&['a', 'b', '?'][..]), 60..400),
+            stars in proptest::collection::vec(0usize..400, 0..3),
+            rare in proptest::collection::vec(0usize..400, 0..3),
+            fill in proptest::collection::vec(proptest::sample::select(&['a', 'b'][..]), 200),
+            flip in proptest::option::of(0usize..400),
+        ) {
+            // A literal in few of many words takes the sparse path of the bit-parallel finder.
+            for at in rare {
+                pat.insert(at % (pat.len() + 1), 'c');
+            }
+            for at in stars {
+                pat.insert(at % (pat.len() + 1), '*');
+            }
+            let p: String = pat.iter().collect();
+            let mut fill = fill.into_iter().cycle();
+            let mut s: Vec<char> = p
+                .chars()
+                .flat_map(|c| match c {
+                    '*' => vec![fill.next().unwrap_or('a'); 2],
+                    '?' => vec![fill.next().unwrap_or('a')],
+                    c => vec![c],
+                })
+                .collect();
+            if let Some(i) = flip.filter(|_| !s.is_empty()) {
+                let i = i % s.len();
+                s[i] = if s[i] == 'a' { 'b' } else { 'a' };
+            }
+            let s: String = s.into_iter().collect();
+            let toks = tokenize(&p, false);
+            proptest::prop_assert_eq!(matches(&toks, &s, false), reference(&toks, &s, false));
+        }
     }
 }

@@ -8,8 +8,9 @@
 
 use std::fmt;
 
-/// Maximum nesting depth accepted. Real policies nest at most five levels deep.
-const MAX_DEPTH: usize = 32;
+/// Maximum nesting depth accepted. Real policies nest at most five levels deep; the parser
+/// recurses once per level, so this bound is what keeps hostile input off the stack's end.
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// A line/column position (both 1-based, columns counted in characters) in the source document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -385,7 +386,7 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
@@ -412,6 +413,54 @@ mod tests {
         assert!(parse(r#"{"a":1} x"#).is_err());
         assert!(parse("\"\\ud800\"").is_err());
         assert!(parse(&"[".repeat(100)).is_err());
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack: a recursion that the depth limit failed to
+    /// stop would overflow it and abort the test binary.
+    pub(crate) fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn_scoped(s, f)
+                .unwrap()
+                .join()
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = [
+            "[".repeat(100_000),
+            "{".repeat(100_000),
+            r#"{"a":"#.repeat(100_000),
+            r#"[{"a":"#.repeat(50_000),
+            format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ];
+        for doc in &deep {
+            let e = on_small_stack(|| parse(doc)).unwrap_err();
+            assert!(
+                e.message == "document is nested too deeply" || doc.starts_with("{{"),
+                "{}",
+                e.message
+            );
+        }
+        // `{{` is refused at once: an object needs a string key.
+        assert_eq!(
+            on_small_stack(|| parse(&deep[1])).unwrap_err().message,
+            "expected a string key"
+        );
+        // The deepest accepted document, and one level more.
+        let ok = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(on_small_stack(|| parse(&ok)).is_ok());
+        let over = format!("[{ok}]");
+        assert_eq!(
+            on_small_stack(|| parse(&over)).unwrap_err().at,
+            Position {
+                line: 1,
+                column: 34
+            }
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!
 //! Section numbers in the docs refer to `shared/docs/aws-reference.md`.
 
+mod arn;
 mod compiled;
 mod condition;
 mod context;
@@ -285,6 +286,65 @@ fn collect_context_keys(doc: &PolicyDocument) -> Vec<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Every public way into the JSON parser refuses hostile nesting with a clean error, on a
+    /// 256 KiB stack.
+    #[test]
+    fn every_parse_entry_bounds_nesting() {
+        use crate::json::tests::on_small_stack;
+        let policy = |inner: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"StringEquals":{{"aws:x":{inner}}}}}}}]}}"#
+            )
+        };
+        let docs = [
+            "[".repeat(100_000),
+            "{".repeat(100_000),
+            r#"{"a":"#.repeat(26_000),
+            policy(&"[".repeat(100_000)),
+            policy(&format!("{}1{}", "[".repeat(60_000), "]".repeat(60_000))),
+        ];
+        let kinds = [
+            PolicyKind::Identity,
+            PolicyKind::Resource,
+            PolicyKind::Trust,
+            PolicyKind::Boundary,
+            PolicyKind::Session,
+            PolicyKind::Scp,
+        ];
+        let malformed = |r: Result<Policy, PolicyError>| match r {
+            Err(e) => e.malformed().map(|m| m.to_string()).unwrap_or_default(),
+            Ok(_) => String::from("accepted"),
+        };
+        let deep = |m: &str| m.contains("nested too deeply") || m.contains("expected a string key");
+        for doc in &docs {
+            for kind in kinds {
+                // Most default limits refuse these sizes before any JSON is read; resource
+                // policies allow the whole wire size, so their JSON is read.
+                let e = on_small_stack(|| Policy::parse(doc, kind)).unwrap_err();
+                assert!(e.is_too_large() || deep(&e.to_string()), "{kind:?}: {e}");
+                let unlimited = SizeLimit {
+                    max: usize::MAX,
+                    ..kind.size_limit()
+                };
+                for m in [
+                    on_small_stack(|| malformed(Policy::parse_with_limit(doc, kind, usize::MAX))),
+                    on_small_stack(|| {
+                        malformed(Policy::parse_with_size_limit(doc, kind, unlimited))
+                    }),
+                ] {
+                    assert!(deep(&m), "{kind:?}: {m}");
+                }
+            }
+        }
+        // Nesting within the limit still reaches the validator (which refuses the array).
+        let m = malformed(Policy::parse_with_limit(
+            &policy(&format!("{}1{}", "[".repeat(20), "]".repeat(20))),
+            PolicyKind::Identity,
+            usize::MAX,
+        ));
+        assert!(!m.contains("nested too deeply"), "{m}");
+    }
 
     #[test]
     fn policy_is_send_sync_clone() {

@@ -5,6 +5,8 @@
 #[path = "conformance/common.rs"]
 mod common;
 
+#[path = "conformance/arn_components.rs"]
+mod arn_components;
 #[path = "conformance/arn_ops.rs"]
 mod arn_ops;
 #[path = "conformance/bool_binary_ops.rs"]

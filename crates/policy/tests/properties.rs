@@ -1,5 +1,6 @@
 //! Property tests: parse → serialise → parse round trip; statement order never changes a
-//! decision; adding a Deny never turns a denial into an Allow.
+//! decision; adding a Deny never turns a denial into an Allow; deep nesting is refused without
+//! exhausting a small stack.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use policy::{
@@ -257,5 +258,70 @@ proptest! {
         if b == Effect::ExplicitDeny {
             prop_assert_eq!(a, Effect::ExplicitDeny);
         }
+    }
+}
+
+/// Runs `f` on a thread with a 256 KiB stack, as the fuzz targets do: unbounded recursion in
+/// the parser would overflow it and abort the test run.
+fn on_small_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn_scoped(s, f)
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
+
+/// Where the deep value goes: alone, or as a condition value / a statement inside a policy.
+fn embed(place: u8, deep: &str) -> String {
+    match place % 3 {
+        0 => deep.to_owned(),
+        1 => format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"StringLike":{{"aws:x":{deep}}}}}}}}}"#
+        ),
+        _ => format!(r#"{{"Version":"2012-10-17","Statement":[{deep}]}}"#),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Balanced documents nested 33 to 10,000 levels deep (arrays and objects mixed, each level
+    /// chosen at random): every parse entry refuses them, with an error and without overflowing
+    /// a small stack.
+    #[test]
+    fn deep_nesting_is_an_error(
+        levels in prop::collection::vec(any::<bool>(), 33..10_000),
+        place in any::<u8>(),
+        kind in 0usize..6,
+    ) {
+        let mut deep = String::new();
+        for &obj in &levels {
+            deep.push_str(if obj { r#"{"k":"# } else { "[" });
+        }
+        deep.push_str("\"v\"");
+        for &obj in levels.iter().rev() {
+            deep.push(if obj { '}' } else { ']' });
+        }
+        let doc = embed(place, &deep);
+        let kind = [
+            PolicyKind::Identity,
+            PolicyKind::Resource,
+            PolicyKind::Trust,
+            PolicyKind::Boundary,
+            PolicyKind::Session,
+            PolicyKind::Scp,
+        ][kind];
+        let (a, b) = on_small_stack(|| {
+            (
+                Policy::parse(&doc, kind).map(|_| ()),
+                Policy::parse_with_limit(&doc, kind, usize::MAX).map(|_| ()),
+            )
+        });
+        prop_assert!(a.is_err());
+        let e = b.unwrap_err();
+        prop_assert!(e.to_string().contains("nested too deeply"), "{}", e);
     }
 }
