@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import BINARY, ROOT_KEY, ROOT_SECRET, error_code, make_server, unique
+from conftest import BINARY, ROOT_KEY, ROOT_SECRET, error_code, make_server, raw_call, unique
 from test_mfa import now_step, totp
 from test_oidc import fed  # noqa: F401  (fixture: a server with a local OIDC issuer)
 
@@ -261,12 +261,16 @@ def test_pagination_and_filters(fresh_server):
     assert {e["EventName"] for e in rw} == {"CreateUser"}
     [res] = lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", f"AttributeKey=ResourceName,AttributeValue={user}")
     assert res["EventName"] == "CreateUser"
-    assert len(lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", "AttributeKey=Username,AttributeValue=root")) == 8
-    assert len(lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", f"AttributeKey=AccessKeyId,AttributeValue={ROOT_KEY}")) == 8
+    # (The lookups are recorded too, as CloudTrail records its own calls: leave them out of the counts.)
+    def calls(events):
+        return [e for e in events if e["EventName"] != "LookupEvents"]
+
+    assert len(calls(lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", "AttributeKey=Username,AttributeValue=root"))) == 8
+    assert len(calls(lookup(s, ROOT_KEY, ROOT_SECRET, "--lookup-attributes", f"AttributeKey=AccessKeyId,AttributeValue={ROOT_KEY}"))) == 8
     # Time range.
     future = int(time.time()) + 3600
     assert lookup(s, ROOT_KEY, ROOT_SECRET, "--start-time", str(future)) == []
-    assert len(lookup(s, ROOT_KEY, ROOT_SECRET, "--end-time", str(future))) == 8
+    assert len(calls(lookup(s, ROOT_KEY, ROOT_SECRET, "--end-time", str(future)))) == 8
     # Errors in the JSON protocol shape.
     with pytest.raises(ClientError) as e:
         client.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "x"},
@@ -352,3 +356,76 @@ def test_web_identity_events(fed):
     for e in export(s):
         text = json.dumps(e)
         assert token not in text and c["SessionToken"] not in text and c["SecretAccessKey"] not in text
+
+
+def test_lookup_events_calls_are_recorded(fresh_server):
+    """Issue #11: CloudTrail records its own API calls (event source cloudtrail.amazonaws.com): allowed,
+    denied and failed authentication."""
+    s = fresh_server
+    iam = s.client("iam")
+    nobody = unique("nobody")
+    iam.create_user(UserName=nobody)
+    k = iam.create_access_key(UserName=nobody)["AccessKey"]
+    root = s.client("cloudtrail")
+    root.lookup_events(MaxResults=5, LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateUser"}])
+    with pytest.raises(ClientError):
+        s.client("cloudtrail", k["AccessKeyId"], k["SecretAccessKey"]).lookup_events()
+    with pytest.raises(ClientError):
+        s.client("cloudtrail", k["AccessKeyId"], "wrong-secret-" + "x" * 27).lookup_events()
+    time.sleep(0.1)
+    events = [ct(e) for e in root.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": "cloudtrail.amazonaws.com"}],
+        MaxResults=50)["Events"]]
+    assert all(e["eventName"] == "LookupEvents" and e["readOnly"] for e in events)
+    ok = [e for e in events if "errorCode" not in e]
+    assert ok and ok[-1]["requestParameters"]["LookupAttributes"][0]["AttributeValue"] == "CreateUser"
+    assert ok[-1]["userIdentity"]["type"] == "Root"
+    codes = {e.get("errorCode") for e in events}
+    assert "AccessDeniedException" in codes
+    assert "InvalidSignatureException" in codes
+    denied = [e for e in events if e.get("errorCode") == "AccessDeniedException"][0]
+    assert denied["userIdentity"]["userName"] == nobody
+
+
+def test_requests_refused_before_an_action_are_recorded(fresh_server):
+    """Issue #11: requests refused before an action is known (no or unknown Action, wrong Version, duplicate
+    parameters, oversize) leave a trace too."""
+    s = fresh_server
+    probes = [
+        ({"Version": "2011-06-15"}, "MissingAction", "Unknown"),
+        ({"Action": "BecomeAdmin", "Version": "2011-06-15"}, "InvalidAction", "BecomeAdmin"),
+        ({"Action": "GetCallerIdentity", "Version": "1999-01-01"}, "InvalidAction", "GetCallerIdentity"),
+    ]
+    for params, code, _ in probes:
+        st, text = raw_call(s, "sts", params)
+        assert f"<Code>{code}</Code>" in text, text
+    # The same parameter twice (query string and body).
+    import urllib.request
+    req = urllib.request.Request(s.endpoint + "/?Action=GetCallerIdentity", data=b"Action=GetCallerIdentity&Version=2011-06-15",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+    # Oversize (16 MiB limit).
+    req = urllib.request.Request(s.endpoint + "/?Action=CreateUser&Version=2010-05-08", data=b"x" * (17 * 1024 * 1024),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=60)
+    except urllib.error.HTTPError as e:
+        assert e.code == 413
+    # The writer commits in batches: wait until the last probe's event is stored.
+    deadline = time.time() + 10
+    while True:
+        events = export(s)
+        by_code = {}
+        for e in events:
+            by_code.setdefault(e.get("errorCode"), []).append(e)
+        if "RequestEntityTooLarge" in by_code or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    for _, code, name in probes:
+        assert any(e["eventName"] == name for e in by_code.get(code, [])), (code, name)
+    assert by_code.get("InvalidParameterCombination"), "duplicate parameters not recorded"
+    [big] = by_code["RequestEntityTooLarge"]
+    assert big["eventName"] == "CreateUser" and big["eventSource"] == "iam.amazonaws.com"

@@ -211,6 +211,7 @@ async fn handle(
                 format!("Request body must be at most {limit} bytes."),
             );
             let mut resp = error_response(early_service, &err, &request_id, now);
+            audit_rejected_head(&app, early_service, &query, parts, peer, &request_id, err).await;
             if !too_large.drained {
                 // We stopped reading: tell the client the connection ends here.
                 resp.headers_mut()
@@ -221,6 +222,7 @@ async fn handle(
         Err(_) => {
             let err = ApiError::new(ErrorCode::RequestTimeout, "Your socket connection to the server was not read from or written to within the timeout period.");
             let mut resp = error_response(early_service, &err, &request_id, now);
+            audit_rejected_head(&app, early_service, &query, parts, peer, &request_id, err).await;
             resp.headers_mut()
                 .insert("connection", HeaderValue::from_static("close"));
             return resp;
@@ -228,9 +230,10 @@ async fn handle(
     };
     if crate::audit::lookup::is_cloudtrail(&parts.headers) {
         let app2 = app.clone();
+        let rid = request_id.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let meta = request_meta(&parts, peer);
-            crate::audit::lookup::serve(&app2, &parts, &query, &body, &meta)
+            crate::audit::lookup::serve(&app2, &parts, &query, &body, &meta, &rid)
         })
         .await;
         let (status, json) = joined.unwrap_or_else(|_| {
@@ -282,6 +285,100 @@ fn request_meta(parts: &axum::http::request::Parts, peer: SocketAddr) -> Request
     }
 }
 
+/// The service and action a decoded request names, or the error (and the namespace to word it in) when it
+/// names none, an unknown one, or the wrong API version.
+fn route(params: &Params) -> Result<(Service, &str), (Service, ApiError)> {
+    let guessed = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
+        Service::Iam
+    } else {
+        Service::Sts
+    };
+    let Some(action) = params.get("Action") else {
+        return Err((
+            guessed,
+            ApiError::new(ErrorCode::MissingAction, "Missing Action"),
+        ));
+    };
+    let unknown = |service| {
+        (
+            service,
+            ApiError::new(
+                ErrorCode::InvalidAction,
+                format!(
+                    "Could not find operation {action} for version {}",
+                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
+                ),
+            ),
+        )
+    };
+    let service = service_of(action).ok_or_else(|| unknown(guessed))?;
+    if params.get("Version") != Some(service.version()) {
+        return Err(unknown(service));
+    }
+    Ok((service, action))
+}
+
+/// Record a request refused before it reached an action — undecodable, no or an unknown `Action`, the wrong
+/// `Version`, too large, too slow — so probes show in the audit trail too. The event carries whatever the
+/// request named (`eventName` is its `Action`, or `Unknown`) and no authenticated identity: nothing was
+/// verified, only the signature scope's key ID is noted.
+fn record_rejected(
+    app: &App,
+    service: Service,
+    params: &Params,
+    parts: &axum::http::request::Parts,
+    peer: SocketAddr,
+    request_id: &str,
+    err: &ApiError,
+) {
+    let meta = request_meta(parts, peer);
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let (scope_key_id, region) = crate::audit::event::signature_scope(authorization, params);
+    let action: String = params
+        .get("Action")
+        .map_or_else(|| "Unknown".to_string(), |a| a.chars().take(128).collect());
+    crate::audit::record_call(
+        app,
+        &crate::audit::CallInfo {
+            event_source: service.event_source(),
+            action: &action,
+            params,
+            request_json: None,
+            meta: &meta,
+            caller: None,
+            scope_key_id,
+            region,
+            request_id,
+            now: app.clock.now(),
+            result: Err(crate::audit::CallError::from(err)),
+        },
+    );
+}
+
+/// [`record_rejected`] for a request whose body was never read (too large, too slow): only the query string's
+/// parameters are known. Runs on the blocking pool (the audit queue applies back-pressure).
+async fn audit_rejected_head(
+    app: &Arc<App>,
+    service: Service,
+    query: &str,
+    parts: axum::http::request::Parts,
+    peer: SocketAddr,
+    request_id: &str,
+    err: ApiError,
+) {
+    let app = app.clone();
+    let query = query.to_string();
+    let request_id = request_id.to_string();
+    let _ = tokio::task::spawn_blocking(move || {
+        let params = Params::decode(&query, b"").unwrap_or_default();
+        record_rejected(&app, service, &params, &parts, peer, &request_id, &err);
+    })
+    .await;
+}
+
 /// The synchronous request pipeline (runs on the blocking pool: actions may commit to the store).
 fn process(
     app: &App,
@@ -293,48 +390,26 @@ fn process(
 ) -> (Service, Result<String, ApiError>) {
     let params = match Params::decode(query, form_body(parts, body)) {
         Ok(p) => p,
-        Err(e) => return (Service::Sts, Err(e)),
+        Err(e) => {
+            record_rejected(
+                app,
+                Service::Sts,
+                &Params::default(),
+                parts,
+                peer,
+                request_id,
+                &e,
+            );
+            return (Service::Sts, Err(e));
+        }
     };
-    let Some(action) = params.get("Action") else {
-        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
-            Service::Iam
-        } else {
-            Service::Sts
-        };
-        return (
-            service,
-            Err(ApiError::new(ErrorCode::MissingAction, "Missing Action")),
-        );
+    let (service, action) = match route(&params) {
+        Ok(routed) => routed,
+        Err((service, e)) => {
+            record_rejected(app, service, &params, parts, peer, request_id, &e);
+            return (service, Err(e));
+        }
     };
-    let Some(service) = service_of(action) else {
-        let service = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
-            Service::Iam
-        } else {
-            Service::Sts
-        };
-        return (
-            service,
-            Err(ApiError::new(
-                ErrorCode::InvalidAction,
-                format!(
-                    "Could not find operation {action} for version {}",
-                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
-                ),
-            )),
-        );
-    };
-    if params.get("Version") != Some(service.version()) {
-        return (
-            service,
-            Err(ApiError::new(
-                ErrorCode::InvalidAction,
-                format!(
-                    "Could not find operation {action} for version {}",
-                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
-                ),
-            )),
-        );
-    }
     let meta = request_meta(parts, peer);
     // What the audit event needs from inside the pipeline.
     let mut audit_caller: Option<crate::auth::Caller> = None;
@@ -407,16 +482,17 @@ fn process(
     crate::audit::record_call(
         app,
         &crate::audit::CallInfo {
-            service,
+            event_source: service.event_source(),
             action,
             params: &params,
+            request_json: None,
             meta: &meta,
             caller: audit_caller.as_ref(),
             scope_key_id,
             region,
             request_id,
             now: app.clock.now(),
-            result: result.as_deref(),
+            result: result.as_deref().map_err(crate::audit::CallError::from),
         },
     );
     (service, result)

@@ -8,7 +8,6 @@ use crate::app::App;
 use crate::auth::{Caller, RequestMeta};
 use crate::error::ApiError;
 use crate::protocol::query::Params;
-use crate::protocol::Service;
 use crate::store::AuditRow;
 use crate::tokens::SessionKind;
 
@@ -42,9 +41,14 @@ const SECRET_PARAMS: &[&str] = &[
 
 /// Everything the pipeline knows about one call.
 pub struct CallInfo<'a> {
-    pub service: Service,
+    /// `eventSource`: `sts.amazonaws.com`, `iam.amazonaws.com`, `cloudtrail.amazonaws.com`.
+    pub event_source: &'a str,
+    /// `eventName`: the action (for a request refused before its action was known, what it named, if anything).
     pub action: &'a str,
+    /// Query parameters (empty for JSON-protocol calls).
     pub params: &'a Params,
+    /// The request of a JSON-protocol call (`requestParameters` as sent; LookupEvents carries no secrets).
+    pub request_json: Option<&'a Value>,
     pub meta: &'a RequestMeta,
     /// The authenticated caller, if authentication succeeded.
     pub caller: Option<&'a Caller>,
@@ -54,7 +58,23 @@ pub struct CallInfo<'a> {
     pub request_id: &'a str,
     pub now: i64,
     /// The response body on success, the error otherwise.
-    pub result: Result<&'a str, &'a ApiError>,
+    pub result: Result<&'a str, CallError<'a>>,
+}
+
+/// A failed call's `errorCode` and `errorMessage`, whatever its protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct CallError<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+impl<'a> From<&'a ApiError> for CallError<'a> {
+    fn from(e: &'a ApiError) -> Self {
+        CallError {
+            code: e.code.as_str(),
+            message: &e.message,
+        }
+    }
 }
 
 /// Build the events of a call and queue them (blocking while the audit queue is full).
@@ -481,6 +501,8 @@ fn is_read_only(action: &str) -> bool {
     [
         "Get",
         "List",
+        "Lookup",
+        "Describe",
         "Simulate",
         "Generate",
         "Decode",
@@ -555,7 +577,10 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
         }
         None => unauthenticated_identity(app, info.scope_key_id),
     };
-    let request_parameters = request_parameters(info.params);
+    let request_parameters = match info.request_json {
+        Some(v) => v.clone(),
+        None => request_parameters(info.params),
+    };
     let response = match info.result {
         Ok(xml) => response_elements(info.action, xml),
         Err(_) => Value::Null,
@@ -595,7 +620,7 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
             "eventVersion": EVENT_VERSION,
             "userIdentity": identity,
             "eventTime": iso(info.now),
-            "eventSource": info.service.event_source(),
+            "eventSource": info.event_source,
             "eventName": info.action,
             "awsRegion": info.region.unwrap_or("us-east-1"),
             "sourceIPAddress": info.meta.source_ip,
@@ -618,7 +643,7 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
             "eventCategory": "Management",
         });
         if let Err(e) = info.result {
-            ev["errorCode"] = json!(e.code.as_str());
+            ev["errorCode"] = json!(e.code);
             ev["errorMessage"] = json!(e.message);
         }
         if let Some(s) = &shared_id {
@@ -638,7 +663,7 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
             event_id,
             event_time: info.now,
             event_name: info.action.to_string(),
-            event_source: info.service.event_source().to_string(),
+            event_source: info.event_source.to_string(),
             username: username.clone(),
             access_key_id: access_key_id.clone(),
             read_only,

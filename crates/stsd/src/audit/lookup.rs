@@ -81,11 +81,59 @@ pub fn serve(
     query: &str,
     body: &[u8],
     meta: &RequestMeta,
+    request_id: &str,
 ) -> (u16, String) {
-    match serve_inner(app, parts, query, body, meta) {
+    let mut seen = Seen::default();
+    let result = serve_inner(app, parts, query, body, meta, &mut seen);
+    // CloudTrail records its own API calls (event source cloudtrail.amazonaws.com), allowed or not.
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let no_params = crate::protocol::query::Params::default();
+    let (scope_key_id, region) = super::event::signature_scope(authorization, &no_params);
+    let operation = seen.operation.chars().take(128).collect::<String>();
+    super::record_call(
+        app,
+        &super::CallInfo {
+            event_source: EVENT_SOURCE,
+            action: if operation.is_empty() {
+                "Unknown"
+            } else {
+                &operation
+            },
+            params: &no_params,
+            request_json: Some(seen.input.as_ref().unwrap_or(&Value::Null)),
+            meta,
+            caller: seen.caller.as_ref(),
+            scope_key_id,
+            region,
+            request_id,
+            now: app.clock.now(),
+            result: match &result {
+                Ok(_) => Ok(""),
+                Err(e) => Err(super::CallError {
+                    code: &e.ty,
+                    message: &e.message,
+                }),
+            },
+        },
+    );
+    match result {
         Ok(v) => (200, v.to_string()),
         Err(e) => (e.status, e.body()),
     }
+}
+
+/// CloudTrail's own event source.
+pub const EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
+
+/// What a call revealed on its way through, for its own audit event.
+#[derive(Default)]
+struct Seen {
+    operation: String,
+    caller: Option<crate::auth::Caller>,
+    input: Option<Value>,
 }
 
 fn serve_inner(
@@ -94,6 +142,7 @@ fn serve_inner(
     query: &str,
     body: &[u8],
     meta: &RequestMeta,
+    seen: &mut Seen,
 ) -> Result<Value, JsonError> {
     let target = parts
         .headers
@@ -101,6 +150,7 @@ fn serve_inner(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let operation = operation_of(target).unwrap_or("");
+    seen.operation = operation.to_string();
     if parts.method != axum::http::Method::POST {
         return Err(JsonError::bad(
             "UnknownOperationException",
@@ -125,6 +175,7 @@ fn serve_inner(
             "Request is missing Authentication Token",
         )
     })?;
+    let caller = &*seen.caller.insert(caller);
     if operation != "LookupEvents" {
         return Err(JsonError::bad(
             "UnknownOperationException",
@@ -141,9 +192,10 @@ fn serve_inner(
             )
         })?
     };
+    seen.input = Some(input.clone());
     let ctx = crate::iam::Ctx {
         app,
-        caller: &caller,
+        caller,
         meta,
         now: app.clock.now(),
     };

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::app::Clock;
 use crate::store::{AuditRow, Store};
 
-pub use event::{record_call, CallInfo};
+pub use event::{record_call, CallError, CallInfo};
 
 /// Queue capacity (in requests; a cross-account AssumeRole is one request carrying two events).
 pub const DEFAULT_CAPACITY: usize = 8192;
