@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit, property and integration tests, then the end-to-end suite that drives the real
-# stsd binary with boto3 and the aws CLI (installed into .venv on first run).
+# Runs every test: the style gates (rustfmt, clippy with -D warnings), Rust unit, property and integration tests,
+# then the end-to-end suite that drives the real stsd binary with boto3 and the aws CLI (installed into .venv on
+# first run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "==> cargo build (stsd binary for the end-to-end suite)"
 cargo build --locked -p stsd --bin stsd
