@@ -404,9 +404,13 @@ def test_token_key_rotation(fresh_server):
     p = subprocess.run([BINARY, "keys", "rotate", "--endpoint", s.endpoint], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["ActiveKeyId"] == 2
+    # The new key is published first (every node sharing the store learns it) and seals after 5 seconds.
+    during = sts.assume_role(RoleArn=role_arn, RoleSessionName="during")
+    time.sleep(5.5)
     after = sts.assume_role(RoleArn=role_arn, RoleSessionName="after")
     # Each token names its key: version byte, then the key ID.
     assert base64.b64decode(before["Credentials"]["SessionToken"])[1:5] == (1).to_bytes(4, "big")
+    assert base64.b64decode(during["Credentials"]["SessionToken"])[1:5] == (1).to_bytes(4, "big")
     assert base64.b64decode(after["Credentials"]["SessionToken"])[1:5] == (2).to_bytes(4, "big")
     s.restart()
     for creds in (before, after):

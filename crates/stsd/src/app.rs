@@ -1,11 +1,16 @@
 //! The application: state, store, configuration and clock shared by every request.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::error::{ApiError, ApiResult};
+use arc_swap::ArcSwap;
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::{State, Touched};
 use crate::store::{Store, StoreError};
+
+/// Attempts of one write when other nodes keep winning the race for the same rows.
+const MAX_WRITE_ATTEMPTS: usize = 5;
 
 /// Tunables with AWS's defaults.
 #[derive(Debug, Clone)]
@@ -63,7 +68,10 @@ impl Clock {
 type SigningKeyId = (String, String, String, String);
 
 pub struct App {
-    state: RwLock<State>,
+    /// The published snapshot. Readers load it without waiting; writers publish a new one.
+    state: ArcSwap<State>,
+    /// Serializes this node's writers (readers never take it).
+    writer: Mutex<()>,
     store: std::sync::Arc<dyn Store>,
     /// The audit trail's writer (events are queued here and stored in batches off the request path).
     pub audit: crate::audit::Audit,
@@ -94,7 +102,8 @@ impl App {
         Ok(App {
             audit,
             tokens,
-            state: RwLock::new(state),
+            state: ArcSwap::from_pointee(state),
+            writer: Mutex::new(()),
             store,
             config,
             clock,
@@ -105,12 +114,15 @@ impl App {
         })
     }
 
-    /// Panic while holding the state's write lock, as a handler bug would (tests of crash containment).
+    /// Panic in the middle of a write, as a handler bug would (tests of crash containment).
     #[cfg(test)]
-    pub(crate) fn poison_state_for_test(&self) {
+    pub(crate) fn panic_in_write_for_test(&self) {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _guard = self.state.write();
-            std::panic::resume_unwind(Box::new("handler bug"));
+            let _: ApiResult<()> = self.write(|st, t| {
+                st.accounts.clear();
+                t.touch(crate::store::Kind::Account, "x", "x");
+                std::panic::resume_unwind(Box::new("handler bug"))
+            });
         }));
     }
 
@@ -118,77 +130,117 @@ impl App {
         self.store.as_ref()
     }
 
-    pub fn set_management_account(&mut self, id: &str) -> Result<(), StoreError> {
-        self.store.put_meta("management_account", id)?;
-        self.management_account = id.to_string();
-        Ok(())
+    /// Record `candidate` as the management account unless one is recorded already (atomically, across
+    /// every node sharing the store); returns the one recorded.
+    pub fn claim_management_account(&mut self, candidate: &str) -> Result<String, StoreError> {
+        let recorded = self.store.update_meta("management_account", &mut |cur| {
+            Ok(match cur {
+                Some(id) if !id.is_empty() => None,
+                _ => Some(candidate.to_string()),
+            })
+        })?;
+        let id = recorded.unwrap_or_default();
+        self.management_account = id.clone();
+        Ok(id)
     }
 
-    pub fn read(&self) -> ApiResult<RwLockReadGuard<'_, State>> {
-        if let Ok(guard) = self.state.read() {
-            return Ok(guard);
-        }
-        // (The poisoned read guard is dropped by now: recovery needs the write lock.)
-        self.recover_state();
-        self.state.read().map_err(|_| ApiError::internal())
+    /// Whether the snapshot holds account `id`.
+    pub fn has_account(&self, id: &str) -> bool {
+        self.state.load().accounts.contains_key(id)
     }
 
-    /// A handler that panicked while holding the state lock poisoned it, and may have left a mutation half
-    /// done. The store holds exactly what was acknowledged, so memory is reloaded from it and the lock made
-    /// usable again: a panic costs its own request, never the server.
-    fn recover_state(&self) {
-        let mut guard = match self.state.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if !self.state.is_poisoned() {
-            return;
-        }
-        match State::load(self.store.as_ref()) {
-            Ok(fresh) => {
-                *guard = fresh;
-                self.state.clear_poison();
-                tracing::error!("a request panicked while holding the state lock; state reloaded from the store");
-            }
-            Err(e) => tracing::error!(error = %e, "reloading state after a panic failed"),
-        }
+    /// The current snapshot. Never waits: writers publish new snapshots instead of locking this one.
+    pub fn read(&self) -> ApiResult<Arc<State>> {
+        Ok(self.state.load_full())
     }
 
-    /// Run a mutation. The closure validates before it mutates; if it fails after mutating, or the store
-    /// refuses the commit, memory is reloaded from the store so nothing half-done stays visible.
+    /// Run a mutation. The closure works on a copy of the current snapshot, validating before it mutates
+    /// and recording what it touched; the touched rows are committed to the store with the revisions the
+    /// copy saw, and only then is the copy published. If the closure fails, or the store refuses, the copy
+    /// is dropped and nothing half-done is ever visible. When another node changed one of the rows meanwhile
+    /// (`Conflict`), the snapshot catches up with the store and the closure runs again on fresh data, so it
+    /// decides as it would have on a single node (quotas, existence); after [`MAX_WRITE_ATTEMPTS`] lost races
+    /// the caller gets AWS's `ConcurrentModification`.
     pub fn write<T>(
         &self,
-        f: impl FnOnce(&mut State, &mut Touched) -> ApiResult<T>,
+        mut f: impl FnMut(&mut State, &mut Touched) -> ApiResult<T>,
     ) -> ApiResult<T> {
-        if self.state.is_poisoned() {
-            self.recover_state();
-        }
-        let mut st = self.state.write().map_err(|_| ApiError::internal())?;
-        let mut touched = Touched::default();
-        let result = f(&mut st, &mut touched);
-        if touched.is_empty() {
-            return result;
-        }
-        let commit = match &result {
-            Ok(_) => st.changes(&touched).and_then(|c| self.store.apply(&c)),
-            Err(_) => Err(StoreError::Backend("action failed after mutating".into())),
-        };
-        match commit {
-            Ok(()) => {
-                st.reindex();
-                result
+        // The writer lock guards no data (a panicking writer leaves only its own copy behind).
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let mut st = State::clone(&self.state.load());
+            let mut touched = Touched::default();
+            let value = f(&mut st, &mut touched)?;
+            if touched.is_empty() {
+                return Ok(value);
             }
-            Err(e) => {
-                if result.is_ok() {
-                    tracing::error!(error = %e, "store commit failed; reloading state");
+            let changes = st.changes(&touched).map_err(|e| {
+                tracing::error!(error = %e, "encoding a change failed");
+                ApiError::internal()
+            })?;
+            match self.store.apply(&changes) {
+                Ok(generation) => {
+                    let contiguous = st.committed(&touched, generation);
+                    self.state.store(Arc::new(st));
+                    if !contiguous {
+                        // Other nodes committed in between: apply their changes too.
+                        self.catch_up_locked().map_err(|e| {
+                            tracing::error!(error = %e, "catching up with the store failed");
+                            ApiError::internal()
+                        })?;
+                    }
+                    return Ok(value);
                 }
-                match State::load(self.store.as_ref()) {
-                    Ok(fresh) => *st = fresh,
-                    Err(le) => tracing::error!(error = %le, "reloading state failed"),
+                Err(StoreError::Conflict(what)) => {
+                    tracing::debug!(%what, "write lost a race with another node; retrying on fresh state");
+                    self.catch_up_locked().map_err(|e| {
+                        tracing::error!(error = %e, "catching up with the store failed");
+                        ApiError::internal()
+                    })?;
                 }
-                result.and(Err(ApiError::internal()))
+                Err(e) => {
+                    tracing::error!(error = %e, "store commit failed; nothing was changed");
+                    return Err(ApiError::internal());
+                }
             }
         }
+        Err(ApiError::new(
+            ErrorCode::ConcurrentModification,
+            "The request was rejected because it attempted to modify a resource that was being modified concurrently. Retry the request.",
+        ))
+    }
+
+    /// Apply what other nodes committed since this snapshot (the change feed), or reload everything when the
+    /// feed no longer reaches back. Returns whether anything changed.
+    pub fn refresh(&self) -> Result<bool, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.catch_up_locked()
+    }
+
+    fn catch_up_locked(&self) -> Result<bool, StoreError> {
+        let current = self.state.load_full();
+        match self.store.changes_since(current.generation)? {
+            Some(feed) if feed.generation <= current.generation => Ok(false),
+            Some(feed) => {
+                let mut st = State::clone(&current);
+                st.apply_feed(feed)?;
+                self.state.store(Arc::new(st));
+                Ok(true)
+            }
+            None => {
+                tracing::info!(
+                    "the change log no longer reaches this snapshot; reloading everything"
+                );
+                self.state
+                    .store(Arc::new(State::load(self.store.as_ref())?));
+                Ok(true)
+            }
+        }
+    }
+
+    /// The store generation the published snapshot reflects.
+    pub fn generation(&self) -> i64 {
+        self.state.load().generation
     }
 
     /// Cached SigV4 signing key.
@@ -255,7 +307,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_panic_under_the_state_lock_costs_one_request_not_the_server() {
+    fn a_panic_in_a_write_costs_one_request_not_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
         let app = App::new(
@@ -264,13 +316,12 @@ mod tests {
             Clock::fixed(1_700_000_000),
         )
         .unwrap();
-        app.poison_state_for_test();
-        assert!(app.state.is_poisoned());
-        // The next reader and writer get a state reloaded from the store.
-        assert!(app.read().is_ok());
-        assert!(!app.state.is_poisoned());
-        app.poison_state_for_test();
+        crate::iam::create_account_for_management(&app, "111122223333", None).unwrap();
+        app.panic_in_write_for_test();
+        // The half-done copy was dropped: readers see the account, and the next writer works.
+        assert!(app.read().unwrap().accounts.contains_key("111122223333"));
         assert!(app.write(|_, _| Ok(())).is_ok());
-        assert!(!app.state.is_poisoned());
+        assert_eq!(app.read().unwrap().accounts.len(), 1);
+        assert!(crate::iam::create_account_for_management(&app, "111122223333", None).is_err());
     }
 }

@@ -280,11 +280,14 @@ async fn shutdown_signal() {
 }
 
 /// First start: create the management account with root keys from the environment or freshly generated.
+/// Race-free when several nodes start together on one empty store: the first node to record its account ID
+/// decides it, and the account is created once (a second creation is refused by the store's revision check
+/// and then found to exist). With generated keys, only the node that created the account writes them.
 fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
-    let id = match std::env::var("STSD_ACCOUNT_ID") {
-        Ok(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => id,
+    let env_id = match std::env::var("STSD_ACCOUNT_ID") {
+        Ok(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => Some(id),
         Ok(id) => bail!("STSD_ACCOUNT_ID must be 12 digits, got {id:?}"),
-        Err(_) => stsd::ids::account_id(),
+        Err(_) => None,
     };
     let env_key = match (
         std::env::var("STSD_ROOT_ACCESS_KEY_ID"),
@@ -302,11 +305,30 @@ fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
         (Err(_), Err(_)) => None,
         _ => bail!("set both STSD_ROOT_ACCESS_KEY_ID and STSD_ROOT_SECRET_ACCESS_KEY, or neither"),
     };
-    let generated = env_key.is_none();
-    let key = stsd::iam::create_account_for_management(app, &id, env_key)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    app.set_management_account(&id)
+    let candidate = env_id.unwrap_or_else(stsd::ids::account_id);
+    let id = app
+        .claim_management_account(&candidate)
         .context("recording the management account")?;
+    let mine = id == candidate;
+    // Another node recorded its own (generated) ID first: wait for it to create the account.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !mine && !app.has_account(&id) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        app.refresh().context("reading the store")?;
+    }
+    if app.has_account(&id) {
+        eprintln!("stsd: management account {id} (created by another node)");
+        return Ok(());
+    }
+    let generated = env_key.is_none();
+    let key = match stsd::iam::create_account_for_management(app, &id, env_key) {
+        Ok(key) => key,
+        Err(e) if e.code == stsd::error::ErrorCode::EntityAlreadyExists => {
+            eprintln!("stsd: management account {id} (created by another node)");
+            return Ok(());
+        }
+        Err(e) => bail!("{e}"),
+    };
     if generated {
         let path = data_dir.join("root-credentials.json");
         let body = serde_json::json!({"AccountId": id, "AccessKeyId": key.id, "SecretAccessKey": key.secret});

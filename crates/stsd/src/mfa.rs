@@ -221,7 +221,7 @@ pub fn verify_code(
         return Err(denied());
     }
     let result = app.write(|st, t| {
-        let acct = st.accounts.get_mut(account).ok_or_else(denied)?;
+        let acct = st.account_mut(account).ok_or_else(denied)?;
         let owner = match user_key {
             None => MfaOwner::Root,
             Some(k) => MfaOwner::User {
@@ -525,7 +525,7 @@ mod tests {
                 });
                 a.mfa_devices.insert("dev".into(), d);
                 a.mfa_devices.insert("rootdev".into(), r);
-                st.accounts.insert(acct_id.into(), a);
+                st.accounts.insert(acct_id.into(), std::sync::Arc::new(a));
                 t.touch(Kind::Account, acct_id, acct_id);
                 t.touch(Kind::User, acct_id, "alice");
                 t.touch(Kind::User, acct_id, "bob");

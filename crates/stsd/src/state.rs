@@ -1,25 +1,34 @@
 //! The in-memory state (all accounts and their IAM entities) and the bridge to the durable [`Store`].
 //!
-//! Reads (authentication, authorization, Get/List) take a shared lock; a write takes the exclusive lock,
-//! mutates, records which entities it touched, and commits exactly those rows before the lock is released,
-//! so what a client saw acknowledged is on disk.
+//! A [`State`] is an immutable snapshot once published: readers hold an `Arc` of it and never wait. A write
+//! works on a copy (cheap: accounts are shared `Arc`s and only the accounts a write touches are cloned),
+//! records which entities it touched, and hands exactly those rows to the store with the revision it saw. The
+//! copy is published only after the store committed it; a failed write simply drops its copy.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::model::{Account, AccountMeta, Group, KeyOwner, ManagedPolicy, MfaDevice, Role, User};
-use crate::store::{Change, Kind, Record, Store, StoreError};
+use crate::store::{Change, Feed, Kind, Record, Snapshot, Store, StoreError};
 
-#[derive(Default)]
+/// (kind, account, lower-cased key) of one stored entity.
+pub type EntityId = (Kind, String, String);
+
+#[derive(Default, Clone)]
 pub struct State {
-    pub accounts: BTreeMap<String, Account>,
-    /// Access key ID → owner, for every long-term key.
-    pub keys: HashMap<String, KeyOwner>,
+    pub accounts: BTreeMap<String, Arc<Account>>,
+    /// Access key ID → owner, for every long-term key (rebuilt by [`State::reindex`]).
+    pub keys: Arc<HashMap<String, KeyOwner>>,
+    /// The store revision of every entity, for optimistic concurrency between nodes.
+    revisions: Arc<HashMap<EntityId, i64>>,
+    /// The store generation this snapshot reflects.
+    pub generation: i64,
 }
 
-/// Entities a write touched: (kind, account, lower-cased key).
+/// Entities a write touched.
 #[derive(Default)]
 pub struct Touched {
-    set: BTreeSet<(Kind, String, String)>,
+    set: std::collections::BTreeSet<EntityId>,
 }
 
 impl Touched {
@@ -39,77 +48,87 @@ fn corrupt(e: serde_json::Error) -> StoreError {
 impl State {
     /// Rebuild the whole state from the store, compiling every stored policy.
     pub fn load(store: &dyn Store) -> Result<State, StoreError> {
-        let mut records = store.load_all()?;
-        // Accounts first so entities find their account.
+        State::from_snapshot(store.load_all()?)
+    }
+
+    pub fn from_snapshot(snapshot: Snapshot) -> Result<State, StoreError> {
+        let mut st = State {
+            generation: snapshot.generation,
+            ..State::default()
+        };
+        st.apply_records(snapshot.records, &[])?;
+        Ok(st)
+    }
+
+    /// The account `id`, for reading.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.get(id).map(|a| &**a)
+    }
+
+    /// The account `id`, for writing (cloned first if a published snapshot shares it).
+    pub fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
+        self.accounts.get_mut(id).map(Arc::make_mut)
+    }
+
+    /// Apply what another writer committed (the change feed) to this copy.
+    pub fn apply_feed(&mut self, feed: Feed) -> Result<(), StoreError> {
+        self.apply_records(feed.puts, &feed.deletes)?;
+        self.generation = self.generation.max(feed.generation);
+        Ok(())
+    }
+
+    /// Insert or replace the entities of `records` and remove `deletes` (accounts first, so entities find
+    /// their account), then rebuild the key index.
+    fn apply_records(
+        &mut self,
+        mut records: Vec<Record>,
+        deletes: &[EntityId],
+    ) -> Result<(), StoreError> {
         records.sort_by_key(|r| r.kind);
-        let mut st = State::default();
+        let revisions = Arc::make_mut(&mut self.revisions);
         for r in records {
-            match r.kind {
-                Kind::Account => {
-                    let meta: AccountMeta = serde_json::from_str(&r.body).map_err(corrupt)?;
-                    st.accounts.insert(meta.id.clone(), Account::new(meta));
-                }
-                kind => {
-                    let Some(acct) = st.accounts.get_mut(&r.account) else {
-                        return Err(StoreError::Corrupt(format!(
-                            "{} {} has no account {}",
-                            kind.as_str(),
-                            r.key,
-                            r.account
-                        )));
-                    };
-                    match kind {
-                        Kind::User => {
-                            let mut u: User = serde_json::from_str(&r.body).map_err(corrupt)?;
-                            u.inline.values_mut().for_each(|d| d.recompile());
-                            acct.users.insert(r.key, u);
-                        }
-                        Kind::Group => {
-                            let mut g: Group = serde_json::from_str(&r.body).map_err(corrupt)?;
-                            g.inline.values_mut().for_each(|d| d.recompile());
-                            acct.groups.insert(r.key, g);
-                        }
-                        Kind::Role => {
-                            let mut ro: Role = serde_json::from_str(&r.body).map_err(corrupt)?;
-                            ro.trust.recompile();
-                            ro.inline.values_mut().for_each(|d| d.recompile());
-                            acct.roles.insert(r.key, ro);
-                        }
-                        Kind::Policy => {
-                            let mut p: ManagedPolicy =
-                                serde_json::from_str(&r.body).map_err(corrupt)?;
-                            p.versions.iter_mut().for_each(|v| v.doc.recompile());
-                            acct.policies.insert(r.key, p);
-                        }
-                        Kind::MfaDevice => {
-                            let d: MfaDevice = serde_json::from_str(&r.body).map_err(corrupt)?;
-                            acct.mfa_devices.insert(r.key, d);
-                        }
-                        Kind::OidcProvider => {
-                            let o: crate::model::OidcProvider =
-                                serde_json::from_str(&r.body).map_err(corrupt)?;
-                            acct.oidc_providers.insert(r.key, o);
-                        }
-                        Kind::SamlProvider => {
-                            let o: crate::model::SamlProvider =
-                                serde_json::from_str(&r.body).map_err(corrupt)?;
-                            acct.saml_providers.insert(r.key, o);
-                        }
-                        Kind::Account => {}
+            revisions.insert((r.kind, r.account.clone(), r.key.clone()), r.revision);
+            if r.kind == Kind::Account {
+                let meta: AccountMeta = serde_json::from_str(&r.body).map_err(corrupt)?;
+                match self.accounts.get_mut(&r.account) {
+                    Some(a) => Arc::make_mut(a).meta = meta,
+                    None => {
+                        self.accounts
+                            .insert(meta.id.clone(), Arc::new(Account::new(meta)));
                     }
                 }
+                continue;
+            }
+            let Some(acct) = self.accounts.get_mut(&r.account).map(Arc::make_mut) else {
+                return Err(StoreError::Corrupt(format!(
+                    "{} {} has no account {}",
+                    r.kind.as_str(),
+                    r.key,
+                    r.account
+                )));
+            };
+            put_entity(acct, r.kind, r.key, &r.body)?;
+        }
+        for (kind, account, key) in deletes {
+            revisions.remove(&(*kind, account.clone(), key.clone()));
+            if *kind == Kind::Account {
+                self.accounts.remove(account);
+                continue;
+            }
+            if let Some(acct) = self.accounts.get_mut(account).map(Arc::make_mut) {
+                remove_entity(acct, *kind, key);
             }
         }
-        st.reindex();
-        Ok(st)
+        self.reindex();
+        Ok(())
     }
 
     /// Rebuild the key index from the accounts.
     pub fn reindex(&mut self) {
-        self.keys.clear();
+        let mut keys = HashMap::new();
         for (id, a) in &self.accounts {
             for k in &a.meta.root_keys {
-                self.keys.insert(
+                keys.insert(
                     k.id.clone(),
                     KeyOwner {
                         account: id.clone(),
@@ -119,7 +138,7 @@ impl State {
             }
             for (lname, u) in &a.users {
                 for k in &u.keys {
-                    self.keys.insert(
+                    keys.insert(
                         k.id.clone(),
                         KeyOwner {
                             account: id.clone(),
@@ -129,13 +148,16 @@ impl State {
                 }
             }
         }
+        self.keys = Arc::new(keys);
     }
 
-    /// The store changes that persist the current value of each touched entity (or delete it).
+    /// The store changes that persist the current value of each touched entity (or delete it), each naming
+    /// the revision this state last saw of it.
     pub fn changes(&self, touched: &Touched) -> Result<Vec<Change>, StoreError> {
         let mut out = Vec::with_capacity(touched.set.len());
-        for (kind, account, key) in &touched.set {
-            let acct = self.accounts.get(account);
+        for id in &touched.set {
+            let (kind, account, key) = id;
+            let acct = self.account(account);
             let body = match kind {
                 Kind::Account => acct.map(|a| serde_json::to_string(&a.meta)).transpose(),
                 Kind::User => acct
@@ -168,20 +190,137 @@ impl State {
                     .transpose(),
             }
             .map_err(corrupt)?;
+            let expected = self.revisions.get(id).copied();
             out.push(match body {
-                Some(body) => Change::Put(Record {
-                    kind: *kind,
-                    account: account.clone(),
-                    key: key.clone(),
-                    body,
-                }),
+                Some(body) => Change::Put {
+                    record: Record {
+                        kind: *kind,
+                        account: account.clone(),
+                        key: key.clone(),
+                        body,
+                        revision: 0,
+                    },
+                    expected,
+                },
                 None => Change::Delete {
                     kind: *kind,
                     account: account.clone(),
                     key: key.clone(),
+                    expected,
                 },
             });
         }
         Ok(out)
+    }
+
+    /// After the store committed `touched` at `generation`: remember the new revisions. Returns false when
+    /// other writers committed generations this snapshot has not seen yet (the caller must catch up; the
+    /// snapshot keeps claiming its old generation so the change feed still covers the gap).
+    pub fn committed(&mut self, touched: &Touched, generation: i64) -> bool {
+        let exists: Vec<bool> = touched
+            .set
+            .iter()
+            .map(|(kind, account, key)| match kind {
+                Kind::Account => self.accounts.contains_key(account),
+                _ => self
+                    .account(account)
+                    .is_some_and(|a| entity_exists(a, *kind, key)),
+            })
+            .collect();
+        let revisions = Arc::make_mut(&mut self.revisions);
+        for (id, exists) in touched.set.iter().zip(exists) {
+            if exists {
+                revisions.insert(id.clone(), generation);
+            } else {
+                revisions.remove(id);
+            }
+        }
+        let contiguous = generation == self.generation + 1;
+        if contiguous {
+            self.generation = generation;
+        }
+        self.reindex();
+        contiguous
+    }
+}
+
+fn entity_exists(a: &Account, kind: Kind, key: &str) -> bool {
+    match kind {
+        Kind::Account => true,
+        Kind::User => a.users.contains_key(key),
+        Kind::Group => a.groups.contains_key(key),
+        Kind::Role => a.roles.contains_key(key),
+        Kind::Policy => a.policies.contains_key(key),
+        Kind::MfaDevice => a.mfa_devices.contains_key(key),
+        Kind::OidcProvider => a.oidc_providers.contains_key(key),
+        Kind::SamlProvider => a.saml_providers.contains_key(key),
+    }
+}
+
+/// Decode a stored entity into its account (compiling its policies).
+fn put_entity(acct: &mut Account, kind: Kind, key: String, body: &str) -> Result<(), StoreError> {
+    match kind {
+        Kind::User => {
+            let mut u: User = serde_json::from_str(body).map_err(corrupt)?;
+            u.inline.values_mut().for_each(|d| d.recompile());
+            acct.users.insert(key, u);
+        }
+        Kind::Group => {
+            let mut g: Group = serde_json::from_str(body).map_err(corrupt)?;
+            g.inline.values_mut().for_each(|d| d.recompile());
+            acct.groups.insert(key, g);
+        }
+        Kind::Role => {
+            let mut ro: Role = serde_json::from_str(body).map_err(corrupt)?;
+            ro.trust.recompile();
+            ro.inline.values_mut().for_each(|d| d.recompile());
+            acct.roles.insert(key, ro);
+        }
+        Kind::Policy => {
+            let mut p: ManagedPolicy = serde_json::from_str(body).map_err(corrupt)?;
+            p.versions.iter_mut().for_each(|v| v.doc.recompile());
+            acct.policies.insert(key, p);
+        }
+        Kind::MfaDevice => {
+            let d: MfaDevice = serde_json::from_str(body).map_err(corrupt)?;
+            acct.mfa_devices.insert(key, d);
+        }
+        Kind::OidcProvider => {
+            let o: crate::model::OidcProvider = serde_json::from_str(body).map_err(corrupt)?;
+            acct.oidc_providers.insert(key, o);
+        }
+        Kind::SamlProvider => {
+            let o: crate::model::SamlProvider = serde_json::from_str(body).map_err(corrupt)?;
+            acct.saml_providers.insert(key, o);
+        }
+        Kind::Account => {}
+    }
+    Ok(())
+}
+
+fn remove_entity(acct: &mut Account, kind: Kind, key: &str) {
+    match kind {
+        Kind::User => {
+            acct.users.remove(key);
+        }
+        Kind::Group => {
+            acct.groups.remove(key);
+        }
+        Kind::Role => {
+            acct.roles.remove(key);
+        }
+        Kind::Policy => {
+            acct.policies.remove(key);
+        }
+        Kind::MfaDevice => {
+            acct.mfa_devices.remove(key);
+        }
+        Kind::OidcProvider => {
+            acct.oidc_providers.remove(key);
+        }
+        Kind::SamlProvider => {
+            acct.saml_providers.remove(key);
+        }
+        Kind::Account => {}
     }
 }

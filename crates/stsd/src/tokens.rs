@@ -113,13 +113,31 @@ struct TokenKey {
     /// 32 random bytes, base64.
     key: String,
     created: i64,
+    /// When sealing with this key may begin. A rotated key is published first and used only after
+    /// [`PUBLISH_DELAY_SECS`], so every node sharing the store knows it before any token sealed with it
+    /// arrives (absent in keys written before rotation had a delay: usable at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    active_from: Option<i64>,
 }
+
+/// How long a rotated key is known before it seals tokens: longer than a node takes to notice the change
+/// (a push notification, or the 2-second safety poll of the change feed).
+pub const PUBLISH_DELAY_SECS: i64 = 5;
 
 struct LoadedKey {
     id: u32,
     created: i64,
+    active_from: i64,
     aead: XChaCha20Poly1305,
     secret_key: [u8; 32],
+}
+
+/// The newest key allowed to seal at `now` (a freshly rotated key waits out its publication delay).
+fn sealing_key(keys: &[LoadedKey], now: i64) -> Option<&LoadedKey> {
+    keys.iter()
+        .rev()
+        .find(|k| k.active_from <= now)
+        .or_else(|| keys.first())
 }
 
 /// Why a token was refused. Both map to AWS errors: `InvalidClientTokenId` and `ExpiredToken`.
@@ -145,6 +163,7 @@ fn load_key(k: &TokenKey) -> Option<LoadedKey> {
     Some(LoadedKey {
         id: k.id,
         created: k.created,
+        active_from: k.active_from.unwrap_or(k.created),
         aead,
         secret_key,
     })
@@ -158,31 +177,40 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn new_key(id: u32, now: i64) -> TokenKey {
+fn new_key(id: u32, now: i64, active_from: i64) -> TokenKey {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     TokenKey {
         id,
         key: BASE64.encode(&bytes),
         created: now,
+        active_from: Some(active_from),
     }
 }
 
+fn parse_keys(s: Option<&str>) -> Result<Vec<TokenKey>, StoreError> {
+    match s {
+        Some(s) => serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn encode_keys(keys: &[TokenKey]) -> Result<String, StoreError> {
+    serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 impl KeyRing {
-    /// Load the ring from the store, creating the first key on first start.
+    /// Load the ring from the store, creating the first key on first start (atomically: nodes starting
+    /// together on an empty store agree on one first key).
     pub fn load(store: &dyn Store, now: i64) -> Result<KeyRing, StoreError> {
-        let mut stored: Vec<TokenKey> = match store.get_meta(META_NAME)? {
-            Some(s) => serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            None => Vec::new(),
-        };
-        if stored.is_empty() {
-            stored.push(new_key(1, now));
-            store.put_meta(
-                META_NAME,
-                &serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            )?;
-        }
-        let keys = stored
+        let stored = store.update_meta(META_NAME, &mut |cur| {
+            if parse_keys(cur)?.is_empty() {
+                encode_keys(&[new_key(1, now, now)]).map(Some)
+            } else {
+                Ok(None)
+            }
+        })?;
+        let keys = parse_keys(stored.as_deref())?
             .iter()
             .map(load_key)
             .collect::<Option<Vec<_>>>()
@@ -192,32 +220,34 @@ impl KeyRing {
         })
     }
 
-    /// Start sealing with a new key; drop keys retired longer ago than the longest session. Returns the new
-    /// key's ID and the IDs still kept.
+    /// Publish a new key, which starts sealing [`PUBLISH_DELAY_SECS`] from now; drop keys retired longer ago
+    /// than the longest session. Atomic across nodes. Returns the new key's ID and the IDs still kept.
     pub fn rotate(store: &dyn Store, now: i64) -> Result<(u32, Vec<u32>), StoreError> {
-        let mut stored: Vec<TokenKey> = match store.get_meta(META_NAME)? {
-            Some(s) => serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            None => Vec::new(),
-        };
-        let next = stored.iter().map(|k| k.id).max().unwrap_or(0) + 1;
-        stored.push(new_key(next, now));
-        // Key i was retired when key i+1 was created; it may go once no token it sealed can be alive.
-        let retire_times: Vec<i64> = stored.iter().skip(1).map(|k| k.created).collect();
-        let mut keep = Vec::new();
-        for (i, k) in stored.iter().enumerate() {
-            match retire_times.get(i) {
-                Some(retired) if now - retired > MAX_SESSION_SECS => {}
-                _ => keep.push(k.clone()),
+        let mut result = (0, Vec::new());
+        store.update_meta(META_NAME, &mut |cur| {
+            let mut stored = parse_keys(cur)?;
+            let next = stored.iter().map(|k| k.id).max().unwrap_or(0) + 1;
+            stored.push(new_key(next, now, now + PUBLISH_DELAY_SECS));
+            // Key i was retired when key i+1 began sealing; it may go once no token it sealed can be alive.
+            let retire_times: Vec<i64> = stored
+                .iter()
+                .skip(1)
+                .map(|k| k.active_from.unwrap_or(k.created))
+                .collect();
+            let mut keep = Vec::new();
+            for (i, k) in stored.iter().enumerate() {
+                match retire_times.get(i) {
+                    Some(retired) if now - retired > MAX_SESSION_SECS => {}
+                    _ => keep.push(k.clone()),
+                }
             }
-        }
-        store.put_meta(
-            META_NAME,
-            &serde_json::to_string(&keep).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        )?;
-        Ok((next, keep.iter().map(|k| k.id).collect()))
+            result = (next, keep.iter().map(|k| k.id).collect());
+            encode_keys(&keep).map(Some)
+        })?;
+        Ok(result)
     }
 
-    /// Re-read the keys (after `stsd keys rotate` changed the store).
+    /// Re-read the keys (after a rotation, on this node or another).
     pub fn reload(&self, store: &dyn Store, now: i64) -> Result<(), StoreError> {
         let fresh = KeyRing::load(store, now)?;
         let keys = fresh
@@ -252,7 +282,7 @@ impl KeyRing {
         claims: &Claims,
     ) -> Result<(String, String), TokenError> {
         let keys = self.keys.read().map_err(|_| TokenError::Invalid)?;
-        let key = keys.last().ok_or(TokenError::Invalid)?;
+        let key = sealing_key(&keys, claims.issued).ok_or(TokenError::Invalid)?;
         let plaintext = serde_json::to_vec(claims).map_err(|_| TokenError::Invalid)?;
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
@@ -319,10 +349,10 @@ impl KeyRing {
         Ok((claims, Self::derive_secret(key, access_key_id)))
     }
 
-    /// Seal an opaque message (encoded authorization failure messages) with the newest key.
+    /// Seal an opaque message (encoded authorization failure messages) with the key now sealing.
     pub fn seal_message(&self, purpose: &[u8], msg: &[u8]) -> Option<String> {
         let keys = self.keys.read().ok()?;
-        let key = keys.last()?;
+        let key = sealing_key(&keys, time::OffsetDateTime::now_utc().unix_timestamp())?;
         let mut nonce = [0u8; 24];
         rand::rng().fill_bytes(&mut nonce);
         let ct = key
@@ -437,12 +467,20 @@ mod tests {
             ring.open("ASIAAAAA", &token, now + 900).unwrap_err(),
             TokenError::Expired
         );
-        // Rotation: new tokens use the new key, old ones stay valid; a reloaded ring (restart) opens both.
+        // Rotation: the new key is published first and seals only after the publication delay; then new
+        // tokens use it, old ones stay valid, and a reloaded ring (restart) opens both.
         let (new_id, kept) = KeyRing::rotate(&store, now + 100).unwrap();
         assert_eq!(new_id, 2);
         assert_eq!(kept, vec![1, 2]);
         ring.reload(&store, now + 100).unwrap();
-        let (_, token2) = ring.seal("ASIACCCC", &claims(now)).unwrap();
+        let (_, early) = ring.seal("ASIABBBB", &claims(now + 101)).unwrap();
+        assert_eq!(
+            BASE64.decode(early.as_bytes()).unwrap()[1..5],
+            1u32.to_be_bytes()
+        );
+        let (_, token2) = ring
+            .seal("ASIACCCC", &claims(now + 100 + PUBLISH_DELAY_SECS))
+            .unwrap();
         assert_eq!(
             BASE64.decode(token2.as_bytes()).unwrap()[1..5],
             2u32.to_be_bytes()
@@ -451,7 +489,10 @@ mod tests {
         assert!(restarted.open("ASIAAAAA", &token, now + 200).is_ok());
         assert!(restarted.open("ASIACCCC", &token2, now + 200).is_ok());
         // Key 1 is dropped only after the longest session lifetime past its retirement.
-        let (_, kept) = KeyRing::rotate(&store, now + 100 + MAX_SESSION_SECS + 1).unwrap();
-        assert_eq!(kept, vec![2, 3]);
+        let retired = now + 100 + PUBLISH_DELAY_SECS;
+        let (_, kept) = KeyRing::rotate(&store, retired + MAX_SESSION_SECS - 1).unwrap();
+        assert_eq!(kept, vec![1, 2, 3]);
+        let (_, kept) = KeyRing::rotate(&store, retired + MAX_SESSION_SECS + 1).unwrap();
+        assert_eq!(kept, vec![2, 3, 4]);
     }
 }

@@ -189,7 +189,7 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AuditQuery, Change, Record, StoreError};
+    use crate::store::{AuditQuery, Change, Feed, Snapshot, StoreError};
     use std::sync::atomic::AtomicBool;
 
     /// A store whose audit writes wait on a gate and are counted.
@@ -201,11 +201,21 @@ mod tests {
     }
 
     impl Store for GatedStore {
-        fn load_all(&self) -> Result<Vec<Record>, StoreError> {
-            Ok(vec![])
+        fn load_all(&self) -> Result<Snapshot, StoreError> {
+            Ok(Snapshot::default())
         }
-        fn apply(&self, _: &[Change]) -> Result<(), StoreError> {
-            Ok(())
+        fn apply(&self, _: &[Change]) -> Result<i64, StoreError> {
+            Ok(1)
+        }
+        fn changes_since(&self, _: i64) -> Result<Option<Feed>, StoreError> {
+            Ok(None)
+        }
+        fn update_meta(
+            &self,
+            _: &str,
+            _: &mut crate::store::MetaUpdate<'_>,
+        ) -> Result<Option<String>, StoreError> {
+            Ok(None)
         }
         fn get_meta(&self, _: &str) -> Result<Option<String>, StoreError> {
             Ok(None)

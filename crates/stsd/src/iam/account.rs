@@ -281,7 +281,8 @@ pub fn insert_account(
         created: now,
         root_keys: vec![key.clone()],
     };
-    st.accounts.insert(id.to_string(), Account::new(meta));
+    st.accounts
+        .insert(id.to_string(), std::sync::Arc::new(Account::new(meta)));
     t.touch(Kind::Account, id, id);
     Ok(key)
 }
@@ -293,7 +294,7 @@ pub fn create_account_for_management(
     key: Option<(String, String)>,
 ) -> ApiResult<AccessKey> {
     let now = app.clock.now();
-    app.write(|st, t| insert_account(st, t, id, "management", now, key))
+    app.write(|st, t| insert_account(st, t, id, "management", now, key.clone()))
 }
 
 /// `Action=CreateAccount&Version=2010-05-08&AccountName=…[&AccountId=…]` — stsd extension.

@@ -38,7 +38,7 @@ pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let g = Group {
             name: name.to_string(),
             id: crate::ids::unique_id("AGPA"),
-            path,
+            path: path.clone(),
             created: ctx.now,
             inline: Default::default(),
             attached: Vec::new(),
@@ -100,7 +100,7 @@ pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             return Err(no_group(name));
         };
         let old_name = g.name.clone();
-        if let Some(np) = new_path {
+        if let Some(np) = new_path.clone() {
             g.path = np;
         }
         if let Some(nn) = new_name {

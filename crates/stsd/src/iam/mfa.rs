@@ -203,10 +203,10 @@ pub fn create_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
         }
         let dev = MfaDevice {
             name: name.to_string(),
-            path,
+            path: path.clone(),
             created: ctx.now,
             seed: totp::new_seed(),
-            tags,
+            tags: tags.clone(),
             assigned: None,
             last_step: None,
             drift: 0,

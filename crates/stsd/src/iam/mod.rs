@@ -59,14 +59,12 @@ impl Ctx<'_> {
     }
 
     pub fn account<'s>(&self, st: &'s State) -> ApiResult<&'s Account> {
-        st.accounts
-            .get(&self.caller.account)
+        st.account(&self.caller.account)
             .ok_or_else(ApiError::internal)
     }
 
     pub fn account_mut<'s>(&self, st: &'s mut State) -> ApiResult<&'s mut Account> {
-        st.accounts
-            .get_mut(&self.caller.account)
+        st.account_mut(&self.caller.account)
             .ok_or_else(ApiError::internal)
     }
 

@@ -197,10 +197,10 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             OidcProvider {
                 url: url.clone(),
                 insecure_http: http,
-                client_ids,
-                thumbprints: thumbs,
+                client_ids: client_ids.clone(),
+                thumbprints: thumbs.clone(),
                 created: ctx.now,
-                tags,
+                tags: tags.clone(),
             },
         );
         t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
@@ -251,7 +251,7 @@ fn modify(
     p: &Params,
     action: &str,
     facts: &RequestFacts<'_>,
-    f: impl FnOnce(&mut OidcProvider) -> ApiResult<()>,
+    mut f: impl FnMut(&mut OidcProvider) -> ApiResult<()>,
 ) -> ApiResult<Option<String>> {
     let arn = v::arn(p, "OpenIDConnectProviderArn")?.to_string();
     ctx.app.write(|st, t| {
@@ -297,7 +297,7 @@ pub fn add_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
                     MAX_CLIENT_IDS,
                 ));
             }
-            o.client_ids.push(id);
+            o.client_ids.push(id.clone());
             Ok(())
         },
     )
@@ -326,7 +326,7 @@ pub fn update_thumbprint(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         "iam:UpdateOpenIDConnectProviderThumbprint",
         &RequestFacts::default(),
         |o| {
-            o.thumbprints = thumbs;
+            o.thumbprints = thumbs.clone();
             Ok(())
         },
     )

@@ -74,10 +74,10 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let pol = ManagedPolicy {
             name: name.to_string(),
             id: crate::ids::unique_id("ANPA"),
-            path,
+            path: path.clone(),
             created: ctx.now,
             updated: ctx.now,
-            description,
+            description: description.clone(),
             versions: vec![PolicyVersion {
                 id: "v1".into(),
                 doc,
@@ -85,7 +85,7 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             }],
             default_version: "v1".into(),
             next_version: 2,
-            tags,
+            tags: tags.clone(),
         };
         let mut x = Xml::new();
         x.open("Policy");

@@ -243,13 +243,13 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let r = Role {
             name: name.to_string(),
             id: crate::ids::unique_id("AROA"),
-            path,
+            path: path.clone(),
             created: ctx.now,
             trust,
-            description,
+            description: description.clone(),
             max_session_duration: u32::try_from(max).unwrap_or(3600),
-            boundary,
-            tags,
+            boundary: boundary.clone(),
+            tags: tags.clone(),
             inline: Default::default(),
             attached: Vec::new(),
             last_used: None,
@@ -293,7 +293,7 @@ fn mutate_role(
     name: &str,
     action: &str,
     facts: &RequestFacts<'_>,
-    f: impl FnOnce(&State, &mut Role) -> ApiResult<()>,
+    mut f: impl FnMut(&State, &mut Role) -> ApiResult<()>,
 ) -> ApiResult<()> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -321,7 +321,7 @@ pub fn update_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         "iam:UpdateRole",
         &RequestFacts::default(),
         |_, r| {
-            if let Some(d) = description {
+            if let Some(d) = description.clone() {
                 r.description = Some(d);
             }
             if let Some(m) = max {
@@ -343,7 +343,7 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
         "iam:UpdateRoleDescription",
         &RequestFacts::default(),
         |_, r| {
-            r.description = Some(description);
+            r.description = Some(description.clone());
             Ok(())
         },
     )?;

@@ -134,7 +134,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             SamlProvider {
                 name: name.clone(),
                 metadata: doc.to_string(),
-                entity_id: md.entity_id,
+                entity_id: md.entity_id.clone(),
                 certs: md
                     .certs
                     .iter()
@@ -142,7 +142,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
                     .collect(),
                 valid_until: md.valid_until,
                 created: ctx.now,
-                tags,
+                tags: tags.clone(),
             },
         );
         t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
@@ -194,7 +194,7 @@ fn modify(
     p: &Params,
     action: &str,
     facts: &RequestFacts<'_>,
-    f: impl FnOnce(&mut SamlProvider) -> ApiResult<()>,
+    mut f: impl FnMut(&mut SamlProvider) -> ApiResult<()>,
 ) -> ApiResult<String> {
     let arn = v::arn(p, "SAMLProviderArn")?.to_string();
     ctx.app.write(|st, t| {
@@ -223,7 +223,7 @@ pub fn update(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         "iam:UpdateSAMLProvider",
         &RequestFacts::default(),
         |o| {
-            if let (Some(d), Some(md)) = (doc, md) {
+            if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
                 o.metadata = d;
                 o.entity_id = md.entity_id;
                 o.certs = md

@@ -70,13 +70,13 @@ pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let u = User {
             name: name.to_string(),
             id: crate::ids::unique_id("AIDA"),
-            path,
+            path: path.clone(),
             created: ctx.now,
-            tags,
+            tags: tags.clone(),
             inline: Default::default(),
             attached: Vec::new(),
             groups: Vec::new(),
-            boundary,
+            boundary: boundary.clone(),
             keys: Vec::new(),
         };
         let mut x = Xml::new();
@@ -153,7 +153,7 @@ pub fn update_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let Some(mut u) = acct.users.remove(&key) else {
             return Err(no_user(name));
         };
-        if let Some(np) = new_path {
+        if let Some(np) = new_path.clone() {
             u.path = np;
         }
         if let Some(nn) = new_name {

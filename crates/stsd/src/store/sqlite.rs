@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{AuditFilter, AuditQuery, AuditRow, Change, Kind, Record, Store, StoreError};
+use super::{
+    AuditFilter, AuditQuery, AuditRow, Change, Feed, Kind, MetaUpdate, Record, Snapshot, Store,
+    StoreError,
+};
 
 /// Migrations in order; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
@@ -44,7 +47,25 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, id)
     );
     CREATE INDEX single_use_expires ON single_use (expires);",
+    // v4: generations (a total order of commits), per-row revisions and the change log.
+    "ALTER TABLE entities ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        value INTEGER NOT NULL,
+        pruned_through INTEGER NOT NULL
+    );
+    INSERT INTO generation (id, value, pruned_through) VALUES (1, 0, 0);
+    CREATE TABLE changes (
+        generation INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        account TEXT NOT NULL,
+        key TEXT NOT NULL
+    );
+    CREATE INDEX changes_generation ON changes (generation);",
 ];
+
+/// Generations of change log kept (older entries are pruned; a reader further behind reloads everything).
+pub(crate) const CHANGE_LOG_KEEP: i64 = 100_000;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -76,6 +97,35 @@ impl SqliteStore {
     }
 }
 
+pub(crate) fn conflict(kind: Kind, account: &str, key: &str) -> StoreError {
+    StoreError::Conflict(format!("{} {key} of account {account}", kind.as_str()))
+}
+
+fn current_generation(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> {
+    tx.query_row("SELECT value FROM generation WHERE id = 1", [], |r| {
+        r.get(0)
+    })
+    .map_err(backend)
+}
+
+type RowResult = Result<Result<Record, StoreError>, rusqlite::Error>;
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> RowResult {
+    let kind: String = r.get(0)?;
+    let Some(kind) = Kind::parse(&kind) else {
+        return Ok(Err(StoreError::Corrupt(format!(
+            "unknown entity kind {kind}"
+        ))));
+    };
+    Ok(Ok(Record {
+        kind,
+        account: r.get(1)?,
+        key: r.get(2)?,
+        body: r.get(3)?,
+        revision: r.get(4)?,
+    }))
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -99,59 +149,191 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Store for SqliteStore {
-    fn load_all(&self) -> Result<Vec<Record>, StoreError> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare("SELECT kind, account, key, body FROM entities")
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kind, account, key, body) = row.map_err(backend)?;
-            let kind = Kind::parse(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {kind}")))?;
-            out.push(Record {
-                kind,
-                account,
-                key,
-                body,
-            });
-        }
-        Ok(out)
+    fn load_all(&self) -> Result<Snapshot, StoreError> {
+        let mut conn = self.lock()?;
+        // One read transaction: the rows and the generation they reflect are consistent.
+        let tx = conn.transaction().map_err(backend)?;
+        let generation = current_generation(&tx)?;
+        let records = {
+            let mut stmt = tx
+                .prepare("SELECT kind, account, key, body, revision FROM entities")
+                .map_err(backend)?;
+            let rows = stmt.query_map([], record_from_row).map_err(backend)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(backend)??);
+            }
+            out
+        };
+        tx.commit().map_err(backend)?;
+        Ok(Snapshot {
+            records,
+            generation,
+        })
     }
 
-    fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+    fn changes_since(&self, since: i64) -> Result<Option<Feed>, StoreError> {
         let mut conn = self.lock()?;
         let tx = conn.transaction().map_err(backend)?;
-        for c in changes {
-            match c {
-                Change::Put(r) => {
-                    tx.execute(
-                        "INSERT INTO entities (kind, account, key, body) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (kind, account, key) DO UPDATE SET body = excluded.body",
-                        params![r.kind.as_str(), r.account, r.key, r.body],
-                    )
-                    .map_err(backend)?;
-                }
-                Change::Delete { kind, account, key } => {
-                    tx.execute(
-                        "DELETE FROM entities WHERE kind = ?1 AND account = ?2 AND key = ?3",
-                        params![kind.as_str(), account, key],
-                    )
-                    .map_err(backend)?;
+        let (generation, pruned): (i64, i64) = tx
+            .query_row(
+                "SELECT value, pruned_through FROM generation WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(backend)?;
+        if since < pruned {
+            return Ok(None);
+        }
+        let mut feed = Feed {
+            generation,
+            ..Feed::default()
+        };
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT DISTINCT c.kind, c.account, c.key, e.body, e.revision FROM changes c
+                     LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
+                     WHERE c.generation > ?1",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![since], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (kind, account, key, body, revision) = row.map_err(backend)?;
+                let kind = Kind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {kind}")))?;
+                match body {
+                    Some(body) => feed.puts.push(Record {
+                        kind,
+                        account,
+                        key,
+                        body,
+                        revision: revision.unwrap_or(0),
+                    }),
+                    None => feed.deletes.push((kind, account, key)),
                 }
             }
         }
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        Ok(Some(feed))
+    }
+
+    fn update_meta(
+        &self,
+        name: &str,
+        f: &mut MetaUpdate<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let Some(new) = f(current.as_deref())? else {
+            return Ok(current);
+        };
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, new],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Some(new))
+    }
+
+    fn apply(&self, changes: &[Change]) -> Result<i64, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let generation = current_generation(&tx)? + 1;
+        for c in changes {
+            let (kind, account, key) = match c {
+                Change::Put {
+                    record: r,
+                    expected,
+                } => {
+                    let n = match expected {
+                        None => tx.execute(
+                            "INSERT INTO entities (kind, account, key, body, revision) VALUES (?1, ?2, ?3, ?4, ?5)
+                             ON CONFLICT (kind, account, key) DO NOTHING",
+                            params![r.kind.as_str(), r.account, r.key, r.body, generation],
+                        ),
+                        Some(rev) => tx.execute(
+                            "UPDATE entities SET body = ?4, revision = ?5
+                             WHERE kind = ?1 AND account = ?2 AND key = ?3 AND revision = ?6",
+                            params![r.kind.as_str(), r.account, r.key, r.body, generation, rev],
+                        ),
+                    }
+                    .map_err(backend)?;
+                    if n != 1 {
+                        return Err(conflict(r.kind, &r.account, &r.key));
+                    }
+                    (r.kind, &r.account, &r.key)
+                }
+                Change::Delete {
+                    kind,
+                    account,
+                    key,
+                    expected,
+                } => {
+                    let n = tx
+                        .execute(
+                            "DELETE FROM entities WHERE kind = ?1 AND account = ?2 AND key = ?3
+                             AND (?4 IS NULL OR revision = ?4)",
+                            params![kind.as_str(), account, key, expected],
+                        )
+                        .map_err(backend)?;
+                    if n != 1 && expected.is_some() {
+                        return Err(conflict(*kind, account, key));
+                    }
+                    (*kind, account, key)
+                }
+            };
+            tx.execute(
+                "INSERT INTO changes (generation, kind, account, key) VALUES (?1, ?2, ?3, ?4)",
+                params![generation, kind.as_str(), account, key],
+            )
+            .map_err(backend)?;
+        }
+        tx.execute(
+            "UPDATE generation SET value = ?1 WHERE id = 1",
+            params![generation],
+        )
+        .map_err(backend)?;
+        if generation % 1000 == 0 {
+            let through = generation - CHANGE_LOG_KEEP;
+            if through > 0 {
+                tx.execute(
+                    "DELETE FROM changes WHERE generation <= ?1",
+                    params![through],
+                )
+                .map_err(backend)?;
+                tx.execute(
+                    "UPDATE generation SET pruned_through = ?1 WHERE id = 1",
+                    params![through],
+                )
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)?;
+        Ok(generation)
     }
 
     fn get_meta(&self, name: &str) -> Result<Option<String>, StoreError> {
@@ -333,30 +515,13 @@ mod tests {
         let path = dir.path().join("stsd.db");
         {
             let s = SqliteStore::open(&path).unwrap();
-            let rec = Record {
-                kind: Kind::User,
-                account: "1".into(),
-                key: "alice".into(),
-                body: "{}".into(),
-            };
-            s.apply(&[Change::Put(rec.clone())]).unwrap();
-            s.apply(&[Change::Put(Record {
-                key: "bob".into(),
-                ..rec
-            })])
-            .unwrap();
-            s.apply(&[Change::Delete {
-                kind: Kind::User,
-                account: "1".into(),
-                key: "bob".into(),
-            }])
-            .unwrap();
-            s.put_meta("k", "v").unwrap();
+            crate::store::tests::contract(&s);
         }
         let s = SqliteStore::open(&path).unwrap();
         let all = s.load_all().unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].key, "alice");
+        assert_eq!(all.records.len(), 1);
+        assert_eq!(all.records[0].key, "alice");
+        assert!(all.generation > 0);
         assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
     }
 
