@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the style gates (rustfmt, clippy with -D warnings), Rust unit, property and integration tests,
 # then the end-to-end suite that drives the real stsd binary with boto3 and the aws CLI (installed into .venv on
-# first run).
+# first run). A throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store
+# tests and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,12 @@ cargo fmt --all -- --check
 
 echo "==> cargo clippy --all-targets -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+
+echo "==> PostgreSQL for the shared-store tests (a throwaway cluster on a free loopback port)"
+pg_dir=$(mktemp -d /tmp/stsd-pg.XXXXXX)
+trap 'scripts/pg-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+STSD_TEST_PG_URL=$(scripts/pg-cluster.sh start "$pg_dir")
+export STSD_TEST_PG_URL STSD_TEST_PG_DIR="$pg_dir" STSD_REQUIRE_PG=1
 
 echo "==> cargo build (stsd binary for the end-to-end suite)"
 cargo build --locked -p stsd --bin stsd

@@ -9,8 +9,9 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::{State, Touched};
 use crate::store::{Store, StoreError};
 
-/// Attempts of one write when other nodes keep winning the race for the same rows.
-const MAX_WRITE_ATTEMPTS: usize = 5;
+/// Attempts of one write when other nodes keep winning the race for the same rows (with a growing random
+/// pause between attempts, so contending nodes spread out).
+const MAX_WRITE_ATTEMPTS: u32 = 25;
 
 /// Tunables with AWS's defaults.
 #[derive(Debug, Clone)]
@@ -84,9 +85,14 @@ pub struct App {
     /// SigV4 signing keys per (key id, date, region, service): one HMAC chain per key per day.
     signing_keys: Mutex<HashMap<SigningKeyId, [u8; 32]>>,
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
-    /// Wrong MFA codes per device (the guessing guard).
-    pub mfa_failures: crate::mfa::FailureGuard,
+    /// When this node last confirmed it is in sync with the store (monotonic; readiness).
+    synced: Mutex<Option<std::time::Instant>>,
 }
+
+/// How long a node may go without confirming it is in sync with a shared store before it reports not ready.
+pub const MAX_SYNC_LAG: std::time::Duration = std::time::Duration::from_secs(10);
+/// Safety poll of the change feed when no notification arrives.
+const FEED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl App {
     pub fn new(store: Box<dyn Store>, config: Config, clock: Clock) -> Result<App, StoreError> {
@@ -110,7 +116,7 @@ impl App {
             management_account,
             signing_keys: Mutex::new(HashMap::new()),
             session_policies: Mutex::new(HashMap::new()),
-            mfa_failures: crate::mfa::FailureGuard::default(),
+            synced: Mutex::new(Some(std::time::Instant::now())),
         })
     }
 
@@ -167,7 +173,14 @@ impl App {
     ) -> ApiResult<T> {
         // The writer lock guards no data (a panicking writer leaves only its own copy behind).
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            if attempt > 0 {
+                use rand::Rng;
+                let ceiling = 2u64.pow(attempt.min(6)); // 2 … 64 ms
+                std::thread::sleep(std::time::Duration::from_millis(
+                    rand::rng().random_range(1..=ceiling),
+                ));
+            }
             let mut st = State::clone(&self.state.load());
             let mut touched = Touched::default();
             let value = f(&mut st, &mut touched)?;
@@ -236,6 +249,56 @@ impl App {
                 Ok(true)
             }
         }
+    }
+
+    /// Follow the change feed of a shared store: other nodes' commits are applied to this node's snapshot as
+    /// soon as their notification arrives (and at least every [`FEED_POLL`]), and the token key ring is
+    /// re-read so keys rotated elsewhere are known before they seal. A store only this node writes needs
+    /// no follower. The thread ends with the application.
+    pub fn start_follower(self: &Arc<App>) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("stsd-follower".into())
+            .spawn(move || loop {
+                let Some(app) = weak.upgrade() else { return };
+                let store = app.store.clone();
+                drop(app);
+                store.wait_for_change(FEED_POLL);
+                let Some(app) = weak.upgrade() else { return };
+                let synced = app
+                    .refresh()
+                    .and_then(|_| app.tokens.reload(app.store(), app.clock.now()));
+                match synced {
+                    Ok(()) => {
+                        if let Ok(mut s) = app.synced.lock() {
+                            *s = Some(std::time::Instant::now());
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "following the store's changes failed"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the change-feed follower");
+        }
+    }
+
+    /// Ready to serve: the store answers and this node's snapshot is no further behind than
+    /// [`MAX_SYNC_LAG`] (a shared store's follower confirms it continuously).
+    pub fn ready(&self) -> Result<(), String> {
+        self.store
+            .ping()
+            .map_err(|e| format!("store unreachable: {e}"))?;
+        if self.store.is_shared() {
+            let synced = self.synced.lock().ok().and_then(|s| *s);
+            match synced {
+                Some(t) if t.elapsed() <= MAX_SYNC_LAG => {}
+                _ => return Err("not in sync with the store".into()),
+            }
+        }
+        Ok(())
     }
 
     /// The store generation the published snapshot reflects.

@@ -33,9 +33,13 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
-        /// Directory holding the embedded store.
+        /// Directory holding the embedded store (and, with `--store`, generated root credentials).
         #[arg(long, default_value = "./stsd-data")]
         data_dir: PathBuf,
+        /// A shared store for several nodes: `postgres://USER[:PASS]@HOST:PORT/DB`. Without it, the
+        /// embedded SQLite store under `--data-dir`.
+        #[arg(long, env = "STSD_STORE")]
+        store: Option<String>,
         /// Days to keep audit events (0 keeps them forever).
         #[arg(long, default_value_t = stsd::audit::DEFAULT_RETENTION_DAYS)]
         audit_retention_days: u32,
@@ -73,6 +77,9 @@ enum AuditCommand {
         /// Directory holding the embedded store.
         #[arg(long, default_value = "./stsd-data")]
         data_dir: PathBuf,
+        /// Read a shared store instead (`postgres://…`, as `serve --store`).
+        #[arg(long, env = "STSD_STORE")]
+        store: Option<String>,
         /// Only events at or after this time (RFC 3339 or Unix seconds).
         #[arg(long)]
         since: Option<String>,
@@ -119,6 +126,7 @@ fn main() -> Result<()> {
         Command::Serve {
             listen,
             data_dir,
+            store,
             audit_retention_days,
             audit_log,
             allow_http_oidc,
@@ -126,6 +134,7 @@ fn main() -> Result<()> {
         } => serve(
             listen,
             &data_dir,
+            store.as_deref(),
             audit_retention_days,
             audit_log.as_deref(),
             allow_http_oidc,
@@ -135,10 +144,11 @@ fn main() -> Result<()> {
             command:
                 AuditCommand::Export {
                     data_dir,
+                    store,
                     since,
                     format,
                 },
-        } => audit_export(&data_dir, since.as_deref(), &format),
+        } => audit_export(&data_dir, store.as_deref(), since.as_deref(), &format),
         Command::Account {
             command: AccountCommand::Create { name, id, endpoint },
         } => account_create(&name, id.as_deref(), &endpoint),
@@ -148,9 +158,42 @@ fn main() -> Result<()> {
     }
 }
 
+/// The store: PostgreSQL for a `postgres://` URL, else the embedded SQLite file under `data_dir`.
+fn open_store(data_dir: &Path, url: Option<&str>) -> Result<Box<dyn stsd::store::Store>> {
+    match url {
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Box::new(
+            stsd::store::postgres::PgStore::open(u).context("opening the PostgreSQL store")?,
+        )),
+        Some(u) => bail!(
+            "unsupported --store {:?}: expected postgres://USER[:PASS]@HOST:PORT/DB",
+            redact(u)
+        ),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+            Ok(Box::new(
+                SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?,
+            ))
+        }
+    }
+}
+
+/// A store URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 fn serve(
     listen: SocketAddr,
     data_dir: &Path,
+    store_url: Option<&str>,
     audit_retention_days: u32,
     audit_log: Option<&Path>,
     allow_http_oidc: bool,
@@ -158,7 +201,7 @@ fn serve(
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
-    let store = SqliteStore::open(&data_dir.join("stsd.db")).context("opening the store")?;
+    let store = open_store(data_dir, store_url)?;
     let offset = match std::env::var("STSD_CLOCK_OFFSET_SECS") {
         Ok(v) => v
             .parse::<i64>()
@@ -166,7 +209,7 @@ fn serve(
         Err(_) => 0,
     };
     let mut app = App::new(
-        Box::new(store),
+        store,
         Config {
             allow_http_oidc,
             oidc_fetch_timeout,
@@ -190,6 +233,7 @@ fn serve(
     };
     app.audit.configure(audit_retention_days, sink);
     let app = Arc::new(app);
+    app.start_follower();
     let app_for_flush = app.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -221,8 +265,13 @@ fn serve(
 }
 
 /// `stsd audit export`: stored events, oldest first, one JSON record per line.
-fn audit_export(data_dir: &Path, since: Option<&str>, format: &str) -> Result<()> {
-    use stsd::store::{AuditQuery, Store as _};
+fn audit_export(
+    data_dir: &Path,
+    store_url: Option<&str>,
+    since: Option<&str>,
+    format: &str,
+) -> Result<()> {
+    use stsd::store::AuditQuery;
     if format != "jsonl" {
         bail!("unsupported format {format:?} (only jsonl)");
     }
@@ -233,11 +282,10 @@ fn audit_export(data_dir: &Path, since: Option<&str>, format: &str) -> Result<()
         ),
         None => None,
     };
-    let path = data_dir.join("stsd.db");
-    if !path.exists() {
-        bail!("no store at {}", path.display());
+    if store_url.is_none() && !data_dir.join("stsd.db").exists() {
+        bail!("no store at {}", data_dir.join("stsd.db").display());
     }
-    let store = SqliteStore::open(&path).context("opening the store")?;
+    let store = open_store(data_dir, store_url)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut cursor = None;

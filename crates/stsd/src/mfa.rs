@@ -5,12 +5,13 @@
 //! persisted with the device). A code is accepted only for a step strictly after it, so a code (and every
 //! earlier one) works at most once, across restarts too.
 //!
-//! Guessing guard ([`FailureGuard`]): after [`MAX_FAILURES`] wrong codes for one device within
+//! Guessing guard ([`GUESSING_POLICY`]): after [`MAX_FAILURES`] wrong codes for one device within
 //! [`FAILURE_WINDOW_SECS`], every attempt for that device — right or wrong — is refused for
 //! [`LOCKOUT_SECS`]; afterwards valid codes work again. Counted per caller and device, so one user's wrong
 //! codes cannot lock another out. A thief holding long-term keys thus gets at most
 //! 5 guesses per 15 minutes (≈ 480 a day; each guess hits with probability ≈ 3·10⁻⁶ in the ±1-step window),
-//! instead of hundreds per second. The counters live in process memory, per node.
+//! instead of hundreds per second. The counters live in the store, so every node sharing it enforces one limit
+//! and a restart does not reset it.
 
 use std::io::Write as _;
 
@@ -43,8 +44,6 @@ pub const MAX_FAILURES: u32 = 5;
 pub const FAILURE_WINDOW_SECS: i64 = 900;
 /// How long a locked device refuses every code.
 pub const LOCKOUT_SECS: i64 = 900;
-/// Devices tracked at once (old entries are dropped first; a flood of unknown serials cannot grow memory).
-const MAX_TRACKED: usize = 100_000;
 
 /// The AccessDenied STS answers for any MFA failure (the reason is never told apart).
 pub fn denied() -> ApiError {
@@ -58,69 +57,12 @@ pub fn locked_out() -> ApiError {
     )
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Failures {
-    /// Start of the current counting window.
-    window_start: i64,
-    count: u32,
-    /// Every attempt is refused until then.
-    locked_until: i64,
-}
-
-/// Per-device counters of wrong MFA codes (see the module docs).
-#[derive(Default)]
-pub struct FailureGuard {
-    devices: std::sync::Mutex<std::collections::HashMap<(String, String), Failures>>,
-}
-
-impl FailureGuard {
-    /// Refuse at once while the device `serial` is locked for the caller `who`.
-    pub fn check(&self, account: &str, serial: &str, now: i64) -> ApiResult<()> {
-        let map = self.devices.lock().map_err(|_| ApiError::internal())?;
-        match map.get(&(account.to_string(), serial.to_string())) {
-            Some(f) if f.locked_until > now => Err(locked_out()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Count a wrong code; returns true when this failure started a lockout.
-    pub fn fail(&self, account: &str, serial: &str, now: i64) -> bool {
-        let Ok(mut map) = self.devices.lock() else {
-            return false;
-        };
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, f| f.locked_until > now || now - f.window_start < FAILURE_WINDOW_SECS);
-            if map.len() >= MAX_TRACKED {
-                map.clear();
-            }
-        }
-        let f = map
-            .entry((account.to_string(), serial.to_string()))
-            .or_default();
-        if now - f.window_start >= FAILURE_WINDOW_SECS {
-            *f = Failures {
-                window_start: now,
-                count: 0,
-                locked_until: f.locked_until,
-            };
-        }
-        f.count += 1;
-        if f.count >= MAX_FAILURES {
-            f.locked_until = now + LOCKOUT_SECS;
-            f.count = 0;
-            f.window_start = now;
-            return true;
-        }
-        false
-    }
-
-    /// A valid code resets the device's count.
-    pub fn succeed(&self, account: &str, serial: &str) {
-        if let Ok(mut map) = self.devices.lock() {
-            map.remove(&(account.to_string(), serial.to_string()));
-        }
-    }
-}
+/// The guessing guard's policy (see the module docs).
+pub const GUESSING_POLICY: crate::store::FailurePolicy = crate::store::FailurePolicy {
+    limit: MAX_FAILURES,
+    window: FAILURE_WINDOW_SECS,
+    lockout: LOCKOUT_SECS,
+};
 
 /// A fresh random seed.
 pub fn new_seed() -> MfaSeed {
@@ -215,8 +157,19 @@ pub fn verify_code(
     now: i64,
 ) -> ApiResult<()> {
     // Counted per (caller, device): another user's wrong codes cannot lock someone out of their own device.
-    let who = format!("{account}/{}", user_key.unwrap_or("<root>"));
-    app.mfa_failures.check(&who, serial, now)?;
+    let guard = format!("mfa:{account}/{}:{serial}", user_key.unwrap_or("<root>"));
+    let store_error = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "MFA guessing guard unavailable");
+        ApiError::internal()
+    };
+    if app
+        .store()
+        .locked_until(&guard, now)
+        .map_err(store_error)?
+        .is_some()
+    {
+        return Err(locked_out());
+    }
     if !is_code(code) {
         return Err(denied());
     }
@@ -239,9 +192,13 @@ pub fn verify_code(
         Ok(())
     });
     match &result {
-        Ok(()) => app.mfa_failures.succeed(&who, serial),
+        Ok(()) => app.store().clear_failures(&guard).map_err(store_error)?,
         Err(e) if e.code == crate::error::ErrorCode::AccessDenied => {
-            if app.mfa_failures.fail(&who, serial, now) {
+            let locked = app
+                .store()
+                .record_failure(&guard, now, GUESSING_POLICY)
+                .map_err(store_error)?;
+            if locked.is_some() {
                 tracing::warn!(account, serial, "too many invalid MFA codes; device locked");
             }
         }
@@ -319,38 +276,6 @@ pub fn qr_png(text: &str) -> ApiResult<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn failures_lock_a_device_then_expire() {
-        let g = super::FailureGuard::default();
-        let t0 = 1_000_000;
-        for i in 0..super::MAX_FAILURES - 1 {
-            assert!(!g.fail("a", "s", t0 + i64::from(i)));
-            assert!(g.check("a", "s", t0 + 10).is_ok());
-        }
-        assert!(g.fail("a", "s", t0 + 10));
-        assert!(g.check("a", "s", t0 + 11).is_err());
-        assert!(
-            g.check("a", "other", t0 + 11).is_ok(),
-            "other devices are not affected"
-        );
-        assert!(
-            g.check("b", "s", t0 + 11).is_ok(),
-            "nor other accounts' devices"
-        );
-        assert!(g.check("a", "s", t0 + 10 + super::LOCKOUT_SECS).is_ok());
-        // Failures spread wider than the window never lock.
-        let g = super::FailureGuard::default();
-        for i in 0..20 {
-            assert!(!g.fail("a", "s", t0 + i * super::FAILURE_WINDOW_SECS));
-        }
-        // A valid code resets the count.
-        let g = super::FailureGuard::default();
-        for _ in 0..super::MAX_FAILURES - 1 {
-            g.fail("a", "s", t0);
-        }
-        g.succeed("a", "s");
-        assert!(!g.fail("a", "s", t0));
-    }
 
     use super::*;
 

@@ -77,6 +77,15 @@ pub async fn run(
     Ok(())
 }
 
+/// A small unauthenticated text answer (health endpoints).
+fn plain(status: u16, text: &str) -> Response {
+    let mut resp = Response::new(Body::from(format!("{text}\n")));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/plain"));
+    resp
+}
+
 fn respond(status: u16, body: String, request_id: &str, now: i64) -> Response {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -193,6 +202,22 @@ async fn handle(
 ) -> Response {
     let request_id = crate::ids::request_id();
     let now = app.clock.now();
+    if req.method() == axum::http::Method::GET {
+        match req.uri().path() {
+            // Liveness: the process answers.
+            "/healthz" => return plain(200, "ok"),
+            // Readiness, for load balancers: the store answers and this node is in sync with it.
+            "/readyz" => {
+                let app2 = app.clone();
+                return match tokio::task::spawn_blocking(move || app2.ready()).await {
+                    Ok(Ok(())) => plain(200, "ready"),
+                    Ok(Err(why)) => plain(503, &why),
+                    Err(_) => plain(503, "readiness check failed"),
+                };
+            }
+            _ => {}
+        }
+    }
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
     // Guess the namespace for early errors from the Version parameter in the URL, if any.

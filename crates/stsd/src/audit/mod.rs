@@ -226,6 +226,20 @@ mod tests {
         fn claim_once(&self, _: &str, _: &str, _: i64, _: i64) -> Result<bool, StoreError> {
             Ok(true)
         }
+        fn record_failure(
+            &self,
+            _: &str,
+            _: i64,
+            _: crate::store::FailurePolicy,
+        ) -> Result<Option<i64>, StoreError> {
+            Ok(None)
+        }
+        fn locked_until(&self, _: &str, _: i64) -> Result<Option<i64>, StoreError> {
+            Ok(None)
+        }
+        fn clear_failures(&self, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
         fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
             while !self.open.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(2));

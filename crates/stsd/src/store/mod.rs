@@ -8,7 +8,7 @@
 //! whole transaction fails with [`StoreError::Conflict`] instead of overwriting: no lost or torn updates.
 //! [`Store::changes_since`] is the change feed other nodes apply to their snapshots.
 
-// pub mod postgres;
+pub mod postgres;
 pub mod sqlite;
 
 /// Entity kinds, one row per entity.
@@ -125,6 +125,10 @@ pub trait Store: Send + Sync {
     fn wait_for_change(&self, timeout: std::time::Duration) {
         std::thread::sleep(timeout);
     }
+    /// Whether other nodes may write to this store too (then a node follows the change feed).
+    fn is_shared(&self) -> bool {
+        false
+    }
     /// Whether the store is reachable now.
     fn ping(&self) -> Result<(), StoreError> {
         Ok(())
@@ -136,6 +140,18 @@ pub trait Store: Send + Sync {
     /// `None` to leave it). Concurrent callers on any node are serialized. Returns the value now stored.
     fn update_meta(&self, name: &str, f: &mut MetaUpdate<'_>)
         -> Result<Option<String>, StoreError>;
+    /// Count one failure of `key` (a wrong MFA code for a caller and device) under `policy`; returns when
+    /// the key is locked until, if this failure started a lockout. Shared by every node on the store.
+    fn record_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: FailurePolicy,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Until when `key` is locked out, if it is at `now`.
+    fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError>;
+    /// Forget `key`'s failures (a success).
+    fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
     /// Append audit events in one transaction, in order.
     fn append_audit(&self, _rows: &[AuditRow]) -> Result<(), StoreError> {
         Err(StoreError::Backend(
@@ -155,6 +171,42 @@ pub trait Store: Send + Sync {
     /// and atomic, so the guard holds across restarts and for every node sharing the store.
     fn claim_once(&self, scope: &str, id: &str, expires: i64, now: i64)
         -> Result<bool, StoreError>;
+}
+
+/// When failures lock a key: `limit` within `window` seconds lock it for `lockout` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePolicy {
+    pub limit: u32,
+    pub window: i64,
+    pub lockout: i64,
+}
+
+/// The failure counter of one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Failures {
+    pub window_start: i64,
+    pub count: u32,
+    pub locked_until: i64,
+}
+
+impl Failures {
+    /// The counter after one more failure at `now`, and whether that failure started a lockout.
+    pub fn after_failure(self, now: i64, p: FailurePolicy) -> (Failures, bool) {
+        let mut f = self;
+        if now - f.window_start >= p.window {
+            f.window_start = now;
+            f.count = 0;
+        }
+        f.count += 1;
+        if f.count >= p.limit {
+            f.locked_until = now + p.lockout;
+            f.count = 0;
+            f.window_start = now;
+            (f, true)
+        } else {
+            (f, false)
+        }
+    }
 }
 
 /// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.
@@ -310,6 +362,21 @@ pub mod tests {
             s.claim_once(&scope, "a", 4000, 2000).unwrap(),
             "expired claims are forgotten"
         );
+        // Failure counters: a lockout after `limit` failures within the window, visible to every node.
+        let p = FailurePolicy {
+            limit: 3,
+            window: 100,
+            lockout: 50,
+        };
+        let key = format!("mfa:{g4}");
+        assert_eq!(s.record_failure(&key, 1000, p).unwrap(), None);
+        assert_eq!(s.record_failure(&key, 1001, p).unwrap(), None);
+        assert_eq!(s.locked_until(&key, 1001).unwrap(), None);
+        assert_eq!(s.record_failure(&key, 1002, p).unwrap(), Some(1052));
+        assert_eq!(s.locked_until(&key, 1010).unwrap(), Some(1052));
+        assert_eq!(s.locked_until(&key, 1052).unwrap(), None);
+        s.clear_failures(&key).unwrap();
+        assert_eq!(s.locked_until(&key, 1010).unwrap(), None);
         s.ping().unwrap();
     }
 }

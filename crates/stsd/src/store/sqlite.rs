@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    AuditFilter, AuditQuery, AuditRow, Change, Feed, Kind, MetaUpdate, Record, Snapshot, Store,
-    StoreError,
+    AuditFilter, AuditQuery, AuditRow, Change, FailurePolicy, Failures, Feed, Kind, MetaUpdate,
+    Record, Snapshot, Store, StoreError,
 };
 
 /// Migrations in order; index + 1 is the schema version they produce.
@@ -62,6 +62,13 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL
     );
     CREATE INDEX changes_generation ON changes (generation);",
+    // v5: failure counters of the guessing guards (wrong MFA codes).
+    "CREATE TABLE failures (
+        key TEXT PRIMARY KEY,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL
+    );",
 ];
 
 /// Generations of change log kept (older entries are pruned; a reader further behind reloads everything).
@@ -492,6 +499,63 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         tx.commit().map_err(backend)?;
         Ok(inserted == 1)
+    }
+
+    fn record_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: FailurePolicy,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let prev = tx
+            .query_row(
+                "SELECT window_start, count, locked_until FROM failures WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok(Failures {
+                        window_start: r.get(0)?,
+                        count: r.get(1)?,
+                        locked_until: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)?
+            .unwrap_or_default();
+        let (next, locked) = prev.after_failure(now, policy);
+        tx.execute(
+            "INSERT INTO failures (key, window_start, count, locked_until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET window_start = excluded.window_start, count = excluded.count,
+             locked_until = excluded.locked_until",
+            params![key, next.window_start, next.count, next.locked_until],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(locked.then_some(next.locked_until))
+    }
+
+    fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
+        let conn = self.lock()?;
+        let until: Option<i64> = conn
+            .query_row(
+                "SELECT locked_until FROM failures WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        Ok(until.filter(|u| *u > now))
+    }
+
+    fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.execute("DELETE FROM failures WHERE key = ?1", params![key])
+            .map(|_| ())
+            .map_err(backend)
     }
 
     fn put_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
