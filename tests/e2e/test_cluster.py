@@ -276,3 +276,51 @@ def test_database_restart_nodes_report_not_ready_and_recover(cluster):
     eventually(lambda: c.client("iam").get_user(UserName="before-restart"))
     b.client("iam").create_user(UserName="after-restart")
     eventually(lambda: a.client("iam").get_user(UserName="after-restart"))
+
+
+def test_store_copy_moves_an_installation_both_ways():
+    """`stsd store copy`: an embedded installation moves to PostgreSQL and back, sessions and all."""
+    from conftest import BINARY, make_server
+
+    s = make_server()
+    iam = s.client("iam")
+    iam.create_user(UserName="moved")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}))
+    iam.put_role_policy(RoleName="r", PolicyName="p",
+                        PolicyDocument=doc({"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}))
+    iam.put_user_policy(UserName="moved", PolicyName="p",
+                        PolicyDocument=doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
+    k = iam.create_access_key(UserName="moved")["AccessKey"]
+    creds = s.client("sts", k["AccessKeyId"], k["SecretAccessKey"]).assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/r", RoleSessionName="before")["Credentials"]
+    s.stop()
+    db = fresh_database()
+    p = subprocess.run([BINARY, "store", "copy", "--from", s.data_dir, "--to", db], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "SECRET" not in p.stderr
+    pg = node(db)
+    try:
+        session = pg.client("iam", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        assert session.get_user(UserName="moved")["User"]["UserName"] == "moved"  # the old session still works
+        assert pg.client("sts", k["AccessKeyId"], k["SecretAccessKey"]).get_caller_identity()["Arn"].endswith("user/moved")
+        names = {e["EventName"] for e in pg.client("cloudtrail").lookup_events(MaxResults=50)["Events"]}
+        assert {"CreateUser", "AssumeRole"} <= names
+        pg.client("iam").create_user(UserName="made-on-postgres")
+    finally:
+        pg.stop()
+    # A copy into a non-empty store is refused.
+    p = subprocess.run([BINARY, "store", "copy", "--from", s.data_dir, "--to", db], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode != 0 and "not empty" in p.stderr
+    # And back to an embedded store.
+    back = tempfile.mkdtemp(prefix="stsd-back-")
+    p = subprocess.run([BINARY, "store", "copy", "--from", db, "--to", back], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    local = Server(back, env=ENV).start()
+    try:
+        assert local.client("iam").get_user(UserName="made-on-postgres")["User"]["UserName"] == "made-on-postgres"
+    finally:
+        local.stop()

@@ -189,3 +189,30 @@ def test_permissions_boundary_narrows(server, iam):
         me.list_users()
     assert error_code(e) == "AccessDenied"
     assert "permissions boundary" in e.value.response["Error"]["Message"]
+
+
+def test_health_readiness_and_metrics(server):
+    """Load balancers and Prometheus: /healthz, /readyz and /metrics answer without authentication."""
+    import urllib.request
+
+    server.client("sts").get_caller_identity()
+    with pytest.raises(ClientError):
+        server.client("sts", "AKIA" + "Z" * 16, "x" * 40).get_caller_identity()
+    for path, body in (("/healthz", "ok"), ("/readyz", "ready")):
+        with urllib.request.urlopen(server.endpoint + path, timeout=10) as r:
+            assert r.status == 200 and r.read().decode().strip() == body
+    with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert r.headers["Content-Type"].startswith("text/plain")
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("stsd_requests_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels] = int(value)
+    assert counts.get('stsd_requests_total{action="GetCallerIdentity",outcome="ok"}', 0) >= 1
+    assert counts.get('stsd_requests_total{action="GetCallerIdentity",outcome="InvalidClientTokenId"}', 0) >= 1
+    assert 'stsd_request_duration_seconds_bucket{action="GetCallerIdentity",outcome="ok",le="+Inf"}' in text
+    for gauge in ("stsd_audit_queue_depth", "stsd_store_generation", "stsd_store_errors_total",
+                  "stsd_change_feed_lag_seconds"):
+        assert f"\n{gauge} " in text
+    assert "Secret" not in text and "Zx9Tq4" not in text

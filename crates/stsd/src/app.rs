@@ -87,6 +87,8 @@ pub struct App {
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
     /// When this node last confirmed it is in sync with the store (monotonic; readiness).
     synced: Mutex<Option<std::time::Instant>>,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How long a node may go without confirming it is in sync with a shared store before it reports not ready.
@@ -117,6 +119,7 @@ impl App {
             signing_keys: Mutex::new(HashMap::new()),
             session_policies: Mutex::new(HashMap::new()),
             synced: Mutex::new(Some(std::time::Instant::now())),
+            metrics: crate::metrics::Metrics::default(),
         })
     }
 
@@ -212,6 +215,7 @@ impl App {
                     })?;
                 }
                 Err(e) => {
+                    self.metrics.store_error();
                     tracing::error!(error = %e, "store commit failed; nothing was changed");
                     return Err(ApiError::internal());
                 }
@@ -277,7 +281,10 @@ impl App {
                             *s = Some(std::time::Instant::now());
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "following the store's changes failed"),
+                    Err(e) => {
+                        app.metrics.store_error();
+                        tracing::warn!(error = %e, "following the store's changes failed");
+                    }
                 }
             });
         if let Err(e) = spawned {
@@ -299,6 +306,24 @@ impl App {
             }
         }
         Ok(())
+    }
+
+    /// The metrics exposition with the current gauges.
+    pub fn render_metrics(&self) -> String {
+        let sync_lag = if self.store.is_shared() {
+            self.synced
+                .lock()
+                .ok()
+                .and_then(|s| *s)
+                .map_or(std::time::Duration::MAX, |t| t.elapsed())
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.metrics.render(&crate::metrics::Gauges {
+            audit_queue_depth: self.audit.queue_depth(),
+            generation: self.generation(),
+            sync_lag,
+        })
     }
 
     /// The store generation the published snapshot reflects.

@@ -11,6 +11,7 @@ pub mod authz;
 pub mod error;
 pub mod iam;
 pub mod ids;
+pub mod metrics;
 pub mod mfa;
 pub mod model;
 pub mod oidc;

@@ -68,6 +68,23 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Move a whole installation between stores (stop the servers first).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy accounts, IAM, token keys and the audit trail into an empty store: `DIR` is an embedded store's
+    /// data directory, `postgres://…` a shared one.
+    Copy {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +172,9 @@ fn main() -> Result<()> {
         Command::Keys {
             command: KeysCommand::Rotate { endpoint },
         } => keys_rotate(&endpoint),
+        Command::Store {
+            command: StoreCommand::Copy { from, to },
+        } => store_copy(&from, &to),
     }
 }
 
@@ -176,6 +196,71 @@ fn open_store(data_dir: &Path, url: Option<&str>) -> Result<Box<dyn stsd::store:
             ))
         }
     }
+}
+
+/// A store named on the command line: a `postgres://` URL or an embedded store's data directory.
+fn store_at(spec: &str) -> Result<Box<dyn stsd::store::Store>> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        open_store(Path::new("."), Some(spec))
+    } else {
+        open_store(Path::new(spec), None)
+    }
+}
+
+/// `stsd store copy`: everything a node needs — entities (accounts, users, groups, roles, policies, MFA
+/// devices, providers), the management account and token key ring, and the audit trail — into an empty
+/// store. The short-lived guards (SAML assertions already used, MFA failure counters) start empty.
+fn store_copy(from: &str, to: &str) -> Result<()> {
+    use stsd::store::{AuditQuery, Change};
+    let src = store_at(from)?;
+    let dst = store_at(to)?;
+    if !dst
+        .load_all()
+        .context("reading the destination")?
+        .records
+        .is_empty()
+    {
+        bail!("the destination {} is not empty", redact(to));
+    }
+    let snapshot = src.load_all().context("reading the source")?;
+    for chunk in snapshot.records.chunks(500) {
+        let changes: Vec<Change> = chunk
+            .iter()
+            .map(|r| Change::Put {
+                record: r.clone(),
+                expected: None,
+            })
+            .collect();
+        dst.apply(&changes).context("writing entities")?;
+    }
+    for name in ["management_account", "token_keys"] {
+        if let Some(v) = src.get_meta(name).context("reading settings")? {
+            dst.put_meta(name, &v).context("writing settings")?;
+        }
+    }
+    let mut cursor = None;
+    let mut events = 0usize;
+    loop {
+        let rows = src
+            .query_audit(&AuditQuery {
+                cursor,
+                ascending: true,
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .context("reading audit events")?;
+        let Some(last) = rows.last() else { break };
+        cursor = Some(last.seq);
+        dst.append_audit(&rows).context("writing audit events")?;
+        events += rows.len();
+    }
+    eprintln!(
+        "stsd: copied {} entities and {events} audit events from {} to {}",
+        snapshot.records.len(),
+        redact(from),
+        redact(to)
+    );
+    Ok(())
 }
 
 /// A store URL without its password, for messages.

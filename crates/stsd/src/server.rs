@@ -202,8 +202,18 @@ async fn handle(
 ) -> Response {
     let request_id = crate::ids::request_id();
     let now = app.clock.now();
+    let started = std::time::Instant::now();
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
+            // Prometheus metrics (no secrets in them; put stsd behind a proxy to restrict who scrapes).
+            "/metrics" => {
+                let mut resp = plain(200, app.render_metrics().trim_end());
+                resp.headers_mut().insert(
+                    "content-type",
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                );
+                return resp;
+            }
             // Liveness: the process answers.
             "/healthz" => return plain(200, "ok"),
             // Readiness, for load balancers: the store answers and this node is in sync with it.
@@ -267,6 +277,16 @@ async fn handle(
                 r#"{"__type":"InternalFailure","message":"An internal error occurred."}"#.into(),
             )
         });
+        let outcome = if status == 200 {
+            "ok".to_string()
+        } else {
+            serde_json::from_str::<serde_json::Value>(&json)
+                .ok()
+                .and_then(|v| v["__type"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "InternalFailure".into())
+        };
+        app.metrics
+            .request("LookupEvents", &outcome, started.elapsed());
         let mut resp = respond(status, json, &request_id, now);
         resp.headers_mut().insert(
             "content-type",
@@ -285,8 +305,15 @@ async fn handle(
         tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await
     };
     match joined {
-        Ok((_, Ok(xml))) => respond(200, xml, &request_id, now),
-        Ok((service, Err(e))) => error_response(service, &e, &request_id, now),
+        Ok((_, label, Ok(xml))) => {
+            app.metrics.request(&label, "ok", started.elapsed());
+            respond(200, xml, &request_id, now)
+        }
+        Ok((service, label, Err(e))) => {
+            app.metrics
+                .request(&label, e.code.as_str(), started.elapsed());
+            error_response(service, &e, &request_id, now)
+        }
         Err(_) => error_response(
             early_service,
             &ApiError::new(ErrorCode::InternalFailure, "An internal error occurred."),
@@ -412,7 +439,9 @@ fn process(
     body: &[u8],
     peer: SocketAddr,
     request_id: &str,
-) -> (Service, Result<String, ApiError>) {
+) -> (Service, String, Result<String, ApiError>) {
+    // Metrics label only known actions: what an unknown request names is unbounded.
+    let unknown = || "Unknown".to_string();
     let params = match Params::decode(query, form_body(parts, body)) {
         Ok(p) => p,
         Err(e) => {
@@ -425,14 +454,14 @@ fn process(
                 request_id,
                 &e,
             );
-            return (Service::Sts, Err(e));
+            return (Service::Sts, unknown(), Err(e));
         }
     };
     let (service, action) = match route(&params) {
         Ok(routed) => routed,
         Err((service, e)) => {
             record_rejected(app, service, &params, parts, peer, request_id, &e);
-            return (service, Err(e));
+            return (service, unknown(), Err(e));
         }
     };
     let meta = request_meta(parts, peer);
@@ -520,5 +549,5 @@ fn process(
             result: result.as_deref().map_err(crate::audit::CallError::from),
         },
     );
-    (service, result)
+    (service, action.to_string(), result)
 }

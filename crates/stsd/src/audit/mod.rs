@@ -94,6 +94,15 @@ impl Audit {
         }
     }
 
+    /// Requests whose events are queued but not yet stored.
+    pub fn queue_depth(&self) -> u64 {
+        let persisted = self.shared.persisted.lock().map_or(0, |p| *p);
+        self.shared
+            .enqueued
+            .load(Ordering::SeqCst)
+            .saturating_sub(persisted)
+    }
+
     /// Wait until everything queued before this call is stored (or `timeout` passes). True when flushed.
     pub fn flush(&self, timeout: Duration) -> bool {
         let target = self.shared.enqueued.load(Ordering::SeqCst);

@@ -1,0 +1,182 @@
+//! Prometheus metrics (`GET /metrics`): requests and latency per action and outcome, the audit queue, the
+//! store's generation and change-feed lag, store errors. Hand-rolled text exposition: a few counters and
+//! histograms do not need a metrics framework on the hot path (one uncontended lock per request).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+];
+
+#[derive(Default, Clone, Copy)]
+struct Histogram {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// The process's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    /// (action, outcome) → latency histogram. Actions are served action names (or `Unknown`), outcomes
+    /// `ok` or an AWS error code: both bounded sets.
+    requests: Mutex<BTreeMap<(String, String), Histogram>>,
+    store_errors: AtomicU64,
+}
+
+impl Metrics {
+    /// Count one request of `action` that ended in `outcome` after `elapsed`.
+    pub fn request(&self, action: &str, outcome: &str, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let Ok(mut m) = self.requests.lock() else {
+            return;
+        };
+        let h = match m.get_mut(&(action.to_string(), outcome.to_string())) {
+            Some(h) => h,
+            None => m
+                .entry((action.to_string(), outcome.to_string()))
+                .or_default(),
+        };
+        h.count += 1;
+        h.sum += secs;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                if let Some(b) = h.buckets.get_mut(i) {
+                    *b += 1;
+                }
+            }
+        }
+    }
+
+    /// Count a failed store operation.
+    pub fn store_error(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition, with the gauges the caller reads at scrape time.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP stsd_requests_total Requests answered, by action and outcome (ok or the AWS error code)."
+        );
+        let _ = writeln!(out, "# TYPE stsd_requests_total counter");
+        let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((action, outcome), h) in &requests {
+            let _ = writeln!(
+                out,
+                "stsd_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {}",
+                h.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stsd_request_duration_seconds Time to answer a request, by action and outcome."
+        );
+        let _ = writeln!(out, "# TYPE stsd_request_duration_seconds histogram");
+        for ((action, outcome), h) in &requests {
+            let labels = format!("action=\"{action}\",outcome=\"{outcome}\"");
+            for (le, n) in BUCKETS.iter().zip(h.buckets) {
+                let _ = writeln!(
+                    out,
+                    "stsd_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "stsd_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "stsd_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "stsd_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: String| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        };
+        gauge(
+            &mut out,
+            "stsd_store_errors_total",
+            "Store operations that failed.",
+            "counter",
+            self.store_errors.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut out,
+            "stsd_audit_queue_depth",
+            "Requests whose audit events are queued, not yet stored.",
+            "gauge",
+            gauges.audit_queue_depth.to_string(),
+        );
+        gauge(
+            &mut out,
+            "stsd_store_generation",
+            "The store generation this node's state reflects.",
+            "gauge",
+            gauges.generation.to_string(),
+        );
+        gauge(
+            &mut out,
+            "stsd_change_feed_lag_seconds",
+            "Seconds since this node last confirmed it is in sync with a shared store (0 for an embedded one).",
+            "gauge",
+            format!("{:.3}", gauges.sync_lag.as_secs_f64()),
+        );
+        out
+    }
+}
+
+/// Values read at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub audit_queue_depth: u64,
+    pub generation: i64,
+    pub sync_lag: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_counts_and_buckets() {
+        let m = Metrics::default();
+        m.request("AssumeRole", "ok", Duration::from_micros(300));
+        m.request("AssumeRole", "ok", Duration::from_millis(3));
+        m.request("AssumeRole", "AccessDenied", Duration::from_millis(1));
+        m.store_error();
+        let text = m.render(&Gauges {
+            audit_queue_depth: 7,
+            generation: 42,
+            sync_lag: Duration::from_millis(1500),
+        });
+        assert!(text.contains("stsd_requests_total{action=\"AssumeRole\",outcome=\"ok\"} 2"));
+        assert!(
+            text.contains("stsd_requests_total{action=\"AssumeRole\",outcome=\"AccessDenied\"} 1")
+        );
+        assert!(text.contains(
+            "stsd_request_duration_seconds_bucket{action=\"AssumeRole\",outcome=\"ok\",le=\"0.0005\"} 1"
+        ));
+        assert!(text.contains(
+            "stsd_request_duration_seconds_bucket{action=\"AssumeRole\",outcome=\"ok\",le=\"0.005\"} 2"
+        ));
+        assert!(text.contains("stsd_store_errors_total 1"));
+        assert!(text.contains("stsd_audit_queue_depth 7"));
+        assert!(text.contains("stsd_store_generation 42"));
+        assert!(text.contains("stsd_change_feed_lag_seconds 1.500"));
+    }
+}
