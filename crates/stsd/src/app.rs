@@ -78,6 +78,8 @@ pub struct App {
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
     /// Wrong MFA codes per device (the guessing guard).
     pub mfa_failures: crate::mfa::FailureGuard,
+    /// Uses of access keys and roles not yet flushed to the store ([`crate::usage`]).
+    pub usage: crate::usage::Usage,
 }
 
 impl App {
@@ -102,6 +104,7 @@ impl App {
             signing_keys: Mutex::new(HashMap::new()),
             session_policies: Mutex::new(HashMap::new()),
             mfa_failures: crate::mfa::FailureGuard::default(),
+            usage: crate::usage::Usage::default(),
         })
     }
 

@@ -95,6 +95,18 @@ impl State {
                                 serde_json::from_str(&r.body).map_err(corrupt)?;
                             acct.saml_providers.insert(r.key, o);
                         }
+                        Kind::InstanceProfile => {
+                            let ip = serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.instance_profiles.insert(r.key, ip);
+                        }
+                        Kind::Usage => {
+                            let u = serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.usage.insert(r.key, u);
+                        }
+                        Kind::CredentialReport => {
+                            let cr = serde_json::from_str(&r.body).map_err(corrupt)?;
+                            acct.credential_report = Some(cr);
+                        }
                         Kind::Account => {}
                     }
                 }
@@ -164,6 +176,18 @@ impl State {
                     .transpose(),
                 Kind::SamlProvider => acct
                     .and_then(|a| a.saml_providers.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::InstanceProfile => acct
+                    .and_then(|a| a.instance_profiles.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Usage => acct
+                    .and_then(|a| a.usage.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::CredentialReport => acct
+                    .and_then(|a| a.credential_report.as_ref())
                     .map(serde_json::to_string)
                     .transpose(),
             }

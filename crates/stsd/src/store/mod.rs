@@ -18,6 +18,12 @@ pub enum Kind {
     OidcProvider,
     /// An IAM SAML provider, keyed by lower-cased name.
     SamlProvider,
+    /// An instance profile, keyed by lower-cased name.
+    InstanceProfile,
+    /// When an access key or role was last used, keyed by its lower-cased unique ID.
+    Usage,
+    /// The account's credential report, keyed by the account ID.
+    CredentialReport,
 }
 
 impl Kind {
@@ -31,6 +37,9 @@ impl Kind {
             Kind::MfaDevice => "mfa",
             Kind::OidcProvider => "oidc",
             Kind::SamlProvider => "saml",
+            Kind::InstanceProfile => "instance-profile",
+            Kind::Usage => "usage",
+            Kind::CredentialReport => "credential-report",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -43,6 +52,9 @@ impl Kind {
             "mfa" => Kind::MfaDevice,
             "oidc" => Kind::OidcProvider,
             "saml" => Kind::SamlProvider,
+            "instance-profile" => Kind::InstanceProfile,
+            "usage" => Kind::Usage,
+            "credential-report" => Kind::CredentialReport,
             _ => return None,
         })
     }
