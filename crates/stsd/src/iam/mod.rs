@@ -1,6 +1,7 @@
 //! The IAM actions. Each is a function `(ctx, params) -> result XML` that validates input, authorizes the
 //! caller with the policy engine, and reads or mutates the state.
 
+mod absent_credentials;
 mod account;
 mod credential_report;
 mod groups;
@@ -165,6 +166,7 @@ pub fn handler(action: &str) -> Option<Handler> {
                 .or_else(|| saml_providers::handler(other))
                 .or_else(|| instance_profiles::handler(other))
                 .or_else(|| credential_report::handler(other))
+                .or_else(|| absent_credentials::handler(other))
         }
     })
 }
