@@ -9,7 +9,9 @@
 //!
 //! **Visibility.** Reads merge the table with the stored value ([`key_last_used`], [`role_last_used`]), so a
 //! use is visible at once through the server that saw it, and in the store (other nodes, restarts) within
-//! [`FLUSH_EVERY`]. A graceful shutdown flushes; a crash loses at most the uses of the last interval.
+//! [`FLUSH_EVERY`]. A graceful shutdown flushes; a crash loses at most the uses of the last interval. With several
+//! nodes on one store each writes the uses it saw, compared with its own view of the stored value, so a node
+//! that has not yet seen another's newer row may write a date up to one interval older over it.
 //!
 //! **What counts as a use** (AWS: "the last time the key was used to sign an AWS API request"; a role's
 //! last-used date is "when the role was last used to make an AWS request"): a request whose SigV4 signature
