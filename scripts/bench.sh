@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Throughput/latency of AssumeRole and GetCallerIdentity-with-session-credentials against a release build,
 # server and load generator on the same host. Usage: ./scripts/bench.sh [seconds]
+# BENCH_BIN_DIR=DIR runs prebuilt `stsd` and `loadgen` from DIR instead of building (to compare two commits back
+# to back on the same machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
-cargo build --release -q -p stsd -p loadgen
+BIN=${BENCH_BIN_DIR:-target/release}
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  cargo build --release -q -p stsd -p loadgen
+fi
 DIR=$(mktemp -d)
 PORT=18556
 export STSD_ACCOUNT_ID=111122223333 STSD_ROOT_ACCESS_KEY_ID=AKIABTX3GSDSQBHCDE22 STSD_ROOT_SECRET_ACCESS_KEY=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
-STSD_LOG=warn target/release/stsd serve --listen 127.0.0.1:$PORT --data-dir "$DIR" &
+STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:$PORT --data-dir "$DIR" &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 sleep 1
@@ -32,6 +37,6 @@ PY
 eval "$(cat "$DIR/setup.env")"
 for mode in assume-role caller-identity-session; do
   for c in 1 16 64; do
-    target/release/loadgen --endpoint $E --mode $mode --access-key-id "$KEY" --secret-access-key "$SECRET" --role-arn "$ROLE" --concurrency $c --seconds "$SECS"
+    "$BIN/loadgen" --endpoint $E --mode $mode --access-key-id "$KEY" --secret-access-key "$SECRET" --role-arn "$ROLE" --concurrency $c --seconds "$SECS"
   done
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the style gates (rustfmt, clippy with -D warnings), Rust unit, property and integration tests,
-# then the end-to-end suite that drives the real stsd binary with boto3 and the aws CLI (installed into .venv on
-# first run). A throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store
-# tests and is removed at the end.
+# then the end-to-end suite that drives the real stsd binary with boto3, the aws CLI (installed into .venv on
+# first run) and Cloud Custodian (into .venv-custodian, re-created when its pinned requirements change). A
+# throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store tests and is
+# removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +32,14 @@ if [ ! -x .venv/bin/pytest ]; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
-echo "==> end-to-end tests (boto3, aws CLI)"
+echo "==> Cloud Custodian in its own venv (tests/e2e/requirements-custodian.txt)"
+if [ ! -x .venv-custodian/bin/custodian ] || ! cmp -s tests/e2e/requirements-custodian.txt .venv-custodian/requirements.txt; then
+  rm -rf .venv-custodian
+  python3 -m venv .venv-custodian
+  .venv-custodian/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-custodian.txt
+  cp tests/e2e/requirements-custodian.txt .venv-custodian/requirements.txt
+fi
+export CUSTODIAN_BIN="$PWD/.venv-custodian/bin/custodian"
+
+echo "==> end-to-end tests (boto3, aws CLI, Cloud Custodian)"
 STSD_BIN="$PWD/target/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"

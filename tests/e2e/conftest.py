@@ -1,6 +1,8 @@
 """End-to-end harness: starts the real `stsd` binary on a free loopback port with a temporary data dir and
 hands tests boto3 clients and an aws CLI runner pointed at it."""
 
+import contextlib
+import datetime
 import json
 import os
 import signal
@@ -73,6 +75,12 @@ class Server:
 
     def restart(self, sig=signal.SIGTERM):
         self.stop(sig)
+        return self.start()
+
+    def restart_with_clock_offset(self, seconds):
+        """Restart with the server clock moved `seconds` (STSD_CLOCK_OFFSET_SECS); sign with `client_clock`."""
+        self.stop()
+        self.env["STSD_CLOCK_OFFSET_SECS"] = str(int(seconds))
         return self.start()
 
     def stderr(self):
@@ -165,6 +173,24 @@ def iam(server):
 @pytest.fixture(scope="session")
 def sts(server):
     return server.client("sts")
+
+
+@contextlib.contextmanager
+def client_clock(offset_secs):
+    """Sign SigV4 requests (boto3 in this process) as if the clock were `offset_secs` ahead: a server run with
+    STSD_CLOCK_OFFSET_SECS checks request times against its own shifted clock."""
+    import botocore.auth as ba
+
+    real = ba.get_current_datetime
+
+    def shifted(remove_tzinfo=True):
+        return real(remove_tzinfo) + datetime.timedelta(seconds=offset_secs)
+
+    ba.get_current_datetime = shifted
+    try:
+        yield
+    finally:
+        ba.get_current_datetime = real
 
 
 def unique(prefix):

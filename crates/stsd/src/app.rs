@@ -89,6 +89,8 @@ pub struct App {
     synced: Mutex<Option<std::time::Instant>>,
     /// Prometheus metrics (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// Uses of access keys and roles not yet flushed to the store ([`crate::usage`]).
+    pub usage: crate::usage::Usage,
 }
 
 /// How long a node may go without confirming it is in sync with a shared store before it reports not ready.
@@ -120,6 +122,7 @@ impl App {
             session_policies: Mutex::new(HashMap::new()),
             synced: Mutex::new(Some(std::time::Instant::now())),
             metrics: crate::metrics::Metrics::default(),
+            usage: crate::usage::Usage::default(),
         })
     }
 

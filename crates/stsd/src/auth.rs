@@ -21,6 +21,8 @@ pub struct Caller {
     pub access_key_id: String,
     /// Temporary credentials: the claims sealed in the session token.
     pub session: Option<Arc<Claims>>,
+    /// The region of the request's SigV4 credential scope (where last-used data says it was used).
+    pub region: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,16 +156,23 @@ pub fn authenticate_as(
                         "The security token included in the request is expired",
                     ),
                 })?;
-        let caller = session_caller(key_id, claims);
+        let mut caller = session_caller(key_id, claims);
         let c = &auth.credential;
         let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
         sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
+        // A role session making a request is a use of the role.
+        if let Some(SessionKind::Role { role_id, .. }) = caller.session.as_deref().map(|s| &s.kind)
+        {
+            app.usage
+                .role_used(&caller.account, role_id, app.clock.now(), &c.region);
+        }
+        caller.region.clone_from(&c.region);
         return Ok(Some(caller));
     }
     let st = app.read()?;
     let owner = st.keys.get(key_id).ok_or_else(invalid_key)?;
     let acct = st.accounts.get(&owner.account).ok_or_else(invalid_key)?;
-    let (secret, caller) = match &owner.user {
+    let (secret, mut caller) = match &owner.user {
         None => {
             let k = acct
                 .meta
@@ -181,6 +190,7 @@ pub fn authenticate_as(
                 user_id: acct.id().to_string(),
                 access_key_id: key_id.to_string(),
                 session: None,
+                region: String::new(),
             };
             (k.secret.clone(), caller)
         }
@@ -204,6 +214,7 @@ pub fn authenticate_as(
                 user_id: u.id.clone(),
                 access_key_id: key_id.to_string(),
                 session: None,
+                region: String::new(),
             };
             (k.secret.clone(), caller)
         }
@@ -212,6 +223,10 @@ pub fn authenticate_as(
     let c = &auth.credential;
     let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
     sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
+    // The key signed a request: that is a use, whatever the authorization decision will be.
+    app.usage
+        .key_used(key_id, app.clock.now(), &c.service, &c.region);
+    caller.region.clone_from(&c.region);
     Ok(Some(caller))
 }
 
@@ -266,5 +281,6 @@ pub fn session_caller(access_key_id: &str, claims: Claims) -> Caller {
         user_id,
         access_key_id: access_key_id.to_string(),
         session: Some(Arc::new(claims)),
+        region: String::new(),
     }
 }

@@ -433,6 +433,10 @@ pub struct RequestFacts<'a> {
     pub permissions_boundary: Option<&'a str>,
     /// The managed policy the request attaches or detaches (`iam:PolicyARN`).
     pub policy_arn: Option<&'a str>,
+    /// The service a role is passed to (`iam:PassedToService`, for `iam:PassRole`).
+    pub passed_to_service: Option<&'a str>,
+    /// The resource a passed role will be used with (`iam:AssociatedResourceArn`, for `iam:PassRole`).
+    pub associated_resource_arn: Option<&'a str>,
 }
 
 /// What the target of a request contributes to its context.
@@ -498,6 +502,14 @@ pub fn target<'a>(acct: &'a Account, arn: &str) -> Target<'a> {
                 tags: &d.tags,
                 boundary: None,
             }),
+        "instance-profile" => acct
+            .instance_profiles
+            .get(&name)
+            .filter(|p| acct.instance_profile_arn(p) == arn)
+            .map(|p| Target {
+                tags: &p.tags,
+                boundary: None,
+            }),
         _ => None,
     }
     .unwrap_or_default()
@@ -505,7 +517,8 @@ pub fn target<'a>(acct: &'a Account, arn: &str) -> Target<'a> {
 
 /// The condition keys `action` supports — according to AWS's action catalog — that this request carries:
 /// `aws:RequestTag/*` and `aws:TagKeys` from the request's tags, `iam:PermissionsBoundary`, `iam:PolicyARN`,
-/// and `aws:ResourceTag/*` / `iam:ResourceTag/*` from the target. Keys the action does not support are never
+/// `iam:PassedToService` / `iam:AssociatedResourceArn` (a role passed with `iam:PassRole`), and
+/// `aws:ResourceTag/*` / `iam:ResourceTag/*` from the target. Keys the action does not support are never
 /// set, as on AWS; actions outside the catalog (stsd's extensions) get none.
 pub fn action_keys(
     context: &mut policy::Context,
@@ -540,6 +553,16 @@ pub fn action_keys(
     if a.supports_condition_key("iam:PolicyARN") {
         if let Some(p) = facts.policy_arn {
             context.set("iam:PolicyARN", p);
+        }
+    }
+    if a.supports_condition_key("iam:PassedToService") {
+        if let Some(s) = facts.passed_to_service {
+            context.set("iam:PassedToService", s);
+        }
+    }
+    if a.supports_condition_key("iam:AssociatedResourceArn") {
+        if let Some(r) = facts.associated_resource_arn {
+            context.set("iam:AssociatedResourceArn", r);
         }
     }
     for prefix in ["aws:ResourceTag/", "iam:ResourceTag/"] {
@@ -864,6 +887,7 @@ mod tests {
             name: "test".into(),
             created: 0,
             root_keys: vec![],
+            alias: None,
         });
         let boundary = format!("arn:aws:iam::{ACCT}:policy/b");
         let doc = |text: &str| Doc {
@@ -901,7 +925,6 @@ mod tests {
                 tags: tags("role"),
                 inline: Default::default(),
                 attached: vec![],
-                last_used: None,
             },
         );
         acct.policies.insert(
@@ -923,6 +946,17 @@ mod tests {
                 tags: tags("policy"),
             },
         );
+        acct.instance_profiles.insert(
+            "ip".into(),
+            crate::model::InstanceProfile {
+                name: "ip".into(),
+                id: "AIPAEXAMPLEPROFILE001".into(),
+                path: "/".into(),
+                created: 0,
+                roles: vec!["AROAEXAMPLEROLE000001".into()],
+                tags: tags("profile"),
+            },
+        );
         acct
     }
 
@@ -936,6 +970,7 @@ mod tests {
             "role" => format!("arn:aws:iam::{ACCT}:role/r"),
             "policy" => format!("arn:aws:iam::{ACCT}:policy/p"),
             "group" => format!("arn:aws:iam::{ACCT}:group/g"),
+            "instance-profile" => format!("arn:aws:iam::{ACCT}:instance-profile/ip"),
             "federated-user" => format!("arn:aws:sts::{ACCT}:federated-user/f"),
             _ => "*".into(),
         }
@@ -964,11 +999,14 @@ mod tests {
         let removed = vec!["old".to_string()];
         let boundary = format!("arn:aws:iam::{ACCT}:policy/new-boundary");
         let attached = format!("arn:aws:iam::{ACCT}:policy/p");
+        let instances = format!("arn:aws:ec2:*:{ACCT}:instance/*");
         let facts = RequestFacts {
             tags: &request_tags,
             tag_keys: &removed,
             permissions_boundary: Some(&boundary),
             policy_arn: Some(&attached),
+            passed_to_service: Some("ec2.amazonaws.com"),
+            associated_resource_arn: Some(&instances),
         };
         let mut walked = 0;
         for service in ["iam", "sts", "cloudtrail"] {
@@ -986,11 +1024,13 @@ mod tests {
                         "{qualified} got {key}, which AWS does not list for it"
                     );
                 }
-                let carried: [(&str, bool); 6] = [
+                let carried: [(&str, bool); 8] = [
                     ("aws:RequestTag/team", true),
                     ("aws:TagKeys", true),
                     ("iam:PermissionsBoundary", true),
                     ("iam:PolicyARN", true),
+                    ("iam:PassedToService", true),
+                    ("iam:AssociatedResourceArn", true),
                     ("aws:ResourceTag/env", !t.tags.is_empty()),
                     ("iam:ResourceTag/env", !t.tags.is_empty()),
                 ];
@@ -1007,6 +1047,47 @@ mod tests {
         assert!(
             walked >= 110,
             "only {walked} served actions found in the catalog"
+        );
+    }
+
+    /// `AddRoleToInstanceProfile` checks `iam:PassRole` on the role as a pass to EC2 instances: that action
+    /// (not served itself, so not in the walk above) gets exactly the two pass keys and the role's tags.
+    #[test]
+    fn pass_role_gets_the_pass_keys() {
+        let acct = sample_account();
+        let role = format!("arn:aws:iam::{ACCT}:role/r");
+        let instances = format!("arn:aws:ec2:*:{ACCT}:instance/*");
+        let facts = RequestFacts {
+            passed_to_service: Some("ec2.amazonaws.com"),
+            associated_resource_arn: Some(&instances),
+            ..RequestFacts::default()
+        };
+        let mut c = policy::Context::new();
+        action_keys(&mut c, "iam:PassRole", target(&acct, &role), &facts);
+        assert_eq!(
+            c.get("iam:PassedToService"),
+            Some(&["ec2.amazonaws.com".to_string()][..])
+        );
+        assert_eq!(
+            c.get("iam:AssociatedResourceArn"),
+            Some(&[instances.clone()][..])
+        );
+        assert_eq!(
+            c.get("aws:ResourceTag/env"),
+            Some(&["role".to_string()][..])
+        );
+        let mut c = policy::Context::new();
+        let profile = format!("arn:aws:iam::{ACCT}:instance-profile/ip");
+        action_keys(
+            &mut c,
+            "iam:AddRoleToInstanceProfile",
+            target(&acct, &profile),
+            &facts,
+        );
+        assert!(!c.contains("iam:PassedToService"));
+        assert_eq!(
+            c.get("aws:ResourceTag/env"),
+            Some(&["profile".to_string()][..])
         );
     }
 

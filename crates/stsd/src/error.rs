@@ -37,6 +37,10 @@ pub enum ErrorCode {
     EntityTemporarilyUnmodifiable,
     ConcurrentModification,
     ServiceFailure,
+    /// Credential reports (`GetCredentialReport`).
+    ReportNotPresent,
+    ReportExpired,
+    ReportInProgress,
     // STS modeled.
     PackedPolicyTooLarge,
     RegionDisabledException,
@@ -81,6 +85,9 @@ impl ErrorCode {
             EntityTemporarilyUnmodifiable => "EntityTemporarilyUnmodifiable",
             ConcurrentModification => "ConcurrentModification",
             ServiceFailure => "ServiceFailure",
+            ReportNotPresent => "ReportNotPresent",
+            ReportExpired => "ReportExpired",
+            ReportInProgress => "ReportInProgress",
             PackedPolicyTooLarge => "PackedPolicyTooLarge",
             RegionDisabledException => "RegionDisabledException",
             ExpiredTokenException => "ExpiredTokenException",
@@ -103,7 +110,8 @@ impl ErrorCode {
             | InvalidAuthenticationCode
             | RegionDisabledException
             | IDPRejectedClaim => 403,
-            MalformedQueryString | NoSuchEntity => 404,
+            MalformedQueryString | NoSuchEntity | ReportInProgress => 404,
+            ReportNotPresent | ReportExpired => 410,
             EntityAlreadyExists
             | DeleteConflict
             | LimitExceeded

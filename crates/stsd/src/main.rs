@@ -319,6 +319,7 @@ fn serve(
     app.audit.configure(audit_retention_days, sink);
     let app = Arc::new(app);
     app.start_follower();
+    stsd::usage::spawn_flusher(&app);
     let app_for_flush = app.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -343,6 +344,7 @@ fn serve(
         }
         Ok::<(), anyhow::Error>(())
     })?;
+    stsd::usage::flush(&app_for_flush);
     if !app_for_flush.audit.flush(Duration::from_secs(10)) {
         eprintln!("stsd: audit queue did not drain in time; some events may be lost");
     }

@@ -412,6 +412,7 @@ mod tests {
                     name: "a".into(),
                     created: 0,
                     root_keys: Vec::new(),
+                    alias: None,
                 });
                 let alice = User {
                     name: "Alice".into(),

@@ -89,8 +89,6 @@ pub struct AccessKey {
     pub secret: String,
     pub status: KeyStatus,
     pub created: i64,
-    #[serde(default)]
-    pub last_used: Option<KeyUse>,
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -102,11 +100,25 @@ impl std::fmt::Debug for AccessKey {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// When an access key or a role was last used (`AccessKeyLastUsed`, `RoleLastUsed`): kept per account in
+/// [`Account::usage`], apart from the entities, and recorded off the request path by [`crate::usage`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeyUse {
     pub date: i64,
+    /// The SigV4 service name of the request (`sts`, `iam`, …); empty for a role.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service: String,
     pub region: String,
+}
+
+impl KeyUse {
+    /// The later of two uses (the first on a tie).
+    pub fn latest(a: Option<KeyUse>, b: Option<KeyUse>) -> Option<KeyUse> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if b.date > a.date { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,8 +174,6 @@ pub struct Role {
     pub inline: BTreeMap<String, Doc>,
     #[serde(default)]
     pub attached: Vec<String>,
-    #[serde(default)]
-    pub last_used: Option<KeyUse>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +214,9 @@ pub struct AccountMeta {
     pub created: i64,
     #[serde(default)]
     pub root_keys: Vec<AccessKey>,
+    /// The account alias (at most one; unique across the accounts of this server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +233,18 @@ pub struct Account {
     pub oidc_providers: BTreeMap<String, OidcProvider>,
     /// IAM SAML identity providers keyed by lower-cased name.
     pub saml_providers: BTreeMap<String, SamlProvider>,
+    /// Instance profiles keyed by lower-cased name.
+    pub instance_profiles: BTreeMap<String, InstanceProfile>,
+    /// Last use of access keys and roles, keyed by [`usage_key`] (the unique ID, lower-cased): stored apart
+    /// from the entities so that recording a use never rewrites a user or role.
+    pub usage: BTreeMap<String, KeyUse>,
+    /// The most recent credential report.
+    pub credential_report: Option<CredentialReport>,
+}
+
+/// The [`Account::usage`] key of an access key (`AKIA…`) or role (`AROA…`): its unique ID, lower-cased.
+pub fn usage_key(unique_id: &str) -> String {
+    unique_id.to_lowercase()
 }
 
 impl Account {
@@ -233,6 +258,9 @@ impl Account {
             mfa_devices: BTreeMap::new(),
             oidc_providers: BTreeMap::new(),
             saml_providers: BTreeMap::new(),
+            instance_profiles: BTreeMap::new(),
+            usage: BTreeMap::new(),
+            credential_report: None,
         }
     }
 
@@ -254,6 +282,22 @@ impl Account {
     }
     pub fn root_arn(&self) -> String {
         format!("arn:aws:iam::{}:root", self.meta.id)
+    }
+    pub fn instance_profile_arn(&self, p: &InstanceProfile) -> String {
+        format!(
+            "arn:aws:iam::{}:instance-profile{}{}",
+            self.meta.id, p.path, p.name
+        )
+    }
+
+    /// The instance profiles that contain the role with unique ID `role_id`, in name order.
+    pub fn instance_profiles_of<'a>(
+        &'a self,
+        role_id: &'a str,
+    ) -> impl Iterator<Item = &'a InstanceProfile> + 'a {
+        self.instance_profiles
+            .values()
+            .filter(move |p| p.roles.iter().any(|r| r == role_id))
     }
 
     /// Find a customer managed policy by ARN (path must match too).
@@ -470,4 +514,28 @@ pub struct SamlProvider {
     pub created: i64,
     #[serde(default)]
     pub tags: Vec<Tag>,
+}
+
+/// An instance profile (`arn:aws:iam::ACCT:instance-profile/PATH/NAME`): a container for at most one role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    pub name: String,
+    /// `AIPA…`
+    pub id: String,
+    pub path: String,
+    pub created: i64,
+    /// Unique IDs of the roles it contains (AWS allows one): a role is referred to by ID, so a re-created
+    /// namesake is not in the profile.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Tag keys are case-sensitive on instance profiles.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A generated credential report: the CSV exactly as `GetCredentialReport` returns it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CredentialReport {
+    pub generated: i64,
+    pub content: String,
 }

@@ -188,6 +188,18 @@ impl State {
                     .and_then(|a| a.saml_providers.get(key))
                     .map(serde_json::to_string)
                     .transpose(),
+                Kind::InstanceProfile => acct
+                    .and_then(|a| a.instance_profiles.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Usage => acct
+                    .and_then(|a| a.usage.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::CredentialReport => acct
+                    .and_then(|a| a.credential_report.as_ref())
+                    .map(serde_json::to_string)
+                    .transpose(),
             }
             .map_err(corrupt)?;
             let expected = self.revisions.get(id).copied();
@@ -254,6 +266,9 @@ fn entity_exists(a: &Account, kind: Kind, key: &str) -> bool {
         Kind::MfaDevice => a.mfa_devices.contains_key(key),
         Kind::OidcProvider => a.oidc_providers.contains_key(key),
         Kind::SamlProvider => a.saml_providers.contains_key(key),
+        Kind::InstanceProfile => a.instance_profiles.contains_key(key),
+        Kind::Usage => a.usage.contains_key(key),
+        Kind::CredentialReport => a.credential_report.is_some(),
     }
 }
 
@@ -293,6 +308,18 @@ fn put_entity(acct: &mut Account, kind: Kind, key: String, body: &str) -> Result
             let o: crate::model::SamlProvider = serde_json::from_str(body).map_err(corrupt)?;
             acct.saml_providers.insert(key, o);
         }
+        Kind::InstanceProfile => {
+            let ip = serde_json::from_str(body).map_err(corrupt)?;
+            acct.instance_profiles.insert(key, ip);
+        }
+        Kind::Usage => {
+            let u = serde_json::from_str(body).map_err(corrupt)?;
+            acct.usage.insert(key, u);
+        }
+        Kind::CredentialReport => {
+            let cr = serde_json::from_str(body).map_err(corrupt)?;
+            acct.credential_report = Some(cr);
+        }
         Kind::Account => {}
     }
     Ok(())
@@ -320,6 +347,15 @@ fn remove_entity(acct: &mut Account, kind: Kind, key: &str) {
         }
         Kind::SamlProvider => {
             acct.saml_providers.remove(key);
+        }
+        Kind::InstanceProfile => {
+            acct.instance_profiles.remove(key);
+        }
+        Kind::Usage => {
+            acct.usage.remove(key);
+        }
+        Kind::CredentialReport => {
+            acct.credential_report = None;
         }
         Kind::Account => {}
     }

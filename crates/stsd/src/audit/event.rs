@@ -530,6 +530,7 @@ fn resources(info: &CallInfo<'_>, response: &Value) -> Vec<(String, String)> {
         ("AccessKeyId", "AWS::IAM::AccessKey"),
         ("SerialNumber", "AWS::IAM::MFADevice"),
         ("PrincipalArn", "AWS::IAM::SAMLProvider"),
+        ("InstanceProfileName", "AWS::IAM::InstanceProfile"),
     ] {
         if let Some(v) = p.get(param) {
             add(kind, v);

@@ -1,5 +1,5 @@
-//! Account-level actions: GetAccountAuthorizationDetails, GetAccountSummary, and stsd's own `CreateAccount`
-//! extension (management-account root only) behind `stsd account create`.
+//! Account-level actions: GetAccountAuthorizationDetails, GetAccountSummary, account aliases, and stsd's own
+//! `CreateAccount` extension (management-account root only) behind `stsd account create`.
 
 use super::{fmt_time, paginate, write_boundary, write_paging, write_policy, write_tags, Ctx};
 use crate::auth::CallerKind;
@@ -154,12 +154,16 @@ pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult
                 "AssumeRolePolicyDocument",
                 &url_encode_policy(&super::roles::trust_for_display(&st, &r.trust)),
             );
-        x.str_list("InstanceProfileList", std::iter::empty());
+        let profiles: Vec<_> = acct.instance_profiles_of(&r.id).collect();
+        x.list("InstanceProfileList", &profiles, |x, ip| {
+            super::instance_profiles::write_profile(x, &st, acct, ip, true);
+        });
         write_inline(x, "RolePolicyList", &r.inline);
         write_attached(x, acct, &r.attached);
         write_boundary(x, r.boundary.as_deref());
         write_tags(x, &r.tags);
-        x.open("RoleLastUsed").close("RoleLastUsed");
+        let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+        super::write_role_last_used(x, last.as_ref());
     });
     x.list("Policies", &pols, |x, pol| {
         write_policy(x, acct, pol, false);
@@ -223,8 +227,22 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
                 .filter(|d| d.assigned.is_some())
                 .count(),
         ),
-        ("Providers", 0),
+        (
+            "Providers",
+            acct.oidc_providers.len() + acct.saml_providers.len(),
+        ),
         ("GlobalEndpointTokenVersion", 1),
+        ("InstanceProfiles", acct.instance_profiles.len()),
+        (
+            "InstanceProfilesQuota",
+            super::instance_profiles::MAX_PROFILES,
+        ),
+        // stsd has no server certificates, signing certificates or console passwords.
+        ("ServerCertificates", 0),
+        ("ServerCertificatesQuota", 20),
+        ("SigningCertificatesPerUserQuota", 2),
+        ("AccountPasswordPresent", 0),
+        ("AccountSigningCertificatesPresent", 0),
     ];
     let mut x = Xml::new();
     x.open("SummaryMap");
@@ -273,13 +291,13 @@ pub fn insert_account(
         secret,
         status: KeyStatus::Active,
         created: now,
-        last_used: None,
     };
     let meta = AccountMeta {
         id: id.to_string(),
         name: name.to_string(),
         created: now,
         root_keys: vec![key.clone()],
+        alias: None,
     };
     st.accounts
         .insert(id.to_string(), std::sync::Arc::new(Account::new(meta)));
@@ -370,5 +388,94 @@ pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>
     let mut x = Xml::new();
     x.num("ActiveKeyId", new_id);
     x.str_list("KeyIds", ids.iter().map(String::as_str));
+    Ok(Some(x.finish()))
+}
+
+/// `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$` (3..63 characters), and not all digits (an account ID).
+fn alias_param(p: &Params) -> ApiResult<&str> {
+    let a = p.required("AccountAlias")?;
+    let n = a.chars().count();
+    if n < 3 {
+        return Err(ApiError::validation(
+            a,
+            "accountAlias",
+            "Member must have length greater than or equal to 3",
+        ));
+    }
+    if n > 63 {
+        return Err(ApiError::validation(
+            a,
+            "accountAlias",
+            "Member must have length less than or equal to 63",
+        ));
+    }
+    let allowed = a
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !allowed || a.starts_with('-') || a.ends_with('-') || a.contains("--") {
+        return Err(ApiError::validation(
+            a,
+            "accountAlias",
+            "Member must satisfy regular expression pattern: ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
+        ));
+    }
+    if a.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_input(
+            "The account alias cannot consist only of digits.",
+        ));
+    }
+    Ok(a)
+}
+
+/// `CreateAccountAlias`: an account has at most one alias and a new one replaces it (AWS: "the new alias
+/// overwrites the previous alias"); an alias belongs to one account among all this server hosts.
+pub fn create_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let alias = alias_param(p)?;
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:CreateAccountAlias", "*")?;
+        let taken = st
+            .accounts
+            .values()
+            .any(|a| a.id() != ctx.caller.account && a.meta.alias.as_deref() == Some(alias));
+        if taken {
+            return Err(ApiError::already_exists(format!(
+                "The account alias {alias} already exists."
+            )));
+        }
+        let acct = ctx.account_mut(st)?;
+        if acct.meta.alias.as_deref() != Some(alias) {
+            acct.meta.alias = Some(alias.to_string());
+            t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
+        }
+        Ok(None)
+    })
+}
+
+pub fn delete_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let alias = alias_param(p)?;
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:DeleteAccountAlias", "*")?;
+        let acct = ctx.account_mut(st)?;
+        if acct.meta.alias.as_deref() != Some(alias) {
+            return Err(ApiError::no_such_entity(format!(
+                "The account alias {alias} cannot be found."
+            )));
+        }
+        acct.meta.alias = None;
+        t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
+        Ok(None)
+    })
+}
+
+pub fn list_account_aliases(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    ctx.authorize(&st, "iam:ListAccountAliases", "*")?;
+    let acct = ctx.account(&st)?;
+    let aliases: Vec<&str> = acct.meta.alias.as_deref().into_iter().collect();
+    let (page, next) = paginate(aliases, marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.str_list("AccountAliases", page);
+    write_paging(&mut x, next);
     Ok(Some(x.finish()))
 }

@@ -90,7 +90,6 @@ pub fn create_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
             secret: crate::ids::secret_access_key(),
             status: KeyStatus::Active,
             created: ctx.now,
-            last_used: None,
         };
         let mut x = Xml::new();
         x.open("AccessKey");
@@ -158,8 +157,13 @@ pub fn delete_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
             return Err(no_key(id));
         }
-        keys_mut(ctx.account_mut(st)?, &o)?.retain(|k| k.id != id);
+        let acct = ctx.account_mut(st)?;
+        keys_mut(acct, &o)?.retain(|k| k.id != id);
         touch(ctx, t, &o);
+        let usage = crate::model::usage_key(id);
+        if acct.usage.remove(&usage).is_some() {
+            t.touch(Kind::Usage, &ctx.caller.account, &usage);
+        }
         Ok(None)
     });
     ctx.app.forget_signing_keys(id);
@@ -203,7 +207,7 @@ pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
         x.elem("UserName", u);
     }
     x.open("AccessKeyLastUsed");
-    match &key.last_used {
+    match crate::usage::key_last_used(ctx.app, acct, &key.id) {
         Some(u) => {
             x.elem("LastUsedDate", &fmt_time(u.date))
                 .elem("ServiceName", &u.service)

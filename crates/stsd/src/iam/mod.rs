@@ -1,8 +1,11 @@
 //! The IAM actions. Each is a function `(ctx, params) -> result XML` that validates input, authorizes the
 //! caller with the policy engine, and reads or mutates the state.
 
+mod absent_credentials;
 mod account;
+mod credential_report;
 mod groups;
+mod instance_profiles;
 mod keys;
 mod mfa;
 mod oidc;
@@ -17,7 +20,7 @@ use crate::auth::{Caller, RequestMeta};
 use crate::authz;
 pub use crate::authz::RequestFacts;
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, Doc, DocKind, Group, ManagedPolicy, Role, Tag, User};
+use crate::model::{Account, Doc, DocKind, Group, KeyUse, ManagedPolicy, Role, Tag, User};
 use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
 use crate::protocol::xml::Xml;
@@ -149,6 +152,9 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetAccessKeyLastUsed" => keys::get_access_key_last_used,
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
         "GetAccountSummary" => account::get_account_summary,
+        "CreateAccountAlias" => account::create_account_alias,
+        "DeleteAccountAlias" => account::delete_account_alias,
+        "ListAccountAliases" => account::list_account_aliases,
         "CreateAccount" => account::create_account,
         "RotateTokenKeys" => account::rotate_token_keys,
         other => {
@@ -156,6 +162,9 @@ pub fn handler(action: &str) -> Option<Handler> {
                 .or_else(|| simulate::handler(other))
                 .or_else(|| oidc::handler(other))
                 .or_else(|| saml_providers::handler(other))
+                .or_else(|| instance_profiles::handler(other))
+                .or_else(|| credential_report::handler(other))
+                .or_else(|| absent_credentials::handler(other))
         }
     })
 }
@@ -251,7 +260,17 @@ pub fn write_group(x: &mut Xml, acct: &Account, g: &Group) {
         .elem("CreateDate", &fmt_time(g.created));
 }
 
-pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, full: bool) {
+/// How much of the `Role` shape a response carries.
+pub enum RoleView {
+    /// `ListRoles` and instance profiles: no boundary, tags or last use.
+    List,
+    /// `CreateRole`: boundary and tags, no last use.
+    Created,
+    /// `GetRole` and friends: everything, with the role's last use.
+    Full(Option<KeyUse>),
+}
+
+pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, view: &RoleView) {
     x.elem("Path", &r.path)
         .elem("RoleName", &r.name)
         .elem("RoleId", &r.id)
@@ -263,18 +282,26 @@ pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, full: bool)
         );
     x.opt("Description", r.description.as_deref());
     x.num("MaxSessionDuration", r.max_session_duration);
-    if full {
-        write_boundary(x, r.boundary.as_deref());
-        if !r.tags.is_empty() {
-            write_tags(x, &r.tags);
-        }
-        x.open("RoleLastUsed");
-        if let Some(u) = &r.last_used {
-            x.elem("LastUsedDate", &fmt_time(u.date))
-                .elem("Region", &u.region);
-        }
-        x.close("RoleLastUsed");
+    if matches!(view, RoleView::List) {
+        return;
     }
+    write_boundary(x, r.boundary.as_deref());
+    if !r.tags.is_empty() {
+        write_tags(x, &r.tags);
+    }
+    if let RoleView::Full(last) = view {
+        write_role_last_used(x, last.as_ref());
+    }
+}
+
+/// `RoleLastUsed`: empty when the role was never used.
+pub fn write_role_last_used(x: &mut Xml, last: Option<&KeyUse>) {
+    x.open("RoleLastUsed");
+    if let Some(u) = last {
+        x.elem("LastUsedDate", &fmt_time(u.date))
+            .elem("Region", &u.region);
+    }
+    x.close("RoleLastUsed");
 }
 
 pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) {

@@ -3,6 +3,7 @@
 use super::users::check_boundary;
 use super::{
     compile, paginate, path_matches, write_paging, write_role, write_tags, Ctx, RequestFacts,
+    RoleView,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, Role};
@@ -252,7 +253,6 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             tags: tags.clone(),
             inline: Default::default(),
             attached: Vec::new(),
-            last_used: None,
         };
         acct.roles.insert(name.to_lowercase(), r);
         t.touch(Kind::Role, &ctx.caller.account, name);
@@ -263,10 +263,7 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .ok_or_else(ApiError::internal)?;
         let mut x = Xml::new();
         x.open("Role");
-        write_role(&mut x, st, acct, r, false);
-        if !r.tags.is_empty() {
-            write_tags(&mut x, &r.tags);
-        }
+        write_role(&mut x, st, acct, r, &RoleView::Created);
         x.close("Role");
         Ok(Some(x.finish()))
     })
@@ -283,7 +280,8 @@ pub fn get_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
-    write_role(&mut x, &st, acct, r, true);
+    let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+    write_role(&mut x, &st, acct, r, &RoleView::Full(last));
     x.close("Role");
     Ok(Some(x.finish()))
 }
@@ -355,7 +353,8 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
         .ok_or_else(|| no_role(name))?;
     let mut x = Xml::new();
     x.open("Role");
-    write_role(&mut x, &st, acct, r, true);
+    let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+    write_role(&mut x, &st, acct, r, &RoleView::Full(last));
     x.close("Role");
     Ok(Some(x.finish()))
 }
@@ -386,13 +385,23 @@ pub fn delete_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .get(&name.to_lowercase())
             .ok_or_else(|| no_role(name))?;
         check_modifiable(r)?;
+        if acct.instance_profiles_of(&r.id).next().is_some() {
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must remove roles from instance profile first.",
+            ));
+        }
         if !r.inline.is_empty() || !r.attached.is_empty() {
             return Err(ApiError::delete_conflict(
                 "Cannot delete entity, must detach all policies first.",
             ));
         }
-        ctx.account_mut(st)?.roles.remove(&name.to_lowercase());
+        let usage = crate::model::usage_key(&r.id);
+        let acct = ctx.account_mut(st)?;
+        acct.roles.remove(&name.to_lowercase());
         t.touch(Kind::Role, &ctx.caller.account, name);
+        if acct.usage.remove(&usage).is_some() {
+            t.touch(Kind::Usage, &ctx.caller.account, &usage);
+        }
         Ok(None)
     })
 }
@@ -410,7 +419,9 @@ pub fn list_roles(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .collect();
     let (page, next) = paginate(roles, marker.as_deref(), max)?;
     let mut x = Xml::new();
-    x.list("Roles", &page, |x, r| write_role(x, &st, acct, r, false));
+    x.list("Roles", &page, |x, r| {
+        write_role(x, &st, acct, r, &RoleView::List);
+    });
     write_paging(&mut x, next);
     Ok(Some(x.finish()))
 }

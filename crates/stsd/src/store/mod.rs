@@ -25,6 +25,12 @@ pub enum Kind {
     OidcProvider,
     /// An IAM SAML provider, keyed by lower-cased name.
     SamlProvider,
+    /// An instance profile, keyed by lower-cased name.
+    InstanceProfile,
+    /// When an access key or role was last used, keyed by its lower-cased unique ID.
+    Usage,
+    /// The account's credential report, keyed by the account ID.
+    CredentialReport,
 }
 
 impl Kind {
@@ -38,6 +44,9 @@ impl Kind {
             Kind::MfaDevice => "mfa",
             Kind::OidcProvider => "oidc",
             Kind::SamlProvider => "saml",
+            Kind::InstanceProfile => "instance-profile",
+            Kind::Usage => "usage",
+            Kind::CredentialReport => "credential-report",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -50,6 +59,9 @@ impl Kind {
             "mfa" => Kind::MfaDevice,
             "oidc" => Kind::OidcProvider,
             "saml" => Kind::SamlProvider,
+            "instance-profile" => Kind::InstanceProfile,
+            "usage" => Kind::Usage,
+            "credential-report" => Kind::CredentialReport,
             _ => return None,
         })
     }

@@ -539,6 +539,9 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     let role_display = role.name.clone();
     drop(st);
     let (akid, secret, token) = mint(ctx, &claims)?;
+    ctx.app
+        .usage
+        .role_used(role_account, &role_id, ctx.now, &caller.region);
     let mut x = Xml::new();
     write_credentials(&mut x, &akid, &secret, &token, claims.expires);
     x.open("AssumedRoleUser")

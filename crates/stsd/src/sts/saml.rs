@@ -337,6 +337,12 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
     drop(st);
     check_replay(ctx.app, &a, ctx.now)?;
     let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
+    ctx.app.usage.role_used(
+        role_account,
+        &role_id,
+        ctx.now,
+        crate::usage::UNSIGNED_REGION,
+    );
     let mut x = Xml::new();
     write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
     x.open("AssumedRoleUser")

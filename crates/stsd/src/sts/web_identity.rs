@@ -313,6 +313,12 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
     let role_display = role.name.clone();
     drop(st);
     let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
+    ctx.app.usage.role_used(
+        role_account,
+        &role_id,
+        ctx.now,
+        crate::usage::UNSIGNED_REGION,
+    );
     let mut x = Xml::new();
     write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
     x.elem("SubjectFromWebIdentityToken", &sub);
