@@ -2,7 +2,7 @@
 # Throughput/latency of AssumeRole and GetCallerIdentity-with-session-credentials against a release build,
 # server and load generator on the same host. Usage: ./scripts/bench.sh [seconds]
 # BENCH_BIN_DIR=DIR runs prebuilt `stsd` and `loadgen` from DIR instead of building (to compare two commits back
-# to back on the same machine).
+# to back on the same machine). BENCH_STORE=postgres://… runs the server on that (empty) PostgreSQL database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -13,7 +13,11 @@ fi
 DIR=$(mktemp -d)
 PORT=18556
 export STSD_ACCOUNT_ID=111122223333 STSD_ROOT_ACCESS_KEY_ID=AKIABTX3GSDSQBHCDE22 STSD_ROOT_SECRET_ACCESS_KEY=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
-STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:$PORT --data-dir "$DIR" &
+STORE_ARGS=()
+if [ -n "${BENCH_STORE:-}" ]; then
+  STORE_ARGS=(--store "$BENCH_STORE")
+fi
+STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:$PORT --data-dir "$DIR" "${STORE_ARGS[@]}" &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 sleep 1
