@@ -242,10 +242,44 @@ def test_bootstrap_race_creates_one_account():
 def test_a_node_killed_under_load_costs_only_its_in_flight_requests(cluster):
     (a, b, c), _ = cluster
     a.client("iam").create_user(UserName="survivor")
+    # Load on all three nodes; node a is killed in the middle of it.
+    stop = threading.Event()
+    failures = {"a": 0, "b": 0, "c": 0}
+    done = {"a": 0, "b": 0, "c": 0}
+
+    def load(label, n):
+        sts, iam = n.client("sts"), n.client("iam")
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                sts.get_caller_identity()
+                if i % 5 == 0:
+                    iam.create_user(UserName=f"load-{label}-{i}")
+                done[label] += 1
+            except Exception:  # noqa: BLE001 — every failure counts
+                failures[label] += 1
+                if label == "a":
+                    time.sleep(0.05)
+
+    threads = [threading.Thread(target=load, args=(label, n)) for label, n in (("a", a), ("b", b), ("c", c))]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(timeout=10)
-    # The others keep serving, reads and writes alike, and nothing acknowledged by a is lost.
+    time.sleep(1.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    # The surviving nodes served every request; only node a's clients saw failures.
+    assert failures["b"] == 0 and failures["c"] == 0, failures
+    assert done["b"] > 10 and done["c"] > 10, done
+    # Nothing acknowledged by a is lost.
     eventually(lambda: b.client("iam").get_user(UserName="survivor"))
+    made_on_a = [f"load-a-{i}" for i in range(5, 100000, 5)][: done["a"] // 5]
+    for name in made_on_a[-3:]:
+        eventually(lambda: c.client("iam").get_user(UserName=name))
     c.client("iam").create_user(UserName="after-kill")
     eventually(lambda: b.client("iam").get_user(UserName="after-kill"))
     # a comes back and sees everything.
