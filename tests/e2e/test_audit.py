@@ -429,3 +429,22 @@ def test_requests_refused_before_an_action_are_recorded(fresh_server):
     assert by_code.get("InvalidParameterCombination"), "duplicate parameters not recorded"
     [big] = by_code["RequestEntityTooLarge"]
     assert big["eventName"] == "CreateUser" and big["eventSource"] == "iam.amazonaws.com"
+
+
+def test_no_answered_request_loses_its_event_on_kill9(fresh_server):
+    """A request is answered only once its audit event is stored: killing the server right after the answer
+    loses no event (before, events waited up to 2 ms in memory)."""
+    import signal as sig
+
+    s = fresh_server
+    iam = s.client("iam")
+    names = [unique("durable") for _ in range(5)]
+    for name in names:
+        iam.create_user(UserName=name)
+        s.proc.send_signal(sig.SIGKILL)
+        s.proc.wait(timeout=10)
+        s.start()
+        iam = s.client("iam")
+    stored = {e["requestParameters"]["userName"] for e in export(s) if e["eventName"] == "CreateUser"
+              and "errorCode" not in e}
+    assert set(names) <= stored

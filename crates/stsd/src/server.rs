@@ -77,6 +77,21 @@ pub async fn run(
     Ok(())
 }
 
+/// The longest a response waits for its audit event to be stored.
+const AUDIT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Send `resp` only once the request's audit event is stored, so a node killed right after answering has lost
+/// no event of a request it answered. If the store cannot take events, the answer goes out after
+/// [`AUDIT_ACK_TIMEOUT`] anyway (availability) and the event stays queued for the writer's retries.
+async fn acknowledged(app: &App, resp: Response) -> Response {
+    if !app.audit.acknowledged(AUDIT_ACK_TIMEOUT).await {
+        tracing::warn!(
+            "answering before the audit event was stored (the store is not taking events)"
+        );
+    }
+    resp
+}
+
 /// A small unauthenticated text answer (health endpoints).
 fn plain(status: u16, text: &str) -> Response {
     let mut resp = Response::new(Body::from(format!("{text}\n")));
@@ -252,7 +267,7 @@ async fn handle(
                 resp.headers_mut()
                     .insert("connection", HeaderValue::from_static("close"));
             }
-            return resp;
+            return acknowledged(&app, resp).await;
         }
         Err(_) => {
             let err = ApiError::new(ErrorCode::RequestTimeout, "Your socket connection to the server was not read from or written to within the timeout period.");
@@ -260,7 +275,7 @@ async fn handle(
             audit_rejected_head(&app, early_service, &query, parts, peer, &request_id, err).await;
             resp.headers_mut()
                 .insert("connection", HeaderValue::from_static("close"));
-            return resp;
+            return acknowledged(&app, resp).await;
         }
     };
     if crate::audit::lookup::is_cloudtrail(&parts.headers) {
@@ -292,7 +307,7 @@ async fn handle(
             "content-type",
             HeaderValue::from_static(crate::audit::lookup::CONTENT_TYPE),
         );
-        return resp;
+        return acknowledged(&app, resp).await;
     }
     // The hot read-only STS calls run on the async worker: they never touch the store, and handing every
     // request to the blocking pool cost more (thread wake-ups) than the work itself. Anything that may
@@ -304,7 +319,7 @@ async fn handle(
         let rid = request_id.clone();
         tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await
     };
-    match joined {
+    let resp = match joined {
         Ok((_, label, Ok(xml))) => {
             app.metrics.request(&label, "ok", started.elapsed());
             respond(200, xml, &request_id, now)
@@ -320,7 +335,8 @@ async fn handle(
             &request_id,
             now,
         ),
-    }
+    };
+    acknowledged(&app, resp).await
 }
 
 /// Transport facts of a request.

@@ -2,8 +2,10 @@
 //!
 //! The request path builds the event (sanitized: no secret, session token, TOTP code or assertion ever enters
 //! it) and hands it to a bounded queue; a background writer drains the queue in batches into the store (one
-//! transaction per batch) and, optionally, a JSON-lines file. A full queue blocks the caller — back-pressure,
-//! never a dropped event. [`lookup`] serves CloudTrail's `LookupEvents` from the stored events.
+//! transaction per batch: group commit) and, optionally, a JSON-lines file. A full queue blocks the caller —
+//! back-pressure, never a dropped event. The server answers a request only once its event is stored
+//! ([`Audit::acknowledged`]), so a node killed at any moment loses no event of a request it answered.
+//! [`lookup`] serves CloudTrail's `LookupEvents` from the stored events.
 
 pub mod event;
 pub mod lookup;
@@ -25,8 +27,6 @@ pub const DEFAULT_CAPACITY: usize = 8192;
 pub const MAX_BATCH: usize = 4096;
 /// Default retention of stored events.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
-/// How long a batch stays open after its first event.
-const LINGER: Duration = Duration::from_millis(2);
 /// How often the writer purges events past retention.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -39,6 +39,8 @@ struct Shared {
     enqueued: AtomicU64,
     persisted: Mutex<u64>,
     cv: Condvar,
+    /// `persisted`, for async waiters (requests waiting for their event before they answer).
+    durable: tokio::sync::watch::Sender<u64>,
     settings: Mutex<Settings>,
 }
 
@@ -56,6 +58,7 @@ impl Audit {
             enqueued: AtomicU64::new(0),
             persisted: Mutex::new(0),
             cv: Condvar::new(),
+            durable: tokio::sync::watch::Sender::new(0),
             settings: Mutex::new(Settings {
                 retention_days: DEFAULT_RETENTION_DAYS,
                 sink: None,
@@ -92,6 +95,17 @@ impl Audit {
                 *p += 1;
             }
         }
+    }
+
+    /// Wait (without blocking a thread) until every event queued so far — including the caller's own — is
+    /// stored, or `timeout` passes. True when stored. Call after the request's event was submitted.
+    pub async fn acknowledged(&self, timeout: Duration) -> bool {
+        let target = self.shared.enqueued.load(Ordering::SeqCst);
+        let mut rx = self.shared.durable.subscribe();
+        let stored = tokio::time::timeout(timeout, rx.wait_for(|p| *p >= target))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        stored
     }
 
     /// Requests whose events are queued but not yet stored.
@@ -154,9 +168,9 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
         };
         let mut batch = first;
         let mut requests = 1u64;
-        // Group commit: give the queue LINGER to fill (sleeping, so senders need not wake us per event), then
-        // take what is there — one fsync covers many requests instead of one each.
-        std::thread::sleep(LINGER);
+        // Group commit: take everything queued — one fsync covers many requests instead of one each. Requests
+        // wait for their batch before they answer, so there is no lingering: under load the queue fills
+        // while the previous batch commits.
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(more) => {
@@ -186,6 +200,7 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
         }
         if let Ok(mut p) = shared.persisted.lock() {
             *p += requests;
+            shared.durable.send_replace(*p);
         }
         shared.cv.notify_all();
         if last_purge.elapsed() >= PURGE_EVERY {
