@@ -66,40 +66,41 @@ q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
 print(f"| writes | p50 | p99 | max |\n| --- | --- | --- | --- |\n| {len(lat)} | {q(0.5):.1f} ms | {q(0.99):.1f} ms | {lat[-1]*1000:.1f} ms |")
 PY
 echo
-echo "## 3. AssumeRole (c=64) on node A, without and with an IAM write burst on node A"
-echo
-python3 - > "$WORK/setup.env" <<'PY'
-import json, boto3
-kw = dict(endpoint_url="http://127.0.0.1:18601", region_name="us-east-1", aws_access_key_id="AKIABTX3GSDSQBHCDE22",
+burst_bench() {  # $1 = endpoint; a role, a loader and a burst user with keys, then AssumeRole alone and with a burst
+  python3 - "$1" > "$WORK/setup.env" <<'PY'
+import json, sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIABTX3GSDSQBHCDE22",
           aws_secret_access_key="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")
 iam = boto3.client("iam", **kw)
 trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}]}
-role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-iam.create_user(UserName="loader")
+role = iam.create_role(RoleName="burstbench", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+iam.create_user(UserName="burstloader")
 iam.create_user(UserName="burst")
-iam.put_user_policy(UserName="loader", PolicyName="assume", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}]}))
-k = iam.create_access_key(UserName="loader")["AccessKey"]
+iam.put_user_policy(UserName="burstloader", PolicyName="assume", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}]}))
+k = iam.create_access_key(UserName="burstloader")["AccessKey"]
 print(f"KEY={k['AccessKeyId']} SECRET={k['SecretAccessKey']} ROLE={role}")
 PY
-eval "$(cat "$WORK/setup.env")"
-run() { "$BIN/loadgen" --endpoint http://127.0.0.1:18601 --mode assume-role --access-key-id "$KEY" --secret-access-key "$SECRET" --role-arn "$ROLE" --concurrency 64 --seconds "$SECS"; }
-echo "without burst:"
-run
-echo "with 200 PutUserPolicy/s on the same node:"
-python3 - "$SECS" <<'PY' &
-import json, sys, time, boto3
-secs = float(sys.argv[1]) + 1
-kw = dict(endpoint_url="http://127.0.0.1:18601", region_name="us-east-1", aws_access_key_id="AKIABTX3GSDSQBHCDE22",
-          aws_secret_access_key="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")
-iam = boto3.client("iam", **kw)
-doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
-t0, n = time.time(), 0
-while time.time() - t0 < secs:
-    iam.put_user_policy(UserName="burst", PolicyName=f"p{n % 10}", PolicyDocument=doc)
-    n += 1
-    time.sleep(max(0, t0 + n / 200 - time.time()))
-print(f"(burst: {n} writes in {time.time() - t0:.1f} s)", file=sys.stderr)
-PY
-BURST=$!
-run
-wait $BURST
+  eval "$(cat "$WORK/setup.env")"
+  local run=("$BIN/loadgen" --endpoint "$1" --mode assume-role --access-key-id "$KEY" --secret-access-key "$SECRET" --role-arn "$ROLE" --concurrency 64 --seconds "$SECS")
+  echo "without burst:"
+  "${run[@]}"
+  echo "with 200 PutUserPolicy/s on the same node (loadgen put-user-policy, root keys):"
+  "$BIN/loadgen" --endpoint "$1" --mode put-user-policy --user-name burst --access-key-id AKIABTX3GSDSQBHCDE22 \
+    --secret-access-key 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 --role-arn "$ROLE" --concurrency 4 --rate 200 \
+    --seconds "$((SECS + 1))" > "$WORK/burst.out" &
+  local burst=$!
+  "${run[@]}"
+  wait $burst
+  echo "burst: $(cat "$WORK/burst.out")"
+}
+
+echo "## 3. AssumeRole (c=64) on a node, without and with an IAM write burst on the same node"
+echo
+echo "### PostgreSQL (node A of the cluster)"
+burst_bench http://127.0.0.1:18601
+echo
+echo "### SQLite"
+STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:18603 --data-dir "$WORK/sqlite" &
+PIDS+=($!)
+sleep 2
+burst_bench http://127.0.0.1:18603

@@ -1,8 +1,9 @@
 //! `loadgen`: drives a running stsd with SigV4-signed requests (each signed freshly, as an SDK would) at a
 //! fixed concurrency for a fixed time, then prints throughput and latency percentiles.
 //!
-//! Modes: `assume-role` (AssumeRole with long-term user keys) and `caller-identity-session`
-//! (GetCallerIdentity signed with temporary credentials obtained from one AssumeRole first).
+//! Modes: `assume-role` (AssumeRole with long-term user keys), `caller-identity-session`
+//! (GetCallerIdentity signed with temporary credentials obtained from one AssumeRole first) and
+//! `put-user-policy` (an IAM write burst: PutUserPolicy on `--user-name`, usually paced with `--rate`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use hyper_util::rt::TokioExecutor;
 enum Mode {
     AssumeRole,
     CallerIdentitySession,
+    PutUserPolicy,
 }
 
 #[derive(Parser, Debug)]
@@ -41,6 +43,12 @@ struct Args {
     /// Seconds to run (after a 1 s warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Requests per second in all (paced); unlimited when absent.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// The user whose inline policies `put-user-policy` writes.
+    #[arg(long, default_value = "burst")]
+    user_name: String,
 }
 
 struct Creds {
@@ -65,6 +73,7 @@ async fn call(
     host: &str,
     creds: &Creds,
     body: &str,
+    service: &str,
 ) -> Result<(u16, Bytes)> {
     let ct = "application/x-www-form-urlencoded; charset=utf-8";
     let signed = sigv4::sign_request(&sigv4::SigningParams {
@@ -78,7 +87,7 @@ async fn call(
         secret_access_key: &creds.secret,
         session_token: creds.token.as_deref(),
         region: "us-east-1",
-        service: "sts",
+        service,
         timestamp: now_unix(),
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -134,10 +143,21 @@ async fn main() -> Result<()> {
             .append_pair("RoleSessionName", "loadgen");
         f.finish()
     };
-    let (creds, body) = match args.mode {
-        Mode::AssumeRole => (user, assume_body),
+    let (creds, body, service) = match args.mode {
+        Mode::AssumeRole => (user, assume_body, "sts"),
+        Mode::PutUserPolicy => {
+            let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+            let mut f = form_urlencoded::Serializer::new(String::new());
+            f.append_pair("Action", "PutUserPolicy")
+                .append_pair("Version", "2010-05-08")
+                .append_pair("UserName", &args.user_name)
+                .append_pair("PolicyName", "burst")
+                .append_pair("PolicyDocument", doc);
+            (user, f.finish(), "iam")
+        }
         Mode::CallerIdentitySession => {
-            let (status, bytes) = call(&client, &endpoint, &host, &user, &assume_body).await?;
+            let (status, bytes) =
+                call(&client, &endpoint, &host, &user, &assume_body, "sts").await?;
             let text = String::from_utf8_lossy(&bytes).to_string();
             if status != 200 {
                 bail!("AssumeRole failed ({status}): {text}");
@@ -150,9 +170,15 @@ async fn main() -> Result<()> {
             (
                 session,
                 "Action=GetCallerIdentity&Version=2011-06-15".to_string(),
+                "sts",
             )
         }
     };
+    // Each task paces itself so that all together send `rate` requests per second.
+    let interval = args
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(args.concurrency as f64 / r));
     let creds = Arc::new(creds);
     let body = Arc::new(body);
     let recording = Arc::new(AtomicBool::new(false));
@@ -165,10 +191,15 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
+            let mut next = Instant::now();
             while !stop.load(Ordering::Relaxed) {
+                if let Some(i) = interval {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += i;
+                }
                 let t0 = Instant::now();
                 let ok = matches!(
-                    call(&client, &endpoint, &host, &creds, &body).await,
+                    call(&client, &endpoint, &host, &creds, &body, service).await,
                     Ok((200, _))
                 );
                 if recording.load(Ordering::Relaxed) {
