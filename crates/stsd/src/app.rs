@@ -298,9 +298,11 @@ impl App {
     /// Ready to serve: the store answers and this node's snapshot is no further behind than
     /// [`MAX_SYNC_LAG`] (a shared store's follower confirms it continuously).
     pub fn ready(&self) -> Result<(), String> {
-        self.store
-            .ping()
-            .map_err(|e| format!("store unreachable: {e}"))?;
+        // The answer is unauthenticated: the reason goes to the log, not to the caller.
+        self.store.ping().map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the store is unreachable");
+            "store unreachable".to_string()
+        })?;
         if self.store.is_shared() {
             let synced = self.synced.lock().ok().and_then(|s| *s);
             match synced {
