@@ -323,6 +323,11 @@ fn value_fits(base: &str, value: &str) -> bool {
 }
 
 /// `ContextEntries.member.N.{ContextKeyName, ContextKeyValues.member.M, ContextKeyType}` → (key, values).
+/// Longest `ContextKeyValues` value (AWS's model sets none). Wildcard matching costs the value's length times
+/// ⌈piece/64⌉ for a `?`-bearing pattern piece (up to 2,048 words in a 131,072-character input policy): the cap
+/// keeps one simulation's CPU in milliseconds instead of seconds.
+const MAX_CONTEXT_VALUE: usize = 65_536;
+
 fn context_entries(p: &Params) -> ApiResult<Vec<(String, Vec<String>)>> {
     let Some(entries) = p.struct_list("ContextEntries")? else {
         return Ok(Vec::new());
@@ -357,6 +362,11 @@ fn context_entries(p: &Params) -> ApiResult<Vec<(String, Vec<String>)>> {
             })?
             .unwrap_or("string");
         let values = e.list("ContextKeyValues")?.unwrap_or_default();
+        if values.iter().any(|v| v.len() > MAX_CONTEXT_VALUE) {
+            return Err(ApiError::invalid_input(format!(
+                "Context key {key}: a value is longer than {MAX_CONTEXT_VALUE} characters."
+            )));
+        }
         let base = ty.strip_suffix("List").unwrap_or(ty);
         if base == ty && values.len() > 1 {
             return Err(ApiError::invalid_input(format!(
@@ -1065,6 +1075,33 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn context_values_are_bounded() {
+        let long = "a".repeat(MAX_CONTEXT_VALUE + 1);
+        let p = Params::from_pairs([
+            ("ContextEntries.member.1.ContextKeyName", "aws:UserAgent"),
+            ("ContextEntries.member.1.ContextKeyType", "string"),
+            (
+                "ContextEntries.member.1.ContextKeyValues.member.1",
+                long.as_str(),
+            ),
+        ]);
+        assert_eq!(
+            context_entries(&p).unwrap_err().code,
+            ErrorCode::InvalidInput
+        );
+        let ok = "a".repeat(MAX_CONTEXT_VALUE);
+        let p = Params::from_pairs([
+            ("ContextEntries.member.1.ContextKeyName", "aws:UserAgent"),
+            ("ContextEntries.member.1.ContextKeyType", "string"),
+            (
+                "ContextEntries.member.1.ContextKeyValues.member.1",
+                ok.as_str(),
+            ),
+        ]);
+        assert!(context_entries(&p).is_ok());
     }
 
     #[test]
