@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ACCOUNT_ID, raw_call, unique
+from conftest import ACCOUNT_ID, new_user_with_key, raw_call, unique
 
 IAM = "2010-05-08"
 STS = "2011-06-15"
@@ -177,4 +177,54 @@ def test_deeply_nested_query_parameter_names(server):
     st, text = raw_call(server, "iam", {"Action": "CreateUser", "Version": IAM, "UserName": unique("u"),
                                         name: "k"})
     assert 400 <= st < 500 or st == 200, text
+    assert_alive(server)
+
+
+def test_wildcard_condition_against_a_long_user_agent(server):
+    """Issue #11 point 6: a caller's own `StringLike` pattern full of `?` against a 200,000-character
+    User-Agent is decided correctly both ways (no backtracking blow-up, no shortcut), and the server keeps
+    answering other callers while such requests are in flight (they leave the async workers to the blocking
+    pool: `server::runs_inline`)."""
+    import concurrent.futures
+
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    iam = server.client("iam")
+    role = unique("ua-role")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                       "Action": "sts:AssumeRole"}]}))
+    pattern = "*" + "a?" * 900 + "b*"
+    _, key, secret = new_user_with_key(iam, policy={
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*",
+                       "Condition": {"StringLike": {"aws:UserAgent": pattern}}}]})
+
+    def sts_with(user_agent):
+        return boto3.client(
+            "sts", endpoint_url=server.endpoint, region_name="us-east-1",
+            aws_access_key_id=key, aws_secret_access_key=secret,
+            config=botocore.config.Config(user_agent=user_agent, retries={"max_attempts": 1}))
+
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+    hostile = "a" * 200_000
+    matching = "a" * 100_000 + "b" + "a" * 99_999
+
+    def assume(ua):
+        try:
+            sts_with(ua).assume_role(RoleArn=role_arn, RoleSessionName="ua-session")
+            return "allowed"
+        except botocore.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        hostile_calls = [pool.submit(assume, hostile) for _ in range(4)]
+        for _ in range(20):
+            assert_alive(server)
+        assert [f.result() for f in hostile_calls] == ["AccessDenied"] * 4
+    assert assume(matching) == "allowed"
+    assert assume("a" * 10) == "AccessDenied"
     assert_alive(server)

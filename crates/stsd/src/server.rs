@@ -179,10 +179,25 @@ fn form_body<'a>(parts: &axum::http::request::Parts, body: &'a [u8]) -> &'a [u8]
     }
 }
 
-/// Whether a request is one of the read-only STS calls that never block (no store access, no MFA write).
+/// The largest `User-Agent` (it becomes `aws:UserAgent`, matched by the caller's `StringLike` patterns) and
+/// form body a request may carry and still run on the async worker. Every other context value is bounded by
+/// parameter validation (`RoleArn`, 2,048 characters, is the longest), so a pattern on the inline path costs
+/// at most ~2,000 steps; larger requests take the blocking pool, where a slow policy delays only itself.
+const INLINE_MAX_USER_AGENT: usize = 1024;
+const INLINE_MAX_BODY: usize = 64 * 1024;
+
+/// Whether a request is one of the read-only STS calls that never block (no store access, no MFA write),
+/// and small enough that evaluating it cannot hold an async worker for long (see [`INLINE_MAX_USER_AGENT`]).
 /// `body` must be [`form_body`], the same parameters `process` will see: anything else would let a request
 /// whose ignored body names such a call run another action (e.g. one that fetches from an OIDC issuer) inline.
-fn runs_inline(query: &str, body: &[u8]) -> bool {
+fn runs_inline(headers: &axum::http::HeaderMap, query: &str, body: &[u8]) -> bool {
+    let user_agent = headers.get("user-agent").map_or(0, |v| v.len());
+    if user_agent > INLINE_MAX_USER_AGENT
+        || body.len() > INLINE_MAX_BODY
+        || query.len() > INLINE_MAX_BODY
+    {
+        return false;
+    }
     let mut action = None;
     for part in [query.as_bytes(), body] {
         for (k, v) in form_urlencoded::parse(part) {
@@ -312,7 +327,7 @@ async fn handle(
     // The hot read-only STS calls run on the async worker: they never touch the store, and handing every
     // request to the blocking pool cost more (thread wake-ups) than the work itself. Anything that may
     // write (IAM mutations, MFA codes) goes to the blocking pool.
-    let joined = if runs_inline(&query, form_body(&parts, &body)) {
+    let joined = if runs_inline(&parts.headers, &query, form_body(&parts, &body)) {
         Ok(process(&app, &parts, &query, &body, peer, &request_id))
     } else {
         let app2 = app.clone();
@@ -566,4 +581,40 @@ fn process(
         },
     );
     (service, action.to_string(), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(user_agent: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("user-agent", HeaderValue::from_str(user_agent).unwrap());
+        h
+    }
+
+    #[test]
+    fn only_small_read_only_sts_calls_run_inline() {
+        let ua = headers("aws-cli/2.15.0 Python/3.11");
+        assert!(runs_inline(
+            &ua,
+            "",
+            b"Action=AssumeRole&Version=2011-06-15"
+        ));
+        assert!(runs_inline(&ua, "Action=GetCallerIdentity", b""));
+        assert!(!runs_inline(&ua, "", b"Action=GetSessionToken"));
+        assert!(!runs_inline(
+            &ua,
+            "",
+            b"Action=AssumeRole&SerialNumber=x&TokenCode=123456"
+        ));
+        // A long User-Agent is matched by the caller's patterns: the blocking pool takes it.
+        let long = headers(&"a".repeat(INLINE_MAX_USER_AGENT + 1));
+        assert!(!runs_inline(&long, "Action=GetCallerIdentity", b""));
+        let edge = headers(&"a".repeat(INLINE_MAX_USER_AGENT));
+        assert!(runs_inline(&edge, "Action=GetCallerIdentity", b""));
+        let big_body = format!("Action=AssumeRole&Pad={}", "x".repeat(INLINE_MAX_BODY));
+        assert!(!runs_inline(&ua, "", big_body.as_bytes()));
+    }
 }
