@@ -30,6 +30,15 @@ def assert_alive(server):
     assert st == 200 and ACCOUNT_ID in text, text
 
 
+def role_trusting_account(iam, prefix):
+    role = unique(prefix)
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+                       "Action": "sts:AssumeRole"}]}))
+    return role
+
+
 def code_of(text):
     return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else text
 
@@ -86,11 +95,7 @@ def test_deeply_nested_saml_metadata(server, saml_provider, depth):
 @pytest.fixture(scope="module")
 def role_and_user(server):
     iam = server.client("iam")
-    role = unique("deep-role")
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                       "Action": "sts:AssumeRole"}]}))
+    role = role_trusting_account(iam, "deep-role")
     user = unique("deep-user")
     iam.create_user(UserName=user)
     group = unique("deep-group")
@@ -192,11 +197,7 @@ def test_wildcard_condition_against_a_long_user_agent(server):
     import botocore.exceptions
 
     iam = server.client("iam")
-    role = unique("ua-role")
-    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                       "Action": "sts:AssumeRole"}]}))
+    role = role_trusting_account(iam, "ua-role")
     pattern = "*" + "a?" * 900 + "b*"
     _, key, secret = new_user_with_key(iam, policy={
         "Version": "2012-10-17",
