@@ -24,6 +24,9 @@ pub struct Config {
     pub allow_http_oidc: bool,
     /// Time for one whole OIDC discovery + JWKS fetch (`--oidc-fetch-timeout-ms`; see [`crate::oidc`]).
     pub oidc_fetch_timeout: std::time::Duration,
+    /// Record the audit trail. Off only to measure what recording costs (`--audit-disabled-for-benchmarks`);
+    /// never in production.
+    pub audit_recording: bool,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             max_body_bytes: 16 * 1024 * 1024,
             allow_http_oidc: false,
             oidc_fetch_timeout: crate::oidc::DEFAULT_FETCH_TIMEOUT,
+            audit_recording: true,
         }
     }
 }
@@ -104,11 +108,14 @@ impl App {
         let management_account = store.get_meta("management_account")?.unwrap_or_default();
         let tokens = crate::tokens::KeyRing::load(store.as_ref(), clock.now())?;
         let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
-        let audit = crate::audit::Audit::start(
-            store.clone(),
-            clock.clone(),
-            crate::audit::DEFAULT_CAPACITY,
-        );
+        let audit = if config.audit_recording {
+            crate::audit::Audit::start(store.clone(), clock.clone(), crate::audit::DEFAULT_CAPACITY)
+        } else {
+            tracing::warn!(
+                "audit recording is OFF (--audit-disabled-for-benchmarks): not for production"
+            );
+            crate::audit::Audit::disabled(store.clone(), clock.clone())
+        };
         Ok(App {
             audit,
             tokens,
@@ -326,6 +333,7 @@ impl App {
         };
         self.metrics.render(&crate::metrics::Gauges {
             audit_queue_depth: self.audit.queue_depth(),
+            audit: self.audit.stats().snapshot(),
             generation: self.generation(),
             sync_lag,
         })

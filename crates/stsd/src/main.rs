@@ -46,6 +46,30 @@ enum Command {
         /// Also append every audit event to this file as JSON lines (for log shippers).
         #[arg(long)]
         audit_log: Option<PathBuf>,
+        /// Most bytes the stored audit trail may occupy (e.g. 500M, 20G; 0: no limit). The oldest events are
+        /// exported, then removed.
+        #[arg(long, default_value = "0", value_parser = parse_bytes)]
+        audit_max_bytes: u64,
+        /// Export the trail here as gzip JSON Lines files named as CloudTrail names its files, every
+        /// --audit-export-interval. Events removed by retention or the size limit are always exported first
+        /// (to DATA_DIR/audit-export when this is not set).
+        #[arg(long)]
+        audit_export_dir: Option<PathBuf>,
+        /// Seconds between exports.
+        #[arg(long, default_value_t = stsd::audit::DEFAULT_INTERVAL_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        audit_export_interval: u64,
+        /// Seconds between signed digests of the trail.
+        #[arg(long, default_value_t = stsd::audit::DEFAULT_INTERVAL_SECS, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        audit_digest_interval: u64,
+        /// The Ed25519 key that signs digests (created if absent; default DATA_DIR/audit-signing.key).
+        #[arg(long)]
+        audit_signing_key: Option<PathBuf>,
+        /// Seconds between checks of retention and the size limit.
+        #[arg(long, default_value_t = stsd::audit::DEFAULT_CHECK_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        audit_check_interval: u64,
+        /// Record no audit events at all. Only to measure what recording costs; never in production.
+        #[arg(long, hide = true)]
+        audit_disabled_for_benchmarks: bool,
         /// Accept plain-http OIDC issuers (local issuers and tests only).
         #[arg(long)]
         allow_http_oidc: bool,
@@ -100,9 +124,35 @@ enum AuditCommand {
         /// Only events at or after this time (RFC 3339 or Unix seconds).
         #[arg(long)]
         since: Option<String>,
-        /// Output format (only `jsonl`).
+        /// Output format: `jsonl` (to standard output) or `cloudtrail` (gzip JSON Lines files under --out,
+        /// laid out as CloudTrail lays out its files).
         #[arg(long, default_value = "jsonl")]
         format: String,
+        /// Directory for `--format cloudtrail`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the public key that verifies this node's digests (keep a copy apart from the store).
+    PublicKey {
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+        /// The signing key file (default DATA_DIR/audit-signing.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check that the trail is whole and unaltered: the stored chain, the signed digests, the export records
+    /// and, with --export-dir, the files. Exits 0 when intact; otherwise names what is missing or altered.
+    Verify {
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "STSD_STORE")]
+        store: Option<String>,
+        /// The export directory (`serve --audit-export-dir`, or DATA_DIR/audit-export).
+        #[arg(long)]
+        export_dir: Option<PathBuf>,
+        /// Trust only digests signed by this key (hex, from `stsd audit public-key`); repeatable.
+        #[arg(long)]
+        public_key: Vec<String>,
     },
 }
 
@@ -146,14 +196,30 @@ fn main() -> Result<()> {
             store,
             audit_retention_days,
             audit_log,
+            audit_max_bytes,
+            audit_export_dir,
+            audit_export_interval,
+            audit_digest_interval,
+            audit_signing_key,
+            audit_check_interval,
+            audit_disabled_for_benchmarks,
             allow_http_oidc,
             oidc_fetch_timeout_ms,
         } => serve(
             listen,
             &data_dir,
             store.as_deref(),
-            audit_retention_days,
-            audit_log.as_deref(),
+            AuditFlags {
+                retention_days: audit_retention_days,
+                log: audit_log,
+                max_bytes: audit_max_bytes,
+                export_dir: audit_export_dir,
+                export_interval: Duration::from_secs(audit_export_interval),
+                digest_interval: Duration::from_secs(audit_digest_interval),
+                signing_key: audit_signing_key,
+                check_interval: Duration::from_secs(audit_check_interval),
+                disabled: audit_disabled_for_benchmarks,
+            },
             allow_http_oidc,
             Duration::from_millis(oidc_fetch_timeout_ms),
         ),
@@ -164,8 +230,45 @@ fn main() -> Result<()> {
                     store,
                     since,
                     format,
+                    out,
                 },
-        } => audit_export(&data_dir, store.as_deref(), since.as_deref(), &format),
+        } => audit_export(
+            &data_dir,
+            store.as_deref(),
+            since.as_deref(),
+            &format,
+            out.as_deref(),
+        ),
+        Command::Audit {
+            command: AuditCommand::PublicKey { data_dir, key },
+        } => {
+            let path = key.unwrap_or_else(|| data_dir.join(SIGNING_KEY_FILE));
+            if !path.exists() {
+                bail!(
+                    "no audit signing key at {} (a server creates it on its first start)",
+                    path.display()
+                );
+            }
+            let signer = stsd::audit::digest::Signer::load_or_create(&path)?;
+            let k = signer.public_key();
+            println!("{}", stsd::audit::digest::public_key_hex(&k));
+            eprintln!("fingerprint {}", stsd::audit::digest::fingerprint(&k));
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    data_dir,
+                    store,
+                    export_dir,
+                    public_key,
+                },
+        } => audit_verify(
+            &data_dir,
+            store.as_deref(),
+            export_dir.as_deref(),
+            &public_key,
+        ),
         Command::Account {
             command: AccountCommand::Create { name, id, endpoint },
         } => account_create(&name, id.as_deref(), &endpoint),
@@ -211,7 +314,7 @@ fn store_at(spec: &str) -> Result<Box<dyn stsd::store::Store>> {
 /// devices, providers), the management account and token key ring, and the audit trail — into an empty
 /// store. The short-lived guards (SAML assertions already used, MFA failure counters) start empty.
 fn store_copy(from: &str, to: &str) -> Result<()> {
-    use stsd::store::{AuditQuery, Change};
+    use stsd::store::Change;
     let src = store_at(from)?;
     let dst = store_at(to)?;
     if !dst
@@ -238,22 +341,8 @@ fn store_copy(from: &str, to: &str) -> Result<()> {
             dst.put_meta(name, &v).context("writing settings")?;
         }
     }
-    let mut cursor = None;
-    let mut events = 0usize;
-    loop {
-        let rows = src
-            .query_audit(&AuditQuery {
-                cursor,
-                ascending: true,
-                limit: 1000,
-                ..AuditQuery::default()
-            })
-            .context("reading audit events")?;
-        let Some(last) = rows.last() else { break };
-        cursor = Some(last.seq);
-        dst.append_audit(&rows).context("writing audit events")?;
-        events += rows.len();
-    }
+    let events =
+        stsd::audit::copy_trail(src.as_ref(), dst.as_ref()).context("copying the audit trail")?;
     eprintln!(
         "stsd: copied {} entities and {events} audit events from {} to {}",
         snapshot.records.len(),
@@ -275,12 +364,47 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The signing key's file name in the data directory.
+const SIGNING_KEY_FILE: &str = "audit-signing.key";
+
+/// `serve`'s audit options.
+struct AuditFlags {
+    retention_days: u32,
+    log: Option<PathBuf>,
+    max_bytes: u64,
+    export_dir: Option<PathBuf>,
+    export_interval: Duration,
+    digest_interval: Duration,
+    signing_key: Option<PathBuf>,
+    check_interval: Duration,
+    disabled: bool,
+}
+
+/// `123`, `64K`, `500M`, `20G` (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (s.get(..i).unwrap_or(""), s.get(i..).unwrap_or("")),
+        None => (s, ""),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
 fn serve(
     listen: SocketAddr,
     data_dir: &Path,
     store_url: Option<&str>,
-    audit_retention_days: u32,
-    audit_log: Option<&Path>,
+    audit: AuditFlags,
     allow_http_oidc: bool,
     oidc_fetch_timeout: Duration,
 ) -> Result<()> {
@@ -298,6 +422,7 @@ fn serve(
         Config {
             allow_http_oidc,
             oidc_fetch_timeout,
+            audit_recording: !audit.disabled,
             ..Config::default()
         },
         Clock::with_offset(offset),
@@ -306,7 +431,7 @@ fn serve(
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }
-    let sink = match audit_log {
+    let sink = match &audit.log {
         Some(p) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -316,7 +441,28 @@ fn serve(
         ),
         None => None,
     };
-    app.audit.configure(audit_retention_days, sink);
+    let key_path = audit
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| data_dir.join(SIGNING_KEY_FILE));
+    let signer = stsd::audit::digest::Signer::load_or_create(&key_path)?;
+    if let Some(d) = &audit.export_dir {
+        std::fs::create_dir_all(d)
+            .with_context(|| format!("creating audit export dir {}", d.display()))?;
+    }
+    app.audit.configure(stsd::audit::Settings {
+        retention_days: audit.retention_days,
+        max_bytes: audit.max_bytes,
+        export_dir: audit.export_dir.clone(),
+        export_interval: audit.export_interval,
+        archive_dir: Some(data_dir.join("audit-export")),
+        signer: Some(Arc::new(signer)),
+        digest_interval: audit.digest_interval,
+        check_interval: audit.check_interval,
+        account: app.management_account.clone(),
+        region: "us-east-1".into(),
+        sink,
+    });
     let app = Arc::new(app);
     app.start_follower();
     stsd::usage::spawn_flusher(&app);
@@ -351,17 +497,15 @@ fn serve(
     Ok(())
 }
 
-/// `stsd audit export`: stored events, oldest first, one JSON record per line.
+/// `stsd audit export`: stored events, oldest first, one JSON record per line (or as CloudTrail files).
 fn audit_export(
     data_dir: &Path,
     store_url: Option<&str>,
     since: Option<&str>,
     format: &str,
+    out: Option<&Path>,
 ) -> Result<()> {
     use stsd::store::AuditQuery;
-    if format != "jsonl" {
-        bail!("unsupported format {format:?} (only jsonl)");
-    }
     let since = match since {
         Some(s) => Some(
             stsd::audit::lookup::parse_time(s)
@@ -369,23 +513,37 @@ fn audit_export(
         ),
         None => None,
     };
-    if store_url.is_none() && !data_dir.join("stsd.db").exists() {
-        bail!("no store at {}", data_dir.join("stsd.db").display());
+    let store = existing_store(data_dir, store_url)?;
+    match format {
+        "jsonl" => {}
+        "cloudtrail" => {
+            let dir = out.context("--format cloudtrail needs --out DIR")?;
+            std::fs::create_dir_all(dir)?;
+            let now = Clock::default().now();
+            let files = stsd::audit::export::write_copy(store.as_ref(), dir, since, now)?;
+            eprintln!("stsd: wrote {} files under {}", files.len(), dir.display());
+            for f in files {
+                println!("{}", f.name);
+            }
+            return Ok(());
+        }
+        other => bail!("unsupported format {other:?} (jsonl or cloudtrail)"),
     }
-    let store = open_store(data_dir, store_url)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut cursor = None;
     loop {
-        let rows = store
-            .query_audit(&AuditQuery {
+        let rows = stsd::audit::query::lookup(
+            store.as_ref(),
+            &AuditQuery {
                 since,
                 cursor,
                 ascending: true,
-                limit: 1000,
+                limit: 4096,
                 ..AuditQuery::default()
-            })
-            .context("reading audit events")?;
+            },
+        )
+        .context("reading audit events")?;
         let Some(last) = rows.last() else { break };
         cursor = Some(last.seq);
         for r in &rows {
@@ -394,6 +552,46 @@ fn audit_export(
     }
     out.flush()?;
     Ok(())
+}
+
+/// The store of an existing installation (refusing to create an empty one by mistake).
+fn existing_store(data_dir: &Path, store_url: Option<&str>) -> Result<Box<dyn stsd::store::Store>> {
+    if store_url.is_none() && !data_dir.join("stsd.db").exists() {
+        bail!("no store at {}", data_dir.join("stsd.db").display());
+    }
+    open_store(data_dir, store_url)
+}
+
+/// `stsd audit verify`.
+fn audit_verify(
+    data_dir: &Path,
+    store_url: Option<&str>,
+    export_dir: Option<&Path>,
+    keys: &[String],
+) -> Result<()> {
+    let store = existing_store(data_dir, store_url)?;
+    let pinned = keys
+        .iter()
+        .map(|k| {
+            stsd::audit::digest::parse_public_key(k)
+                .with_context(|| format!("--public-key {k:?} is not a hex Ed25519 public key"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Without --export-dir, the directory the server archives into when none is configured.
+    let archive = data_dir.join("audit-export");
+    let export_dir = export_dir.or_else(|| archive.is_dir().then_some(archive.as_path()));
+    let report = stsd::audit::verify::verify(store.as_ref(), export_dir, &pinned)?;
+    for n in &report.notes {
+        eprintln!("note: {n}");
+    }
+    if report.intact() {
+        println!("audit trail intact");
+        return Ok(());
+    }
+    for p in &report.problems {
+        println!("PROBLEM: {p}");
+    }
+    std::process::exit(1);
 }
 
 async fn shutdown_signal() {

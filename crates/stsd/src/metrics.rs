@@ -122,6 +122,58 @@ impl Metrics {
             "gauge",
             gauges.audit_queue_depth.to_string(),
         );
+        let a = &gauges.audit;
+        let _ = writeln!(
+            out,
+            "# HELP stsd_audit_purged_events_total Audit events removed from the store, by reason (age: older than \
+             --audit-retention-days; size: over --audit-max-bytes). Every one was exported first when an export \
+             directory is set."
+        );
+        let _ = writeln!(out, "# TYPE stsd_audit_purged_events_total counter");
+        let _ = writeln!(
+            out,
+            "stsd_audit_purged_events_total{{reason=\"age\"}} {}",
+            a.purged_for_age
+        );
+        let _ = writeln!(
+            out,
+            "stsd_audit_purged_events_total{{reason=\"size\"}} {}",
+            a.purged_for_size
+        );
+        for (name, help, kind, value) in [
+            (
+                "stsd_audit_exported_events_total",
+                "Audit events written to export files.",
+                "counter",
+                a.exported_events,
+            ),
+            (
+                "stsd_audit_export_files_total",
+                "Export files written.",
+                "counter",
+                a.export_files,
+            ),
+            (
+                "stsd_audit_digests_total",
+                "Signed digest files written.",
+                "counter",
+                a.digests,
+            ),
+            (
+                "stsd_audit_maintenance_failures_total",
+                "Audit writes, exports, digests or purges that failed (details in the log).",
+                "counter",
+                a.failures,
+            ),
+            (
+                "stsd_audit_stored_bytes",
+                "Bytes the audit trail occupies in the store (as of the last maintenance pass).",
+                "gauge",
+                a.stored_bytes,
+            ),
+        ] {
+            gauge(&mut out, name, help, kind, value.to_string());
+        }
         gauge(
             &mut out,
             "stsd_store_generation",
@@ -144,6 +196,7 @@ impl Metrics {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
     pub audit_queue_depth: u64,
+    pub audit: crate::audit::StatsSnapshot,
     pub generation: i64,
     pub sync_lag: Duration,
 }
@@ -161,6 +214,11 @@ mod tests {
         m.store_error();
         let text = m.render(&Gauges {
             audit_queue_depth: 7,
+            audit: crate::audit::StatsSnapshot {
+                purged_for_size: 5,
+                stored_bytes: 1024,
+                ..Default::default()
+            },
             generation: 42,
             sync_lag: Duration::from_millis(1500),
         });
@@ -176,6 +234,9 @@ mod tests {
         ));
         assert!(text.contains("stsd_store_errors_total 1"));
         assert!(text.contains("stsd_audit_queue_depth 7"));
+        assert!(text.contains("stsd_audit_purged_events_total{reason=\"size\"} 5"));
+        assert!(text.contains("stsd_audit_purged_events_total{reason=\"age\"} 0"));
+        assert!(text.contains("stsd_audit_stored_bytes 1024"));
         assert!(text.contains("stsd_store_generation 42"));
         assert!(text.contains("stsd_change_feed_lag_seconds 1.500"));
     }

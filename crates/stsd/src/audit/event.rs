@@ -79,6 +79,9 @@ impl<'a> From<&'a ApiError> for CallError<'a> {
 
 /// Build the events of a call and queue them (blocking while the audit queue is full).
 pub fn record_call(app: &App, info: &CallInfo<'_>) {
+    if !app.audit.is_recording() {
+        return;
+    }
     let rows = build_rows(app, info);
     app.audit.submit(rows);
 }

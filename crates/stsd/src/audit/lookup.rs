@@ -211,7 +211,7 @@ fn serve_inner(
     }
     let limit = q.limit;
     q.limit = limit + 1;
-    let mut rows = app.store().query_audit(&q).map_err(|e| {
+    let mut rows = super::query::lookup(app.store(), &q).map_err(|e| {
         tracing::error!(error = %e, "reading audit events failed");
         JsonError::from(ApiError::internal())
     })?;
@@ -377,12 +377,7 @@ pub fn parse_lookup(input: &Value) -> Result<AuditQuery, JsonError> {
                         ))
                     }
                 },
-                "ResourceType" => {
-                    return Err(JsonError::bad(
-                        "InvalidLookupAttributesException",
-                        "ResourceType lookups are not supported by stsd.",
-                    ))
-                }
+                "ResourceType" => AuditFilter::ResourceType(value),
                 _ => {
                     return Err(JsonError::bad(
                         "InvalidLookupAttributesException",

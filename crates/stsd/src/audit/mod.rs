@@ -1,23 +1,33 @@
 //! The audit trail: every STS and IAM call becomes a CloudTrail-style event.
 //!
 //! The request path builds the event (sanitized: no secret, session token, TOTP code or assertion ever enters
-//! it) and hands it to a bounded queue; a background writer drains the queue in batches into the store (one
-//! transaction per batch: group commit) and, optionally, a JSON-lines file. A full queue blocks the caller —
-//! back-pressure, never a dropped event. The server answers a request only once its event is stored
-//! ([`Audit::acknowledged`]), so a node killed at any moment loses no event of a request it answered.
-//! [`lookup`] serves CloudTrail's `LookupEvents` from the stored events.
+//! it) and hands it to a bounded queue; a background writer drains the queue in batches, encodes them
+//! compactly ([`trail`]) and appends them to the store (one transaction per batch: group commit) and,
+//! optionally, a JSON-lines file. A full queue blocks the caller — back-pressure, never a dropped event. The
+//! server answers a request only once its event is stored ([`Audit::acknowledged`]), so a node killed at any
+//! moment loses no event of a request it answered. [`lookup`] serves CloudTrail's `LookupEvents` ([`query`]).
+//!
+//! A maintenance thread exports events to files for log shippers ([`export`]), writes signed digests
+//! ([`digest`]) and removes events past retention or beyond the size limit — only once they are exported,
+//! never silently. [`verify`] checks the whole trail.
 
+pub mod digest;
 pub mod event;
+pub mod export;
 pub mod lookup;
+pub mod query;
+pub mod trail;
+pub mod verify;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::app::Clock;
-use crate::store::{AuditRow, Store};
+use crate::store::{AuditRow, Store, StoreError};
 
 pub use event::{record_call, CallError, CallInfo};
 
@@ -27,12 +37,76 @@ pub const DEFAULT_CAPACITY: usize = 8192;
 pub const MAX_BATCH: usize = 4096;
 /// Default retention of stored events.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
-/// How often the writer purges events past retention.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// Default export and digest period.
+pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
+/// How often maintenance checks retention and size, by default.
+pub const DEFAULT_CHECK_SECS: u64 = 60;
+/// Groups removed per purge transaction (bounded work between appends).
+const PURGE_GROUPS: i64 = 16;
+/// A purge for size goes down to this share of the limit, so it does not run again at the next event.
+const SIZE_LOW_WATER: f64 = 0.9;
 
-struct Settings {
-    retention_days: u32,
-    sink: Option<std::fs::File>,
+/// How the trail is kept: retention, size limit, export, digests.
+#[derive(Default)]
+pub struct Settings {
+    /// Days to keep events (0: forever).
+    pub retention_days: u32,
+    /// Bytes the stored trail may occupy (0: no limit).
+    pub max_bytes: u64,
+    /// Export files here every `export_interval` (none: no periodic export).
+    pub export_dir: Option<PathBuf>,
+    pub export_interval: Duration,
+    /// Where events removed by retention or the size limit are exported first when `export_dir` is unset.
+    pub archive_dir: Option<PathBuf>,
+    /// Sign a digest every `digest_interval` with this key (none: no digests).
+    pub signer: Option<Arc<digest::Signer>>,
+    pub digest_interval: Duration,
+    /// How often retention and the size limit are checked (zero: every minute).
+    pub check_interval: Duration,
+    /// The account and region digests are filed under.
+    pub account: String,
+    pub region: String,
+    /// Also append every event to this file as JSON lines.
+    pub sink: Option<std::fs::File>,
+}
+
+/// Counters of what maintenance did (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub purged_for_age: AtomicU64,
+    pub purged_for_size: AtomicU64,
+    pub exported_events: AtomicU64,
+    pub export_files: AtomicU64,
+    pub digests: AtomicU64,
+    pub failures: AtomicU64,
+    pub stored_bytes: AtomicU64,
+}
+
+/// A reading of [`Stats`] at one moment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub purged_for_age: u64,
+    pub purged_for_size: u64,
+    pub exported_events: u64,
+    pub export_files: u64,
+    pub digests: u64,
+    pub failures: u64,
+    pub stored_bytes: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            purged_for_age: get(&self.purged_for_age),
+            purged_for_size: get(&self.purged_for_size),
+            exported_events: get(&self.exported_events),
+            export_files: get(&self.export_files),
+            digests: get(&self.digests),
+            failures: get(&self.failures),
+            stored_bytes: get(&self.stored_bytes),
+        }
+    }
 }
 
 struct Shared {
@@ -41,13 +115,17 @@ struct Shared {
     cv: Condvar,
     /// `persisted`, for async waiters (requests waiting for their event before they answer).
     durable: tokio::sync::watch::Sender<u64>,
-    settings: Mutex<Settings>,
+    sink: Mutex<Option<std::fs::File>>,
+    stats: Stats,
+    stop: AtomicBool,
 }
 
 /// Handle to the audit writer. Dropping it lets the writer finish the queue and exit.
 pub struct Audit {
-    tx: SyncSender<Vec<AuditRow>>,
+    tx: Option<SyncSender<Vec<AuditRow>>>,
     shared: Arc<Shared>,
+    store: Arc<dyn Store>,
+    clock: Clock,
 }
 
 impl Audit {
@@ -59,36 +137,64 @@ impl Audit {
             persisted: Mutex::new(0),
             cv: Condvar::new(),
             durable: tokio::sync::watch::Sender::new(0),
-            settings: Mutex::new(Settings {
-                retention_days: DEFAULT_RETENTION_DAYS,
-                sink: None,
-            }),
+            sink: Mutex::new(None),
+            stats: Stats::default(),
+            stop: AtomicBool::new(false),
         });
-        let sh = shared.clone();
+        let (sh, st) = (shared.clone(), store.clone());
         let spawned = std::thread::Builder::new()
             .name("stsd-audit".into())
-            .spawn(move || writer(&*store, &clock, &rx, &sh));
+            .spawn(move || writer(&*st, &rx, &sh));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the audit writer");
         }
-        Audit { tx, shared }
+        Audit {
+            tx: Some(tx),
+            shared,
+            store,
+            clock,
+        }
     }
 
-    /// Retention (days; 0 keeps events forever) and the optional JSON-lines sink.
-    pub fn configure(&self, retention_days: u32, sink: Option<std::fs::File>) {
-        if let Ok(mut s) = self.shared.settings.lock() {
-            s.retention_days = retention_days;
-            s.sink = sink;
+    /// Recording switched off: nothing is built, queued or stored. For measuring what recording costs
+    /// (`serve --audit-disabled-for-benchmarks`); never for production.
+    pub fn disabled(store: Arc<dyn Store>, clock: Clock) -> Audit {
+        let mut a = Audit::start(store, clock, 1);
+        a.tx = None;
+        a
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Start maintenance (export, digests, retention, size limit) with `settings`.
+    pub fn configure(&self, mut settings: Settings) {
+        if let Ok(mut s) = self.shared.sink.lock() {
+            *s = settings.sink.take();
+        }
+        if let Some(dir) = settings.export_dir.as_deref() {
+            if let Err(e) = export::recover(&*self.store, dir) {
+                tracing::warn!(error = %e, "finishing interrupted audit exports failed");
+            }
+        }
+        let (store, clock, shared) = (self.store.clone(), self.clock.clone(), self.shared.clone());
+        let spawned = std::thread::Builder::new()
+            .name("stsd-audit-maintenance".into())
+            .spawn(move || maintain(&*store, &clock, &shared, &settings));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start audit maintenance");
         }
     }
 
     /// Queue the events of one request. Blocks while the queue is full (back-pressure).
     pub fn submit(&self, rows: Vec<AuditRow>) {
+        let Some(tx) = &self.tx else { return };
         if rows.is_empty() {
             return;
         }
         self.shared.enqueued.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(rows).is_err() {
+        if tx.send(rows).is_err() {
             tracing::error!("audit writer is gone; event not recorded");
             // Count it as settled so flushes do not wait for it forever.
             if let Ok(mut p) = self.shared.persisted.lock() {
@@ -117,6 +223,10 @@ impl Audit {
             .saturating_sub(persisted)
     }
 
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
     /// Wait until everything queued before this call is stored (or `timeout` passes). True when flushed.
     pub fn flush(&self, timeout: Duration) -> bool {
         let target = self.shared.enqueued.load(Ordering::SeqCst);
@@ -138,37 +248,25 @@ impl Audit {
     }
 }
 
-fn purge(store: &dyn Store, clock: &Clock, shared: &Shared) {
-    let days = shared.settings.lock().map_or(0, |s| s.retention_days);
-    if days == 0 {
-        return;
-    }
-    let cutoff = clock.now() - i64::from(days) * 86_400;
-    match store.purge_audit(cutoff) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "purged audit events past retention"),
-        Err(e) => tracing::warn!(error = %e, "purging audit events failed"),
+impl Drop for Audit {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
     }
 }
 
 /// The background writer: group whatever is queued into one transaction; retry a failed write (the queue
 /// fills and callers wait) rather than lose it.
-fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
-    let mut last_purge = Instant::now();
-    purge(store, clock, shared);
+fn writer(store: &dyn Store, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
+    let mut codec = trail::Codec::new();
     loop {
-        let first = match rx.recv_timeout(PURGE_EVERY) {
+        let first = match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(rows) => rows,
-            Err(RecvTimeoutError::Timeout) => {
-                purge(store, clock, shared);
-                last_purge = Instant::now();
-                continue;
-            }
+            Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let mut batch = first;
         let mut requests = 1u64;
-        // Group commit: take everything queued — one fsync covers many requests instead of one each. Requests
+        // Group commit: take everything queued — one commit covers many requests instead of one each. Requests
         // wait for their batch before they answer, so there is no lingering: under load the queue fills
         // while the previous batch commits.
         while batch.len() < MAX_BATCH {
@@ -180,14 +278,16 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
                 Err(_) => break,
             }
         }
+        let encoded: Vec<trail::Encoded> = batch.iter().map(|r| codec.encode(r)).collect();
         let mut backoff = Duration::from_millis(10);
-        while let Err(e) = store.append_audit(&batch) {
+        while let Err(e) = store.audit_append(&encoded) {
             tracing::error!(error = %e, events = batch.len(), "writing audit events failed; retrying");
+            shared.stats.failures.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
-        if let Ok(mut s) = shared.settings.lock() {
-            if let Some(f) = s.sink.as_mut() {
+        if let Ok(mut s) = shared.sink.lock() {
+            if let Some(f) = s.as_mut() {
                 let mut buf = Vec::new();
                 for r in &batch {
                     buf.extend_from_slice(r.body.as_bytes());
@@ -203,17 +303,297 @@ fn writer(store: &dyn Store, clock: &Clock, rx: &Receiver<Vec<AuditRow>>, shared
             shared.durable.send_replace(*p);
         }
         shared.cv.notify_all();
-        if last_purge.elapsed() >= PURGE_EVERY {
-            purge(store, clock, shared);
-            last_purge = Instant::now();
+    }
+}
+
+/// Copy a whole trail — records with their chain hashes, export records and digests — into an empty one, so
+/// that `verify` holds on the copy exactly as on the original. Returns the events copied.
+pub fn copy_trail(src: &dyn Store, dst: &dyn Store) -> Result<i64, StoreError> {
+    use crate::store::Appended;
+    let head = src.audit_head()?;
+    if dst.audit_head()?.next_seq != 1 {
+        return Err(StoreError::Conflict(
+            "the destination already has audit events".into(),
+        ));
+    }
+    let mut codec = trail::Codec::new();
+    let mut at = head.first_seq;
+    let (mut last_hash, mut max_time) = (head.base_hash.clone(), 0);
+    while at < head.next_seq {
+        let events = src.audit_events(at, (at + 4095).min(head.next_seq - 1))?;
+        let Some(last) = events.last() else { break };
+        let mut spans: Vec<crate::store::GroupSpan> = Vec::new();
+        let mut keys = Vec::new();
+        for e in &events {
+            let row = codec
+                .decode(e.seq, &e.data)
+                .map_err(|c| StoreError::Corrupt(format!("audit event {}: {c}", e.seq)))?;
+            let g = trail::group_of(e.seq);
+            max_time = max_time.max(row.event_time);
+            trail::widen_spans(&mut spans, g, row.event_time, max_time);
+            keys.extend(trail::keys_of(&row).into_iter().map(|k| (k, g)));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        last_hash.clone_from(&last.hash);
+        at = last.seq + 1;
+        dst.audit_import(&Appended {
+            spans,
+            keys,
+            head: crate::store::AuditHead {
+                next_seq: at,
+                last_hash: last_hash.clone(),
+                max_time,
+                ..head.clone()
+            },
+            events,
+        })?;
+    }
+    if at == head.first_seq {
+        // Nothing stored (all exported and removed): still carry the head over.
+        dst.audit_import(&Appended {
+            head: head.clone(),
+            ..Appended::default()
+        })?;
+    }
+    let exports = src.audit_exports()?;
+    if !exports.is_empty() {
+        dst.audit_claim_export(0, head.exported_through, &exports)?;
+    }
+    let mut previous = None;
+    for d in src.audit_digests()? {
+        dst.audit_add_digest(&d, previous)?;
+        previous = Some(d.end_time);
+    }
+    Ok(head.next_seq - head.first_seq)
+}
+
+/// Why a maintenance step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
+    #[error(
+        "events must be exported before they are removed, but no export directory is configured"
+    )]
+    NoArchive,
+}
+
+/// The maintenance thread: exports and digests at period ends, retention and size checks every minute.
+fn maintain(store: &dyn Store, clock: &Clock, shared: &Shared, s: &Settings) {
+    let export_every = i64::try_from(s.export_interval.as_secs().max(1)).unwrap_or(3600);
+    let digest_every = i64::try_from(s.digest_interval.as_secs().max(1)).unwrap_or(3600);
+    let check = if s.check_interval.is_zero() {
+        Duration::from_secs(DEFAULT_CHECK_SECS)
+    } else {
+        s.check_interval
+    };
+    let tick = s.export_interval.min(s.digest_interval).min(check).clamp(
+        Duration::from_millis(200),
+        check.max(Duration::from_millis(200)),
+    );
+    let mut last_export = digest::period_end(clock.now(), export_every);
+    let mut last_digest = digest::period_end(clock.now(), digest_every);
+    let mut last_purge: Option<Instant> = None;
+    while !shared.stop.load(Ordering::SeqCst) {
+        let now = clock.now();
+        let export_due =
+            s.export_dir.is_some() && digest::period_end(now, export_every) > last_export;
+        let digest_due = s.signer.is_some() && digest::period_end(now, digest_every) > last_digest;
+        let mut failed = false;
+        if export_due || (digest_due && s.export_dir.is_some()) {
+            match export_now(store, s.export_dir.as_deref(), None, now, shared) {
+                Ok(()) => last_export = digest::period_end(now, export_every),
+                Err(e) => {
+                    tracing::error!(error = %e, "exporting audit events failed; will retry");
+                    failed = true;
+                }
+            }
+        }
+        if digest_due && !failed {
+            if let Some(signer) = &s.signer {
+                let end = digest::period_end(now, digest_every);
+                match digest::write(
+                    store,
+                    signer,
+                    &s.account,
+                    &s.region,
+                    end,
+                    digest_every,
+                    s.export_dir.as_deref(),
+                ) {
+                    Ok(written) => {
+                        last_digest = end;
+                        if written.is_some() {
+                            shared.stats.digests.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "writing the audit digest failed; will retry");
+                        failed = true;
+                    }
+                }
+            }
+        }
+        if last_purge.is_none_or(|t| t.elapsed() >= check) {
+            match purge(store, s, now, shared) {
+                Ok(()) => last_purge = Some(Instant::now()),
+                Err(e) => {
+                    tracing::error!(error = %e, "removing old audit events failed; will retry");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            shared.stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        std::thread::sleep(tick);
+    }
+}
+
+fn export_now(
+    store: &dyn Store,
+    dir: Option<&std::path::Path>,
+    through: Option<i64>,
+    now: i64,
+    shared: &Shared,
+) -> Result<(), MaintenanceError> {
+    let dir = dir.ok_or(MaintenanceError::NoArchive)?;
+    let done = export::export(store, dir, through, now)?;
+    if done.events > 0 {
+        tracing::info!(events = done.events, files = done.files, dir = %dir.display(), "exported audit events");
+        shared
+            .stats
+            .exported_events
+            .fetch_add(u64::try_from(done.events).unwrap_or(0), Ordering::Relaxed);
+        shared
+            .stats
+            .export_files
+            .fetch_add(u64::try_from(done.files).unwrap_or(0), Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Remove events past retention and beyond the size limit, oldest first, whole groups at a time — each only
+/// after it is exported.
+fn purge(
+    store: &dyn Store,
+    s: &Settings,
+    now: i64,
+    shared: &Shared,
+) -> Result<(), MaintenanceError> {
+    let head = store.audit_head()?;
+    let bytes = store.audit_bytes()?;
+    shared.stats.stored_bytes.store(bytes, Ordering::Relaxed);
+    let stored = head.next_seq - head.first_seq;
+    if stored <= 0 {
+        return Ok(());
+    }
+    // By age: the leading groups whose newest event is older than the cutoff.
+    let mut by_age = head.first_seq - 1;
+    if s.retention_days > 0 {
+        let cutoff = now - i64::from(s.retention_days) * 86_400;
+        let (mut g, last) = (
+            trail::group_of(head.first_seq),
+            trail::group_of(head.next_seq - 1),
+        );
+        'scan: while g <= last {
+            let spans = store.audit_spans(g, (g + 1023).min(last))?;
+            if spans.is_empty() {
+                break;
+            }
+            for span in spans {
+                if span.time_hi >= cutoff {
+                    break 'scan;
+                }
+                by_age = trail::group_bounds(span.grp).1.min(head.next_seq - 1);
+                g = span.grp + 1;
+            }
         }
     }
+    // By size: enough of the oldest events to go below the low-water mark (estimated from the average size).
+    let mut by_size = head.first_seq - 1;
+    if s.max_bytes > 0 && bytes > s.max_bytes {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let excess = bytes.saturating_sub((s.max_bytes as f64 * SIZE_LOW_WATER) as u64);
+        let per_event = (bytes / u64::try_from(stored).unwrap_or(1)).max(1);
+        let n = i64::try_from(excess.div_ceil(per_event))
+            .unwrap_or(i64::MAX)
+            .min(stored);
+        by_size = trail::group_bounds(trail::group_of(head.first_seq + n - 1))
+            .1
+            .min(head.next_seq - 1);
+    }
+    let through = by_age.max(by_size);
+    if through < head.first_seq {
+        return Ok(());
+    }
+    if head.exported_through < through {
+        let dir = s.export_dir.as_deref().or(s.archive_dir.as_deref());
+        export_now(store, dir, Some(through), now, shared)?;
+    }
+    let mut codec = trail::Codec::new();
+    let mut from = head.first_seq;
+    while from <= through {
+        let to = trail::group_bounds(trail::group_of(from) + PURGE_GROUPS - 1)
+            .1
+            .min(through);
+        let events = store.audit_events(from, to)?;
+        let Some(last) = events.last() else { break };
+        let base = last.hash.clone();
+        let mut keys = Vec::new();
+        for e in &events {
+            match codec.decode(e.seq, &e.data) {
+                Ok(row) => keys.extend(
+                    trail::keys_of(&row)
+                        .into_iter()
+                        .map(|k| (k, trail::group_of(e.seq))),
+                ),
+                // An undecodable record has no keys to remove; its group's entries stay (harmless).
+                Err(c) => {
+                    tracing::warn!(seq = e.seq, error = %c, "removing an undecodable audit record")
+                }
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        store.audit_purge(to, &base, &keys)?;
+        let n = u64::try_from(to - from + 1).unwrap_or(0);
+        if to <= by_age {
+            shared.stats.purged_for_age.fetch_add(n, Ordering::Relaxed);
+        } else {
+            shared.stats.purged_for_size.fetch_add(n, Ordering::Relaxed);
+        }
+        from = to + 1;
+    }
+    let reason = if through <= by_age {
+        "retention"
+    } else {
+        "size limit"
+    };
+    tracing::info!(
+        events = through - head.first_seq + 1,
+        through,
+        reason,
+        "removed exported audit events from the store"
+    );
+    shared
+        .stats
+        .stored_bytes
+        .store(store.audit_bytes()?, Ordering::Relaxed);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AuditQuery, Change, Feed, Snapshot, StoreError};
+    use crate::store::{Change, Feed, Snapshot, StoreError};
     use std::sync::atomic::AtomicBool;
 
     /// A store whose audit writes wait on a gate and are counted.
@@ -264,16 +644,26 @@ mod tests {
         fn clear_failures(&self, _: &str) -> Result<(), StoreError> {
             Ok(())
         }
-        fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        fn audit_append(
+            &self,
+            batch: &[trail::Encoded],
+        ) -> Result<crate::store::AuditHead, StoreError> {
             while !self.open.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(2));
             }
             self.writes.fetch_add(1, Ordering::SeqCst);
-            self.rows.lock().unwrap().extend_from_slice(rows);
-            Ok(())
+            let mut codec = trail::Codec::new();
+            self.rows
+                .lock()
+                .unwrap()
+                .extend(batch.iter().map(|e| codec.decode(0, &e.data).unwrap()));
+            Ok(crate::store::AuditHead::default())
         }
-        fn query_audit(&self, _: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-            Ok(vec![])
+        fn audit_head(&self) -> Result<crate::store::AuditHead, StoreError> {
+            Ok(crate::store::AuditHead::default())
+        }
+        fn audit_bytes(&self) -> Result<u64, StoreError> {
+            Ok(0)
         }
     }
 
@@ -334,7 +724,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let audit = Audit::start(store, Clock::fixed(0), 16);
-        audit.configure(90, Some(std::fs::File::create(&path).unwrap()));
+        audit.configure(Settings {
+            retention_days: 90,
+            sink: Some(std::fs::File::create(&path).unwrap()),
+            ..Settings::default()
+        });
         audit.submit(vec![row(1), row(2)]);
         audit.submit(vec![row(3)]);
         assert!(audit.flush(Duration::from_secs(5)));

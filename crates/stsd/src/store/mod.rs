@@ -8,8 +8,11 @@
 //! whole transaction fails with [`StoreError::Conflict`] instead of overwriting: no lost or torn updates.
 //! [`Store::changes_since`] is the change feed other nodes apply to their snapshots.
 
+pub use crate::audit::trail::Encoded;
+
 pub mod postgres;
 pub mod sqlite;
+pub mod sqlite_audit;
 
 /// Entity kinds, one row per entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -164,19 +167,85 @@ pub trait Store: Send + Sync {
     fn locked_until(&self, key: &str, now: i64) -> Result<Option<i64>, StoreError>;
     /// Forget `key`'s failures (a success).
     fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
-    /// Append audit events in one transaction, in order.
-    fn append_audit(&self, _rows: &[AuditRow]) -> Result<(), StoreError> {
-        Err(StoreError::Backend(
-            "this store does not keep audit events".into(),
-        ))
+    /// Append encoded audit events: under the trail's lock (nothing else appends meanwhile) they are numbered
+    /// and chained after the head ([`crate::audit::trail::seal`]), and records, group spans, index entries and
+    /// the new head commit in one transaction. Returns the new head.
+    fn audit_append(&self, _batch: &[Encoded]) -> Result<AuditHead, StoreError> {
+        Err(no_audit())
     }
-    /// Audit events matching `q`, ordered by `seq` (descending unless `q.ascending`).
-    fn query_audit(&self, _q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        Ok(vec![])
+    /// Write already-sealed records as they are, and make `a.head` the head (copying a trail between stores).
+    fn audit_import(&self, _a: &Appended) -> Result<(), StoreError> {
+        Err(no_audit())
     }
-    /// Remove audit events older than `before` (Unix seconds); returns how many.
-    fn purge_audit(&self, _before: i64) -> Result<usize, StoreError> {
-        Ok(0)
+    /// The trail's head (a fresh trail: `next_seq` = `first_seq` = 1, genesis hashes).
+    fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        Err(no_audit())
+    }
+    /// Stored events with `from <= seq <= to`, ascending. Callers bound the range (a group or a chunk).
+    fn audit_events(&self, _from: i64, _to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        Err(no_audit())
+    }
+    /// Time spans of the groups `from..=to`, ascending.
+    fn audit_spans(&self, _from: i64, _to: i64) -> Result<Vec<GroupSpan>, StoreError> {
+        Err(no_audit())
+    }
+    /// The first group whose `hi_max` is at least `since` (no event in earlier groups is that recent).
+    fn audit_first_group_since(&self, _since: i64) -> Result<Option<i64>, StoreError> {
+        Err(no_audit())
+    }
+    /// Up to `limit` groups in `from..=to` holding index key `key`, ascending or descending.
+    fn audit_key_groups(
+        &self,
+        _key: i64,
+        _from: i64,
+        _to: i64,
+        _descending: bool,
+        _limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        Err(no_audit())
+    }
+    /// Remove events `..=through` with their index entries `keys` (recomputed by the caller from the records)
+    /// and the groups wholly below `through + 1`; the head's `first_seq` becomes `through + 1` and its
+    /// `base_hash` the hash of event `through`. Removes nothing unless `through` is below `next_seq`.
+    fn audit_purge(
+        &self,
+        _through: i64,
+        _base_hash: &[u8],
+        _keys: &[(i64, i64)],
+    ) -> Result<(), StoreError> {
+        Err(no_audit())
+    }
+    /// Bytes the stored trail occupies (records and index): pages in use on SQLite, live tuple bytes on
+    /// PostgreSQL (whose files keep their high-water mark until VACUUM FULL).
+    fn audit_bytes(&self) -> Result<u64, StoreError> {
+        Err(no_audit())
+    }
+    /// Record export files covering events `..=through`, if the head still says `exported_through` =
+    /// `expected` (several nodes may export; one wins). Returns whether they were recorded.
+    fn audit_claim_export(
+        &self,
+        _expected: i64,
+        _through: i64,
+        _files: &[ExportRecord],
+    ) -> Result<bool, StoreError> {
+        Err(no_audit())
+    }
+    /// Every export file recorded, in the order they were claimed.
+    fn audit_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        Err(no_audit())
+    }
+    /// Store digest `d` if the newest stored digest ends at `previous_end` (`None`: no digest yet). Returns
+    /// whether it was stored (another node may have written this period's digest first).
+    fn audit_add_digest(
+        &self,
+        _d: &DigestRecord,
+        _previous_end: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        Err(no_audit())
+    }
+    /// Every stored digest, oldest first.
+    fn audit_digests(&self) -> Result<Vec<DigestRecord>, StoreError> {
+        Err(no_audit())
     }
     /// Record the one use of a single-use credential (a SAML assertion ID in its issuer's `scope`), kept until
     /// `expires` (Unix seconds). `Ok(true)` the first time; `Ok(false)` while an unexpired claim exists. Durable
@@ -240,10 +309,89 @@ pub struct AuditRow {
     pub body: String,
 }
 
+fn no_audit() -> StoreError {
+    StoreError::Backend("this store does not keep audit events".into())
+}
+
+/// The state of the audit trail: where it starts and ends, and how far it was exported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditHead {
+    /// The number the next event gets (events are `first_seq..next_seq`).
+    pub next_seq: i64,
+    /// Chain hash of event `next_seq - 1` (or `base_hash` when none is stored).
+    pub last_hash: Vec<u8>,
+    /// The oldest stored event (older ones were exported and removed).
+    pub first_seq: i64,
+    /// Chain hash of event `first_seq - 1`.
+    pub base_hash: Vec<u8>,
+    /// Events `..=exported_through` are in recorded export files.
+    pub exported_through: i64,
+    /// The latest event time ever appended (spans' `hi_max` continue from it).
+    pub max_time: i64,
+}
+
+/// One stored record: its number, chain hash and encoded bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+/// The event times of one index group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSpan {
+    pub grp: i64,
+    pub time_lo: i64,
+    pub time_hi: i64,
+    /// The latest event time in this group or any before it: never decreases from group to group, so the
+    /// first group that may hold events after a time is found by one index lookup.
+    pub hi_max: i64,
+}
+
+/// What one append writes (from [`crate::audit::trail::seal`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appended {
+    pub events: Vec<StoredEvent>,
+    /// Group spans to widen (min/max with what is stored).
+    pub spans: Vec<GroupSpan>,
+    /// `(key, group)` index entries (already-present ones are ignored).
+    pub keys: Vec<(i64, i64)>,
+    pub head: AuditHead,
+}
+
+/// One exported file, as recorded in the store and listed in digests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportRecord {
+    /// Path relative to the export directory.
+    pub name: String,
+    /// The export run's event range (one run writes a file per account and region).
+    pub first_seq: i64,
+    pub last_seq: i64,
+    /// Events in this file.
+    pub events: i64,
+    /// SHA-256 of the file's bytes (hex) and of the previously recorded file (hex; empty for the first).
+    pub sha256: String,
+    pub prev_sha256: String,
+    pub oldest: i64,
+    pub newest: i64,
+    pub created: i64,
+}
+
+/// One signed digest: the JSON text that was signed and its signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestRecord {
+    pub end_time: i64,
+    pub body: String,
+    /// Hex Ed25519 signature over `body`'s bytes.
+    pub signature: String,
+}
+
 /// One `LookupAttributes` filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditFilter {
     EventName(String),
+    ResourceType(String),
     Username(String),
     AccessKeyId(String),
     ResourceName(String),
@@ -390,5 +538,138 @@ pub mod tests {
         s.clear_failures(&key).unwrap();
         assert_eq!(s.locked_until(&key, 1010).unwrap(), None);
         s.ping().unwrap();
+    }
+
+    /// The audit trail's storage contract, on an empty trail.
+    #[allow(clippy::unwrap_used, clippy::panic)]
+    pub fn audit_contract(s: &dyn Store) {
+        use crate::audit::trail::{self, Attr};
+        let fresh = s.audit_head().unwrap();
+        assert_eq!(
+            (fresh.first_seq, fresh.next_seq, fresh.exported_through),
+            (1, 1, 0)
+        );
+        assert_eq!(fresh.last_hash, trail::genesis());
+        let mut codec = trail::Codec::new();
+        let row = |i: i64| AuditRow {
+            account: "111122223333".into(),
+            event_id: format!("e{i}"),
+            event_time: 1000 + i,
+            event_name: if i % 100 == 0 {
+                "CreateUser"
+            } else {
+                "AssumeRole"
+            }
+            .into(),
+            event_source: "sts.amazonaws.com".into(),
+            username: "alice".into(),
+            body: format!("{{\"i\":{i}}}"),
+            ..AuditRow::default()
+        };
+        // Two appends: 1..=300 and 301..=600 (groups 0, 1 and 2).
+        for range in [1..301, 301..601] {
+            let batch: Vec<_> = range.map(|i| codec.encode(&row(i))).collect();
+            let head = s.audit_append(&batch).unwrap();
+            assert_eq!(head, s.audit_head().unwrap());
+        }
+        let head = s.audit_head().unwrap();
+        assert_eq!(head.next_seq, 601);
+        let events = s.audit_events(250, 260).unwrap();
+        assert_eq!(events.len(), 11);
+        assert_eq!(codec.decode(255, &events[5].data).unwrap().event_id, "e255");
+        assert_eq!(
+            s.audit_spans(0, 10).unwrap(),
+            vec![
+                GroupSpan {
+                    grp: 0,
+                    time_lo: 1001,
+                    time_hi: 1255,
+                    hi_max: 1255
+                },
+                GroupSpan {
+                    grp: 1,
+                    time_lo: 1256,
+                    time_hi: 1511,
+                    hi_max: 1511
+                },
+                GroupSpan {
+                    grp: 2,
+                    time_lo: 1512,
+                    time_hi: 1600,
+                    hi_max: 1600
+                },
+            ]
+        );
+        assert_eq!(s.audit_head().unwrap().max_time, 1600);
+        assert_eq!(s.audit_first_group_since(0).unwrap(), Some(0));
+        assert_eq!(s.audit_first_group_since(1300).unwrap(), Some(1));
+        assert_eq!(s.audit_first_group_since(1600).unwrap(), Some(2));
+        assert_eq!(s.audit_first_group_since(1601).unwrap(), None);
+        let created = trail::key("111122223333", Attr::EventName, "CreateUser");
+        assert_eq!(
+            s.audit_key_groups(created, 0, 10, true, 10).unwrap(),
+            [2, 1, 0]
+        );
+        assert_eq!(
+            s.audit_key_groups(created, 0, 10, false, 2).unwrap(),
+            [0, 1]
+        );
+        assert_eq!(s.audit_key_groups(created, 1, 1, false, 9).unwrap(), [1]);
+        assert!(s
+            .audit_key_groups(12345, 0, 10, true, 10)
+            .unwrap()
+            .is_empty());
+        let bytes_before = s.audit_bytes().unwrap();
+        assert!(bytes_before > 0);
+        // Purge group 0 (events 1..=255).
+        let keys: Vec<(i64, i64)> = s
+            .audit_events(1, 255)
+            .unwrap()
+            .iter()
+            .flat_map(|e| {
+                let r = codec.decode(e.seq, &e.data).unwrap();
+                trail::keys_of(&r).into_iter().map(|k| (k, 0))
+            })
+            .collect();
+        let base = s.audit_events(255, 255).unwrap()[0].hash.clone();
+        s.audit_purge(255, &base, &keys).unwrap();
+        let head = s.audit_head().unwrap();
+        assert_eq!((head.first_seq, head.next_seq), (256, 601));
+        assert_eq!(head.base_hash, base);
+        assert!(s.audit_events(1, 255).unwrap().is_empty());
+        assert_eq!(
+            s.audit_key_groups(created, 0, 10, false, 10).unwrap(),
+            [1, 2]
+        );
+        assert_eq!(s.audit_spans(0, 10).unwrap().len(), 2);
+        let bytes_after = s.audit_bytes().unwrap();
+        assert!(bytes_after < bytes_before, "{bytes_after} < {bytes_before}");
+        // Exports: compare-and-set on `exported_through`.
+        let file = ExportRecord {
+            name: "a.json.gz".into(),
+            first_seq: 1,
+            last_seq: 600,
+            events: 600,
+            sha256: "ab".into(),
+            ..ExportRecord::default()
+        };
+        assert!(s
+            .audit_claim_export(0, 600, std::slice::from_ref(&file))
+            .unwrap());
+        assert!(!s
+            .audit_claim_export(0, 600, std::slice::from_ref(&file))
+            .unwrap());
+        assert_eq!(s.audit_exports().unwrap(), vec![file]);
+        assert_eq!(s.audit_head().unwrap().exported_through, 600);
+        // Digests: one per period, in order.
+        let d = |t: i64| DigestRecord {
+            end_time: t,
+            body: format!("{{\"t\":{t}}}"),
+            signature: "00".into(),
+        };
+        assert!(s.audit_add_digest(&d(3600), None).unwrap());
+        assert!(!s.audit_add_digest(&d(3600), None).unwrap());
+        assert!(s.audit_add_digest(&d(7200), Some(3600)).unwrap());
+        assert_eq!(s.audit_digests().unwrap(), vec![d(3600), d(7200)]);
     }
 }

@@ -20,9 +20,10 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::sqlite::CHANGE_LOG_KEEP;
 use super::{
-    AuditFilter, AuditQuery, AuditRow, Change, FailurePolicy, Failures, Feed, Kind, MetaUpdate,
-    Record, Snapshot, Store, StoreError,
+    Appended, AuditHead, AuditRow, Change, DigestRecord, Encoded, ExportRecord, FailurePolicy,
+    Failures, Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredEvent,
 };
+use crate::audit::trail;
 
 /// Connections kept open between calls (the LISTEN connection is separate).
 const POOL_SIZE: usize = 4;
@@ -88,6 +89,55 @@ const MIGRATIONS: &[&str] = &[
         window_start BIGINT NOT NULL,
         count INT NOT NULL,
         locked_until BIGINT NOT NULL
+    );",
+    // v2: the compact audit trail (see `crate::audit::trail`); `audit_events` rows are moved into it by
+    // `convert_legacy_audit` and the old table dropped.
+    "CREATE TABLE audit_records (
+        seq BIGINT PRIMARY KEY,
+        hash BYTEA NOT NULL,
+        data BYTEA NOT NULL
+    );
+    CREATE TABLE audit_spans (
+        grp BIGINT PRIMARY KEY,
+        time_lo BIGINT NOT NULL,
+        time_hi BIGINT NOT NULL,
+        hi_max BIGINT NOT NULL
+    );
+    CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
+    CREATE TABLE audit_keys (
+        key BIGINT NOT NULL,
+        grp BIGINT NOT NULL,
+        PRIMARY KEY (key, grp)
+    );
+    CREATE TABLE audit_head (
+        id INT PRIMARY KEY CHECK (id = 1),
+        next_seq BIGINT NOT NULL,
+        last_hash BYTEA NOT NULL,
+        first_seq BIGINT NOT NULL,
+        base_hash BYTEA NOT NULL,
+        exported_through BIGINT NOT NULL,
+        max_time BIGINT NOT NULL,
+        legacy_through BIGINT NOT NULL,
+        live_bytes BIGINT NOT NULL
+    );
+    INSERT INTO audit_head VALUES (1, 1, decode('00000000000000000000000000000000', 'hex'), 1,
+        decode('00000000000000000000000000000000', 'hex'), 0, 0, 0, 0);
+    CREATE TABLE audit_exports (
+        n BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        events BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        prev_sha256 TEXT NOT NULL,
+        oldest BIGINT NOT NULL,
+        newest BIGINT NOT NULL,
+        created BIGINT NOT NULL
+    );
+    CREATE TABLE audit_digests (
+        end_time BIGINT PRIMARY KEY,
+        body TEXT NOT NULL,
+        signature TEXT NOT NULL
     );",
 ];
 
@@ -309,6 +359,13 @@ async fn migrate(c: &mut Client) -> Result<(), StoreError> {
                 .await
                 .map_err(backend)?;
             tx.commit().await.map_err(backend)?;
+        }
+        let moved = convert_legacy_audit(c).await?;
+        if moved > 0 {
+            tracing::info!(
+                events = moved,
+                "moved the audit trail into the compact format"
+            );
         }
         Ok(())
     }
@@ -741,45 +798,29 @@ impl Store for PgStore {
         })
     }
 
-    fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let rows = rows.to_vec();
-        self.call(|mut c| async move {
+    fn audit_append(&self, batch: &[Encoded]) -> Result<AuditHead, StoreError> {
+        let batch = batch.to_vec();
+        self.call(move |mut c| async move {
             let r = async {
                 let tx = c.transaction().await.map_err(backend)?;
-                let stmt = tx
-                    .prepare(
-                        "INSERT INTO audit_events (account, event_id, event_time, event_name, event_source,
-                         username, access_key_id, read_only, resources, resource_names, body)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    )
-                    .await
-                    .map_err(backend)?;
-                for r in &rows {
-                    let resources = serde_json::to_string(&r.resources).map_err(backend)?;
-                    let mut names = String::from("\n");
-                    for (_, name) in &r.resources {
-                        names.push_str(name);
-                        names.push('\n');
-                    }
-                    tx.execute(
-                        &stmt,
-                        &[
-                            &r.account,
-                            &r.event_id,
-                            &r.event_time,
-                            &r.event_name,
-                            &r.event_source,
-                            &r.username,
-                            &r.access_key_id,
-                            &r.read_only,
-                            &resources,
-                            &names,
-                            &r.body,
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                }
+                let (head, _) = audit_head(&tx, true).await?;
+                let a = trail::seal(&head, &batch);
+                write_appended(&tx, &a).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(a.head)
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_import(&self, a: &Appended) -> Result<(), StoreError> {
+        let a = a.clone();
+        self.call(move |mut c| async move {
+            let r = async {
+                let tx = c.transaction().await.map_err(backend)?;
+                audit_head(&tx, true).await?;
+                write_appended(&tx, &a).await?;
                 tx.commit().await.map_err(backend)
             }
             .await;
@@ -787,20 +828,304 @@ impl Store for PgStore {
         })
     }
 
-    fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        let q = q.clone();
-        self.call(move |c| async move {
-            let r = query_audit(&c, &q).await;
+    fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.call(move |mut c| async move {
+            let r = async {
+                let tx = c.transaction().await.map_err(backend)?;
+                let (h, _) = audit_head(&tx, false).await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(h)
+            }
+            .await;
             (c, r)
         })
     }
 
-    fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
+    fn audit_events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.call(move |c| async move {
+            let r = async {
+                let rows = c
+                    .query(
+                        "SELECT seq, hash, data FROM audit_records WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+                        &[&from, &to],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| StoredEvent {
+                        seq: r.get(0),
+                        hash: r.get(1),
+                        data: r.get(2),
+                    })
+                    .collect())
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_spans(&self, from: i64, to: i64) -> Result<Vec<GroupSpan>, StoreError> {
+        self.call(move |c| async move {
+            let r = async {
+                let rows = c
+                    .query(
+                        "SELECT grp, time_lo, time_hi, hi_max FROM audit_spans WHERE grp BETWEEN $1 AND $2
+                         ORDER BY grp",
+                        &[&from, &to],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(rows
+                    .iter()
+                    .map(|r| GroupSpan {
+                        grp: r.get(0),
+                        time_lo: r.get(1),
+                        time_hi: r.get(2),
+                        hi_max: r.get(3),
+                    })
+                    .collect())
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_first_group_since(&self, since: i64) -> Result<Option<i64>, StoreError> {
         self.call(move |c| async move {
             let r = c
-                .execute("DELETE FROM audit_events WHERE event_time < $1", &[&before])
+                .query_opt(
+                    "SELECT grp FROM audit_spans WHERE hi_max >= $1 ORDER BY hi_max, grp LIMIT 1",
+                    &[&since],
+                )
                 .await
-                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .map(|row| row.map(|r| r.get(0)))
+                .map_err(backend);
+            (c, r)
+        })
+    }
+
+    fn audit_key_groups(
+        &self,
+        key: i64,
+        from: i64,
+        to: i64,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |c| async move {
+            let sql = if descending {
+                "SELECT grp FROM audit_keys WHERE key = $1 AND grp BETWEEN $2 AND $3 ORDER BY grp DESC LIMIT $4"
+            } else {
+                "SELECT grp FROM audit_keys WHERE key = $1 AND grp BETWEEN $2 AND $3 ORDER BY grp LIMIT $4"
+            };
+            let r = c
+                .query(sql, &[&key, &from, &to, &limit])
+                .await
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .map_err(backend);
+            (c, r)
+        })
+    }
+
+    fn audit_purge(
+        &self,
+        through: i64,
+        base_hash: &[u8],
+        keys: &[(i64, i64)],
+    ) -> Result<(), StoreError> {
+        let base_hash = base_hash.to_vec();
+        let below = trail::group_of(through + 1);
+        let (ks, gs): (Vec<i64>, Vec<i64>) =
+            keys.iter().filter(|(_, g)| *g < below).copied().unzip();
+        self.call(move |mut c| async move {
+            let r = async {
+                let tx = c.transaction().await.map_err(backend)?;
+                let (head, _) = audit_head(&tx, true).await?;
+                if through < head.first_seq || through >= head.next_seq {
+                    return Ok(());
+                }
+                let (records, payload): (i64, i64) = {
+                    let r = tx
+                        .query_one(
+                            "WITH d AS (DELETE FROM audit_records WHERE seq <= $1
+                             RETURNING octet_length(data) + octet_length(hash) AS n)
+                             SELECT count(*), COALESCE(sum(n), 0)::BIGINT FROM d",
+                            &[&through],
+                        )
+                        .await
+                        .map_err(backend)?;
+                    (r.get(0), r.get(1))
+                };
+                let spans = tx
+                    .execute("DELETE FROM audit_spans WHERE grp < $1", &[&below])
+                    .await
+                    .map_err(backend)?;
+                let keys = tx
+                    .execute(
+                        "DELETE FROM audit_keys k USING UNNEST($1::bigint[], $2::bigint[]) AS d(key, grp)
+                         WHERE k.key = d.key AND k.grp = d.grp",
+                        &[&ks, &gs],
+                    )
+                    .await
+                    .map_err(backend)?;
+                let removed = payload
+                    + records * record_bytes(0)
+                    + KEY_ROW_BYTES * i64::try_from(keys).unwrap_or(0)
+                    + SPAN_ROW_BYTES * i64::try_from(spans).unwrap_or(0);
+                let next = through + 1;
+                tx.execute(
+                    "UPDATE audit_head SET first_seq = $1, base_hash = $2,
+                     live_bytes = GREATEST(live_bytes - $3, 0) WHERE id = 1",
+                    &[&next, &base_hash, &removed],
+                )
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_bytes(&self) -> Result<u64, StoreError> {
+        self.call(move |c| async move {
+            let r = c
+                .query_one("SELECT live_bytes FROM audit_head WHERE id = 1", &[])
+                .await
+                .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+                .map_err(backend);
+            (c, r)
+        })
+    }
+
+    fn audit_claim_export(
+        &self,
+        expected: i64,
+        through: i64,
+        files: &[ExportRecord],
+    ) -> Result<bool, StoreError> {
+        let files = files.to_vec();
+        self.call(move |mut c| async move {
+            let r = async {
+                let tx = c.transaction().await.map_err(backend)?;
+                let (head, _) = audit_head(&tx, true).await?;
+                if head.exported_through != expected {
+                    return Ok(false);
+                }
+                for f in &files {
+                    tx.execute(
+                        "INSERT INTO audit_exports (name, first_seq, last_seq, events, sha256, prev_sha256,
+                         oldest, newest, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        &[
+                            &f.name,
+                            &f.first_seq,
+                            &f.last_seq,
+                            &f.events,
+                            &f.sha256,
+                            &f.prev_sha256,
+                            &f.oldest,
+                            &f.newest,
+                            &f.created,
+                        ],
+                    )
+                    .await
+                    .map_err(backend)?;
+                }
+                tx.execute(
+                    "UPDATE audit_head SET exported_through = $1 WHERE id = 1",
+                    &[&through],
+                )
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        self.call(move |c| async move {
+            let r = c
+                .query(
+                    "SELECT name, first_seq, last_seq, events, sha256, prev_sha256, oldest, newest, created
+                     FROM audit_exports ORDER BY n",
+                    &[],
+                )
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| ExportRecord {
+                            name: r.get(0),
+                            first_seq: r.get(1),
+                            last_seq: r.get(2),
+                            events: r.get(3),
+                            sha256: r.get(4),
+                            prev_sha256: r.get(5),
+                            oldest: r.get(6),
+                            newest: r.get(7),
+                            created: r.get(8),
+                        })
+                        .collect()
+                })
+                .map_err(backend);
+            (c, r)
+        })
+    }
+
+    fn audit_add_digest(
+        &self,
+        d: &DigestRecord,
+        previous_end: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let d = d.clone();
+        self.call(move |mut c| async move {
+            let r = async {
+                let tx = c.transaction().await.map_err(backend)?;
+                // Serialize digest writers on the trail's head row.
+                audit_head(&tx, true).await?;
+                let newest: Option<i64> = tx
+                    .query_one("SELECT max(end_time) FROM audit_digests", &[])
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                if newest != previous_end {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO audit_digests (end_time, body, signature) VALUES ($1, $2, $3)",
+                    &[&d.end_time, &d.body, &d.signature],
+                )
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
+                Ok(true)
+            }
+            .await;
+            (c, r)
+        })
+    }
+
+    fn audit_digests(&self) -> Result<Vec<DigestRecord>, StoreError> {
+        self.call(move |c| async move {
+            let r = c
+                .query(
+                    "SELECT end_time, body, signature FROM audit_digests ORDER BY end_time",
+                    &[],
+                )
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| DigestRecord {
+                            end_time: r.get(0),
+                            body: r.get(1),
+                            signature: r.get(2),
+                        })
+                        .collect()
+                })
                 .map_err(backend);
             (c, r)
         })
@@ -811,76 +1136,163 @@ impl Store for PgStore {
     }
 }
 
-async fn query_audit(c: &Client, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-    use tokio_postgres::types::ToSql;
-    let mut sql = String::from(
-        "SELECT seq, account, event_id, event_time, event_name, event_source, username, access_key_id,
-         read_only, resources, body FROM audit_events WHERE TRUE",
-    );
-    let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let mut cond = |part: &str, v: Box<dyn ToSql + Sync + Send>| {
-        args.push(v);
-        sql.push_str(" AND ");
-        sql.push_str(&part.replace('?', &format!("${}", args.len())));
-    };
-    if let Some(a) = &q.account {
-        cond("account = ?", Box::new(a.clone()));
-    }
-    if let Some(t) = q.since {
-        cond("event_time >= ?", Box::new(t));
-    }
-    if let Some(t) = q.until {
-        cond("event_time <= ?", Box::new(t));
-    }
-    if let Some(cur) = q.cursor {
-        cond(
-            if q.ascending { "seq > ?" } else { "seq < ?" },
-            Box::new(cur),
-        );
-    }
-    match &q.filter {
-        None => {}
-        Some(AuditFilter::EventName(v)) => cond("event_name = ?", Box::new(v.clone())),
-        Some(AuditFilter::Username(v)) => cond("username = ?", Box::new(v.clone())),
-        Some(AuditFilter::AccessKeyId(v)) => cond("access_key_id = ?", Box::new(v.clone())),
-        Some(AuditFilter::EventSource(v)) => cond("event_source = ?", Box::new(v.clone())),
-        Some(AuditFilter::EventId(v)) => cond("event_id = ?", Box::new(v.clone())),
-        Some(AuditFilter::ReadOnly(v)) => cond("read_only = ?", Box::new(*v)),
-        Some(AuditFilter::ResourceName(v)) => cond(
-            "strpos(resource_names, ?) > 0",
-            Box::new(format!("\n{v}\n")),
-        ),
-    }
-    sql.push_str(if q.ascending {
-        " ORDER BY seq ASC"
+/// PostgreSQL's table files keep their high-water mark after a DELETE (the space is reused, not returned), so
+/// the size the `--audit-max-bytes` limit is held to is the trail's live bytes, kept in the head row: each
+/// row's payload plus an estimate of its tuple and index overhead (tuple header, line pointer, B-tree entries).
+fn record_bytes(payload: usize) -> i64 {
+    i64::try_from(payload).unwrap_or(i64::MAX) + 60
+}
+const KEY_ROW_BYTES: i64 = 76;
+const SPAN_ROW_BYTES: i64 = 110;
+
+/// The audit trail's head (and the legacy conversion's progress); `lock` holds its row until the transaction
+/// ends, which serializes appends, purges, export claims and digests across nodes.
+async fn audit_head(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock: bool,
+) -> Result<(AuditHead, i64), StoreError> {
+    let sql = if lock {
+        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1 FOR UPDATE"
     } else {
-        " ORDER BY seq DESC"
-    });
-    sql.push_str(&format!(" LIMIT {}", q.limit.clamp(1, 100_000)));
-    let params: Vec<&(dyn ToSql + Sync)> = args
+        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1"
+    };
+    let r = tx.query_one(sql, &[]).await.map_err(backend)?;
+    Ok((
+        AuditHead {
+            next_seq: r.get(0),
+            last_hash: r.get(1),
+            first_seq: r.get(2),
+            base_hash: r.get(3),
+            exported_through: r.get(4),
+            max_time: r.get(5),
+        },
+        r.get(6),
+    ))
+}
+
+async fn write_appended(
+    tx: &tokio_postgres::Transaction<'_>,
+    a: &Appended,
+) -> Result<(), StoreError> {
+    let seqs: Vec<i64> = a.events.iter().map(|e| e.seq).collect();
+    let hashes: Vec<&[u8]> = a.events.iter().map(|e| e.hash.as_slice()).collect();
+    let data: Vec<&[u8]> = a.events.iter().map(|e| e.data.as_slice()).collect();
+    tx.execute(
+        "INSERT INTO audit_records (seq, hash, data)
+         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+        &[&seqs, &hashes, &data],
+    )
+    .await
+    .map_err(backend)?;
+    let grps: Vec<i64> = a.spans.iter().map(|s| s.grp).collect();
+    let los: Vec<i64> = a.spans.iter().map(|s| s.time_lo).collect();
+    let his: Vec<i64> = a.spans.iter().map(|s| s.time_hi).collect();
+    let maxes: Vec<i64> = a.spans.iter().map(|s| s.hi_max).collect();
+    tx.execute(
+        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+         ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
+         time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
+         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max)",
+        &[&grps, &los, &his, &maxes],
+    )
+    .await
+    .map_err(backend)?;
+    let (ks, gs): (Vec<i64>, Vec<i64>) = a.keys.iter().copied().unzip();
+    tx.execute(
+        "INSERT INTO audit_keys (key, grp) SELECT * FROM UNNEST($1::bigint[], $2::bigint[])
+         ON CONFLICT DO NOTHING",
+        &[&ks, &gs],
+    )
+    .await
+    .map_err(backend)?;
+    let added: i64 = a
+        .events
         .iter()
-        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let rows = c.query(&sql, &params).await.map_err(backend)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let resources: String = r.get(9);
-        out.push(AuditRow {
-            seq: r.get(0),
-            account: r.get(1),
-            event_id: r.get(2),
-            event_time: r.get(3),
-            event_name: r.get(4),
-            event_source: r.get(5),
-            username: r.get(6),
-            access_key_id: r.get(7),
-            read_only: r.get(8),
-            resources: serde_json::from_str(&resources)
-                .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?,
-            body: r.get(10),
-        });
+        .map(|e| record_bytes(e.data.len() + e.hash.len()))
+        .sum::<i64>()
+        + KEY_ROW_BYTES * i64::try_from(a.keys.len()).unwrap_or(0)
+        + SPAN_ROW_BYTES * i64::try_from(a.spans.len()).unwrap_or(0);
+    tx.execute(
+        "UPDATE audit_head SET next_seq = $1, last_hash = $2, first_seq = $3, base_hash = $4,
+         max_time = $5, live_bytes = live_bytes + $6 WHERE id = 1",
+        &[
+            &a.head.next_seq,
+            &a.head.last_hash,
+            &a.head.first_seq,
+            &a.head.base_hash,
+            &a.head.max_time,
+            &added,
+        ],
+    )
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Move the events of the old single-table trail (`audit_events`) into the compact one, a chunk per
+/// transaction (each with its progress marker), then drop the old table. Runs under the migration lock.
+async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
+    let exists = c
+        .query_one("SELECT to_regclass('audit_events') IS NOT NULL", &[])
+        .await
+        .map_err(backend)?
+        .get::<_, bool>(0);
+    if !exists {
+        return Ok(0);
     }
-    Ok(out)
+    let mut codec = trail::Codec::new();
+    let mut moved = 0;
+    loop {
+        let tx = c.transaction().await.map_err(backend)?;
+        let (head, done) = audit_head(&tx, true).await?;
+        let rows = tx
+            .query(
+                "SELECT seq, account, event_id, event_time, event_name, event_source, username, access_key_id,
+                 read_only, resources, body FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 4096",
+                &[&done],
+            )
+            .await
+            .map_err(backend)?;
+        let Some(last) = rows.last().map(|r| r.get::<_, i64>(0)) else {
+            tx.batch_execute("DROP TABLE audit_events")
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            return Ok(moved);
+        };
+        let mut batch = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let resources: String = r.get(9);
+            batch.push(
+                codec.encode(&AuditRow {
+                    seq: r.get(0),
+                    account: r.get(1),
+                    event_id: r.get(2),
+                    event_time: r.get(3),
+                    event_name: r.get(4),
+                    event_source: r.get(5),
+                    username: r.get(6),
+                    access_key_id: r.get(7),
+                    read_only: r.get(8),
+                    resources: serde_json::from_str(&resources)
+                        .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?,
+                    body: r.get(10),
+                }),
+            );
+        }
+        write_appended(&tx, &trail::seal(&head, &batch)).await?;
+        tx.execute(
+            "UPDATE audit_head SET legacy_through = $1 WHERE id = 1",
+            &[&last],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        moved += rows.len();
+    }
 }
 
 #[cfg(test)]
@@ -920,6 +1332,7 @@ mod tests {
         let Some(url) = fresh_database() else { return };
         let s = PgStore::open(&url).unwrap();
         crate::store::tests::contract(&s);
+        crate::store::tests::audit_contract(&s);
         // Reopening (another node starting) runs no migration twice and sees the same data.
         let again = PgStore::open(&url).unwrap();
         let snap = again.load_all().unwrap();

@@ -1,14 +1,16 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a committed change survives
-//! `kill -9` and power loss. Schema changes are numbered migrations tracked in `PRAGMA user_version`.
+//! `kill -9` and power loss. Schema changes are numbered migrations tracked in `PRAGMA user_version`. The
+//! audit trail lives in a second file beside it ([`super::sqlite_audit`]).
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::sqlite_audit::AuditDb;
 use super::{
-    AuditFilter, AuditQuery, AuditRow, Change, FailurePolicy, Failures, Feed, Kind, MetaUpdate,
-    Record, Snapshot, Store, StoreError,
+    Appended, AuditHead, Change, DigestRecord, Encoded, ExportRecord, FailurePolicy, Failures,
+    Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredEvent,
 };
 
 /// Migrations in order; index + 1 is the schema version they produce.
@@ -76,6 +78,8 @@ pub(crate) const CHANGE_LOG_KEEP: i64 = 100_000;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The audit trail, in its own file beside the main one.
+    audit: AuditDb,
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -92,8 +96,17 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         migrate(&mut conn)?;
+        let audit = AuditDb::open(&path.with_file_name("audit.db"))?;
+        let moved = audit.convert_legacy(&conn)?;
+        if moved > 0 {
+            tracing::info!(
+                events = moved,
+                "moved the audit trail into the compact format (audit.db)"
+            );
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            audit,
         })
     }
 
@@ -354,128 +367,77 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
-    fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(backend)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO audit_events (account, event_id, event_time, event_name, event_source, username,
-                     access_key_id, read_only, resources, resource_names, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(backend)?;
-            for r in rows {
-                let resources = serde_json::to_string(&r.resources)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                // "\n"-delimited names so one `instr` finds an exact name.
-                let mut names = String::from("\n");
-                for (_, name) in &r.resources {
-                    names.push_str(name);
-                    names.push('\n');
-                }
-                stmt.execute(params![
-                    r.account,
-                    r.event_id,
-                    r.event_time,
-                    r.event_name,
-                    r.event_source,
-                    r.username,
-                    r.access_key_id,
-                    r.read_only,
-                    resources,
-                    names,
-                    r.body
-                ])
-                .map_err(backend)?;
-            }
-        }
-        tx.commit().map_err(backend)
+    fn audit_append(&self, batch: &[Encoded]) -> Result<AuditHead, StoreError> {
+        self.audit.append(batch)
     }
 
-    fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        use rusqlite::types::Value;
-        let mut sql = String::from(
-            "SELECT seq, account, event_id, event_time, event_name, event_source, username, access_key_id,
-             read_only, resources, body FROM audit_events WHERE 1 = 1",
-        );
-        let mut args: Vec<Value> = Vec::new();
-        let mut cond = |sql_part: &str, v: Value| {
-            sql.push_str(" AND ");
-            sql.push_str(&sql_part.replace('?', &format!("?{}", args.len() + 1)));
-            args.push(v);
-        };
-        if let Some(a) = &q.account {
-            cond("account = ?", Value::Text(a.clone()));
-        }
-        if let Some(t) = q.since {
-            cond("event_time >= ?", Value::Integer(t));
-        }
-        if let Some(t) = q.until {
-            cond("event_time <= ?", Value::Integer(t));
-        }
-        if let Some(c) = q.cursor {
-            let op = if q.ascending { "seq > ?" } else { "seq < ?" };
-            cond(op, Value::Integer(c));
-        }
-        match &q.filter {
-            None => {}
-            Some(AuditFilter::EventName(v)) => cond("event_name = ?", Value::Text(v.clone())),
-            Some(AuditFilter::Username(v)) => cond("username = ?", Value::Text(v.clone())),
-            Some(AuditFilter::AccessKeyId(v)) => cond("access_key_id = ?", Value::Text(v.clone())),
-            Some(AuditFilter::EventSource(v)) => cond("event_source = ?", Value::Text(v.clone())),
-            Some(AuditFilter::EventId(v)) => cond("event_id = ?", Value::Text(v.clone())),
-            Some(AuditFilter::ReadOnly(v)) => cond("read_only = ?", Value::Integer(i64::from(*v))),
-            Some(AuditFilter::ResourceName(v)) => cond(
-                "instr(resource_names, ?) > 0",
-                Value::Text(format!("\n{v}\n")),
-            ),
-        }
-        sql.push_str(if q.ascending {
-            " ORDER BY seq ASC"
-        } else {
-            " ORDER BY seq DESC"
-        });
-        sql.push_str(&format!(" LIMIT {}", q.limit.clamp(1, 100_000)));
-        let conn = self.lock()?;
-        let mut stmt = conn.prepare(&sql).map_err(backend)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok((
-                    AuditRow {
-                        seq: r.get(0)?,
-                        account: r.get(1)?,
-                        event_id: r.get(2)?,
-                        event_time: r.get(3)?,
-                        event_name: r.get(4)?,
-                        event_source: r.get(5)?,
-                        username: r.get(6)?,
-                        access_key_id: r.get(7)?,
-                        read_only: r.get(8)?,
-                        resources: Vec::new(),
-                        body: r.get(10)?,
-                    },
-                    r.get::<_, String>(9)?,
-                ))
-            })
-            .map_err(backend)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut row, resources) = row.map_err(backend)?;
-            row.resources = serde_json::from_str(&resources)
-                .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?;
-            out.push(row);
-        }
-        Ok(out)
+    fn audit_import(&self, a: &Appended) -> Result<(), StoreError> {
+        self.audit.import(a)
     }
 
-    fn purge_audit(&self, before: i64) -> Result<usize, StoreError> {
-        let conn = self.lock()?;
-        conn.execute(
-            "DELETE FROM audit_events WHERE event_time < ?1",
-            params![before],
-        )
-        .map_err(backend)
+    fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.audit.head()
+    }
+
+    fn audit_events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.audit.events(from, to)
+    }
+
+    fn audit_spans(&self, from: i64, to: i64) -> Result<Vec<GroupSpan>, StoreError> {
+        self.audit.spans(from, to)
+    }
+
+    fn audit_first_group_since(&self, since: i64) -> Result<Option<i64>, StoreError> {
+        self.audit.first_group_since(since)
+    }
+
+    fn audit_key_groups(
+        &self,
+        key: i64,
+        from: i64,
+        to: i64,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.audit.key_groups(key, from, to, descending, limit)
+    }
+
+    fn audit_purge(
+        &self,
+        through: i64,
+        base_hash: &[u8],
+        keys: &[(i64, i64)],
+    ) -> Result<(), StoreError> {
+        self.audit.purge(through, base_hash, keys)
+    }
+
+    fn audit_bytes(&self) -> Result<u64, StoreError> {
+        self.audit.bytes()
+    }
+
+    fn audit_claim_export(
+        &self,
+        expected: i64,
+        through: i64,
+        files: &[ExportRecord],
+    ) -> Result<bool, StoreError> {
+        self.audit.claim_export(expected, through, files)
+    }
+
+    fn audit_exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        self.audit.exports()
+    }
+
+    fn audit_add_digest(
+        &self,
+        d: &DigestRecord,
+        previous_end: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        self.audit.add_digest(d, previous_end)
+    }
+
+    fn audit_digests(&self) -> Result<Vec<DigestRecord>, StoreError> {
+        self.audit.digests()
     }
 
     fn claim_once(
@@ -607,60 +569,66 @@ mod tests {
     }
 
     #[test]
-    fn audit_events_filter_page_and_purge() {
+    fn audit_contract() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
-        let rows: Vec<AuditRow> = (0..10)
-            .map(|i| AuditRow {
-                account: if i % 2 == 0 { "a".into() } else { "b".into() },
-                event_id: format!("e{i}"),
-                event_time: 1000 + i,
-                event_name: if i < 5 {
-                    "AssumeRole".into()
-                } else {
-                    "ListUsers".into()
-                },
-                resources: vec![("AWS::IAM::Role".into(), format!("r{i}"))],
-                body: "{}".into(),
-                ..AuditRow::default()
-            })
-            .collect();
-        s.append_audit(&rows).unwrap();
-        let q = AuditQuery {
-            account: Some("a".into()),
-            limit: 2,
-            ..AuditQuery::default()
-        };
-        let page = s.query_audit(&q).unwrap();
-        assert_eq!(
-            page.iter().map(|r| r.event_id.as_str()).collect::<Vec<_>>(),
-            ["e8", "e6"]
-        );
-        let page2 = s
-            .query_audit(&AuditQuery {
-                cursor: Some(page[1].seq),
-                ..q.clone()
-            })
-            .unwrap();
-        assert_eq!(page2[0].event_id, "e4");
-        let by_res = s
-            .query_audit(&AuditQuery {
-                filter: Some(AuditFilter::ResourceName("r3".into())),
-                limit: 50,
-                ..AuditQuery::default()
-            })
-            .unwrap();
-        assert_eq!(by_res.len(), 1);
-        assert_eq!(by_res[0].resources[0].1, "r3");
-        assert_eq!(s.purge_audit(1005).unwrap(), 5);
-        assert_eq!(
-            s.query_audit(&AuditQuery {
-                limit: 50,
-                ..AuditQuery::default()
-            })
+        crate::store::tests::audit_contract(&s);
+    }
+
+    /// A data directory from before the compact trail: its `audit_events` rows move into `audit.db`, in order
+    /// and chained, and the old table is dropped.
+    #[test]
+    fn legacy_audit_events_are_converted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stsd.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            let tx = conn.transaction().unwrap();
+            for i in 0..5000 {
+                tx.execute(
+                    "INSERT INTO audit_events (account, event_id, event_time, event_name, event_source, username,
+                     access_key_id, read_only, resources, resource_names, body)
+                     VALUES ('1', ?1, ?2, 'AssumeRole', 'sts.amazonaws.com', 'u', 'AKIA', 1, ?3, '', ?4)",
+                    params![
+                        format!("e{i}"),
+                        1000 + i,
+                        r#"[["AWS::IAM::Role","arn:aws:iam::1:role/r"]]"#,
+                        format!(r#"{{"eventID":"e{i}"}}"#)
+                    ],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let head = s.audit_head().unwrap();
+        assert_eq!((head.first_seq, head.next_seq), (1, 5001));
+        let mut codec = crate::audit::trail::Codec::new();
+        let mut prev = crate::audit::trail::genesis();
+        for e in s.audit_events(1, 5000).unwrap() {
+            assert_eq!(e.hash, crate::audit::trail::chain(&prev, e.seq, &e.data));
+            prev = e.hash.clone();
+            let row = codec.decode(e.seq, &e.data).unwrap();
+            assert_eq!(row.event_id, format!("e{}", e.seq - 1));
+            assert_eq!(row.resources[0].0, "AWS::IAM::Role");
+        }
+        let gone: Option<String> = s
+            .lock()
             .unwrap()
-            .len(),
-            5
-        );
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE name = 'audit_events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap();
+        assert!(gone.is_none());
+        drop(s);
+        // Reopening converts nothing twice.
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.audit_head().unwrap().next_seq, 5001);
     }
 }

@@ -1,0 +1,526 @@
+//! The embedded store's audit trail: its own SQLite file (`audit.db` beside `stsd.db`), so recording never
+//! waits behind IAM writes and its size is its own. WAL with `synchronous=NORMAL`: a committed batch survives
+//! `kill -9` of the process (what an answered request relies on); a power cut may lose the last commits
+//! since the previous WAL sync, which IAM state (`synchronous=FULL`) never does. One connection writes,
+//! another reads (lookups do not wait for appends).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{
+    Appended, AuditHead, AuditRow, DigestRecord, ExportRecord, GroupSpan, StoreError, StoredEvent,
+};
+use crate::audit::trail;
+
+const MIGRATIONS: &[&str] = &[
+    // v1: records, group spans, the key index, the head, export files and digests.
+    "CREATE TABLE audit_records (
+        seq INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE audit_spans (
+        grp INTEGER PRIMARY KEY,
+        time_lo INTEGER NOT NULL,
+        time_hi INTEGER NOT NULL,
+        hi_max INTEGER NOT NULL
+    );
+    CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
+    CREATE TABLE audit_keys (
+        key INTEGER NOT NULL,
+        grp INTEGER NOT NULL,
+        PRIMARY KEY (key, grp)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_seq INTEGER NOT NULL,
+        last_hash BLOB NOT NULL,
+        first_seq INTEGER NOT NULL,
+        base_hash BLOB NOT NULL,
+        exported_through INTEGER NOT NULL,
+        max_time INTEGER NOT NULL,
+        legacy_through INTEGER NOT NULL
+    );
+    INSERT INTO audit_head VALUES (1, 1, zeroblob(16), 1, zeroblob(16), 0, 0, 0);
+    CREATE TABLE audit_exports (
+        n INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        prev_sha256 TEXT NOT NULL,
+        oldest INTEGER NOT NULL,
+        newest INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE audit_digests (
+        end_time INTEGER PRIMARY KEY,
+        body TEXT NOT NULL,
+        signature TEXT NOT NULL
+    );",
+];
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+            StoreError::Backend(
+                "the audit database is full (no space left on the data directory)".into(),
+            )
+        }
+        e => StoreError::Backend(e.to_string()),
+    }
+}
+
+pub struct AuditDb {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    Ok(conn)
+}
+
+fn lock(m: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, StoreError> {
+    m.lock()
+        .map_err(|_| StoreError::Backend("audit store lock poisoned".into()))
+}
+
+fn head_of(conn: &Connection) -> Result<(AuditHead, i64), StoreError> {
+    conn.query_row(
+        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1",
+        [],
+        |r| {
+            Ok((
+                AuditHead {
+                    next_seq: r.get(0)?,
+                    last_hash: r.get(1)?,
+                    first_seq: r.get(2)?,
+                    base_hash: r.get(3)?,
+                    exported_through: r.get(4)?,
+                    max_time: r.get(5)?,
+                },
+                r.get(6)?,
+            ))
+        },
+    )
+    .map_err(backend)
+}
+
+fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
+    {
+        let mut ins = tx
+            .prepare_cached("INSERT INTO audit_records (seq, hash, data) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?;
+        for e in &a.events {
+            ins.execute(params![e.seq, e.hash, e.data])
+                .map_err(backend)?;
+        }
+        let mut span = tx
+            .prepare_cached(
+                "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (grp) DO UPDATE SET time_lo = min(time_lo, excluded.time_lo),
+                 time_hi = max(time_hi, excluded.time_hi), hi_max = max(hi_max, excluded.hi_max)",
+            )
+            .map_err(backend)?;
+        for s in &a.spans {
+            span.execute(params![s.grp, s.time_lo, s.time_hi, s.hi_max])
+                .map_err(backend)?;
+        }
+        let mut key = tx
+            .prepare_cached("INSERT OR IGNORE INTO audit_keys (key, grp) VALUES (?1, ?2)")
+            .map_err(backend)?;
+        for (k, g) in &a.keys {
+            key.execute(params![k, g]).map_err(backend)?;
+        }
+    }
+    tx.execute(
+        "UPDATE audit_head SET next_seq = ?1, last_hash = ?2, first_seq = ?3, base_hash = ?4,
+         max_time = ?5 WHERE id = 1",
+        params![
+            a.head.next_seq,
+            a.head.last_hash,
+            a.head.first_seq,
+            a.head.base_hash,
+            a.head.max_time
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl AuditDb {
+    /// Open (creating and migrating) the trail at `path`.
+    pub fn open(path: &Path) -> Result<AuditDb, StoreError> {
+        let mut writer = open_conn(path)?;
+        migrate(&mut writer)?;
+        let reader = open_conn(path)?;
+        Ok(AuditDb {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    pub fn append(&self, batch: &[trail::Encoded]) -> Result<AuditHead, StoreError> {
+        let mut conn = lock(&self.writer)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let (head, _) = head_of(&tx)?;
+        let a = trail::seal(&head, batch);
+        write_appended(&tx, &a)?;
+        tx.commit().map_err(backend)?;
+        Ok(a.head)
+    }
+
+    pub fn import(&self, a: &Appended) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        write_appended(&tx, a)?;
+        tx.commit().map_err(backend)
+    }
+
+    pub fn head(&self) -> Result<AuditHead, StoreError> {
+        head_of(&*lock(&self.reader)?).map(|(h, _)| h)
+    }
+
+    pub fn events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = lock(&self.reader)?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, hash, data FROM audit_records WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                    data: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    pub fn spans(&self, from: i64, to: i64) -> Result<Vec<GroupSpan>, StoreError> {
+        let conn = lock(&self.reader)?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT grp, time_lo, time_hi, hi_max FROM audit_spans WHERE grp BETWEEN ?1 AND ?2
+                 ORDER BY grp",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(GroupSpan {
+                    grp: r.get(0)?,
+                    time_lo: r.get(1)?,
+                    time_hi: r.get(2)?,
+                    hi_max: r.get(3)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    pub fn first_group_since(&self, since: i64) -> Result<Option<i64>, StoreError> {
+        lock(&self.reader)?
+            .query_row(
+                "SELECT grp FROM audit_spans WHERE hi_max >= ?1 ORDER BY hi_max, grp LIMIT 1",
+                params![since],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    pub fn key_groups(
+        &self,
+        key: i64,
+        from: i64,
+        to: i64,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<i64>, StoreError> {
+        let conn = lock(&self.reader)?;
+        let sql = if descending {
+            "SELECT grp FROM audit_keys WHERE key = ?1 AND grp BETWEEN ?2 AND ?3 ORDER BY grp DESC LIMIT ?4"
+        } else {
+            "SELECT grp FROM audit_keys WHERE key = ?1 AND grp BETWEEN ?2 AND ?3 ORDER BY grp LIMIT ?4"
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![key, from, to, limit], |r| r.get(0))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    pub fn purge(
+        &self,
+        through: i64,
+        base_hash: &[u8],
+        keys: &[(i64, i64)],
+    ) -> Result<(), StoreError> {
+        let mut conn = lock(&self.writer)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let (head, _) = head_of(&tx)?;
+        if through < head.first_seq || through >= head.next_seq {
+            return Ok(());
+        }
+        let below = trail::group_of(through + 1);
+        tx.execute(
+            "DELETE FROM audit_records WHERE seq <= ?1",
+            params![through],
+        )
+        .map_err(backend)?;
+        tx.execute("DELETE FROM audit_spans WHERE grp < ?1", params![below])
+            .map_err(backend)?;
+        {
+            let mut del = tx
+                .prepare_cached("DELETE FROM audit_keys WHERE key = ?1 AND grp = ?2")
+                .map_err(backend)?;
+            for (k, g) in keys.iter().filter(|(_, g)| *g < below) {
+                del.execute(params![k, g]).map_err(backend)?;
+            }
+        }
+        tx.execute(
+            "UPDATE audit_head SET first_seq = ?1, base_hash = ?2 WHERE id = 1",
+            params![through + 1, base_hash],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    pub fn bytes(&self) -> Result<u64, StoreError> {
+        let conn = lock(&self.reader)?;
+        let get = |p: &str| -> Result<i64, StoreError> {
+            conn.pragma_query_value(None, p, |r| r.get(0))
+                .map_err(backend)
+        };
+        let used = (get("page_count")? - get("freelist_count")?) * get("page_size")?;
+        Ok(u64::try_from(used).unwrap_or(0))
+    }
+
+    pub fn claim_export(
+        &self,
+        expected: i64,
+        through: i64,
+        files: &[ExportRecord],
+    ) -> Result<bool, StoreError> {
+        let mut conn = lock(&self.writer)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let (head, _) = head_of(&tx)?;
+        if head.exported_through != expected {
+            return Ok(false);
+        }
+        for f in files {
+            tx.execute(
+                "INSERT INTO audit_exports (name, first_seq, last_seq, events, sha256, prev_sha256, oldest,
+                 newest, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    f.name,
+                    f.first_seq,
+                    f.last_seq,
+                    f.events,
+                    f.sha256,
+                    f.prev_sha256,
+                    f.oldest,
+                    f.newest,
+                    f.created
+                ],
+            )
+            .map_err(backend)?;
+        }
+        tx.execute(
+            "UPDATE audit_head SET exported_through = ?1 WHERE id = 1",
+            params![through],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    pub fn exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
+        let conn = lock(&self.reader)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, first_seq, last_seq, events, sha256, prev_sha256, oldest, newest, created
+                 FROM audit_exports ORDER BY n",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ExportRecord {
+                    name: r.get(0)?,
+                    first_seq: r.get(1)?,
+                    last_seq: r.get(2)?,
+                    events: r.get(3)?,
+                    sha256: r.get(4)?,
+                    prev_sha256: r.get(5)?,
+                    oldest: r.get(6)?,
+                    newest: r.get(7)?,
+                    created: r.get(8)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    pub fn add_digest(
+        &self,
+        d: &DigestRecord,
+        previous_end: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = lock(&self.writer)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let newest: Option<i64> = tx
+            .query_row("SELECT max(end_time) FROM audit_digests", [], |r| r.get(0))
+            .map_err(backend)?;
+        if newest != previous_end {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO audit_digests (end_time, body, signature) VALUES (?1, ?2, ?3)",
+            params![d.end_time, d.body, d.signature],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    pub fn digests(&self) -> Result<Vec<DigestRecord>, StoreError> {
+        let conn = lock(&self.reader)?;
+        let mut stmt = conn
+            .prepare("SELECT end_time, body, signature FROM audit_digests ORDER BY end_time")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DigestRecord {
+                    end_time: r.get(0)?,
+                    body: r.get(1)?,
+                    signature: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    /// Move the events of the old single-table trail (`audit_events` in `stsd.db`, before the compact
+    /// format) into this one, oldest first and resumably: each chunk and the progress marker commit together.
+    pub fn convert_legacy(&self, main: &Connection) -> Result<usize, StoreError> {
+        let exists: Option<String> = main
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Ok(0);
+        }
+        let mut codec = trail::Codec::new();
+        let mut moved = 0;
+        loop {
+            let (_, done) = head_of(&*lock(&self.writer)?)?;
+            let rows = legacy_rows(main, done, 4096)?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
+            let batch: Vec<trail::Encoded> = rows.iter().map(|r| codec.encode(r)).collect();
+            let mut conn = lock(&self.writer)?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let (head, _) = head_of(&tx)?;
+            write_appended(&tx, &trail::seal(&head, &batch))?;
+            tx.execute(
+                "UPDATE audit_head SET legacy_through = ?1 WHERE id = 1",
+                params![last],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            moved += rows.len();
+        }
+        main.execute_batch("DROP TABLE audit_events")
+            .map_err(backend)?;
+        Ok(moved)
+    }
+}
+
+/// Rows of the old `audit_events` table after `after`, in order.
+pub(crate) fn legacy_rows(
+    main: &Connection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let mut stmt = main
+        .prepare(
+            "SELECT seq, account, event_id, event_time, event_name, event_source, username, access_key_id,
+             read_only, resources, body FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![after, limit], |r| {
+            Ok((
+                AuditRow {
+                    seq: r.get(0)?,
+                    account: r.get(1)?,
+                    event_id: r.get(2)?,
+                    event_time: r.get(3)?,
+                    event_name: r.get(4)?,
+                    event_source: r.get(5)?,
+                    username: r.get(6)?,
+                    access_key_id: r.get(7)?,
+                    read_only: r.get(8)?,
+                    resources: Vec::new(),
+                    body: r.get(10)?,
+                },
+                r.get::<_, String>(9)?,
+            ))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut row, resources) = row.map_err(backend)?;
+        row.resources = serde_json::from_str(&resources)
+            .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(backend)
+        .map(|v| usize::try_from(v).unwrap_or(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.pragma_update(None, "user_version", i + 1)
+            .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
