@@ -188,6 +188,9 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // When stderr cannot be written (a log file on a full disk), the default reports that with eprintln!,
+        // which panics on the same failure and would kill whichever thread logged (e.g. the audit writer).
+        .log_internal_errors(false)
         .init();
     match Cli::parse().command {
         Command::Serve {
@@ -480,7 +483,7 @@ fn serve(
             let _ = rx.await;
         }));
         shutdown_signal().await;
-        eprintln!("stsd: shutting down, draining in-flight requests");
+        tracing::info!("shutting down, draining in-flight requests");
         let _ = tx.send(());
         // Drain, but never hang: a stuck client cannot keep the process alive.
         match tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -491,8 +494,14 @@ fn serve(
         Ok::<(), anyhow::Error>(())
     })?;
     stsd::usage::flush(&app_for_flush);
-    if !app_for_flush.audit.flush(Duration::from_secs(10)) {
-        eprintln!("stsd: audit queue did not drain in time; some events may be lost");
+    // A store that refuses events (disk full) will not take the rest in the next seconds either.
+    let drain = if app_for_flush.audit.is_failing() {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    };
+    if !app_for_flush.audit.flush(drain) {
+        tracing::error!("the audit queue did not drain in time; its events are lost");
     }
     Ok(())
 }

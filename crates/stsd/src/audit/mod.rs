@@ -115,6 +115,8 @@ struct Shared {
     cv: Condvar,
     /// `persisted`, for async waiters (requests waiting for their event before they answer).
     durable: tokio::sync::watch::Sender<u64>,
+    /// True while the store refuses events (e.g. the disk is full); cleared by the next write that succeeds.
+    failing: tokio::sync::watch::Sender<bool>,
     sink: Mutex<Option<std::fs::File>>,
     stats: Stats,
     stop: AtomicBool,
@@ -137,6 +139,7 @@ impl Audit {
             persisted: Mutex::new(0),
             cv: Condvar::new(),
             durable: tokio::sync::watch::Sender::new(0),
+            failing: tokio::sync::watch::Sender::new(false),
             sink: Mutex::new(None),
             stats: Stats::default(),
             stop: AtomicBool::new(false),
@@ -207,11 +210,19 @@ impl Audit {
     /// stored, or `timeout` passes. True when stored. Call after the request's event was submitted.
     pub async fn acknowledged(&self, timeout: Duration) -> bool {
         let target = self.shared.enqueued.load(Ordering::SeqCst);
-        let mut rx = self.shared.durable.subscribe();
-        let stored = tokio::time::timeout(timeout, rx.wait_for(|p| *p >= target))
-            .await
-            .is_ok_and(|r| r.is_ok());
-        stored
+        let mut stored = self.shared.durable.subscribe();
+        let mut failing = self.shared.failing.subscribe();
+        // A store that refuses writes will not take this event soon: answer without waiting out the timeout.
+        tokio::select! {
+            r = tokio::time::timeout(timeout, stored.wait_for(|p| *p >= target)) => r.is_ok_and(|r| r.is_ok()),
+            _ = failing.wait_for(|f| *f) => *self.shared.durable.borrow() >= target,
+        }
+    }
+
+    /// Whether the store is refusing audit events right now (the server then refuses new requests, see
+    /// `server::handle`, rather than act without a record).
+    pub fn is_failing(&self) -> bool {
+        *self.shared.failing.borrow()
     }
 
     /// Requests whose events are queued but not yet stored.
@@ -283,8 +294,13 @@ fn writer(store: &dyn Store, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
         while let Err(e) = store.audit_append(&encoded) {
             tracing::error!(error = %e, events = batch.len(), "writing audit events failed; retrying");
             shared.stats.failures.fetch_add(1, Ordering::Relaxed);
+            shared.failing.send_replace(true);
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+        if *shared.failing.borrow() {
+            tracing::info!("the store takes audit events again");
+            shared.failing.send_replace(false);
         }
         if let Ok(mut s) = shared.sink.lock() {
             if let Some(f) = s.as_mut() {
