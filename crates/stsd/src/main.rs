@@ -140,6 +140,21 @@ enum AuditCommand {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Benchmarks only: append synthetic events shaped like real traffic (see `audit::synth`).
+    #[command(hide = true)]
+    Generate {
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "STSD_STORE")]
+        store: Option<String>,
+        #[arg(long)]
+        events: u64,
+        /// Spread the events over this many days before now.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Check that the trail is whole and unaltered: the stored chain, the signed digests, the export records
     /// and, with --export-dir, the files. Exits 0 when intact; otherwise names what is missing or altered.
     Verify {
@@ -256,6 +271,38 @@ fn main() -> Result<()> {
             let k = signer.public_key();
             println!("{}", stsd::audit::digest::public_key_hex(&k));
             eprintln!("fingerprint {}", stsd::audit::digest::fingerprint(&k));
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Generate {
+                    data_dir,
+                    store,
+                    events,
+                    days,
+                    seed,
+                },
+        } => {
+            let st = existing_store(&data_dir, store.as_deref())?;
+            let account = st
+                .get_meta("management_account")?
+                .unwrap_or_else(|| "111122223333".into());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+            let started = std::time::Instant::now();
+            let n = stsd::audit::synth::generate(
+                st.as_ref(),
+                &account,
+                events,
+                now - days * 86_400,
+                now,
+                seed,
+            )?;
+            eprintln!(
+                "stsd: appended {n} synthetic events for {account} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Audit {

@@ -267,7 +267,12 @@ async fn handle(
             ErrorCode::ServiceUnavailable,
             "The service cannot record requests right now. Please try again later.",
         );
-        let service = if req.uri().query().unwrap_or("").contains("Version=2010-05-08") {
+        let service = if req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .contains("Version=2010-05-08")
+        {
             Service::Iam
         } else {
             Service::Sts

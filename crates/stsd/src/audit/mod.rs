@@ -16,6 +16,7 @@ pub mod event;
 pub mod export;
 pub mod lookup;
 pub mod query;
+pub mod synth;
 pub mod trail;
 pub mod verify;
 
@@ -42,7 +43,7 @@ pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
 /// How often maintenance checks retention and size, by default.
 pub const DEFAULT_CHECK_SECS: u64 = 60;
 /// Groups removed per purge transaction (bounded work between appends).
-const PURGE_GROUPS: i64 = 16;
+const PURGE_GROUPS: i64 = 128;
 /// A purge for size goes down to this share of the limit, so it does not run again at the next event.
 const SIZE_LOW_WATER: f64 = 0.9;
 

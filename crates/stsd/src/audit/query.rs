@@ -11,7 +11,7 @@ use crate::store::{AuditFilter, AuditQuery, AuditRow, Store, StoreError};
 use super::trail::{self, Attr, Codec};
 
 /// Groups read per index query.
-const GROUPS_PER_STEP: usize = 32;
+const GROUPS_PER_STEP: usize = 64;
 /// Spans read per step while looking for the newest group at or before `until`.
 const SPANS_PER_STEP: i64 = 1024;
 
@@ -134,11 +134,11 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
                 events.reverse();
             }
             for e in events {
-                let row = codec
-                    .decode(e.seq, &e.data)
-                    .map_err(|c| StoreError::Corrupt(format!("audit event {}: {c}", e.seq)))?;
-                if matches(&row, q) {
-                    out.push(row);
+                let corrupt = |c| StoreError::Corrupt(format!("audit event {}: {c}", e.seq));
+                // Filter on the header; inflate the whole record only for the events returned.
+                let head = codec.decode_header(e.seq, &e.data).map_err(corrupt)?;
+                if matches(&head, q) {
+                    out.push(codec.decode(e.seq, &e.data).map_err(corrupt)?);
                     if out.len() >= q.limit {
                         return Ok(out);
                     }

@@ -551,11 +551,15 @@ pub mod tests {
         );
         assert_eq!(fresh.last_hash, trail::genesis());
         let mut codec = trail::Codec::new();
+        // Three groups: two full, the third half full; one CreateUser in each.
+        let g = 1i64 << trail::GROUP_BITS;
+        let n = 2 * g + g / 2;
+        let created_at = [g / 2, g + g / 2, 2 * g + 1];
         let row = |i: i64| AuditRow {
             account: "111122223333".into(),
             event_id: format!("e{i}"),
             event_time: 1000 + i,
-            event_name: if i % 100 == 0 {
+            event_name: if created_at.contains(&i) {
                 "CreateUser"
             } else {
                 "AssumeRole"
@@ -563,48 +567,63 @@ pub mod tests {
             .into(),
             event_source: "sts.amazonaws.com".into(),
             username: "alice".into(),
-            body: format!("{{\"i\":{i}}}"),
+            // Some incompressible bytes, so removing a group frees whole pages.
+            body: format!(
+                "{{\"i\":{i},\"pad\":\"{}\"}}",
+                (0..100u64)
+                    .map(|k| format!(
+                        "{:016x}",
+                        (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64
+                    ))
+                    .collect::<String>()
+            ),
             ..AuditRow::default()
         };
-        // Two appends: 1..=300 and 301..=600 (groups 0, 1 and 2).
-        for range in [1..301, 301..601] {
+        // Two appends, the second starting inside group 1.
+        for range in [1..g + 5, g + 5..n + 1] {
             let batch: Vec<_> = range.map(|i| codec.encode(&row(i))).collect();
             let head = s.audit_append(&batch).unwrap();
             assert_eq!(head, s.audit_head().unwrap());
         }
         let head = s.audit_head().unwrap();
-        assert_eq!(head.next_seq, 601);
-        let events = s.audit_events(250, 260).unwrap();
+        assert_eq!(head.next_seq, n + 1);
+        let events = s.audit_events(g - 10, g).unwrap();
         assert_eq!(events.len(), 11);
-        assert_eq!(codec.decode(255, &events[5].data).unwrap().event_id, "e255");
+        assert_eq!(
+            codec.decode(g - 5, &events[5].data).unwrap().event_id,
+            format!("e{}", g - 5)
+        );
         assert_eq!(
             s.audit_spans(0, 10).unwrap(),
             vec![
                 GroupSpan {
                     grp: 0,
                     time_lo: 1001,
-                    time_hi: 1255,
-                    hi_max: 1255
+                    time_hi: 1000 + g - 1,
+                    hi_max: 1000 + g - 1
                 },
                 GroupSpan {
                     grp: 1,
-                    time_lo: 1256,
-                    time_hi: 1511,
-                    hi_max: 1511
+                    time_lo: 1000 + g,
+                    time_hi: 1000 + 2 * g - 1,
+                    hi_max: 1000 + 2 * g - 1
                 },
                 GroupSpan {
                     grp: 2,
-                    time_lo: 1512,
-                    time_hi: 1600,
-                    hi_max: 1600
+                    time_lo: 1000 + 2 * g,
+                    time_hi: 1000 + n,
+                    hi_max: 1000 + n
                 },
             ]
         );
-        assert_eq!(s.audit_head().unwrap().max_time, 1600);
+        assert_eq!(s.audit_head().unwrap().max_time, 1000 + n);
         assert_eq!(s.audit_first_group_since(0).unwrap(), Some(0));
-        assert_eq!(s.audit_first_group_since(1300).unwrap(), Some(1));
-        assert_eq!(s.audit_first_group_since(1600).unwrap(), Some(2));
-        assert_eq!(s.audit_first_group_since(1601).unwrap(), None);
+        assert_eq!(
+            s.audit_first_group_since(1000 + g + g / 4).unwrap(),
+            Some(1)
+        );
+        assert_eq!(s.audit_first_group_since(1000 + n).unwrap(), Some(2));
+        assert_eq!(s.audit_first_group_since(1000 + n + 1).unwrap(), None);
         let created = trail::key("111122223333", Attr::EventName, "CreateUser");
         assert_eq!(
             s.audit_key_groups(created, 0, 10, true, 10).unwrap(),
@@ -621,9 +640,9 @@ pub mod tests {
             .is_empty());
         let bytes_before = s.audit_bytes().unwrap();
         assert!(bytes_before > 0);
-        // Purge group 0 (events 1..=255).
+        // Purge group 0 (events 1..g-1).
         let keys: Vec<(i64, i64)> = s
-            .audit_events(1, 255)
+            .audit_events(1, g - 1)
             .unwrap()
             .iter()
             .flat_map(|e| {
@@ -631,12 +650,12 @@ pub mod tests {
                 trail::keys_of(&r).into_iter().map(|k| (k, 0))
             })
             .collect();
-        let base = s.audit_events(255, 255).unwrap()[0].hash.clone();
-        s.audit_purge(255, &base, &keys).unwrap();
+        let base = s.audit_events(g - 1, g - 1).unwrap()[0].hash.clone();
+        s.audit_purge(g - 1, &base, &keys).unwrap();
         let head = s.audit_head().unwrap();
-        assert_eq!((head.first_seq, head.next_seq), (256, 601));
+        assert_eq!((head.first_seq, head.next_seq), (g, n + 1));
         assert_eq!(head.base_hash, base);
-        assert!(s.audit_events(1, 255).unwrap().is_empty());
+        assert!(s.audit_events(1, g - 1).unwrap().is_empty());
         assert_eq!(
             s.audit_key_groups(created, 0, 10, false, 10).unwrap(),
             [1, 2]
@@ -648,19 +667,19 @@ pub mod tests {
         let file = ExportRecord {
             name: "a.json.gz".into(),
             first_seq: 1,
-            last_seq: 600,
-            events: 600,
+            last_seq: n,
+            events: n,
             sha256: "ab".into(),
             ..ExportRecord::default()
         };
         assert!(s
-            .audit_claim_export(0, 600, std::slice::from_ref(&file))
+            .audit_claim_export(0, n, std::slice::from_ref(&file))
             .unwrap());
         assert!(!s
-            .audit_claim_export(0, 600, std::slice::from_ref(&file))
+            .audit_claim_export(0, n, std::slice::from_ref(&file))
             .unwrap());
         assert_eq!(s.audit_exports().unwrap(), vec![file]);
-        assert_eq!(s.audit_head().unwrap().exported_through, 600);
+        assert_eq!(s.audit_head().unwrap().exported_through, n);
         // Digests: one per period, in order.
         let d = |t: i64| DigestRecord {
             end_time: t,
