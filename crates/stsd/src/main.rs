@@ -548,7 +548,10 @@ fn serve(
         Duration::from_secs(10)
     };
     if !app_for_flush.audit.flush(drain) {
-        tracing::error!("the audit queue did not drain in time; its events are lost");
+        tracing::error!(
+            requests = app_for_flush.audit.queue_depth(),
+            "the audit queue did not drain in time; the events of these requests are lost"
+        );
     }
     Ok(())
 }
