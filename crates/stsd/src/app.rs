@@ -24,6 +24,8 @@ pub struct Config {
     pub allow_http_oidc: bool,
     /// Time for one whole OIDC discovery + JWKS fetch (`--oidc-fetch-timeout-ms`; see [`crate::oidc`]).
     pub oidc_fetch_timeout: std::time::Duration,
+    /// Route tables of `/_stsd/authorize` (built-in `s3`, `--s3-domain`, custom services from `--routes`).
+    pub routes: std::sync::Arc<crate::authorizer::RouteTables>,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             max_body_bytes: 16 * 1024 * 1024,
             allow_http_oidc: false,
             oidc_fetch_timeout: crate::oidc::DEFAULT_FETCH_TIMEOUT,
+            routes: std::sync::Arc::default(),
         }
     }
 }

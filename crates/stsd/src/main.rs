@@ -52,6 +52,13 @@ enum Command {
         /// Milliseconds allowed for one OIDC discovery + JWKS fetch (100 to 60000).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
         oidc_fetch_timeout_ms: u64,
+        /// Route tables of custom services for `/_stsd/authorize` (JSON; see docs/authorizer.md).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Base domain of virtual-hosted-style S3 requests (`BUCKET.DOMAIN`) for `/_stsd/authorize`;
+        /// repeat for several.
+        #[arg(long = "s3-domain")]
+        s3_domains: Vec<String>,
     },
     /// Read the audit trail from the store.
     Audit {
@@ -148,15 +155,30 @@ fn main() -> Result<()> {
             audit_log,
             allow_http_oidc,
             oidc_fetch_timeout_ms,
-        } => serve(
-            listen,
-            &data_dir,
-            store.as_deref(),
-            audit_retention_days,
-            audit_log.as_deref(),
-            allow_http_oidc,
-            Duration::from_millis(oidc_fetch_timeout_ms),
-        ),
+            routes,
+            s3_domains,
+        } => {
+            let mut tables = stsd::authorizer::RouteTables::new(s3_domains);
+            if let Some(path) = routes {
+                tables
+                    .load_file(&path)
+                    .map_err(|e| anyhow::anyhow!("--routes: {e}"))?;
+            }
+            let config = Config {
+                allow_http_oidc,
+                oidc_fetch_timeout: Duration::from_millis(oidc_fetch_timeout_ms),
+                routes: Arc::new(tables),
+                ..Config::default()
+            };
+            serve(
+                listen,
+                &data_dir,
+                store.as_deref(),
+                audit_retention_days,
+                audit_log.as_deref(),
+                config,
+            )
+        }
         Command::Audit {
             command:
                 AuditCommand::Export {
@@ -281,8 +303,7 @@ fn serve(
     store_url: Option<&str>,
     audit_retention_days: u32,
     audit_log: Option<&Path>,
-    allow_http_oidc: bool,
-    oidc_fetch_timeout: Duration,
+    config: Config,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -293,16 +314,7 @@ fn serve(
             .context("STSD_CLOCK_OFFSET_SECS must be an integer")?,
         Err(_) => 0,
     };
-    let mut app = App::new(
-        store,
-        Config {
-            allow_http_oidc,
-            oidc_fetch_timeout,
-            ..Config::default()
-        },
-        Clock::with_offset(offset),
-    )
-    .context("loading state")?;
+    let mut app = App::new(store, config, Clock::with_offset(offset)).context("loading state")?;
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }
