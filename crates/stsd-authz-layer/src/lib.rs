@@ -5,7 +5,7 @@
 //! # async fn run() {
 //! use stsd_authz_layer::{AuthzConfig, AuthzLayer, Principal};
 //! let layer = AuthzLayer::new(AuthzConfig::new("http://127.0.0.1:8556", "notes"));
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     .route("/notes/{id}", axum::routing::get(|axum::Extension(p): axum::Extension<Principal>| async move { p.arn }))
 //!     .layer(layer);
 //! # let _ = app;
