@@ -2,7 +2,9 @@
 //! domain) → the operation, the IAM actions it needs on which ARNs, and the condition keys the request shows,
 //! as AWS's Service Authorization Reference lists them for S3. What only the body says (the keys of a
 //! `DeleteObjects` call, a browser `POST` upload's key and policy) is not forwarded by the proxy: such requests
-//! are authorized for the whole bucket (`DeleteObjects`: `s3:DeleteObject` on `bucket/*`) or refused.
+//! are authorized for the whole bucket (`DeleteObjects`: `s3:DeleteObject` on `bucket/*`) or refused. A request
+//! with a query parameter the table does not know is refused too ([`only_params`]): it may be a subresource
+//! that needs another action than the plain operation.
 
 use serde_json::{Map, Value};
 
@@ -205,7 +207,107 @@ const BUCKET_SUBRESOURCES: &[(&str, [(&str, &str); 3])] = &[
             ("", ""),
         ],
     ),
+    (
+        "analytics",
+        [
+            (
+                "GetBucketAnalyticsConfiguration",
+                "GetAnalyticsConfiguration",
+            ),
+            (
+                "PutBucketAnalyticsConfiguration",
+                "PutAnalyticsConfiguration",
+            ),
+            (
+                "DeleteBucketAnalyticsConfiguration",
+                "PutAnalyticsConfiguration",
+            ),
+        ],
+    ),
+    (
+        "intelligent-tiering",
+        [
+            (
+                "GetBucketIntelligentTieringConfiguration",
+                "GetIntelligentTieringConfiguration",
+            ),
+            (
+                "PutBucketIntelligentTieringConfiguration",
+                "PutIntelligentTieringConfiguration",
+            ),
+            (
+                "DeleteBucketIntelligentTieringConfiguration",
+                "PutIntelligentTieringConfiguration",
+            ),
+        ],
+    ),
+    (
+        "inventory",
+        [
+            (
+                "GetBucketInventoryConfiguration",
+                "GetInventoryConfiguration",
+            ),
+            (
+                "PutBucketInventoryConfiguration",
+                "PutInventoryConfiguration",
+            ),
+            (
+                "DeleteBucketInventoryConfiguration",
+                "PutInventoryConfiguration",
+            ),
+        ],
+    ),
+    (
+        "metrics",
+        [
+            ("GetBucketMetricsConfiguration", "GetMetricsConfiguration"),
+            ("PutBucketMetricsConfiguration", "PutMetricsConfiguration"),
+            (
+                "DeleteBucketMetricsConfiguration",
+                "PutMetricsConfiguration",
+            ),
+        ],
+    ),
 ];
+
+/// Query parameters of a listing (ListObjects, ListObjectsV2).
+const LIST_PARAMS: &[&str] = &[
+    "prefix",
+    "delimiter",
+    "marker",
+    "max-keys",
+    "encoding-type",
+    "list-type",
+    "continuation-token",
+    "fetch-owner",
+    "start-after",
+];
+
+/// Query parameters of GetObject and HeadObject.
+const GET_OBJECT_PARAMS: &[&str] = &[
+    "versionId",
+    "partNumber",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+];
+
+/// Whether every query parameter is one of `allowed`, `x-id` (which SDKs add to name the operation) or a
+/// presigned URL's `X-Amz-*`. The operations a bucket or object request maps to without a subresource
+/// (ListObjects, HeadBucket, CreateBucket, DeleteBucket, GetObject, HeadObject, PutObject, DeleteObject) accept
+/// only their own parameters: any other may be a subresource this table does not know (`?session`,
+/// `?metadataTable`, …), and such a request is refused rather than authorized as the plain operation.
+fn only_params(query: &[(String, String)], allowed: &[&str]) -> bool {
+    query.iter().all(|(k, _)| {
+        allowed.contains(&k.as_str())
+            || k == "x-id"
+            || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+    })
+}
 
 /// Request headers that become `s3:<header>` condition keys of object writes.
 const PUT_HEADER_KEYS: &[&str] = &[
@@ -378,8 +480,10 @@ impl S3Table {
                 ("GET", Some((_, ops))) => ops[0],
                 ("PUT", Some((_, ops))) => ops[1],
                 ("DELETE", Some((_, ops))) => ops[2],
+                ("GET", None) if !only_params(&query, LIST_PARAMS) => ("", ""),
                 ("GET", None) if qv("list-type") == Some("2") => ("ListObjectsV2", "ListBucket"),
                 ("GET", None) => ("ListObjects", "ListBucket"),
+                ("HEAD" | "PUT" | "DELETE", None) if !only_params(&query, &[]) => ("", ""),
                 ("HEAD", None) => ("HeadBucket", "ListBucket"),
                 ("PUT", None) => ("CreateBucket", "CreateBucket"),
                 ("DELETE", None) => ("DeleteBucket", "DeleteBucket"),
@@ -478,7 +582,7 @@ impl S3Table {
                 },
                 true,
             ),
-            "GET" => op(
+            "GET" if only_params(&query, GET_OBJECT_PARAMS) => op(
                 "GetObject",
                 if versioned {
                     "GetObjectVersion"
@@ -487,7 +591,7 @@ impl S3Table {
                 },
                 true,
             ),
-            "HEAD" => op(
+            "HEAD" if only_params(&query, GET_OBJECT_PARAMS) => op(
                 "HeadObject",
                 if versioned {
                     "GetObjectVersion"
@@ -525,7 +629,7 @@ impl S3Table {
                 "PutObject",
                 false,
             ),
-            "PUT" => op(
+            "PUT" if only_params(&query, &[]) => op(
                 if copy_source.is_some() {
                     "CopyObject"
                 } else {
@@ -546,7 +650,7 @@ impl S3Table {
                 },
                 false,
             ),
-            "DELETE" => op(
+            "DELETE" if only_params(&query, &["versionId"]) => op(
                 "DeleteObject",
                 if versioned {
                     "DeleteObjectVersion"
@@ -1013,6 +1117,77 @@ mod tests {
             route("PUT", H, "/", "", &[]).unwrap_err().code,
             "AccessDenied"
         );
+        // A subresource the table does not know is not the plain operation it would fall through to
+        // (ListBucket, CreateBucket, DeleteBucket, GetObject, PutObject, DeleteObject).
+        for (method, path, query) in [
+            ("GET", "/bk1", "session"),
+            ("GET", "/bk1", "metadataTable"),
+            ("PUT", "/bk1", "metadataTable"),
+            ("DELETE", "/bk1", "someday"),
+            ("HEAD", "/bk1", "x"),
+            ("GET", "/bk1/k", "someday"),
+            ("PUT", "/bk1/k", "renameObject"),
+            ("DELETE", "/bk1/k", "someday"),
+        ] {
+            assert_eq!(
+                route(method, H, path, query, &[]).unwrap_err().code,
+                "AccessDenied",
+                "{method} {path}?{query}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_operations_keep_their_own_parameters() {
+        let r = route(
+            "GET",
+            H,
+            "/bk1",
+            "list-type=2&prefix=a&delimiter=%2F&encoding-type=url&fetch-owner=true&start-after=a&continuation-token=t&x-id=ListObjectsV2",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(r.operation, "ListObjectsV2");
+        let r = route(
+            "GET",
+            H,
+            "/bk1/k",
+            "response-content-type=text%2Fplain&partNumber=1&x-id=GetObject&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=s",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(one(&r).0, "s3:GetObject");
+        assert_eq!(
+            route("PUT", H, "/bk1/k", "x-id=PutObject", &[])
+                .unwrap()
+                .operation,
+            "PutObject"
+        );
+        assert_eq!(
+            route("DELETE", H, "/bk1/k", "versionId=3&x-id=DeleteObject", &[])
+                .unwrap()
+                .checks[0]
+                .action,
+            "s3:DeleteObjectVersion"
+        );
+        // Bucket configuration subresources with their own actions.
+        for (method, query, action) in [
+            ("GET", "inventory&id=a", "s3:GetInventoryConfiguration"),
+            ("PUT", "inventory&id=a", "s3:PutInventoryConfiguration"),
+            ("DELETE", "metrics&id=a", "s3:PutMetricsConfiguration"),
+            ("GET", "analytics", "s3:GetAnalyticsConfiguration"),
+            (
+                "PUT",
+                "intelligent-tiering&id=a",
+                "s3:PutIntelligentTieringConfiguration",
+            ),
+        ] {
+            assert_eq!(
+                one(&route(method, H, "/bk1", query, &[]).unwrap()).0,
+                action,
+                "{method} ?{query}"
+            );
+        }
     }
 
     #[test]
