@@ -32,11 +32,25 @@ S3_DOMAIN = "s3.stsd.test"
 EXTERNAL_ID = "Partner-7f3a"
 
 
-def readme_snippet():
-    text = open(os.path.join(ROOT, "README.md")).read()
-    m = re.search(r"<!-- nginx-s3-snippet:begin -->\n```nginx\n(.*?)```\n<!-- nginx-s3-snippet:end -->", text, re.S)
-    assert m, "the README has no nginx snippet between the markers"
+def marked_block(path, marker, lang):
+    """The fenced block between `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` in a document of the repository."""
+    text = open(os.path.join(ROOT, path)).read()
+    m = re.search(rf"<!-- {marker}:begin -->\n```{lang}\n(.*?)```\n<!-- {marker}:end -->", text, re.S)
+    assert m, f"{path} has no {lang} block between the {marker} markers"
     return m.group(1)
+
+
+def readme_snippet():
+    return marked_block("README.md", "nginx-s3-snippet", "nginx")
+
+
+def test_the_docs_show_exactly_what_the_tests_run():
+    """docs/authorizer.md shows the README's nginx snippet (the one this file runs) and the example's route file
+    (the one crates/stsd/tests/authz_layer.rs runs), byte for byte."""
+    assert marked_block("docs/authorizer.md", "nginx-s3-snippet", "nginx") == readme_snippet()
+    routes = open(os.path.join(ROOT, "crates", "stsd-authz-layer", "examples", "notes-routes.json")).read()
+    assert marked_block("docs/authorizer.md", "notes-routes", "json") == routes
+    json.loads(routes)
 
 
 def wait_port(port, proc, what, timeout=30):
