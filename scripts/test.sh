@@ -3,7 +3,8 @@
 # then the end-to-end suite that drives the real stsd binary with boto3, the aws CLI (installed into .venv on
 # first run) and Cloud Custodian (into .venv-custodian, re-created when its pinned requirements change). A
 # throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store tests and is
-# removed at the end.
+# removed at the end. The authorizer tests run nginx (Debian's nginx, installed if missing) in front of moto's S3
+# server (.venv-s3, re-created when tests/e2e/requirements-s3.txt changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,5 +42,19 @@ if [ ! -x .venv-custodian/bin/custodian ] || ! cmp -s tests/e2e/requirements-cus
 fi
 export CUSTODIAN_BIN="$PWD/.venv-custodian/bin/custodian"
 
-echo "==> end-to-end tests (boto3, aws CLI, Cloud Custodian)"
+echo "==> nginx (Debian's package) and an S3 server (moto's server mode, .venv-s3) for the authorizer tests"
+if [ ! -x /usr/sbin/nginx ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+fi
+export NGINX_BIN=/usr/sbin/nginx
+if [ ! -x .venv-s3/bin/moto_server ] || ! cmp -s tests/e2e/requirements-s3.txt .venv-s3/requirements.txt; then
+  rm -rf .venv-s3
+  python3 -m venv .venv-s3
+  .venv-s3/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-s3.txt
+  cp tests/e2e/requirements-s3.txt .venv-s3/requirements.txt
+fi
+export S3_SERVER_BIN="$PWD/.venv-s3/bin/moto_server"
+
+echo "==> end-to-end tests (boto3, aws CLI, Cloud Custodian, nginx + S3 through the authorizer)"
 STSD_BIN="$PWD/target/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"

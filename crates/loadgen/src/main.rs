@@ -2,8 +2,11 @@
 //! fixed concurrency for a fixed time, then prints throughput and latency percentiles.
 //!
 //! Modes: `assume-role` (AssumeRole with long-term user keys), `caller-identity-session`
-//! (GetCallerIdentity signed with temporary credentials obtained from one AssumeRole first) and
-//! `put-user-policy` (an IAM write burst: PutUserPolicy on `--user-name`, usually paced with `--rate`).
+//! (GetCallerIdentity signed with temporary credentials obtained from one AssumeRole first),
+//! `put-user-policy` (an IAM write burst: PutUserPolicy on `--user-name`, usually paced with `--rate`),
+//! `authorize-s3` (an S3 GetObject of `--s3-path`, signed with session credentials, asked of
+//! `/_stsd/authorize` as nginx's `auth_request` would) and `s3-get` (the same GetObject sent to `--endpoint` —
+//! a proxy — as a client would).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,6 +24,8 @@ enum Mode {
     AssumeRole,
     CallerIdentitySession,
     PutUserPolicy,
+    AuthorizeS3,
+    S3Get,
 }
 
 #[derive(Parser, Debug)]
@@ -49,6 +54,12 @@ struct Args {
     /// The user whose inline policies `put-user-policy` writes.
     #[arg(long, default_value = "burst")]
     user_name: String,
+    /// stsd, where `s3-get` obtains its session (AssumeRole); default: --endpoint.
+    #[arg(long)]
+    sts_endpoint: Option<String>,
+    /// The S3 object `authorize-s3` and `s3-get` read (path-style).
+    #[arg(long, default_value = "/bench-data/object.txt")]
+    s3_path: String,
 }
 
 struct Creds {
@@ -104,6 +115,54 @@ async fn call(
     Ok((status, bytes))
 }
 
+/// Send one S3 GetObject of `path`, signed for `host`: to `{endpoint}{path}` (a proxy), or — `authorize` — to
+/// `{endpoint}/_stsd/authorize` with the headers nginx's `auth_request` adds. Returns the status.
+async fn s3_get(
+    client: &HttpClient,
+    endpoint: &str,
+    host: &str,
+    creds: &Creds,
+    path: &str,
+    authorize: bool,
+) -> Result<u16> {
+    let signed = sigv4::sign_request(&sigv4::SigningParams {
+        method: "GET",
+        host,
+        path,
+        query: "",
+        headers: &[("x-amz-content-sha256", sigv4::EMPTY_SHA256)],
+        body: b"",
+        access_key_id: &creds.key,
+        secret_access_key: &creds.secret,
+        session_token: creds.token.as_deref(),
+        region: "us-east-1",
+        service: "s3",
+        timestamp: now_unix(),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let url = if authorize {
+        format!("{endpoint}/_stsd/authorize")
+    } else {
+        format!("{endpoint}{path}")
+    };
+    let mut req = hyper::Request::get(url)
+        .header("host", host)
+        .header("x-amz-content-sha256", sigv4::EMPTY_SHA256);
+    if authorize {
+        req = req
+            .header("x-original-method", "GET")
+            .header("x-original-uri", path)
+            .header("x-stsd-service", "s3");
+    }
+    for (k, v) in &signed {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = client.request(req.body(Full::new(Bytes::new()))?).await?;
+    let status = resp.status().as_u16();
+    let _ = resp.into_body().collect().await?;
+    Ok(status)
+}
+
 fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
@@ -155,9 +214,26 @@ async fn main() -> Result<()> {
                 .append_pair("PolicyDocument", doc);
             (user, f.finish(), "iam")
         }
-        Mode::CallerIdentitySession => {
-            let (status, bytes) =
-                call(&client, &endpoint, &host, &user, &assume_body, "sts").await?;
+        Mode::CallerIdentitySession | Mode::AuthorizeS3 | Mode::S3Get => {
+            let sts_endpoint = args
+                .sts_endpoint
+                .as_deref()
+                .unwrap_or(&endpoint)
+                .trim_end_matches('/')
+                .to_string();
+            let sts_host = sts_endpoint
+                .strip_prefix("http://")
+                .context("--sts-endpoint must be http://")?
+                .to_string();
+            let (status, bytes) = call(
+                &client,
+                &sts_endpoint,
+                &sts_host,
+                &user,
+                &assume_body,
+                "sts",
+            )
+            .await?;
             let text = String::from_utf8_lossy(&bytes).to_string();
             if status != 200 {
                 bail!("AssumeRole failed ({status}): {text}");
@@ -188,6 +264,7 @@ async fn main() -> Result<()> {
         let (client, endpoint, host) = (client.clone(), endpoint.clone(), host.clone());
         let (creds, body, recording, stop) =
             (creds.clone(), body.clone(), recording.clone(), stop.clone());
+        let (mode, s3_path) = (args.mode, args.s3_path.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
@@ -198,10 +275,24 @@ async fn main() -> Result<()> {
                     next += i;
                 }
                 let t0 = Instant::now();
-                let ok = matches!(
-                    call(&client, &endpoint, &host, &creds, &body, service).await,
-                    Ok((200, _))
-                );
+                let ok = match mode {
+                    Mode::AuthorizeS3 | Mode::S3Get => matches!(
+                        s3_get(
+                            &client,
+                            &endpoint,
+                            &host,
+                            &creds,
+                            &s3_path,
+                            matches!(mode, Mode::AuthorizeS3)
+                        )
+                        .await,
+                        Ok(200)
+                    ),
+                    _ => matches!(
+                        call(&client, &endpoint, &host, &creds, &body, service).await,
+                        Ok((200, _))
+                    ),
+                };
                 if recording.load(Ordering::Relaxed) {
                     if ok {
                         lat.push(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));

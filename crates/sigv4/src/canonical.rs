@@ -148,6 +148,48 @@ pub fn canonical_uri(path: &str) -> String {
     uri
 }
 
+/// S3's canonical URI (S3 is the one service that neither normalises nor double-encodes): the path as sent,
+/// each `/`-separated segment percent-decoded once (`+` stays `+`: it is a path) and URI-encoded again, so
+/// the result does not depend on how the client escaped. Empty and `.`/`..` segments are kept as they are.
+/// A `%` not followed by two hex digits is kept literally (and so encoded as `%25`).
+pub fn canonical_uri_s3(path: &str) -> String {
+    if path.is_empty() {
+        return "/".to_string();
+    }
+    let mut uri = String::with_capacity(path.len() + 8);
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            uri.push('/');
+        }
+        uri.push_str(&uri_encode_bytes(&decode_path_segment(seg)));
+    }
+    if !uri.starts_with('/') {
+        uri.insert(0, '/');
+    }
+    uri
+}
+
+/// Percent-decode one path segment (`+` is literal in a path); invalid escapes are kept as they are.
+pub fn decode_path_segment(seg: &str) -> Vec<u8> {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).copied().and_then(hex_val);
+            let lo = bytes.get(i + 2).copied().and_then(hex_val);
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push((hi << 4) | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
 /// HTTP optional whitespace, plus the CR/LF of an obsolete folded header line.
 fn is_header_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
@@ -202,10 +244,29 @@ pub fn canonical_request(
     signed_headers: &[String],
     payload_hash: &str,
 ) -> Result<String, SigV4Error> {
+    canonical_request_from_uri(
+        method,
+        &canonical_uri(path),
+        canonical_query,
+        headers,
+        signed_headers,
+        payload_hash,
+    )
+}
+
+/// [`canonical_request`] with the canonical URI already formed ([`canonical_uri`] or [`canonical_uri_s3`]).
+pub fn canonical_request_from_uri(
+    method: &str,
+    canonical_uri: &str,
+    canonical_query: &str,
+    headers: &[(&str, &str)],
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> Result<String, SigV4Error> {
     let mut s = String::with_capacity(256 + canonical_query.len());
     s.push_str(method);
     s.push('\n');
-    s.push_str(&canonical_uri(path));
+    s.push_str(canonical_uri);
     s.push('\n');
     s.push_str(canonical_query);
     s.push('\n');
@@ -290,6 +351,20 @@ mod tests {
         assert_eq!(canonical_uri("a"), "/a");
         assert_eq!(canonical_uri("/a%20b"), "/a%2520b");
         assert_eq!(canonical_uri("/a:b@c"), "/a%3Ab%40c");
+    }
+
+    #[test]
+    fn s3_paths_are_encoded_once_and_not_normalised() {
+        assert_eq!(canonical_uri_s3(""), "/");
+        assert_eq!(canonical_uri_s3("/"), "/");
+        assert_eq!(canonical_uri_s3("/b/a%20b%2Bc/d"), "/b/a%20b%2Bc/d");
+        // However the client escaped, the same canonical form.
+        assert_eq!(canonical_uri_s3("/b/a%7eb~c%2d"), "/b/a~b~c-");
+        assert_eq!(canonical_uri_s3("/b/x+y"), "/b/x%2By");
+        assert_eq!(canonical_uri_s3("/b//k/./../k"), "/b//k/./../k");
+        assert_eq!(canonical_uri_s3("/b/%zz%4"), "/b/%25zz%254");
+        assert_eq!(canonical_uri_s3("/b/%E1%88%B4"), "/b/%E1%88%B4");
+        assert_eq!(canonical_uri_s3("b"), "/b");
     }
 
     #[test]

@@ -52,6 +52,32 @@ pub(crate) fn payload_hash(
     }
 }
 
+/// The `HashedPayload` line when the body is not available to the verifier (a proxy asks about a request it
+/// has not forwarded, reference §1.6.2): the client's `x-amz-content-sha256` is used as it is — a hash, or a
+/// marker such as `UNSIGNED-PAYLOAD` or `STREAMING-…` (the seed signature covers the marker) — and cannot be
+/// compared with a body. Without the header: `UNSIGNED-PAYLOAD` for an S3 presigned URL (what S3 clients
+/// sign), otherwise the hash of an empty body (a request with a body then does not verify).
+pub(crate) fn forwarded_payload_hash(
+    headers: &[(&str, &str)],
+    s3_presigned: bool,
+) -> Result<String, SigV4Error> {
+    match single_header(headers, "x-amz-content-sha256")?.map(str::trim) {
+        Some(v) if !v.is_empty() => {
+            let valid = v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(SigV4Error::incomplete(
+                    "x-amz-content-sha256 must be a SHA-256 hex digest or a payload marker.",
+                ));
+            }
+            Ok(v.to_string())
+        }
+        _ if s3_presigned => Ok(UNSIGNED_PAYLOAD.to_string()),
+        _ => Ok(EMPTY_SHA256.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -85,6 +111,24 @@ mod tests {
         assert_eq!(payload_hash(&h, &signed(), b"abc").unwrap(), good);
         let e = payload_hash(&h, &signed(), b"abd").unwrap_err();
         assert_eq!(e.code(), "SignatureDoesNotMatch");
+    }
+
+    #[test]
+    fn forwarded_requests_use_the_declared_hash() {
+        let h = [("X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")];
+        assert_eq!(
+            forwarded_payload_hash(&h, false).unwrap(),
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+        );
+        let good = hash_body(b"abc");
+        let h = [("x-amz-content-sha256", good.as_str())];
+        assert_eq!(forwarded_payload_hash(&h, false).unwrap(), good);
+        assert_eq!(forwarded_payload_hash(&[], false).unwrap(), EMPTY_SHA256);
+        assert_eq!(forwarded_payload_hash(&[], true).unwrap(), UNSIGNED_PAYLOAD);
+        let h = [("x-amz-content-sha256", "a b\nc")];
+        assert!(forwarded_payload_hash(&h, false).is_err());
+        let h = [("x-amz-content-sha256", "a"), ("x-amz-content-sha256", "b")];
+        assert!(forwarded_payload_hash(&h, false).is_err());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Config {
     /// Record the audit trail. Off only to measure what recording costs (`--audit-disabled-for-benchmarks`);
     /// never in production.
     pub audit_recording: bool,
+    /// Route tables of `/_stsd/authorize` (built-in `s3`, `--s3-domain`, custom services from `--routes`).
+    pub routes: std::sync::Arc<crate::authorizer::RouteTables>,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             allow_http_oidc: false,
             oidc_fetch_timeout: crate::oidc::DEFAULT_FETCH_TIMEOUT,
             audit_recording: true,
+            routes: std::sync::Arc::default(),
         }
     }
 }

@@ -130,6 +130,17 @@ pub fn authenticate_as(
     req: &sigv4::HttpRequest<'_>,
     signing_name: &str,
 ) -> ApiResult<Option<Caller>> {
+    authenticate_with(app, req, signing_name, sigv4::VerifyOptions::default())
+}
+
+/// [`authenticate_as`] under the verifier's `opts`: S3's canonicalization rules, or a request whose body is not
+/// available (`/_stsd/authorize` checks what a proxy saw, without the body).
+pub fn authenticate_with(
+    app: &App,
+    req: &sigv4::HttpRequest<'_>,
+    signing_name: &str,
+    opts: sigv4::VerifyOptions,
+) -> ApiResult<Option<Caller>> {
     let Some(auth) = sigv4::parse(req).map_err(|e| sig_err(&e))? else {
         return Ok(None);
     };
@@ -159,7 +170,7 @@ pub fn authenticate_as(
         let mut caller = session_caller(key_id, claims);
         let c = &auth.credential;
         let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
-        sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
+        sigv4::verify_with(&auth, req, &key, opts).map_err(|e| sig_err(&e))?;
         // A role session making a request is a use of the role.
         if let Some(SessionKind::Role { role_id, .. }) = caller.session.as_deref().map(|s| &s.kind)
         {
@@ -222,7 +233,7 @@ pub fn authenticate_as(
     drop(st);
     let c = &auth.credential;
     let key = app.signing_key(key_id, &secret, &c.date, &c.region, &c.service);
-    sigv4::verify(&auth, req, &key).map_err(|e| sig_err(&e))?;
+    sigv4::verify_with(&auth, req, &key, opts).map_err(|e| sig_err(&e))?;
     // The key signed a request: that is a use, whatever the authorization decision will be.
     app.usage
         .key_used(key_id, app.clock.now(), &c.service, &c.region);

@@ -618,6 +618,144 @@ pub fn authorize(
     Err(denial(ctx.app, caller, &req, &decision))
 }
 
+/// One question about a request to another service's resource (`/_stsd/authorize`): `action` on `resource`,
+/// with the condition keys the service's route table read from the request. The resource-based policy that
+/// applies is the one stored for `policy_arn` (the bucket, for an S3 object) in the account that owns it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceRequest<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+    /// The ARN whose owner and resource-based policy apply.
+    pub policy_arn: &'a str,
+    /// Service condition keys from the request (`s3:prefix`, `s3:x-amz-copy-source`, …).
+    pub keys: &'a [(String, Vec<String>)],
+    /// `aws:RequestedRegion`: the region of the request's signature scope.
+    pub region: &'a str,
+}
+
+/// Why a request to another service's resource was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceDenied {
+    /// AWS's AccessDenied text for a resource of the caller's own account; for another account's resource only
+    /// `Access Denied`, as S3 answers (nothing about the other account's policy is revealed).
+    pub message: String,
+    /// Whether an explicit deny decided it.
+    pub explicit: bool,
+}
+
+/// Authorize one request to another service's resource with AWS's full logic: the caller's identity
+/// policies, boundary and session policies (gathered as for every decision: [`caller_entity`],
+/// [`CallerPolicies::resolve`], [`caller_context`]) and the resource-based policy of the owning account —
+/// same-account or cross-account ([`policy::evaluate`]). A resource whose owner cannot be told apart (an S3
+/// bucket registered to two accounts at once) and an unregistered S3 bucket (except to create it) are refused.
+pub fn authorize_resource(
+    st: &State,
+    app: &crate::app::App,
+    caller: &Caller,
+    r: RequestInfo<'_>,
+    req: &ResourceRequest<'_>,
+) -> Result<(), ResourceDenied> {
+    let action = req.action;
+    let opaque = || ResourceDenied {
+        message: "Access Denied".into(),
+        explicit: false,
+    };
+    let detailed = |reason: &str| ResourceDenied {
+        message: format!(
+            "User: {} is not authorized to perform: {action} on resource: {} {reason}",
+            caller.arn, req.resource
+        ),
+        explicit: false,
+    };
+    session_may_call(caller, action, req.resource).map_err(|e| ResourceDenied {
+        message: e.message,
+        explicit: false,
+    })?;
+    let s3_bucket = crate::resources::parse_arn(req.policy_arn)
+        .filter(|a| a.service == "s3" && a.account.is_empty())
+        .is_some();
+    let (owner_acct, owner_id) = match crate::resources::owner_of(st, req.policy_arn) {
+        crate::resources::Owner::Known(a) => (Some(a), a.id()),
+        crate::resources::Owner::Ambiguous => {
+            return Err(detailed(
+                "because the bucket is registered to more than one account",
+            ))
+        }
+        crate::resources::Owner::Unknown if s3_bucket => {
+            if action.eq_ignore_ascii_case("s3:CreateBucket") {
+                (None, caller.account.as_str())
+            } else {
+                return Err(detailed(
+                    "because the bucket is not registered to any account",
+                ));
+            }
+        }
+        crate::resources::Owner::Unknown => {
+            let named = crate::resources::parse_arn(req.policy_arn).map_or("", |a| a.account);
+            (
+                None,
+                if named.is_empty() {
+                    caller.account.as_str()
+                } else {
+                    named
+                },
+            )
+        }
+    };
+    let same_account = owner_id == caller.account;
+    let deny_with = |d: &policy::Decision<'_>, preq: &policy::Request<'_>| {
+        if same_account {
+            ResourceDenied {
+                message: d.denial_message(&caller.arn, preq.action, preq.resource),
+                explicit: d.effect == policy::Effect::ExplicitDeny,
+            }
+        } else {
+            ResourceDenied {
+                explicit: d.effect == policy::Effect::ExplicitDeny,
+                ..opaque()
+            }
+        }
+    };
+    let acct = st
+        .accounts
+        .get(&caller.account)
+        .ok_or_else(|| detailed(&Unusable::PrincipalGone.reason()))?;
+    let entity = caller_entity(acct, caller).map_err(|u| detailed(&u.reason()))?;
+    let policies =
+        CallerPolicies::resolve(app, acct, entity, caller).map_err(|u| detailed(&u.reason()))?;
+    let principal = caller.principal();
+    let mut context = caller_context(caller, &principal, entity.tags(), r);
+    if !req.region.is_empty() {
+        context.set("aws:RequestedRegion", req.region);
+    }
+    context.set("aws:ResourceAccount", owner_id);
+    if req.action.len() > 3 && req.action[..3].eq_ignore_ascii_case("s3:") {
+        context.set("s3:ResourceAccount", owner_id);
+    }
+    for (k, vals) in req.keys {
+        context.insert(k, vals.iter().cloned());
+    }
+    let resource_policy = owner_acct.and_then(|a| crate::resources::policy_of(a, req.policy_arn));
+    let compiled = match resource_policy {
+        Some(rp) => Some(rp.doc.compiled.clone().ok_or_else(|| {
+            tracing::warn!(resource = %req.policy_arn, "a resource policy cannot be evaluated; the resource is allowed to nobody");
+            detailed("because the resource-based policy cannot be evaluated")
+        })?),
+        None => None,
+    };
+    let label = "resource-policy";
+    let mut set = policies.set().resource_account(owner_id);
+    if let Some(p) = &compiled {
+        set = set.resource(p, label, owner_id);
+    }
+    let preq = policy::Request::new(&principal, action, req.resource, &context);
+    let decision = policy::evaluate(&preq, &set);
+    if decision.is_allowed() {
+        return Ok(());
+    }
+    Err(deny_with(&decision, &preq))
+}
+
 /// What an `AssumeRole*` request says that becomes condition keys of its trust evaluation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AssumeFacts<'a> {

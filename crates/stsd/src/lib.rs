@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod authorizer;
 pub mod authz;
 pub mod error;
 pub mod iam;
@@ -16,6 +17,7 @@ pub mod mfa;
 pub mod model;
 pub mod oidc;
 pub mod protocol;
+pub mod resources;
 pub mod saml;
 pub mod server;
 pub mod state;

@@ -76,6 +76,13 @@ enum Command {
         /// Milliseconds allowed for one OIDC discovery + JWKS fetch (100 to 60000).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
         oidc_fetch_timeout_ms: u64,
+        /// Route tables of custom services for `/_stsd/authorize` (JSON; see docs/authorizer.md).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Base domain of virtual-hosted-style S3 requests (`BUCKET.DOMAIN`) for `/_stsd/authorize`;
+        /// repeat for several.
+        #[arg(long = "s3-domain")]
+        s3_domains: Vec<String>,
     },
     /// Read the audit trail from the store.
     Audit {
@@ -223,24 +230,39 @@ fn main() -> Result<()> {
             audit_disabled_for_benchmarks,
             allow_http_oidc,
             oidc_fetch_timeout_ms,
-        } => serve(
-            listen,
-            &data_dir,
-            store.as_deref(),
-            AuditFlags {
-                retention_days: audit_retention_days,
-                log: audit_log,
-                max_bytes: audit_max_bytes,
-                export_dir: audit_export_dir,
-                export_interval: Duration::from_secs(audit_export_interval),
-                digest_interval: Duration::from_secs(audit_digest_interval),
-                signing_key: audit_signing_key,
-                check_interval: Duration::from_secs(audit_check_interval),
-                disabled: audit_disabled_for_benchmarks,
-            },
-            allow_http_oidc,
-            Duration::from_millis(oidc_fetch_timeout_ms),
-        ),
+            routes,
+            s3_domains,
+        } => {
+            let mut tables = stsd::authorizer::RouteTables::new(s3_domains);
+            if let Some(path) = routes {
+                tables
+                    .load_file(&path)
+                    .map_err(|e| anyhow::anyhow!("--routes: {e}"))?;
+            }
+            let config = Config {
+                allow_http_oidc,
+                oidc_fetch_timeout: Duration::from_millis(oidc_fetch_timeout_ms),
+                audit_recording: !audit_disabled_for_benchmarks,
+                routes: Arc::new(tables),
+                ..Config::default()
+            };
+            serve(
+                listen,
+                &data_dir,
+                store.as_deref(),
+                AuditFlags {
+                    retention_days: audit_retention_days,
+                    log: audit_log,
+                    max_bytes: audit_max_bytes,
+                    export_dir: audit_export_dir,
+                    export_interval: Duration::from_secs(audit_export_interval),
+                    digest_interval: Duration::from_secs(audit_digest_interval),
+                    signing_key: audit_signing_key,
+                    check_interval: Duration::from_secs(audit_check_interval),
+                },
+                config,
+            )
+        }
         Command::Audit {
             command:
                 AuditCommand::Export {
@@ -427,7 +449,6 @@ struct AuditFlags {
     digest_interval: Duration,
     signing_key: Option<PathBuf>,
     check_interval: Duration,
-    disabled: bool,
 }
 
 /// `123`, `64K`, `500M`, `20G` (powers of 1024).
@@ -455,8 +476,7 @@ fn serve(
     data_dir: &Path,
     store_url: Option<&str>,
     audit: AuditFlags,
-    allow_http_oidc: bool,
-    oidc_fetch_timeout: Duration,
+    config: Config,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -467,17 +487,7 @@ fn serve(
             .context("STSD_CLOCK_OFFSET_SECS must be an integer")?,
         Err(_) => 0,
     };
-    let mut app = App::new(
-        store,
-        Config {
-            allow_http_oidc,
-            oidc_fetch_timeout,
-            audit_recording: !audit.disabled,
-            ..Config::default()
-        },
-        Clock::with_offset(offset),
-    )
-    .context("loading state")?;
+    let mut app = App::new(store, config, Clock::with_offset(offset)).context("loading state")?;
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }

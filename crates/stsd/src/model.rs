@@ -32,6 +32,8 @@ impl std::fmt::Debug for Doc {
 pub enum DocKind {
     Identity,
     Trust,
+    /// A resource-based policy of another service's resource ([`ResourcePolicy`]).
+    Resource,
 }
 
 impl DocKind {
@@ -39,6 +41,7 @@ impl DocKind {
         match self {
             DocKind::Identity => policy::PolicyKind::Identity,
             DocKind::Trust => policy::PolicyKind::Trust,
+            DocKind::Resource => policy::PolicyKind::Resource,
         }
     }
 }
@@ -240,6 +243,47 @@ pub struct Account {
     pub usage: BTreeMap<String, KeyUse>,
     /// The most recent credential report.
     pub credential_report: Option<CredentialReport>,
+    /// Resource-based policies of other services' resources this account owns, keyed by
+    /// [`resource_policy_key`] of the resource ARN.
+    pub resource_policies: BTreeMap<String, ResourcePolicy>,
+    /// S3 buckets registered to this account, keyed by bucket name.
+    pub buckets: BTreeMap<String, BucketRegistration>,
+}
+
+/// The [`Account::resource_policies`] key of a resource ARN. Store keys are lower case, ARNs are not (a custom
+/// service's resource names may differ only in case): `%` and upper-case letters are percent-encoded, so the key
+/// is lower case and still one-to-one with the ARN.
+pub fn resource_policy_key(arn: &str) -> String {
+    let mut key = String::with_capacity(arn.len());
+    for c in arn.chars() {
+        if c == '%' || c.is_ascii_uppercase() {
+            key.push_str(&format!("%{:02x}", u32::from(c)));
+        } else {
+            key.push(c);
+        }
+    }
+    key
+}
+
+/// A resource-based policy stored in stsd for a resource of another service — an S3 bucket policy, a custom
+/// service's policy — evaluated by `/_stsd/authorize` together with the caller's own policies. Owned by the
+/// account in the resource's ARN (for an S3 bucket: the account the bucket is registered to).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourcePolicy {
+    /// The resource ARN exactly as given.
+    pub arn: String,
+    pub doc: Doc,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// An S3 bucket registered to an account: S3 bucket ARNs (`arn:aws:s3:::NAME`) carry no account, so the
+/// authorizer learns the owner of a bucket — the account whose bucket policy applies and whose resource a
+/// cross-account request touches — from this registration. A bucket name belongs to at most one account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketRegistration {
+    pub name: String,
+    pub created: i64,
 }
 
 /// The [`Account::usage`] key of an access key (`AKIA…`) or role (`AROA…`): its unique ID, lower-cased.
@@ -261,6 +305,8 @@ impl Account {
             instance_profiles: BTreeMap::new(),
             usage: BTreeMap::new(),
             credential_report: None,
+            resource_policies: BTreeMap::new(),
+            buckets: BTreeMap::new(),
         }
     }
 

@@ -233,6 +233,13 @@ async fn handle(
     let request_id = crate::ids::request_id();
     let now = app.clock.now();
     let started = std::time::Instant::now();
+    // The authorizer of other services (nginx `auth_request`, stsd-authz-layer): any method, no body read.
+    if req.uri().path() == crate::authorizer::PATH {
+        let answer = crate::authorizer::decide(&app, req.headers(), peer, &request_id);
+        app.metrics
+            .request("Authorize", answer.outcome(), started.elapsed());
+        return acknowledged(&app, answer.into_response()).await;
+    }
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
             // Prometheus metrics (no secrets in them; put stsd behind a proxy to restrict who scrapes).

@@ -200,6 +200,14 @@ impl State {
                     .and_then(|a| a.credential_report.as_ref())
                     .map(serde_json::to_string)
                     .transpose(),
+                Kind::ResourcePolicy => acct
+                    .and_then(|a| a.resource_policies.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
+                Kind::Bucket => acct
+                    .and_then(|a| a.buckets.get(key))
+                    .map(serde_json::to_string)
+                    .transpose(),
             }
             .map_err(corrupt)?;
             let expected = self.revisions.get(id).copied();
@@ -269,6 +277,8 @@ fn entity_exists(a: &Account, kind: Kind, key: &str) -> bool {
         Kind::InstanceProfile => a.instance_profiles.contains_key(key),
         Kind::Usage => a.usage.contains_key(key),
         Kind::CredentialReport => a.credential_report.is_some(),
+        Kind::ResourcePolicy => a.resource_policies.contains_key(key),
+        Kind::Bucket => a.buckets.contains_key(key),
     }
 }
 
@@ -320,6 +330,16 @@ fn put_entity(acct: &mut Account, kind: Kind, key: String, body: &str) -> Result
             let cr = serde_json::from_str(body).map_err(corrupt)?;
             acct.credential_report = Some(cr);
         }
+        Kind::ResourcePolicy => {
+            let mut rp: crate::model::ResourcePolicy =
+                serde_json::from_str(body).map_err(corrupt)?;
+            rp.doc.recompile();
+            acct.resource_policies.insert(key, rp);
+        }
+        Kind::Bucket => {
+            let b = serde_json::from_str(body).map_err(corrupt)?;
+            acct.buckets.insert(key, b);
+        }
         Kind::Account => {}
     }
     Ok(())
@@ -356,6 +376,12 @@ fn remove_entity(acct: &mut Account, kind: Kind, key: &str) {
         }
         Kind::CredentialReport => {
             acct.credential_report = None;
+        }
+        Kind::ResourcePolicy => {
+            acct.resource_policies.remove(key);
+        }
+        Kind::Bucket => {
+            acct.buckets.remove(key);
         }
         Kind::Account => {}
     }

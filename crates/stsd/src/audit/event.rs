@@ -566,8 +566,25 @@ fn resources(info: &CallInfo<'_>, response: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// What a decision about another service's resource (`/_stsd/authorize`) adds to its event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResourceEvent<'a> {
+    /// The resources the request touched: (type, ARN), e.g. (`AWS::S3::Object`, `arn:aws:s3:::b/k`).
+    pub resources: &'a [(String, String)],
+    /// The account owning the resource receives the event too (a cross-account request is seen by both).
+    pub owner_account: Option<&'a str>,
+    /// Whether the operation only reads (else guessed from the action name).
+    pub read_only: Option<bool>,
+}
+
 /// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
 pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
+    build_rows_for(app, info, &ResourceEvent::default())
+}
+
+/// [`build_rows`] for a decision about another service's resource: its resources, its owner as a
+/// recipient, and a data event (`eventCategory` `Data`) when resources are named.
+pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
     let (identity, username, caller_account) = match info.caller {
         Some(c) => {
             let (v, u) = user_identity(c);
@@ -589,7 +606,11 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
         Ok(xml) => response_elements(info.action, xml),
         Err(_) => Value::Null,
     };
-    let resources = resources(info, &response);
+    let resources = if extra.resources.is_empty() {
+        resources(info, &response)
+    } else {
+        extra.resources.to_vec()
+    };
     let role_account = if info.action.starts_with("AssumeRole") {
         info.params
             .get("RoleArn")
@@ -598,6 +619,7 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
     } else {
         None
     };
+    let role_account = role_account.or_else(|| extra.owner_account.map(str::to_string));
     let mut recipients: Vec<String> = Vec::new();
     if !caller_account.is_empty() || role_account.is_none() {
         recipients.push(caller_account.clone());
@@ -614,7 +636,8 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let read_only = is_read_only(info.action);
+    let read_only = extra.read_only.unwrap_or_else(|| is_read_only(info.action));
+    let data_event = !extra.resources.is_empty();
     let shared_id = (recipients.len() > 1).then(crate::ids::request_id);
     let secrets = info.result.map(issued_secrets).unwrap_or_default();
     let mut rows = Vec::with_capacity(recipients.len());
@@ -642,9 +665,9 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
                 r
             }).collect::<Vec<_>>(),
             "eventType": "AwsApiCall",
-            "managementEvent": true,
+            "managementEvent": !data_event,
             "recipientAccountId": recipient,
-            "eventCategory": "Management",
+            "eventCategory": if data_event { "Data" } else { "Management" },
         });
         if let Err(e) = info.result {
             ev["errorCode"] = json!(e.code);

@@ -10,6 +10,7 @@ mod keys;
 mod mfa;
 mod oidc;
 mod policies;
+mod resource_policies;
 mod roles;
 mod saml_providers;
 mod simulate;
@@ -165,6 +166,7 @@ pub fn handler(action: &str) -> Option<Handler> {
                 .or_else(|| instance_profiles::handler(other))
                 .or_else(|| credential_report::handler(other))
                 .or_else(|| absent_credentials::handler(other))
+                .or_else(|| resource_policies::handler(other))
         }
     })
 }

@@ -41,10 +41,16 @@ fn check_modifiable(r: &Role) -> ApiResult<()> {
 /// Validate a trust policy — grammar, size quota, and that the users and roles it names exist — and bind
 /// each of those principals to the entity's unique ID, as IAM stores them (reference §3.1).
 pub(super) fn compile_trust(st: &State, text: &str) -> ApiResult<Doc> {
-    let mut doc = compile(text, DocKind::Trust)?;
+    let doc = compile(text, DocKind::Trust)?;
     if crate::authz::non_whitespace_len(text) > TRUST_POLICY_QUOTA {
         return Err(ApiError::limit("ACLSizePerRole", TRUST_POLICY_QUOTA));
     }
+    bind_principal_ids(st, doc)
+}
+
+/// Check that the users and roles a compiled policy with a `Principal` element names exist, and bind each to
+/// its unique ID (trust policies, resource-based policies).
+pub(super) fn bind_principal_ids(st: &State, mut doc: Doc) -> ApiResult<Doc> {
     let Some(p) = doc.compiled.clone() else {
         return Ok(doc);
     };

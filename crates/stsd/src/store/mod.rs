@@ -34,6 +34,10 @@ pub enum Kind {
     Usage,
     /// The account's credential report, keyed by the account ID.
     CredentialReport,
+    /// A resource-based policy of another service's resource, keyed by `model::resource_policy_key`.
+    ResourcePolicy,
+    /// An S3 bucket registered to the account, keyed by bucket name.
+    Bucket,
 }
 
 impl Kind {
@@ -50,6 +54,8 @@ impl Kind {
             Kind::InstanceProfile => "instance-profile",
             Kind::Usage => "usage",
             Kind::CredentialReport => "credential-report",
+            Kind::ResourcePolicy => "resource-policy",
+            Kind::Bucket => "bucket",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -65,6 +71,8 @@ impl Kind {
             "instance-profile" => Kind::InstanceProfile,
             "usage" => Kind::Usage,
             "credential-report" => Kind::CredentialReport,
+            "resource-policy" => Kind::ResourcePolicy,
+            "bucket" => Kind::Bucket,
             _ => return None,
         })
     }

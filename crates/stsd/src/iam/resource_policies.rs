@@ -1,0 +1,214 @@
+//! stsd extension actions (IAM namespace) for the resources of other services that `/_stsd/authorize`
+//! protects: resource-based policies (`PutResourcePolicy`, `GetResourcePolicy`, `DeleteResourcePolicy`) and
+//! the registration of S3 buckets to an account (`RegisterBucket`, `DeregisterBucket`,
+//! `ListRegisteredBuckets`).
+//!
+//! A policy belongs to the account that owns its resource: the account in the ARN, or for an S3 bucket
+//! (`arn:aws:s3:::NAME`, which names no account) the account the bucket is registered to. Only that
+//! account's principals may manage it, authorized as `iam:<Action>` on the resource ARN (the account root
+//! always may). Principals the policy names by user or role ARN are bound to their unique IDs when it is
+//! stored, as IAM does for trust policies, so a later namesake is not that principal.
+
+use super::roles::bind_principal_ids;
+use super::{compile, fmt_time, paginate, write_paging, Ctx};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{resource_policy_key, BucketRegistration, DocKind, ResourcePolicy};
+use crate::protocol::query::Params;
+use crate::protocol::url_encode_policy;
+use crate::protocol::xml::Xml;
+use crate::resources::{bucket_of_arn, bucket_owner, is_bucket_name, parse_arn, Owner};
+use crate::state::State;
+use crate::store::Kind;
+use crate::validate as v;
+
+/// S3's bucket policy size limit (20 KB); it applies to every resource policy stored here.
+pub const RESOURCE_POLICY_MAX_CHARS: usize = 20_480;
+
+pub fn handler(action: &str) -> Option<super::Handler> {
+    Some(match action {
+        "PutResourcePolicy" => put_resource_policy,
+        "GetResourcePolicy" => get_resource_policy,
+        "DeleteResourcePolicy" => delete_resource_policy,
+        "RegisterBucket" => register_bucket,
+        "DeregisterBucket" => deregister_bucket,
+        "ListRegisteredBuckets" => list_registered_buckets,
+        _ => return None,
+    })
+}
+
+/// `ResourceArn`, checked to be an ARN whose resource the caller's account owns.
+fn owned_arn<'p>(ctx: &Ctx<'_>, st: &State, p: &'p Params) -> ApiResult<&'p str> {
+    let arn = v::arn(p, "ResourceArn")?;
+    let Some(parts) = parse_arn(arn) else {
+        return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
+    };
+    if parts.service == "s3" && parts.account.is_empty() {
+        let Some(bucket) = bucket_of_arn(arn) else {
+            return Err(ApiError::invalid_input(format!(
+                "An S3 resource policy is a bucket policy: {arn} does not name a bucket (arn:aws:s3:::NAME)."
+            )));
+        };
+        return match bucket_owner(st, bucket) {
+            Owner::Known(a) if a.id() == ctx.caller.account => Ok(arn),
+            _ => Err(ApiError::no_such_entity(format!(
+                "The bucket {bucket} is not registered to this account."
+            ))),
+        };
+    }
+    if parts.account != ctx.caller.account {
+        return Err(ApiError::invalid_input(format!(
+            "The resource {arn} does not belong to this account."
+        )));
+    }
+    Ok(arn)
+}
+
+fn no_policy(arn: &str) -> ApiError {
+    ApiError::no_such_entity(format!("The resource {arn} has no resource policy."))
+}
+
+/// `PutResourcePolicy(ResourceArn, PolicyDocument)`: create or replace the resource's policy.
+pub fn put_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let text = v::policy_document(p, "PolicyDocument")?;
+    let compiled = crate::authz::compile_with_limit(
+        text,
+        policy::PolicyKind::Resource,
+        RESOURCE_POLICY_MAX_CHARS,
+    )?;
+    ctx.app.write(|st, t| {
+        let arn = owned_arn(ctx, st, p)?;
+        ctx.authorize(st, "iam:PutResourcePolicy", arn)?;
+        let mut doc = compile(text, DocKind::Resource)?;
+        doc.compiled = Some(compiled.clone());
+        let doc = bind_principal_ids(st, doc)?;
+        let key = resource_policy_key(arn);
+        let acct = ctx.account_mut(st)?;
+        let created = acct
+            .resource_policies
+            .get(&key)
+            .map_or(ctx.now, |old| old.created);
+        acct.resource_policies.insert(
+            key.clone(),
+            ResourcePolicy {
+                arn: arn.to_string(),
+                doc,
+                created,
+                updated: ctx.now,
+            },
+        );
+        t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
+        Ok(None)
+    })
+}
+
+/// `GetResourcePolicy(ResourceArn)`: the policy as stored (URL-encoded, as IAM returns documents).
+pub fn get_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let st = ctx.app.read()?;
+    let arn = owned_arn(ctx, &st, p)?;
+    ctx.authorize(&st, "iam:GetResourcePolicy", arn)?;
+    let acct = ctx.account(&st)?;
+    let rp = crate::resources::policy_of(acct, arn).ok_or_else(|| no_policy(arn))?;
+    let mut x = Xml::new();
+    x.elem("ResourceArn", &rp.arn)
+        .elem("PolicyDocument", &url_encode_policy(&rp.doc.text))
+        .elem("CreateDate", &fmt_time(rp.created))
+        .elem("UpdateDate", &fmt_time(rp.updated));
+    Ok(Some(x.finish()))
+}
+
+/// `DeleteResourcePolicy(ResourceArn)`.
+pub fn delete_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    ctx.app.write(|st, t| {
+        let arn = owned_arn(ctx, st, p)?;
+        ctx.authorize(st, "iam:DeleteResourcePolicy", arn)?;
+        let key = resource_policy_key(arn);
+        let acct = ctx.account_mut(st)?;
+        if crate::resources::policy_of(acct, arn).is_none() {
+            return Err(no_policy(arn));
+        }
+        acct.resource_policies.remove(&key);
+        t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
+        Ok(None)
+    })
+}
+
+fn bucket_param(p: &Params) -> ApiResult<&str> {
+    let b = p.required("BucketName")?;
+    if !is_bucket_name(b) {
+        return Err(ApiError::validation(
+            b,
+            "bucketName",
+            "Member must be a valid S3 bucket name (3-63 characters of a-z, 0-9, '.', '-')",
+        ));
+    }
+    Ok(b)
+}
+
+/// `RegisterBucket(BucketName)`: the bucket's owner is this account (its bucket policy is this account's, and
+/// requests from other accounts are cross-account). Registering a bucket this account already has is a
+/// no-op; a bucket registered to another account is refused.
+pub fn register_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let bucket = bucket_param(p)?;
+    let arn = format!("arn:aws:s3:::{bucket}");
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:RegisterBucket", &arn)?;
+        match bucket_owner(st, bucket) {
+            Owner::Known(a) if a.id() == ctx.caller.account => return Ok(None),
+            Owner::Known(_) | Owner::Ambiguous => {
+                return Err(ApiError::already_exists(format!(
+                    "The bucket {bucket} is registered to another account."
+                )))
+            }
+            Owner::Unknown => {}
+        }
+        let acct = ctx.account_mut(st)?;
+        acct.buckets.insert(
+            bucket.to_string(),
+            BucketRegistration {
+                name: bucket.to_string(),
+                created: ctx.now,
+            },
+        );
+        t.touch(Kind::Bucket, &ctx.caller.account, bucket);
+        Ok(None)
+    })
+}
+
+/// `DeregisterBucket(BucketName)`: forget the registration and the bucket's policy (a later owner of the name
+/// must not inherit it).
+pub fn deregister_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let bucket = bucket_param(p)?;
+    let arn = format!("arn:aws:s3:::{bucket}");
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:DeregisterBucket", &arn)?;
+        let acct = ctx.account_mut(st)?;
+        if acct.buckets.remove(bucket).is_none() {
+            return Err(ApiError::no_such_entity(format!(
+                "The bucket {bucket} is not registered to this account."
+            )));
+        }
+        t.touch(Kind::Bucket, &ctx.caller.account, bucket);
+        let key = resource_policy_key(&arn);
+        if acct.resource_policies.remove(&key).is_some() {
+            t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
+        }
+        Ok(None)
+    })
+}
+
+/// `ListRegisteredBuckets [Marker, MaxItems]`: this account's buckets in name order.
+pub fn list_registered_buckets(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+    let (marker, max) = v::paging(p)?;
+    let st = ctx.app.read()?;
+    ctx.authorize(&st, "iam:ListRegisteredBuckets", "*")?;
+    let acct = ctx.account(&st)?;
+    let all: Vec<&BucketRegistration> = acct.buckets.values().collect();
+    let (page, next) = paginate(all, marker.as_deref(), max)?;
+    let mut x = Xml::new();
+    x.list("Buckets", &page, |x, b| {
+        x.elem("BucketName", &b.name)
+            .elem("CreateDate", &fmt_time(b.created));
+    });
+    write_paging(&mut x, next);
+    Ok(Some(x.finish()))
+}
