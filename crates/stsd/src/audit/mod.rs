@@ -119,13 +119,14 @@ struct Shared {
     /// True while the store refuses events (e.g. the disk is full); cleared by the next write that succeeds.
     failing: tokio::sync::watch::Sender<bool>,
     sink: Mutex<Option<std::fs::File>>,
+    has_sink: AtomicBool,
     stats: Stats,
     stop: AtomicBool,
 }
 
 /// Handle to the audit writer. Dropping it lets the writer finish the queue and exit.
 pub struct Audit {
-    tx: Option<SyncSender<Vec<AuditRow>>>,
+    tx: Option<SyncSender<Queued>>,
     shared: Arc<Shared>,
     store: Arc<dyn Store>,
     clock: Clock,
@@ -142,6 +143,7 @@ impl Audit {
             durable: tokio::sync::watch::Sender::new(0),
             failing: tokio::sync::watch::Sender::new(false),
             sink: Mutex::new(None),
+            has_sink: AtomicBool::new(false),
             stats: Stats::default(),
             stop: AtomicBool::new(false),
         });
@@ -176,6 +178,7 @@ impl Audit {
     pub fn configure(&self, mut settings: Settings) {
         if let Ok(mut s) = self.shared.sink.lock() {
             *s = settings.sink.take();
+            self.shared.has_sink.store(s.is_some(), Ordering::Relaxed);
         }
         if let Some(dir) = settings.export_dir.as_deref() {
             if let Err(e) = export::recover(&*self.store, dir) {
@@ -191,14 +194,22 @@ impl Audit {
         }
     }
 
-    /// Queue the events of one request. Blocks while the queue is full (back-pressure).
+    /// Queue the events of one request. Blocks while the queue is full (back-pressure). The events are
+    /// encoded here, on the request's thread, so compression runs on every worker in parallel instead of on
+    /// the single writer every request waits for.
     pub fn submit(&self, rows: Vec<AuditRow>) {
         let Some(tx) = &self.tx else { return };
         if rows.is_empty() {
             return;
         }
+        let encoded = CODEC.with_borrow_mut(|c| rows.iter().map(|r| c.encode(r)).collect());
+        let bodies = if self.shared.has_sink.load(Ordering::Relaxed) {
+            rows.into_iter().map(|r| r.body).collect()
+        } else {
+            Vec::new()
+        };
         self.shared.enqueued.fetch_add(1, Ordering::SeqCst);
-        if tx.send(rows).is_err() {
+        if tx.send(Queued { encoded, bodies }).is_err() {
             tracing::error!("audit writer is gone; event not recorded");
             // Count it as settled so flushes do not wait for it forever.
             if let Ok(mut p) = self.shared.persisted.lock() {
@@ -266,17 +277,31 @@ impl Drop for Audit {
     }
 }
 
+thread_local! {
+    /// Each thread's encoder (its deflate state is reused from event to event).
+    static CODEC: std::cell::RefCell<trail::Codec> = std::cell::RefCell::new(trail::Codec::new());
+}
+
+/// One request's events as queued for the writer.
+struct Queued {
+    encoded: Vec<trail::Encoded>,
+    /// The JSON records, only when `--audit-log` wants them.
+    bodies: Vec<String>,
+}
+
 /// The background writer: group whatever is queued into one transaction; retry a failed write (the queue
 /// fills and callers wait) rather than lose it.
-fn writer(store: &dyn Store, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
-    let mut codec = trail::Codec::new();
+fn writer(store: &dyn Store, rx: &Receiver<Queued>, shared: &Shared) {
     loop {
         let first = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(rows) => rows,
+            Ok(q) => q,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let mut batch = first;
+        let Queued {
+            encoded: mut batch,
+            mut bodies,
+        } = first;
         let mut requests = 1u64;
         // Group commit: take everything queued — one commit covers many requests instead of one each. Requests
         // wait for their batch before they answer, so there is no lingering: under load the queue fills
@@ -284,16 +309,17 @@ fn writer(store: &dyn Store, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(more) => {
-                    batch.extend(more);
+                    batch.extend(more.encoded);
+                    bodies.extend(more.bodies);
                     requests += 1;
                 }
                 Err(_) => break,
             }
         }
-        let encoded: Vec<trail::Encoded> = batch.iter().map(|r| codec.encode(r)).collect();
+        let encoded = batch;
         let mut backoff = Duration::from_millis(10);
         while let Err(e) = store.audit_append(&encoded) {
-            tracing::error!(error = %e, events = batch.len(), "writing audit events failed; retrying");
+            tracing::error!(error = %e, events = encoded.len(), "writing audit events failed; retrying");
             shared.stats.failures.fetch_add(1, Ordering::Relaxed);
             shared.failing.send_replace(true);
             std::thread::sleep(backoff);
@@ -306,8 +332,8 @@ fn writer(store: &dyn Store, rx: &Receiver<Vec<AuditRow>>, shared: &Shared) {
         if let Ok(mut s) = shared.sink.lock() {
             if let Some(f) = s.as_mut() {
                 let mut buf = Vec::new();
-                for r in &batch {
-                    buf.extend_from_slice(r.body.as_bytes());
+                for body in &bodies {
+                    buf.extend_from_slice(body.as_bytes());
                     buf.push(b'\n');
                 }
                 if let Err(e) = f.write_all(&buf).and_then(|()| f.flush()) {

@@ -77,6 +77,43 @@ fn backend(e: rusqlite::Error) -> StoreError {
 pub struct AuditDb {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// Tells the checkpointer thread to stop.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for AuditDb {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Checkpoints on their own connection and thread: SQLite's automatic checkpoint runs inside the commit that
+/// crosses the threshold, so the writer — and every request waiting for its audit event — would wait for the
+/// copy and its fsync. A passive checkpoint never blocks the writer.
+fn spawn_checkpointer(path: &Path, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let conn = match open_conn(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no audit checkpointer; the writer checkpoints itself");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("stsd-audit-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "audit checkpoint");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no audit checkpointer thread");
+    }
 }
 
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
@@ -86,6 +123,10 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(backend)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(backend)?;
+    // Index pages are hit at random (keys are hashes): a larger cache keeps the upper levels and the hot leaves
+    // in memory.
+    conn.pragma_update(None, "cache_size", -32_768)
         .map_err(backend)?;
     Ok(conn)
 }
@@ -165,9 +206,17 @@ impl AuditDb {
         let mut writer = open_conn(path)?;
         migrate(&mut writer)?;
         let reader = open_conn(path)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // The writer still checkpoints if the WAL grows past 16,384 pages (64 MiB) — when the
+        // checkpointer cannot keep up or is missing.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 16_384)
+            .map_err(backend)?;
+        spawn_checkpointer(path, stop.clone());
         Ok(AuditDb {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            stop,
         })
     }
 
