@@ -476,3 +476,20 @@ def test_revoking_older_sessions_cuts_s3_access(story):
     shutil.rmtree(os.path.join(s.home, ".aws", "cli", "cache"), ignore_errors=True)
     time.sleep(1.1)
     assert cli(s, "prod-data", "s3", "cp", "s3://prod-data/reports/today.txt", "-").stdout == b"hello from dev\n"
+
+
+def test_bucket_registrations_and_policies_survive_a_restart(story):
+    """Bucket registrations and resource policies are stored like IAM: after a restart the bucket policy still
+    denies the dev account through nginx, and the bucket still belongs to prod."""
+    s = story
+    s.stsd.restart()
+    status, text = query(s, "prod", {"Action": "GetResourcePolicy", "ResourceArn": "arn:aws:s3:::prod-shared"})
+    assert status == 200 and "NoDev" in urllib.request.unquote(text), text
+    p = cli(s, "dev", "s3", "cp", "s3://prod-shared/report.txt", "-", check=False)
+    assert refused(p), p.stderr
+    dev = s.ids["dev"]
+    takeover = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{dev}:root"},
+                                                        "Action": "s3:*", "Resource": "arn:aws:s3:::prod-shared/*"}]}
+    status, text = query(s, "dev", {"Action": "PutResourcePolicy", "ResourceArn": "arn:aws:s3:::prod-shared",
+                                    "PolicyDocument": json.dumps(takeover)})
+    assert status != 200 and "not registered to this account" in text, text
