@@ -11,6 +11,8 @@
 //!   key (account + attribute + value, hashed to 47 bits) the groups it occurs in. A lookup reads the groups a
 //!   key names and filters their records exactly, so a hash collision costs a read, never a wrong answer, and
 //!   a value repeated within a group (a user's many calls) costs one index entry per group, not per event.
+//!   Entries are ordered by epoch (32 groups) first, so appends touch only the newest epoch's pages; a lookup
+//!   probes the key in each epoch of its range, newest first.
 //! * **Chain.** Every record carries `h(n) = SHA-256(h(n-1) ‖ n ‖ record)[..16]`: altering, removing or
 //!   reordering a record breaks the chain from that point. Signed digests ([`super::digest`]) pin the chain's
 //!   head, so rewriting the whole chain is detected too.
@@ -25,6 +27,15 @@ use crate::store::{Appended, AuditHead, AuditRow, GroupSpan, StoredEvent};
 
 /// log2 of the events per index group.
 pub const GROUP_BITS: u32 = 5;
+/// log2 of the groups per index epoch. Index entries are ordered by (epoch, key, group): the entries a commit
+/// adds all fall in the newest epoch's few pages, instead of one random page of the whole index per key (the
+/// keys are hashes), which made every commit write hundreds of pages.
+pub const EPOCH_BITS: u32 = 5;
+
+/// The index epoch of group `g`.
+pub fn epoch_of(g: i64) -> i64 {
+    g >> EPOCH_BITS
+}
 /// Bytes of a record's chain hash.
 pub const HASH_LEN: usize = 16;
 /// Format byte: header + body deflated against [`DICT_V1`] (read only).

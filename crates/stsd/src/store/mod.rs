@@ -698,5 +698,38 @@ pub mod tests {
         assert!(!s.audit_add_digest(&d(3600), None).unwrap());
         assert!(s.audit_add_digest(&d(7200), Some(3600)).unwrap());
         assert_eq!(s.audit_digests().unwrap(), vec![d(3600), d(7200)]);
+        // A key across index epochs: one event in each of three later epochs, found in order either way.
+        let per_epoch = g << trail::EPOCH_BITS;
+        let start = s.audit_head().unwrap().next_seq;
+        let marks = [per_epoch + 3, 2 * per_epoch + 7, 3 * per_epoch + 1];
+        let tagged = |i: i64| AuditRow {
+            username: if marks.contains(&i) {
+                "rare".into()
+            } else {
+                "alice".into()
+            },
+            body: String::new(),
+            ..row(i)
+        };
+        let batch: Vec<_> = (start..=3 * per_epoch + 4)
+            .map(|i| codec.encode(&tagged(i)))
+            .collect();
+        s.audit_append(&batch).unwrap();
+        let rare = trail::key("111122223333", Attr::Username, "rare");
+        let groups: Vec<i64> = marks.iter().map(|&m| trail::group_of(m)).collect();
+        let last = trail::group_of(3 * per_epoch + 4);
+        assert_eq!(
+            s.audit_key_groups(rare, 0, last, true, 2).unwrap(),
+            [groups[2], groups[1]]
+        );
+        assert_eq!(
+            s.audit_key_groups(rare, 0, last, false, 10).unwrap(),
+            groups
+        );
+        assert_eq!(
+            s.audit_key_groups(rare, groups[0] + 1, groups[2] - 1, true, 10)
+                .unwrap(),
+            [groups[1]]
+        );
     }
 }

@@ -105,9 +105,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
     CREATE TABLE audit_keys (
+        epoch BIGINT NOT NULL,
         key BIGINT NOT NULL,
         grp BIGINT NOT NULL,
-        PRIMARY KEY (key, grp)
+        PRIMARY KEY (epoch, key, grp)
     );
     CREATE TABLE audit_head (
         id INT PRIMARY KEY CHECK (id = 1),
@@ -913,18 +914,41 @@ impl Store for PgStore {
         descending: bool,
         limit: usize,
     ) -> Result<Vec<i64>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.call(move |c| async move {
+            // Epochs in chunks: each query probes the key in up to EPOCHS_PER_QUERY epochs (index probes on
+            // the leading column) and sorts the few groups it finds.
             let sql = if descending {
-                "SELECT grp FROM audit_keys WHERE key = $1 AND grp BETWEEN $2 AND $3 ORDER BY grp DESC LIMIT $4"
+                "SELECT grp FROM audit_keys WHERE epoch = ANY($1) AND key = $2 AND grp BETWEEN $3 AND $4
+                 ORDER BY grp DESC"
             } else {
-                "SELECT grp FROM audit_keys WHERE key = $1 AND grp BETWEEN $2 AND $3 ORDER BY grp LIMIT $4"
+                "SELECT grp FROM audit_keys WHERE epoch = ANY($1) AND key = $2 AND grp BETWEEN $3 AND $4
+                 ORDER BY grp"
             };
-            let r = c
-                .query(sql, &[&key, &from, &to, &limit])
-                .await
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-                .map_err(backend);
+            let r = async {
+                let (lo, hi) = (trail::epoch_of(from), trail::epoch_of(to));
+                let mut out: Vec<i64> = Vec::new();
+                let mut next = if descending { hi } else { lo };
+                while (lo..=hi).contains(&next) && out.len() < limit {
+                    let chunk: Vec<i64> = if descending {
+                        (lo.max(next - EPOCHS_PER_QUERY + 1)..=next).collect()
+                    } else {
+                        (next..=hi.min(next + EPOCHS_PER_QUERY - 1)).collect()
+                    };
+                    let rows = c
+                        .query(sql, &[&chunk, &key, &from, &to])
+                        .await
+                        .map_err(backend)?;
+                    out.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+                    next = if descending {
+                        next - EPOCHS_PER_QUERY
+                    } else {
+                        next + EPOCHS_PER_QUERY
+                    };
+                }
+                out.truncate(limit);
+                Ok(out)
+            }
+            .await;
             (c, r)
         })
     }
@@ -965,7 +989,7 @@ impl Store for PgStore {
                 let keys = tx
                     .execute(
                         "DELETE FROM audit_keys k USING UNNEST($1::bigint[], $2::bigint[]) AS d(key, grp)
-                         WHERE k.key = d.key AND k.grp = d.grp",
+                         WHERE k.epoch = d.grp >> 5 AND k.key = d.key AND k.grp = d.grp",
                         &[&ks, &gs],
                     )
                     .await
@@ -1142,7 +1166,11 @@ impl Store for PgStore {
 fn record_bytes(payload: usize) -> i64 {
     i64::try_from(payload).unwrap_or(i64::MAX) + 60
 }
-const KEY_ROW_BYTES: i64 = 76;
+const KEY_ROW_BYTES: i64 = 84;
+// The SQL above and below computes an index epoch as `grp >> 5`.
+const _: () = assert!(trail::EPOCH_BITS == 5);
+/// Index epochs one lookup query probes.
+const EPOCHS_PER_QUERY: i64 = 256;
 const SPAN_ROW_BYTES: i64 = 110;
 
 /// The audit trail's head (and the legacy conversion's progress); `lock` holds its row until the transaction
@@ -1202,7 +1230,7 @@ async fn write_appended(
     .map_err(backend)?;
     let (ks, gs): (Vec<i64>, Vec<i64>) = a.keys.iter().copied().unzip();
     tx.execute(
-        "INSERT INTO audit_keys (key, grp) SELECT * FROM UNNEST($1::bigint[], $2::bigint[])
+        "INSERT INTO audit_keys (epoch, key, grp) SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g)
          ON CONFLICT DO NOTHING",
         &[&ks, &gs],
     )

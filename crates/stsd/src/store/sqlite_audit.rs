@@ -29,9 +29,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
     CREATE TABLE audit_keys (
+        epoch INTEGER NOT NULL,
         key INTEGER NOT NULL,
         grp INTEGER NOT NULL,
-        PRIMARY KEY (key, grp)
+        PRIMARY KEY (epoch, key, grp)
     ) WITHOUT ROWID;
     CREATE TABLE audit_head (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -179,10 +180,13 @@ fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), St
                 .map_err(backend)?;
         }
         let mut key = tx
-            .prepare_cached("INSERT OR IGNORE INTO audit_keys (key, grp) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT OR IGNORE INTO audit_keys (epoch, key, grp) VALUES (?1, ?2, ?3)",
+            )
             .map_err(backend)?;
         for (k, g) in &a.keys {
-            key.execute(params![k, g]).map_err(backend)?;
+            key.execute(params![trail::epoch_of(*g), k, g])
+                .map_err(backend)?;
         }
     }
     tx.execute(
@@ -211,6 +215,10 @@ impl AuditDb {
         // checkpointer cannot keep up or is missing.
         writer
             .pragma_update(None, "wal_autocheckpoint", 16_384)
+            .map_err(backend)?;
+        // After a checkpoint lets the WAL restart, cut its file back to 16 MiB.
+        writer
+            .pragma_update(None, "journal_size_limit", 16 << 20)
             .map_err(backend)?;
         spawn_checkpointer(path, stop.clone());
         Ok(AuditDb {
@@ -305,17 +313,51 @@ impl AuditDb {
         limit: usize,
     ) -> Result<Vec<i64>, StoreError> {
         let conn = lock(&self.reader)?;
+        // The epochs of the range, newest (or oldest) first, each probed for the key inside SQLite (the CROSS
+        // JOIN keeps the epoch list as the outer loop); rows stream in epoch order, so reading stops once
+        // `limit` groups are found and the epoch they came from is complete.
         let sql = if descending {
-            "SELECT grp FROM audit_keys WHERE key = ?1 AND grp BETWEEN ?2 AND ?3 ORDER BY grp DESC LIMIT ?4"
+            "WITH RECURSIVE e(x) AS (SELECT ?1 UNION ALL SELECT x - 1 FROM e WHERE x > ?2)
+             SELECT k.epoch, k.grp FROM e CROSS JOIN audit_keys k
+             WHERE k.epoch = e.x AND k.key = ?3 AND k.grp BETWEEN ?4 AND ?5"
         } else {
-            "SELECT grp FROM audit_keys WHERE key = ?1 AND grp BETWEEN ?2 AND ?3 ORDER BY grp LIMIT ?4"
+            "WITH RECURSIVE e(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM e WHERE x < ?2)
+             SELECT k.epoch, k.grp FROM e CROSS JOIN audit_keys k
+             WHERE k.epoch = e.x AND k.key = ?3 AND k.grp BETWEEN ?4 AND ?5"
         };
+        let (lo, hi) = (trail::epoch_of(from), trail::epoch_of(to));
+        if lo > hi || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (first, last) = if descending { (hi, lo) } else { (lo, hi) };
         let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![key, from, to, limit], |r| r.get(0))
+        let mut rows = stmt
+            .query(params![first, last, key, from, to])
             .map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+        let mut out = Vec::new();
+        let mut epoch_groups: Vec<i64> = Vec::new();
+        let mut current = None;
+        let flush = |out: &mut Vec<i64>, groups: &mut Vec<i64>| {
+            groups.sort_unstable();
+            if descending {
+                groups.reverse();
+            }
+            out.append(groups);
+        };
+        while let Some(r) = rows.next().map_err(backend)? {
+            let (e, g): (i64, i64) = (r.get(0).map_err(backend)?, r.get(1).map_err(backend)?);
+            if current != Some(e) {
+                flush(&mut out, &mut epoch_groups);
+                if out.len() >= limit {
+                    break;
+                }
+                current = Some(e);
+            }
+            epoch_groups.push(g);
+        }
+        flush(&mut out, &mut epoch_groups);
+        out.truncate(limit);
+        Ok(out)
     }
 
     pub fn purge(
@@ -342,10 +384,11 @@ impl AuditDb {
             .map_err(backend)?;
         {
             let mut del = tx
-                .prepare_cached("DELETE FROM audit_keys WHERE key = ?1 AND grp = ?2")
+                .prepare_cached("DELETE FROM audit_keys WHERE epoch = ?1 AND key = ?2 AND grp = ?3")
                 .map_err(backend)?;
             for (k, g) in keys.iter().filter(|(_, g)| *g < below) {
-                del.execute(params![k, g]).map_err(backend)?;
+                del.execute(params![trail::epoch_of(*g), k, g])
+                    .map_err(backend)?;
             }
         }
         tx.execute(
