@@ -642,7 +642,7 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
     let secrets = info.result.map(issued_secrets).unwrap_or_default();
     let mut rows = Vec::with_capacity(recipients.len());
     for recipient in recipients {
-        let event_id = uuid::Uuid::new_v4().to_string();
+        let event_id = super::trail::new_event_id(info.now);
         let mut ev = json!({
             "eventVersion": EVENT_VERSION,
             "userIdentity": identity,

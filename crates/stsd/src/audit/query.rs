@@ -75,6 +75,25 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
     if q.limit == 0 || q.filter == Some(AuditFilter::EventId(String::new())) {
         return Ok(out);
     }
+    // An ID this trail issued names its second: look only there.
+    let narrowed;
+    let q = match &q.filter {
+        Some(AuditFilter::EventId(id)) => match trail::event_id_time(id) {
+            Some(t) => {
+                narrowed = AuditQuery {
+                    since: Some(q.since.map_or(t, |s| s.max(t))),
+                    until: Some(q.until.map_or(t, |u| u.min(t))),
+                    ..q.clone()
+                };
+                if narrowed.since > narrowed.until {
+                    return Ok(out);
+                }
+                &narrowed
+            }
+            None => q,
+        },
+        _ => q,
+    };
     let head = store.audit_head()?;
     let (mut lo, mut hi) = (head.first_seq, head.next_seq - 1);
     if let Some(c) = q.cursor {
@@ -168,6 +187,42 @@ mod tests {
 
     fn ids(rows: &[AuditRow]) -> Vec<&str> {
         rows.iter().map(|r| r.event_id.as_str()).collect()
+    }
+
+    #[test]
+    fn event_ids_with_their_second_are_found_there() {
+        let rows: Vec<AuditRow> = (0..3000)
+            .map(|i| AuditRow {
+                account: "a".into(),
+                event_id: trail::new_event_id(10_000 + i / 7),
+                event_time: 10_000 + i / 7,
+                event_name: "AssumeRole".into(),
+                ..AuditRow::default()
+            })
+            .collect();
+        let (_d, s) = store_with(&rows);
+        let find = |id: &str, since: Option<i64>| {
+            lookup(
+                &s,
+                &AuditQuery {
+                    account: Some("a".into()),
+                    filter: Some(AuditFilter::EventId(id.into())),
+                    since,
+                    limit: 50,
+                    ..AuditQuery::default()
+                },
+            )
+            .unwrap()
+        };
+        for i in [0usize, 6, 7, 1500, 2999] {
+            assert_eq!(
+                ids(&find(&rows[i].event_id, None)),
+                [rows[i].event_id.as_str()]
+            );
+        }
+        // A time range that excludes the ID's second finds nothing; an unknown ID of a stored second neither.
+        assert!(find(&rows[0].event_id, Some(10_001)).is_empty());
+        assert!(find(&trail::new_event_id(10_003), None).is_empty());
     }
 
     #[test]

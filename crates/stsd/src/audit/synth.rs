@@ -51,7 +51,7 @@ pub fn event(rng: &mut StdRng, account: &str, t: i64) -> AuditRow {
         user % 251,
         rng.random_range(1..255)
     );
-    let event_id = uuid::Uuid::new_v4().to_string();
+    let event_id = super::trail::new_event_id(t);
     let request_id = uuid::Uuid::new_v4().to_string();
     let when = time_text(t);
     let user_identity = format!(

@@ -32,6 +32,29 @@ pub const GROUP_BITS: u32 = 5;
 /// keys are hashes), which made every commit write hundreds of pages.
 pub const EPOCH_BITS: u32 = 5;
 
+/// A new event's ID: a UUID version 7 whose timestamp is the event's own time (seconds, random sub-second
+/// part), so a lookup by EventId needs only the groups of that second instead of probing every index epoch.
+pub fn new_event_id(event_time: i64) -> String {
+    let nanos = rand::random::<u32>() % 1_000_000_000;
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(event_time).unwrap_or(0),
+        nanos,
+    );
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// The second an event ID made by [`new_event_id`] was issued in (None for other IDs, e.g. random
+/// version-4 IDs of events recorded before).
+pub fn event_id_time(id: &str) -> Option<i64> {
+    let u = uuid::Uuid::parse_str(id).ok()?;
+    if u.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, _) = u.get_timestamp()?.to_unix();
+    i64::try_from(secs).ok()
+}
+
 /// The index epoch of group `g`.
 pub fn epoch_of(g: i64) -> i64 {
     g >> EPOCH_BITS
@@ -551,6 +574,16 @@ mod tests {
                 assert_eq!(zstd.decode_header(1, data).unwrap().event_id, r.event_id);
             }
         }
+    }
+
+    #[test]
+    fn event_ids_carry_their_second() {
+        let id = new_event_id(1_764_466_900);
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+        assert_eq!(event_id_time(&id), Some(1_764_466_900));
+        assert_eq!(event_id_time("e6b7b6d8-eebc-4da6-a381-d717cea174b7"), None);
+        assert_eq!(event_id_time("not an id"), None);
+        assert_ne!(new_event_id(5), new_event_id(5));
     }
 
     #[test]
