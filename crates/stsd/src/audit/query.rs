@@ -12,8 +12,6 @@ use super::trail::{self, Attr, Codec};
 
 /// Groups read per index query.
 const GROUPS_PER_STEP: usize = 64;
-/// Spans read per step while looking for the newest group at or before `until`.
-const SPANS_PER_STEP: i64 = 1024;
 
 /// The attribute and value a filter names.
 fn filter_key(f: &AuditFilter) -> (Attr, String) {
@@ -48,25 +46,6 @@ pub fn matches(row: &AuditRow, q: &AuditQuery) -> bool {
         Some(AuditFilter::ResourceName(v)) => row.resources.iter().any(|(_, n)| n == v),
         Some(AuditFilter::ResourceType(v)) => row.resources.iter().any(|(t, _)| t == v),
     }
-}
-
-/// The newest group in `lo..=hi` holding an event at or before `until`.
-fn newest_group_until(
-    store: &dyn Store,
-    lo: i64,
-    hi: i64,
-    until: i64,
-) -> Result<Option<i64>, StoreError> {
-    let mut top = hi;
-    while top >= lo {
-        let from = (top - SPANS_PER_STEP + 1).max(lo);
-        let spans = store.audit_spans(from, top)?;
-        if let Some(s) = spans.iter().rev().find(|s| s.time_lo <= until) {
-            return Ok(Some(s.grp));
-        }
-        top = from - 1;
-    }
-    Ok(None)
 }
 
 /// Events answering `q`, at most `q.limit`, newest first (oldest first if `q.ascending`).
@@ -108,9 +87,9 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
     }
     let (mut glo, mut ghi) = (trail::group_of(lo), trail::group_of(hi));
     if let Some(until) = q.until {
-        match newest_group_until(store, glo, ghi, until)? {
-            Some(g) => ghi = g,
-            None => return Ok(out),
+        match store.audit_newest_group_until(until)? {
+            Some(g) if g >= glo => ghi = ghi.min(g),
+            _ => return Ok(out),
         }
     }
     if let Some(since) = q.since {

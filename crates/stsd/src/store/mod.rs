@@ -201,6 +201,12 @@ pub trait Store: Send + Sync {
     fn audit_first_group_since(&self, _since: i64) -> Result<Option<i64>, StoreError> {
         Err(no_audit())
     }
+    /// The newest group holding an event at or before `until`. Groups before the first whose `hi_max`
+    /// exceeds `until` all qualify; after it only late events (`time_lo <= until`) can, and only that tail is
+    /// scanned.
+    fn audit_newest_group_until(&self, _until: i64) -> Result<Option<i64>, StoreError> {
+        Err(no_audit())
+    }
     /// Up to `limit` groups in `from..=to` holding index key `key`, ascending or descending.
     fn audit_key_groups(
         &self,
@@ -632,6 +638,14 @@ pub mod tests {
         );
         assert_eq!(s.audit_first_group_since(1000 + n).unwrap(), Some(2));
         assert_eq!(s.audit_first_group_since(1000 + n + 1).unwrap(), None);
+        assert_eq!(s.audit_newest_group_until(1000).unwrap(), None);
+        assert_eq!(s.audit_newest_group_until(1001).unwrap(), Some(0));
+        assert_eq!(s.audit_newest_group_until(1000 + g).unwrap(), Some(1));
+        assert_eq!(
+            s.audit_newest_group_until(1000 + 2 * g - 1).unwrap(),
+            Some(1)
+        );
+        assert_eq!(s.audit_newest_group_until(i64::MAX).unwrap(), Some(2));
         let created = trail::key("111122223333", Attr::EventName, "CreateUser");
         assert_eq!(
             s.audit_key_groups(created, 0, 10, true, 10).unwrap(),

@@ -906,6 +906,26 @@ impl Store for PgStore {
         })
     }
 
+    fn audit_newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
+        self.call(move |c| async move {
+            let r = c
+                .query_one(
+                    "WITH g1 AS (SELECT grp FROM audit_spans WHERE hi_max > $1 ORDER BY hi_max, grp LIMIT 1)
+             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM g1) THEN (SELECT max(grp) FROM audit_spans)
+             ELSE (SELECT max(grp) FROM (
+                 SELECT max(grp) AS grp FROM audit_spans WHERE grp < (SELECT grp FROM g1)
+                 UNION ALL
+                 SELECT max(grp) FROM audit_spans WHERE grp >= (SELECT grp FROM g1) AND time_lo <= $1) AS c)
+             END",
+                    &[&until],
+                )
+                .await
+                .map(|r| r.get(0))
+                .map_err(backend);
+            (c, r)
+        })
+    }
+
     fn audit_key_groups(
         &self,
         key: i64,

@@ -391,6 +391,10 @@ impl Store for SqliteStore {
         self.audit.first_group_since(since)
     }
 
+    fn audit_newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
+        self.audit.newest_group_until(until)
+    }
+
     fn audit_key_groups(
         &self,
         key: i64,

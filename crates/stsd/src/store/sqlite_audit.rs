@@ -304,6 +304,22 @@ impl AuditDb {
             .map_err(backend)
     }
 
+    pub fn newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
+        lock(&self.reader)?
+            .query_row(
+                "WITH g1 AS (SELECT grp FROM audit_spans WHERE hi_max > ?1 ORDER BY hi_max, grp LIMIT 1)
+             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM g1) THEN (SELECT max(grp) FROM audit_spans)
+             ELSE (SELECT max(grp) FROM (
+                 SELECT max(grp) AS grp FROM audit_spans WHERE grp < (SELECT grp FROM g1)
+                 UNION ALL
+                 SELECT max(grp) FROM audit_spans WHERE grp >= (SELECT grp FROM g1) AND time_lo <= ?1))
+             END",
+                params![until],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+    }
+
     pub fn key_groups(
         &self,
         key: i64,
