@@ -440,6 +440,19 @@ impl Codec {
     }
 }
 
+/// `lo_floor` of each span of an append, in order: the earliest time in that group or any later one of the
+/// batch (stores keep, per group, the earliest time from it to the end of the trail — monotone in the group,
+/// so "the newest group that may hold an event at or before t" is one index seek).
+pub fn lo_floors(spans: &[GroupSpan]) -> Vec<i64> {
+    let mut floors = vec![0; spans.len()];
+    let mut m = i64::MAX;
+    for (i, s) in spans.iter().enumerate().rev() {
+        m = m.min(s.time_lo);
+        floors[i] = m;
+    }
+    floors
+}
+
 /// Count an event at `time` (with the trail's newest time so far `max_time`) into the span of group `grp`,
 /// the last of `spans` or a new one (events arrive in sequence order).
 pub fn widen_spans(spans: &mut Vec<GroupSpan>, grp: i64, time: i64, max_time: i64) {

@@ -201,9 +201,8 @@ pub trait Store: Send + Sync {
     fn audit_first_group_since(&self, _since: i64) -> Result<Option<i64>, StoreError> {
         Err(no_audit())
     }
-    /// The newest group holding an event at or before `until`. Groups before the first whose `hi_max`
-    /// exceeds `until` all qualify; after it only late events (`time_lo <= until`) can, and only that tail is
-    /// scanned.
+    /// The newest group that may hold an event at or before `until`: the last whose `lo_floor` (the
+    /// earliest time in it or any later group) is at most `until` — one index seek.
     fn audit_newest_group_until(&self, _until: i64) -> Result<Option<i64>, StoreError> {
         Err(no_audit())
     }
@@ -745,5 +744,17 @@ pub mod tests {
                 .unwrap(),
             [groups[1]]
         );
+        // A late event (an old time appended last) keeps every group up to its own reachable by time.
+        let late_seq = s.audit_head().unwrap().next_seq;
+        let late = AuditRow {
+            event_time: 1001,
+            ..row(late_seq)
+        };
+        s.audit_append(&[codec.encode(&late)]).unwrap();
+        assert_eq!(
+            s.audit_newest_group_until(1001).unwrap(),
+            Some(trail::group_of(late_seq))
+        );
+        assert_eq!(s.audit_newest_group_until(1000).unwrap(), None);
     }
 }

@@ -101,9 +101,11 @@ const MIGRATIONS: &[&str] = &[
         grp BIGINT PRIMARY KEY,
         time_lo BIGINT NOT NULL,
         time_hi BIGINT NOT NULL,
-        hi_max BIGINT NOT NULL
+        hi_max BIGINT NOT NULL,
+        lo_floor BIGINT NOT NULL
     );
     CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
+    CREATE INDEX audit_spans_lo_floor ON audit_spans (lo_floor, grp);
     CREATE TABLE audit_keys (
         epoch BIGINT NOT NULL,
         key BIGINT NOT NULL,
@@ -909,18 +911,12 @@ impl Store for PgStore {
     fn audit_newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
         self.call(move |c| async move {
             let r = c
-                .query_one(
-                    "WITH g1 AS (SELECT grp FROM audit_spans WHERE hi_max > $1 ORDER BY hi_max, grp LIMIT 1)
-             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM g1) THEN (SELECT max(grp) FROM audit_spans)
-             ELSE (SELECT max(grp) FROM (
-                 SELECT max(grp) AS grp FROM audit_spans WHERE grp < (SELECT grp FROM g1)
-                 UNION ALL
-                 SELECT max(grp) FROM audit_spans WHERE grp >= (SELECT grp FROM g1) AND time_lo <= $1) AS c)
-             END",
+                .query_opt(
+                    "SELECT grp FROM audit_spans WHERE lo_floor <= $1 ORDER BY lo_floor DESC, grp DESC LIMIT 1",
                     &[&until],
                 )
                 .await
-                .map(|r| r.get(0))
+                .map(|row| row.map(|r| r.get(0)))
                 .map_err(backend);
             (c, r)
         })
@@ -1238,16 +1234,27 @@ async fn write_appended(
     let los: Vec<i64> = a.spans.iter().map(|s| s.time_lo).collect();
     let his: Vec<i64> = a.spans.iter().map(|s| s.time_hi).collect();
     let maxes: Vec<i64> = a.spans.iter().map(|s| s.hi_max).collect();
+    let floors = trail::lo_floors(&a.spans);
     tx.execute(
-        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
          ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
          time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
-         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max)",
-        &[&grps, &los, &his, &maxes],
+         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
+         lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)",
+        &[&grps, &los, &his, &maxes, &floors],
     )
     .await
     .map_err(backend)?;
+    if let (Some(m), Some(first)) = (floors.first(), a.spans.first()) {
+        // Earlier groups' floors come down to this batch's earliest time (few rows, if any).
+        tx.execute(
+            "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2",
+            &[m, &first.grp],
+        )
+        .await
+        .map_err(backend)?;
+    }
     let (ks, gs): (Vec<i64>, Vec<i64>) = a.keys.iter().copied().unzip();
     tx.execute(
         "INSERT INTO audit_keys (epoch, key, grp) SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g)

@@ -25,9 +25,11 @@ const MIGRATIONS: &[&str] = &[
         grp INTEGER PRIMARY KEY,
         time_lo INTEGER NOT NULL,
         time_hi INTEGER NOT NULL,
-        hi_max INTEGER NOT NULL
+        hi_max INTEGER NOT NULL,
+        lo_floor INTEGER NOT NULL
     );
     CREATE INDEX audit_spans_hi_max ON audit_spans (hi_max);
+    CREATE INDEX audit_spans_lo_floor ON audit_spans (lo_floor, grp);
     CREATE TABLE audit_keys (
         epoch INTEGER NOT NULL,
         key INTEGER NOT NULL,
@@ -170,14 +172,25 @@ fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), St
         }
         let mut span = tx
             .prepare_cached(
-                "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (grp) DO UPDATE SET time_lo = min(time_lo, excluded.time_lo),
-                 time_hi = max(time_hi, excluded.time_hi), hi_max = max(hi_max, excluded.hi_max)",
+                 time_hi = max(time_hi, excluded.time_hi), hi_max = max(hi_max, excluded.hi_max),
+                 lo_floor = min(lo_floor, excluded.lo_floor)",
             )
             .map_err(backend)?;
-        for s in &a.spans {
-            span.execute(params![s.grp, s.time_lo, s.time_hi, s.hi_max])
+        let floors = trail::lo_floors(&a.spans);
+        for (s, floor) in a.spans.iter().zip(&floors) {
+            span.execute(params![s.grp, s.time_lo, s.time_hi, s.hi_max, floor])
                 .map_err(backend)?;
+        }
+        if let (Some(&m), Some(first)) = (floors.first(), a.spans.first()) {
+            // Earlier groups' floors come down to this batch's earliest time (with events in time order, no
+            // row or a few of the newest).
+            tx.prepare_cached(
+                "UPDATE audit_spans SET lo_floor = ?1 WHERE lo_floor > ?1 AND grp < ?2",
+            )
+            .and_then(|mut u| u.execute(params![m, first.grp]))
+            .map_err(backend)?;
         }
         let mut key = tx
             .prepare_cached(
@@ -307,16 +320,11 @@ impl AuditDb {
     pub fn newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
         lock(&self.reader)?
             .query_row(
-                "WITH g1 AS (SELECT grp FROM audit_spans WHERE hi_max > ?1 ORDER BY hi_max, grp LIMIT 1)
-             SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM g1) THEN (SELECT max(grp) FROM audit_spans)
-             ELSE (SELECT max(grp) FROM (
-                 SELECT max(grp) AS grp FROM audit_spans WHERE grp < (SELECT grp FROM g1)
-                 UNION ALL
-                 SELECT max(grp) FROM audit_spans WHERE grp >= (SELECT grp FROM g1) AND time_lo <= ?1))
-             END",
+                "SELECT grp FROM audit_spans WHERE lo_floor <= ?1 ORDER BY lo_floor DESC, grp DESC LIMIT 1",
                 params![until],
                 |r| r.get(0),
             )
+            .optional()
             .map_err(backend)
     }
 
