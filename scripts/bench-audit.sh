@@ -76,15 +76,14 @@ echo "median: trail on $m_on req/s, off $m_off req/s, ratio $("$PY" -c "print(f'
 echo
 echo "## LookupEvents on synthetic trails"
 echo
-DIR="$WORK/lookup"
-start "$DIR"; stop
-have=0
 for n in 1000000 "$BIG"; do
-  add=$(( n - have ))
-  "$BIN/stsd" audit generate --data-dir "$DIR" --events $add --seed $n 2>&1 | sed 's/^/    /'
-  have=$n
+  # A fresh trail per size, its events spread evenly over the last 30 days (time order, as a real trail).
+  DIR="$WORK/lookup-$n"
+  start "$DIR"; stop
+  "$BIN/stsd" audit generate --data-dir "$DIR" --events $n --seed $n 2>&1 | sed 's/^/    /'
   echo "    audit.db: $(stat -c %s "$DIR/audit.db") bytes for $n events"
   start "$DIR"
   "$PY" scripts/bench_audit_lookup.py "$E" "$n events" 100
   stop
+  rm -rf "$DIR"
 done
