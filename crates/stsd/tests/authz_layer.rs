@@ -9,9 +9,7 @@
 mod example;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
@@ -19,65 +17,18 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use stsd_authz_layer::{AuthzConfig, AuthzLayer};
 
-const ACCOUNT: &str = "111122223333";
-const KEY: &str = "AKIABTX3GSDSQBHCDE22";
-const SECRET: &str = "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";
+mod common;
+use common::{free_port, start_stsd, Server, ACCOUNT, KEY, SECRET};
 
-struct Server {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_stsd() -> Server {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let routes = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../stsd-authz-layer/examples/notes-routes.json"
-    );
-    let child = Command::new(env!("CARGO_BIN_EXE_stsd"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--routes",
-            routes,
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("STSD_ACCOUNT_ID", ACCOUNT)
-        .env("STSD_ROOT_ACCESS_KEY_ID", KEY)
-        .env("STSD_ROOT_SECRET_ACCESS_KEY", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "stsd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
+/// stsd with the example service's route file.
+fn start_with_routes() -> Server {
+    start_stsd(&[
+        "--routes",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../stsd-authz-layer/examples/notes-routes.json"
+        ),
+    ])
 }
 
 fn creds(key: &str, secret: &str, token: Option<String>) -> aws_credential_types::Credentials {
@@ -241,7 +192,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layer_protects_the_example_service() {
-    let s = start_stsd();
+    let s = start_with_routes();
     let iam = iam(&s.endpoint);
     // A writer who may read every note and write the public ones.
     iam.create_user().user_name("writer").send().await.unwrap();

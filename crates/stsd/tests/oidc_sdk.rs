@@ -4,68 +4,18 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const ACCOUNT: &str = "111122223333";
-const KEY: &str = "AKIABTX3GSDSQBHCDE22";
-const SECRET: &str = "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";
+mod common;
+use common::{start_stsd, Server, ACCOUNT, KEY, SECRET};
+
 const CLIENT_ID: &str = "sts.amazonaws.com";
 /// A P-256 test key (PKCS#8 DER, base64) and its public point.
 const TEST_KEY_PKCS8: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1nPORfZIuUL8zpFotNeRDK9ORazQnDthTYf/XXUhwvqhRANCAASy3dq0HqVCc8Indy+BGtPvdQ3SmQo4/x8CR51MFAek7GNq33w9nz/XFqxReZ3RpzTaeJl3plEnaASdW3o8efq2";
 const TEST_KEY_X: &str = "st3atB6lQnPCJ3cvgRrT73UN0pkKOP8fAkedTBQHpOw";
 const TEST_KEY_Y: &str = "Y2rffD2fP9cWrFF5ndGnNNp4mXemUSdoBJ1bejx5-rY";
 
-struct Server {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start() -> Server {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_stsd"))
-        .args([
-            "serve",
-            "--allow-http-oidc",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("STSD_ACCOUNT_ID", ACCOUNT)
-        .env("STSD_ROOT_ACCESS_KEY_ID", KEY)
-        .env("STSD_ROOT_SECRET_ACCESS_KEY", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "stsd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
+    start_stsd(&["--allow-http-oidc"])
 }
 
 /// A minimal issuer: answers discovery and JWKS requests on a loopback port; returns its URL.

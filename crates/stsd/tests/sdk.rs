@@ -2,59 +2,11 @@
 //! `aws-sdk-sts` and `aws-sdk-iam` with an endpoint override.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const ACCOUNT: &str = "111122223333";
-const KEY: &str = "AKIABTX3GSDSQBHCDE22";
-const SECRET: &str = "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";
-
-struct Server {
-    child: Child,
-    endpoint: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{start_stsd, Server, ACCOUNT, KEY, SECRET};
 
 fn start() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_stsd"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("STSD_ACCOUNT_ID", ACCOUNT)
-        .env("STSD_ROOT_ACCESS_KEY_ID", KEY)
-        .env("STSD_ROOT_SECRET_ACCESS_KEY", SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "stsd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
+    start_stsd(&[])
 }
 
 fn creds(key: &str, secret: &str) -> aws_credential_types::Credentials {
