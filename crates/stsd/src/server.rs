@@ -265,27 +265,6 @@ async fn handle(
             _ => {}
         }
     }
-    if app.audit.is_failing() {
-        // The store refuses audit events (e.g. the disk is full): act on nothing that could not be recorded.
-        // Clients retry ServiceUnavailable; service resumes by itself once the writer's retry succeeds.
-        app.metrics
-            .request("-", "ServiceUnavailable", started.elapsed());
-        let err = ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "The service cannot record requests right now. Please try again later.",
-        );
-        let service = if req
-            .uri()
-            .query()
-            .unwrap_or("")
-            .contains("Version=2010-05-08")
-        {
-            Service::Iam
-        } else {
-            Service::Sts
-        };
-        return error_response(service, &err, &request_id, now);
-    }
     let (parts, body) = req.into_parts();
     let limit = app.config.max_body_bytes;
     // Guess the namespace for early errors from the Version parameter in the URL, if any.
@@ -295,6 +274,17 @@ async fn handle(
     } else {
         Service::Sts
     };
+    if app.audit.is_failing() {
+        // The store refuses audit events (e.g. the disk is full): act on nothing that could not be recorded.
+        // Clients retry ServiceUnavailable; service resumes by itself once the writer's retry succeeds.
+        app.metrics
+            .request("-", "ServiceUnavailable", started.elapsed());
+        let err = ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "The service cannot record requests right now. Please try again later.",
+        );
+        return error_response(early_service, &err, &request_id, now);
+    }
 
     let body = match tokio::time::timeout(BODY_TIMEOUT, read_limited(body, limit)).await {
         Ok(Ok(b)) => b,

@@ -147,18 +147,24 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> RowResult {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_schema(conn, MIGRATIONS)
+}
+
+/// Bring a database to the newest of `migrations` (its `user_version` counts those applied), each step in
+/// its own transaction; a database newer than this build is refused. Shared by `stsd.db` and `audit.db`.
+pub(super) fn migrate_schema(conn: &mut Connection, migrations: &[&str]) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(backend)?;
     let version = usize::try_from(version)
         .map_err(|_| StoreError::Corrupt("negative schema version".into()))?;
-    if version > MIGRATIONS.len() {
+    if version > migrations.len() {
         return Err(StoreError::Corrupt(format!(
             "database schema version {version} is newer than this stsd ({})",
-            MIGRATIONS.len()
+            migrations.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
         tx.pragma_update(None, "user_version", i + 1)

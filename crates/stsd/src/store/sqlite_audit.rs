@@ -627,16 +627,5 @@ pub(crate) fn legacy_rows(
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let version: usize = conn
-        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-        .map_err(backend)
-        .map(|v| usize::try_from(v).unwrap_or(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction().map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
-        tx.pragma_update(None, "user_version", i + 1)
-            .map_err(backend)?;
-        tx.commit().map_err(backend)?;
-    }
-    Ok(())
+    super::sqlite::migrate_schema(conn, MIGRATIONS)
 }
