@@ -162,6 +162,16 @@ enum AuditCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Maintainers only: train a compression dictionary on the records of a trail (scripts/train-audit-dict.sh).
+    #[command(hide = true)]
+    TrainDictionary {
+        #[arg(long, default_value = "./stsd-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 16_384)]
+        size: usize,
+    },
     /// Check that the trail is whole and unaltered: the stored chain, the signed digests, the export records
     /// and, with --export-dir, the files. Exits 0 when intact; otherwise names what is missing or altered.
     Verify {
@@ -324,6 +334,26 @@ fn main() -> Result<()> {
             eprintln!(
                 "stsd: appended {n} synthetic events for {account} in {:.1} s",
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::TrainDictionary {
+                    data_dir,
+                    out,
+                    size,
+                },
+        } => {
+            let st = existing_store(&data_dir, None)?;
+            let head = st.audit_head()?;
+            let events = st.audit_events(head.first_seq, head.next_seq - 1)?;
+            let dict = stsd::audit::trail::train_dictionary(&events, size)?;
+            std::fs::write(&out, &dict)?;
+            eprintln!(
+                "stsd: trained a {}-byte dictionary on {} records",
+                dict.len(),
+                events.len()
             );
             Ok(())
         }

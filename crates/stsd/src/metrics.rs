@@ -166,6 +166,18 @@ impl Metrics {
                 a.failures,
             ),
             (
+                "stsd_audit_commits_total",
+                "Group commits of audit events (each stores every event queued meanwhile).",
+                "counter",
+                a.commits,
+            ),
+            (
+                "stsd_audit_committed_events_total",
+                "Audit events stored by those commits (divided by stsd_audit_commits_total: the mean group size).",
+                "counter",
+                a.committed_events,
+            ),
+            (
                 "stsd_audit_stored_bytes",
                 "Bytes the audit trail occupies in the store (as of the last maintenance pass).",
                 "gauge",

@@ -346,11 +346,16 @@ async fn handle(
     // request to the blocking pool cost more (thread wake-ups) than the work itself. Anything that may
     // write (IAM mutations, MFA codes) goes to the blocking pool.
     let joined = if runs_inline(&parts.headers, &query, form_body(&parts, &body)) {
+        let _pending = app.audit.pending();
         Ok(process(&app, &parts, &query, &body, peer, &request_id))
     } else {
         let app2 = app.clone();
         let rid = request_id.clone();
-        tokio::task::spawn_blocking(move || process(&app2, &parts, &query, &body, peer, &rid)).await
+        tokio::task::spawn_blocking(move || {
+            let _pending = app2.audit.pending();
+            process(&app2, &parts, &query, &body, peer, &rid)
+        })
+        .await
     };
     let resp = match joined {
         Ok((_, label, Ok(xml))) => {

@@ -245,30 +245,74 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
-/// Remove the first `<tag>…</tag>` from `xml` by position (short needles only: the section may hold a
-/// session token, and searching for a long needle is what made this hot).
-fn remove_section(xml: &mut String, tag: &str) {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    if let Some(start) = xml.find(&open) {
-        if let Some(rel) = xml.get(start..).and_then(|rest| rest.find(&close)) {
-            xml.replace_range(start..start + rel + close.len(), "");
+/// Entity-decoded `raw` element text.
+fn unescape(raw: &str) -> String {
+    if !raw.contains('&') {
+        return raw.to_string();
+    }
+    raw.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// One text-only element of a response: `<tag>raw</tag>` directly inside `<parent>`.
+struct Leaf<'x> {
+    parent: &'x str,
+    tag: &'x str,
+    raw: &'x str,
+}
+
+/// Deepest element nesting followed in a response (ours nest at most five levels).
+const MAX_RESPONSE_DEPTH: usize = 16;
+
+/// The text-only elements of a response we wrote, in document order: one pass over the XML (each `<` found
+/// with memchr, so a long session token costs nothing), instead of one search per field.
+fn leaves(xml: &str) -> Vec<Leaf<'_>> {
+    let mut out = Vec::new();
+    let mut open: Vec<&str> = Vec::new();
+    let mut rest = xml;
+    let mut text_start: Option<&str> = None;
+    while let Some(lt) = rest.find('<') {
+        let text = rest.get(..lt).unwrap_or("");
+        let after = rest.get(lt + 1..).unwrap_or("");
+        let Some(gt) = after.find('>') else { break };
+        let inner = after.get(..gt).unwrap_or("");
+        rest = after.get(gt + 1..).unwrap_or("");
+        if let Some(name) = inner.strip_prefix('/') {
+            if let (Some(_), Some(&tag)) = (text_start.take(), open.last()) {
+                if tag == name {
+                    let parent = open.len().checked_sub(2).and_then(|i| open.get(i));
+                    out.push(Leaf {
+                        parent: parent.copied().unwrap_or(""),
+                        tag,
+                        raw: text,
+                    });
+                }
+            }
+            open.pop();
+        } else if inner.starts_with('?') || inner.starts_with('!') || inner.ends_with('/') {
+            text_start = None;
+        } else {
+            let name = inner.split([' ', '\t', '\n']).next().unwrap_or(inner);
+            if open.len() >= MAX_RESPONSE_DEPTH {
+                break;
+            }
+            open.push(name);
+            text_start = Some(name);
         }
     }
+    out
 }
 
-fn xml_section<'x>(xml: &'x str, tag: &str) -> Option<&'x str> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
-    xml.get(start..end)
-}
-
-/// Pick allow-listed `(xml tag, json name)` fields of `section` into an object.
-fn pick(section: &str, fields: &[(&str, &str)]) -> Option<Value> {
+/// Pick allow-listed `(xml tag, json name)` fields of the elements directly inside `<parent>` into an object
+/// (the first of each).
+fn pick(leaves: &[Leaf<'_>], parent: &str, fields: &[(&str, &str)]) -> Option<Value> {
     let mut m = Map::new();
     for (tag, name) in fields {
-        if let Some(v) = xml_text(section, tag) {
+        if let Some(l) = leaves.iter().find(|l| l.parent == parent && l.tag == *tag) {
+            let v = unescape(l.raw);
             let v = if *name == "packedPolicySize" {
                 v.parse::<i64>().map_or(Value::String(v), Value::from)
             } else {
@@ -283,49 +327,52 @@ fn pick(section: &str, fields: &[(&str, &str)]) -> Option<Value> {
 /// `responseElements`: only allow-listed fields (issued access key ID, expiration, assumed-role user, …).
 /// Secret keys and session tokens are never read.
 pub fn response_elements(action: &str, xml: &str) -> Value {
+    response_elements_of(action, &leaves(xml))
+}
+
+fn response_elements_of(action: &str, leaves: &[Leaf<'_>]) -> Value {
     let mut m = Map::new();
-    if let Some(c) = xml_section(xml, "Credentials") {
-        if let Some(v) = pick(
-            c,
-            &[("AccessKeyId", "accessKeyId"), ("Expiration", "expiration")],
-        ) {
-            m.insert("credentials".into(), v);
-        }
+    if let Some(v) = pick(
+        leaves,
+        "Credentials",
+        &[("AccessKeyId", "accessKeyId"), ("Expiration", "expiration")],
+    ) {
+        m.insert("credentials".into(), v);
     }
-    if let Some(s) = xml_section(xml, "AssumedRoleUser") {
-        if let Some(v) = pick(s, &[("AssumedRoleId", "assumedRoleId"), ("Arn", "arn")]) {
-            m.insert("assumedRoleUser".into(), v);
-        }
+    if let Some(v) = pick(
+        leaves,
+        "AssumedRoleUser",
+        &[("AssumedRoleId", "assumedRoleId"), ("Arn", "arn")],
+    ) {
+        m.insert("assumedRoleUser".into(), v);
     }
-    if let Some(s) = xml_section(xml, "FederatedUser") {
-        if let Some(v) = pick(s, &[("FederatedUserId", "federatedUserId"), ("Arn", "arn")]) {
-            m.insert("federatedUser".into(), v);
-        }
+    if let Some(v) = pick(
+        leaves,
+        "FederatedUser",
+        &[("FederatedUserId", "federatedUserId"), ("Arn", "arn")],
+    ) {
+        m.insert("federatedUser".into(), v);
     }
     if action == "CreateAccessKey" {
-        if let Some(s) = xml_section(xml, "AccessKey") {
-            if let Some(v) = pick(
-                s,
-                &[
-                    ("AccessKeyId", "accessKeyId"),
-                    ("Status", "status"),
-                    ("UserName", "userName"),
-                    ("CreateDate", "createDate"),
-                ],
-            ) {
-                m.insert("accessKey".into(), v);
-            }
+        if let Some(v) = pick(
+            leaves,
+            "AccessKey",
+            &[
+                ("AccessKeyId", "accessKeyId"),
+                ("Status", "status"),
+                ("UserName", "userName"),
+                ("CreateDate", "createDate"),
+            ],
+        ) {
+            m.insert("accessKey".into(), v);
         }
     }
     if action.starts_with("AssumeRole") || action == "GetFederationToken" {
-        let result = xml_section(xml, &format!("{action}Result")).unwrap_or("");
-        // Only the top-level scalars: nested sections removed.
-        let mut top = result.to_string();
-        for tag in ["Credentials", "AssumedRoleUser", "FederatedUser"] {
-            remove_section(&mut top, tag);
-        }
+        // Only the result's own scalars, not those of its nested sections.
+        let result = format!("{action}Result");
         if let Some(Value::Object(extra)) = pick(
-            &top,
+            leaves,
+            &result,
             &[
                 ("PackedPolicySize", "packedPolicySize"),
                 ("SourceIdentity", "sourceIdentity"),
@@ -349,22 +396,17 @@ pub fn response_elements(action: &str, xml: &str) -> Value {
 }
 
 /// Values that must never appear in a record: the secrets and tokens a response issued.
+#[cfg(test)]
 fn issued_secrets(xml: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for tag in ["SecretAccessKey", "SessionToken"] {
-        let mut rest = xml;
-        let open = format!("<{tag}>");
-        while let Some(i) = rest.find(&open) {
-            let after = rest.get(i + open.len()..).unwrap_or("");
-            if let Some(v) = xml_text(&rest[i..], tag) {
-                if v.len() >= 8 {
-                    out.push(v);
-                }
-            }
-            rest = after;
-        }
-    }
-    out
+    secrets_of(&leaves(xml))
+}
+
+fn secrets_of(leaves: &[Leaf<'_>]) -> Vec<String> {
+    leaves
+        .iter()
+        .filter(|l| matches!(l.tag, "SecretAccessKey" | "SessionToken") && l.raw.len() >= 8)
+        .map(|l| unescape(l.raw))
+        .collect()
 }
 
 fn account_of_arn(arn: &str) -> Option<&str> {
@@ -577,6 +619,59 @@ pub struct ResourceEvent<'a> {
     pub read_only: Option<bool>,
 }
 
+/// A JSON object written field by field, in CloudTrail's order, straight into its text (building a
+/// `serde_json::Value` map first, then printing it, was a fifth of an AssumeRole's CPU).
+struct JsonObject {
+    buf: Vec<u8>,
+}
+
+impl JsonObject {
+    fn with_capacity(n: usize) -> JsonObject {
+        let mut buf = Vec::with_capacity(n);
+        buf.push(b'{');
+        JsonObject { buf }
+    }
+
+    fn key(&mut self, k: &str) {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.string(k);
+        self.buf.push(b':');
+    }
+
+    fn string(&mut self, v: &str) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.buf, v);
+    }
+
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.string(v);
+    }
+
+    fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.buf
+            .extend_from_slice(if v { b"true" as &[u8] } else { b"false" });
+    }
+
+    fn value(&mut self, k: &str, v: &Value) {
+        self.key(k);
+        let _ = serde_json::to_writer(&mut self.buf, v);
+    }
+
+    fn finish_bytes(mut self) -> Vec<u8> {
+        self.buf.push(b'}');
+        self.buf
+    }
+
+    fn finish(self) -> String {
+        // Only whole UTF-8 strings and JSON punctuation were written.
+        String::from_utf8(self.finish_bytes()).unwrap_or_default()
+    }
+}
+
 /// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
 pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
     build_rows_for(app, info, &ResourceEvent::default())
@@ -602,8 +697,12 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
         Some(v) => v.clone(),
         None => request_parameters(info.params),
     };
+    let response_leaves = match info.result {
+        Ok(xml) => leaves(xml),
+        Err(_) => Vec::new(),
+    };
     let response = match info.result {
-        Ok(xml) => response_elements(info.action, xml),
+        Ok(_) => response_elements_of(info.action, &response_leaves),
         Err(_) => Value::Null,
     };
     let resources = if extra.resources.is_empty() {
@@ -639,44 +738,54 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
     let read_only = extra.read_only.unwrap_or_else(|| is_read_only(info.action));
     let data_event = !extra.resources.is_empty();
     let shared_id = (recipients.len() > 1).then(crate::ids::request_id);
-    let secrets = info.result.map(issued_secrets).unwrap_or_default();
+    let secrets = secrets_of(&response_leaves);
     let mut rows = Vec::with_capacity(recipients.len());
     for recipient in recipients {
         let event_id = super::trail::new_event_id(info.now);
-        let mut ev = json!({
-            "eventVersion": EVENT_VERSION,
-            "userIdentity": identity,
-            "eventTime": iso(info.now),
-            "eventSource": info.event_source,
-            "eventName": info.action,
-            "awsRegion": info.region.unwrap_or("us-east-1"),
-            "sourceIPAddress": info.meta.source_ip,
-            "userAgent": info.meta.user_agent,
-            "requestParameters": request_parameters,
-            "responseElements": response,
-            "requestID": info.request_id,
-            "eventID": event_id,
-            "readOnly": read_only,
-            "resources": resources.iter().map(|(t, n)| {
-                let mut r = json!({"type": t, "ARN": n});
-                if let Some(a) = account_of_arn(n) {
-                    r["accountId"] = json!(a);
-                }
-                r
-            }).collect::<Vec<_>>(),
-            "eventType": "AwsApiCall",
-            "managementEvent": !data_event,
-            "recipientAccountId": recipient,
-            "eventCategory": if data_event { "Data" } else { "Management" },
-        });
+        let mut out = JsonObject::with_capacity(1536);
+        out.str("eventVersion", EVENT_VERSION);
+        out.value("userIdentity", &identity);
+        out.str("eventTime", &iso(info.now));
+        out.str("eventSource", info.event_source);
+        out.str("eventName", info.action);
+        out.str("awsRegion", info.region.unwrap_or("us-east-1"));
+        out.str("sourceIPAddress", &info.meta.source_ip);
+        out.str("userAgent", &info.meta.user_agent);
         if let Err(e) = info.result {
-            ev["errorCode"] = json!(e.code);
-            ev["errorMessage"] = json!(e.message);
+            out.str("errorCode", e.code);
+            out.str("errorMessage", e.message);
         }
+        out.value("requestParameters", &request_parameters);
+        out.value("responseElements", &response);
+        out.str("requestID", info.request_id);
+        out.str("eventID", &event_id);
+        out.bool("readOnly", read_only);
+        out.key("resources");
+        out.buf.push(b'[');
+        for (i, (t, n)) in resources.iter().enumerate() {
+            if i > 0 {
+                out.buf.push(b',');
+            }
+            let mut r = JsonObject::with_capacity(128);
+            if let Some(a) = account_of_arn(n) {
+                r.str("accountId", a);
+            }
+            r.str("type", t);
+            r.str("ARN", n);
+            out.buf.extend_from_slice(&r.finish_bytes());
+        }
+        out.buf.push(b']');
+        out.str("eventType", "AwsApiCall");
+        out.bool("managementEvent", !data_event);
+        out.str("recipientAccountId", &recipient);
         if let Some(s) = &shared_id {
-            ev["sharedEventID"] = json!(s);
+            out.str("sharedEventID", s);
         }
-        let mut body = ev.to_string();
+        out.str(
+            "eventCategory",
+            if data_event { "Data" } else { "Management" },
+        );
+        let mut body = out.finish();
         for s in &secrets {
             // Probe with a short prefix first: a full search for a ~1 KB token on every event is costly.
             let probe = s.get(..s.len().min(24)).unwrap_or(s.as_str());

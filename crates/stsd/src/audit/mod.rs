@@ -36,6 +36,10 @@ pub use event::{record_call, CallError, CallInfo};
 pub const DEFAULT_CAPACITY: usize = 8192;
 /// Most events written in one transaction.
 pub const MAX_BATCH: usize = 4096;
+/// The longest the writer holds a group open for requests still being processed (see [`Audit::pending`]).
+const MAX_LINGER: Duration = Duration::from_millis(1);
+/// How long the writer sleeps between looks at the queue while it holds a group open.
+const LINGER_STEP: Duration = Duration::from_micros(150);
 /// Default retention of stored events.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 /// Default export and digest period.
@@ -81,6 +85,9 @@ pub struct Stats {
     pub digests: AtomicU64,
     pub failures: AtomicU64,
     pub stored_bytes: AtomicU64,
+    /// Group commits of the writer, and the events they stored (their ratio is the mean group size).
+    pub commits: AtomicU64,
+    pub committed_events: AtomicU64,
 }
 
 /// A reading of [`Stats`] at one moment.
@@ -93,6 +100,8 @@ pub struct StatsSnapshot {
     pub digests: u64,
     pub failures: u64,
     pub stored_bytes: u64,
+    pub commits: u64,
+    pub committed_events: u64,
 }
 
 impl Stats {
@@ -106,12 +115,16 @@ impl Stats {
             digests: get(&self.digests),
             failures: get(&self.failures),
             stored_bytes: get(&self.stored_bytes),
+            commits: get(&self.commits),
+            committed_events: get(&self.committed_events),
         }
     }
 }
 
 struct Shared {
     enqueued: AtomicU64,
+    /// Requests being processed that have not queued their events yet ([`Audit::pending`]).
+    in_flight: AtomicU64,
     persisted: Mutex<u64>,
     cv: Condvar,
     /// `persisted`, for async waiters (requests waiting for their event before they answer).
@@ -138,6 +151,7 @@ impl Audit {
         let (tx, rx) = sync_channel(capacity.max(1));
         let shared = Arc::new(Shared {
             enqueued: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             persisted: Mutex::new(0),
             cv: Condvar::new(),
             durable: tokio::sync::watch::Sender::new(0),
@@ -218,6 +232,15 @@ impl Audit {
         }
     }
 
+    /// Mark a request as being processed until the guard drops (after its events were submitted). The writer
+    /// holds a group open while such requests exist — for at most [`MAX_LINGER`] — so that under load one
+    /// commit stores many requests' events instead of a few; with no other request in flight (a lone client)
+    /// it commits at once.
+    pub fn pending(&self) -> Pending<'_> {
+        self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        Pending(&self.shared)
+    }
+
     /// Wait (without blocking a thread) until every event queued so far — including the caller's own — is
     /// stored, or `timeout` passes. True when stored. Call after the request's event was submitted.
     pub async fn acknowledged(&self, timeout: Duration) -> bool {
@@ -271,6 +294,15 @@ impl Audit {
     }
 }
 
+/// See [`Audit::pending`].
+pub struct Pending<'a>(&'a Shared);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Drop for Audit {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -303,9 +335,13 @@ fn writer(store: &dyn Store, rx: &Receiver<Queued>, shared: &Shared) {
             mut bodies,
         } = first;
         let mut requests = 1u64;
-        // Group commit: take everything queued — one commit covers many requests instead of one each. Requests
-        // wait for their batch before they answer, so there is no lingering: under load the queue fills
-        // while the previous batch commits.
+        // Group commit: take everything queued — one commit covers many requests instead of one each — and,
+        // while other requests are still being processed (they will queue their events within microseconds),
+        // wait for them up to MAX_LINGER: on two cores the queue otherwise holds only a few events when the
+        // writer wakes, and a commit costs the same ~10 page writes for 3 events as for 300.
+        // The writer sleeps rather than blocks on the queue meanwhile: a request queueing into a blocked
+        // receiver pays a wake-up (a futex call and a context switch) — that cost more than the commits saved.
+        let opened = Instant::now();
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(more) => {
@@ -313,7 +349,13 @@ fn writer(store: &dyn Store, rx: &Receiver<Queued>, shared: &Shared) {
                     bodies.extend(more.bodies);
                     requests += 1;
                 }
-                Err(_) => break,
+                Err(_) => {
+                    let left = MAX_LINGER.saturating_sub(opened.elapsed());
+                    if left.is_zero() || shared.in_flight.load(Ordering::SeqCst) == 0 {
+                        break;
+                    }
+                    std::thread::sleep(left.min(LINGER_STEP));
+                }
             }
         }
         let encoded = batch;
@@ -325,6 +367,11 @@ fn writer(store: &dyn Store, rx: &Receiver<Queued>, shared: &Shared) {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+        shared.stats.commits.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .committed_events
+            .fetch_add(encoded.len() as u64, Ordering::Relaxed);
         if *shared.failing.borrow() {
             tracing::info!("the store takes audit events again");
             shared.failing.send_replace(false);
