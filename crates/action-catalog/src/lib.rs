@@ -152,7 +152,15 @@ impl Action {
     /// on their fixed part, ignoring case. Global keys are not listed by the reference: `false`.
     #[must_use]
     pub fn supports_condition_key(&self, key: &str) -> bool {
-        self.supported_condition_keys()
+        // Straight over the lists: `supported_condition_keys` also removes duplicates, which only listing needs
+        // (this runs several times for every authorized request).
+        self.condition_keys
+            .iter()
+            .chain(
+                self.resource_types
+                    .iter()
+                    .flat_map(|u| u.resource_type.condition_keys.iter()),
+            )
             .any(|template| template::key_matches(template, key))
     }
 }
