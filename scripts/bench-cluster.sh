@@ -27,10 +27,10 @@ echo
 echo "## 1. One node: SQLite vs PostgreSQL"
 echo
 echo "### SQLite"
-BENCH_BIN_DIR=$BIN ./scripts/bench.sh "$SECS"
+BENCH_RUNS=1 BENCH_BASELINE=0 BENCH_BIN_DIR=$BIN ./scripts/bench.sh "$SECS"
 echo
 echo "### PostgreSQL"
-BENCH_BIN_DIR=$BIN BENCH_STORE=$(db single) ./scripts/bench.sh "$SECS"
+BENCH_RUNS=1 BENCH_BASELINE=0 BENCH_BIN_DIR=$BIN BENCH_STORE=$(db single) ./scripts/bench.sh "$SECS"
 
 export STSD_ACCOUNT_ID=111122223333 STSD_ROOT_ACCESS_KEY_ID=AKIABTX3GSDSQBHCDE22 STSD_ROOT_SECRET_ACCESS_KEY=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
 CLUSTER=$(db cluster)

@@ -786,6 +786,30 @@ mod tests {
     }
 
     #[test]
+    fn requests_in_flight_hold_a_group_open_only_briefly() {
+        let store = Arc::new(GatedStore::default());
+        store.open.store(true, Ordering::SeqCst);
+        let audit = Arc::new(Audit::start(store.clone(), Clock::fixed(0), 10_000));
+        // Another request is being processed and never finishes: the writer must still commit (after at most
+        // MAX_LINGER), not wait for it.
+        let _stuck = audit.pending();
+        let started = Instant::now();
+        audit.submit(vec![row(0)]);
+        assert!(audit.flush(Duration::from_secs(5)));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // Events queued by requests that finish while the group is open join it.
+        let waiting: Vec<_> = (1..=8).map(|_| audit.pending()).collect();
+        let before = store.writes.load(Ordering::SeqCst);
+        for (i, p) in waiting.into_iter().enumerate() {
+            audit.submit(vec![row(i + 1)]);
+            drop(p);
+        }
+        assert!(audit.flush(Duration::from_secs(5)));
+        assert_eq!(store.rows.lock().unwrap().len(), 9);
+        assert!(store.writes.load(Ordering::SeqCst) > before);
+    }
+
+    #[test]
     fn full_queue_blocks_instead_of_dropping() {
         let store = Arc::new(GatedStore::default());
         let audit = Arc::new(Audit::start(store.clone(), Clock::fixed(0), 4));
