@@ -37,6 +37,7 @@ PID=$!
 BASE_PID=
 trap 'kill $PID $BASE_PID 2>/dev/null; rm -rf "$DIR"' EXIT
 sleep 1
+kill -0 $PID 2>/dev/null || { echo "stsd did not start (port $PORT busy?)" >&2; exit 1; }
 E=http://127.0.0.1:$PORT
 python3 - "$E" > "$DIR/setup.env" <<'PY'
 import json, sys, boto3
