@@ -15,6 +15,8 @@ use stsd::store::sqlite::SqliteStore;
 /// Default listen address: loopback only, so a first run exposes nothing.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8556";
 
+/// Records `stsd audit train-dictionary` samples at most.
+const MAX_TRAINING_EVENTS: i64 = 100_000;
 #[derive(Parser)]
 #[command(
     name = "stsd",
@@ -347,7 +349,9 @@ fn main() -> Result<()> {
         } => {
             let st = existing_store(&data_dir, None)?;
             let head = st.audit_head()?;
-            let events = st.audit_events(head.first_seq, head.next_seq - 1)?;
+            // The newest events at most: a sample, and a bound on what is held in memory.
+            let from = head.first_seq.max(head.next_seq - MAX_TRAINING_EVENTS);
+            let events = st.audit_events(from, head.next_seq - 1)?;
             let dict = stsd::audit::trail::train_dictionary(&events, size)?;
             std::fs::write(&out, &dict)?;
             eprintln!(

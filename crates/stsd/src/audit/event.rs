@@ -227,24 +227,6 @@ pub fn request_parameters(params: &Params) -> Value {
     }
 }
 
-/// Entity-decoded text of the first `<tag>` inside `xml`.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
-    let raw = xml.get(start..end)?;
-    if !raw.contains('&') {
-        return Some(raw.to_string());
-    }
-    Some(
-        raw.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
-}
-
 /// Entity-decoded `raw` element text.
 fn unescape(raw: &str) -> String {
     if !raw.contains('&') {
@@ -306,6 +288,14 @@ fn leaves(xml: &str) -> Vec<Leaf<'_>> {
     out
 }
 
+/// Entity-decoded text of the first `<tag>` of a response, wherever it is.
+fn leaf_text(leaves: &[Leaf<'_>], tag: &str) -> Option<String> {
+    leaves
+        .iter()
+        .find(|l| l.tag == tag)
+        .map(|l| unescape(l.raw))
+}
+
 /// Pick allow-listed `(xml tag, json name)` fields of the elements directly inside `<parent>` into an object
 /// (the first of each).
 fn pick(leaves: &[Leaf<'_>], parent: &str, fields: &[(&str, &str)]) -> Option<Value> {
@@ -326,10 +316,6 @@ fn pick(leaves: &[Leaf<'_>], parent: &str, fields: &[(&str, &str)]) -> Option<Va
 
 /// `responseElements`: only allow-listed fields (issued access key ID, expiration, assumed-role user, …).
 /// Secret keys and session tokens are never read.
-pub fn response_elements(action: &str, xml: &str) -> Value {
-    response_elements_of(action, &leaves(xml))
-}
-
 fn response_elements_of(action: &str, leaves: &[Leaf<'_>]) -> Value {
     let mut m = Map::new();
     if let Some(v) = pick(
@@ -396,11 +382,6 @@ fn response_elements_of(action: &str, leaves: &[Leaf<'_>]) -> Value {
 }
 
 /// Values that must never appear in a record: the secrets and tokens a response issued.
-#[cfg(test)]
-fn issued_secrets(xml: &str) -> Vec<String> {
-    secrets_of(&leaves(xml))
-}
-
 fn secrets_of(leaves: &[Leaf<'_>]) -> Vec<String> {
     leaves
         .iter()
@@ -483,11 +464,10 @@ pub fn user_identity(caller: &Caller) -> (Value, String) {
 }
 
 /// `userIdentity` of an unsigned federation call (AssumeRoleWithWebIdentity / AssumeRoleWithSAML).
-fn federated_identity(info: &CallInfo<'_>) -> (Value, String) {
-    let ok = info.result.ok().unwrap_or("");
+fn federated_identity(info: &CallInfo<'_>, response: &[Leaf<'_>]) -> (Value, String) {
     if info.action == "AssumeRoleWithSAML" {
-        let sub = xml_text(ok, "Subject").unwrap_or_default();
-        let nq = xml_text(ok, "NameQualifier").unwrap_or_default();
+        let sub = leaf_text(response, "Subject").unwrap_or_default();
+        let nq = leaf_text(response, "NameQualifier").unwrap_or_default();
         let idp = info.params.get("PrincipalArn").unwrap_or("");
         let v = json!({
             "type": "SAMLUser",
@@ -497,11 +477,11 @@ fn federated_identity(info: &CallInfo<'_>) -> (Value, String) {
         });
         return (v, sub);
     }
-    let sub = xml_text(ok, "SubjectFromWebIdentityToken").unwrap_or_default();
-    let provider = xml_text(ok, "Provider")
+    let sub = leaf_text(response, "SubjectFromWebIdentityToken").unwrap_or_default();
+    let provider = leaf_text(response, "Provider")
         .or_else(|| info.params.get("ProviderId").map(str::to_string))
         .unwrap_or_default();
-    let aud = xml_text(ok, "Audience").unwrap_or_default();
+    let aud = leaf_text(response, "Audience").unwrap_or_default();
     let v = json!({
         "type": "WebIdentityUser",
         "principalId": if sub.is_empty() { String::new() } else { format!("{provider}:{aud}:{sub}") },
@@ -680,6 +660,11 @@ pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
 /// [`build_rows`] for a decision about another service's resource: its resources, its owner as a
 /// recipient, and a data event (`eventCategory` `Data`) when resources are named.
 pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
+    // The answer is read once: identity (federation), response elements and issued secrets all come from it.
+    let response_leaves = match info.result {
+        Ok(xml) => leaves(xml),
+        Err(_) => Vec::new(),
+    };
     let (identity, username, caller_account) = match info.caller {
         Some(c) => {
             let (v, u) = user_identity(c);
@@ -688,7 +673,7 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
         None if info.action == "AssumeRoleWithWebIdentity"
             || info.action == "AssumeRoleWithSAML" =>
         {
-            let (v, u) = federated_identity(info);
+            let (v, u) = federated_identity(info, &response_leaves);
             (v, u, String::new())
         }
         None => unauthenticated_identity(app, info.scope_key_id),
@@ -696,10 +681,6 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
     let request_parameters = match info.request_json {
         Some(v) => v.clone(),
         None => request_parameters(info.params),
-    };
-    let response_leaves = match info.result {
-        Ok(xml) => leaves(xml),
-        Err(_) => Vec::new(),
     };
     let response = match info.result {
         Ok(_) => response_elements_of(info.action, &response_leaves),
@@ -898,7 +879,7 @@ mod tests {
             <Credentials><AccessKeyId>ASIAXYZ</AccessKeyId><SecretAccessKey>verysecretvalue</SecretAccessKey>\
             <SessionToken>sessiontokenvalue</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials>\
             <PackedPolicySize>6</PackedPolicySize></AssumeRoleResult></AssumeRoleResponse>";
-        let v = response_elements("AssumeRole", xml);
+        let v = response_elements_of("AssumeRole", &leaves(xml));
         assert_eq!(v["credentials"]["accessKeyId"], "ASIAXYZ");
         assert_eq!(v["credentials"]["expiration"], "2026-01-01T00:00:00Z");
         assert_eq!(v["assumedRoleUser"]["assumedRoleId"], "AROAX:s");
@@ -907,16 +888,19 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("verysecretvalue") && !text.contains("sessiontokenvalue"));
         assert_eq!(
-            issued_secrets(xml),
+            secrets_of(&leaves(xml)),
             ["verysecretvalue", "sessiontokenvalue"]
         );
 
         let xml = "<CreateAccessKeyResult><AccessKey><UserName>u</UserName><AccessKeyId>AKIAQ</AccessKeyId>\
             <Status>Active</Status><SecretAccessKey>verysecretvalue</SecretAccessKey></AccessKey></CreateAccessKeyResult>";
-        let v = response_elements("CreateAccessKey", xml);
+        let v = response_elements_of("CreateAccessKey", &leaves(xml));
         assert_eq!(v["accessKey"]["accessKeyId"], "AKIAQ");
         assert!(!v.to_string().contains("verysecretvalue"));
-        assert_eq!(response_elements("ListUsers", "<Users/>"), Value::Null);
+        assert_eq!(
+            response_elements_of("ListUsers", &leaves("<Users/>")),
+            Value::Null
+        );
     }
 
     #[test]

@@ -222,6 +222,8 @@ impl Audit {
         } else {
             Vec::new()
         };
+        // This request is no longer one the writer should wait for: its events are on their way.
+        settle_pending(&self.shared);
         self.shared.enqueued.fetch_add(1, Ordering::SeqCst);
         if tx.send(Queued { encoded, bodies }).is_err() {
             tracing::error!("audit writer is gone; event not recorded");
@@ -236,8 +238,11 @@ impl Audit {
     /// holds a group open while such requests exist — for at most [`MAX_LINGER`] — so that under load one
     /// commit stores many requests' events instead of a few; with no other request in flight (a lone client)
     /// it commits at once.
+    /// The request counts as in flight until it submits its events (or, if it submits none, until the guard
+    /// drops): `process` runs on one thread without yielding, so the thread's own count ties the two.
     pub fn pending(&self) -> Pending<'_> {
         self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        PENDING_HERE.set(PENDING_HERE.get() + 1);
         Pending(&self.shared)
     }
 
@@ -299,7 +304,16 @@ pub struct Pending<'a>(&'a Shared);
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        settle_pending(self.0);
+    }
+}
+
+/// End one of this thread's in-flight requests, if it has one not yet ended.
+fn settle_pending(shared: &Shared) {
+    let here = PENDING_HERE.get();
+    if here > 0 {
+        PENDING_HERE.set(here - 1);
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -310,6 +324,8 @@ impl Drop for Audit {
 }
 
 thread_local! {
+    /// In-flight requests ([`Audit::pending`]) on this thread that have not submitted their events yet.
+    static PENDING_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Each thread's encoder (its deflate state is reused from event to event).
     static CODEC: std::cell::RefCell<trail::Codec> = std::cell::RefCell::new(trail::Codec::new());
 }
@@ -792,7 +808,15 @@ mod tests {
         let audit = Arc::new(Audit::start(store.clone(), Clock::fixed(0), 10_000));
         // Another request is being processed and never finishes: the writer must still commit (after at most
         // MAX_LINGER), not wait for it.
-        let _stuck = audit.pending();
+        let (release, stuck_until) = std::sync::mpsc::channel::<()>();
+        let (held, is_held) = std::sync::mpsc::channel::<()>();
+        let a2 = audit.clone();
+        let stuck = std::thread::spawn(move || {
+            let _stuck = a2.pending();
+            held.send(()).unwrap();
+            let _ = stuck_until.recv();
+        });
+        is_held.recv().unwrap();
         let started = Instant::now();
         audit.submit(vec![row(0)]);
         assert!(audit.flush(Duration::from_secs(5)));
@@ -807,6 +831,9 @@ mod tests {
         assert!(audit.flush(Duration::from_secs(5)));
         assert_eq!(store.rows.lock().unwrap().len(), 9);
         assert!(store.writes.load(Ordering::SeqCst) > before);
+        release.send(()).unwrap();
+        stuck.join().unwrap();
+        assert_eq!(audit.shared.in_flight.load(Ordering::SeqCst), 0);
     }
 
     #[test]
