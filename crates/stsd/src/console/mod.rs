@@ -1,0 +1,1082 @@
+//! The web console at `/console`: server-rendered HTML (maud) plus one small embedded CSS and JS file.
+//!
+//! **No back door.** After sign-in the console holds *temporary credentials* of the signed-in user (a console
+//! session token, [`crate::tokens::Claims::console`]) and every page is the answer of a real SigV4-signed API
+//! request made with them and run through the same pipeline as an external client's
+//! ([`crate::server::process`]: authenticate → authorize with the policy engine → act → audit; LookupEvents
+//! through [`crate::audit::lookup::serve`]). The only things the console reads without an API call are what
+//! sign-in itself needs (the password hash, the user's MFA device, an alias), as SigV4 verification reads keys.
+//!
+//! **The browser never sees the credentials.** It holds an opaque random session ID in an `HttpOnly`,
+//! `SameSite=Strict` cookie (`Secure` when the request came over HTTPS through a proxy that says so with
+//! `X-Forwarded-Proto: https`). Sessions are kept in this node's memory ([`Consoles`]): with several nodes
+//! behind a load balancer, use sticky sessions; a restart signs everyone out. Every POST carries a CSRF token
+//! (the session's, or for sign-in a double-submitted pre-session cookie), compared in constant time. Sign-in
+//! failures are limited per user and per source IP; sessions end after [`IDLE_SECS`] without a request, at
+//! the credentials' expiry, or at sign-out (the session and its credentials are forgotten at once).
+
+mod pages;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use data_encoding::BASE64URL_NOPAD;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::app::App;
+use crate::error::{ApiError, ErrorCode};
+use crate::model::MfaOwner;
+use crate::protocol::Service;
+use crate::tokens::{Claims, SessionKind};
+
+/// Where the console lives.
+pub const PREFIX: &str = "/console";
+/// A console session ends after this long without a request.
+pub const IDLE_SECS: i64 = 30 * 60;
+/// How long the credentials of a user's console session live (AWS: 12 hours).
+const USER_SESSION_SECS: i64 = 12 * 3600;
+/// The root's console session (as GetSessionToken for the root: at most an hour).
+const ROOT_SESSION_SECS: i64 = 3600;
+/// Failed sign-ins allowed per user and per source IP within [`LIMIT_WINDOW_SECS`].
+const MAX_FAILURES_PER_USER: u32 = 5;
+const MAX_FAILURES_PER_IP: u32 = 20;
+const LIMIT_WINDOW_SECS: i64 = 15 * 60;
+/// A half-done sign-in (password accepted, MFA code awaited) lasts this long.
+const PENDING_SECS: i64 = 5 * 60;
+/// The largest form the console reads.
+const MAX_FORM: usize = 256 * 1024;
+/// Recently used roles kept for "Switch role".
+const RECENT_ROLES: usize = 5;
+
+const SESSION_COOKIE: &str = "stsd_console";
+const PRE_COOKIE: &str = "stsd_console_pre";
+const PENDING_COOKIE: &str = "stsd_console_mfa";
+
+/// Temporary credentials the console acts with. The secret never leaves the server.
+#[derive(Clone)]
+pub(crate) struct Creds {
+    pub akid: String,
+    pub secret: Zeroizing<String>,
+    pub token: String,
+    pub expires: i64,
+}
+
+/// A role the console switched into.
+#[derive(Clone)]
+pub(crate) struct ActiveRole {
+    pub creds: Creds,
+    /// `arn:aws:sts::A:assumed-role/R/S`.
+    pub arn: String,
+    pub account: String,
+    pub display: String,
+    pub color: String,
+}
+
+/// An entry of the "recently used roles" list.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct RecentRole {
+    pub account: String,
+    pub role: String,
+    pub display: String,
+    pub color: String,
+}
+
+/// A signed-in browser.
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub csrf: String,
+    pub account: String,
+    pub arn: String,
+    /// The user name (or `root`).
+    pub name: String,
+    /// The user's MFA device serial, if any (switch role asks for its code).
+    pub mfa_serial: Option<String>,
+    pub user: Creds,
+    pub role: Option<ActiveRole>,
+    pub recent: Vec<RecentRole>,
+    pub last_seen: i64,
+    /// The password must be changed before anything else (`PasswordResetRequired`, or an expired password).
+    pub must_change_password: bool,
+    /// A message shown once on the next page (e.g. a new access key's secret).
+    pub notice: Option<Zeroizing<String>>,
+}
+
+impl Session {
+    /// The credentials pages act with: the role's after a switch, else the user's.
+    fn active(&self) -> &Creds {
+        self.role.as_ref().map_or(&self.user, |r| &r.creds)
+    }
+}
+
+/// A sign-in whose password was right and whose MFA code is awaited.
+struct Pending {
+    account: String,
+    who: Who,
+    serial: String,
+    csrf: String,
+    created: i64,
+}
+
+#[derive(Clone)]
+enum Who {
+    Root,
+    User {
+        key: String,
+        name: String,
+        id: String,
+        path: String,
+    },
+}
+
+/// This node's console sessions, half-done sign-ins and sign-in failure counters.
+#[derive(Default)]
+pub struct Consoles {
+    sessions: Mutex<HashMap<String, Session>>,
+    pending: Mutex<HashMap<String, Pending>>,
+    failures: Mutex<HashMap<String, (u32, i64)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Consoles {
+    /// Whether `key` has used up its failures in the current window.
+    fn limited(&self, key: &str, max: u32, now: i64) -> bool {
+        lock(&self.failures)
+            .get(key)
+            .is_some_and(|(n, since)| *n >= max && now - since < LIMIT_WINDOW_SECS)
+    }
+
+    fn fail(&self, key: &str, now: i64) {
+        let mut f = lock(&self.failures);
+        // Bounded: forget expired windows when the table grows.
+        if f.len() > 100_000 {
+            f.retain(|_, (_, since)| now - *since < LIMIT_WINDOW_SECS);
+        }
+        let e = f.entry(key.to_string()).or_insert((0, now));
+        if now - e.1 >= LIMIT_WINDOW_SECS {
+            *e = (0, now);
+        }
+        e.0 = e.0.saturating_add(1);
+    }
+
+    fn clear(&self, key: &str) {
+        lock(&self.failures).remove(key);
+    }
+
+    fn session(&self, id: &str, now: i64) -> Option<Session> {
+        let mut s = lock(&self.sessions);
+        let alive = s
+            .get(id)
+            .is_some_and(|x| now - x.last_seen < IDLE_SECS && now < x.user.expires);
+        if !alive {
+            s.remove(id);
+            return None;
+        }
+        let x = s.get_mut(id)?;
+        x.last_seen = now;
+        Some(x.clone())
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Session)) {
+        if let Some(x) = lock(&self.sessions).get_mut(id) {
+            f(x);
+        }
+    }
+
+    fn insert(&self, s: Session, now: i64) -> String {
+        let id = random_token();
+        let mut map = lock(&self.sessions);
+        map.retain(|_, x| now - x.last_seen < IDLE_SECS && now < x.user.expires);
+        map.insert(id.clone(), s);
+        id
+    }
+
+    fn remove(&self, id: &str) {
+        lock(&self.sessions).remove(id);
+    }
+}
+
+/// 256 random bits, URL-safe.
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    BASE64URL_NOPAD.encode(&b)
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Whether `path` belongs to the console.
+pub fn owns(path: &str) -> bool {
+    path == PREFIX || path.starts_with("/console/")
+}
+
+/// A request as the console's routes see it.
+pub(crate) struct Req<'a> {
+    pub app: &'a App,
+    pub method: axum::http::Method,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub form: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
+    pub peer: SocketAddr,
+    pub secure: bool,
+    pub user_agent: String,
+    pub now: i64,
+}
+
+impl Req<'_> {
+    pub fn q(&self, k: &str) -> &str {
+        self.query.get(k).map_or("", String::as_str)
+    }
+    pub fn f(&self, k: &str) -> &str {
+        self.form.get(k).map_or("", |s| s.trim())
+    }
+    /// A form field as typed (passwords are not trimmed).
+    pub fn raw(&self, k: &str) -> &str {
+        self.form.get(k).map_or("", String::as_str)
+    }
+}
+
+/// What a route answers.
+pub(crate) struct Out {
+    pub status: u16,
+    pub body: String,
+    pub content_type: &'static str,
+    pub location: Option<String>,
+    pub cookies: Vec<String>,
+    pub cache: bool,
+}
+
+impl Out {
+    pub fn html(status: u16, body: String) -> Out {
+        Out {
+            status,
+            body,
+            content_type: "text/html; charset=utf-8",
+            location: None,
+            cookies: Vec::new(),
+            cache: false,
+        }
+    }
+    pub fn redirect(to: &str) -> Out {
+        let mut o = Out::html(303, String::new());
+        o.location = Some(to.to_string());
+        o
+    }
+    fn cookie(mut self, c: String) -> Out {
+        self.cookies.push(c);
+        self
+    }
+}
+
+fn cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> String {
+    let mut c = format!("{name}={value}; Path={PREFIX}; HttpOnly; SameSite=Strict");
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+fn into_response(o: Out) -> Response {
+    let mut resp = Response::new(Body::from(o.body));
+    *resp.status_mut() = StatusCode::from_u16(o.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static(o.content_type),
+    );
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "cache-control",
+        HeaderValue::from_static(if o.cache { "public, max-age=300" } else { "no-store" }),
+    );
+    if let Some(l) = o.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert("location", l);
+    }
+    for c in o.cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append("set-cookie", v);
+        }
+    }
+    resp
+}
+
+/// Serve a `/console*` request.
+pub async fn serve(app: Arc<App>, req: Request, peer: SocketAddr) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(
+        Duration::from_secs(30),
+        axum::body::to_bytes(body, MAX_FORM),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        _ => {
+            return into_response(Out::html(
+                413,
+                pages::message("Request refused", "The form is too large or too slow."),
+            ))
+        }
+    };
+    let app2 = app.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let _pending = app2.audit.pending();
+        let req = request(&app2, &parts, &body, peer);
+        route(&req)
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Out::html(
+            500,
+            pages::message("Something went wrong", "An internal error occurred."),
+        )
+    });
+    // As for API answers: the audit events of the calls this page made are stored before it is sent.
+    if !app.audit.acknowledged(Duration::from_secs(5)).await {
+        tracing::warn!("console page sent before its audit events were stored");
+    }
+    into_response(out)
+}
+
+fn request<'a>(
+    app: &'a App,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Req<'a> {
+    let pairs = |b: &[u8]| -> HashMap<String, String> {
+        form_urlencoded::parse(b)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut cookies = HashMap::new();
+    for h in parts.headers.get_all("cookie") {
+        for c in h.to_str().unwrap_or("").split(';') {
+            if let Some((k, v)) = c.trim().split_once('=') {
+                cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    let is_form = header("content-type")
+        .to_ascii_lowercase()
+        .starts_with("application/x-www-form-urlencoded");
+    Req {
+        app,
+        method: parts.method.clone(),
+        path: parts.uri.path().to_string(),
+        query: pairs(parts.uri.query().unwrap_or("").as_bytes()),
+        form: if is_form { pairs(body) } else { HashMap::new() },
+        cookies,
+        peer,
+        secure: header("x-forwarded-proto").eq_ignore_ascii_case("https"),
+        user_agent: "stsd-console".to_string(),
+        now: app.clock.now(),
+    }
+}
+
+fn route(r: &Req<'_>) -> Out {
+    let path = r.path.trim_end_matches('/');
+    let post = r.method == axum::http::Method::POST;
+    let get = r.method == axum::http::Method::GET || r.method == axum::http::Method::HEAD;
+    match path {
+        "/console/static/console.css" if get => {
+            return asset(include_str!("assets/console.css"), "text/css; charset=utf-8")
+        }
+        "/console/static/console.js" if get => {
+            return asset(
+                include_str!("assets/console.js"),
+                "application/javascript; charset=utf-8",
+            )
+        }
+        "/console/signin" if post => return sign_in(r),
+        "/console/signin/mfa" if post => return sign_in_mfa(r),
+        _ => {}
+    }
+    let sid = r.cookies.get(SESSION_COOKIE).cloned().unwrap_or_default();
+    let Some(session) = (!sid.is_empty())
+        .then(|| r.app.console.session(&sid, r.now))
+        .flatten()
+    else {
+        if post {
+            return Out::html(
+                403,
+                pages::message("Signed out", "Your console session has ended. Sign in again."),
+            );
+        }
+        return sign_in_page(r, None, 200);
+    };
+    if post && !same_secret(r.f("csrf"), &session.csrf) {
+        return Out::html(
+            403,
+            pages::message(
+                "Request refused",
+                "The form's CSRF token is missing or wrong. Reload the page and try again.",
+            ),
+        );
+    }
+    let s = Signed {
+        r,
+        sid: &sid,
+        session: &session,
+    };
+    if session.must_change_password && path != "/console/password" && path != "/console/signout" {
+        return Out::redirect("/console/password");
+    }
+    let seg: Vec<&str> = path.split('/').skip(2).collect();
+    match (post, seg.as_slice()) {
+        (false, [] | ["home"]) => pages::home(&s),
+        (true, ["signout"]) => {
+            r.app.console.remove(&sid);
+            Out::redirect(PREFIX).cookie(cookie(SESSION_COOKIE, "", r.secure, Some(0)))
+        }
+        (false, ["users"]) => pages::users(&s),
+        (false, ["users", name]) => pages::user(&s, name),
+        (false, ["groups"]) => pages::groups(&s),
+        (false, ["groups", name]) => pages::group(&s, name),
+        (false, ["roles"]) => pages::roles(&s),
+        (false, ["roles", name]) => pages::role(&s, name),
+        (false, ["roles", name, "revoke"]) => pages::revoke_confirm(&s, name),
+        (true, ["roles", name, "revoke"]) => pages::revoke(&s, name),
+        (false, ["policies"]) => pages::policies(&s),
+        (false, ["policy"]) => pages::policy(&s),
+        (false, ["switch"]) => pages::switch_form(&s, None),
+        (true, ["switch"]) => switch_role(&s),
+        (true, ["back"]) => {
+            r.app.console.update(&sid, |x| x.role = None);
+            Out::redirect("/console/home")
+        }
+        (false, ["keys"]) => pages::keys(&s),
+        (true, ["keys", op]) => pages::keys_action(&s, op),
+        (false, ["mfa"]) => pages::mfa(&s, None),
+        (true, ["mfa", op]) => pages::mfa_action(&s, op),
+        (false, ["simulate"]) => pages::simulate_form(&s),
+        (true, ["simulate"]) => pages::simulate(&s),
+        (false, ["audit"]) => pages::audit(&s),
+        (false, ["password"]) => pages::password(&s, None),
+        (true, ["password"]) => pages::change_password(&s),
+        _ => Out::html(
+            404,
+            pages::message("Not found", "There is no such console page."),
+        ),
+    }
+}
+
+fn asset(text: &'static str, content_type: &'static str) -> Out {
+    let mut o = Out::html(200, text.to_string());
+    o.content_type = content_type;
+    o.cache = true;
+    o
+}
+
+/// A request of a signed-in browser.
+pub(crate) struct Signed<'a> {
+    pub r: &'a Req<'a>,
+    pub sid: &'a str,
+    pub session: &'a Session,
+}
+
+impl Signed<'_> {
+    /// Run an IAM or STS Query action with the session's active credentials through the API pipeline.
+    pub fn call(&self, service: Service, params: &[(&str, &str)]) -> Result<Xml, ApiError> {
+        call_with(self.r, self.session.active(), service, params)
+    }
+
+    /// Run LookupEvents (CloudTrail JSON) with the session's active credentials.
+    pub fn lookup_events(&self, input: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
+        let creds = self.session.active();
+        let body = input.to_string();
+        let signed = sign(
+            self.r,
+            creds,
+            "cloudtrail",
+            &[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", "CloudTrail_20131101.LookupEvents"),
+            ],
+            body.as_bytes(),
+        )?;
+        let meta = crate::auth::RequestMeta {
+            source_ip: self.r.peer.ip().to_string(),
+            secure_transport: self.r.secure,
+            user_agent: self.r.user_agent.clone(),
+        };
+        let rid = crate::ids::request_id();
+        let (status, json) =
+            crate::audit::lookup::serve(self.r.app, &signed, "", body.as_bytes(), &meta, &rid);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        if status == 200 {
+            Ok(v)
+        } else {
+            let code = v["__type"].as_str().unwrap_or("InternalFailure");
+            let msg = v["message"]
+                .as_str()
+                .or_else(|| v["Message"].as_str())
+                .unwrap_or("");
+            Err(ApiError::new(
+                if code.contains("AccessDenied") {
+                    ErrorCode::AccessDenied
+                } else {
+                    ErrorCode::InvalidInput
+                },
+                format!("{code}: {msg}"),
+            ))
+        }
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut Session)) {
+        self.r.app.console.update(self.sid, f);
+    }
+}
+
+/// Request parts signed with `creds` for the SigV4 service `service`.
+fn sign(
+    r: &Req<'_>,
+    creds: &Creds,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<axum::http::request::Parts, ApiError> {
+    const HOST: &str = "console.stsd.internal";
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    all.push(("user-agent", &r.user_agent));
+    let added = sigv4::sign_request(&sigv4::SigningParams {
+        method: "POST",
+        host: HOST,
+        path: "/",
+        query: "",
+        headers: &all,
+        body,
+        access_key_id: &creds.akid,
+        secret_access_key: &creds.secret,
+        session_token: Some(&creds.token),
+        region: "us-east-1",
+        service,
+        timestamp: r.now,
+    })
+    .map_err(|_| ApiError::internal())?;
+    let mut b = axum::http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", HOST);
+    for (k, v) in all.iter().copied() {
+        b = b.header(k, v);
+    }
+    for (k, v) in &added {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let req = b.body(()).map_err(|_| ApiError::internal())?;
+    Ok(req.into_parts().0)
+}
+
+/// The XML answer of a successful call.
+pub(crate) struct Xml(pub String);
+
+fn call_with(
+    r: &Req<'_>,
+    creds: &Creds,
+    service: Service,
+    params: &[(&str, &str)],
+) -> Result<Xml, ApiError> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Version", service.version());
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    let body = form.finish();
+    let parts = sign(
+        r,
+        creds,
+        service.signing_name(),
+        &[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )],
+        body.as_bytes(),
+    )?;
+    let rid = crate::ids::request_id();
+    let (_, _, result) =
+        crate::server::process(r.app, &parts, "", body.as_bytes(), r.peer, &rid);
+    result.map(Xml)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sign-in
+// ---------------------------------------------------------------------------------------------------------
+
+fn sign_in_page(r: &Req<'_>, error: Option<&str>, status: u16) -> Out {
+    let pre = r
+        .cookies
+        .get(PRE_COOKIE)
+        .filter(|c| c.len() == 43)
+        .cloned()
+        .unwrap_or_else(random_token);
+    let account = r.f("account").to_string();
+    let user = r.f("username").to_string();
+    Out::html(status, pages::sign_in(&pre, &account, &user, error))
+        .cookie(cookie(PRE_COOKIE, &pre, r.secure, None))
+}
+
+/// The account named by an ID or an alias.
+fn resolve_account(app: &App, name: &str) -> Option<String> {
+    let st = app.read().ok()?;
+    if st.account(name).is_some() {
+        return Some(name.to_string());
+    }
+    st.accounts
+        .values()
+        .find(|a| a.meta.alias.as_deref() == Some(name))
+        .map(|a| a.id().to_string())
+}
+
+/// Who a name and password are, if they are right: an IAM user with a login profile, or the root by its
+/// access key ID (as the user name) and secret access key (as the password). Also returns the MFA device
+/// serial the sign-in must be completed with, and whether the password must be changed first.
+fn check_password(
+    app: &App,
+    account: &str,
+    name: &str,
+    password: &str,
+    now: i64,
+) -> Result<(Who, Option<String>, bool), &'static str> {
+    const WRONG: &str = "Your authentication information is incorrect. Please try again.";
+    let st = app.read().map_err(|_| "The service is unavailable.")?;
+    let acct = st.account(account).ok_or(WRONG)?;
+    if name.starts_with("AKIA") || name.starts_with("ASIA") {
+        let ok = acct.meta.root_keys.iter().any(|k| {
+            k.status == crate::model::KeyStatus::Active
+                && same_secret(&k.id, name)
+                && same_secret(&k.secret, password)
+        });
+        if !ok {
+            return Err(WRONG);
+        }
+        let serial = acct
+            .mfa_devices_of(&MfaOwner::Root)
+            .next()
+            .map(|(_, d)| acct.mfa_serial(d));
+        return Ok((Who::Root, serial, false));
+    }
+    let user = acct.users.get(&name.to_lowercase());
+    let profile = user.and_then(|u| u.login_profile.as_ref());
+    let Some((u, lp)) = user.zip(profile) else {
+        // Spend the same time as a real check, so timing does not tell which users exist.
+        let _ = crate::iam::verify_password(DUMMY_HASH, password);
+        return Err(WRONG);
+    };
+    if !crate::iam::verify_password(&lp.hash, password) {
+        return Err(WRONG);
+    }
+    let policy = acct.meta.password_policy.as_ref();
+    let expired = crate::iam::password_expired(policy, lp, now);
+    if expired && policy.is_some_and(|p| p.hard_expiry) {
+        return Err("Your password has expired. Ask an administrator to reset it.");
+    }
+    let owner = MfaOwner::User { id: u.id.clone() };
+    let serial = acct
+        .mfa_devices_of(&owner)
+        .next()
+        .map(|(_, d)| acct.mfa_serial(d));
+    Ok((
+        Who::User {
+            key: name.to_lowercase(),
+            name: u.name.clone(),
+            id: u.id.clone(),
+            path: u.path.clone(),
+        },
+        serial,
+        lp.reset_required || expired,
+    ))
+}
+
+/// A well-formed argon2id hash of a random password, verified against when the user does not exist.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c3RzZGNvbnNvbGVkdW1teQ$8u2Ldh6C0Ls3Kb2YwAeJcL7A0Hn0n8mS3Kp9q0ZB1nQ";
+
+fn sign_in(r: &Req<'_>) -> Out {
+    let pre = r.cookies.get(PRE_COOKIE).map_or("", String::as_str);
+    if pre.is_empty() || !same_secret(r.f("csrf"), pre) {
+        return Out::html(
+            403,
+            pages::message(
+                "Request refused",
+                "The sign-in form's CSRF token is missing or wrong. Reload the sign-in page.",
+            ),
+        );
+    }
+    let account_name = r.f("account");
+    let name = r.f("username");
+    let ip_key = format!("ip:{}", r.peer.ip());
+    let user_key = format!(
+        "user:{}/{}",
+        account_name.to_lowercase(),
+        name.to_lowercase()
+    );
+    let console = &r.app.console;
+    if console.limited(&ip_key, MAX_FAILURES_PER_IP, r.now)
+        || console.limited(&user_key, MAX_FAILURES_PER_USER, r.now)
+    {
+        return sign_in_page(
+            r,
+            Some("Too many failed sign-in attempts. Wait 15 minutes and try again."),
+            429,
+        );
+    }
+    let result = resolve_account(r.app, account_name)
+        .ok_or("Your authentication information is incorrect. Please try again.")
+        .and_then(|account| {
+            check_password(r.app, &account, name, r.raw("password"), r.now)
+                .map(|(who, serial, change)| (account, who, serial, change))
+        });
+    let (account, who, serial, must_change) = match result {
+        Ok(x) => x,
+        Err(why) => {
+            console.fail(&ip_key, r.now);
+            console.fail(&user_key, r.now);
+            tracing::info!(account = account_name, "console sign-in refused");
+            return sign_in_page(r, Some(why), 401);
+        }
+    };
+    console.clear(&user_key);
+    if let Some(serial) = serial {
+        let id = random_token();
+        let csrf = random_token();
+        let mut p = lock(&console.pending);
+        p.retain(|_, x| r.now - x.created < PENDING_SECS);
+        p.insert(
+            id.clone(),
+            Pending {
+                account,
+                who,
+                serial,
+                csrf: csrf.clone(),
+                created: r.now,
+            },
+        );
+        drop(p);
+        let _ = must_change;
+        return Out::html(200, pages::mfa_step(&csrf, None))
+            .cookie(cookie(PENDING_COOKIE, &id, r.secure, Some(PENDING_SECS)));
+    }
+    start_session(r, &account, &who, None, None, must_change)
+}
+
+fn sign_in_mfa(r: &Req<'_>) -> Out {
+    let id = r.cookies.get(PENDING_COOKIE).cloned().unwrap_or_default();
+    let pending = {
+        let p = lock(&r.app.console.pending);
+        p.get(&id)
+            .filter(|x| r.now - x.created < PENDING_SECS)
+            .map(|x| (x.account.clone(), x.who.clone(), x.serial.clone(), x.csrf.clone()))
+    };
+    let Some((account, who, serial, csrf)) = pending else {
+        return sign_in_page(r, Some("The sign-in took too long. Start again."), 401);
+    };
+    if !same_secret(r.f("csrf"), &csrf) {
+        return Out::html(
+            403,
+            pages::message("Request refused", "The form's CSRF token is missing or wrong."),
+        );
+    }
+    let user_key = match &who {
+        Who::Root => None,
+        Who::User { key, .. } => Some(key.as_str()),
+    };
+    // The MFA guessing guard of the API applies (5 wrong codes lock the device for 15 minutes).
+    if let Err(e) = crate::mfa::verify_code(r.app, &account, user_key, &serial, r.f("code"), r.now) {
+        r.app
+            .console
+            .fail(&format!("ip:{}", r.peer.ip()), r.now);
+        let msg = if e.code == ErrorCode::AccessDenied && e.message.contains("locked") {
+            e.message
+        } else {
+            "The MFA code is not valid. Try again with the next code.".to_string()
+        };
+        return Out::html(401, pages::mfa_step(&csrf, Some(&msg)));
+    }
+    lock(&r.app.console.pending).remove(&id);
+    let must_change = match &who {
+        Who::Root => false,
+        Who::User { key, .. } => r.app.read().ok().is_some_and(|st| {
+            st.account(&account)
+                .and_then(|a| {
+                    let u = a.users.get(key)?;
+                    let lp = u.login_profile.as_ref()?;
+                    Some(
+                        lp.reset_required
+                            || crate::iam::password_expired(
+                                a.meta.password_policy.as_ref(),
+                                lp,
+                                r.now,
+                            ),
+                    )
+                })
+                .unwrap_or(false)
+        }),
+    };
+    start_session(r, &account, &who, Some(r.now), Some(serial), must_change)
+        .cookie(cookie(PENDING_COOKIE, "", r.secure, Some(0)))
+}
+
+/// Mint the console session's credentials and remember the session.
+fn start_session(
+    r: &Req<'_>,
+    account: &str,
+    who: &Who,
+    mfa_at: Option<i64>,
+    mfa_serial: Option<String>,
+    must_change_password: bool,
+) -> Out {
+    let (kind, arn, name, secs) = match who {
+        Who::Root => (
+            SessionKind::Root,
+            format!("arn:aws:iam::{account}:root"),
+            "root".to_string(),
+            ROOT_SESSION_SECS,
+        ),
+        Who::User {
+            key,
+            name,
+            id,
+            path,
+        } => (
+            SessionKind::User {
+                user_key: key.clone(),
+                user_name: name.clone(),
+                user_id: id.clone(),
+                user_path: path.clone(),
+            },
+            format!("arn:aws:iam::{account}:user{path}{name}"),
+            name.clone(),
+            USER_SESSION_SECS,
+        ),
+    };
+    let claims = Claims {
+        account: account.to_string(),
+        kind,
+        session_name: String::new(),
+        issued: r.now,
+        expires: r.now + secs,
+        policy: None,
+        policy_arns: Vec::new(),
+        policy_ids: Vec::new(),
+        tags: Vec::new(),
+        transitive: Vec::new(),
+        source_identity: None,
+        mfa_at,
+        chained: false,
+        issuer_arn: arn.clone(),
+        federated_provider: None,
+        federation_keys: Vec::new(),
+        console: true,
+    };
+    let Ok((akid, secret, token)) = crate::sts::mint_for(r.app, &claims) else {
+        return Out::html(
+            500,
+            pages::message("Something went wrong", "Could not start a console session."),
+        );
+    };
+    if let Who::User { key, .. } = who {
+        // PasswordLastUsed. A failure here must not keep the user out.
+        let account = account.to_string();
+        let key = key.clone();
+        let _ = r.app.write(|st, t| {
+            if let Some(u) = st
+                .account_mut(&account)
+                .and_then(|a| a.users.get_mut(&key))
+            {
+                u.password_last_used = Some(r.now);
+                t.touch(crate::store::Kind::User, &account, &key);
+            }
+            Ok(())
+        });
+    }
+    tracing::info!(%arn, "console sign-in");
+    let session = Session {
+        csrf: random_token(),
+        account: account.to_string(),
+        arn,
+        name,
+        mfa_serial,
+        user: Creds {
+            akid,
+            secret: Zeroizing::new(secret),
+            token,
+            expires: claims.expires,
+        },
+        role: None,
+        recent: Vec::new(),
+        last_seen: r.now,
+        must_change_password,
+        notice: None,
+    };
+    let id = r.app.console.insert(session, r.now);
+    let to = if must_change_password {
+        "/console/password"
+    } else {
+        "/console/home"
+    };
+    Out::redirect(to)
+        .cookie(cookie(SESSION_COOKIE, &id, r.secure, None))
+        .cookie(cookie(PRE_COOKIE, "", r.secure, Some(0)))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Switch role
+// ---------------------------------------------------------------------------------------------------------
+
+/// Colours a switched role can be shown in (CSS classes: no inline style under the CSP).
+pub(crate) const COLORS: &[&str] = &["red", "orange", "yellow", "green", "blue", "purple"];
+
+fn switch_role(s: &Signed<'_>) -> Out {
+    let r = s.r;
+    let account_in = r.f("account");
+    let role = r.f("role");
+    let display_in = r.f("display");
+    let color = if COLORS.contains(&r.f("color")) {
+        r.f("color")
+    } else {
+        "blue"
+    };
+    let account = resolve_account(r.app, account_in).unwrap_or_else(|| account_in.to_string());
+    let display = if display_in.is_empty() {
+        format!("{role} @ {account}")
+    } else {
+        display_in.chars().take(64).collect()
+    };
+    let role_arn = format!("arn:aws:iam::{account}:role/{role}");
+    let session_name: String = s
+        .session
+        .name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c))
+        .take(64)
+        .collect();
+    let session_name = if session_name.len() < 2 {
+        "console".to_string()
+    } else {
+        session_name
+    };
+    let code = r.f("code");
+    let mut params = vec![
+        ("Action", "AssumeRole"),
+        ("RoleArn", role_arn.as_str()),
+        ("RoleSessionName", session_name.as_str()),
+    ];
+    let serial = s.session.mfa_serial.clone().unwrap_or_default();
+    if !code.is_empty() {
+        if serial.is_empty() {
+            return pages::switch_form(s, Some("You have no MFA device; leave the MFA code empty."));
+        }
+        params.push(("SerialNumber", &serial));
+        params.push(("TokenCode", code));
+    }
+    // Switching always starts from the signed-in user's own credentials, as AWS's console does.
+    let answer = call_with(r, &s.session.user, Service::Sts, &params);
+    let xml = match answer {
+        Ok(x) => x,
+        Err(e) => {
+            let hint = if code.is_empty() && e.code == ErrorCode::AccessDenied {
+                " If the role's trust policy requires MFA, enter a code from your MFA device."
+            } else {
+                ""
+            };
+            return pages::switch_form(s, Some(&format!("{}: {}{hint}", e.code.as_str(), e.message)));
+        }
+    };
+    let doc = pages::parse(&xml);
+    let get = |t: &str| pages::first(&doc, t).unwrap_or_default();
+    let expires = crate::audit::lookup::parse_time(&get("Expiration")).unwrap_or(r.now + 3600);
+    let active = ActiveRole {
+        creds: Creds {
+            akid: get("AccessKeyId"),
+            secret: Zeroizing::new(get("SecretAccessKey")),
+            token: get("SessionToken"),
+            expires,
+        },
+        arn: get("Arn"),
+        account: account.clone(),
+        display: display.clone(),
+        color: color.to_string(),
+    };
+    let recent = RecentRole {
+        account,
+        role: role.to_string(),
+        display,
+        color: color.to_string(),
+    };
+    s.update(|x| {
+        x.role = Some(active);
+        x.recent.retain(|e| !(e.account == recent.account && e.role == recent.role));
+        x.recent.insert(0, recent);
+        x.recent.truncate(RECENT_ROLES);
+    });
+    Out::redirect("/console/home")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_over_tls() {
+        let c = cookie(SESSION_COOKIE, "x", false, None);
+        assert_eq!(c, "stsd_console=x; Path=/console; HttpOnly; SameSite=Strict");
+        assert!(cookie(SESSION_COOKIE, "x", true, Some(0)).ends_with("; Max-Age=0; Secure"));
+    }
+
+    #[test]
+    fn failures_are_limited_per_key_and_window() {
+        let c = Consoles::default();
+        for _ in 0..MAX_FAILURES_PER_USER {
+            assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100));
+            c.fail("u", 100);
+        }
+        assert!(c.limited("u", MAX_FAILURES_PER_USER, 100));
+        assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100 + LIMIT_WINDOW_SECS));
+        c.clear("u");
+        assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100));
+    }
+
+    #[test]
+    fn dummy_hash_parses() {
+        assert!(!crate::iam::verify_password(DUMMY_HASH, "anything"));
+        assert!(argon2::PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn secrets_compare_by_value() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+        assert!(owns("/console") && owns("/console/roles") && !owns("/consoles"));
+    }
+}
