@@ -1,0 +1,351 @@
+"""The web console in a real browser: Debian's headless Chromium driven through chromedriver (selenium). Sign in with a
+password and MFA, switch into another account's role that requires MFA, revoke a role's sessions and watch an old
+session's next call fail, enrol an MFA device from the secret behind the QR code, run a simulation, filter the audit
+trail; and the refusals: wrong password, wrong MFA code, a POST without its CSRF token, a page the user may not see.
+Screenshots of every step go to a folder printed at the start (STSD_CONSOLE_SHOTS to choose it)."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import struct
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ACCOUNT_ID, error_code, make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PASSWORD = "Console-Pass-1"
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def totp(seed_b32, step):
+    key = base64.b32decode(seed_b32 + "=" * (-len(seed_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[off:off + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def step_now():
+    return int(time.time()) // 30
+
+
+@pytest.fixture(scope="module")
+def shots():
+    d = os.environ.get("STSD_CONSOLE_SHOTS") or tempfile.mkdtemp(prefix="stsd-console-shots-")
+    os.makedirs(d, exist_ok=True)
+    print(f"\nconsole screenshots: {d}")
+    return d
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A server with two accounts: users in the main one, an MFA-protected admin role and an app role in `prod`."""
+    s = make_server()
+    iam = s.client("iam")
+    prod = s.create_account("prod")
+    prod_iam = s.client("iam", key=prod["AccessKeyId"], secret=prod["SecretAccessKey"])
+    prod_id = prod["AccountId"]
+    prod_iam.create_role(RoleName="Admin", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}))
+    prod_iam.put_role_policy(RoleName="Admin", PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
+    prod_iam.create_role(RoleName="App", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{prod_id}:root"}, "Action": "sts:AssumeRole"}]}))
+    prod_iam.put_role_policy(RoleName="App", PolicyName="list", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}]}))
+    prod_iam.create_user(UserName="deployer")
+    prod_iam.put_user_policy(UserName="deployer", PolicyName="assume", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    deployer = prod_iam.create_access_key(UserName="deployer")["AccessKey"]
+    # alice: everything, a password and an MFA device (enabled with the codes of the two previous steps, so the
+    # current and next steps are still unused for sign-in and switch role).
+    for name in ("alice", "carol", "dave"):
+        iam.create_user(UserName=name)
+        iam.create_login_profile(UserName=name, Password=PASSWORD)
+    for name in ("alice", "dave"):
+        iam.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
+    # carol may switch roles and look at users, but not list roles.
+    iam.put_user_policy(UserName="carol", PolicyName="some", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "iam:ListUsers"], "Resource": "*"}]}))
+    d = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
+    seed = d["Base32StringSeed"].decode()
+    n = step_now()
+    iam.enable_mfa_device(UserName="alice", SerialNumber=d["SerialNumber"],
+                          AuthenticationCode1=totp(seed, n - 2), AuthenticationCode2=totp(seed, n - 1))
+    yield {"server": s, "iam": iam, "prod": prod, "deployer": deployer, "prod_iam": prod_iam, "alice_seed": seed, "step": n}
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), \
+        "Debian's chromium and chromium-driver are needed (scripts/test.sh installs them)"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        opts.add_argument(a)
+    # The driver path is given: selenium never tries to download one.
+    d = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    d.implicitly_wait(2)
+    yield d
+    d.quit()
+
+
+class Console:
+    def __init__(self, driver, server, shots):
+        self.d = driver
+        self.base = server.endpoint + "/console"
+        self.shots = shots
+        self.n = 0
+
+    def go(self, path=""):
+        self.d.get(self.base + path)
+
+    def el(self, css):
+        from selenium.common.exceptions import NoSuchElementException
+        from selenium.webdriver.common.by import By
+        try:
+            return self.d.find_element(By.CSS_SELECTOR, css)
+        except NoSuchElementException:
+            # Keep what the browser showed, for the person reading the failure.
+            self.shot("missing-" + "".join(ch for ch in css if ch.isalnum()))
+            with open(os.path.join(self.shots, f"{self.n:02d}-page.html"), "w") as f:
+                f.write(self.d.page_source)
+            raise
+
+    def els(self, css):
+        from selenium.webdriver.common.by import By
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def type(self, css, text):
+        e = self.el(css)
+        e.clear()
+        e.send_keys(text)
+
+    def shot(self, name):
+        self.n += 1
+        path = os.path.join(self.shots, f"{self.n:02d}-{name}.png")
+        self.d.save_screenshot(path)
+        return path
+
+    def sign_in(self, account, user, password):
+        self.d.delete_all_cookies()
+        self.go()
+        self.type("#account", account)
+        self.type("#username", user)
+        self.type("#password", password)
+        self.el("#signin").click()
+        # Wait for the answer page (the identity bar, the MFA step or an error) before going anywhere else.
+        self.el("#identity, #mfa-form, #signin-error, #message")
+
+    def sign_out(self):
+        self.el("#signout").click()
+        self.el("#signin-form")
+
+    def session_cookie(self):
+        c = self.d.get_cookie("stsd_console")
+        return c and c["value"]
+
+
+def post(url, fields, cookie=None):
+    data = urllib.parse.urlencode(fields).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if cookie:
+        req.add_header("Cookie", cookie)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+def test_headers_cookies_and_csrf(world, browser, shots):
+    s = world["server"]
+    c = Console(browser, s, shots)
+    with urllib.request.urlopen(s.endpoint + "/console", timeout=10) as r:
+        h = r.headers
+        assert "default-src 'self'" in h["Content-Security-Policy"] and "frame-ancestors 'none'" in h["Content-Security-Policy"]
+        assert "unsafe-inline" not in h["Content-Security-Policy"]
+        assert h["X-Frame-Options"] == "DENY"
+        assert "HttpOnly" in h["Set-Cookie"] and "SameSite=Strict" in h["Set-Cookie"]
+    # Sign-in without the double-submitted token is refused.
+    code, body, _ = post(s.endpoint + "/console/signin", {"account": ACCOUNT_ID, "username": "carol", "password": PASSWORD})
+    assert code == 403 and "CSRF" in body
+    c.sign_in(ACCOUNT_ID, "carol", PASSWORD)
+    assert "carol" in c.el("#identity-arn").text
+    sid = c.session_cookie()
+    assert sid
+    # A state change without the CSRF token, with a valid session cookie: refused, nothing created.
+    code, body, _ = post(s.endpoint + "/console/keys/create", {}, cookie=f"stsd_console={sid}")
+    assert code == 403 and "CSRF" in body
+    code, body, _ = post(s.endpoint + "/console/keys/create", {"csrf": "wrong"}, cookie=f"stsd_console={sid}")
+    assert code == 403
+    assert world["iam"].list_access_keys(UserName="carol")["AccessKeyMetadata"] == []
+    # Sign-out forgets the session: the old cookie opens nothing.
+    c.sign_out()
+    assert c.els("#signin-form")
+    code, body, _ = post(s.endpoint + "/console/keys/create", {"csrf": "x"}, cookie=f"stsd_console={sid}")
+    assert code == 403 and "session has ended" in body
+
+
+def test_wrong_password_and_access_denied_page(world, browser, shots):
+    s = world["server"]
+    c = Console(browser, s, shots)
+    c.sign_in(ACCOUNT_ID, "carol", "Not-the-password-1")
+    assert "incorrect" in c.el("#signin-error").text
+    c.shot("wrong-password")
+    c.sign_in(ACCOUNT_ID, "carol", PASSWORD)
+    c.go("/roles")
+    denied = c.el("#access-denied").text
+    assert "Access denied" in denied and "iam:ListRoles" in denied
+    c.shot("roles-access-denied")
+    c.go("/users")
+    assert c.els("#users")
+    c.sign_out()
+    # PasswordLastUsed is set by the console sign-in.
+    assert "PasswordLastUsed" in world["iam"].get_user(UserName="carol")["User"]
+
+
+def test_sign_in_with_mfa_switch_role_and_revoke_sessions(world, browser, shots):
+    s, seed, n = world["server"], world["alice_seed"], world["step"]
+    prod, prod_iam = world["prod"], world["prod_iam"]
+    c = Console(browser, s, shots)
+    c.sign_in(ACCOUNT_ID, "alice", PASSWORD)
+    c.shot("mfa-prompt")
+    c.type("#mfa-code", "000000" if totp(seed, n) != "000000" else "111111")
+    c.el("#mfa-submit").click()
+    assert "not valid" in c.el("#signin-error").text
+    c.shot("wrong-mfa-code")
+    c.type("#mfa-code", totp(seed, n))
+    c.el("#mfa-submit").click()
+    assert c.el("#caller-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+    assert c.el("#session-expiry").get_attribute("data-expires")
+    c.shot("signed-in")
+
+    # Switch into prod's Admin role (its trust policy requires MFA), with a display name and colour.
+    c.go("/switch")
+    c.type("#switch-account", prod["AccountId"])
+    c.type("#switch-role", "Admin")
+    c.type("#switch-display", "Prod admin")
+    from selenium.webdriver.support.ui import Select
+    Select(c.el("#switch-color")).select_by_value("red")
+    c.type("#switch-mfa", totp(seed, n + 1))
+    c.shot("switch-role-form")
+    c.el("#switch-submit").click()
+    assert c.el("#role-display").text == "Prod admin"
+    assert "role-red" in c.el("#role-display").get_attribute("class")
+    arn = f"arn:aws:sts::{prod['AccountId']}:assumed-role/Admin/alice"
+    assert c.el("#identity-arn").text == arn and c.el("#caller-arn").text == arn
+    assert "Prod admin" in c.el("#recent-roles").text
+    c.shot("switched-role")
+
+    # An old session of prod's App role, then Revoke active sessions on the App role page.
+    deployer = world["deployer"]
+    prod_sts = s.client("sts", key=deployer["AccessKeyId"], secret=deployer["SecretAccessKey"])
+    creds = prod_sts.assume_role(RoleArn=f"arn:aws:iam::{prod['AccountId']}:role/App", RoleSessionName="old")["Credentials"]
+    old = s.client("iam", key=creds["AccessKeyId"], secret=creds["SecretAccessKey"], token=creds["SessionToken"])
+    old.list_users()
+    c.go("/roles")
+    assert "App" in c.el("#roles").text
+    c.go("/roles/App")
+    assert '"sts:AssumeRole"' in c.el("#trust-policy").text
+    assert "3600" in c.el("#max-session").text
+    c.shot("role-page")
+    c.el("#revoke-sessions").click()
+    c.shot("revoke-confirm")
+    time.sleep(1.1)  # aws:TokenIssueTime has second resolution
+    c.el("#revoke-confirm").click()
+    c.el("#revoke-submit").click()
+    assert "revoked" in c.el("#revoked").text
+    c.shot("revoked")
+    with pytest.raises(ClientError) as e:
+        old.list_users()
+    assert error_code(e) == "AccessDenied"
+    doc = prod_iam.get_role_policy(RoleName="App", PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]
+    assert doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+
+    # Back to the user; without MFA in the session carol cannot switch into Admin: a message, not a crash.
+    c.el("#back-to-user").click()
+    assert c.el("#identity-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+    c.sign_out()
+    c.sign_in(ACCOUNT_ID, "carol", PASSWORD)
+    c.go("/switch")
+    c.type("#switch-account", prod["AccountId"])
+    c.type("#switch-role", "Admin")
+    c.el("#switch-submit").click()
+    assert "AccessDenied" in c.el("#switch-error").text
+    c.shot("switch-denied-without-mfa")
+    c.sign_out()
+
+
+def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
+    s, iam = world["server"], world["iam"]
+    c = Console(browser, s, shots)
+    c.sign_in(ACCOUNT_ID, "dave", PASSWORD)
+    c.go("/mfa")
+    assert c.els("#no-mfa")
+    c.type("#mfa-name", "dave-phone")
+    c.el("#mfa-create").click()
+    assert c.el("#mfa-qr").get_attribute("src").startswith("data:image/png;base64,")
+    c.el("details summary").click()
+    secret = c.el("#mfa-secret").text.strip()
+    c.shot("mfa-qr")
+    n = step_now()
+    c.type("#mfa-code1", totp(secret, n - 1))
+    c.type("#mfa-code2", totp(secret, n))
+    c.el("#mfa-enable").click()
+    assert "enabled" in c.el("#mfa-enabled").text
+    c.shot("mfa-enabled")
+    devices = iam.list_mfa_devices(UserName="dave")["MFADevices"]
+    assert [d["SerialNumber"] for d in devices] == [f"arn:aws:iam::{ACCOUNT_ID}:mfa/dave-phone"]
+
+    # Access keys of oneself: the secret is shown once.
+    c.go("/keys")
+    c.el("#create-key").click()
+    key_id = c.el("#new-key-id").text
+    assert len(c.el("#new-key-secret").text) == 40
+    c.go("/keys")
+    assert not c.els("#new-key-secret") and key_id in c.el("#access-keys").text
+
+    # The simulator: decision per action, the matching statement highlighted.
+    c.go("/simulate")
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}, indent=2)
+    c.type("#sim-policy", policy)
+    c.type("#sim-actions", "s3:GetObject s3:PutObject")
+    c.el("#sim-run").click()
+    rows = {r.find_elements("css selector", "td")[0].text: r.find_elements("css selector", "td")[2].text
+            for r in c.els("#sim-results tbody tr")}
+    assert rows == {"s3:GetObject": "allowed", "s3:PutObject": "implicitDeny"}
+    matched = " ".join(e.text for e in c.els("#sim-highlight .line.matched"))
+    assert "s3:GetObject" in matched
+    c.shot("simulation")
+
+    # The audit trail filtered by user and event name; the event JSON is there.
+    c.go("/audit")
+    c.type("#audit-user", "dave")
+    c.type("#audit-event", "CreateAccessKey")
+    c.el("#audit-search").click()
+    names = [e.text for e in c.els("#audit-events td.event-name")]
+    assert names and set(names) == {"CreateAccessKey"}
+    assert {e.text for e in c.els("#audit-events td.event-user")} == {"dave"}
+    c.els("#audit-events details summary")[0].click()
+    event = json.loads(c.els("#audit-events details pre")[0].text)
+    assert event["eventName"] == "CreateAccessKey" and event["userAgent"] == "stsd-console"
+    c.shot("audit")
+    c.sign_out()
