@@ -5,6 +5,7 @@ trail; and the refusals: wrong password, wrong MFA code, a POST without its CSRF
 Screenshots of every step go to a folder printed at the start (STSD_CONSOLE_SHOTS to choose it)."""
 
 import base64
+import itertools
 import hashlib
 import hmac
 import json
@@ -25,6 +26,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PASSWORD = "Console-Pass-1"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+SHOT_NUMBERS = itertools.count(1)
 
 
 def totp(seed_b32, step):
@@ -131,13 +135,21 @@ class Console:
         from selenium.webdriver.common.by import By
         return self.d.find_elements(By.CSS_SELECTOR, css)
 
+    def click(self, css):
+        """Click something that loads a new page, and wait until the new page has replaced the old one."""
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+        old = self.el("html")
+        self.el(css).click()
+        WebDriverWait(self.d, 10).until(ec.staleness_of(old))
+
     def type(self, css, text):
         e = self.el(css)
         e.clear()
         e.send_keys(text)
 
     def shot(self, name):
-        self.n += 1
+        self.n = next(SHOT_NUMBERS)
         path = os.path.join(self.shots, f"{self.n:02d}-{name}.png")
         self.d.save_screenshot(path)
         return path
@@ -148,12 +160,12 @@ class Console:
         self.type("#account", account)
         self.type("#username", user)
         self.type("#password", password)
-        self.el("#signin").click()
+        self.click("#signin")
         # Wait for the answer page (the identity bar, the MFA step or an error) before going anywhere else.
         self.el("#identity, #mfa-form, #signin-error, #message")
 
     def sign_out(self):
-        self.el("#signout").click()
+        self.click("#signout")
         self.el("#signin-form")
 
     def session_cookie(self):
@@ -228,11 +240,11 @@ def test_sign_in_with_mfa_switch_role_and_revoke_sessions(world, browser, shots)
     c.sign_in(ACCOUNT_ID, "alice", PASSWORD)
     c.shot("mfa-prompt")
     c.type("#mfa-code", "000000" if totp(seed, n) != "000000" else "111111")
-    c.el("#mfa-submit").click()
+    c.click("#mfa-submit")
     assert "not valid" in c.el("#signin-error").text
     c.shot("wrong-mfa-code")
     c.type("#mfa-code", totp(seed, n))
-    c.el("#mfa-submit").click()
+    c.click("#mfa-submit")
     assert c.el("#caller-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
     assert c.el("#session-expiry").get_attribute("data-expires")
     c.shot("signed-in")
@@ -246,7 +258,7 @@ def test_sign_in_with_mfa_switch_role_and_revoke_sessions(world, browser, shots)
     Select(c.el("#switch-color")).select_by_value("red")
     c.type("#switch-mfa", totp(seed, n + 1))
     c.shot("switch-role-form")
-    c.el("#switch-submit").click()
+    c.click("#switch-submit")
     assert c.el("#role-display").text == "Prod admin"
     assert "role-red" in c.el("#role-display").get_attribute("class")
     arn = f"arn:aws:sts::{prod['AccountId']}:assumed-role/Admin/alice"
@@ -266,11 +278,11 @@ def test_sign_in_with_mfa_switch_role_and_revoke_sessions(world, browser, shots)
     assert '"sts:AssumeRole"' in c.el("#trust-policy").text
     assert "3600" in c.el("#max-session").text
     c.shot("role-page")
-    c.el("#revoke-sessions").click()
+    c.click("#revoke-sessions")
     c.shot("revoke-confirm")
     time.sleep(1.1)  # aws:TokenIssueTime has second resolution
     c.el("#revoke-confirm").click()
-    c.el("#revoke-submit").click()
+    c.click("#revoke-submit")
     assert "revoked" in c.el("#revoked").text
     c.shot("revoked")
     with pytest.raises(ClientError) as e:
@@ -280,14 +292,14 @@ def test_sign_in_with_mfa_switch_role_and_revoke_sessions(world, browser, shots)
     assert doc["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
 
     # Back to the user; without MFA in the session carol cannot switch into Admin: a message, not a crash.
-    c.el("#back-to-user").click()
+    c.click("#back-to-user")
     assert c.el("#identity-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
     c.sign_out()
     c.sign_in(ACCOUNT_ID, "carol", PASSWORD)
     c.go("/switch")
     c.type("#switch-account", prod["AccountId"])
     c.type("#switch-role", "Admin")
-    c.el("#switch-submit").click()
+    c.click("#switch-submit")
     assert "AccessDenied" in c.el("#switch-error").text
     c.shot("switch-denied-without-mfa")
     c.sign_out()
@@ -300,7 +312,7 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     c.go("/mfa")
     assert c.els("#no-mfa")
     c.type("#mfa-name", "dave-phone")
-    c.el("#mfa-create").click()
+    c.click("#mfa-create")
     assert c.el("#mfa-qr").get_attribute("src").startswith("data:image/png;base64,")
     c.el("details summary").click()
     secret = c.el("#mfa-secret").text.strip()
@@ -308,7 +320,7 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     n = step_now()
     c.type("#mfa-code1", totp(secret, n - 1))
     c.type("#mfa-code2", totp(secret, n))
-    c.el("#mfa-enable").click()
+    c.click("#mfa-enable")
     assert "enabled" in c.el("#mfa-enabled").text
     c.shot("mfa-enabled")
     devices = iam.list_mfa_devices(UserName="dave")["MFADevices"]
@@ -316,7 +328,7 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
 
     # Access keys of oneself: the secret is shown once.
     c.go("/keys")
-    c.el("#create-key").click()
+    c.click("#create-key")
     key_id = c.el("#new-key-id").text
     assert len(c.el("#new-key-secret").text) == 40
     c.go("/keys")
@@ -328,7 +340,7 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}, indent=2)
     c.type("#sim-policy", policy)
     c.type("#sim-actions", "s3:GetObject s3:PutObject")
-    c.el("#sim-run").click()
+    c.click("#sim-run")
     rows = {r.find_elements("css selector", "td")[0].text: r.find_elements("css selector", "td")[2].text
             for r in c.els("#sim-results tbody tr")}
     assert rows == {"s3:GetObject": "allowed", "s3:PutObject": "implicitDeny"}
@@ -340,7 +352,7 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     c.go("/audit")
     c.type("#audit-user", "dave")
     c.type("#audit-event", "CreateAccessKey")
-    c.el("#audit-search").click()
+    c.click("#audit-search")
     names = [e.text for e in c.els("#audit-events td.event-name")]
     assert names and set(names) == {"CreateAccessKey"}
     assert {e.text for e in c.els("#audit-events td.event-user")} == {"dave"}

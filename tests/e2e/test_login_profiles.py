@@ -165,3 +165,19 @@ def test_credential_report_password_columns(iam):
     assert row["password_last_used"] == "no_information"
     assert row["password_last_changed"].startswith("20")
     assert "PasswordLastUsed" not in iam.get_user(UserName=user)["User"]
+
+
+def test_password_is_never_in_the_audit_trail(server, iam):
+    user = unique("lp")
+    secret_password = "Audit-Secret-" + unique("pw")
+    iam.create_user(UserName=user)
+    iam.create_login_profile(UserName=user, Password=secret_password)
+    iam.update_login_profile(UserName=user, Password=secret_password + "2")
+    trail = server.client("cloudtrail")
+    events = []
+    for name in ("CreateLoginProfile", "UpdateLoginProfile"):
+        events += trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])["Events"]
+    mine = [e for e in events if user in e["CloudTrailEvent"]]
+    assert len(mine) >= 2
+    for e in mine:
+        assert secret_password not in e["CloudTrailEvent"]
