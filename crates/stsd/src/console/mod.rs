@@ -297,19 +297,24 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 fn into_response(o: Out) -> Response {
     let mut resp = Response::new(Body::from(o.body));
-    *resp.status_mut() = StatusCode::from_u16(o.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(o.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static(o.content_type),
-    );
+    h.insert("content-type", HeaderValue::from_static(o.content_type));
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
         "cache-control",
-        HeaderValue::from_static(if o.cache { "public, max-age=300" } else { "no-store" }),
+        HeaderValue::from_static(if o.cache {
+            "public, max-age=300"
+        } else {
+            "no-store"
+        }),
     );
     if let Some(l) = o.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.insert("location", l);
@@ -409,7 +414,10 @@ fn route(r: &Req<'_>) -> Out {
     let get = r.method == axum::http::Method::GET || r.method == axum::http::Method::HEAD;
     match path {
         "/console/static/console.css" if get => {
-            return asset(include_str!("assets/console.css"), "text/css; charset=utf-8")
+            return asset(
+                include_str!("assets/console.css"),
+                "text/css; charset=utf-8",
+            )
         }
         "/console/static/console.js" if get => {
             return asset(
@@ -429,7 +437,10 @@ fn route(r: &Req<'_>) -> Out {
         if post {
             return Out::html(
                 403,
-                pages::message("Signed out", "Your console session has ended. Sign in again."),
+                pages::message(
+                    "Signed out",
+                    "Your console session has ended. Sign in again.",
+                ),
             );
         }
         return sign_in_page(r, None, 200);
@@ -623,8 +634,7 @@ fn call_with(
         body.as_bytes(),
     )?;
     let rid = crate::ids::request_id();
-    let (_, _, result) =
-        crate::server::process(r.app, &parts, "", body.as_bytes(), r.peer, &rid);
+    let (_, _, result) = crate::server::process(r.app, &parts, "", body.as_bytes(), r.peer, &rid);
     result.map(Xml)
 }
 
@@ -783,8 +793,12 @@ fn sign_in(r: &Req<'_>) -> Out {
         );
         drop(p);
         let _ = must_change;
-        return Out::html(200, pages::mfa_step(&csrf, None))
-            .cookie(cookie(PENDING_COOKIE, &id, r.secure, Some(PENDING_SECS)));
+        return Out::html(200, pages::mfa_step(&csrf, None)).cookie(cookie(
+            PENDING_COOKIE,
+            &id,
+            r.secure,
+            Some(PENDING_SECS),
+        ));
     }
     start_session(r, &account, &who, None, None, must_change)
 }
@@ -795,7 +809,14 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
         let p = lock(&r.app.console.pending);
         p.get(&id)
             .filter(|x| r.now - x.created < PENDING_SECS)
-            .map(|x| (x.account.clone(), x.who.clone(), x.serial.clone(), x.csrf.clone()))
+            .map(|x| {
+                (
+                    x.account.clone(),
+                    x.who.clone(),
+                    x.serial.clone(),
+                    x.csrf.clone(),
+                )
+            })
     };
     let Some((account, who, serial, csrf)) = pending else {
         return sign_in_page(r, Some("The sign-in took too long. Start again."), 401);
@@ -803,7 +824,10 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
     if !same_secret(r.f("csrf"), &csrf) {
         return Out::html(
             403,
-            pages::message("Request refused", "The form's CSRF token is missing or wrong."),
+            pages::message(
+                "Request refused",
+                "The form's CSRF token is missing or wrong.",
+            ),
         );
     }
     let user_key = match &who {
@@ -811,10 +835,9 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
         Who::User { key, .. } => Some(key.as_str()),
     };
     // The MFA guessing guard of the API applies (5 wrong codes lock the device for 15 minutes).
-    if let Err(e) = crate::mfa::verify_code(r.app, &account, user_key, &serial, r.f("code"), r.now) {
-        r.app
-            .console
-            .fail(&format!("ip:{}", r.peer.ip()), r.now);
+    if let Err(e) = crate::mfa::verify_code(r.app, &account, user_key, &serial, r.f("code"), r.now)
+    {
+        r.app.console.fail(&format!("ip:{}", r.peer.ip()), r.now);
         let msg = if e.code == ErrorCode::AccessDenied && e.message.contains("locked") {
             e.message
         } else {
@@ -842,8 +865,12 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
                 .unwrap_or(false)
         }),
     };
-    start_session(r, &account, &who, Some(r.now), Some(serial), must_change)
-        .cookie(cookie(PENDING_COOKIE, "", r.secure, Some(0)))
+    start_session(r, &account, &who, Some(r.now), Some(serial), must_change).cookie(cookie(
+        PENDING_COOKIE,
+        "",
+        r.secure,
+        Some(0),
+    ))
 }
 
 /// Mint the console session's credentials and remember the session.
@@ -909,10 +936,7 @@ fn start_session(
         let account = account.to_string();
         let key = key.clone();
         let _ = r.app.write(|st, t| {
-            if let Some(u) = st
-                .account_mut(&account)
-                .and_then(|a| a.users.get_mut(&key))
-            {
+            if let Some(u) = st.account_mut(&account).and_then(|a| a.users.get_mut(&key)) {
                 u.password_last_used = Some(r.now);
                 t.touch(crate::store::Kind::User, &account, &key);
             }
@@ -994,7 +1018,10 @@ fn switch_role(s: &Signed<'_>) -> Out {
     let serial = s.session.mfa_serial.clone().unwrap_or_default();
     if !code.is_empty() {
         if serial.is_empty() {
-            return pages::switch_form(s, Some("You have no MFA device; leave the MFA code empty."));
+            return pages::switch_form(
+                s,
+                Some("You have no MFA device; leave the MFA code empty."),
+            );
         }
         params.push(("SerialNumber", &serial));
         params.push(("TokenCode", code));
@@ -1009,7 +1036,10 @@ fn switch_role(s: &Signed<'_>) -> Out {
             } else {
                 ""
             };
-            return pages::switch_form(s, Some(&format!("{}: {}{hint}", e.code.as_str(), e.message)));
+            return pages::switch_form(
+                s,
+                Some(&format!("{}: {}{hint}", e.code.as_str(), e.message)),
+            );
         }
     };
     let doc = pages::parse(&xml);
@@ -1035,7 +1065,8 @@ fn switch_role(s: &Signed<'_>) -> Out {
     };
     s.update(|x| {
         x.role = Some(active);
-        x.recent.retain(|e| !(e.account == recent.account && e.role == recent.role));
+        x.recent
+            .retain(|e| !(e.account == recent.account && e.role == recent.role));
         x.recent.insert(0, recent);
         x.recent.truncate(RECENT_ROLES);
     });
@@ -1049,7 +1080,10 @@ mod tests {
     #[test]
     fn cookies_are_http_only_strict_and_secure_over_tls() {
         let c = cookie(SESSION_COOKIE, "x", false, None);
-        assert_eq!(c, "stsd_console=x; Path=/console; HttpOnly; SameSite=Strict");
+        assert_eq!(
+            c,
+            "stsd_console=x; Path=/console; HttpOnly; SameSite=Strict"
+        );
         assert!(cookie(SESSION_COOKIE, "x", true, Some(0)).ends_with("; Max-Age=0; Secure"));
     }
 

@@ -73,7 +73,9 @@ impl Node {
 
 /// The text of the first element `name` anywhere in the answer.
 pub(crate) fn first(doc: &[Node], name: &str) -> Option<String> {
-    doc.iter().find_map(|n| n.find(name)).map(|n| n.text.clone())
+    doc.iter()
+        .find_map(|n| n.find(name))
+        .map(|n| n.text.clone())
 }
 
 fn members<'a>(doc: &'a [Node], name: &str) -> Vec<&'a Node> {
@@ -184,7 +186,11 @@ fn page(s: &Signed<'_>, title: &str, content: Markup) -> Out {
     let csrf = &session.csrf;
     let (arn, account, expires) = match &session.role {
         Some(r) => (r.arn.as_str(), r.account.as_str(), r.creds.expires),
-        None => (session.arn.as_str(), session.account.as_str(), session.user.expires),
+        None => (
+            session.arn.as_str(),
+            session.account.as_str(),
+            session.user.expires,
+        ),
     };
     let notice = session.notice.as_ref().map(|n| n.to_string());
     if notice.is_some() {
@@ -237,13 +243,24 @@ fn page(s: &Signed<'_>, title: &str, content: Markup) -> Out {
     Out::html(200, body.into_string())
 }
 
-/// An API error as a message in the page.
+/// An API error as a message in the page. The encoded authorization message (for DecodeAuthorizationMessage)
+/// is folded away: it is long and meant for tools.
 fn api_error(e: &ApiError) -> Markup {
     let denied = e.code == crate::error::ErrorCode::AccessDenied;
+    let (text, encoded) = match e
+        .message
+        .split_once(" Encoded authorization failure message: ")
+    {
+        Some((t, enc)) => (t, Some(enc)),
+        None => (e.message.as_str(), None),
+    };
     html! {
         div.error id=(if denied { "access-denied" } else { "api-error" }) role="alert" {
             strong { @if denied { "Access denied" } @else { (e.code.as_str()) } }
-            " — " (e.message)
+            " — " (text)
+            @if let Some(enc) = encoded {
+                details { summary { "Encoded authorization failure message" } p.mono { (enc) } }
+            }
         }
     }
 }
@@ -313,7 +330,11 @@ pub(crate) fn users(s: &Signed<'_>) -> Out {
                     } }
                 })
                 .collect();
-            table(&["User", "ARN", "Created", "Password last used"], rows, "users")
+            table(
+                &["User", "ARN", "Created", "Password last used"],
+                rows,
+                "users",
+            )
         }
         Err(e) => api_error(&e),
     };
@@ -324,11 +345,17 @@ pub(crate) fn users(s: &Signed<'_>) -> Out {
 fn permissions(s: &Signed<'_>, kind: &str, name: &str) -> Markup {
     let attached = s.call(
         Service::Iam,
-        &[("Action", &format!("ListAttached{kind}Policies")), (&format!("{kind}Name"), name)],
+        &[
+            ("Action", &format!("ListAttached{kind}Policies")),
+            (&format!("{kind}Name"), name),
+        ],
     );
     let inline = s.call(
         Service::Iam,
-        &[("Action", &format!("List{kind}Policies")), (&format!("{kind}Name"), name)],
+        &[
+            ("Action", &format!("List{kind}Policies")),
+            (&format!("{kind}Name"), name),
+        ],
     );
     html! {
         h2 { "Attached policies" }
@@ -720,7 +747,10 @@ pub(crate) fn mfa_action(s: &Signed<'_>, op: &str) -> Out {
             let name = s.r.f("name");
             match s.call(
                 Service::Iam,
-                &[("Action", "CreateVirtualMFADevice"), ("VirtualMFADeviceName", name)],
+                &[
+                    ("Action", "CreateVirtualMFADevice"),
+                    ("VirtualMFADeviceName", name),
+                ],
             ) {
                 Ok(x) => {
                     let d = parse(&x);
@@ -766,7 +796,8 @@ pub(crate) fn mfa_action(s: &Signed<'_>, op: &str) -> Out {
                     if s.session.role.is_none() {
                         s.update(|x| x.mfa_serial = Some(serial.clone()));
                     }
-                    let n = html! { p id="mfa-enabled" { "MFA device " (serial) " is enabled." } }.into_string();
+                    let n = html! { p id="mfa-enabled" { "MFA device " (serial) " is enabled." } }
+                        .into_string();
                     s.update(|x| x.notice = Some(zeroize::Zeroizing::new(n)));
                     Out::redirect("/console/mfa")
                 }
@@ -825,14 +856,31 @@ pub(crate) fn simulate(s: &Signed<'_>) -> Out {
     for (i, a) in resources.iter().enumerate() {
         owned.push((format!("ResourceArns.member.{}", i + 1), a.clone()));
     }
-    for (i, line) in r.raw("context").lines().filter(|l| l.contains('=')).enumerate() {
+    for (i, line) in r
+        .raw("context")
+        .lines()
+        .filter(|l| l.contains('='))
+        .enumerate()
+    {
         let (k, v) = line.split_once('=').unwrap_or_default();
         let n = i + 1;
-        owned.push((format!("ContextEntries.member.{n}.ContextKeyName"), k.trim().to_string()));
-        owned.push((format!("ContextEntries.member.{n}.ContextKeyType"), "string".into()));
-        owned.push((format!("ContextEntries.member.{n}.ContextKeyValues.member.1"), v.trim().to_string()));
+        owned.push((
+            format!("ContextEntries.member.{n}.ContextKeyName"),
+            k.trim().to_string(),
+        ));
+        owned.push((
+            format!("ContextEntries.member.{n}.ContextKeyType"),
+            "string".into(),
+        ));
+        owned.push((
+            format!("ContextEntries.member.{n}.ContextKeyValues.member.1"),
+            v.trim().to_string(),
+        ));
     }
-    let params: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let params: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let result = s.call(Service::Iam, &params);
     let content = html! {
         (simulator_form(s))
@@ -903,8 +951,10 @@ pub(crate) fn audit(s: &Signed<'_>) -> Out {
     if let Some((k, v)) = attr {
         input["LookupAttributes"] = serde_json::json!([{"AttributeKey": k, "AttributeValue": v}]);
     }
-    let time = |t: &str| crate::audit::lookup::parse_time(&format!("{t}:00Z").replacen(' ', "T", 1))
-        .or_else(|| crate::audit::lookup::parse_time(t));
+    let time = |t: &str| {
+        crate::audit::lookup::parse_time(&format!("{t}:00Z").replacen(' ', "T", 1))
+            .or_else(|| crate::audit::lookup::parse_time(t))
+    };
     if let Some(t) = (!start.is_empty()).then(|| time(start)).flatten() {
         input["StartTime"] = t.into();
     }
@@ -978,7 +1028,8 @@ pub(crate) fn change_password(s: &Signed<'_>) -> Out {
     );
     match result {
         Ok(_) => {
-            let n = html! { p id="password-changed" { "Your password was changed." } }.into_string();
+            let n =
+                html! { p id="password-changed" { "Your password was changed." } }.into_string();
             s.update(|x| {
                 x.must_change_password = false;
                 x.notice = Some(zeroize::Zeroizing::new(n));

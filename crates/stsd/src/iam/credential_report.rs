@@ -135,7 +135,13 @@ pub fn build(ctx: &Ctx<'_>, acct: &Account) -> String {
             u.login_profile
                 .as_ref()
                 .map_or_else(|| NA.into(), |lp| report_time(lp.changed)),
-            match (&u.login_profile, acct.meta.password_policy.as_ref().and_then(|p| p.max_age_days)) {
+            match (
+                &u.login_profile,
+                acct.meta
+                    .password_policy
+                    .as_ref()
+                    .and_then(|p| p.max_age_days),
+            ) {
                 (Some(lp), Some(days)) => report_time(lp.changed + i64::from(days) * 86_400),
                 _ => NA.into(),
             },

@@ -101,7 +101,10 @@ pub fn check_password(
             if len < 8 {
                 return Err(violation("Password should have a minimum length of 8"));
             }
-            let kinds = [upper, lower, number, symbol].iter().filter(|k| **k).count();
+            let kinds = [upper, lower, number, symbol]
+                .iter()
+                .filter(|k| **k)
+                .count();
             if kinds < 3 {
                 return Err(violation("Password should include at least three of: uppercase letters, lowercase letters, numbers, symbols"));
             }
@@ -134,11 +137,7 @@ pub fn check_password(
             }
             if let Some(n) = pp.reuse_prevention {
                 let n = usize::try_from(n).unwrap_or(MAX_HISTORY);
-                if earlier
-                    .iter()
-                    .take(n)
-                    .any(|h| verify_password(h, password))
-                {
+                if earlier.iter().take(n).any(|h| verify_password(h, password)) {
                     return Err(violation(&format!(
                         "Password must not be one of the previous {n} passwords"
                     )));
