@@ -109,6 +109,17 @@ def browser():
     d.quit()
 
 
+def gone(element):
+    """Whether `element` belongs to a page that was replaced. Chromium answers a stale element either with
+    StaleElementReferenceException or with "Node with given id does not belong to the document"."""
+    from selenium.common.exceptions import WebDriverException
+    try:
+        element.is_enabled()
+        return False
+    except WebDriverException:
+        return True
+
+
 class Console:
     def __init__(self, driver, server, shots):
         self.d = driver
@@ -117,7 +128,7 @@ class Console:
         self.n = 0
 
     def go(self, path=""):
-        self.d.get(self.base + path)
+        self.d.get(self.base + path)  # returns once the page has loaded
 
     def el(self, css):
         from selenium.common.exceptions import NoSuchElementException
@@ -137,11 +148,12 @@ class Console:
 
     def click(self, css):
         """Click something that loads a new page, and wait until the new page has replaced the old one."""
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
         old = self.el("html")
         self.el(css).click()
-        WebDriverWait(self.d, 10).until(ec.staleness_of(old))
+        wait = WebDriverWait(self.d, 15)
+        wait.until(lambda d: gone(old))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def type(self, css, text):
         e = self.el(css)
@@ -360,4 +372,57 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     event = json.loads(c.els("#audit-events details pre")[0].text)
     assert event["eventName"] == "CreateAccessKey" and event["userAgent"] == "stsd-console"
     c.shot("audit")
+    console_key = c.els("#audit-events td.mono")[0].text
+    assert console_key.startswith("ASIA")  # the console acts with temporary credentials
+    # The time range: a window around now finds the event, one in the future nothing (the form is a GET).
+    fmt = lambda t: time.strftime("%Y-%m-%dT%H:%M", time.gmtime(t))
+    now = time.time()
+    c.go(f"/audit?user=dave&event=CreateAccessKey&start={fmt(now - 600)}&end={fmt(now + 600)}")
+    assert c.els("#audit-events td.event-name")
+    c.go(f"/audit?user=dave&start={fmt(now + 3600)}&end={fmt(now + 7200)}")
+    assert c.el("#audit-count").text == "0 events"
+    # The access key filter.
+    c.go(f"/audit?key={console_key}")
+    assert c.el("#audit-count").text != "0 events"
+    assert {e.text for e in c.els("#audit-events td.mono")} == {console_key}
     c.sign_out()
+
+
+def test_password_reset_root_sign_in_and_throttling(world, browser, shots):
+    s, iam = world["server"], world["iam"]
+    c = Console(browser, s, shots)
+    # PasswordResetRequired: the first page is the password change, nothing else opens until it is done.
+    iam.create_user(UserName="erin")
+    iam.create_login_profile(UserName="erin", Password=PASSWORD, PasswordResetRequired=True)
+    iam.put_user_policy(UserName="erin", PolicyName="cp", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:ChangePassword", "iam:GetUser"],
+                                                "Resource": f"arn:aws:iam::{ACCOUNT_ID}:user/erin"}]}))
+    c.sign_in(ACCOUNT_ID, "erin", PASSWORD)
+    assert c.els("#must-change")
+    c.go("/users")
+    assert c.els("#must-change")
+    c.type("#old-password", PASSWORD)
+    c.type("#new-password", "short")
+    c.click("#password-submit")
+    assert "PasswordPolicyViolation" in c.el("#api-error").text
+    c.shot("password-policy-violation")
+    c.type("#old-password", PASSWORD)
+    c.type("#new-password", "Brand-New-Pass-2")
+    c.click("#password-submit")
+    assert "changed" in c.el("#password-changed").text
+    assert iam.get_login_profile(UserName="erin")["LoginProfile"]["PasswordResetRequired"] is False
+    c.sign_out()
+    # The root signs in with its access key pair.
+    from conftest import ROOT_KEY, ROOT_SECRET
+    c.sign_in(ACCOUNT_ID, ROOT_KEY, ROOT_SECRET)
+    assert c.el("#identity-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:root"
+    c.go("/roles")
+    assert c.els("#roles")
+    c.sign_out()
+    # Five failures for one user name, then sign-in is refused even with the right password.
+    for _ in range(5):
+        c.sign_in(ACCOUNT_ID, "erin", "Wrong-Pass-9")
+        assert "incorrect" in c.el("#signin-error").text
+    c.sign_in(ACCOUNT_ID, "erin", "Brand-New-Pass-2")
+    assert "Too many failed sign-in attempts" in c.el("#signin-error").text
+    c.shot("throttled")
