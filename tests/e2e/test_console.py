@@ -155,6 +155,9 @@ class Console:
         wait.until(lambda d: gone(old))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
+    def text_of(self, css):
+        return self.el(css).text
+
     def type(self, css, text):
         e = self.el(css)
         e.clear()
@@ -414,10 +417,42 @@ def test_password_reset_root_sign_in_and_throttling(world, browser, shots):
     c.sign_out()
     # The root signs in with its access key pair.
     from conftest import ROOT_KEY, ROOT_SECRET
-    c.sign_in(ACCOUNT_ID, ROOT_KEY, ROOT_SECRET)
+    iam.create_account_alias(AccountAlias="console-main")
+    iam.create_group(GroupName="Ops+Team")
+    iam.add_user_to_group(GroupName="Ops+Team", UserName="erin")
+    arn = iam.create_policy(PolicyName="ReadOnly", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:Get*", "Resource": "*"}]}),
+        Tags=[{"Key": "team", "Value": "ops"}])["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName="Ops+Team", PolicyArn=arn)
+    c.sign_in("console-main", ROOT_KEY, ROOT_SECRET)
     assert c.el("#identity-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:root"
-    c.go("/roles")
-    assert c.els("#roles")
+    assert c.el("#session-expiry").text.startswith("Session ends in 0h 59m")  # the script's countdown
+    c.go("/groups")
+    c.click("#groups a")
+    assert "erin" in c.el("#group-members").text and "ReadOnly" in c.el("#attached-policies").text
+    c.click("#attached-policies a")
+    document = c.el("#policy-document").text
+    assert json.loads(document)["Statement"][0]["Action"] == "iam:Get*" and "\n  " in document  # pretty-printed
+    assert "Group Ops+Team" in c.el("#policy-entities").text and "ops" in c.el("#tags").text
+    c.shot("policy")
+    c.go("/users/erin")
+    assert "Ops+Team" in c.text_of("main") and "Password last used" in c.text_of("main")
+    # Own access keys: create (the secret once), deactivate, delete (after the script's confirmation).
+    c.go("/keys")
+    c.click("#create-key")
+    assert len(c.el("#new-key-secret").text) == 40
+    new_key = c.el("#new-key-id").text
+    row = f"//table[@id='access-keys']//tr[td[text()='{new_key}']]"
+    old = c.el("html")
+    browser.find_element("xpath", row + "//button[text()='Deactivate']").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 15).until(lambda d: gone(old))
+    assert [k["Status"] for k in iam.list_access_keys()["AccessKeyMetadata"] if k["AccessKeyId"] != ROOT_KEY] == ["Inactive"]
+    old = c.el("html")
+    browser.find_element("xpath", row + "//button[text()='Delete']").click()
+    browser.switch_to.alert.accept()
+    WebDriverWait(browser, 15).until(lambda d: gone(old))
+    assert [k["AccessKeyId"] for k in iam.list_access_keys()["AccessKeyMetadata"]] == [ROOT_KEY]
     c.sign_out()
     # Five failures for one user name, then sign-in is refused even with the right password.
     for _ in range(5):

@@ -123,6 +123,8 @@ struct Pending {
     serial: String,
     csrf: String,
     created: i64,
+    /// The password must be changed once signed in.
+    must_change: bool,
 }
 
 #[derive(Clone)]
@@ -462,7 +464,17 @@ fn route(r: &Req<'_>) -> Out {
     if session.must_change_password && path != "/console/password" && path != "/console/signout" {
         return Out::redirect("/console/password");
     }
-    let seg: Vec<&str> = path.split('/').skip(2).collect();
+    // Names in paths are percent-encoded by the pages that link to them (`+`, `=`, `@` … are legal in IAM names).
+    let decoded: Vec<String> = path
+        .split('/')
+        .skip(2)
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let seg: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (post, seg.as_slice()) {
         (false, [] | ["home"]) => pages::home(&s),
         (true, ["signout"]) => {
@@ -537,7 +549,8 @@ impl Signed<'_> {
         )?;
         let meta = crate::auth::RequestMeta {
             source_ip: self.r.peer.ip().to_string(),
-            secure_transport: self.r.secure,
+            // As for API requests: stsd itself speaks plain HTTP (a proxy's header is not proof of TLS).
+            secure_transport: false,
             user_agent: self.r.user_agent.clone(),
         };
         let rid = crate::ids::request_id();
@@ -789,10 +802,10 @@ fn sign_in(r: &Req<'_>) -> Out {
                 serial,
                 csrf: csrf.clone(),
                 created: r.now,
+                must_change,
             },
         );
         drop(p);
-        let _ = must_change;
         return Out::html(200, pages::mfa_step(&csrf, None)).cookie(cookie(
             PENDING_COOKIE,
             &id,
@@ -815,10 +828,11 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
                     x.who.clone(),
                     x.serial.clone(),
                     x.csrf.clone(),
+                    x.must_change,
                 )
             })
     };
-    let Some((account, who, serial, csrf)) = pending else {
+    let Some((account, who, serial, csrf, must_change)) = pending else {
         return sign_in_page(r, Some("The sign-in took too long. Start again."), 401);
     };
     if !same_secret(r.f("csrf"), &csrf) {
@@ -846,25 +860,6 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
         return Out::html(401, pages::mfa_step(&csrf, Some(&msg)));
     }
     lock(&r.app.console.pending).remove(&id);
-    let must_change = match &who {
-        Who::Root => false,
-        Who::User { key, .. } => r.app.read().ok().is_some_and(|st| {
-            st.account(&account)
-                .and_then(|a| {
-                    let u = a.users.get(key)?;
-                    let lp = u.login_profile.as_ref()?;
-                    Some(
-                        lp.reset_required
-                            || crate::iam::password_expired(
-                                a.meta.password_policy.as_ref(),
-                                lp,
-                                r.now,
-                            ),
-                    )
-                })
-                .unwrap_or(false)
-        }),
-    };
     start_session(r, &account, &who, Some(r.now), Some(serial), must_change).cookie(cookie(
         PENDING_COOKIE,
         "",
@@ -1098,6 +1093,50 @@ mod tests {
         assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100 + LIMIT_WINDOW_SECS));
         c.clear("u");
         assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100));
+    }
+
+    fn session(last_seen: i64, expires: i64) -> Session {
+        let creds = Creds {
+            akid: "ASIA".into(),
+            secret: Zeroizing::new("s".into()),
+            token: "t".into(),
+            expires,
+        };
+        Session {
+            csrf: "c".into(),
+            account: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/u".into(),
+            name: "u".into(),
+            mfa_serial: None,
+            user: creds,
+            role: None,
+            recent: Vec::new(),
+            last_seen,
+            must_change_password: false,
+            notice: None,
+        }
+    }
+
+    #[test]
+    fn sessions_end_when_idle_expired_or_removed() {
+        let c = Consoles::default();
+        let id = c.insert(session(1_000, 1_000 + USER_SESSION_SECS), 1_000);
+        assert_eq!(id.len(), 43);
+        // A request within the idle window keeps the session alive and moves the idle clock.
+        assert!(c.session(&id, 1_000 + IDLE_SECS - 1).is_some());
+        assert!(c.session(&id, 1_000 + 2 * IDLE_SECS - 2).is_some());
+        // Idle too long: gone for good.
+        assert!(c.session(&id, 1_000 + 3 * IDLE_SECS).is_none());
+        assert!(c.session(&id, 1_000 + 2 * IDLE_SECS - 1).is_none());
+        // The credentials' expiry ends it whatever the activity.
+        let id = c.insert(session(1_000, 1_100), 1_000);
+        assert!(c.session(&id, 1_099).is_some());
+        assert!(c.session(&id, 1_100).is_none());
+        // Sign-out.
+        let id = c.insert(session(1_000, 5_000), 1_000);
+        c.remove(&id);
+        assert!(c.session(&id, 1_001).is_none());
+        assert!(c.session("unknown", 1_001).is_none());
     }
 
     #[test]
