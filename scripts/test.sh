@@ -4,7 +4,7 @@
 # first run) and Cloud Custodian (into .venv-custodian, re-created when its pinned requirements change). A
 # throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store tests and is
 # removed at the end. The console's browser tests drive Debian's headless chromium through chromium-driver
-# (both installed if missing). The authorizer tests run nginx (Debian's nginx, installed if missing) in front of moto's S3
+# and read QR codes with zbar-tools (all installed if missing). The authorizer tests run nginx (Debian's nginx, installed if missing) in front of moto's S3
 # server (.venv-s3, re-created when tests/e2e/requirements-s3.txt changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,9 +60,10 @@ fi
 export S3_SERVER_BIN="$PWD/.venv-s3/bin/moto_server"
 
 echo "==> headless Chromium and its WebDriver (Debian's chromium + chromium-driver) for the console's browser tests"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# zbar-tools reads the MFA enrolment QR code as an authenticator app would.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/zbarimg ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver zbar-tools >/dev/null
 fi
 # Screenshots of the console tests' steps (the test prints the folder too).
 export STSD_CONSOLE_SHOTS="${STSD_CONSOLE_SHOTS:-$(mktemp -d /tmp/stsd-console-shots.XXXXXX)}"

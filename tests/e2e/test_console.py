@@ -1,6 +1,6 @@
 """The web console in a real browser: Debian's headless Chromium driven through chromedriver (selenium). Sign in with a
 password and MFA, switch into another account's role that requires MFA, revoke a role's sessions and watch an old
-session's next call fail, enrol an MFA device from the secret behind the QR code, run a simulation, filter the audit
+session's next call fail, enrol an MFA device from the secret read from the QR code (zbarimg), run a simulation, filter the audit
 trail; and the refusals: wrong password, wrong MFA code, a POST without its CSRF token, a page the user may not see.
 Screenshots of every step go to a folder printed at the start (STSD_CONSOLE_SHOTS to choose it)."""
 
@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import struct
+import subprocess
 import tempfile
 import time
 import urllib.error
@@ -24,6 +25,7 @@ from conftest import ACCOUNT_ID, error_code, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+ZBARIMG = "/usr/bin/zbarimg"
 PASSWORD = "Console-Pass-1"
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
@@ -96,8 +98,8 @@ def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), \
-        "Debian's chromium and chromium-driver are needed (scripts/test.sh installs them)"
+    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER) and os.path.exists(ZBARIMG), \
+        "Debian's chromium, chromium-driver and zbar-tools are needed (scripts/test.sh installs them)"
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):
@@ -328,9 +330,19 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     assert c.els("#no-mfa")
     c.type("#mfa-name", "dave-phone")
     c.click("#mfa-create")
-    assert c.el("#mfa-qr").get_attribute("src").startswith("data:image/png;base64,")
+    src = c.el("#mfa-qr").get_attribute("src")
+    assert src.startswith("data:image/png;base64,")
+    # Read the QR code as an authenticator app would (zbarimg, Debian's zbar-tools): an otpauth:// URI.
+    qr = os.path.join(shots, "mfa-qr-code.png")
+    with open(qr, "wb") as f:
+        f.write(base64.b64decode(src.split(",", 1)[1]))
+    uri = subprocess.run([ZBARIMG, "--raw", "-q", qr], capture_output=True, text=True, check=True).stdout.strip()
+    parsed = urllib.parse.urlparse(uri)
+    assert parsed.scheme == "otpauth" and parsed.netloc == "totp" and "dave-phone" in parsed.path
+    secret = urllib.parse.parse_qs(parsed.query)["secret"][0]
+    # The same secret is behind "Show secret key".
     c.el("details summary").click()
-    secret = c.el("#mfa-secret").text.strip()
+    assert c.el("#mfa-secret").text.strip() == secret
     c.shot("mfa-qr")
     n = step_now()
     c.type("#mfa-code1", totp(secret, n - 1))
