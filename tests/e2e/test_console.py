@@ -1,8 +1,8 @@
 """The web console in a real browser: Debian's headless Chromium driven through chromedriver (selenium). Sign in with a
 password and MFA, switch into another account's role that requires MFA, revoke a role's sessions and watch an old
-session's next call fail, enrol an MFA device from the secret read from the QR code (zbarimg), run a simulation, filter the audit
-trail; and the refusals: wrong password, wrong MFA code, a POST without its CSRF token, a page the user may not see.
-Screenshots of every step go to a folder printed at the start (STSD_CONSOLE_SHOTS to choose it)."""
+session's next call fail, enrol an MFA device from the secret read from its QR code (zbarimg), run simulations, filter
+the audit trail; and the refusals: wrong password, wrong MFA code, a POST without its CSRF token, a page the user may
+not see. Screenshots of every step go to a folder printed at the start (STSD_CONSOLE_SHOTS to choose it)."""
 
 import base64
 import itertools
@@ -374,6 +374,19 @@ def test_mfa_enrolment_simulation_and_audit(world, browser, shots):
     matched = " ".join(e.text for e in c.els("#sim-highlight .line.matched"))
     assert "s3:GetObject" in matched
     c.shot("simulation")
+    # A principal's own policies: carol may list users but not roles.
+    c.go("/simulate")
+    carol = f"arn:aws:iam::{ACCOUNT_ID}:user/carol"
+    assert carol in [o.get_attribute("value") for o in c.els("#principals option")]
+    c.type("#sim-source", carol)
+    c.type("#sim-actions", "iam:ListUsers, iam:ListRoles")
+    c.click("#sim-run")
+    rows = {r.find_elements("css selector", "td")[0].text: r.find_elements("css selector", "td")[2].text
+            for r in c.els("#sim-results tbody tr")}
+    assert rows == {"iam:ListUsers": "allowed", "iam:ListRoles": "implicitDeny"}
+    # The matched statement names carol's inline policy "some".
+    assert c.el("#sim-results tbody tr td div").text.startswith("some lines")
+    c.shot("simulation-principal")
 
     # The audit trail filtered by user and event name; the event JSON is there.
     c.go("/audit")

@@ -819,12 +819,25 @@ pub(crate) fn simulate_form(s: &Signed<'_>) -> Out {
     page(s, "Policy simulator", simulator_form(s))
 }
 
+/// The ARNs of the users and roles the signed-in identity may list (suggestions for the simulator; a listing it
+/// may not make just suggests nothing).
+fn principal_arns(s: &Signed<'_>) -> Vec<String> {
+    let mut arns = Vec::new();
+    for (action, list) in [("ListUsers", "Users"), ("ListRoles", "Roles")] {
+        if let Ok(x) = s.call(Service::Iam, &[("Action", action)]) {
+            arns.extend(members(&parse(&x), list).iter().map(|m| m.get("Arn")));
+        }
+    }
+    arns
+}
+
 fn simulator_form(s: &Signed<'_>) -> Markup {
     let r = s.r;
     html! {
         form method="post" action="/console/simulate" id="simulate-form" {
             (csrf_field(s))
-            label { "User or role ARN (empty: only the policy below)" input type="text" name="source" id="sim-source" value=(r.f("source")); }
+            label { "User or role ARN (empty: only the policy below)" input type="text" name="source" id="sim-source" list="principals" value=(r.f("source")); }
+            datalist id="principals" { @for a in principal_arns(s) { option value=(a) {} } }
             label { "Policy document (JSON)" textarea name="policy" id="sim-policy" rows="8" { (r.raw("policy")) } }
             label { "Actions (space or comma separated)" input type="text" name="actions" id="sim-actions" value=(r.f("actions")) required; }
             label { "Resource ARNs (optional)" input type="text" name="resources" id="sim-resources" value=(r.f("resources")); }
