@@ -758,9 +758,13 @@ fn sign_in(r: &Req<'_>) -> Out {
     let account_name = r.f("account");
     let name = r.f("username");
     let ip_key = format!("ip:{}", r.peer.ip());
+    let resolved = resolve_account(r.app, account_name);
+    // Counted per account ID when the name resolves, so an alias and the ID share one budget.
     let user_key = format!(
         "user:{}/{}",
-        account_name.to_lowercase(),
+        resolved
+            .clone()
+            .unwrap_or_else(|| account_name.to_lowercase()),
         name.to_lowercase()
     );
     let console = &r.app.console;
@@ -773,7 +777,7 @@ fn sign_in(r: &Req<'_>) -> Out {
             429,
         );
     }
-    let result = resolve_account(r.app, account_name)
+    let result = resolved
         .ok_or("Your authentication information is incorrect. Please try again.")
         .and_then(|account| {
             check_password(r.app, &account, name, r.raw("password"), r.now)
