@@ -12,7 +12,8 @@
 //! `X-Forwarded-Proto: https`). Sessions are kept in this node's memory ([`Consoles`]): with several nodes
 //! behind a load balancer, use sticky sessions; a restart signs everyone out. Every POST carries a CSRF token
 //! (the session's, or for sign-in a double-submitted pre-session cookie), compared in constant time. Sign-in
-//! failures are limited per user and per source IP; sessions end after [`IDLE_SECS`] without a request, at
+//! failures are limited per user and per source IP (in the store's failure counters: shared by every node);
+//! sessions end after [`IDLE_SECS`] without a request, at
 //! the credentials' expiry, or at sign-out (the session and its credentials are forgotten at once).
 
 mod pages;
@@ -138,12 +139,12 @@ enum Who {
     },
 }
 
-/// This node's console sessions, half-done sign-ins and sign-in failure counters.
+/// This node's console sessions and half-done sign-ins. (Sign-in failure counters are in the store: see
+/// [`throttled`].)
 #[derive(Default)]
 pub struct Consoles {
     sessions: Mutex<HashMap<String, Session>>,
     pending: Mutex<HashMap<String, Pending>>,
-    failures: Mutex<HashMap<String, (u32, i64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,30 +152,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Consoles {
-    /// Whether `key` has used up its failures in the current window.
-    fn limited(&self, key: &str, max: u32, now: i64) -> bool {
-        lock(&self.failures)
-            .get(key)
-            .is_some_and(|(n, since)| *n >= max && now - since < LIMIT_WINDOW_SECS)
-    }
-
-    fn fail(&self, key: &str, now: i64) {
-        let mut f = lock(&self.failures);
-        // Bounded: forget expired windows when the table grows.
-        if f.len() > 100_000 {
-            f.retain(|_, (_, since)| now - *since < LIMIT_WINDOW_SECS);
-        }
-        let e = f.entry(key.to_string()).or_insert((0, now));
-        if now - e.1 >= LIMIT_WINDOW_SECS {
-            *e = (0, now);
-        }
-        e.0 = e.0.saturating_add(1);
-    }
-
-    fn clear(&self, key: &str) {
-        lock(&self.failures).remove(key);
-    }
-
     fn session(&self, id: &str, now: i64) -> Option<Session> {
         let mut s = lock(&self.sessions);
         let alive = s
@@ -205,6 +182,30 @@ impl Consoles {
 
     fn remove(&self, id: &str) {
         lock(&self.sessions).remove(id);
+    }
+}
+
+/// The sign-in failure budget of `key` (a user or a source IP): `limit` failures within [`LIMIT_WINDOW_SECS`],
+/// then refused for as long. Kept in the store's failure counters (as the MFA guessing guard's), so every node
+/// sharing the store enforces one budget and a restart does not reset it.
+fn budget(limit: u32) -> crate::store::FailurePolicy {
+    crate::store::FailurePolicy {
+        limit,
+        window: LIMIT_WINDOW_SECS,
+        lockout: LIMIT_WINDOW_SECS,
+    }
+}
+
+/// Whether `key` is out of sign-in attempts. A store that cannot answer refuses the sign-in (fails closed).
+fn throttled(app: &App, key: &str, now: i64) -> bool {
+    app.store()
+        .locked_until(key, now)
+        .map_or(true, |l| l.is_some())
+}
+
+fn count_failure(app: &App, key: &str, limit: u32, now: i64) {
+    if let Err(e) = app.store().record_failure(key, now, budget(limit)) {
+        tracing::error!(error = %e, "console sign-in failure not counted");
     }
 }
 
@@ -757,20 +758,17 @@ fn sign_in(r: &Req<'_>) -> Out {
     }
     let account_name = r.f("account");
     let name = r.f("username");
-    let ip_key = format!("ip:{}", r.peer.ip());
+    let ip_key = format!("console-ip:{}", r.peer.ip());
     let resolved = resolve_account(r.app, account_name);
     // Counted per account ID when the name resolves, so an alias and the ID share one budget.
     let user_key = format!(
-        "user:{}/{}",
+        "console-user:{}/{}",
         resolved
             .clone()
             .unwrap_or_else(|| account_name.to_lowercase()),
         name.to_lowercase()
     );
-    let console = &r.app.console;
-    if console.limited(&ip_key, MAX_FAILURES_PER_IP, r.now)
-        || console.limited(&user_key, MAX_FAILURES_PER_USER, r.now)
-    {
+    if throttled(r.app, &ip_key, r.now) || throttled(r.app, &user_key, r.now) {
         return sign_in_page(
             r,
             Some("Too many failed sign-in attempts. Wait 15 minutes and try again."),
@@ -786,17 +784,19 @@ fn sign_in(r: &Req<'_>) -> Out {
     let (account, who, serial, must_change) = match result {
         Ok(x) => x,
         Err(why) => {
-            console.fail(&ip_key, r.now);
-            console.fail(&user_key, r.now);
+            count_failure(r.app, &ip_key, MAX_FAILURES_PER_IP, r.now);
+            count_failure(r.app, &user_key, MAX_FAILURES_PER_USER, r.now);
             tracing::info!(account = account_name, "console sign-in refused");
             return sign_in_page(r, Some(why), 401);
         }
     };
-    console.clear(&user_key);
+    if let Err(e) = r.app.store().clear_failures(&user_key) {
+        tracing::error!(error = %e, "console sign-in failures not cleared");
+    }
     if let Some(serial) = serial {
         let id = random_token();
         let csrf = random_token();
-        let mut p = lock(&console.pending);
+        let mut p = lock(&r.app.console.pending);
         p.retain(|_, x| r.now - x.created < PENDING_SECS);
         p.insert(
             id.clone(),
@@ -855,7 +855,12 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
     // The MFA guessing guard of the API applies (5 wrong codes lock the device for 15 minutes).
     if let Err(e) = crate::mfa::verify_code(r.app, &account, user_key, &serial, r.f("code"), r.now)
     {
-        r.app.console.fail(&format!("ip:{}", r.peer.ip()), r.now);
+        count_failure(
+            r.app,
+            &format!("console-ip:{}", r.peer.ip()),
+            MAX_FAILURES_PER_IP,
+            r.now,
+        );
         let msg = if e.code == ErrorCode::AccessDenied && e.message.contains("locked") {
             e.message
         } else {
@@ -1087,16 +1092,28 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_limited_per_key_and_window() {
-        let c = Consoles::default();
+    fn failures_are_limited_per_key_and_window_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let app = App::new(
+            Box::new(store),
+            crate::app::Config::default(),
+            crate::app::Clock::fixed(100),
+        )
+        .unwrap();
         for _ in 0..MAX_FAILURES_PER_USER {
-            assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100));
-            c.fail("u", 100);
+            assert!(!throttled(&app, "console-user:a/u", 100));
+            count_failure(&app, "console-user:a/u", MAX_FAILURES_PER_USER, 100);
         }
-        assert!(c.limited("u", MAX_FAILURES_PER_USER, 100));
-        assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100 + LIMIT_WINDOW_SECS));
-        c.clear("u");
-        assert!(!c.limited("u", MAX_FAILURES_PER_USER, 100));
+        assert!(throttled(&app, "console-user:a/u", 100));
+        assert!(!throttled(&app, "console-user:a/other", 100));
+        assert!(!throttled(
+            &app,
+            "console-user:a/u",
+            100 + LIMIT_WINDOW_SECS + 1
+        ));
+        app.store().clear_failures("console-user:a/u").unwrap();
+        assert!(!throttled(&app, "console-user:a/u", 100));
     }
 
     fn session(last_seen: i64, expires: i64) -> Session {
