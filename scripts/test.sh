@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "==> generated wire code up to date with crates/wire/models (scripts/gen_wire.py --check)"
+python3 scripts/gen_wire.py --check
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -199,3 +199,17 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The wire layer's refusals keep their code and wording.
+impl From<stsd_wire::WireError> for ApiError {
+    fn from(e: stsd_wire::WireError) -> Self {
+        use stsd_wire::WireErrorCode as W;
+        let code = match e.code {
+            W::ValidationError => ErrorCode::ValidationError,
+            W::InvalidParameterValue => ErrorCode::InvalidParameterValue,
+            W::InvalidParameterCombination => ErrorCode::InvalidParameterCombination,
+            W::MalformedQueryString => ErrorCode::MalformedQueryString,
+        };
+        ApiError::new(code, e.message)
+    }
+}

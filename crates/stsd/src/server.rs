@@ -500,7 +500,7 @@ pub(crate) fn process(
 ) -> (Service, String, Result<String, ApiError>) {
     // Metrics label only known actions: what an unknown request names is unbounded.
     let unknown = || "Unknown".to_string();
-    let params = match Params::decode(query, form_body(parts, body)) {
+    let params = match Params::decode(query, form_body(parts, body)).map_err(ApiError::from) {
         Ok(p) => p,
         Err(e) => {
             record_rejected(

@@ -1,7 +1,13 @@
 //! The AWS Query protocol: request decoding, XML response and error envelopes.
 
-pub mod query;
-pub mod xml;
+/// The Query decoder lives in the wire crate; re-exported so the server and actions keep their paths.
+pub mod query {
+    pub use stsd_wire::query::*;
+}
+/// The XML writer lives in the wire crate.
+pub mod xml {
+    pub use stsd_wire::xml::*;
+}
 
 use crate::error::ApiError;
 use xml::Xml;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{WireError, WireErrorCode, WireResult};
 
 /// Hard cap on the number of parameters in one request (GetAccountAuthorizationDetails filters,
 /// simulation context entries and tags stay far below it).
@@ -20,19 +20,19 @@ pub struct Params {
 impl Params {
     /// Decode the query string and (for form posts) the body. A name that appears in both places, or twice,
     /// is rejected: which of the two values a signer meant is ambiguous.
-    pub fn decode(query: &str, body: &[u8]) -> ApiResult<Params> {
+    pub fn decode(query: &str, body: &[u8]) -> WireResult<Params> {
         let mut map = BTreeMap::new();
         for part in [query.as_bytes(), body] {
             for (k, v) in form_urlencoded::parse(part) {
                 if map.len() >= MAX_PARAMS {
-                    return Err(ApiError::new(
-                        ErrorCode::MalformedQueryString,
+                    return Err(WireError::new(
+                        WireErrorCode::MalformedQueryString,
                         "Too many parameters.",
                     ));
                 }
                 if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidParameterCombination,
+                    return Err(WireError::new(
+                        WireErrorCode::InvalidParameterCombination,
                         format!("The parameter {k} was given more than once."),
                     ));
                 }
@@ -59,13 +59,13 @@ impl Params {
     }
 
     /// Required parameter; missing → `ValidationError` naming the lowerCamelCase member.
-    pub fn required(&self, name: &str) -> ApiResult<&str> {
+    pub fn required(&self, name: &str) -> WireResult<&str> {
         self.get(name)
-            .ok_or_else(|| ApiError::missing(&lower_camel(name)))
+            .ok_or_else(|| crate::validate::missing(&lower_camel(name)))
     }
 
     /// Indexes N present under `prefix.member.N` (optionally followed by `.field`), sorted numerically.
-    fn member_indexes(&self, prefix: &str) -> ApiResult<Vec<usize>> {
+    fn member_indexes(&self, prefix: &str) -> WireResult<Vec<usize>> {
         let head = format!("{prefix}.member.");
         let mut idx = Vec::new();
         for key in self
@@ -88,7 +88,7 @@ impl Params {
     }
 
     /// A list of scalars, `prefix.member.N`. `None` when absent; `Some(empty)` for the `prefix=` empty-list form.
-    pub fn list(&self, prefix: &str) -> ApiResult<Option<Vec<String>>> {
+    pub fn list(&self, prefix: &str) -> WireResult<Option<Vec<String>>> {
         let idx = self.member_indexes(prefix)?;
         if idx.is_empty() {
             return Ok(self.get(prefix).map(|_| Vec::new()));
@@ -98,8 +98,8 @@ impl Params {
             match self.get(&format!("{prefix}.member.{n}")) {
                 Some(v) => out.push(v.to_string()),
                 None => {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidParameterValue,
+                    return Err(WireError::new(
+                        WireErrorCode::InvalidParameterValue,
                         format!("{prefix}.member.{n} must be a value, not a structure."),
                     ))
                 }
@@ -110,7 +110,7 @@ impl Params {
 
     /// A list of structures, `prefix.member.N.Field`; each element is returned as its own `Params` view
     /// with the `prefix.member.N.` head stripped.
-    pub fn struct_list(&self, prefix: &str) -> ApiResult<Option<Vec<Params>>> {
+    pub fn struct_list(&self, prefix: &str) -> WireResult<Option<Vec<Params>>> {
         let idx = self.member_indexes(prefix)?;
         if idx.is_empty() {
             return Ok(self.get(prefix).map(|_| Vec::new()));
@@ -135,7 +135,7 @@ impl Params {
     }
 
     /// A map, `prefix.entry.N.key` / `prefix.entry.N.value`.
-    pub fn map(&self, prefix: &str) -> ApiResult<Option<BTreeMap<String, String>>> {
+    pub fn map(&self, prefix: &str) -> WireResult<Option<BTreeMap<String, String>>> {
         let head = format!("{prefix}.entry.");
         let mut out = BTreeMap::new();
         let mut any = false;
@@ -182,9 +182,9 @@ impl Params {
     }
 }
 
-fn bad_index(key: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::MalformedQueryString,
+fn bad_index(key: &str) -> WireError {
+    WireError::new(
+        WireErrorCode::MalformedQueryString,
         format!("Invalid list index in parameter {key}."),
     )
 }

@@ -1,0 +1,64 @@
+//! stsd's wire layer: the AWS Query protocol (form-encoded parameters in, XML out) and the typed inputs and
+//! outputs of every IAM and STS operation stsd serves, generated from botocore's service models by
+//! `scripts/gen_wire.py` (`crates/wire/models/`). This crate knows nothing of stsd's state, policies or
+//! server; it depends on no other workspace crate.
+
+pub mod error;
+pub mod query;
+pub mod time;
+pub mod validate;
+pub mod xml;
+
+/// Generated from `crates/wire/models/` by `scripts/gen_wire.py`; never edited by hand.
+pub mod generated {
+    pub mod iam;
+    pub mod sts;
+}
+
+pub use error::{WireError, WireErrorCode, WireResult};
+pub use query::Params;
+
+/// A row of a generated operation table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The `Action` name.
+    pub name: &'static str,
+    /// The model's input shape.
+    pub input: &'static str,
+    /// The model's output shape; `None` when the response carries no `{Action}Result` element.
+    pub output: Option<&'static str>,
+    /// The error shapes the model lists for the operation.
+    pub errors: &'static [&'static str],
+}
+
+/// An operation's typed input, decoded from Query parameters.
+pub trait Input: Sized {
+    /// The `Action` this input belongs to.
+    const OPERATION: &'static str;
+
+    /// Read the members at the top level, collecting violations.
+    fn read_top(p: &Params, v: &mut validate::Violations) -> WireResult<Self>;
+
+    /// Decode and validate: every violated constraint is reported in one `ValidationError`.
+    fn decode(p: &Params) -> WireResult<Self> {
+        let mut v = validate::Violations::new();
+        let input = Self::read_top(p, &mut v)?;
+        v.finish()?;
+        Ok(input)
+    }
+}
+
+/// An operation's typed output: the XML members of its `{Action}Result` element (`None`: no element).
+pub trait Output {
+    fn encode(&self) -> Option<String>;
+}
+
+/// Operations without a result element (`DeleteUser`, …).
+impl Output for () {
+    fn encode(&self) -> Option<String> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""Generate stsd's typed wire layer from botocore's IAM and STS service models.
+
+    python3 scripts/gen_wire.py           # rewrite crates/wire/src/generated/{iam,sts}.rs
+    python3 scripts/gen_wire.py --check   # exit 1 if the checked-in output differs from what the models give
+
+Inputs (versioned in the repo): crates/wire/models/{iam-2010-05-08,sts-2011-06-15}.json (botocore's
+service-2.json, see crates/wire/models/README.md) and crates/wire/models/served.txt (the operations stsd serves).
+Only shapes reachable from served operations are generated. The output is deterministic: shapes are emitted in
+sorted order, members in model order. Standard library only.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = os.path.join(ROOT, "crates", "wire", "models")
+OUT = os.path.join(ROOT, "crates", "wire", "src", "generated")
+
+SERVICES = [("iam", "iam-2010-05-08.json"), ("sts", "sts-2011-06-15.json")]
+
+# Members the model does not mark `sensitive` but which are secrets all the same: they never reach the audit
+# trail. (shape, member) pairs; `*` matches any shape.
+SENSITIVE_OVERRIDES = {
+    ("Credentials", "SecretAccessKey"),
+    ("Credentials", "SessionToken"),
+    ("VirtualMFADevice", "Base32StringSeed"),
+    ("VirtualMFADevice", "QRCodePNG"),
+    ("EnableMFADeviceRequest", "AuthenticationCode1"),
+    ("EnableMFADeviceRequest", "AuthenticationCode2"),
+    ("ResyncMFADeviceRequest", "AuthenticationCode1"),
+    ("ResyncMFADeviceRequest", "AuthenticationCode2"),
+    ("AssumeRoleRequest", "TokenCode"),
+    ("GetSessionTokenRequest", "TokenCode"),
+    ("AssumeRoleWithWebIdentityRequest", "WebIdentityToken"),
+    ("AssumeRoleWithSAMLRequest", "SAMLAssertion"),
+    ("DecodeAuthorizationMessageRequest", "EncodedMessage"),
+    ("DecodeAuthorizationMessageResponse", "DecodedMessage"),
+}
+
+# Shapes whose value is too large or too private to echo in a validation message; AWS shows a placeholder.
+REDACTED_IN_MESSAGES = {"policyDocumentType"}
+
+RUST_KEYWORDS = {"type", "match", "ref", "self", "struct", "enum", "fn", "mod", "use", "in", "as", "loop"}
+
+
+def snake(name):
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    s = s.lower()
+    return "r#" + s if s in RUST_KEYWORDS else s
+
+
+def lower_camel(name):
+    return name[:1].lower() + name[1:]
+
+
+def type_name(shape):
+    return shape[:1].upper() + shape[1:]
+
+
+def rust_str(s):
+    return json.dumps(s, ensure_ascii=True)
+
+
+def rust_pattern(pat):
+    """A botocore (Java) pattern as a Rust `regex` full match. `\\w`/`\\d` are ASCII in Java."""
+    if pat == "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$":
+        # No look-around in `regex`: "no two hyphens in a row" is checked by `crate::validate::no_double_hyphen`.
+        return "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+    out = []
+    i = 0
+    in_class = False
+    while i < len(pat):
+        c = pat[i]
+        if c == "\\" and i + 1 < len(pat):
+            n = pat[i + 1]
+            if n in "wd":
+                body = "0-9A-Za-z_" if n == "w" else "0-9"
+                out.append(body if in_class else "[" + body + "]")
+            else:
+                out.append(pat[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        out.append(c)
+        i += 1
+    body = "".join(out)
+    if body.startswith("^") and body.endswith("$"):
+        return body
+    return "^(?:" + body + ")$"
+
+
+class Gen:
+    def __init__(self, service, model, ops):
+        self.service = service
+        self.model = model
+        self.shapes = model["shapes"]
+        self.ops = ops
+        self.inputs = set()  # structure shapes that need a decoder
+        self.outputs = set()  # structure shapes that need an encoder
+        self.patterns = {}  # pattern -> index
+
+    def walk(self, name, into):
+        s = self.shapes[name]
+        t = s["type"]
+        if t == "structure":
+            if name in into:
+                return
+            into.add(name)
+            for m in s.get("members", {}).values():
+                self.walk(m["shape"], into)
+        elif t == "list":
+            self.walk(s["member"]["shape"], into)
+        elif t == "map":
+            self.walk(s["key"]["shape"], into)
+            self.walk(s["value"]["shape"], into)
+
+    def collect(self):
+        for op in self.ops:
+            o = self.model["operations"][op]
+            if "input" in o:
+                self.walk(o["input"]["shape"], self.inputs)
+            if "output" in o:
+                self.walk(o["output"]["shape"], self.outputs)
+
+    def rust_type(self, name, direction):
+        s = self.shapes[name]
+        t = s["type"]
+        if t == "string":
+            return "String"
+        if t in ("integer", "long"):
+            return "i64"
+        if t == "boolean":
+            return "bool"
+        if t == "timestamp":
+            return "i64"
+        if t == "blob":
+            return "Vec<u8>"
+        if t == "list":
+            return "Vec<%s>" % self.rust_type(s["member"]["shape"], direction)
+        if t == "map":
+            return "BTreeMap<String, String>"
+        if t == "structure":
+            return type_name(name)
+        raise SystemExit("unsupported shape type %s (%s)" % (t, name))
+
+    def sensitive(self, struct, member, mshape):
+        return bool(self.shapes[mshape].get("sensitive")) or (struct, member) in SENSITIVE_OVERRIDES
+
+    def pattern_fn(self, pat):
+        if pat not in self.patterns:
+            self.patterns[pat] = len(self.patterns)
+        return "pattern_%d" % self.patterns[pat]
+
+    # ---- structs -------------------------------------------------------------------------------------------
+
+    def emit_struct(self, name, w):
+        s = self.shapes[name]
+        members = s.get("members", {})
+        required = set(s.get("required", []))
+        direction = "in" if name in self.inputs else "out"
+        uses = []
+        if name in self.inputs:
+            uses.append("decoded from the Query parameters")
+        if name in self.outputs:
+            uses.append("written as XML")
+        w("/// `%s` (%s)." % (name, ", ".join(uses)))
+        w("#[derive(Debug, Clone, Default, PartialEq, Eq)]")
+        w("pub struct %s {" % type_name(name))
+        for mn, m in members.items():
+            rt = self.rust_type(m["shape"], direction)
+            if mn not in required:
+                rt = "Option<%s>" % rt
+            if self.sensitive(name, mn, m["shape"]):
+                w("    /// Sensitive: never audited.")
+            w("    pub %s: %s," % (snake(mn), rt))
+        w("}")
+        w("")
+        w("impl %s {" % type_name(name))
+        w("    /// Wire names of the members, in model order.")
+        w("    pub const MEMBERS: &'static [&'static str] = &[%s];" % ", ".join(rust_str(m) for m in members))
+        sens = [mn for mn, m in members.items() if self.sensitive(name, mn, m["shape"])]
+        w("    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).")
+        w("    pub const SENSITIVE: &'static [&'static str] = &[%s];" % ", ".join(rust_str(m) for m in sens))
+        if name in self.inputs:
+            self.emit_decoder(name, members, required, w)
+        if name in self.outputs:
+            self.emit_encoder(name, members, w)
+        w("}")
+        w("")
+
+    # ---- decoding and validation ---------------------------------------------------------------------------
+
+    def checks(self, shape_name, val, shown, path, w, indent):
+        """Constraint checks of one scalar string value `val: &str` at `path` (a Rust &str expression)."""
+        s = self.shapes[shape_name]
+        pad = " " * indent
+        mn = s.get("min")
+        mx = s.get("max")
+        if s["type"] == "string":
+            if mn is not None or mx is not None:
+                w("%sv.length(%s, %s, %s, %s);" % (pad, shown, path, rust_opt(mn), rust_opt(mx)))
+            if "pattern" in s:
+                f = self.pattern_fn(s["pattern"])
+                w("%sv.pattern(%s(%s), %s, %s, %s);" % (pad, f, val, shown, path, rust_str(s["pattern"])))
+            if "enum" in s:
+                w("%sv.one_of(%s, %s, &[%s]);" % (pad, val, path, ", ".join(rust_str(e) for e in s["enum"])))
+
+    def shown(self, shape_name, val):
+        if shape_name in REDACTED_IN_MESSAGES:
+            return "if v.is_shown_in_full(%s) { %s } else { \"<policy document>\" }" % (val, val)
+        return val
+
+    def emit_decoder(self, name, members, required, w):
+        w("")
+        w("    /// Read this structure from `p` (member names relative to it); constraint violations are")
+        w("    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).")
+        w("    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {")
+        if not members:
+            w("        let _ = (p, at, v);")
+            w("        Ok(Self {})")
+            w("    }")
+            return
+        for mn, m in members.items():
+            ms = m["shape"]
+            sh = self.shapes[ms]
+            t = sh["type"]
+            var = "m_" + snake(mn).replace("r#", "")
+            path = "&format!(\"{at}%s\")" % lower_camel(mn)
+            req = mn in required
+            key = rust_str(mn)
+            if t == "string":
+                w("        let %s = p.get(%s);" % (var, key))
+                buf = []
+                self.checks(ms, "s", self.shown(ms, "s"), path, buf.append, 12)
+                if buf:
+                    w("        if let Some(s) = %s {" % var)
+                    lines_extend(w, buf)
+                    if req:
+                        w("        } else {")
+                        w("            v.null(%s);" % path)
+                    w("        }")
+                elif req:
+                    w("        if %s.is_none() {" % var)
+                    w("            v.null(%s);" % path)
+                    w("        }")
+                conv = "%s.map(str::to_owned)" % var
+                w("        let %s = %s%s;" % (var, conv, ".unwrap_or_default()" if req else ""))
+            elif t in ("integer", "long", "boolean"):
+                fn = "int" if t != "boolean" else "boolean"
+                w("        let %s = v.%s(p.get(%s), %s)?;" % (var, fn, key, path))
+                if t != "boolean" and ("min" in sh or "max" in sh):
+                    w("        if let Some(n) = %s {" % var)
+                    w("            v.range(n, %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
+                    w("        }")
+                if req:
+                    w("        if %s.is_none() {" % var)
+                    w("            v.null(%s);" % path)
+                    w("        }")
+                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+            elif t == "list":
+                el = sh["member"]["shape"]
+                et = self.shapes[el]["type"]
+                if et == "structure":
+                    w("        let %s = match p.struct_list(%s)? {" % (var, key))
+                    w("            Some(items) => {")
+                    w("                let mut out = Vec::with_capacity(items.len());")
+                    w("                let at = format!(\"{at}%s.member.\");" % lower_camel(mn))
+                    w("                for item in &items {")
+                    w("                    out.push(%s::read(item, &at, v)?);" % type_name(el))
+                    w("                }")
+                    w("                Some(out)")
+                    w("            }")
+                    w("            None => None,")
+                    w("        };")
+                elif et == "string":
+                    w("        let %s = p.list(%s)?;" % (var, key))
+                    buf = []
+                    self.checks(el, "s", self.shown(el, "s"), "&at", buf.append, 16)
+                    if buf:
+                        w("        if let Some(items) = &%s {" % var)
+                        w("            let at = format!(\"{at}%s.member\");" % lower_camel(mn))
+                        w("            for s in items {")
+                        w("                let s = s.as_str();")
+                        lines_extend(w, buf)
+                        w("            }")
+                        w("        }")
+                else:
+                    raise SystemExit("unsupported input list element %s in %s.%s" % (et, name, mn))
+                if "min" in sh or "max" in sh:
+                    w("        if let Some(items) = &%s {" % var)
+                    w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
+                    w("        }")
+                if req:
+                    w("        if %s.is_none() {" % var)
+                    w("            v.null(%s);" % path)
+                    w("        }")
+                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+            elif t == "map":
+                w("        let %s = p.map(%s)?;" % (var, key))
+                if "min" in sh or "max" in sh:
+                    w("        if let Some(items) = &%s {" % var)
+                    w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
+                    w("        }")
+                if req:
+                    w("        if %s.is_none() {" % var)
+                    w("            v.null(%s);" % path)
+                    w("        }")
+                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+            elif t == "structure":
+                w("        let sub = p.sub(%s);" % key)
+                w("        let %s = if sub.is_empty() {" % var)
+                if req:
+                    w("            v.null(%s);" % path)
+                w("            None")
+                w("        } else {")
+                w("            Some(%s::read(&sub, &format!(\"{at}%s.\"), v)?)" % (type_name(ms), lower_camel(mn)))
+                w("        };")
+                if req:
+                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+            else:
+                raise SystemExit("unsupported input member type %s in %s.%s" % (t, name, mn))
+        w("        Ok(Self {")
+        for mn in members:
+            w("            %s: m_%s," % (snake(mn), snake(mn).replace("r#", "")))
+        w("        })")
+        w("    }")
+
+    # ---- encoding ------------------------------------------------------------------------------------------
+
+    def emit_value(self, shape_name, tag, expr, w, indent):
+        """Write `expr` (a reference to a value of `shape_name`) as element `tag`."""
+        pad = " " * indent
+        s = self.shapes[shape_name]
+        t = s["type"]
+        if t == "string":
+            w("%sx.elem(%s, %s);" % (pad, tag, expr))
+        elif t in ("integer", "long"):
+            w("%sx.num(%s, *%s);" % (pad, tag, expr))
+        elif t == "boolean":
+            w("%sx.boolean(%s, *%s);" % (pad, tag, expr))
+        elif t == "timestamp":
+            w("%sx.elem(%s, &crate::time::iso8601(*%s));" % (pad, tag, expr))
+        elif t == "blob":
+            w("%sx.elem(%s, &data_encoding::BASE64.encode(%s));" % (pad, tag, expr))
+        elif t == "structure":
+            w("%sx.open(%s);" % (pad, tag))
+            w("%s%s.write(x);" % (pad, expr))
+            w("%sx.close(%s);" % (pad, tag))
+        elif t == "list":
+            el = s["member"]["shape"]
+            w("%sx.open(%s);" % (pad, tag))
+            w("%sfor item in %s {" % (pad, expr))
+            self.emit_value(el, "\"member\"", "item", w, indent + 4)
+            w("%s}" % pad)
+            w("%sx.close(%s);" % (pad, tag))
+        elif t == "map":
+            w("%sx.open(%s);" % (pad, tag))
+            w("%sfor (k, val) in %s {" % (pad, expr))
+            w("%s    x.open(\"entry\").elem(\"key\", k).elem(\"value\", val).close(\"entry\");" % pad)
+            w("%s}" % pad)
+            w("%sx.close(%s);" % (pad, tag))
+        else:
+            raise SystemExit("unsupported output type %s" % t)
+
+    def emit_encoder(self, name, members, w):
+        s = self.shapes[name]
+        required = set(s.get("required", []))
+        w("")
+        w("    /// Write the members as XML elements, in model order; absent optional members are omitted.")
+        w("    pub fn write(&self, x: &mut Xml) {")
+        if not members:
+            w("        let _ = x;")
+        else:
+            w("        let Self { %s } = self;" % ", ".join(snake(mn) for mn in members))
+        for mn, m in members.items():
+            f = snake(mn)
+            if mn in required:
+                self.emit_value(m["shape"], rust_str(mn), f, w, 8)
+            else:
+                w("        if let Some(val) = %s {" % f)
+                self.emit_value(m["shape"], rust_str(mn), "val", w, 12)
+                w("        }")
+        w("    }")
+
+    # ---- the file ------------------------------------------------------------------------------------------
+
+    def render(self):
+        self.collect()
+        lines = []
+        w = lines.append
+        meta = self.model["metadata"]
+        w("// @generated by scripts/gen_wire.py from crates/wire/models/%s. Do not edit." % dict(SERVICES)[self.service])
+        w("//! %s (API version %s, protocol `%s`): the typed inputs and outputs of the operations stsd" % (meta.get("serviceId", self.service), meta["apiVersion"], meta["protocol"]))
+        w("//! serves, their Query decoders and validators, XML encoders and sensitive-member markers.")
+        w("")
+        w("#![expect(clippy::too_many_lines, reason = \"generated decoders are long and flat\")]")
+        w("")
+        uses_map = any(
+            self.shapes[m["shape"]]["type"] == "map"
+            for n in self.inputs | self.outputs
+            for m in self.shapes[n].get("members", {}).values()
+        )
+        if uses_map:
+            w("use std::collections::BTreeMap;")
+        w("use std::sync::LazyLock;")
+        w("")
+        w("use crate::error::WireResult;")
+        w("use crate::query::Params;")
+        w("use crate::validate::{compile, Violations};")
+        w("use crate::xml::Xml;")
+        w("use crate::{Input, Output};")
+        w("")
+        body = []
+        bw = body.append
+        for name in sorted(self.inputs | self.outputs):
+            if self.shapes[name]["type"] == "structure":
+                self.emit_struct(name, bw)
+        # Operations.
+        bw("/// The served operations of this service: name, input shape, output shape (None: no result element).")
+        bw("pub const OPERATIONS: &[crate::Operation] = &[")
+        for op in self.ops:
+            o = self.model["operations"][op]
+            bw("    crate::Operation {")
+            bw("        name: %s," % rust_str(op))
+            bw("        input: %s," % rust_str(o.get("input", {}).get("shape", "")))
+            out = o.get("output", {}).get("shape")
+            bw("        output: %s," % ("Some(%s)" % rust_str(out) if out else "None"))
+            errs = [e["shape"] for e in o.get("errors", [])]
+            bw("        errors: &[%s]," % ", ".join(rust_str(e) for e in errs))
+            bw("    },")
+        bw("];")
+        bw("")
+        done_out = set()
+        for op in self.ops:
+            o = self.model["operations"][op]
+            inp = o.get("input", {}).get("shape")
+            out = o.get("output", {}).get("shape")
+            if inp:
+                bw("impl Input for %s {" % type_name(inp))
+                bw("    const OPERATION: &'static str = %s;" % rust_str(op))
+                bw("    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {")
+                bw("        Self::read(p, \"\", v)")
+                bw("    }")
+                bw("}")
+                bw("")
+            if out and out not in done_out:
+                done_out.add(out)
+                bw("impl Output for %s {" % type_name(out))
+                bw("    fn encode(&self) -> Option<String> {")
+                bw("        let mut x = Xml::new();")
+                bw("        self.write(&mut x);")
+                bw("        Some(x.finish())")
+                bw("    }")
+                bw("}")
+                bw("")
+        bw("/// Decode the input of `operation` and drop it: for tests that drive every decoder.")
+        bw("#[cfg(test)]")
+        bw("pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {")
+        bw("    Some(match operation {")
+        for op in self.ops:
+            inp = self.model["operations"][op].get("input", {}).get("shape")
+            if inp:
+                bw("        %s => %s::decode(p).map(drop)," % (rust_str(op), type_name(inp)))
+        bw("        _ => return None,")
+        bw("    })")
+        bw("}")
+        bw("")
+        # Errors.
+        bw("/// The error shapes of this service's model: code and HTTP status.")
+        bw("pub const ERRORS: &[(&str, u16)] = &[")
+        errs = []
+        for n, s in sorted(self.shapes.items()):
+            if s.get("exception"):
+                code = s.get("error", {}).get("code", n)
+                errs.append((code, s.get("error", {}).get("httpStatusCode", 400)))
+        for code, st in sorted(set(errs)):
+            bw("    (%s, %d)," % (rust_str(code), st))
+        bw("];")
+        bw("")
+        # Patterns.
+        for pat, i in sorted(self.patterns.items(), key=lambda kv: kv[1]):
+            bw("/// `%s`" % pat.replace("`", "'"))
+            bw("fn pattern_%d(s: &str) -> bool {" % i)
+            bw("    static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile(%s));" % rust_str(rust_pattern(pat)))
+            extra = ""
+            if pat == "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$":
+                extra = " && crate::validate::no_double_hyphen(s)"
+            bw("    RE.as_ref().is_some_and(|re| re.is_match(s))%s" % extra)
+            bw("}")
+            bw("")
+        bw("#[cfg(test)]")
+        bw("pub(crate) const PATTERN_CHECKS: &[fn(&str) -> bool] = &[%s];" % ", ".join("pattern_%d" % i for i in range(len(self.patterns))))
+        lines.extend(body)
+        return "\n".join(lines) + "\n"
+
+
+def lines_extend(w, buf):
+    for line in buf:
+        w(line)
+
+
+def rust_opt(n):
+    return "None" if n is None else "Some(%d)" % n
+
+
+def rustfmt(text):
+    """Format like `cargo fmt` does, so the checked-in file is both readable and stable under `cargo fmt`."""
+    edition = "2021"
+    with open(os.path.join(ROOT, "Cargo.toml")) as f:
+        m = re.search(r'^edition = "(\d+)"', f.read(), re.M)
+        if m:
+            edition = m.group(1)
+    res = subprocess.run(
+        ["rustfmt", "--edition", edition, "--emit", "stdout", "--quiet"],
+        input=text, capture_output=True, text=True, cwd=ROOT, check=True,
+    )
+    return res.stdout
+
+
+def served():
+    by = {"iam": [], "sts": []}
+    with open(os.path.join(MODELS, "served.txt")) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                svc, op = line.split()
+                by[svc].append(op)
+    return by
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    ops = served()
+    stale = []
+    for svc, file in SERVICES:
+        with open(os.path.join(MODELS, file)) as f:
+            model = json.load(f)
+        text = rustfmt(Gen(svc, model, ops[svc]).render())
+        path = os.path.join(OUT, svc + ".rs")
+        if check:
+            try:
+                with open(path) as f:
+                    if f.read() != text:
+                        stale.append(path)
+            except FileNotFoundError:
+                stale.append(path)
+        else:
+            os.makedirs(OUT, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+    if stale:
+        print("generated wire code is stale, run: python3 scripts/gen_wire.py", file=sys.stderr)
+        for p in stale:
+            print("  " + os.path.relpath(p, ROOT), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
