@@ -41,6 +41,15 @@ SENSITIVE_OVERRIDES = {
     ("DecodeAuthorizationMessageResponse", "DecodedMessage"),
 }
 
+# Members the model calls required that AWS itself leaves out in some answers: typed as `Option` so the
+# encoder can omit them. (GetUser for the root user answers a `User` with no `Path` or `UserName`.)
+OPTIONAL_OVERRIDES = {
+    ("User", "Path"),
+    ("User", "UserName"),
+    # The root user's access keys have no user name.
+    ("AccessKey", "UserName"),
+}
+
 # Shapes whose value is too large or too private to echo in a validation message; AWS shows a placeholder.
 REDACTED_IN_MESSAGES = {"policyDocumentType"}
 
@@ -151,6 +160,10 @@ class Gen:
             return type_name(name)
         raise SystemExit("unsupported shape type %s (%s)" % (t, name))
 
+    def required(self, name):
+        s = self.shapes[name]
+        return {m for m in s.get("required", []) if (name, m) not in OPTIONAL_OVERRIDES}
+
     def sensitive(self, struct, member, mshape):
         return bool(self.shapes[mshape].get("sensitive")) or (struct, member) in SENSITIVE_OVERRIDES
 
@@ -164,7 +177,7 @@ class Gen:
     def emit_struct(self, name, w):
         s = self.shapes[name]
         members = s.get("members", {})
-        required = set(s.get("required", []))
+        required = self.required(name)
         direction = "in" if name in self.inputs else "out"
         uses = []
         if name in self.inputs:
@@ -371,8 +384,7 @@ class Gen:
             raise SystemExit("unsupported output type %s" % t)
 
     def emit_encoder(self, name, members, w):
-        s = self.shapes[name]
-        required = set(s.get("required", []))
+        required = self.required(name)
         w("")
         w("    /// Write the members as XML elements, in model order; absent optional members are omitted.")
         w("    pub fn write(&self, x: &mut Xml) {")

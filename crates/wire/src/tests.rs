@@ -142,8 +142,8 @@ fn encodes_in_model_order_with_member_wrappers() {
         "<Tags><member><Key>a</Key><Value>&lt;b&gt;</Value></member><member><Key>c</Key><Value></Value></member></Tags><IsTruncated>false</IsTruncated>"
     );
     let user = iam::User {
-        path: "/".into(),
-        user_name: "u".into(),
+        path: Some("/".into()),
+        user_name: Some("u".into()),
         user_id: "AIDA".into(),
         arn: "arn:aws:iam::1:user/u".into(),
         create_date: 0,

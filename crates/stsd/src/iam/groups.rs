@@ -1,13 +1,12 @@
 //! Groups and membership. Membership is stored on the user, so a group lists its members by scanning.
 
 use super::users::{no_user, user_arn_for};
-use super::{paginate, path_matches, write_group, write_paging, write_user, Ctx};
+use stsd_wire::generated::iam as w;
+
+use super::{page_size, paginate, path_matches, wire_group, wire_user, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, Group};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
-use crate::validate as v;
 
 pub(super) fn no_group(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The group with name {name} cannot be found."))
@@ -20,9 +19,12 @@ pub(super) fn group_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String
         .unwrap_or_else(|| ctx.arn("group/", "", name))
 }
 
-pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "GroupName", 128)?;
-    let path = v::path(p, "Path")?;
+pub fn create_group(
+    ctx: &Ctx<'_>,
+    input: w::CreateGroupRequest,
+) -> ApiResult<w::CreateGroupResponse> {
+    let name = input.group_name.as_str();
+    let path = input.path.unwrap_or_else(|| "/".into());
     let arn = ctx.arn("group", &path, name);
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:CreateGroup", &arn)?;
@@ -43,19 +45,16 @@ pub fn create_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             inline: Default::default(),
             attached: Vec::new(),
         };
-        let mut x = Xml::new();
-        x.open("Group");
-        write_group(&mut x, acct, &g);
-        x.close("Group");
+        let out = wire_group(acct, &g);
         acct.groups.insert(name.to_lowercase(), g);
         t.touch(Kind::Group, &ctx.caller.account, name);
-        Ok(Some(x.finish()))
+        Ok(w::CreateGroupResponse { group: out })
     })
 }
 
-pub fn get_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "GroupName", 128)?;
-    let (marker, max) = v::paging(p)?;
+pub fn get_group(ctx: &Ctx<'_>, input: w::GetGroupRequest) -> ApiResult<w::GetGroupResponse> {
+    let name = input.group_name.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetGroup", &group_arn_for(ctx, acct, name))?;
@@ -64,23 +63,18 @@ pub fn get_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .get(&name.to_lowercase())
         .ok_or_else(|| no_group(name))?;
     let (page, next) = paginate(acct.group_members(&g.name), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.open("Group");
-    write_group(&mut x, acct, g);
-    x.close("Group");
-    x.list("Users", &page, |x, u| write_user(x, acct, u, false));
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::GetGroupResponse {
+        group: wire_group(acct, g),
+        users: page.iter().map(|u| wire_user(acct, u, false)).collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "GroupName", 128)?;
-    let new_name = v::opt_name(p, "NewGroupName", 128)?;
-    let new_path = if p.contains("NewPath") {
-        Some(v::path(p, "NewPath")?)
-    } else {
-        None
-    };
+pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()> {
+    let name = input.group_name.as_str();
+    let new_name = input.new_group_name.as_deref();
+    let new_path = input.new_path;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateGroup", &group_arn_for(ctx, acct, name))?;
@@ -119,12 +113,12 @@ pub fn update_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         acct.groups.insert(new_key.clone(), g);
         t.touch(Kind::Group, &ctx.caller.account, &key);
         t.touch(Kind::Group, &ctx.caller.account, &new_key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "GroupName", 128)?;
+pub fn delete_group(ctx: &Ctx<'_>, input: w::DeleteGroupRequest) -> ApiResult<()> {
+    let name = input.group_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteGroup", &group_arn_for(ctx, acct, name))?;
@@ -144,13 +138,13 @@ pub fn delete_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         ctx.account_mut(st)?.groups.remove(&name.to_lowercase());
         t.touch(Kind::Group, &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_groups(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_groups(ctx: &Ctx<'_>, input: w::ListGroupsRequest) -> ApiResult<w::ListGroupsResponse> {
+    let prefix = input.path_prefix;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListGroups", &ctx.arn("group/", "", "*"))?;
     let acct = ctx.account(&st)?;
@@ -160,15 +154,16 @@ pub fn list_groups(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .filter(|g| path_matches(&g.path, prefix.as_deref()))
         .collect();
     let (page, next) = paginate(groups, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Groups", &page, |x, g| write_group(x, acct, g));
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListGroupsResponse {
+        groups: page.iter().map(|g| wire_group(acct, g)).collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn add_user_to_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let group = v::name(p, "GroupName", 128)?;
-    let user = v::name(p, "UserName", 128)?;
+pub fn add_user_to_group(ctx: &Ctx<'_>, input: w::AddUserToGroupRequest) -> ApiResult<()> {
+    let group = input.group_name.as_str();
+    let user = input.user_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:AddUserToGroup", &group_arn_for(ctx, acct, group))?;
@@ -184,20 +179,23 @@ pub fn add_user_to_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
             .get_mut(&user.to_lowercase())
             .ok_or_else(|| no_user(user))?;
         if u.groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
-            return Ok(None);
+            return Ok(());
         }
         if u.groups.len() >= 10 {
             return Err(ApiError::limit("GroupsPerUser", 10));
         }
         u.groups.push(gname);
         t.touch(Kind::User, &ctx.caller.account, user);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn remove_user_from_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let group = v::name(p, "GroupName", 128)?;
-    let user = v::name(p, "UserName", 128)?;
+pub fn remove_user_from_group(
+    ctx: &Ctx<'_>,
+    input: w::RemoveUserFromGroupRequest,
+) -> ApiResult<()> {
+    let group = input.group_name.as_str();
+    let user = input.user_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -221,13 +219,16 @@ pub fn remove_user_from_group(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Str
             )));
         }
         t.touch(Kind::User, &ctx.caller.account, user);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_groups_for_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let user = v::name(p, "UserName", 128)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_groups_for_user(
+    ctx: &Ctx<'_>,
+    input: w::ListGroupsForUserRequest,
+) -> ApiResult<w::ListGroupsForUserResponse> {
+    let user = input.user_name.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListGroupsForUser", &user_arn_for(ctx, acct, user))?;
@@ -241,8 +242,9 @@ pub fn list_groups_for_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         .filter_map(|g| acct.groups.get(&g.to_lowercase()))
         .collect();
     let (page, next) = paginate(groups, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Groups", &page, |x, g| write_group(x, acct, g));
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListGroupsForUserResponse {
+        groups: page.iter().map(|g| wire_group(acct, g)).collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

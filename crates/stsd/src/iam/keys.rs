@@ -1,15 +1,14 @@
 //! Access keys: at most two per user (and per root), Active/Inactive, secrets returned only at creation.
 
 use super::users::{no_user, user_arn_for};
-use super::{fmt_time, paginate, write_paging, Ctx};
+use stsd_wire::generated::iam as w;
+
+use super::{page_size, paginate, Ctx};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AccessKey, Account, KeyStatus};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::state::State;
 use crate::store::Kind;
-use crate::validate as v;
 
 pub const MAX_KEYS: usize = 2;
 
@@ -19,9 +18,9 @@ enum Owner {
     User(String),
 }
 
-fn owner(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Owner> {
-    match v::opt_name(p, "UserName", 128)? {
-        Some(n) => Ok(Owner::User(n.to_string())),
+fn owner(ctx: &Ctx<'_>, user_name: Option<String>) -> ApiResult<Owner> {
+    match user_name {
+        Some(n) => Ok(Owner::User(n)),
         None => match &ctx.caller.kind {
             CallerKind::Root => Ok(Owner::Root),
             CallerKind::User { name, .. } => Ok(Owner::User(name.clone())),
@@ -76,8 +75,11 @@ fn user_name_of(acct: &Account, o: &Owner) -> Option<String> {
     }
 }
 
-pub fn create_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let o = owner(ctx, p)?;
+pub fn create_access_key(
+    ctx: &Ctx<'_>,
+    input: w::CreateAccessKeyRequest,
+) -> ApiResult<w::CreateAccessKeyResponse> {
+    let o = owner(ctx, input.user_name)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:CreateAccessKey", &owner_arn(ctx, acct, &o))?;
@@ -91,45 +93,31 @@ pub fn create_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
             status: KeyStatus::Active,
             created: ctx.now,
         };
-        let mut x = Xml::new();
-        x.open("AccessKey");
-        if let Some(u) = &user_name {
-            x.elem("UserName", u);
-        }
-        x.elem("AccessKeyId", &key.id)
-            .elem("Status", key.status.as_str())
-            .elem("SecretAccessKey", &key.secret)
-            .elem("CreateDate", &fmt_time(key.created))
-            .close("AccessKey");
+        let out = w::AccessKey {
+            user_name,
+            access_key_id: key.id.clone(),
+            status: key.status.as_str().to_string(),
+            secret_access_key: key.secret.to_string(),
+            create_date: Some(key.created),
+        };
         keys_mut(ctx.account_mut(st)?, &o)?.push(key);
         touch(ctx, t, &o);
-        Ok(Some(x.finish()))
+        Ok(w::CreateAccessKeyResponse { access_key: out })
     })
-}
-
-fn key_id(p: &Params) -> ApiResult<&str> {
-    let id = p.required("AccessKeyId")?;
-    if !crate::ids::is_well_formed_key_id(id) {
-        return Err(ApiError::validation(
-            id,
-            "accessKeyId",
-            "Member must satisfy regular expression pattern: [\\w]+",
-        ));
-    }
-    Ok(id)
 }
 
 fn no_key(id: &str) -> ApiError {
     ApiError::no_such_entity(format!("The Access Key with id {id} cannot be found."))
 }
 
-pub fn update_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let o = owner(ctx, p)?;
-    let id = key_id(p)?;
-    let status = match v::one_of(p, "Status", &["Active", "Inactive"])? {
-        Some("Active") => KeyStatus::Active,
-        Some(_) => KeyStatus::Inactive,
-        None => return Err(ApiError::missing("status")),
+pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> ApiResult<()> {
+    let o = owner(ctx, input.user_name)?;
+    let id = input.access_key_id.as_str();
+    // The model's enum admits only these two.
+    let status = if input.status == "Active" {
+        KeyStatus::Active
+    } else {
+        KeyStatus::Inactive
     };
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -144,13 +132,13 @@ pub fn update_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
             k.status = status;
         }
         touch(ctx, t, &o);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let o = owner(ctx, p)?;
-    let id = key_id(p)?;
+pub fn delete_access_key(ctx: &Ctx<'_>, input: w::DeleteAccessKeyRequest) -> ApiResult<()> {
+    let o = owner(ctx, input.user_name)?;
+    let id = input.access_key_id.as_str();
     let out = ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteAccessKey", &owner_arn(ctx, acct, &o))?;
@@ -164,35 +152,43 @@ pub fn delete_access_key(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         if acct.usage.remove(&usage).is_some() {
             t.touch(Kind::Usage, &ctx.caller.account, &usage);
         }
-        Ok(None)
+        Ok(())
     });
     ctx.app.forget_signing_keys(id);
     out
 }
 
-pub fn list_access_keys(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let o = owner(ctx, p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_access_keys(
+    ctx: &Ctx<'_>,
+    input: w::ListAccessKeysRequest,
+) -> ApiResult<w::ListAccessKeysResponse> {
+    let o = owner(ctx, input.user_name)?;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListAccessKeys", &owner_arn(ctx, acct, &o))?;
     let user_name = user_name_of(acct, &o);
     let (page, next) = paginate(keys(acct, &o)?.iter().collect(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("AccessKeyMetadata", &page, |x, k| {
-        if let Some(u) = &user_name {
-            x.elem("UserName", u);
-        }
-        x.elem("AccessKeyId", &k.id)
-            .elem("Status", k.status.as_str())
-            .elem("CreateDate", &fmt_time(k.created));
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListAccessKeysResponse {
+        access_key_metadata: page
+            .iter()
+            .map(|k| w::AccessKeyMetadata {
+                user_name: user_name.clone(),
+                access_key_id: Some(k.id.clone()),
+                status: Some(k.status.as_str().to_string()),
+                create_date: Some(k.created),
+            })
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let id = key_id(p)?;
+pub fn get_access_key_last_used(
+    ctx: &Ctx<'_>,
+    input: w::GetAccessKeyLastUsedRequest,
+) -> ApiResult<w::GetAccessKeyLastUsedResponse> {
+    let id = input.access_key_id.as_str();
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     let (user_name, key) =
@@ -202,23 +198,22 @@ pub fn get_access_key_last_used(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
         None => acct.root_arn(),
     };
     ctx.authorize(&st, "iam:GetAccessKeyLastUsed", &arn)?;
-    let mut x = Xml::new();
-    if let Some(u) = &user_name {
-        x.elem("UserName", u);
-    }
-    x.open("AccessKeyLastUsed");
-    match crate::usage::key_last_used(ctx.app, acct, &key.id) {
-        Some(u) => {
-            x.elem("LastUsedDate", &fmt_time(u.date))
-                .elem("ServiceName", &u.service)
-                .elem("Region", &u.region);
-        }
-        None => {
-            x.elem("ServiceName", "N/A").elem("Region", "N/A");
-        }
-    }
-    x.close("AccessKeyLastUsed");
-    Ok(Some(x.finish()))
+    let last = match crate::usage::key_last_used(ctx.app, acct, &key.id) {
+        Some(u) => w::AccessKeyLastUsed {
+            last_used_date: Some(u.date),
+            service_name: u.service,
+            region: u.region,
+        },
+        None => w::AccessKeyLastUsed {
+            last_used_date: None,
+            service_name: "N/A".into(),
+            region: "N/A".into(),
+        },
+    };
+    Ok(w::GetAccessKeyLastUsedResponse {
+        user_name,
+        access_key_last_used: Some(last),
+    })
 }
 
 fn find_key<'a>(

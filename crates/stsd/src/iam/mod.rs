@@ -27,6 +27,7 @@ use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
 use crate::protocol::xml::Xml;
 use crate::state::State;
+use stsd_wire::generated::iam as w;
 
 pub use account::create_account_for_management;
 pub use login_profiles::{expired as password_expired, verify_password};
@@ -81,39 +82,52 @@ impl Ctx<'_> {
 
 pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
 
+/// Adapt a typed action `fn(&Ctx, Input) -> ApiResult<Output>` to the dispatch table: the generated decoder
+/// reads and validates the parameters (every violated constraint in one `ValidationError`), the generated
+/// encoder writes the result. The action itself never sees raw parameters or XML.
+macro_rules! typed {
+    ($f:path) => {
+        |ctx: &Ctx<'_>, p: &Params| -> ApiResult<Option<String>> {
+            let input = stsd_wire::Input::decode(p)?;
+            let output = $f(ctx, input)?;
+            Ok(stsd_wire::Output::encode(&output))
+        }
+    };
+}
+
 /// The IAM action table.
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateUser" => users::create_user,
-        "GetUser" => users::get_user,
-        "UpdateUser" => users::update_user,
-        "DeleteUser" => users::delete_user,
-        "ListUsers" => users::list_users,
-        "TagUser" => users::tag_user,
-        "UntagUser" => users::untag_user,
-        "ListUserTags" => users::list_user_tags,
-        "PutUserPermissionsBoundary" => users::put_boundary,
-        "DeleteUserPermissionsBoundary" => users::delete_boundary,
-        "CreateGroup" => groups::create_group,
-        "GetGroup" => groups::get_group,
-        "UpdateGroup" => groups::update_group,
-        "DeleteGroup" => groups::delete_group,
-        "ListGroups" => groups::list_groups,
-        "AddUserToGroup" => groups::add_user_to_group,
-        "RemoveUserFromGroup" => groups::remove_user_from_group,
-        "ListGroupsForUser" => groups::list_groups_for_user,
-        "CreateRole" => roles::create_role,
-        "GetRole" => roles::get_role,
-        "UpdateRole" => roles::update_role,
-        "UpdateRoleDescription" => roles::update_role_description,
-        "UpdateAssumeRolePolicy" => roles::update_assume_role_policy,
-        "DeleteRole" => roles::delete_role,
-        "ListRoles" => roles::list_roles,
-        "TagRole" => roles::tag_role,
-        "UntagRole" => roles::untag_role,
-        "ListRoleTags" => roles::list_role_tags,
-        "PutRolePermissionsBoundary" => roles::put_boundary,
-        "DeleteRolePermissionsBoundary" => roles::delete_boundary,
+        "CreateUser" => typed!(users::create_user),
+        "GetUser" => typed!(users::get_user),
+        "UpdateUser" => typed!(users::update_user),
+        "DeleteUser" => typed!(users::delete_user),
+        "ListUsers" => typed!(users::list_users),
+        "TagUser" => typed!(users::tag_user),
+        "UntagUser" => typed!(users::untag_user),
+        "ListUserTags" => typed!(users::list_user_tags),
+        "PutUserPermissionsBoundary" => typed!(users::put_boundary),
+        "DeleteUserPermissionsBoundary" => typed!(users::delete_boundary),
+        "CreateGroup" => typed!(groups::create_group),
+        "GetGroup" => typed!(groups::get_group),
+        "UpdateGroup" => typed!(groups::update_group),
+        "DeleteGroup" => typed!(groups::delete_group),
+        "ListGroups" => typed!(groups::list_groups),
+        "AddUserToGroup" => typed!(groups::add_user_to_group),
+        "RemoveUserFromGroup" => typed!(groups::remove_user_from_group),
+        "ListGroupsForUser" => typed!(groups::list_groups_for_user),
+        "CreateRole" => typed!(roles::create_role),
+        "GetRole" => typed!(roles::get_role),
+        "UpdateRole" => typed!(roles::update_role),
+        "UpdateRoleDescription" => typed!(roles::update_role_description),
+        "UpdateAssumeRolePolicy" => typed!(roles::update_assume_role_policy),
+        "DeleteRole" => typed!(roles::delete_role),
+        "ListRoles" => typed!(roles::list_roles),
+        "TagRole" => typed!(roles::tag_role),
+        "UntagRole" => typed!(roles::untag_role),
+        "ListRoleTags" => typed!(roles::list_role_tags),
+        "PutRolePermissionsBoundary" => typed!(roles::put_boundary),
+        "DeleteRolePermissionsBoundary" => typed!(roles::delete_boundary),
         "CreatePolicy" => policies::create_policy,
         "GetPolicy" => policies::get_policy,
         "DeletePolicy" => policies::delete_policy,
@@ -148,11 +162,11 @@ pub fn handler(action: &str) -> Option<Handler> {
         "ListUserPolicies" => policies::list_user_policies,
         "ListGroupPolicies" => policies::list_group_policies,
         "ListRolePolicies" => policies::list_role_policies,
-        "CreateAccessKey" => keys::create_access_key,
-        "UpdateAccessKey" => keys::update_access_key,
-        "DeleteAccessKey" => keys::delete_access_key,
-        "ListAccessKeys" => keys::list_access_keys,
-        "GetAccessKeyLastUsed" => keys::get_access_key_last_used,
+        "CreateAccessKey" => typed!(keys::create_access_key),
+        "UpdateAccessKey" => typed!(keys::update_access_key),
+        "DeleteAccessKey" => typed!(keys::delete_access_key),
+        "ListAccessKeys" => typed!(keys::list_access_keys),
+        "GetAccessKeyLastUsed" => typed!(keys::get_access_key_last_used),
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
         "GetAccountSummary" => account::get_account_summary,
         "CreateAccountAlias" => account::create_account_alias,
@@ -218,6 +232,96 @@ pub fn paginate<T>(
     let next =
         (end < total).then(|| data_encoding::BASE64URL_NOPAD.encode(end.to_string().as_bytes()));
     Ok((page, next))
+}
+
+/// `Marker`/`MaxItems` of a typed list input: the marker as given, the page size (default 100; the model
+/// already bounds it to 1..=1000).
+pub fn page_size(max_items: Option<i64>) -> usize {
+    max_items
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(100)
+}
+
+/// Tags of a typed input, with the rules the model cannot state: no `aws:` prefix, no duplicate keys
+/// (compared ignoring case when `case_insensitive`, as IAM does for users and roles).
+pub fn tags_in(tags: Option<Vec<w::Tag>>, case_insensitive: bool) -> ApiResult<Vec<Tag>> {
+    let tags = tags.unwrap_or_default();
+    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    for t in tags {
+        if t.key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        {
+            return Err(ApiError::invalid_input(
+                "User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS use",
+            ));
+        }
+        if out.iter().any(|o| {
+            if case_insensitive {
+                o.key.eq_ignore_ascii_case(&t.key)
+            } else {
+                o.key == t.key
+            }
+        }) {
+            return Err(ApiError::invalid_input(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+        out.push(Tag {
+            key: t.key,
+            value: t.value,
+        });
+    }
+    Ok(out)
+}
+
+/// Tags for a typed output; `None` when there are none (AWS then omits the element).
+pub fn wire_tags(tags: &[Tag]) -> Option<Vec<w::Tag>> {
+    (!tags.is_empty()).then(|| wire_tag_list(tags))
+}
+
+pub fn wire_tag_list(tags: &[Tag]) -> Vec<w::Tag> {
+    tags.iter()
+        .map(|t| w::Tag {
+            key: t.key.clone(),
+            value: t.value.clone(),
+        })
+        .collect()
+}
+
+pub fn wire_boundary(boundary: Option<&str>) -> Option<w::AttachedPermissionsBoundary> {
+    boundary.map(|b| w::AttachedPermissionsBoundary {
+        permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
+        permissions_boundary_arn: Some(b.to_string()),
+    })
+}
+
+/// The `User` shape; `full` adds boundary and tags (GetUser), as ListUsers omits them.
+pub fn wire_user(acct: &Account, u: &User, full: bool) -> w::User {
+    w::User {
+        path: Some(u.path.clone()),
+        user_name: Some(u.name.clone()),
+        user_id: u.id.clone(),
+        arn: acct.user_arn(u),
+        create_date: u.created,
+        password_last_used: u.password_last_used,
+        permissions_boundary: if full {
+            wire_boundary(u.boundary.as_deref())
+        } else {
+            None
+        },
+        tags: if full { wire_tags(&u.tags) } else { None },
+    }
+}
+
+pub fn wire_group(acct: &Account, g: &Group) -> w::Group {
+    w::Group {
+        path: g.path.clone(),
+        group_name: g.name.clone(),
+        group_id: g.id.clone(),
+        arn: acct.group_arn(g),
+        create_date: g.created,
+    }
 }
 
 pub fn write_paging(x: &mut Xml, next: Option<String>) {
@@ -300,6 +404,36 @@ pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, view: &Role
     if let RoleView::Full(last) = view {
         write_role_last_used(x, last.as_ref());
     }
+}
+
+/// The typed `Role` shape, as much of it as `view` asks for.
+pub fn wire_role(st: &State, acct: &Account, r: &Role, view: &RoleView) -> w::Role {
+    let mut out = w::Role {
+        path: r.path.clone(),
+        role_name: r.name.clone(),
+        role_id: r.id.clone(),
+        arn: acct.role_arn(r),
+        create_date: r.created,
+        assume_role_policy_document: Some(url_encode_policy(&roles::trust_for_display(
+            st, &r.trust,
+        ))),
+        description: r.description.clone(),
+        max_session_duration: Some(i64::from(r.max_session_duration)),
+        ..w::Role::default()
+    };
+    if matches!(view, RoleView::List) {
+        return out;
+    }
+    out.permissions_boundary = wire_boundary(r.boundary.as_deref());
+    out.tags = wire_tags(&r.tags);
+    if let RoleView::Full(last) = view {
+        // `RoleLastUsed` is always present, empty when the role was never used.
+        out.role_last_used = Some(w::RoleLastUsed {
+            last_used_date: last.as_ref().map(|u| u.date),
+            region: last.as_ref().map(|u| u.region.clone()),
+        });
+    }
+    out
 }
 
 /// `RoleLastUsed`: empty when the role was never used.

@@ -1,14 +1,14 @@
 //! Roles: trust policy, MaxSessionDuration, description, boundary and tags.
 
 use super::users::check_boundary;
+use stsd_wire::generated::iam as w;
+
 use super::{
-    compile, paginate, path_matches, write_paging, write_role, write_tags, Ctx, RequestFacts,
-    RoleView,
+    compile, page_size, paginate, path_matches, tags_in, wire_role, wire_tag_list, Ctx,
+    RequestFacts, RoleView,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, Role};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::state::State;
 use crate::store::Kind;
 use crate::validate as v;
@@ -214,14 +214,14 @@ fn replace_principals(text: &str, map: &[(&str, &str)]) -> String {
     out
 }
 
-pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let path = v::path(p, "Path")?;
-    let trust_text = v::policy_document(p, "AssumeRolePolicyDocument")?;
-    let description = v::description(p, "Description")?;
-    let max = v::int_range(p, "MaxSessionDuration", 3600, 43200)?.unwrap_or(3600);
-    let tags = v::tags(p, true)?;
-    let boundary = p.get("PermissionsBoundary").map(str::to_string);
+pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::CreateRoleResponse> {
+    let name = input.role_name.as_str();
+    let path = input.path.unwrap_or_else(|| "/".into());
+    let trust_text = input.assume_role_policy_document.as_str();
+    let description = input.description;
+    let max = input.max_session_duration.unwrap_or(3600);
+    let tags = tags_in(input.tags, true)?;
+    let boundary = input.permissions_boundary;
     let arn = ctx.arn("role", &path, name);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -267,16 +267,14 @@ pub fn create_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .roles
             .get(&name.to_lowercase())
             .ok_or_else(ApiError::internal)?;
-        let mut x = Xml::new();
-        x.open("Role");
-        write_role(&mut x, st, acct, r, &RoleView::Created);
-        x.close("Role");
-        Ok(Some(x.finish()))
+        Ok(w::CreateRoleResponse {
+            role: wire_role(st, acct, r, &RoleView::Created),
+        })
     })
 }
 
-pub fn get_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
+pub fn get_role(ctx: &Ctx<'_>, input: w::GetRoleRequest) -> ApiResult<w::GetRoleResponse> {
+    let name = input.role_name.as_str();
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetRole", &role_arn_for(ctx, acct, name))?;
@@ -284,12 +282,10 @@ pub fn get_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .roles
         .get(&name.to_lowercase())
         .ok_or_else(|| no_role(name))?;
-    let mut x = Xml::new();
-    x.open("Role");
     let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
-    write_role(&mut x, &st, acct, r, &RoleView::Full(last));
-    x.close("Role");
-    Ok(Some(x.finish()))
+    Ok(w::GetRoleResponse {
+        role: wire_role(&st, acct, r, &RoleView::Full(last)),
+    })
 }
 
 fn mutate_role(
@@ -315,10 +311,10 @@ fn mutate_role(
     })
 }
 
-pub fn update_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let description = v::description(p, "Description")?;
-    let max = v::int_range(p, "MaxSessionDuration", 3600, 43200)?;
+pub fn update_role(ctx: &Ctx<'_>, input: w::UpdateRoleRequest) -> ApiResult<w::UpdateRoleResponse> {
+    let name = input.role_name.as_str();
+    let description = input.description;
+    let max = input.max_session_duration;
     mutate_role(
         ctx,
         name,
@@ -334,13 +330,15 @@ pub fn update_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             Ok(())
         },
     )?;
-    Ok(Some(String::new()))
+    Ok(w::UpdateRoleResponse {})
 }
 
-pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let description =
-        v::description(p, "Description")?.ok_or_else(|| ApiError::missing("description"))?;
+pub fn update_role_description(
+    ctx: &Ctx<'_>,
+    input: w::UpdateRoleDescriptionRequest,
+) -> ApiResult<w::UpdateRoleDescriptionResponse> {
+    let name = input.role_name.as_str();
+    let description = input.description;
     mutate_role(
         ctx,
         name,
@@ -357,17 +355,18 @@ pub fn update_role_description(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<St
         .roles
         .get(&name.to_lowercase())
         .ok_or_else(|| no_role(name))?;
-    let mut x = Xml::new();
-    x.open("Role");
     let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
-    write_role(&mut x, &st, acct, r, &RoleView::Full(last));
-    x.close("Role");
-    Ok(Some(x.finish()))
+    Ok(w::UpdateRoleDescriptionResponse {
+        role: Some(wire_role(&st, acct, r, &RoleView::Full(last))),
+    })
 }
 
-pub fn update_assume_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let text = v::policy_document(p, "PolicyDocument")?;
+pub fn update_assume_role_policy(
+    ctx: &Ctx<'_>,
+    input: w::UpdateAssumeRolePolicyRequest,
+) -> ApiResult<()> {
+    let name = input.role_name.as_str();
+    let text = input.policy_document.as_str();
     mutate_role(
         ctx,
         name,
@@ -378,11 +377,11 @@ pub fn update_assume_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
             Ok(())
         },
     )?;
-    Ok(None)
+    Ok(())
 }
 
-pub fn delete_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
+pub fn delete_role(ctx: &Ctx<'_>, input: w::DeleteRoleRequest) -> ApiResult<()> {
+    let name = input.role_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteRole", &role_arn_for(ctx, acct, name))?;
@@ -408,13 +407,13 @@ pub fn delete_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         if acct.usage.remove(&usage).is_some() {
             t.touch(Kind::Usage, &ctx.caller.account, &usage);
         }
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_roles(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_roles(ctx: &Ctx<'_>, input: w::ListRolesRequest) -> ApiResult<w::ListRolesResponse> {
+    let prefix = input.path_prefix;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListRoles", &ctx.arn("role/", "", "*"))?;
     let acct = ctx.account(&st)?;
@@ -424,20 +423,19 @@ pub fn list_roles(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .filter(|r| path_matches(&r.path, prefix.as_deref()))
         .collect();
     let (page, next) = paginate(roles, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Roles", &page, |x, r| {
-        write_role(x, &st, acct, r, &RoleView::List);
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListRolesResponse {
+        roles: page
+            .iter()
+            .map(|r| wire_role(&st, acct, r, &RoleView::List))
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn tag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let tags = v::tags(p, true)?;
-    if p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
-    }
+pub fn tag_role(ctx: &Ctx<'_>, input: w::TagRoleRequest) -> ApiResult<()> {
+    let name = input.role_name.as_str();
+    let tags = tags_in(Some(input.tags), true)?;
     mutate_role(
         ctx,
         name,
@@ -451,12 +449,12 @@ pub fn tag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             Ok(())
         },
     )?;
-    Ok(None)
+    Ok(())
 }
 
-pub fn untag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let keys = v::tag_keys(p)?;
+pub fn untag_role(ctx: &Ctx<'_>, input: w::UntagRoleRequest) -> ApiResult<()> {
+    let name = input.role_name.as_str();
+    let keys = input.tag_keys;
     let facts = RequestFacts {
         tag_keys: &keys,
         ..RequestFacts::default()
@@ -466,12 +464,15 @@ pub fn untag_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
         Ok(())
     })?;
-    Ok(None)
+    Ok(())
 }
 
-pub fn list_role_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_role_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListRoleTagsRequest,
+) -> ApiResult<w::ListRoleTagsResponse> {
+    let name = input.role_name.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListRoleTags", &role_arn_for(ctx, acct, name))?;
@@ -480,15 +481,16 @@ pub fn list_role_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .get(&name.to_lowercase())
         .ok_or_else(|| no_role(name))?;
     let (page, next) = paginate(r.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListRoleTagsResponse {
+        tags: wire_tag_list(&page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
-    let arn = v::arn(p, "PermissionsBoundary")?.to_string();
+pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutRolePermissionsBoundaryRequest) -> ApiResult<()> {
+    let name = input.role_name.as_str();
+    let arn = input.permissions_boundary;
     let facts = RequestFacts {
         permissions_boundary: Some(&arn),
         ..RequestFacts::default()
@@ -508,11 +510,14 @@ pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             Ok(())
         },
     )?;
-    Ok(None)
+    Ok(())
 }
 
-pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "RoleName", 64)?;
+pub fn delete_boundary(
+    ctx: &Ctx<'_>,
+    input: w::DeleteRolePermissionsBoundaryRequest,
+) -> ApiResult<()> {
+    let name = input.role_name.as_str();
     mutate_role(
         ctx,
         name,
@@ -527,7 +532,7 @@ pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             Ok(())
         },
     )?;
-    Ok(None)
+    Ok(())
 }
 
 #[cfg(test)]

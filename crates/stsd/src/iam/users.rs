@@ -1,11 +1,13 @@
 //! Users: CreateUser, GetUser, UpdateUser, DeleteUser, ListUsers, tags and permissions boundaries.
 
-use super::{paginate, path_matches, write_paging, write_tags, write_user, Ctx, RequestFacts};
+use stsd_wire::generated::iam as w;
+
+use super::{
+    page_size, paginate, path_matches, tags_in, wire_tag_list, wire_user, Ctx, RequestFacts,
+};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, User};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
 use crate::validate as v;
 
@@ -38,11 +40,11 @@ pub(super) fn check_boundary(acct: &Account, arn: &str) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 64)?;
-    let path = v::path(p, "Path")?;
-    let tags = v::tags(p, true)?;
-    let boundary = p.get("PermissionsBoundary").map(str::to_string);
+pub fn create_user(ctx: &Ctx<'_>, input: w::CreateUserRequest) -> ApiResult<w::CreateUserResponse> {
+    let name = input.user_name.as_str();
+    let path = input.path.unwrap_or_else(|| "/".into());
+    let tags = tags_in(input.tags, true)?;
+    let boundary = input.permissions_boundary;
     let arn = ctx.arn("user", &path, name);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -81,21 +83,18 @@ pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             login_profile: None,
             password_last_used: None,
         };
-        let mut x = Xml::new();
-        x.open("User");
-        write_user(&mut x, acct, &u, true);
-        x.close("User");
+        let out = wire_user(acct, &u, true);
         acct.users.insert(name.to_lowercase(), u);
         t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(Some(x.finish()))
+        Ok(w::CreateUserResponse { user: Some(out) })
     })
 }
 
-pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get_user(ctx: &Ctx<'_>, input: w::GetUserRequest) -> ApiResult<w::GetUserResponse> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
-    let name = match v::opt_name(p, "UserName", 128)? {
-        Some(n) => n.to_string(),
+    let name = match input.user_name {
+        Some(n) => n,
         None => match &ctx.caller.kind {
             CallerKind::User { name, .. } => name.clone(),
             CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } => {
@@ -105,15 +104,16 @@ pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
                 ));
             }
             CallerKind::Root => {
-                // Root: AWS returns the root "user" shape.
+                // Root: AWS returns the root "user" shape, without a path or a name.
                 ctx.authorize(&st, "iam:GetUser", &acct.root_arn())?;
-                let mut x = Xml::new();
-                x.open("User")
-                    .elem("UserId", acct.id())
-                    .elem("Arn", &acct.root_arn())
-                    .elem("CreateDate", &super::fmt_time(acct.meta.created))
-                    .close("User");
-                return Ok(Some(x.finish()));
+                return Ok(w::GetUserResponse {
+                    user: w::User {
+                        user_id: acct.id().to_string(),
+                        arn: acct.root_arn(),
+                        create_date: acct.meta.created,
+                        ..w::User::default()
+                    },
+                });
             }
         },
     };
@@ -122,21 +122,15 @@ pub fn get_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .users
         .get(&name.to_lowercase())
         .ok_or_else(|| no_user(&name))?;
-    let mut x = Xml::new();
-    x.open("User");
-    write_user(&mut x, acct, u, true);
-    x.close("User");
-    Ok(Some(x.finish()))
+    Ok(w::GetUserResponse {
+        user: wire_user(acct, u, true),
+    })
 }
 
-pub fn update_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
-    let new_name = v::opt_name(p, "NewUserName", 64)?;
-    let new_path = if p.contains("NewPath") {
-        Some(v::path(p, "NewPath")?)
-    } else {
-        None
-    };
+pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
+    let new_name = input.new_user_name.as_deref();
+    let new_path = input.new_path;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateUser", &user_arn_for(ctx, acct, name))?;
@@ -165,12 +159,12 @@ pub fn update_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         acct.users.insert(new_key.clone(), u);
         t.touch(Kind::User, &ctx.caller.account, &key);
         t.touch(Kind::User, &ctx.caller.account, &new_key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
+pub fn delete_user(ctx: &Ctx<'_>, input: w::DeleteUserRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteUser", &user_arn_for(ctx, acct, name))?;
@@ -193,34 +187,30 @@ pub fn delete_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         acct.users.remove(&key);
         t.touch(Kind::User, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_users(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::ListUsersResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListUsers", &ctx.arn("user/", "", "*"))?;
     let acct = ctx.account(&st)?;
     let users: Vec<&User> = acct
         .users
         .values()
-        .filter(|u| path_matches(&u.path, prefix.as_deref()))
+        .filter(|u| path_matches(&u.path, input.path_prefix.as_deref()))
         .collect();
-    let (page, next) = paginate(users, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Users", &page, |x, u| write_user(x, acct, u, false));
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    let (page, next) = paginate(users, input.marker.as_deref(), page_size(input.max_items))?;
+    Ok(w::ListUsersResponse {
+        users: page.iter().map(|u| wire_user(acct, u, false)).collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn tag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
-    let tags = v::tags(p, true)?;
-    if !p.contains("Tags") && tags.is_empty() && p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
-    }
+pub fn tag_user(ctx: &Ctx<'_>, input: w::TagUserRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
+    let tags = tags_in(Some(input.tags), true)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
@@ -239,13 +229,13 @@ pub fn tag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .ok_or_else(|| no_user(name))?;
         u.tags = v::merge_tags(&u.tags, &tags, true)?;
         t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn untag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
-    let keys = v::tag_keys(p)?;
+pub fn untag_user(ctx: &Ctx<'_>, input: w::UntagUserRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
+    let keys = input.tag_keys;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
@@ -265,13 +255,15 @@ pub fn untag_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         u.tags
             .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
         t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_user_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_user_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListUserTagsRequest,
+) -> ApiResult<w::ListUserTagsResponse> {
+    let name = input.user_name.as_str();
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListUserTags", &user_arn_for(ctx, acct, name))?;
@@ -279,16 +271,21 @@ pub fn list_user_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .users
         .get(&name.to_lowercase())
         .ok_or_else(|| no_user(name))?;
-    let (page, next) = paginate(u.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    let (page, next) = paginate(
+        u.tags.clone(),
+        input.marker.as_deref(),
+        page_size(input.max_items),
+    )?;
+    Ok(w::ListUserTagsResponse {
+        tags: wire_tag_list(&page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
-    let arn = v::arn(p, "PermissionsBoundary")?;
+pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutUserPermissionsBoundaryRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
+    let arn = input.permissions_boundary.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
@@ -311,12 +308,15 @@ pub fn put_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .ok_or_else(|| no_user(name))?;
         u.boundary = Some(arn.to_string());
         t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 128)?;
+pub fn delete_boundary(
+    ctx: &Ctx<'_>,
+    input: w::DeleteUserPermissionsBoundaryRequest,
+) -> ApiResult<()> {
+    let name = input.user_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -336,6 +336,6 @@ pub fn delete_boundary(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             ));
         }
         t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }

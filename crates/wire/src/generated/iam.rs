@@ -19,7 +19,7 @@ use crate::{Input, Output};
 /// `AccessKey` (written as XML).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessKey {
-    pub user_name: String,
+    pub user_name: Option<String>,
     pub access_key_id: String,
     pub status: String,
     /// Sensitive: never audited.
@@ -48,7 +48,9 @@ impl AccessKey {
             secret_access_key,
             create_date,
         } = self;
-        x.elem("UserName", user_name);
+        if let Some(val) = user_name {
+            x.elem("UserName", val);
+        }
         x.elem("AccessKeyId", access_key_id);
         x.elem("Status", status);
         x.elem("SecretAccessKey", secret_access_key);
@@ -10331,8 +10333,8 @@ impl UpdateUserRequest {
 /// `User` (written as XML).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct User {
-    pub path: String,
-    pub user_name: String,
+    pub path: Option<String>,
+    pub user_name: Option<String>,
     pub user_id: String,
     pub arn: String,
     pub create_date: i64,
@@ -10368,8 +10370,12 @@ impl User {
             permissions_boundary,
             tags,
         } = self;
-        x.elem("Path", path);
-        x.elem("UserName", user_name);
+        if let Some(val) = path {
+            x.elem("Path", val);
+        }
+        if let Some(val) = user_name {
+            x.elem("UserName", val);
+        }
         x.elem("UserId", user_id);
         x.elem("Arn", arn);
         x.elem("CreateDate", &crate::time::iso8601(*create_date));
