@@ -50,8 +50,12 @@ OPTIONAL_OVERRIDES = {
     ("AccessKey", "UserName"),
 }
 
-# Shapes whose value is too large or too private to echo in a validation message; AWS shows a placeholder.
-REDACTED_IN_MESSAGES = {"policyDocumentType"}
+# Shapes whose value is too large or too private to echo in a validation message: a placeholder is shown.
+# Shapes the model marks `sensitive` are never echoed either.
+REDACTED_IN_MESSAGES = {
+    "policyDocumentType": "<policy document>",
+    "encodedMessageType": "<message>",
+}
 
 RUST_KEYWORDS = {"type", "match", "ref", "self", "struct", "enum", "fn", "mod", "use", "in", "as", "loop"}
 
@@ -219,7 +223,7 @@ class Gen:
         mx = s.get("max")
         if s["type"] == "string":
             if mn is not None or mx is not None:
-                w("%sv.length(%s, %s, %s, %s);" % (pad, shown, path, rust_opt(mn), rust_opt(mx)))
+                w("%sv.length(%s, %s, %s, %s, %s);" % (pad, val, shown, path, rust_opt(mn), rust_opt(mx)))
             if "pattern" in s:
                 f = self.pattern_fn(s["pattern"])
                 w("%sv.pattern(%s(%s), %s, %s, %s);" % (pad, f, val, shown, path, rust_str(s["pattern"])))
@@ -228,7 +232,9 @@ class Gen:
 
     def shown(self, shape_name, val):
         if shape_name in REDACTED_IN_MESSAGES:
-            return "if v.is_shown_in_full(%s) { %s } else { \"<policy document>\" }" % (val, val)
+            return rust_str(REDACTED_IN_MESSAGES[shape_name])
+        if self.shapes[shape_name].get("sensitive"):
+            return rust_str("<sensitive>")
         return val
 
     def emit_decoder(self, name, members, required, w):

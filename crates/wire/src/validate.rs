@@ -5,10 +5,6 @@
 
 use crate::error::{WireError, WireErrorCode, WireResult};
 
-/// Values longer than this are not echoed in full in messages that would otherwise quote them (policy
-/// documents): the message stays bounded whatever the input.
-const SHOWN_IN_FULL: usize = 2048;
-
 /// The constraint violations found while decoding one request, in member order.
 #[derive(Debug, Default)]
 pub struct Violations {
@@ -37,18 +33,26 @@ impl Violations {
         self.push(None, at, "Member must not be null");
     }
 
-    /// String length in characters, `min..=max`.
-    pub fn length(&mut self, value: &str, at: &str, min: Option<usize>, max: Option<usize>) {
+    /// String length in characters, `min..=max`; `shown` is what the message quotes (the value, or a
+    /// placeholder for secrets and documents).
+    pub fn length(
+        &mut self,
+        value: &str,
+        shown: &str,
+        at: &str,
+        min: Option<usize>,
+        max: Option<usize>,
+    ) {
         let n = value.chars().count();
         if let Some(min) = min.filter(|&m| n < m) {
             self.push(
-                Some(value),
+                Some(shown),
                 at,
                 &format!("Member must have length greater than or equal to {min}"),
             );
         } else if let Some(max) = max.filter(|&m| n > m) {
             self.push(
-                Some(value),
+                Some(shown),
                 at,
                 &format!("Member must have length less than or equal to {max}"),
             );
@@ -112,11 +116,6 @@ impl Violations {
                 &format!("Member must have value less than or equal to {max}"),
             );
         }
-    }
-
-    /// Whether a value may be quoted whole in a message.
-    pub fn is_shown_in_full(&self, value: &str) -> bool {
-        value.len() <= SHOWN_IN_FULL
     }
 
     /// An integer member; a value that does not parse is refused at once.
@@ -189,7 +188,8 @@ mod tests {
     #[test]
     fn one_and_many() {
         let mut v = Violations::new();
-        v.length(&"a".repeat(65), "userName", Some(1), Some(64));
+        let long = "a".repeat(65);
+        v.length(&long, &long, "userName", Some(1), Some(64));
         let e = v.finish().unwrap_err();
         assert!(e
             .message

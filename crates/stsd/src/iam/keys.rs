@@ -113,11 +113,17 @@ fn no_key(id: &str) -> ApiError {
 pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> ApiResult<()> {
     let o = owner(ctx, input.user_name)?;
     let id = input.access_key_id.as_str();
-    // The model's enum admits only these two.
-    let status = if input.status == "Active" {
-        KeyStatus::Active
-    } else {
-        KeyStatus::Inactive
+    // The model's `statusType` also lists `Expired`, which no caller may set.
+    let status = match input.status.as_str() {
+        "Active" => KeyStatus::Active,
+        "Inactive" => KeyStatus::Inactive,
+        other => {
+            return Err(ApiError::validation(
+                other,
+                "status",
+                "Member must satisfy enum value set: [Active, Inactive]",
+            ))
+        }
     };
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;

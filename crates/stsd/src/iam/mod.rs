@@ -87,13 +87,16 @@ pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
 /// encoder writes the result. The action itself never sees raw parameters or XML.
 macro_rules! typed {
     ($f:path) => {
-        |ctx: &Ctx<'_>, p: &Params| -> ApiResult<Option<String>> {
+        |ctx: &$crate::iam::Ctx<'_>,
+         p: &$crate::protocol::query::Params|
+         -> $crate::error::ApiResult<Option<String>> {
             let input = stsd_wire::Input::decode(p)?;
             let output = $f(ctx, input)?;
             Ok(stsd_wire::Output::encode(&output))
         }
     };
 }
+pub(crate) use typed;
 
 /// The IAM action table.
 pub fn handler(action: &str) -> Option<Handler> {

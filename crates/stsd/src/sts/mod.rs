@@ -7,9 +7,10 @@ mod saml;
 mod web_identity;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::iam::typed;
 use crate::iam::Ctx;
 use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
+use stsd_wire::generated::sts as w;
 
 pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
 
@@ -39,10 +40,10 @@ pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "GetCallerIdentity" => get_caller_identity,
-        "GetAccessKeyInfo" => get_access_key_info,
+        "GetCallerIdentity" => typed!(get_caller_identity),
+        "GetAccessKeyInfo" => typed!(get_access_key_info),
         "AssumeRole" => credentials::assume_role,
-        "DecodeAuthorizationMessage" => decode_authorization_message,
+        "DecodeAuthorizationMessage" => typed!(decode_authorization_message),
         "GetSessionToken" => credentials::get_session_token,
         "GetFederationToken" => credentials::get_federation_token,
         _ => return None,
@@ -50,25 +51,24 @@ pub fn handler(action: &str) -> Option<Handler> {
 }
 
 /// Always allowed, for every kind of principal (AWS: no policy can deny it).
-pub fn get_caller_identity(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
-    let mut x = Xml::new();
-    x.elem("Arn", &ctx.caller.arn)
-        .elem("UserId", &ctx.caller.user_id)
-        .elem("Account", &ctx.caller.account);
-    Ok(Some(x.finish()))
+pub fn get_caller_identity(
+    ctx: &Ctx<'_>,
+    _input: w::GetCallerIdentityRequest,
+) -> ApiResult<w::GetCallerIdentityResponse> {
+    Ok(w::GetCallerIdentityResponse {
+        user_id: Some(ctx.caller.user_id.clone()),
+        account: Some(ctx.caller.account.clone()),
+        arn: Some(ctx.caller.arn.clone()),
+    })
 }
 
 /// The account of any key ID, decoded from the ID itself; keys imported verbatim (bootstrap root keys that
 /// do not follow the layout) are looked up instead.
-pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let id = p.required("AccessKeyId")?;
-    if !crate::ids::is_well_formed_key_id(id) {
-        return Err(ApiError::validation(
-            id,
-            "accessKeyId",
-            "Member must satisfy regular expression pattern: [\\w]*",
-        ));
-    }
+pub fn get_access_key_info(
+    ctx: &Ctx<'_>,
+    input: w::GetAccessKeyInfoRequest,
+) -> ApiResult<w::GetAccessKeyInfoResponse> {
+    let id = input.access_key_id.as_str();
     let st = ctx.app.read()?;
     ctx.authorize(&st, "sts:GetAccessKeyInfo", "*")?;
     let account = st
@@ -82,21 +82,17 @@ pub fn get_access_key_info(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String
                 "The specified access key ID is not valid.",
             )
         })?;
-    let mut x = Xml::new();
-    x.elem("Account", &account);
-    Ok(Some(x.finish()))
+    Ok(w::GetAccessKeyInfoResponse {
+        account: Some(account),
+    })
 }
 
 /// Decode an encoded authorization failure message produced by this server (same account only).
-pub fn decode_authorization_message(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let encoded = p.required("EncodedMessage")?;
-    if encoded.is_empty() || encoded.chars().count() > 10_240 {
-        return Err(ApiError::validation(
-            "<message>",
-            "encodedMessage",
-            "Member must have length less than or equal to 10240",
-        ));
-    }
+pub fn decode_authorization_message(
+    ctx: &Ctx<'_>,
+    input: w::DecodeAuthorizationMessageRequest,
+) -> ApiResult<w::DecodeAuthorizationMessageResponse> {
+    let encoded = input.encoded_message.as_str();
     let st = ctx.app.read()?;
     ctx.authorize(&st, "sts:DecodeAuthorizationMessage", "*")?;
     drop(st);
@@ -118,7 +114,7 @@ pub fn decode_authorization_message(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Opti
     if let Some(obj) = value.as_object_mut() {
         obj.remove("account");
     }
-    let mut x = Xml::new();
-    x.elem("DecodedMessage", &value.to_string());
-    Ok(Some(x.finish()))
+    Ok(w::DecodeAuthorizationMessageResponse {
+        decoded_message: Some(value.to_string()),
+    })
 }

@@ -148,6 +148,7 @@ impl AddClientIDToOpenIDConnectProviderRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -160,7 +161,7 @@ impl AddClientIDToOpenIDConnectProviderRequest {
             .unwrap_or_default();
         let m_client_id = p.get("ClientID");
         if let Some(s) = m_client_id {
-            v.length(s, &format!("{at}clientID"), Some(1), Some(255));
+            v.length(s, s, &format!("{at}clientID"), Some(1), Some(255));
         } else {
             v.null(&format!("{at}clientID"));
         }
@@ -190,7 +191,13 @@ impl AddRoleToInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -205,7 +212,7 @@ impl AddRoleToInstanceProfileRequest {
             .unwrap_or_default();
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -236,7 +243,7 @@ impl AddUserToGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -244,7 +251,7 @@ impl AddUserToGroupRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -275,7 +282,7 @@ impl AttachGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -283,7 +290,7 @@ impl AttachGroupPolicyRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -313,7 +320,7 @@ impl AttachRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -321,7 +328,7 @@ impl AttachRolePolicyRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -351,7 +358,7 @@ impl AttachUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -359,7 +366,7 @@ impl AttachUserPolicyRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -448,10 +455,16 @@ impl ChangePasswordRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_old_password = p.get("OldPassword");
         if let Some(s) = m_old_password {
-            v.length(s, &format!("{at}oldPassword"), Some(1), Some(128));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}oldPassword"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}oldPassword"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -461,10 +474,16 @@ impl ChangePasswordRequest {
         let m_old_password = m_old_password.map(str::to_owned).unwrap_or_default();
         let m_new_password = p.get("NewPassword");
         if let Some(s) = m_new_password {
-            v.length(s, &format!("{at}newPassword"), Some(1), Some(128));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}newPassword"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}newPassword"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -499,7 +518,7 @@ impl ContextEntry {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_context_key_name = p.get("ContextKeyName");
         if let Some(s) = m_context_key_name {
-            v.length(s, &format!("{at}contextKeyName"), Some(5), Some(256));
+            v.length(s, s, &format!("{at}contextKeyName"), Some(5), Some(256));
         }
         let m_context_key_name = m_context_key_name.map(str::to_owned);
         let m_context_key_values = p.list("ContextKeyValues")?;
@@ -550,7 +569,7 @@ impl CreateAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -598,7 +617,7 @@ impl CreateAccountAliasRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_account_alias = p.get("AccountAlias");
         if let Some(s) = m_account_alias {
-            v.length(s, &format!("{at}accountAlias"), Some(3), Some(63));
+            v.length(s, s, &format!("{at}accountAlias"), Some(3), Some(63));
             v.pattern(
                 pattern_2(s),
                 s,
@@ -633,7 +652,7 @@ impl CreateGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -644,7 +663,7 @@ impl CreateGroupRequest {
         let m_path = m_path.map(str::to_owned);
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -697,7 +716,13 @@ impl CreateInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -712,7 +737,7 @@ impl CreateInstanceProfileRequest {
             .unwrap_or_default();
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -784,16 +809,22 @@ impl CreateLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_password = p.get("Password");
         if let Some(s) = m_password {
-            v.length(s, &format!("{at}password"), Some(1), Some(128));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}password"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}password"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -852,7 +883,7 @@ impl CreateOpenIDConnectProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_url = p.get("Url");
         if let Some(s) = m_url {
-            v.length(s, &format!("{at}url"), Some(1), Some(255));
+            v.length(s, s, &format!("{at}url"), Some(1), Some(255));
         } else {
             v.null(&format!("{at}url"));
         }
@@ -862,7 +893,7 @@ impl CreateOpenIDConnectProviderRequest {
             let at = format!("{at}clientIDList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(255));
+                v.length(s, s, &at, Some(1), Some(255));
             }
         }
         let m_thumbprint_list = p.list("ThumbprintList")?;
@@ -870,7 +901,7 @@ impl CreateOpenIDConnectProviderRequest {
             let at = format!("{at}thumbprintList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(40), Some(40));
+                v.length(s, s, &at, Some(40), Some(40));
             }
         }
         let m_tags = match p.struct_list("Tags")? {
@@ -957,7 +988,7 @@ impl CreatePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -965,7 +996,7 @@ impl CreatePolicyRequest {
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -977,22 +1008,15 @@ impl CreatePolicyRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -1002,7 +1026,7 @@ impl CreatePolicyRequest {
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, &format!("{at}description"), None, Some(1000));
         }
         let m_description = m_description.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1071,7 +1095,7 @@ impl CreatePolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -1079,22 +1103,15 @@ impl CreatePolicyVersionRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -1165,7 +1182,7 @@ impl CreateRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -1176,7 +1193,7 @@ impl CreateRoleRequest {
         let m_path = m_path.map(str::to_owned);
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -1185,22 +1202,15 @@ impl CreateRoleRequest {
         let m_assume_role_policy_document = p.get("AssumeRolePolicyDocument");
         if let Some(s) = m_assume_role_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}assumeRolePolicyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}assumeRolePolicyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -1212,7 +1222,7 @@ impl CreateRoleRequest {
             .unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, &format!("{at}description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
@@ -1235,7 +1245,13 @@ impl CreateRoleRequest {
         }
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(s, &format!("{at}permissionsBoundary"), Some(20), Some(2048));
+            v.length(
+                s,
+                s,
+                &format!("{at}permissionsBoundary"),
+                Some(20),
+                Some(2048),
+            );
         }
         let m_permissions_boundary = m_permissions_boundary.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1315,6 +1331,7 @@ impl CreateSAMLProviderRequest {
         if let Some(s) = m_saml_metadata_document {
             v.length(
                 s,
+                s,
                 &format!("{at}sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
@@ -1327,7 +1344,7 @@ impl CreateSAMLProviderRequest {
             .unwrap_or_default();
         let m_name = p.get("Name");
         if let Some(s) = m_name {
-            v.length(s, &format!("{at}name"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}name"), Some(1), Some(128));
             v.pattern(pattern_6(s), s, &format!("{at}name"), "[\\w._-]+");
         } else {
             v.null(&format!("{at}name"));
@@ -1358,10 +1375,16 @@ impl CreateSAMLProviderRequest {
         let m_assertion_encryption_mode = m_assertion_encryption_mode.map(str::to_owned);
         let m_add_private_key = p.get("AddPrivateKey");
         if let Some(s) = m_add_private_key {
-            v.length(s, &format!("{at}addPrivateKey"), Some(1), Some(16384));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}addPrivateKey"),
+                Some(1),
+                Some(16384),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}addPrivateKey"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -1432,7 +1455,7 @@ impl CreateUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -1443,7 +1466,7 @@ impl CreateUserRequest {
         let m_path = m_path.map(str::to_owned);
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -1451,7 +1474,13 @@ impl CreateUserRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(s, &format!("{at}permissionsBoundary"), Some(20), Some(2048));
+            v.length(
+                s,
+                s,
+                &format!("{at}permissionsBoundary"),
+                Some(20),
+                Some(2048),
+            );
         }
         let m_permissions_boundary = m_permissions_boundary.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1519,7 +1548,7 @@ impl CreateVirtualMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -1530,7 +1559,7 @@ impl CreateVirtualMFADeviceRequest {
         let m_path = m_path.map(str::to_owned);
         let m_virtual_mfa_device_name = p.get("VirtualMFADeviceName");
         if let Some(s) = m_virtual_mfa_device_name {
-            v.length(s, &format!("{at}virtualMFADeviceName"), Some(1), None);
+            v.length(s, s, &format!("{at}virtualMFADeviceName"), Some(1), None);
             v.pattern(
                 pattern_0(s),
                 s,
@@ -1604,13 +1633,13 @@ impl DeactivateMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -1646,13 +1675,13 @@ impl DeleteAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, &format!("{at}accessKeyId"), Some(16), Some(128));
+            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
             v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
         } else {
             v.null(&format!("{at}accessKeyId"));
@@ -1682,7 +1711,7 @@ impl DeleteAccountAliasRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_account_alias = p.get("AccountAlias");
         if let Some(s) = m_account_alias {
-            v.length(s, &format!("{at}accountAlias"), Some(3), Some(63));
+            v.length(s, s, &format!("{at}accountAlias"), Some(3), Some(63));
             v.pattern(
                 pattern_2(s),
                 s,
@@ -1717,7 +1746,7 @@ impl DeleteGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -1725,7 +1754,7 @@ impl DeleteGroupPolicyRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -1755,7 +1784,7 @@ impl DeleteGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -1784,7 +1813,13 @@ impl DeleteInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -1820,7 +1855,7 @@ impl DeleteLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -1848,6 +1883,7 @@ impl DeleteOpenIDConnectProviderRequest {
         let m_open_id_connect_provider_arn = p.get("OpenIDConnectProviderArn");
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
+                s,
                 s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
@@ -1882,7 +1918,7 @@ impl DeletePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -1911,7 +1947,7 @@ impl DeletePolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -1952,7 +1988,7 @@ impl DeleteRolePermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -1982,7 +2018,7 @@ impl DeleteRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -1990,7 +2026,7 @@ impl DeleteRolePolicyRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -2020,7 +2056,7 @@ impl DeleteRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -2049,7 +2085,7 @@ impl DeleteSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
@@ -2077,7 +2113,7 @@ impl DeleteUserPermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -2107,7 +2143,7 @@ impl DeleteUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -2115,7 +2151,7 @@ impl DeleteUserPolicyRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -2145,7 +2181,7 @@ impl DeleteUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -2174,7 +2210,7 @@ impl DeleteVirtualMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -2209,7 +2245,7 @@ impl DetachGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -2217,7 +2253,7 @@ impl DetachGroupPolicyRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -2247,7 +2283,7 @@ impl DetachRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -2255,7 +2291,7 @@ impl DetachRolePolicyRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -2285,7 +2321,7 @@ impl DetachUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -2293,7 +2329,7 @@ impl DetachUserPolicyRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -2332,7 +2368,7 @@ impl EnableMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -2340,7 +2376,7 @@ impl EnableMFADeviceRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -2353,7 +2389,7 @@ impl EnableMFADeviceRequest {
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
-            v.length(s, &format!("{at}authenticationCode1"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}authenticationCode1"), Some(6), Some(6));
             v.pattern(
                 pattern_10(s),
                 s,
@@ -2368,7 +2404,7 @@ impl EnableMFADeviceRequest {
             .unwrap_or_default();
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
-            v.length(s, &format!("{at}authenticationCode2"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}authenticationCode2"), Some(6), Some(6));
             v.pattern(
                 pattern_10(s),
                 s,
@@ -2528,7 +2564,7 @@ impl GetAccessKeyLastUsedRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, &format!("{at}accessKeyId"), Some(16), Some(128));
+            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
             v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
         } else {
             v.null(&format!("{at}accessKeyId"));
@@ -2611,7 +2647,7 @@ impl GetAccountAuthorizationDetailsRequest {
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -2776,23 +2812,10 @@ impl GetContextKeysForCustomPolicyRequest {
             let at = format!("{at}policyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -2851,7 +2874,7 @@ impl GetContextKeysForPrincipalPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_source_arn = p.get("PolicySourceArn");
         if let Some(s) = m_policy_source_arn {
-            v.length(s, &format!("{at}policySourceArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policySourceArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policySourceArn"));
         }
@@ -2861,23 +2884,10 @@ impl GetContextKeysForPrincipalPolicyRequest {
             let at = format!("{at}policyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -2941,7 +2951,7 @@ impl GetGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -2949,7 +2959,7 @@ impl GetGroupPolicyRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -3008,7 +3018,7 @@ impl GetGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -3016,7 +3026,7 @@ impl GetGroupRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -3096,7 +3106,13 @@ impl GetInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -3153,7 +3169,7 @@ impl GetLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -3202,7 +3218,7 @@ impl GetMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -3215,7 +3231,7 @@ impl GetMFADeviceRequest {
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -3288,6 +3304,7 @@ impl GetOpenIDConnectProviderRequest {
         let m_open_id_connect_provider_arn = p.get("OpenIDConnectProviderArn");
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
+                s,
                 s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
@@ -3385,7 +3402,7 @@ impl GetPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -3437,7 +3454,7 @@ impl GetPolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -3502,7 +3519,7 @@ impl GetRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -3510,7 +3527,7 @@ impl GetRolePolicyRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -3567,7 +3584,7 @@ impl GetRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -3617,7 +3634,7 @@ impl GetSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
@@ -3719,7 +3736,7 @@ impl GetUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -3727,7 +3744,7 @@ impl GetUserPolicyRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -3784,7 +3801,7 @@ impl GetUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -4002,13 +4019,13 @@ impl ListAccessKeysRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4084,7 +4101,7 @@ impl ListAccountAliasesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4159,7 +4176,7 @@ impl ListAttachedGroupPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -4167,7 +4184,7 @@ impl ListAttachedGroupPoliciesRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -4178,7 +4195,7 @@ impl ListAttachedGroupPoliciesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4259,7 +4276,7 @@ impl ListAttachedRolePoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -4267,7 +4284,7 @@ impl ListAttachedRolePoliciesRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -4278,7 +4295,7 @@ impl ListAttachedRolePoliciesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4359,7 +4376,7 @@ impl ListAttachedUserPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -4367,7 +4384,7 @@ impl ListAttachedUserPoliciesRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -4378,7 +4395,7 @@ impl ListAttachedUserPoliciesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4468,7 +4485,7 @@ impl ListEntitiesForPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -4490,7 +4507,7 @@ impl ListEntitiesForPolicyRequest {
         let m_entity_filter = m_entity_filter.map(str::to_owned);
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -4510,7 +4527,7 @@ impl ListEntitiesForPolicyRequest {
         let m_policy_usage_filter = m_policy_usage_filter.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4620,7 +4637,7 @@ impl ListGroupPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -4628,7 +4645,7 @@ impl ListGroupPoliciesRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4703,7 +4720,7 @@ impl ListGroupsForUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -4711,7 +4728,7 @@ impl ListGroupsForUserRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4788,7 +4805,7 @@ impl ListGroupsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
@@ -4799,7 +4816,7 @@ impl ListGroupsRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4876,7 +4893,13 @@ impl ListInstanceProfileTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -4891,7 +4914,7 @@ impl ListInstanceProfileTagsRequest {
             .unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -4968,7 +4991,7 @@ impl ListInstanceProfilesForRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -4976,7 +4999,7 @@ impl ListInstanceProfilesForRoleRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5053,7 +5076,7 @@ impl ListInstanceProfilesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
@@ -5064,7 +5087,7 @@ impl ListInstanceProfilesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5141,7 +5164,7 @@ impl ListMFADeviceTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -5154,7 +5177,7 @@ impl ListMFADeviceTagsRequest {
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5231,13 +5254,13 @@ impl ListMFADevicesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5317,6 +5340,7 @@ impl ListOpenIDConnectProviderTagsRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -5329,7 +5353,7 @@ impl ListOpenIDConnectProviderTagsRequest {
             .unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5469,7 +5493,7 @@ impl ListPoliciesRequest {
         let m_only_attached = v.boolean(p.get("OnlyAttached"), &format!("{at}onlyAttached"))?;
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -5489,7 +5513,7 @@ impl ListPoliciesRequest {
         let m_policy_usage_filter = m_policy_usage_filter.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5571,14 +5595,14 @@ impl ListPolicyTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5655,14 +5679,14 @@ impl ListPolicyVersionsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5741,7 +5765,7 @@ impl ListRolePoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -5749,7 +5773,7 @@ impl ListRolePoliciesRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5824,7 +5848,7 @@ impl ListRoleTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -5832,7 +5856,7 @@ impl ListRoleTagsRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5909,7 +5933,7 @@ impl ListRolesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
@@ -5920,7 +5944,7 @@ impl ListRolesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -5997,14 +6021,14 @@ impl ListSAMLProviderTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6126,13 +6150,13 @@ impl ListSSHPublicKeysRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6211,7 +6235,7 @@ impl ListServerCertificatesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
@@ -6222,7 +6246,7 @@ impl ListServerCertificatesRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6303,7 +6327,7 @@ impl ListServiceSpecificCredentialsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
@@ -6312,7 +6336,7 @@ impl ListServiceSpecificCredentialsRequest {
         let m_all_users = v.boolean(p.get("AllUsers"), &format!("{at}allUsers"))?;
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6394,13 +6418,13 @@ impl ListSigningCertificatesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6477,7 +6501,7 @@ impl ListUserPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -6485,7 +6509,7 @@ impl ListUserPoliciesRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6560,7 +6584,7 @@ impl ListUserTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -6568,7 +6592,7 @@ impl ListUserTagsRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6645,7 +6669,7 @@ impl ListUsersRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
@@ -6656,7 +6680,7 @@ impl ListUsersRequest {
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -6742,7 +6766,7 @@ impl ListVirtualMFADevicesRequest {
         let m_assignment_status = m_assignment_status.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -7386,7 +7410,7 @@ impl PutGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -7394,7 +7418,7 @@ impl PutGroupPolicyRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -7403,22 +7427,15 @@ impl PutGroupPolicyRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -7452,7 +7469,7 @@ impl PutRolePermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -7460,7 +7477,13 @@ impl PutRolePermissionsBoundaryRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(s, &format!("{at}permissionsBoundary"), Some(20), Some(2048));
+            v.length(
+                s,
+                s,
+                &format!("{at}permissionsBoundary"),
+                Some(20),
+                Some(2048),
+            );
         } else {
             v.null(&format!("{at}permissionsBoundary"));
         }
@@ -7493,7 +7516,7 @@ impl PutRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -7501,7 +7524,7 @@ impl PutRolePolicyRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -7510,22 +7533,15 @@ impl PutRolePolicyRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -7559,7 +7575,7 @@ impl PutUserPermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -7567,7 +7583,13 @@ impl PutUserPermissionsBoundaryRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(s, &format!("{at}permissionsBoundary"), Some(20), Some(2048));
+            v.length(
+                s,
+                s,
+                &format!("{at}permissionsBoundary"),
+                Some(20),
+                Some(2048),
+            );
         } else {
             v.null(&format!("{at}permissionsBoundary"));
         }
@@ -7600,7 +7622,7 @@ impl PutUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -7608,7 +7630,7 @@ impl PutUserPolicyRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, &format!("{at}policyName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}policyName"));
@@ -7617,22 +7639,15 @@ impl PutUserPolicyRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -7668,6 +7683,7 @@ impl RemoveClientIDFromOpenIDConnectProviderRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -7680,7 +7696,7 @@ impl RemoveClientIDFromOpenIDConnectProviderRequest {
             .unwrap_or_default();
         let m_client_id = p.get("ClientID");
         if let Some(s) = m_client_id {
-            v.length(s, &format!("{at}clientID"), Some(1), Some(255));
+            v.length(s, s, &format!("{at}clientID"), Some(1), Some(255));
         } else {
             v.null(&format!("{at}clientID"));
         }
@@ -7710,7 +7726,13 @@ impl RemoveRoleFromInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -7725,7 +7747,7 @@ impl RemoveRoleFromInstanceProfileRequest {
             .unwrap_or_default();
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -7756,7 +7778,7 @@ impl RemoveUserFromGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -7764,7 +7786,7 @@ impl RemoveUserFromGroupRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -7874,7 +7896,7 @@ impl ResyncMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -7882,7 +7904,7 @@ impl ResyncMFADeviceRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -7895,7 +7917,7 @@ impl ResyncMFADeviceRequest {
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
-            v.length(s, &format!("{at}authenticationCode1"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}authenticationCode1"), Some(6), Some(6));
             v.pattern(
                 pattern_10(s),
                 s,
@@ -7910,7 +7932,7 @@ impl ResyncMFADeviceRequest {
             .unwrap_or_default();
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
-            v.length(s, &format!("{at}authenticationCode2"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}authenticationCode2"), Some(6), Some(6));
             v.pattern(
                 pattern_10(s),
                 s,
@@ -8378,7 +8400,7 @@ impl SetDefaultPolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -8485,23 +8507,10 @@ impl SimulateCustomPolicyRequest {
             let at = format!("{at}policyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -8517,23 +8526,10 @@ impl SimulateCustomPolicyRequest {
             let at = format!("{at}permissionsBoundaryPolicyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -8544,7 +8540,7 @@ impl SimulateCustomPolicyRequest {
             let at = format!("{at}actionNames.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(3), Some(128));
+                v.length(s, s, &at, Some(3), Some(128));
             }
         }
         if m_action_names.is_none() {
@@ -8556,28 +8552,21 @@ impl SimulateCustomPolicyRequest {
             let at = format!("{at}resourceArns.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(2048));
+                v.length(s, s, &at, Some(1), Some(2048));
             }
         }
         let m_resource_policy = p.get("ResourcePolicy");
         if let Some(s) = m_resource_policy {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}resourcePolicy"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}resourcePolicy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -8585,12 +8574,12 @@ impl SimulateCustomPolicyRequest {
         let m_resource_policy = m_resource_policy.map(str::to_owned);
         let m_resource_owner = p.get("ResourceOwner");
         if let Some(s) = m_resource_owner {
-            v.length(s, &format!("{at}resourceOwner"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}resourceOwner"), Some(1), Some(2048));
         }
         let m_resource_owner = m_resource_owner.map(str::to_owned);
         let m_caller_arn = p.get("CallerArn");
         if let Some(s) = m_caller_arn {
-            v.length(s, &format!("{at}callerArn"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}callerArn"), Some(1), Some(2048));
         }
         let m_caller_arn = m_caller_arn.map(str::to_owned);
         let m_context_entries = match p.struct_list("ContextEntries")? {
@@ -8606,7 +8595,13 @@ impl SimulateCustomPolicyRequest {
         };
         let m_resource_handling_option = p.get("ResourceHandlingOption");
         if let Some(s) = m_resource_handling_option {
-            v.length(s, &format!("{at}resourceHandlingOption"), Some(1), Some(64));
+            v.length(
+                s,
+                s,
+                &format!("{at}resourceHandlingOption"),
+                Some(1),
+                Some(64),
+            );
         }
         let m_resource_handling_option = m_resource_handling_option.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
@@ -8615,7 +8610,7 @@ impl SimulateCustomPolicyRequest {
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -8720,7 +8715,7 @@ impl SimulatePrincipalPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_source_arn = p.get("PolicySourceArn");
         if let Some(s) = m_policy_source_arn {
-            v.length(s, &format!("{at}policySourceArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policySourceArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policySourceArn"));
         }
@@ -8730,23 +8725,10 @@ impl SimulatePrincipalPolicyRequest {
             let at = format!("{at}policyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -8758,23 +8740,10 @@ impl SimulatePrincipalPolicyRequest {
             let at = format!("{at}permissionsBoundaryPolicyInputList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
-                    &at,
-                    Some(1),
-                    Some(131072),
-                );
+                v.length(s, "<policy document>", &at, Some(1), Some(131072));
                 v.pattern(
                     pattern_1(s),
-                    if v.is_shown_in_full(s) {
-                        s
-                    } else {
-                        "<policy document>"
-                    },
+                    "<policy document>",
                     &at,
                     "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
                 );
@@ -8785,7 +8754,7 @@ impl SimulatePrincipalPolicyRequest {
             let at = format!("{at}actionNames.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(3), Some(128));
+                v.length(s, s, &at, Some(3), Some(128));
             }
         }
         if m_action_names.is_none() {
@@ -8797,28 +8766,21 @@ impl SimulatePrincipalPolicyRequest {
             let at = format!("{at}resourceArns.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(2048));
+                v.length(s, s, &at, Some(1), Some(2048));
             }
         }
         let m_resource_policy = p.get("ResourcePolicy");
         if let Some(s) = m_resource_policy {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}resourcePolicy"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}resourcePolicy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -8826,12 +8788,12 @@ impl SimulatePrincipalPolicyRequest {
         let m_resource_policy = m_resource_policy.map(str::to_owned);
         let m_resource_owner = p.get("ResourceOwner");
         if let Some(s) = m_resource_owner {
-            v.length(s, &format!("{at}resourceOwner"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}resourceOwner"), Some(1), Some(2048));
         }
         let m_resource_owner = m_resource_owner.map(str::to_owned);
         let m_caller_arn = p.get("CallerArn");
         if let Some(s) = m_caller_arn {
-            v.length(s, &format!("{at}callerArn"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}callerArn"), Some(1), Some(2048));
         }
         let m_caller_arn = m_caller_arn.map(str::to_owned);
         let m_context_entries = match p.struct_list("ContextEntries")? {
@@ -8847,7 +8809,13 @@ impl SimulatePrincipalPolicyRequest {
         };
         let m_resource_handling_option = p.get("ResourceHandlingOption");
         if let Some(s) = m_resource_handling_option {
-            v.length(s, &format!("{at}resourceHandlingOption"), Some(1), Some(64));
+            v.length(
+                s,
+                s,
+                &format!("{at}resourceHandlingOption"),
+                Some(1),
+                Some(64),
+            );
         }
         let m_resource_handling_option = m_resource_handling_option.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
@@ -8856,7 +8824,7 @@ impl SimulatePrincipalPolicyRequest {
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, &format!("{at}marker"), Some(1), Some(320));
+            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
             v.pattern(
                 pattern_11(s),
                 s,
@@ -8947,7 +8915,7 @@ impl Tag {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_key = p.get("Key");
         if let Some(s) = m_key {
-            v.length(s, &format!("{at}key"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}key"), Some(1), Some(128));
             v.pattern(
                 pattern_13(s),
                 s,
@@ -8960,7 +8928,7 @@ impl Tag {
         let m_key = m_key.map(str::to_owned).unwrap_or_default();
         let m_value = p.get("Value");
         if let Some(s) = m_value {
-            v.length(s, &format!("{at}value"), Some(0), Some(256));
+            v.length(s, s, &format!("{at}value"), Some(0), Some(256));
             v.pattern(
                 pattern_14(s),
                 s,
@@ -9003,7 +8971,13 @@ impl TagInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -9059,7 +9033,7 @@ impl TagMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -9115,6 +9089,7 @@ impl TagOpenIDConnectProviderRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -9168,7 +9143,7 @@ impl TagPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -9216,7 +9191,7 @@ impl TagRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -9265,7 +9240,7 @@ impl TagSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
@@ -9313,7 +9288,7 @@ impl TagUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -9362,7 +9337,13 @@ impl UntagInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(s, &format!("{at}instanceProfileName"), Some(1), Some(128));
+            v.length(
+                s,
+                s,
+                &format!("{at}instanceProfileName"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_0(s),
                 s,
@@ -9380,7 +9361,7 @@ impl UntagInstanceProfileRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9416,7 +9397,7 @@ impl UntagMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_7(s),
                 s,
@@ -9432,7 +9413,7 @@ impl UntagMFADeviceRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9470,6 +9451,7 @@ impl UntagOpenIDConnectProviderRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -9485,7 +9467,7 @@ impl UntagOpenIDConnectProviderRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9521,7 +9503,7 @@ impl UntagPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}policyArn"));
         }
@@ -9531,7 +9513,7 @@ impl UntagPolicyRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9567,7 +9549,7 @@ impl UntagRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -9578,7 +9560,7 @@ impl UntagRoleRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9614,7 +9596,7 @@ impl UntagSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
@@ -9624,7 +9606,7 @@ impl UntagSAMLProviderRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9660,7 +9642,7 @@ impl UntagUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -9671,7 +9653,7 @@ impl UntagUserRequest {
             let at = format!("{at}tagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -9708,13 +9690,13 @@ impl UpdateAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, &format!("{at}accessKeyId"), Some(16), Some(128));
+            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
             v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
         } else {
             v.null(&format!("{at}accessKeyId"));
@@ -9844,7 +9826,7 @@ impl UpdateAssumeRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -9853,22 +9835,15 @@ impl UpdateAssumeRolePolicyRequest {
         let m_policy_document = p.get("PolicyDocument");
         if let Some(s) = m_policy_document {
             v.length(
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                s,
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
-                if v.is_shown_in_full(s) {
-                    s
-                } else {
-                    "<policy document>"
-                },
+                "<policy document>",
                 &format!("{at}policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -9902,7 +9877,7 @@ impl UpdateGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, &format!("{at}groupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}groupName"));
@@ -9910,7 +9885,7 @@ impl UpdateGroupRequest {
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_new_path = p.get("NewPath");
         if let Some(s) = m_new_path {
-            v.length(s, &format!("{at}newPath"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}newPath"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -9921,7 +9896,7 @@ impl UpdateGroupRequest {
         let m_new_path = m_new_path.map(str::to_owned);
         let m_new_group_name = p.get("NewGroupName");
         if let Some(s) = m_new_group_name {
-            v.length(s, &format!("{at}newGroupName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}newGroupName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
@@ -9958,7 +9933,7 @@ impl UpdateLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -9966,10 +9941,16 @@ impl UpdateLoginProfileRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_password = p.get("Password");
         if let Some(s) = m_password {
-            v.length(s, &format!("{at}password"), Some(1), Some(128));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}password"),
+                Some(1),
+                Some(128),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}password"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -10007,6 +9988,7 @@ impl UpdateOpenIDConnectProviderThumbprintRequest {
         if let Some(s) = m_open_id_connect_provider_arn {
             v.length(
                 s,
+                s,
                 &format!("{at}openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
@@ -10022,7 +10004,7 @@ impl UpdateOpenIDConnectProviderThumbprintRequest {
             let at = format!("{at}thumbprintList.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(40), Some(40));
+                v.length(s, s, &at, Some(40), Some(40));
             }
         }
         if m_thumbprint_list.is_none() {
@@ -10054,7 +10036,7 @@ impl UpdateRoleDescriptionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -10062,7 +10044,7 @@ impl UpdateRoleDescriptionRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, &format!("{at}description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
@@ -10122,7 +10104,7 @@ impl UpdateRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, &format!("{at}roleName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}roleName"));
@@ -10130,7 +10112,7 @@ impl UpdateRoleRequest {
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, &format!("{at}description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
@@ -10205,6 +10187,7 @@ impl UpdateSAMLProviderRequest {
         if let Some(s) = m_saml_metadata_document {
             v.length(
                 s,
+                s,
                 &format!("{at}sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
@@ -10213,7 +10196,7 @@ impl UpdateSAMLProviderRequest {
         let m_saml_metadata_document = m_saml_metadata_document.map(str::to_owned);
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
         } else {
             v.null(&format!("{at}sAMLProviderArn"));
         }
@@ -10229,10 +10212,16 @@ impl UpdateSAMLProviderRequest {
         let m_assertion_encryption_mode = m_assertion_encryption_mode.map(str::to_owned);
         let m_add_private_key = p.get("AddPrivateKey");
         if let Some(s) = m_add_private_key {
-            v.length(s, &format!("{at}addPrivateKey"), Some(1), Some(16384));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}addPrivateKey"),
+                Some(1),
+                Some(16384),
+            );
             v.pattern(
                 pattern_1(s),
-                s,
+                "<sensitive>",
                 &format!("{at}addPrivateKey"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -10240,7 +10229,7 @@ impl UpdateSAMLProviderRequest {
         let m_add_private_key = m_add_private_key.map(str::to_owned);
         let m_remove_private_key = p.get("RemovePrivateKey");
         if let Some(s) = m_remove_private_key {
-            v.length(s, &format!("{at}removePrivateKey"), Some(22), Some(64));
+            v.length(s, s, &format!("{at}removePrivateKey"), Some(22), Some(64));
             v.pattern(
                 pattern_15(s),
                 s,
@@ -10299,7 +10288,7 @@ impl UpdateUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, &format!("{at}userName"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
         } else {
             v.null(&format!("{at}userName"));
@@ -10307,7 +10296,7 @@ impl UpdateUserRequest {
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_new_path = p.get("NewPath");
         if let Some(s) = m_new_path {
-            v.length(s, &format!("{at}newPath"), Some(1), Some(512));
+            v.length(s, s, &format!("{at}newPath"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -10318,7 +10307,7 @@ impl UpdateUserRequest {
         let m_new_path = m_new_path.map(str::to_owned);
         let m_new_user_name = p.get("NewUserName");
         if let Some(s) = m_new_user_name {
-            v.length(s, &format!("{at}newUserName"), Some(1), Some(64));
+            v.length(s, s, &format!("{at}newUserName"), Some(1), Some(64));
             v.pattern(pattern_0(s), s, &format!("{at}newUserName"), "[\\w+=,.@-]+");
         }
         let m_new_user_name = m_new_user_name.map(str::to_owned);

@@ -57,7 +57,7 @@ impl AssumeRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, &format!("{at}roleArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
             v.null(&format!("{at}roleArn"));
@@ -65,7 +65,7 @@ impl AssumeRoleRequest {
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_role_session_name = p.get("RoleSessionName");
         if let Some(s) = m_role_session_name {
-            v.length(s, &format!("{at}roleSessionName"), Some(2), Some(64));
+            v.length(s, s, &format!("{at}roleSessionName"), Some(2), Some(64));
             v.pattern(
                 pattern_1(s),
                 s,
@@ -89,7 +89,7 @@ impl AssumeRoleRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, &format!("{at}policy"), Some(1), None);
+            v.length(s, s, &format!("{at}policy"), Some(1), None);
             v.pattern(
                 pattern_2(s),
                 s,
@@ -122,7 +122,7 @@ impl AssumeRoleRequest {
             let at = format!("{at}transitiveTagKeys.member");
             for s in items {
                 let s = s.as_str();
-                v.length(s, &at, Some(1), Some(128));
+                v.length(s, s, &at, Some(1), Some(128));
                 v.pattern(pattern_3(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
@@ -136,7 +136,7 @@ impl AssumeRoleRequest {
         }
         let m_external_id = p.get("ExternalId");
         if let Some(s) = m_external_id {
-            v.length(s, &format!("{at}externalId"), Some(2), Some(1224));
+            v.length(s, s, &format!("{at}externalId"), Some(2), Some(1224));
             v.pattern(
                 pattern_4(s),
                 s,
@@ -147,7 +147,7 @@ impl AssumeRoleRequest {
         let m_external_id = m_external_id.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_5(s),
                 s,
@@ -158,13 +158,13 @@ impl AssumeRoleRequest {
         let m_serial_number = m_serial_number.map(str::to_owned);
         let m_token_code = p.get("TokenCode");
         if let Some(s) = m_token_code {
-            v.length(s, &format!("{at}tokenCode"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}tokenCode"), Some(6), Some(6));
             v.pattern(pattern_6(s), s, &format!("{at}tokenCode"), "[\\d]*");
         }
         let m_token_code = m_token_code.map(str::to_owned);
         let m_source_identity = p.get("SourceIdentity");
         if let Some(s) = m_source_identity {
-            v.length(s, &format!("{at}sourceIdentity"), Some(2), Some(64));
+            v.length(s, s, &format!("{at}sourceIdentity"), Some(2), Some(64));
             v.pattern(
                 pattern_1(s),
                 s,
@@ -286,7 +286,7 @@ impl AssumeRoleWithSAMLRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, &format!("{at}roleArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
             v.null(&format!("{at}roleArn"));
@@ -294,7 +294,7 @@ impl AssumeRoleWithSAMLRequest {
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_principal_arn = p.get("PrincipalArn");
         if let Some(s) = m_principal_arn {
-            v.length(s, &format!("{at}principalArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}principalArn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}principalArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
             v.null(&format!("{at}principalArn"));
@@ -302,7 +302,13 @@ impl AssumeRoleWithSAMLRequest {
         let m_principal_arn = m_principal_arn.map(str::to_owned).unwrap_or_default();
         let m_saml_assertion = p.get("SAMLAssertion");
         if let Some(s) = m_saml_assertion {
-            v.length(s, &format!("{at}sAMLAssertion"), Some(4), Some(100000));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}sAMLAssertion"),
+                Some(4),
+                Some(100000),
+            );
         } else {
             v.null(&format!("{at}sAMLAssertion"));
         }
@@ -320,7 +326,7 @@ impl AssumeRoleWithSAMLRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 s,
@@ -454,7 +460,7 @@ impl AssumeRoleWithWebIdentityRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, &format!("{at}roleArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
             v.null(&format!("{at}roleArn"));
@@ -462,7 +468,7 @@ impl AssumeRoleWithWebIdentityRequest {
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_role_session_name = p.get("RoleSessionName");
         if let Some(s) = m_role_session_name {
-            v.length(s, &format!("{at}roleSessionName"), Some(2), Some(64));
+            v.length(s, s, &format!("{at}roleSessionName"), Some(2), Some(64));
             v.pattern(
                 pattern_1(s),
                 s,
@@ -475,14 +481,20 @@ impl AssumeRoleWithWebIdentityRequest {
         let m_role_session_name = m_role_session_name.map(str::to_owned).unwrap_or_default();
         let m_web_identity_token = p.get("WebIdentityToken");
         if let Some(s) = m_web_identity_token {
-            v.length(s, &format!("{at}webIdentityToken"), Some(4), Some(20000));
+            v.length(
+                s,
+                "<sensitive>",
+                &format!("{at}webIdentityToken"),
+                Some(4),
+                Some(20000),
+            );
         } else {
             v.null(&format!("{at}webIdentityToken"));
         }
         let m_web_identity_token = m_web_identity_token.map(str::to_owned).unwrap_or_default();
         let m_provider_id = p.get("ProviderId");
         if let Some(s) = m_provider_id {
-            v.length(s, &format!("{at}providerId"), Some(4), Some(2048));
+            v.length(s, s, &format!("{at}providerId"), Some(4), Some(2048));
         }
         let m_provider_id = m_provider_id.map(str::to_owned);
         let m_policy_arns = match p.struct_list("PolicyArns")? {
@@ -498,7 +510,7 @@ impl AssumeRoleWithWebIdentityRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 s,
@@ -668,7 +680,13 @@ impl DecodeAuthorizationMessageRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_encoded_message = p.get("EncodedMessage");
         if let Some(s) = m_encoded_message {
-            v.length(s, &format!("{at}encodedMessage"), Some(1), Some(10240));
+            v.length(
+                s,
+                "<message>",
+                &format!("{at}encodedMessage"),
+                Some(1),
+                Some(10240),
+            );
         } else {
             v.null(&format!("{at}encodedMessage"));
         }
@@ -742,7 +760,7 @@ impl GetAccessKeyInfoRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, &format!("{at}accessKeyId"), Some(16), Some(128));
+            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
             v.pattern(pattern_7(s), s, &format!("{at}accessKeyId"), "[\\w]*");
         } else {
             v.null(&format!("{at}accessKeyId"));
@@ -848,7 +866,7 @@ impl GetFederationTokenRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_name = p.get("Name");
         if let Some(s) = m_name {
-            v.length(s, &format!("{at}name"), Some(2), Some(32));
+            v.length(s, s, &format!("{at}name"), Some(2), Some(32));
             v.pattern(pattern_1(s), s, &format!("{at}name"), "[\\w+=,.@-]*");
         } else {
             v.null(&format!("{at}name"));
@@ -856,7 +874,7 @@ impl GetFederationTokenRequest {
         let m_name = m_name.map(str::to_owned).unwrap_or_default();
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 s,
@@ -968,7 +986,7 @@ impl GetSessionTokenRequest {
         }
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, &format!("{at}serialNumber"), Some(9), Some(256));
+            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
             v.pattern(
                 pattern_5(s),
                 s,
@@ -979,7 +997,7 @@ impl GetSessionTokenRequest {
         let m_serial_number = m_serial_number.map(str::to_owned);
         let m_token_code = p.get("TokenCode");
         if let Some(s) = m_token_code {
-            v.length(s, &format!("{at}tokenCode"), Some(6), Some(6));
+            v.length(s, s, &format!("{at}tokenCode"), Some(6), Some(6));
             v.pattern(pattern_6(s), s, &format!("{at}tokenCode"), "[\\d]*");
         }
         let m_token_code = m_token_code.map(str::to_owned);
@@ -1031,7 +1049,7 @@ impl PolicyDescriptorType {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_arn = p.get("arn");
         if let Some(s) = m_arn {
-            v.length(s, &format!("{at}arn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}arn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}arn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         }
         let m_arn = m_arn.map(str::to_owned);
@@ -1057,13 +1075,13 @@ impl ProvidedContext {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_provider_arn = p.get("ProviderArn");
         if let Some(s) = m_provider_arn {
-            v.length(s, &format!("{at}providerArn"), Some(20), Some(2048));
+            v.length(s, s, &format!("{at}providerArn"), Some(20), Some(2048));
             v.pattern(pattern_0(s), s, &format!("{at}providerArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         }
         let m_provider_arn = m_provider_arn.map(str::to_owned);
         let m_context_assertion = p.get("ContextAssertion");
         if let Some(s) = m_context_assertion {
-            v.length(s, &format!("{at}contextAssertion"), Some(4), Some(2048));
+            v.length(s, s, &format!("{at}contextAssertion"), Some(4), Some(2048));
         }
         let m_context_assertion = m_context_assertion.map(str::to_owned);
         Ok(Self {
@@ -1091,7 +1109,7 @@ impl Tag {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_key = p.get("Key");
         if let Some(s) = m_key {
-            v.length(s, &format!("{at}key"), Some(1), Some(128));
+            v.length(s, s, &format!("{at}key"), Some(1), Some(128));
             v.pattern(
                 pattern_3(s),
                 s,
@@ -1104,7 +1122,7 @@ impl Tag {
         let m_key = m_key.map(str::to_owned).unwrap_or_default();
         let m_value = p.get("Value");
         if let Some(s) = m_value {
-            v.length(s, &format!("{at}value"), Some(0), Some(256));
+            v.length(s, s, &format!("{at}value"), Some(0), Some(256));
             v.pattern(
                 pattern_8(s),
                 s,
