@@ -5,16 +5,16 @@ use std::collections::BTreeMap;
 use super::groups::{group_arn_for, no_group};
 use super::roles::{no_role, role_arn_for};
 use super::users::{no_user, user_arn_for};
+use stsd_wire::generated::iam as w;
+
 use super::{
-    compile, fmt_time, paginate, path_matches, write_paging, write_policy, write_tags, Ctx,
+    compile, page_size, paginate, path_matches, tags_in, wire_policy, wire_tag_list, Ctx,
     RequestFacts,
 };
 use crate::authz::non_whitespace_len;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion};
-use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
 use crate::validate as v;
 
@@ -44,12 +44,15 @@ fn compile_managed(text: &str) -> ApiResult<Doc> {
     Ok(doc)
 }
 
-pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "PolicyName", 128)?;
-    let path = v::policy_path(p)?;
-    let text = v::policy_document(p, "PolicyDocument")?;
-    let description = v::description(p, "Description")?;
-    let tags = v::tags(p, false)?;
+pub fn create_policy(
+    ctx: &Ctx<'_>,
+    input: w::CreatePolicyRequest,
+) -> ApiResult<w::CreatePolicyResponse> {
+    let name = input.policy_name.as_str();
+    let path = input.path.unwrap_or_else(|| "/".into());
+    let text = input.policy_document.as_str();
+    let description = input.description;
+    let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("policy", &path, name);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -87,13 +90,10 @@ pub fn create_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             next_version: 2,
             tags: tags.clone(),
         };
-        let mut x = Xml::new();
-        x.open("Policy");
-        write_policy(&mut x, acct, &pol, true);
-        x.close("Policy");
+        let out = wire_policy(acct, &pol, true);
         acct.policies.insert(name.to_lowercase(), pol);
         t.touch(Kind::Policy, &ctx.caller.account, name);
-        Ok(Some(x.finish()))
+        Ok(w::CreatePolicyResponse { policy: Some(out) })
     })
 }
 
@@ -103,21 +103,19 @@ fn find<'a>(acct: &'a Account, arn: &str) -> ApiResult<&'a ManagedPolicy> {
     acct.policy_by_arn(arn).ok_or_else(|| no_policy(arn))
 }
 
-pub fn get_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
+pub fn get_policy(ctx: &Ctx<'_>, input: w::GetPolicyRequest) -> ApiResult<w::GetPolicyResponse> {
+    let arn = input.policy_arn.as_str();
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetPolicy", arn)?;
     let acct = ctx.account(&st)?;
     let pol = find(acct, arn)?;
-    let mut x = Xml::new();
-    x.open("Policy");
-    write_policy(&mut x, acct, pol, true);
-    x.close("Policy");
-    Ok(Some(x.finish()))
+    Ok(w::GetPolicyResponse {
+        policy: Some(wire_policy(acct, pol, true)),
+    })
 }
 
-pub fn delete_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
+pub fn delete_policy(ctx: &Ctx<'_>, input: w::DeletePolicyRequest) -> ApiResult<()> {
+    let arn = input.policy_arn.as_str();
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:DeletePolicy", arn)?;
         let acct = ctx.account(st)?;
@@ -134,20 +132,19 @@ pub fn delete_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let key = pol.name.to_lowercase();
         ctx.account_mut(st)?.policies.remove(&key);
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let scope = v::one_of(p, "Scope", &["All", "AWS", "Local"])?.unwrap_or("All");
-    let only_attached = v::boolean(p, "OnlyAttached")?.unwrap_or(false);
-    let usage = v::one_of(
-        p,
-        "PolicyUsageFilter",
-        &["PermissionsPolicy", "PermissionsBoundary"],
-    )?;
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListPoliciesRequest,
+) -> ApiResult<w::ListPoliciesResponse> {
+    let scope = input.scope.as_deref().unwrap_or("All");
+    let only_attached = input.only_attached.unwrap_or(false);
+    let usage = input.policy_usage_filter.as_deref();
+    let prefix = input.path_prefix;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListPolicies", &ctx.arn("policy/", "", "*"))?;
     let acct = ctx.account(&st)?;
@@ -170,43 +167,33 @@ pub fn list_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .collect()
     };
     let (page, next) = paginate(pols, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Policies", &page, |x, pol| {
-        write_policy(x, acct, pol, false)
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListPoliciesResponse {
+        policies: Some(
+            page.iter()
+                .map(|pol| wire_policy(acct, pol, false))
+                .collect(),
+        ),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-fn write_version(x: &mut Xml, pol: &ManagedPolicy, ver: &PolicyVersion, with_doc: bool) {
-    if with_doc {
-        x.elem("Document", &url_encode_policy(&ver.doc.text));
+fn wire_version(pol: &ManagedPolicy, ver: &PolicyVersion, with_doc: bool) -> w::PolicyVersion {
+    w::PolicyVersion {
+        document: with_doc.then(|| url_encode_policy(&ver.doc.text)),
+        version_id: Some(ver.id.clone()),
+        is_default_version: Some(ver.id == pol.default_version),
+        create_date: Some(ver.created),
     }
-    x.elem("VersionId", &ver.id)
-        .boolean("IsDefaultVersion", ver.id == pol.default_version)
-        .elem("CreateDate", &fmt_time(ver.created));
 }
 
-fn version_id(p: &Params) -> ApiResult<&str> {
-    let id = p.required("VersionId")?;
-    let ok = id.strip_prefix('v').is_some_and(|rest| {
-        let digits: &str = rest.split('.').next().unwrap_or("");
-        !digits.is_empty() && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
-    });
-    if !ok {
-        return Err(ApiError::validation(
-            id,
-            "versionId",
-            "Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
-        ));
-    }
-    Ok(id)
-}
-
-pub fn create_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let text = v::policy_document(p, "PolicyDocument")?;
-    let set_default = v::boolean(p, "SetAsDefault")?.unwrap_or(false);
+pub fn create_policy_version(
+    ctx: &Ctx<'_>,
+    input: w::CreatePolicyVersionRequest,
+) -> ApiResult<w::CreatePolicyVersionResponse> {
+    let arn = input.policy_arn.as_str();
+    let text = input.policy_document.as_str();
+    let set_default = input.set_as_default.unwrap_or(false);
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:CreatePolicyVersion", arn)?;
         let doc = compile_managed(text)?;
@@ -231,19 +218,21 @@ pub fn create_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Stri
         if set_default {
             pol.default_version = ver.id.clone();
         }
-        let mut x = Xml::new();
-        x.open("PolicyVersion");
-        write_version(&mut x, pol, &ver, false);
-        x.close("PolicyVersion");
+        let out = wire_version(pol, &ver, false);
         pol.versions.push(ver);
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(Some(x.finish()))
+        Ok(w::CreatePolicyVersionResponse {
+            policy_version: Some(out),
+        })
     })
 }
 
-pub fn get_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let id = version_id(p)?;
+pub fn get_policy_version(
+    ctx: &Ctx<'_>,
+    input: w::GetPolicyVersionRequest,
+) -> ApiResult<w::GetPolicyVersionResponse> {
+    let arn = input.policy_arn.as_str();
+    let id = input.version_id.as_str();
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetPolicyVersion", arn)?;
     let acct = ctx.account(&st)?;
@@ -253,16 +242,14 @@ pub fn get_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>
             "Policy {arn} version {id} does not exist or is not attachable."
         ))
     })?;
-    let mut x = Xml::new();
-    x.open("PolicyVersion");
-    write_version(&mut x, pol, ver, true);
-    x.close("PolicyVersion");
-    Ok(Some(x.finish()))
+    Ok(w::GetPolicyVersionResponse {
+        policy_version: Some(wire_version(pol, ver, true)),
+    })
 }
 
-pub fn delete_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let id = version_id(p)?;
+pub fn delete_policy_version(ctx: &Ctx<'_>, input: w::DeletePolicyVersionRequest) -> ApiResult<()> {
+    let arn = input.policy_arn.as_str();
+    let id = input.version_id.as_str();
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:DeletePolicyVersion", arn)?;
         let acct = ctx.account(st)?;
@@ -285,13 +272,16 @@ pub fn delete_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Stri
             .ok_or_else(|| no_policy(arn))?;
         pol.versions.retain(|v| v.id != id);
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_policy_versions(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_policy_versions(
+    ctx: &Ctx<'_>,
+    input: w::ListPolicyVersionsRequest,
+) -> ApiResult<w::ListPolicyVersionsResponse> {
+    let arn = input.policy_arn.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListPolicyVersions", arn)?;
     let acct = ctx.account(&st)?;
@@ -299,17 +289,23 @@ pub fn list_policy_versions(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
     let mut versions: Vec<&PolicyVersion> = pol.versions.iter().collect();
     versions.reverse(); // newest first, as IAM lists them
     let (page, next) = paginate(versions, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Versions", &page, |x, ver| {
-        write_version(x, pol, ver, false)
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListPolicyVersionsResponse {
+        versions: Some(
+            page.iter()
+                .map(|ver| wire_version(pol, ver, false))
+                .collect(),
+        ),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn set_default_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let id = version_id(p)?;
+pub fn set_default_policy_version(
+    ctx: &Ctx<'_>,
+    input: w::SetDefaultPolicyVersionRequest,
+) -> ApiResult<()> {
+    let arn = input.policy_arn.as_str();
+    let id = input.version_id.as_str();
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:SetDefaultPolicyVersion", arn)?;
         let acct = ctx.account(st)?;
@@ -328,16 +324,13 @@ pub fn set_default_policy_version(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option
         pol.default_version = id.to_string();
         pol.updated = ctx.now;
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn tag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let tags = v::tags(p, false)?;
-    if p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
-    }
+pub fn tag_policy(ctx: &Ctx<'_>, input: w::TagPolicyRequest) -> ApiResult<()> {
+    let arn = input.policy_arn.as_str();
+    let tags = tags_in(Some(input.tags), false)?;
     ctx.app.write(|st, t| {
         ctx.authorize_request(
             st,
@@ -356,13 +349,13 @@ pub fn tag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .ok_or_else(|| no_policy(arn))?;
         pol.tags = v::merge_tags(&pol.tags, &tags, false)?;
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn untag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let keys = v::tag_keys(p)?;
+pub fn untag_policy(ctx: &Ctx<'_>, input: w::UntagPolicyRequest) -> ApiResult<()> {
+    let arn = input.policy_arn.as_str();
+    let keys = input.tag_keys;
     ctx.app.write(|st, t| {
         ctx.authorize_request(
             st,
@@ -381,42 +374,35 @@ pub fn untag_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .ok_or_else(|| no_policy(arn))?;
         pol.tags.retain(|tag| !keys.contains(&tag.key));
         t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_policy_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_policy_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListPolicyTagsRequest,
+) -> ApiResult<w::ListPolicyTagsResponse> {
+    let arn = input.policy_arn.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListPolicyTags", arn)?;
     let pol = find(ctx.account(&st)?, arn)?;
     let (page, next) = paginate(pol.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListPolicyTagsResponse {
+        tags: wire_tag_list(&page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "PolicyArn")?;
-    let filter = v::one_of(
-        p,
-        "EntityFilter",
-        &[
-            "User",
-            "Role",
-            "Group",
-            "LocalManagedPolicy",
-            "AWSManagedPolicy",
-        ],
-    )?;
-    let usage = v::one_of(
-        p,
-        "PolicyUsageFilter",
-        &["PermissionsPolicy", "PermissionsBoundary"],
-    )?;
-    let prefix = v::path_prefix(p)?;
+pub fn list_entities_for_policy(
+    ctx: &Ctx<'_>,
+    input: w::ListEntitiesForPolicyRequest,
+) -> ApiResult<w::ListEntitiesForPolicyResponse> {
+    let arn = input.policy_arn.as_str();
+    let filter = input.entity_filter.as_deref();
+    let usage = input.policy_usage_filter.as_deref();
+    let prefix = input.path_prefix;
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListEntitiesForPolicy", arn)?;
     let acct = ctx.account(&st)?;
@@ -424,7 +410,6 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     let as_policy = usage != Some("PermissionsBoundary");
     let as_boundary = usage != Some("PermissionsPolicy");
     let want = |k: &str| filter.is_none_or(|f| f == k);
-    let mut x = Xml::new();
     let groups: Vec<(&str, &str)> = if want("Group") && as_policy {
         acct.groups
             .values()
@@ -436,9 +421,7 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     } else {
         Vec::new()
     };
-    x.list("PolicyGroups", &groups, |x, (n, id)| {
-        x.elem("GroupName", n).elem("GroupId", id);
-    });
+
     let users: Vec<(&str, &str)> = if want("User") {
         acct.users
             .values()
@@ -452,9 +435,7 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     } else {
         Vec::new()
     };
-    x.list("PolicyUsers", &users, |x, (n, id)| {
-        x.elem("UserName", n).elem("UserId", id);
-    });
+
     let roles: Vec<(&str, &str)> = if want("Role") {
         acct.roles
             .values()
@@ -468,11 +449,37 @@ pub fn list_entities_for_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
     } else {
         Vec::new()
     };
-    x.list("PolicyRoles", &roles, |x, (n, id)| {
-        x.elem("RoleName", n).elem("RoleId", id);
-    });
-    x.boolean("IsTruncated", false);
-    Ok(Some(x.finish()))
+    Ok(w::ListEntitiesForPolicyResponse {
+        policy_groups: Some(
+            groups
+                .into_iter()
+                .map(|(n, id)| w::PolicyGroup {
+                    group_name: Some(n.to_string()),
+                    group_id: Some(id.to_string()),
+                })
+                .collect(),
+        ),
+        policy_users: Some(
+            users
+                .into_iter()
+                .map(|(n, id)| w::PolicyUser {
+                    user_name: Some(n.to_string()),
+                    user_id: Some(id.to_string()),
+                })
+                .collect(),
+        ),
+        policy_roles: Some(
+            roles
+                .into_iter()
+                .map(|(n, id)| w::PolicyRole {
+                    role_name: Some(n.to_string()),
+                    role_id: Some(id.to_string()),
+                })
+                .collect(),
+        ),
+        is_truncated: Some(false),
+        marker: None,
+    })
 }
 
 // ---- attachment -------------------------------------------------------------------------------------------
@@ -485,19 +492,6 @@ enum Target {
 }
 
 impl Target {
-    fn param(self) -> &'static str {
-        match self {
-            Target::User => "UserName",
-            Target::Group => "GroupName",
-            Target::Role => "RoleName",
-        }
-    }
-    fn max_name(self) -> usize {
-        match self {
-            Target::User | Target::Group => 128,
-            Target::Role => 64,
-        }
-    }
     fn word(self) -> &'static str {
         match self {
             Target::User => "User",
@@ -576,9 +570,7 @@ impl Target {
     }
 }
 
-fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let arn = v::arn(p, "PolicyArn")?;
+fn attach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
     check_policy_arn(arn)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -606,7 +598,7 @@ fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
             return Err(no_policy(arn));
         }
         if attached.iter().any(|a| a == arn) {
-            return Ok(None);
+            return Ok(());
         }
         if attached.len() >= MAX_ATTACHED {
             return Err(ApiError::limit(
@@ -618,13 +610,11 @@ fn attach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
             .attached_mut(ctx.account_mut(st)?, name)?
             .push(arn.to_string());
         t.touch(target.kind(), &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-fn detach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let arn = v::arn(p, "PolicyArn")?;
+fn detach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
     check_policy_arn(arn)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -646,14 +636,20 @@ fn detach(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>
             .attached_mut(ctx.account_mut(st)?, name)?
             .retain(|a| a != arn);
         t.touch(target.kind(), &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-fn list_attached(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+/// One page of the managed policies attached to `name`, and the next marker.
+fn list_attached(
+    ctx: &Ctx<'_>,
+    name: &str,
+    prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+    target: Target,
+) -> ApiResult<(Vec<w::AttachedPolicy>, Option<String>)> {
+    let max = page_size(max_items);
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
@@ -665,22 +661,27 @@ fn list_attached(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<
         .attached(acct, name)?
         .iter()
         .filter_map(|arn| acct.policy_by_arn(arn).map(|pol| (pol, arn)))
-        .filter(|(pol, _)| path_matches(&pol.path, prefix.as_deref()))
+        .filter(|(pol, _)| path_matches(&pol.path, prefix))
         .map(|(pol, arn)| (pol.name.clone(), arn.clone()))
         .collect();
-    let (page, next) = paginate(items, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("AttachedPolicies", &page, |x, (n, a)| {
-        x.elem("PolicyName", n).elem("PolicyArn", a);
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    let (page, next) = paginate(items, marker, max)?;
+    let page = page
+        .into_iter()
+        .map(|(n, a)| w::AttachedPolicy {
+            policy_name: Some(n),
+            policy_arn: Some(a),
+        })
+        .collect();
+    Ok((page, next))
 }
 
-fn put_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let policy_name = v::name(p, "PolicyName", 128)?;
-    let text = v::policy_document(p, "PolicyDocument")?;
+fn put_inline(
+    ctx: &Ctx<'_>,
+    name: &str,
+    policy_name: &str,
+    text: &str,
+    target: Target,
+) -> ApiResult<()> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -714,13 +715,17 @@ fn put_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
             .inline_mut(ctx.account_mut(st)?, name)?
             .insert(policy_name.to_string(), doc);
         t.touch(target.kind(), &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-fn get_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let policy_name = v::name(p, "PolicyName", 128)?;
+/// The entity's stored name and the (URL-encoded) document of its inline policy `policy_name`.
+fn get_inline(
+    ctx: &Ctx<'_>,
+    name: &str,
+    policy_name: &str,
+    target: Target,
+) -> ApiResult<(String, String)> {
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
@@ -744,16 +749,10 @@ fn get_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<Str
         Target::Role => acct.roles.get(&name.to_lowercase()).map(|r| r.name.clone()),
     }
     .unwrap_or_else(|| name.to_string());
-    let mut x = Xml::new();
-    x.elem(target.param(), &entity_name)
-        .elem("PolicyName", policy_name)
-        .elem("PolicyDocument", &url_encode_policy(&doc.text));
-    Ok(Some(x.finish()))
+    Ok((entity_name, url_encode_policy(&doc.text)))
 }
 
-fn delete_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let policy_name = v::name(p, "PolicyName", 128)?;
+fn delete_inline(ctx: &Ctx<'_>, name: &str, policy_name: &str, target: Target) -> ApiResult<()> {
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -771,13 +770,19 @@ fn delete_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<
             .inline_mut(ctx.account_mut(st)?, name)?
             .remove(policy_name);
         t.touch(target.kind(), &ctx.caller.account, name);
-        Ok(None)
+        Ok(())
     })
 }
 
-fn list_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<String>> {
-    let name = v::name(p, target.param(), target.max_name())?;
-    let (marker, max) = v::paging(p)?;
+/// One page of the names of the entity's inline policies, and the next marker.
+fn list_inline(
+    ctx: &Ctx<'_>,
+    name: &str,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+    target: Target,
+) -> ApiResult<(Vec<String>, Option<String>)> {
+    let max = page_size(max_items);
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
@@ -790,73 +795,201 @@ fn list_inline(ctx: &Ctx<'_>, p: &Params, target: Target) -> ApiResult<Option<St
         .keys()
         .map(String::as_str)
         .collect();
-    let (page, next) = paginate(names, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.str_list("PolicyNames", page.iter().copied());
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    let (page, next) = paginate(names, marker, max)?;
+    Ok((page.into_iter().map(str::to_string).collect(), next))
 }
 
-pub fn attach_user_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    attach(ctx, p, Target::User)
+pub fn attach_user_policy(ctx: &Ctx<'_>, input: w::AttachUserPolicyRequest) -> ApiResult<()> {
+    attach(ctx, &input.user_name, &input.policy_arn, Target::User)
 }
-pub fn attach_group_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    attach(ctx, p, Target::Group)
+pub fn detach_user_policy(ctx: &Ctx<'_>, input: w::DetachUserPolicyRequest) -> ApiResult<()> {
+    detach(ctx, &input.user_name, &input.policy_arn, Target::User)
 }
-pub fn attach_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    attach(ctx, p, Target::Role)
+pub fn list_attached_user_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListAttachedUserPoliciesRequest,
+) -> ApiResult<w::ListAttachedUserPoliciesResponse> {
+    let (page, next) = list_attached(
+        ctx,
+        &input.user_name,
+        input.path_prefix.as_deref(),
+        input.marker.as_deref(),
+        input.max_items,
+        Target::User,
+    )?;
+    Ok(w::ListAttachedUserPoliciesResponse {
+        attached_policies: Some(page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
-pub fn detach_user_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    detach(ctx, p, Target::User)
+pub fn put_user_policy(ctx: &Ctx<'_>, input: w::PutUserPolicyRequest) -> ApiResult<()> {
+    put_inline(
+        ctx,
+        &input.user_name,
+        &input.policy_name,
+        &input.policy_document,
+        Target::User,
+    )
 }
-pub fn detach_group_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    detach(ctx, p, Target::Group)
+pub fn get_user_policy(
+    ctx: &Ctx<'_>,
+    input: w::GetUserPolicyRequest,
+) -> ApiResult<w::GetUserPolicyResponse> {
+    let (entity, document) = get_inline(ctx, &input.user_name, &input.policy_name, Target::User)?;
+    Ok(w::GetUserPolicyResponse {
+        user_name: entity,
+        policy_name: input.policy_name,
+        policy_document: document,
+    })
 }
-pub fn detach_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    detach(ctx, p, Target::Role)
+pub fn delete_user_policy(ctx: &Ctx<'_>, input: w::DeleteUserPolicyRequest) -> ApiResult<()> {
+    delete_inline(ctx, &input.user_name, &input.policy_name, Target::User)
 }
-pub fn list_attached_user_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_attached(ctx, p, Target::User)
+pub fn list_user_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListUserPoliciesRequest,
+) -> ApiResult<w::ListUserPoliciesResponse> {
+    let (page, next) = list_inline(
+        ctx,
+        &input.user_name,
+        input.marker.as_deref(),
+        input.max_items,
+        Target::User,
+    )?;
+    Ok(w::ListUserPoliciesResponse {
+        policy_names: page,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
-pub fn list_attached_group_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_attached(ctx, p, Target::Group)
+
+pub fn attach_group_policy(ctx: &Ctx<'_>, input: w::AttachGroupPolicyRequest) -> ApiResult<()> {
+    attach(ctx, &input.group_name, &input.policy_arn, Target::Group)
 }
-pub fn list_attached_role_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_attached(ctx, p, Target::Role)
+pub fn detach_group_policy(ctx: &Ctx<'_>, input: w::DetachGroupPolicyRequest) -> ApiResult<()> {
+    detach(ctx, &input.group_name, &input.policy_arn, Target::Group)
 }
-pub fn put_user_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    put_inline(ctx, p, Target::User)
+pub fn list_attached_group_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListAttachedGroupPoliciesRequest,
+) -> ApiResult<w::ListAttachedGroupPoliciesResponse> {
+    let (page, next) = list_attached(
+        ctx,
+        &input.group_name,
+        input.path_prefix.as_deref(),
+        input.marker.as_deref(),
+        input.max_items,
+        Target::Group,
+    )?;
+    Ok(w::ListAttachedGroupPoliciesResponse {
+        attached_policies: Some(page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
-pub fn put_group_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    put_inline(ctx, p, Target::Group)
+pub fn put_group_policy(ctx: &Ctx<'_>, input: w::PutGroupPolicyRequest) -> ApiResult<()> {
+    put_inline(
+        ctx,
+        &input.group_name,
+        &input.policy_name,
+        &input.policy_document,
+        Target::Group,
+    )
 }
-pub fn put_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    put_inline(ctx, p, Target::Role)
+pub fn get_group_policy(
+    ctx: &Ctx<'_>,
+    input: w::GetGroupPolicyRequest,
+) -> ApiResult<w::GetGroupPolicyResponse> {
+    let (entity, document) = get_inline(ctx, &input.group_name, &input.policy_name, Target::Group)?;
+    Ok(w::GetGroupPolicyResponse {
+        group_name: entity,
+        policy_name: input.policy_name,
+        policy_document: document,
+    })
 }
-pub fn get_user_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    get_inline(ctx, p, Target::User)
+pub fn delete_group_policy(ctx: &Ctx<'_>, input: w::DeleteGroupPolicyRequest) -> ApiResult<()> {
+    delete_inline(ctx, &input.group_name, &input.policy_name, Target::Group)
 }
-pub fn get_group_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    get_inline(ctx, p, Target::Group)
+pub fn list_group_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListGroupPoliciesRequest,
+) -> ApiResult<w::ListGroupPoliciesResponse> {
+    let (page, next) = list_inline(
+        ctx,
+        &input.group_name,
+        input.marker.as_deref(),
+        input.max_items,
+        Target::Group,
+    )?;
+    Ok(w::ListGroupPoliciesResponse {
+        policy_names: page,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
-pub fn get_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    get_inline(ctx, p, Target::Role)
+
+pub fn attach_role_policy(ctx: &Ctx<'_>, input: w::AttachRolePolicyRequest) -> ApiResult<()> {
+    attach(ctx, &input.role_name, &input.policy_arn, Target::Role)
 }
-pub fn delete_user_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    delete_inline(ctx, p, Target::User)
+pub fn detach_role_policy(ctx: &Ctx<'_>, input: w::DetachRolePolicyRequest) -> ApiResult<()> {
+    detach(ctx, &input.role_name, &input.policy_arn, Target::Role)
 }
-pub fn delete_group_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    delete_inline(ctx, p, Target::Group)
+pub fn list_attached_role_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListAttachedRolePoliciesRequest,
+) -> ApiResult<w::ListAttachedRolePoliciesResponse> {
+    let (page, next) = list_attached(
+        ctx,
+        &input.role_name,
+        input.path_prefix.as_deref(),
+        input.marker.as_deref(),
+        input.max_items,
+        Target::Role,
+    )?;
+    Ok(w::ListAttachedRolePoliciesResponse {
+        attached_policies: Some(page),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
-pub fn delete_role_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    delete_inline(ctx, p, Target::Role)
+pub fn put_role_policy(ctx: &Ctx<'_>, input: w::PutRolePolicyRequest) -> ApiResult<()> {
+    put_inline(
+        ctx,
+        &input.role_name,
+        &input.policy_name,
+        &input.policy_document,
+        Target::Role,
+    )
 }
-pub fn list_user_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_inline(ctx, p, Target::User)
+pub fn get_role_policy(
+    ctx: &Ctx<'_>,
+    input: w::GetRolePolicyRequest,
+) -> ApiResult<w::GetRolePolicyResponse> {
+    let (entity, document) = get_inline(ctx, &input.role_name, &input.policy_name, Target::Role)?;
+    Ok(w::GetRolePolicyResponse {
+        role_name: entity,
+        policy_name: input.policy_name,
+        policy_document: document,
+    })
 }
-pub fn list_group_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_inline(ctx, p, Target::Group)
+pub fn delete_role_policy(ctx: &Ctx<'_>, input: w::DeleteRolePolicyRequest) -> ApiResult<()> {
+    delete_inline(ctx, &input.role_name, &input.policy_name, Target::Role)
 }
-pub fn list_role_policies(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    list_inline(ctx, p, Target::Role)
+pub fn list_role_policies(
+    ctx: &Ctx<'_>,
+    input: w::ListRolePoliciesRequest,
+) -> ApiResult<w::ListRolePoliciesResponse> {
+    let (page, next) = list_inline(
+        ctx,
+        &input.role_name,
+        input.marker.as_deref(),
+        input.max_items,
+        Target::Role,
+    )?;
+    Ok(w::ListRolePoliciesResponse {
+        policy_names: page,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
