@@ -3,18 +3,19 @@
 //! to by the role's unique ID. A role inside a profile cannot be deleted (`DeleteConflict`), nor a profile
 //! that still holds a role.
 
+use stsd_wire::generated::iam as w;
+
 use super::roles::{no_role, role_arn_for};
+use super::tagging::{self, Taggable};
 use super::{
-    fmt_time, paginate, path_matches, write_paging, write_role, write_tags, Ctx, Handler,
-    RequestFacts, RoleView,
+    fmt_time, page_size, paginate, path_matches, tags_in, typed, wire_role, wire_tags, write_role,
+    write_tags, Ctx, Handler, RequestFacts, RoleView,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, InstanceProfile};
-use crate::protocol::query::Params;
+use crate::model::{Account, InstanceProfile, Tag};
 use crate::protocol::xml::Xml;
 use crate::state::State;
 use crate::store::Kind;
-use crate::validate as v;
 
 /// Instance profiles per account.
 pub const MAX_PROFILES: usize = 1000;
@@ -23,22 +24,18 @@ pub const MAX_ROLES: usize = 1;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateInstanceProfile" => create,
-        "GetInstanceProfile" => get,
-        "ListInstanceProfiles" => list,
-        "DeleteInstanceProfile" => delete,
-        "AddRoleToInstanceProfile" => add_role,
-        "RemoveRoleFromInstanceProfile" => remove_role,
-        "ListInstanceProfilesForRole" => list_for_role,
-        "TagInstanceProfile" => tag,
-        "UntagInstanceProfile" => untag,
-        "ListInstanceProfileTags" => list_tags,
+        "CreateInstanceProfile" => typed!(create),
+        "GetInstanceProfile" => typed!(get),
+        "ListInstanceProfiles" => typed!(list),
+        "DeleteInstanceProfile" => typed!(delete),
+        "AddRoleToInstanceProfile" => typed!(add_role),
+        "RemoveRoleFromInstanceProfile" => typed!(remove_role),
+        "ListInstanceProfilesForRole" => typed!(list_for_role),
+        "TagInstanceProfile" => typed!(tag),
+        "UntagInstanceProfile" => typed!(untag),
+        "ListInstanceProfileTags" => typed!(list_tags),
         _ => return None,
     })
-}
-
-fn profile_name(p: &Params) -> ApiResult<&str> {
-    v::name(p, "InstanceProfileName", 128)
 }
 
 fn no_profile(name: &str) -> ApiError {
@@ -73,10 +70,36 @@ pub fn write_profile(x: &mut Xml, st: &State, acct: &Account, p: &InstanceProfil
     }
 }
 
-pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let path = v::path(p, "Path")?;
-    let tags = v::tags(p, false)?;
+/// The typed `InstanceProfile` shape; `tags` for Get/Create (List* operations omit tags).
+pub fn wire_profile(
+    st: &State,
+    acct: &Account,
+    p: &InstanceProfile,
+    tags: bool,
+) -> w::InstanceProfile {
+    w::InstanceProfile {
+        path: p.path.clone(),
+        instance_profile_name: p.name.clone(),
+        instance_profile_id: p.id.clone(),
+        arn: acct.instance_profile_arn(p),
+        create_date: p.created,
+        roles: p
+            .roles
+            .iter()
+            .filter_map(|id| acct.roles.values().find(|r| r.id == *id))
+            .map(|r| wire_role(st, acct, r, &RoleView::List))
+            .collect(),
+        tags: if tags { wire_tags(&p.tags) } else { None },
+    }
+}
+
+pub fn create(
+    ctx: &Ctx<'_>,
+    input: w::CreateInstanceProfileRequest,
+) -> ApiResult<w::CreateInstanceProfileResponse> {
+    let name = input.instance_profile_name.as_str();
+    let path = input.path.unwrap_or_else(|| "/".into());
+    let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("instance-profile", &path, name);
     ctx.app.write(|st, t| {
         let facts = RequestFacts {
@@ -111,16 +134,17 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             .instance_profiles
             .get(&key)
             .ok_or_else(ApiError::internal)?;
-        let mut x = Xml::new();
-        x.open("InstanceProfile");
-        write_profile(&mut x, st, acct, ip, true);
-        x.close("InstanceProfile");
-        Ok(Some(x.finish()))
+        Ok(w::CreateInstanceProfileResponse {
+            instance_profile: wire_profile(st, acct, ip, true),
+        })
     })
 }
 
-pub fn get(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
+pub fn get(
+    ctx: &Ctx<'_>,
+    input: w::GetInstanceProfileRequest,
+) -> ApiResult<w::GetInstanceProfileResponse> {
+    let name = input.instance_profile_name.as_str();
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
@@ -132,16 +156,17 @@ pub fn get(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .instance_profiles
         .get(&name.to_lowercase())
         .ok_or_else(|| no_profile(name))?;
-    let mut x = Xml::new();
-    x.open("InstanceProfile");
-    write_profile(&mut x, &st, acct, ip, true);
-    x.close("InstanceProfile");
-    Ok(Some(x.finish()))
+    Ok(w::GetInstanceProfileResponse {
+        instance_profile: wire_profile(&st, acct, ip, true),
+    })
 }
 
-pub fn list(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let prefix = v::path_prefix(p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list(
+    ctx: &Ctx<'_>,
+    input: w::ListInstanceProfilesRequest,
+) -> ApiResult<w::ListInstanceProfilesResponse> {
+    let prefix = input.path_prefix;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(
         &st,
@@ -155,17 +180,22 @@ pub fn list(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .filter(|ip| path_matches(&ip.path, prefix.as_deref()))
         .collect();
     let (page, next) = paginate(items, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("InstanceProfiles", &page, |x, ip| {
-        write_profile(x, &st, acct, ip, false);
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListInstanceProfilesResponse {
+        instance_profiles: page
+            .iter()
+            .map(|ip| wire_profile(&st, acct, ip, false))
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn list_for_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let role_name = v::name(p, "RoleName", 64)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_for_role(
+    ctx: &Ctx<'_>,
+    input: w::ListInstanceProfilesForRoleRequest,
+) -> ApiResult<w::ListInstanceProfilesForRoleResponse> {
+    let role_name = input.role_name.as_str();
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
@@ -179,16 +209,18 @@ pub fn list_for_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .ok_or_else(|| no_role(role_name))?;
     let items: Vec<&InstanceProfile> = acct.instance_profiles_of(&role.id).collect();
     let (page, next) = paginate(items, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("InstanceProfiles", &page, |x, ip| {
-        write_profile(x, &st, acct, ip, false);
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListInstanceProfilesForRoleResponse {
+        instance_profiles: page
+            .iter()
+            .map(|ip| wire_profile(&st, acct, ip, false))
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn delete(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
+pub fn delete(ctx: &Ctx<'_>, input: w::DeleteInstanceProfileRequest) -> ApiResult<()> {
+    let name = input.instance_profile_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -208,7 +240,7 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         ctx.account_mut(st)?.instance_profiles.remove(&key);
         t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
@@ -224,9 +256,9 @@ fn existing(acct: &Account, name: &str) -> ApiResult<String> {
 
 /// `AddRoleToInstanceProfile` needs `iam:PassRole` on the role too (AWS: "The caller of this operation must
 /// be granted the PassRole permission on the IAM role"), evaluated as a pass to EC2 instances.
-pub fn add_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let role_name = v::name(p, "RoleName", 64)?;
+pub fn add_role(ctx: &Ctx<'_>, input: w::AddRoleToInstanceProfileRequest) -> ApiResult<()> {
+    let name = input.instance_profile_name.as_str();
+    let role_name = input.role_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -271,13 +303,13 @@ pub fn add_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         ip.roles.push(role_id);
         t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn remove_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let role_name = v::name(p, "RoleName", 64)?;
+pub fn remove_role(ctx: &Ctx<'_>, input: w::RemoveRoleFromInstanceProfileRequest) -> ApiResult<()> {
+    let name = input.instance_profile_name.as_str();
+    let role_name = input.role_name.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
@@ -303,82 +335,58 @@ pub fn remove_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
         ip.roles.retain(|r| *r != role_id);
         t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
-        Ok(None)
-    })
-}
-
-/// Authorize `action` on the profile and change it.
-fn modify(
-    ctx: &Ctx<'_>,
-    name: &str,
-    action: &str,
-    facts: &RequestFacts<'_>,
-    mut f: impl FnMut(&mut InstanceProfile) -> ApiResult<()>,
-) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(st, action, &profile_arn_for(ctx, acct, name), facts)?;
-        let key = existing(acct, name)?;
-        let ip = ctx
-            .account_mut(st)?
-            .instance_profiles
-            .get_mut(&key)
-            .ok_or_else(|| no_profile(name))?;
-        f(ip)?;
-        t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
         Ok(())
     })
 }
 
 /// Tag keys are case-sensitive on instance profiles (reference §3.1).
-pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let tags = v::tags(p, false)?;
-    if p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
+struct Profiles;
+
+impl Taggable for Profiles {
+    const WORD: &'static str = "InstanceProfile";
+    const CASE_INSENSITIVE: bool = false;
+    const KIND: Kind = Kind::InstanceProfile;
+    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
+        profile_arn_for(ctx, acct, id)
     }
-    let facts = RequestFacts {
-        tags: &tags,
-        ..RequestFacts::default()
-    };
-    modify(ctx, name, "iam:TagInstanceProfile", &facts, |ip| {
-        ip.tags = v::merge_tags(&ip.tags, &tags, false)?;
-        Ok(())
-    })?;
-    Ok(None)
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        acct.instance_profiles
+            .get(&id.to_lowercase())
+            .map(|ip| &ip.tags)
+            .ok_or_else(|| no_profile(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        acct.instance_profiles
+            .get_mut(&id.to_lowercase())
+            .map(|ip| &mut ip.tags)
+            .ok_or_else(|| no_profile(id))
+    }
+    fn store_key(_acct: &Account, id: &str) -> String {
+        id.to_lowercase()
+    }
 }
 
-pub fn untag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let keys = v::tag_keys(p)?;
-    let facts = RequestFacts {
-        tag_keys: &keys,
-        ..RequestFacts::default()
-    };
-    modify(ctx, name, "iam:UntagInstanceProfile", &facts, |ip| {
-        ip.tags.retain(|tag| !keys.contains(&tag.key));
-        Ok(())
-    })?;
-    Ok(None)
+pub fn tag(ctx: &Ctx<'_>, input: w::TagInstanceProfileRequest) -> ApiResult<()> {
+    tagging::tag::<Profiles>(ctx, &input.instance_profile_name, input.tags)
 }
 
-pub fn list_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = profile_name(p)?;
-    let (marker, max) = v::paging(p)?;
-    let st = ctx.app.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        "iam:ListInstanceProfileTags",
-        &profile_arn_for(ctx, acct, name),
+pub fn untag(ctx: &Ctx<'_>, input: w::UntagInstanceProfileRequest) -> ApiResult<()> {
+    tagging::untag::<Profiles>(ctx, &input.instance_profile_name, input.tag_keys)
+}
+
+pub fn list_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListInstanceProfileTagsRequest,
+) -> ApiResult<w::ListInstanceProfileTagsResponse> {
+    let (tags, next) = tagging::list::<Profiles>(
+        ctx,
+        &input.instance_profile_name,
+        input.marker.as_deref(),
+        input.max_items,
     )?;
-    let ip = acct
-        .instance_profiles
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_profile(name))?;
-    let (page, next) = paginate(ip.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListInstanceProfileTagsResponse {
+        tags,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

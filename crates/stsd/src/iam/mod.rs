@@ -15,6 +15,7 @@ mod resource_policies;
 mod roles;
 mod saml_providers;
 mod simulate;
+mod tagging;
 mod users;
 
 use crate::app::App;

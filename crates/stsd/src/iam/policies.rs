@@ -7,16 +7,13 @@ use super::roles::{no_role, role_arn_for};
 use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
-use super::{
-    compile, page_size, paginate, path_matches, tags_in, wire_policy, wire_tag_list, Ctx,
-    RequestFacts,
-};
+use super::tagging::{self, Taggable};
+use super::{compile, page_size, paginate, path_matches, tags_in, wire_policy, Ctx, RequestFacts};
 use crate::authz::non_whitespace_len;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion};
+use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion, Tag};
 use crate::protocol::url_encode_policy;
 use crate::store::Kind;
-use crate::validate as v;
 
 pub const MANAGED_POLICY_QUOTA: usize = 6144;
 pub const MAX_VERSIONS: usize = 5;
@@ -329,70 +326,55 @@ pub fn set_default_policy_version(
 }
 
 pub fn tag_policy(ctx: &Ctx<'_>, input: w::TagPolicyRequest) -> ApiResult<()> {
-    let arn = input.policy_arn.as_str();
-    let tags = tags_in(Some(input.tags), false)?;
-    ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:TagPolicy",
-            arn,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
-        let pol = ctx
-            .account_mut(st)?
-            .policies
-            .get_mut(&key)
-            .ok_or_else(|| no_policy(arn))?;
-        pol.tags = v::merge_tags(&pol.tags, &tags, false)?;
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(())
-    })
+    tagging::tag::<Policies>(ctx, &input.policy_arn, input.tags)
 }
 
 pub fn untag_policy(ctx: &Ctx<'_>, input: w::UntagPolicyRequest) -> ApiResult<()> {
-    let arn = input.policy_arn.as_str();
-    let keys = input.tag_keys;
-    ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:UntagPolicy",
-            arn,
-            &RequestFacts {
-                tag_keys: &keys,
-                ..RequestFacts::default()
-            },
-        )?;
-        let key = find(ctx.account(st)?, arn)?.name.to_lowercase();
-        let pol = ctx
-            .account_mut(st)?
-            .policies
-            .get_mut(&key)
-            .ok_or_else(|| no_policy(arn))?;
-        pol.tags.retain(|tag| !keys.contains(&tag.key));
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
-        Ok(())
-    })
+    tagging::untag::<Policies>(ctx, &input.policy_arn, input.tag_keys)
 }
 
 pub fn list_policy_tags(
     ctx: &Ctx<'_>,
     input: w::ListPolicyTagsRequest,
 ) -> ApiResult<w::ListPolicyTagsResponse> {
-    let arn = input.policy_arn.as_str();
-    let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:ListPolicyTags", arn)?;
-    let pol = find(ctx.account(&st)?, arn)?;
-    let (page, next) = paginate(pol.tags.clone(), marker.as_deref(), max)?;
+    let (tags, next) = tagging::list::<Policies>(
+        ctx,
+        &input.policy_arn,
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
     Ok(w::ListPolicyTagsResponse {
-        tags: wire_tag_list(&page),
+        tags,
         is_truncated: Some(next.is_some()),
         marker: next,
     })
+}
+
+/// Managed policies, named by ARN; tag keys compare exactly.
+struct Policies;
+
+impl Taggable for Policies {
+    const WORD: &'static str = "Policy";
+    const CASE_INSENSITIVE: bool = false;
+    const KIND: Kind = Kind::Policy;
+    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
+        id.to_string()
+    }
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        find(acct, id).map(|p| &p.tags)
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        let key = find(acct, id)?.name.to_lowercase();
+        acct.policies
+            .get_mut(&key)
+            .map(|p| &mut p.tags)
+            .ok_or_else(|| no_policy(id))
+    }
+    fn store_key(acct: &Account, id: &str) -> String {
+        find(acct, id)
+            .map(|p| p.name.to_lowercase())
+            .unwrap_or_default()
+    }
 }
 
 pub fn list_entities_for_policy(

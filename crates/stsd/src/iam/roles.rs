@@ -3,15 +3,14 @@
 use super::users::check_boundary;
 use stsd_wire::generated::iam as w;
 
+use super::tagging::{self, Taggable};
 use super::{
-    compile, page_size, paginate, path_matches, tags_in, wire_role, wire_tag_list, Ctx,
-    RequestFacts, RoleView,
+    compile, page_size, paginate, path_matches, tags_in, wire_role, Ctx, RequestFacts, RoleView,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::model::{Account, Doc, DocKind, Role};
+use crate::model::{Account, Doc, DocKind, Role, Tag};
 use crate::state::State;
 use crate::store::Kind;
-use crate::validate as v;
 
 /// AssumeRolePolicySizeQuota (characters without whitespace).
 pub const TRUST_POLICY_QUOTA: usize = 2048;
@@ -434,58 +433,61 @@ pub fn list_roles(ctx: &Ctx<'_>, input: w::ListRolesRequest) -> ApiResult<w::Lis
 }
 
 pub fn tag_role(ctx: &Ctx<'_>, input: w::TagRoleRequest) -> ApiResult<()> {
-    let name = input.role_name.as_str();
-    let tags = tags_in(Some(input.tags), true)?;
-    mutate_role(
-        ctx,
-        name,
-        "iam:TagRole",
-        &RequestFacts {
-            tags: &tags,
-            ..RequestFacts::default()
-        },
-        |_, r| {
-            r.tags = v::merge_tags(&r.tags, &tags, true)?;
-            Ok(())
-        },
-    )?;
-    Ok(())
+    tagging::tag::<Roles>(ctx, &input.role_name, input.tags)
 }
 
 pub fn untag_role(ctx: &Ctx<'_>, input: w::UntagRoleRequest) -> ApiResult<()> {
-    let name = input.role_name.as_str();
-    let keys = input.tag_keys;
-    let facts = RequestFacts {
-        tag_keys: &keys,
-        ..RequestFacts::default()
-    };
-    mutate_role(ctx, name, "iam:UntagRole", &facts, |_, r| {
-        r.tags
-            .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
-        Ok(())
-    })?;
-    Ok(())
+    tagging::untag::<Roles>(ctx, &input.role_name, input.tag_keys)
 }
 
 pub fn list_role_tags(
     ctx: &Ctx<'_>,
     input: w::ListRoleTagsRequest,
 ) -> ApiResult<w::ListRoleTagsResponse> {
-    let name = input.role_name.as_str();
-    let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:ListRoleTags", &role_arn_for(ctx, acct, name))?;
-    let r = acct
-        .roles
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_role(name))?;
-    let (page, next) = paginate(r.tags.clone(), marker.as_deref(), max)?;
+    let (tags, next) = tagging::list::<Roles>(
+        ctx,
+        &input.role_name,
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
     Ok(w::ListRoleTagsResponse {
-        tags: wire_tag_list(&page),
+        tags,
         is_truncated: Some(next.is_some()),
         marker: next,
     })
+}
+
+/// Tag keys of roles compare ignoring case; service-linked roles cannot be tagged.
+struct Roles;
+
+impl Taggable for Roles {
+    const WORD: &'static str = "Role";
+    const CASE_INSENSITIVE: bool = true;
+    const KIND: Kind = Kind::Role;
+    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
+        role_arn_for(ctx, acct, id)
+    }
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        acct.roles
+            .get(&id.to_lowercase())
+            .map(|r| &r.tags)
+            .ok_or_else(|| no_role(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        acct.roles
+            .get_mut(&id.to_lowercase())
+            .map(|r| &mut r.tags)
+            .ok_or_else(|| no_role(id))
+    }
+    fn store_key(_acct: &Account, id: &str) -> String {
+        id.to_string()
+    }
+    fn check_mutable(acct: &Account, id: &str) -> ApiResult<()> {
+        match acct.roles.get(&id.to_lowercase()) {
+            Some(r) => check_modifiable(r),
+            None => Err(no_role(id)),
+        }
+    }
 }
 
 pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutRolePermissionsBoundaryRequest) -> ApiResult<()> {

@@ -2,14 +2,12 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{
-    page_size, paginate, path_matches, tags_in, wire_tag_list, wire_user, Ctx, RequestFacts,
-};
+use super::tagging::{self, Taggable};
+use super::{page_size, paginate, path_matches, tags_in, wire_user, Ctx, RequestFacts};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::model::{Account, User};
+use crate::model::{Account, Tag, User};
 use crate::store::Kind;
-use crate::validate as v;
 
 pub(super) fn no_user(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The user with name {name} cannot be found."))
@@ -209,78 +207,55 @@ pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::Lis
 }
 
 pub fn tag_user(ctx: &Ctx<'_>, input: w::TagUserRequest) -> ApiResult<()> {
-    let name = input.user_name.as_str();
-    let tags = tags_in(Some(input.tags), true)?;
-    ctx.app.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(
-            st,
-            "iam:TagUser",
-            &user_arn_for(ctx, acct, name),
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
-        u.tags = v::merge_tags(&u.tags, &tags, true)?;
-        t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(())
-    })
+    tagging::tag::<Users>(ctx, &input.user_name, input.tags)
 }
 
 pub fn untag_user(ctx: &Ctx<'_>, input: w::UntagUserRequest) -> ApiResult<()> {
-    let name = input.user_name.as_str();
-    let keys = input.tag_keys;
-    ctx.app.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(
-            st,
-            "iam:UntagUser",
-            &user_arn_for(ctx, acct, name),
-            &RequestFacts {
-                tag_keys: &keys,
-                ..RequestFacts::default()
-            },
-        )?;
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
-        u.tags
-            .retain(|tag| !keys.iter().any(|k| k.eq_ignore_ascii_case(&tag.key)));
-        t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(())
-    })
+    tagging::untag::<Users>(ctx, &input.user_name, input.tag_keys)
 }
 
 pub fn list_user_tags(
     ctx: &Ctx<'_>,
     input: w::ListUserTagsRequest,
 ) -> ApiResult<w::ListUserTagsResponse> {
-    let name = input.user_name.as_str();
-    let st = ctx.app.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:ListUserTags", &user_arn_for(ctx, acct, name))?;
-    let u = acct
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_user(name))?;
-    let (page, next) = paginate(
-        u.tags.clone(),
+    let (tags, next) = tagging::list::<Users>(
+        ctx,
+        &input.user_name,
         input.marker.as_deref(),
-        page_size(input.max_items),
+        input.max_items,
     )?;
     Ok(w::ListUserTagsResponse {
-        tags: wire_tag_list(&page),
+        tags,
         is_truncated: Some(next.is_some()),
         marker: next,
     })
+}
+
+/// Tag keys of users compare ignoring case.
+struct Users;
+
+impl Taggable for Users {
+    const WORD: &'static str = "User";
+    const CASE_INSENSITIVE: bool = true;
+    const KIND: Kind = Kind::User;
+    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
+        user_arn_for(ctx, acct, id)
+    }
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        acct.users
+            .get(&id.to_lowercase())
+            .map(|u| &u.tags)
+            .ok_or_else(|| no_user(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        acct.users
+            .get_mut(&id.to_lowercase())
+            .map(|u| &mut u.tags)
+            .ok_or_else(|| no_user(id))
+    }
+    fn store_key(_acct: &Account, id: &str) -> String {
+        id.to_string()
+    }
 }
 
 pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutUserPermissionsBoundaryRequest) -> ApiResult<()> {
