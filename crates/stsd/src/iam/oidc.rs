@@ -2,14 +2,14 @@
 //! A provider is stored under its URL without scheme (`host/path`, as IAM returns it); its ARN is
 //! `arn:aws:iam::ACCT:oidc-provider/<url>`. `AssumeRoleWithWebIdentity` (`sts::web_identity`) reads them.
 
-use super::{fmt_time, paginate, write_paging, write_tags, Ctx, Handler, RequestFacts};
+use stsd_wire::generated::iam as w;
+
+use super::tagging::{self, Taggable};
+use super::{tags_in, typed, wire_tags, Ctx, Handler, RequestFacts};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, OidcProvider};
+use crate::model::{Account, OidcProvider, Tag};
 use crate::oidc::{provider_arn, strip_scheme};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
-use crate::validate as v;
 
 /// OIDC providers per account.
 pub const MAX_PROVIDERS: usize = 100;
@@ -20,16 +20,16 @@ pub const MAX_THUMBPRINTS: usize = 5;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateOpenIDConnectProvider" => create,
-        "GetOpenIDConnectProvider" => get,
-        "ListOpenIDConnectProviders" => list,
-        "DeleteOpenIDConnectProvider" => delete,
-        "AddClientIDToOpenIDConnectProvider" => add_client_id,
-        "RemoveClientIDFromOpenIDConnectProvider" => remove_client_id,
-        "UpdateOpenIDConnectProviderThumbprint" => update_thumbprint,
-        "TagOpenIDConnectProvider" => tag,
-        "UntagOpenIDConnectProvider" => untag,
-        "ListOpenIDConnectProviderTags" => list_tags,
+        "CreateOpenIDConnectProvider" => typed!(create),
+        "GetOpenIDConnectProvider" => typed!(get),
+        "ListOpenIDConnectProviders" => typed!(list),
+        "DeleteOpenIDConnectProvider" => typed!(delete),
+        "AddClientIDToOpenIDConnectProvider" => typed!(add_client_id),
+        "RemoveClientIDFromOpenIDConnectProvider" => typed!(remove_client_id),
+        "UpdateOpenIDConnectProviderThumbprint" => typed!(update_thumbprint),
+        "TagOpenIDConnectProvider" => typed!(tag),
+        "UntagOpenIDConnectProvider" => typed!(untag),
+        "ListOpenIDConnectProviderTags" => typed!(list_tags),
         _ => return None,
     })
 }
@@ -40,16 +40,7 @@ fn bad_url(msg: &str) -> ApiError {
 
 /// `Url`: 1..255, `https://host[/path]` (no port, query or fragment); with `--allow-http-oidc` also
 /// `http://host[:port][/path]`.
-fn parse_url(p: &Params, allow_http: bool) -> ApiResult<(String, bool)> {
-    let url = p.required("Url")?;
-    let n = url.chars().count();
-    if n == 0 || n > 255 {
-        return Err(ApiError::validation(
-            url,
-            "url",
-            "Member must have length less than or equal to 255",
-        ));
-    }
+fn parse_url(url: &str, allow_http: bool) -> ApiResult<(String, bool)> {
     let (rest, http) = strip_scheme(url, allow_http).ok_or_else(|| {
         bad_url(if allow_http {
             "Invalid OpenID Connect provider URL: it must begin with https:// or http://"
@@ -75,31 +66,8 @@ fn parse_url(p: &Params, allow_http: bool) -> ApiResult<(String, bool)> {
     Ok((rest.to_string(), http))
 }
 
-fn client_id(value: &str) -> ApiResult<()> {
-    let n = value.chars().count();
-    if n == 0 {
-        return Err(ApiError::validation(
-            value,
-            "clientID",
-            "Member must have length greater than or equal to 1",
-        ));
-    }
-    if n > 255 {
-        return Err(ApiError::validation(
-            value,
-            "clientID",
-            "Member must have length less than or equal to 255",
-        ));
-    }
-    Ok(())
-}
-
-fn thumbprints(p: &Params, required: bool) -> ApiResult<Vec<String>> {
-    let list = match p.list("ThumbprintList")? {
-        Some(l) => l,
-        None if required => return Err(ApiError::missing("thumbprintList")),
-        None => Vec::new(),
-    };
+/// Thumbprints: at most five, each 40 hex digits (the model checks only the length), de-duplicated ignoring case.
+fn thumbprints(list: Vec<String>) -> ApiResult<Vec<String>> {
     if list.len() > MAX_THUMBPRINTS {
         return Err(ApiError::limit(
             "ThumbprintsPerOpenIdConnectProvider",
@@ -128,25 +96,16 @@ fn no_provider(arn: &str) -> ApiError {
 }
 
 /// `OpenIDConnectProviderArn` → the provider's collection key in the caller's account.
-fn provider_key(ctx: &Ctx<'_>, acct: &Account, p: &Params) -> ApiResult<(String, String)> {
-    let arn = v::arn(p, "OpenIDConnectProviderArn")?;
-    let prefix = format!("arn:aws:iam::{}:oidc-provider/", ctx.caller.account);
-    let Some(url) = arn.strip_prefix(&prefix) else {
-        if arn.starts_with("arn:aws:iam::") && arn.contains(":oidc-provider/") {
-            return Err(no_provider(arn));
-        }
-        return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
-    };
-    let key = url.to_lowercase();
-    match acct.oidc_providers.get(&key) {
-        Some(o) if o.url == url => Ok((key, arn.to_string())),
-        _ => Err(no_provider(arn)),
-    }
+fn provider_key(_ctx: &Ctx<'_>, acct: &Account, arn: &str) -> ApiResult<(String, String)> {
+    key_of(acct, arn).map(|key| (key, arn.to_string()))
 }
 
-pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let (url, http) = parse_url(p, ctx.app.config.allow_http_oidc)?;
-    let ids = p.list("ClientIDList")?.unwrap_or_default();
+pub fn create(
+    ctx: &Ctx<'_>,
+    input: w::CreateOpenIDConnectProviderRequest,
+) -> ApiResult<w::CreateOpenIDConnectProviderResponse> {
+    let (url, http) = parse_url(&input.url, ctx.app.config.allow_http_oidc)?;
+    let ids = input.client_id_list.unwrap_or_default();
     if ids.len() > MAX_CLIENT_IDS {
         return Err(ApiError::limit(
             "ClientIdsPerOpenIdConnectProvider",
@@ -155,13 +114,12 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     }
     let mut client_ids: Vec<String> = Vec::new();
     for id in ids {
-        client_id(&id)?;
         if !client_ids.contains(&id) {
             client_ids.push(id);
         }
     }
-    let thumbs = thumbprints(p, false)?;
-    let tags = v::tags(p, false)?;
+    let thumbs = thumbprints(input.thumbprint_list.unwrap_or_default())?;
+    let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &url);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -187,11 +145,10 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
                 MAX_PROVIDERS,
             ));
         }
-        let mut x = Xml::new();
-        x.elem("OpenIDConnectProviderArn", &arn);
-        if !tags.is_empty() {
-            write_tags(&mut x, &tags);
-        }
+        let out = w::CreateOpenIDConnectProviderResponse {
+            open_id_connect_provider_arn: Some(arn.clone()),
+            tags: wire_tags(&tags),
+        };
         acct.oidc_providers.insert(
             key.clone(),
             OidcProvider {
@@ -204,87 +161,92 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             },
         );
         t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(Some(x.finish()))
+        Ok(out)
     })
 }
 
-pub fn get(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get(
+    ctx: &Ctx<'_>,
+    input: w::GetOpenIDConnectProviderRequest,
+) -> ApiResult<w::GetOpenIDConnectProviderResponse> {
     let st = ctx.app.read()?;
-    let arn = v::arn(p, "OpenIDConnectProviderArn")?;
+    let arn = input.open_id_connect_provider_arn.as_str();
     ctx.authorize(&st, "iam:GetOpenIDConnectProvider", arn)?;
     let acct = ctx.account(&st)?;
-    let (key, _) = provider_key(ctx, acct, p)?;
+    let (key, _) = provider_key(ctx, acct, arn)?;
     let o = acct
         .oidc_providers
         .get(&key)
         .ok_or_else(|| no_provider(arn))?;
-    let mut x = Xml::new();
-    x.elem("Url", &o.url)
-        .str_list("ClientIDList", o.client_ids.iter().map(String::as_str))
-        .str_list("ThumbprintList", o.thumbprints.iter().map(String::as_str))
-        .elem("CreateDate", &fmt_time(o.created));
-    if !o.tags.is_empty() {
-        write_tags(&mut x, &o.tags);
-    }
-    Ok(Some(x.finish()))
+    Ok(w::GetOpenIDConnectProviderResponse {
+        url: Some(o.url.clone()),
+        client_id_list: Some(o.client_ids.clone()),
+        thumbprint_list: Some(o.thumbprints.clone()),
+        create_date: Some(o.created),
+        tags: wire_tags(&o.tags),
+    })
 }
 
-pub fn list(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn list(
+    ctx: &Ctx<'_>,
+    _input: w::ListOpenIDConnectProvidersRequest,
+) -> ApiResult<w::ListOpenIDConnectProvidersResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListOpenIDConnectProviders", "*")?;
     let acct = ctx.account(&st)?;
-    let arns: Vec<String> = acct
+    let arns = acct
         .oidc_providers
         .values()
-        .map(|o| provider_arn(acct.id(), &o.url))
+        .map(|o| w::OpenIDConnectProviderListEntry {
+            arn: Some(provider_arn(acct.id(), &o.url)),
+        })
         .collect();
-    let mut x = Xml::new();
-    x.list("OpenIDConnectProviderList", &arns, |x, a| {
-        x.elem("Arn", a);
-    });
-    Ok(Some(x.finish()))
+    Ok(w::ListOpenIDConnectProvidersResponse {
+        open_id_connect_provider_list: Some(arns),
+    })
 }
 
 /// Authorize `action` on the named provider and mutate it.
 fn modify(
     ctx: &Ctx<'_>,
-    p: &Params,
+    arn: &str,
     action: &str,
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&mut OidcProvider) -> ApiResult<()>,
-) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "OpenIDConnectProviderArn")?.to_string();
+) -> ApiResult<()> {
     ctx.app.write(|st, t| {
-        ctx.authorize_request(st, action, &arn, facts)?;
-        let (key, _) = provider_key(ctx, ctx.account(st)?, p)?;
+        ctx.authorize_request(st, action, arn, facts)?;
+        let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
         let o = ctx
             .account_mut(st)?
             .oidc_providers
             .get_mut(&key)
-            .ok_or_else(|| no_provider(&arn))?;
+            .ok_or_else(|| no_provider(arn))?;
         f(o)?;
         t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "OpenIDConnectProviderArn")?.to_string();
+pub fn delete(ctx: &Ctx<'_>, input: w::DeleteOpenIDConnectProviderRequest) -> ApiResult<()> {
+    let arn = input.open_id_connect_provider_arn.as_str();
     ctx.app.write(|st, t| {
-        ctx.authorize(st, "iam:DeleteOpenIDConnectProvider", &arn)?;
-        let (key, _) = provider_key(ctx, ctx.account(st)?, p)?;
+        ctx.authorize(st, "iam:DeleteOpenIDConnectProvider", arn)?;
+        let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
         ctx.account_mut(st)?.oidc_providers.remove(&key);
         t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn add_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let id = p.required("ClientID")?.to_string();
-    client_id(&id)?;
+pub fn add_client_id(
+    ctx: &Ctx<'_>,
+    input: w::AddClientIDToOpenIDConnectProviderRequest,
+) -> ApiResult<()> {
+    let id = input.client_id;
     modify(
         ctx,
-        p,
+        &input.open_id_connect_provider_arn,
         "iam:AddClientIDToOpenIDConnectProvider",
         &RequestFacts::default(),
         |o| {
@@ -303,12 +265,14 @@ pub fn add_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     )
 }
 
-pub fn remove_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let id = p.required("ClientID")?.to_string();
-    client_id(&id)?;
+pub fn remove_client_id(
+    ctx: &Ctx<'_>,
+    input: w::RemoveClientIDFromOpenIDConnectProviderRequest,
+) -> ApiResult<()> {
+    let id = input.client_id;
     modify(
         ctx,
-        p,
+        &input.open_id_connect_provider_arn,
         "iam:RemoveClientIDFromOpenIDConnectProvider",
         &RequestFacts::default(),
         |o| {
@@ -318,11 +282,14 @@ pub fn remove_client_id(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> 
     )
 }
 
-pub fn update_thumbprint(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let thumbs = thumbprints(p, true)?;
+pub fn update_thumbprint(
+    ctx: &Ctx<'_>,
+    input: w::UpdateOpenIDConnectProviderThumbprintRequest,
+) -> ApiResult<()> {
+    let thumbs = thumbprints(input.thumbprint_list)?;
     modify(
         ctx,
-        p,
+        &input.open_id_connect_provider_arn,
         "iam:UpdateOpenIDConnectProviderThumbprint",
         &RequestFacts::default(),
         |o| {
@@ -332,49 +299,74 @@ pub fn update_thumbprint(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
     )
 }
 
-pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let tags = v::tags(p, false)?;
-    if tags.is_empty() && p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
+/// OIDC providers, named by ARN; tag keys compare exactly.
+struct Providers;
+
+impl Taggable for Providers {
+    const WORD: &'static str = "OpenIDConnectProvider";
+    const CASE_INSENSITIVE: bool = false;
+    const KIND: Kind = Kind::OidcProvider;
+    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
+        id.to_string()
     }
-    let facts = RequestFacts {
-        tags: &tags,
-        ..RequestFacts::default()
-    };
-    modify(ctx, p, "iam:TagOpenIDConnectProvider", &facts, |o| {
-        o.tags = v::merge_tags(&o.tags, &tags, false)?;
-        Ok(())
-    })
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        let key = key_of(acct, id)?;
+        acct.oidc_providers
+            .get(&key)
+            .map(|o| &o.tags)
+            .ok_or_else(|| no_provider(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        let key = key_of(acct, id)?;
+        acct.oidc_providers
+            .get_mut(&key)
+            .map(|o| &mut o.tags)
+            .ok_or_else(|| no_provider(id))
+    }
+    fn store_key(acct: &Account, id: &str) -> String {
+        key_of(acct, id).unwrap_or_default()
+    }
 }
 
-pub fn untag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let keys = v::tag_keys(p)?;
-    let facts = RequestFacts {
-        tag_keys: &keys,
-        ..RequestFacts::default()
+/// [`provider_key`] without a request context: the account is the provider's own.
+fn key_of(acct: &Account, arn: &str) -> ApiResult<String> {
+    let prefix = format!("arn:aws:iam::{}:oidc-provider/", acct.id());
+    let Some(url) = arn.strip_prefix(&prefix) else {
+        if arn.starts_with("arn:aws:iam::") && arn.contains(":oidc-provider/") {
+            return Err(no_provider(arn));
+        }
+        return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
     };
-    modify(ctx, p, "iam:UntagOpenIDConnectProvider", &facts, |o| {
-        o.tags.retain(|tag| !keys.contains(&tag.key));
-        Ok(())
-    })
+    let key = url.to_lowercase();
+    match acct.oidc_providers.get(&key) {
+        Some(o) if o.url == url => Ok(key),
+        _ => Err(no_provider(arn)),
+    }
 }
 
-pub fn list_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let (marker, max) = v::paging(p)?;
-    let st = ctx.app.read()?;
-    let arn = v::arn(p, "OpenIDConnectProviderArn")?;
-    ctx.authorize(&st, "iam:ListOpenIDConnectProviderTags", arn)?;
-    let acct = ctx.account(&st)?;
-    let (key, _) = provider_key(ctx, acct, p)?;
-    let o = acct
-        .oidc_providers
-        .get(&key)
-        .ok_or_else(|| no_provider(arn))?;
-    let (page, next) = paginate(o.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+pub fn tag(ctx: &Ctx<'_>, input: w::TagOpenIDConnectProviderRequest) -> ApiResult<()> {
+    tagging::tag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tags)
+}
+
+pub fn untag(ctx: &Ctx<'_>, input: w::UntagOpenIDConnectProviderRequest) -> ApiResult<()> {
+    tagging::untag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tag_keys)
+}
+
+pub fn list_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListOpenIDConnectProviderTagsRequest,
+) -> ApiResult<w::ListOpenIDConnectProviderTagsResponse> {
+    let (tags, next) = tagging::list::<Providers>(
+        ctx,
+        &input.open_id_connect_provider_arn,
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
+    Ok(w::ListOpenIDConnectProviderTagsResponse {
+        tags,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
 #[cfg(test)]
@@ -383,7 +375,7 @@ mod tests {
 
     #[test]
     fn urls() {
-        let p = |u: &str| Params::from_pairs([("Url", u)]);
+        let p = |u: &str| u;
         assert_eq!(
             parse_url(&p("https://token.actions.githubusercontent.com"), false).unwrap(),
             ("token.actions.githubusercontent.com".to_string(), false)
