@@ -55,6 +55,7 @@ OPTIONAL_OVERRIDES = {
 REDACTED_IN_MESSAGES = {
     "policyDocumentType": "<policy document>",
     "encodedMessageType": "<message>",
+    "SAMLMetadataDocumentType": "<metadata>",
 }
 
 RUST_KEYWORDS = {"type", "match", "ref", "self", "struct", "enum", "fn", "mod", "use", "in", "as", "loop"}

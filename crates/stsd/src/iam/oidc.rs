@@ -375,19 +375,19 @@ mod tests {
 
     #[test]
     fn urls() {
-        let p = |u: &str| u;
+        let p = |u: &'static str| u;
         assert_eq!(
-            parse_url(&p("https://token.actions.githubusercontent.com"), false).unwrap(),
+            parse_url(p("https://token.actions.githubusercontent.com"), false).unwrap(),
             ("token.actions.githubusercontent.com".to_string(), false)
         );
-        assert!(parse_url(&p("http://127.0.0.1:8080/x"), false).is_err());
+        assert!(parse_url(p("http://127.0.0.1:8080/x"), false).is_err());
         assert_eq!(
-            parse_url(&p("http://127.0.0.1:8080/x"), true).unwrap(),
+            parse_url(p("http://127.0.0.1:8080/x"), true).unwrap(),
             ("127.0.0.1:8080/x".to_string(), true)
         );
-        assert!(parse_url(&p("https://h:443/x"), false).is_err());
-        assert!(parse_url(&p("https://h/x?y=1"), false).is_err());
-        assert!(parse_url(&p("https:///x"), false).is_err());
-        assert!(parse_url(&p("ftp://h"), true).is_err());
+        assert!(parse_url(p("https://h:443/x"), false).is_err());
+        assert!(parse_url(p("https://h/x?y=1"), false).is_err());
+        assert!(parse_url(p("https:///x"), false).is_err());
+        assert!(parse_url(p("ftp://h"), true).is_err());
     }
 }

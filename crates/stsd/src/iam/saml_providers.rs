@@ -3,29 +3,27 @@
 //! on upload ([`crate::saml::parse_metadata`]): entityID, signing certificates and validUntil are kept.
 //! `AssumeRoleWithSAML` (`sts::saml`) reads them.
 
-use super::{fmt_time, paginate, write_paging, write_tags, Ctx, Handler, RequestFacts};
+use stsd_wire::generated::iam as w;
+
+use super::tagging::{self, Taggable};
+use super::{tags_in, typed, wire_tags, Ctx, Handler, RequestFacts};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, SamlProvider};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
+use crate::model::{Account, SamlProvider, Tag};
 use crate::store::Kind;
-use crate::validate as v;
 
 /// SAML providers per account.
 pub const MAX_PROVIDERS: usize = 100;
-const MIN_METADATA: usize = 1000;
-const MAX_METADATA: usize = 10_000_000;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateSAMLProvider" => create,
-        "GetSAMLProvider" => get,
-        "UpdateSAMLProvider" => update,
-        "ListSAMLProviders" => list,
-        "DeleteSAMLProvider" => delete,
-        "TagSAMLProvider" => tag,
-        "UntagSAMLProvider" => untag,
-        "ListSAMLProviderTags" => list_tags,
+        "CreateSAMLProvider" => typed!(create),
+        "GetSAMLProvider" => typed!(get),
+        "UpdateSAMLProvider" => typed!(update),
+        "ListSAMLProviders" => typed!(list),
+        "DeleteSAMLProvider" => typed!(delete),
+        "TagSAMLProvider" => typed!(tag),
+        "UntagSAMLProvider" => typed!(untag),
+        "ListSAMLProviderTags" => typed!(list_tags),
         _ => return None,
     })
 }
@@ -34,47 +32,8 @@ pub fn provider_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:saml-provider/{name}")
 }
 
-/// `Name`: 1..128, `[\w._-]+`.
-fn name(p: &Params) -> ApiResult<&str> {
-    let n = p.required("Name")?;
-    let len = n.chars().count();
-    if len == 0 || len > 128 {
-        return Err(ApiError::validation(
-            n,
-            "name",
-            "Member must have length less than or equal to 128",
-        ));
-    }
-    if !n
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(ApiError::validation(
-            n,
-            "name",
-            "Member must satisfy regular expression pattern: [\\w._-]+",
-        ));
-    }
-    Ok(n)
-}
-
-/// `SAMLMetadataDocument`: 1000..10,000,000 characters, then parsed.
+/// `SAMLMetadataDocument` (its length, 1000..10,000,000, checked by the model), parsed.
 fn metadata(doc: &str) -> ApiResult<crate::saml::Metadata> {
-    let n = doc.chars().count();
-    if n < MIN_METADATA {
-        return Err(ApiError::validation(
-            "<metadata>",
-            "sAMLMetadataDocument",
-            "Member must have length greater than or equal to 1000",
-        ));
-    }
-    if n > MAX_METADATA {
-        return Err(ApiError::validation(
-            "<metadata>",
-            "sAMLMetadataDocument",
-            "Member must have length less than or equal to 10000000",
-        ));
-    }
     crate::saml::parse_metadata(doc).map_err(ApiError::invalid_input)
 }
 
@@ -82,9 +41,9 @@ fn no_provider(arn: &str) -> ApiError {
     ApiError::no_such_entity(format!("Manifest not found for arn {arn}"))
 }
 
-/// `SAMLProviderArn` → the provider's key in the caller's account.
-fn provider_key(ctx: &Ctx<'_>, acct: &Account, arn: &str) -> ApiResult<String> {
-    let prefix = format!("arn:aws:iam::{}:saml-provider/", ctx.caller.account);
+/// `SAMLProviderArn` → the provider's key in its account.
+fn provider_key(acct: &Account, arn: &str) -> ApiResult<String> {
+    let prefix = format!("arn:aws:iam::{}:saml-provider/", acct.id());
     let Some(name) = arn.strip_prefix(&prefix) else {
         if arn.starts_with("arn:aws:iam::") && arn.contains(":saml-provider/") {
             return Err(no_provider(arn));
@@ -98,11 +57,14 @@ fn provider_key(ctx: &Ctx<'_>, acct: &Account, arn: &str) -> ApiResult<String> {
     }
 }
 
-pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = name(p)?.to_string();
-    let doc = p.required("SAMLMetadataDocument")?;
+pub fn create(
+    ctx: &Ctx<'_>,
+    input: w::CreateSAMLProviderRequest,
+) -> ApiResult<w::CreateSAMLProviderResponse> {
+    let name = input.name;
+    let doc = input.saml_metadata_document.as_str();
     let md = metadata(doc)?;
-    let tags = v::tags(p, false)?;
+    let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &name);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -124,11 +86,10 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         if acct.saml_providers.len() >= MAX_PROVIDERS {
             return Err(ApiError::limit("SAMLProvidersPerAccount", MAX_PROVIDERS));
         }
-        let mut x = Xml::new();
-        x.elem("SAMLProviderArn", &arn);
-        if !tags.is_empty() {
-            write_tags(&mut x, &tags);
-        }
+        let out = w::CreateSAMLProviderResponse {
+            saml_provider_arn: Some(arn.clone()),
+            tags: wire_tags(&tags),
+        };
         acct.saml_providers.insert(
             key.clone(),
             SamlProvider {
@@ -146,80 +107,89 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             },
         );
         t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(Some(x.finish()))
+        Ok(out)
     })
 }
 
-pub fn get(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get(
+    ctx: &Ctx<'_>,
+    input: w::GetSAMLProviderRequest,
+) -> ApiResult<w::GetSAMLProviderResponse> {
     let st = ctx.app.read()?;
-    let arn = v::arn(p, "SAMLProviderArn")?;
+    let arn = input.saml_provider_arn.as_str();
     ctx.authorize(&st, "iam:GetSAMLProvider", arn)?;
     let acct = ctx.account(&st)?;
-    let key = provider_key(ctx, acct, arn)?;
+    let key = provider_key(acct, arn)?;
     let o = acct
         .saml_providers
         .get(&key)
         .ok_or_else(|| no_provider(arn))?;
-    let mut x = Xml::new();
-    x.elem("SAMLMetadataDocument", &o.metadata)
-        .elem("CreateDate", &fmt_time(o.created));
-    if let Some(vu) = o.valid_until {
-        x.elem("ValidUntil", &fmt_time(vu));
-    }
-    if !o.tags.is_empty() {
-        write_tags(&mut x, &o.tags);
-    }
-    Ok(Some(x.finish()))
+    Ok(w::GetSAMLProviderResponse {
+        saml_metadata_document: Some(o.metadata.clone()),
+        create_date: Some(o.created),
+        valid_until: o.valid_until,
+        tags: wire_tags(&o.tags),
+        ..w::GetSAMLProviderResponse::default()
+    })
 }
 
-pub fn list(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn list(
+    ctx: &Ctx<'_>,
+    _input: w::ListSAMLProvidersRequest,
+) -> ApiResult<w::ListSAMLProvidersResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListSAMLProviders", "*")?;
     let acct = ctx.account(&st)?;
     let items: Vec<&SamlProvider> = acct.saml_providers.values().collect();
-    let mut x = Xml::new();
-    x.list("SAMLProviderList", &items, |x, o| {
-        x.elem("Arn", &provider_arn(acct.id(), &o.name));
-        if let Some(vu) = o.valid_until {
-            x.elem("ValidUntil", &fmt_time(vu));
-        }
-        x.elem("CreateDate", &fmt_time(o.created));
-    });
-    Ok(Some(x.finish()))
+    Ok(w::ListSAMLProvidersResponse {
+        saml_provider_list: Some(
+            items
+                .iter()
+                .map(|o| w::SAMLProviderListEntry {
+                    arn: Some(provider_arn(acct.id(), &o.name)),
+                    valid_until: o.valid_until,
+                    create_date: Some(o.created),
+                })
+                .collect(),
+        ),
+    })
 }
 
 /// Authorize `action` on the provider named by `SAMLProviderArn` and mutate it.
 fn modify(
     ctx: &Ctx<'_>,
-    p: &Params,
+    arn: &str,
     action: &str,
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&mut SamlProvider) -> ApiResult<()>,
-) -> ApiResult<String> {
-    let arn = v::arn(p, "SAMLProviderArn")?.to_string();
+) -> ApiResult<()> {
     ctx.app.write(|st, t| {
-        ctx.authorize_request(st, action, &arn, facts)?;
-        let key = provider_key(ctx, ctx.account(st)?, &arn)?;
+        ctx.authorize_request(st, action, arn, facts)?;
+        let key = provider_key(ctx.account(st)?, arn)?;
         let o = ctx
             .account_mut(st)?
             .saml_providers
             .get_mut(&key)
-            .ok_or_else(|| no_provider(&arn))?;
+            .ok_or_else(|| no_provider(arn))?;
         f(o)?;
         t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(arn.clone())
+        Ok(())
     })
 }
 
-pub fn update(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let doc = p.get("SAMLMetadataDocument").map(str::to_string);
+pub fn update(
+    ctx: &Ctx<'_>,
+    input: w::UpdateSAMLProviderRequest,
+) -> ApiResult<w::UpdateSAMLProviderResponse> {
+    let doc = input.saml_metadata_document;
+    let arn = input.saml_provider_arn;
     let md = match &doc {
         Some(d) => Some(metadata(d)?),
         None => None,
     };
-    let arn = modify(
+    modify(
         ctx,
-        p,
+        &arn,
         "iam:UpdateSAMLProvider",
         &RequestFacts::default(),
         |o| {
@@ -236,65 +206,72 @@ pub fn update(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             Ok(())
         },
     )?;
-    let mut x = Xml::new();
-    x.elem("SAMLProviderArn", &arn);
-    Ok(Some(x.finish()))
-}
-
-pub fn delete(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let arn = v::arn(p, "SAMLProviderArn")?.to_string();
-    ctx.app.write(|st, t| {
-        ctx.authorize(st, "iam:DeleteSAMLProvider", &arn)?;
-        let key = provider_key(ctx, ctx.account(st)?, &arn)?;
-        ctx.account_mut(st)?.saml_providers.remove(&key);
-        t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(None)
+    Ok(w::UpdateSAMLProviderResponse {
+        saml_provider_arn: Some(arn),
     })
 }
 
-pub fn tag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let tags = v::tags(p, false)?;
-    if tags.is_empty() && p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
+pub fn delete(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
+    let arn = input.saml_provider_arn.as_str();
+    ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:DeleteSAMLProvider", arn)?;
+        let key = provider_key(ctx.account(st)?, arn)?;
+        ctx.account_mut(st)?.saml_providers.remove(&key);
+        t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
+        Ok(())
+    })
+}
+
+/// SAML providers, named by ARN; tag keys compare exactly.
+struct Providers;
+
+impl Taggable for Providers {
+    const WORD: &'static str = "SAMLProvider";
+    const CASE_INSENSITIVE: bool = false;
+    const KIND: Kind = Kind::SamlProvider;
+    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
+        id.to_string()
     }
-    let facts = RequestFacts {
-        tags: &tags,
-        ..RequestFacts::default()
-    };
-    modify(ctx, p, "iam:TagSAMLProvider", &facts, |o| {
-        o.tags = v::merge_tags(&o.tags, &tags, false)?;
-        Ok(())
-    })?;
-    Ok(None)
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        let key = provider_key(acct, id)?;
+        acct.saml_providers
+            .get(&key)
+            .map(|o| &o.tags)
+            .ok_or_else(|| no_provider(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        let key = provider_key(acct, id)?;
+        acct.saml_providers
+            .get_mut(&key)
+            .map(|o| &mut o.tags)
+            .ok_or_else(|| no_provider(id))
+    }
+    fn store_key(acct: &Account, id: &str) -> String {
+        provider_key(acct, id).unwrap_or_default()
+    }
 }
 
-pub fn untag(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let keys = v::tag_keys(p)?;
-    let facts = RequestFacts {
-        tag_keys: &keys,
-        ..RequestFacts::default()
-    };
-    modify(ctx, p, "iam:UntagSAMLProvider", &facts, |o| {
-        o.tags.retain(|tag| !keys.contains(&tag.key));
-        Ok(())
-    })?;
-    Ok(None)
+pub fn tag(ctx: &Ctx<'_>, input: w::TagSAMLProviderRequest) -> ApiResult<()> {
+    tagging::tag::<Providers>(ctx, &input.saml_provider_arn, input.tags)
 }
 
-pub fn list_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let (marker, max) = v::paging(p)?;
-    let st = ctx.app.read()?;
-    let arn = v::arn(p, "SAMLProviderArn")?;
-    ctx.authorize(&st, "iam:ListSAMLProviderTags", arn)?;
-    let acct = ctx.account(&st)?;
-    let key = provider_key(ctx, acct, arn)?;
-    let o = acct
-        .saml_providers
-        .get(&key)
-        .ok_or_else(|| no_provider(arn))?;
-    let (page, next) = paginate(o.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+pub fn untag(ctx: &Ctx<'_>, input: w::UntagSAMLProviderRequest) -> ApiResult<()> {
+    tagging::untag::<Providers>(ctx, &input.saml_provider_arn, input.tag_keys)
+}
+
+pub fn list_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListSAMLProviderTagsRequest,
+) -> ApiResult<w::ListSAMLProviderTagsResponse> {
+    let (tags, next) = tagging::list::<Providers>(
+        ctx,
+        &input.saml_provider_arn,
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
+    Ok(w::ListSAMLProviderTagsResponse {
+        tags,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

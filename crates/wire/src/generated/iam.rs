@@ -1331,7 +1331,7 @@ impl CreateSAMLProviderRequest {
         if let Some(s) = m_saml_metadata_document {
             v.length(
                 s,
-                s,
+                "<metadata>",
                 &format!("{at}sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
@@ -10187,7 +10187,7 @@ impl UpdateSAMLProviderRequest {
         if let Some(s) = m_saml_metadata_document {
             v.length(
                 s,
-                s,
+                "<metadata>",
                 &format!("{at}sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
