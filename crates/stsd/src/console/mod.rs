@@ -9,8 +9,8 @@
 //!
 //! **The browser never sees the credentials.** It holds an opaque random session ID in an `HttpOnly`,
 //! `SameSite=Strict` cookie (`Secure` when the request came over HTTPS through a proxy that says so with
-//! `X-Forwarded-Proto: https`). Sessions are kept in this node's memory ([`Consoles`]): with several nodes
-//! behind a load balancer, use sticky sessions; a restart signs everyone out. Every POST carries a CSRF token
+//! `X-Forwarded-Proto: https`). Sessions are kept in the store ([`TABLE`]): every node sharing it serves
+//! a signed-in browser, and a restart signs nobody out. Every POST carries a CSRF token
 //! (the session's, or for sign-in a double-submitted pre-session cookie), compared in constant time. Sign-in
 //! failures are limited per user and per source IP (in the store's failure counters: shared by every node);
 //! sessions end after [`IDLE_SECS`] without a request, at
