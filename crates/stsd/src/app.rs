@@ -98,8 +98,6 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// Uses of access keys and roles not yet flushed to the store ([`crate::usage`]).
     pub usage: crate::usage::Usage,
-    /// This node's web console sessions ([`crate::console`]).
-    pub console: crate::console::Consoles,
 }
 
 /// How long a node may go without confirming it is in sync with a shared store before it reports not ready.
@@ -135,7 +133,6 @@ impl App {
             synced: Mutex::new(Some(std::time::Instant::now())),
             metrics: crate::metrics::Metrics::default(),
             usage: crate::usage::Usage::default(),
-            console: crate::console::Consoles::default(),
         })
     }
 

@@ -9,8 +9,8 @@
 //!
 //! **The browser never sees the credentials.** It holds an opaque random session ID in an `HttpOnly`,
 //! `SameSite=Strict` cookie (`Secure` when the request came over HTTPS through a proxy that says so with
-//! `X-Forwarded-Proto: https`). Sessions are kept in this node's memory ([`Consoles`]): with several nodes
-//! behind a load balancer, use sticky sessions; a restart signs everyone out. Every POST carries a CSRF token
+//! `X-Forwarded-Proto: https`). Sessions are kept in the store ([`TABLE`]): every node sharing it serves
+//! a signed-in browser, and a restart signs nobody out. Every POST carries a CSRF token
 //! (the session's, or for sign-in a double-submitted pre-session cookie), compared in constant time. Sign-in
 //! failures are limited per user and per source IP (in the store's failure counters: shared by every node);
 //! sessions end after [`IDLE_SECS`] without a request, at
@@ -20,7 +20,7 @@ mod pages;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,6 +29,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use data_encoding::BASE64URL_NOPAD;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -61,17 +62,19 @@ const SESSION_COOKIE: &str = "stsd_console";
 const PRE_COOKIE: &str = "stsd_console_pre";
 const PENDING_COOKIE: &str = "stsd_console_mfa";
 
-/// Temporary credentials the console acts with. The secret never leaves the server.
-#[derive(Clone)]
+/// Temporary credentials the console acts with. Stored as access key ID and session token only: the secret is
+/// derived again from them by the token key ring ([`crate::tokens::KeyRing::open`]) when a session is read.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Creds {
     pub akid: String,
+    #[serde(skip)]
     pub secret: Zeroizing<String>,
     pub token: String,
     pub expires: i64,
 }
 
 /// A role the console switched into.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct ActiveRole {
     pub creds: Creds,
     /// `arn:aws:sts::A:assumed-role/R/S`.
@@ -82,7 +85,7 @@ pub(crate) struct ActiveRole {
 }
 
 /// An entry of the "recently used roles" list.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RecentRole {
     pub account: String,
     pub role: String,
@@ -91,7 +94,7 @@ pub(crate) struct RecentRole {
 }
 
 /// A signed-in browser.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Session {
     pub csrf: String,
     pub account: String,
@@ -107,7 +110,7 @@ pub(crate) struct Session {
     /// The password must be changed before anything else (`PasswordResetRequired`, or an expired password).
     pub must_change_password: bool,
     /// A message shown once on the next page (e.g. a new access key's secret).
-    pub notice: Option<Zeroizing<String>>,
+    pub notice: Option<String>,
 }
 
 impl Session {
@@ -115,9 +118,14 @@ impl Session {
     fn active(&self) -> &Creds {
         self.role.as_ref().map_or(&self.user, |r| &r.creds)
     }
+
+    fn alive(&self, now: i64) -> bool {
+        now - self.last_seen < IDLE_SECS && now < self.user.expires
+    }
 }
 
 /// A sign-in whose password was right and whose MFA code is awaited.
+#[derive(Clone, Serialize, Deserialize)]
 struct Pending {
     account: String,
     who: Who,
@@ -128,7 +136,7 @@ struct Pending {
     must_change: bool,
 }
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 enum Who {
     Root,
     User {
@@ -139,49 +147,141 @@ enum Who {
     },
 }
 
-/// This node's console sessions and half-done sign-ins. (Sign-in failure counters are in the store: see
-/// [`throttled`].)
-#[derive(Default)]
-pub struct Consoles {
-    sessions: Mutex<HashMap<String, Session>>,
-    pending: Mutex<HashMap<String, Pending>>,
+/// The store's meta entry holding every console session and half-done sign-in, keyed by the SHA-256 of their
+/// IDs (the store never sees an ID a browser could present). One entry, read and rewritten atomically by
+/// `update_meta`, so every node sharing the store sees a sign-in or a sign-out at once, and ended sessions are
+/// pruned at every write: the entry holds only live sessions.
+const TABLE: &str = "console_sessions";
+/// Live console sessions at most (the table is rewritten whole; a sign-in beyond this is refused).
+const MAX_SESSIONS: usize = 10_000;
+/// A session's last use is written back at most this often (reading a page is otherwise a read).
+const TOUCH_SECS: i64 = 60;
+
+#[derive(Default, Serialize, Deserialize)]
+struct Table {
+    #[serde(default)]
+    sessions: std::collections::BTreeMap<String, Session>,
+    #[serde(default)]
+    pending: std::collections::BTreeMap<String, Pending>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn id_key(id: &str) -> String {
+    use sha2::Digest;
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(id.as_bytes()))
 }
 
-impl Consoles {
-    fn session(&self, id: &str, now: i64) -> Option<Session> {
-        let mut s = lock(&self.sessions);
-        let alive = s
-            .get(id)
-            .is_some_and(|x| now - x.last_seen < IDLE_SECS && now < x.user.expires);
-        if !alive {
-            s.remove(id);
+fn parse_table(text: Option<&str>) -> Table {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
+/// Run `f` on the table atomically (across nodes), after dropping what has ended. `None` when the store
+/// cannot be written (the caller refuses what it was doing).
+fn with_table<T>(app: &App, now: i64, mut f: impl FnMut(&mut Table) -> T) -> Option<T> {
+    let mut out = None;
+    let result = app.store().update_meta(TABLE, &mut |cur| {
+        let mut t = parse_table(cur);
+        t.sessions.retain(|_, x| x.alive(now));
+        t.pending.retain(|_, p| now - p.created < PENDING_SECS);
+        out = Some(f(&mut t));
+        serde_json::to_string(&t)
+            .map(Some)
+            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))
+    });
+    match result {
+        Ok(_) => out,
+        Err(e) => {
+            tracing::error!(error = %e, "console sessions unavailable");
+            None
+        }
+    }
+}
+
+/// Console sessions, kept in the store (see [`TABLE`]).
+pub(crate) mod sessions {
+    use super::{
+        id_key, parse_table, random_token, with_table, Pending, Session, MAX_SESSIONS, TOUCH_SECS,
+    };
+    use crate::app::App;
+
+    /// The live session `id` names, with its credentials' secrets derived again, its idle clock moved on.
+    pub fn get(app: &App, id: &str, now: i64) -> Option<Session> {
+        let key = id_key(id);
+        let stored = app.store().get_meta(super::TABLE).ok()?;
+        let mut s = parse_table(stored.as_deref()).sessions.remove(&key)?;
+        if !s.alive(now) {
             return None;
         }
-        let x = s.get_mut(id)?;
-        x.last_seen = now;
-        Some(x.clone())
-    }
-
-    fn update(&self, id: &str, f: impl FnOnce(&mut Session)) {
-        if let Some(x) = lock(&self.sessions).get_mut(id) {
-            f(x);
+        if now - s.last_seen >= TOUCH_SECS {
+            // Re-read under the update: a sign-out on another node in between wins.
+            s = with_table(app, now, |t| {
+                t.sessions.get_mut(&key).map(|x| {
+                    x.last_seen = now;
+                    x.clone()
+                })
+            })??;
         }
+        let (_, secret) = app.tokens.open(&s.user.akid, &s.user.token, now).ok()?;
+        s.user.secret = secret.into();
+        if let Some(role) = s.role.as_mut() {
+            match app.tokens.open(&role.creds.akid, &role.creds.token, now) {
+                Ok((_, secret)) => role.creds.secret = secret.into(),
+                // The role session expired: back to the user.
+                Err(_) => s.role = None,
+            }
+        }
+        Some(s)
     }
 
-    fn insert(&self, s: Session, now: i64) -> String {
+    /// Change the stored session `id` (nothing if it has ended meanwhile).
+    pub fn update(app: &App, id: &str, now: i64, f: impl FnOnce(&mut Session)) {
+        let key = id_key(id);
+        let mut f = Some(f);
+        with_table(app, now, |t| {
+            if let (Some(x), Some(f)) = (t.sessions.get_mut(&key), f.take()) {
+                f(x);
+            }
+        });
+    }
+
+    /// Store a new session; returns its ID (`None`: the store cannot take it, or too many sessions).
+    pub fn insert(app: &App, s: &Session, now: i64) -> Option<String> {
         let id = random_token();
-        let mut map = lock(&self.sessions);
-        map.retain(|_, x| now - x.last_seen < IDLE_SECS && now < x.user.expires);
-        map.insert(id.clone(), s);
-        id
+        let key = id_key(&id);
+        let stored = with_table(app, now, |t| {
+            if t.sessions.len() >= MAX_SESSIONS {
+                return false;
+            }
+            t.sessions.insert(key.clone(), s.clone());
+            true
+        })?;
+        stored.then_some(id)
     }
 
-    fn remove(&self, id: &str) {
-        lock(&self.sessions).remove(id);
+    /// Sign-out: the session and its credentials are forgotten on every node.
+    pub fn remove(app: &App, id: &str, now: i64) {
+        let key = id_key(id);
+        with_table(app, now, |t| t.sessions.remove(&key));
+    }
+
+    pub(super) fn add_pending(app: &App, p: &Pending, now: i64) -> Option<String> {
+        let id = random_token();
+        let key = id_key(&id);
+        with_table(app, now, |t| t.pending.insert(key.clone(), p.clone()))?;
+        Some(id)
+    }
+
+    pub(super) fn pending(app: &App, id: &str, now: i64) -> Option<Pending> {
+        let stored = app.store().get_meta(super::TABLE).ok()?;
+        parse_table(stored.as_deref())
+            .pending
+            .remove(&id_key(id))
+            .filter(|p| now - p.created < super::PENDING_SECS)
+    }
+
+    pub(super) fn remove_pending(app: &App, id: &str, now: i64) {
+        let key = id_key(id);
+        with_table(app, now, |t| t.pending.remove(&key));
     }
 }
 
@@ -434,7 +534,7 @@ fn route(r: &Req<'_>) -> Out {
     }
     let sid = r.cookies.get(SESSION_COOKIE).cloned().unwrap_or_default();
     let Some(session) = (!sid.is_empty())
-        .then(|| r.app.console.session(&sid, r.now))
+        .then(|| sessions::get(r.app, &sid, r.now))
         .flatten()
     else {
         if post {
@@ -479,7 +579,7 @@ fn route(r: &Req<'_>) -> Out {
     match (post, seg.as_slice()) {
         (false, [] | ["home"]) => pages::home(&s),
         (true, ["signout"]) => {
-            r.app.console.remove(&sid);
+            sessions::remove(r.app, &sid, r.now);
             Out::redirect(PREFIX).cookie(cookie(SESSION_COOKIE, "", r.secure, Some(0)))
         }
         (false, ["users"]) => pages::users(&s),
@@ -495,7 +595,7 @@ fn route(r: &Req<'_>) -> Out {
         (false, ["switch"]) => pages::switch_form(&s, None),
         (true, ["switch"]) => switch_role(&s),
         (true, ["back"]) => {
-            r.app.console.update(&sid, |x| x.role = None);
+            sessions::update(r.app, &sid, r.now, |x| x.role = None);
             Out::redirect("/console/home")
         }
         (false, ["keys"]) => pages::keys(&s),
@@ -578,7 +678,7 @@ impl Signed<'_> {
     }
 
     pub fn update(&self, f: impl FnOnce(&mut Session)) {
-        self.r.app.console.update(self.sid, f);
+        sessions::update(self.r.app, self.sid, self.r.now, f);
     }
 }
 
@@ -794,22 +894,18 @@ fn sign_in(r: &Req<'_>) -> Out {
         tracing::error!(error = %e, "console sign-in failures not cleared");
     }
     if let Some(serial) = serial {
-        let id = random_token();
         let csrf = random_token();
-        let mut p = lock(&r.app.console.pending);
-        p.retain(|_, x| r.now - x.created < PENDING_SECS);
-        p.insert(
-            id.clone(),
-            Pending {
-                account,
-                who,
-                serial,
-                csrf: csrf.clone(),
-                created: r.now,
-                must_change,
-            },
-        );
-        drop(p);
+        let pending = Pending {
+            account,
+            who,
+            serial,
+            csrf: csrf.clone(),
+            created: r.now,
+            must_change,
+        };
+        let Some(id) = sessions::add_pending(r.app, &pending, r.now) else {
+            return unavailable();
+        };
         return Out::html(200, pages::mfa_step(&csrf, None)).cookie(cookie(
             PENDING_COOKIE,
             &id,
@@ -820,22 +916,21 @@ fn sign_in(r: &Req<'_>) -> Out {
     start_session(r, &account, &who, None, None, must_change)
 }
 
+/// The store cannot keep a session right now.
+fn unavailable() -> Out {
+    Out::html(
+        503,
+        pages::message(
+            "Service unavailable",
+            "The console cannot start a session right now. Try again shortly.",
+        ),
+    )
+}
+
 fn sign_in_mfa(r: &Req<'_>) -> Out {
     let id = r.cookies.get(PENDING_COOKIE).cloned().unwrap_or_default();
-    let pending = {
-        let p = lock(&r.app.console.pending);
-        p.get(&id)
-            .filter(|x| r.now - x.created < PENDING_SECS)
-            .map(|x| {
-                (
-                    x.account.clone(),
-                    x.who.clone(),
-                    x.serial.clone(),
-                    x.csrf.clone(),
-                    x.must_change,
-                )
-            })
-    };
+    let pending = sessions::pending(r.app, &id, r.now)
+        .map(|x| (x.account, x.who, x.serial, x.csrf, x.must_change));
     let Some((account, who, serial, csrf, must_change)) = pending else {
         return sign_in_page(r, Some("The sign-in took too long. Start again."), 401);
     };
@@ -868,7 +963,7 @@ fn sign_in_mfa(r: &Req<'_>) -> Out {
         };
         return Out::html(401, pages::mfa_step(&csrf, Some(&msg)));
     }
-    lock(&r.app.console.pending).remove(&id);
+    sessions::remove_pending(r.app, &id, r.now);
     start_session(r, &account, &who, Some(r.now), Some(serial), must_change).cookie(cookie(
         PENDING_COOKIE,
         "",
@@ -966,7 +1061,9 @@ fn start_session(
         must_change_password,
         notice: None,
     };
-    let id = r.app.console.insert(session, r.now);
+    let Some(id) = sessions::insert(r.app, &session, r.now) else {
+        return unavailable();
+    };
     let to = if must_change_password {
         "/console/password"
     } else {
@@ -1116,48 +1213,95 @@ mod tests {
         assert!(!throttled(&app, "console-user:a/u", 100));
     }
 
-    fn session(last_seen: i64, expires: i64) -> Session {
-        let creds = Creds {
-            akid: "ASIA".into(),
-            secret: Zeroizing::new("s".into()),
-            token: "t".into(),
+    fn app(dir: &tempfile::TempDir, now: i64) -> App {
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        App::new(
+            Box::new(store),
+            crate::app::Config::default(),
+            crate::app::Clock::fixed(now),
+        )
+        .unwrap()
+    }
+
+    /// A session with real console credentials of the root, issued at `now`, expiring at `expires`.
+    fn session(app: &App, now: i64, expires: i64) -> Session {
+        let claims = Claims {
+            account: "111122223333".into(),
+            kind: SessionKind::Root,
+            session_name: String::new(),
+            issued: now,
             expires,
+            policy: None,
+            policy_arns: Vec::new(),
+            policy_ids: Vec::new(),
+            tags: Vec::new(),
+            transitive: Vec::new(),
+            source_identity: None,
+            mfa_at: None,
+            chained: false,
+            issuer_arn: String::new(),
+            federated_provider: None,
+            federation_keys: Vec::new(),
+            console: true,
         };
+        let (akid, secret, token) = crate::sts::mint_for(app, &claims).unwrap();
         Session {
             csrf: "c".into(),
             account: "111122223333".into(),
-            arn: "arn:aws:iam::111122223333:user/u".into(),
-            name: "u".into(),
+            arn: "arn:aws:iam::111122223333:root".into(),
+            name: "root".into(),
             mfa_serial: None,
-            user: creds,
+            user: Creds {
+                akid,
+                secret: Zeroizing::new(secret),
+                token,
+                expires,
+            },
             role: None,
             recent: Vec::new(),
-            last_seen,
+            last_seen: now,
             must_change_password: false,
             notice: None,
         }
     }
 
     #[test]
-    fn sessions_end_when_idle_expired_or_removed() {
-        let c = Consoles::default();
-        let id = c.insert(session(1_000, 1_000 + USER_SESSION_SECS), 1_000);
+    fn sessions_live_in_the_store_and_end_when_idle_expired_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = time::OffsetDateTime::now_utc().unix_timestamp();
+        let a = app(&dir, t0);
+        let s = session(&a, t0, t0 + 3600);
+        let id = sessions::insert(&a, &s, t0).unwrap();
         assert_eq!(id.len(), 43);
-        // A request within the idle window keeps the session alive and moves the idle clock.
-        assert!(c.session(&id, 1_000 + IDLE_SECS - 1).is_some());
-        assert!(c.session(&id, 1_000 + 2 * IDLE_SECS - 2).is_some());
+        // Another node on the same store (here: the same store reopened) sees it, with the secret derived again.
+        drop(a);
+        let a = app(&dir, t0);
+        let got = sessions::get(&a, &id, t0 + 10).unwrap();
+        assert_eq!(got.user.secret.as_str(), s.user.secret.as_str());
+        // The store holds neither the ID nor the secret.
+        let table = a.store().get_meta(TABLE).unwrap().unwrap();
+        assert!(!table.contains(&id) && !table.contains(s.user.secret.as_str()));
+        // Requests within the idle window move the idle clock (written back at most every TOUCH_SECS).
+        assert!(sessions::get(&a, &id, t0 + IDLE_SECS - 1).is_some());
+        assert!(sessions::get(&a, &id, t0 + 2 * IDLE_SECS - 2).is_some());
         // Idle too long: gone for good.
-        assert!(c.session(&id, 1_000 + 3 * IDLE_SECS).is_none());
-        assert!(c.session(&id, 1_000 + 2 * IDLE_SECS - 1).is_none());
+        assert!(sessions::get(&a, &id, t0 + 3 * IDLE_SECS).is_none());
         // The credentials' expiry ends it whatever the activity.
-        let id = c.insert(session(1_000, 1_100), 1_000);
-        assert!(c.session(&id, 1_099).is_some());
-        assert!(c.session(&id, 1_100).is_none());
-        // Sign-out.
-        let id = c.insert(session(1_000, 5_000), 1_000);
-        c.remove(&id);
-        assert!(c.session(&id, 1_001).is_none());
-        assert!(c.session("unknown", 1_001).is_none());
+        let s = session(&a, t0, t0 + 100);
+        let id = sessions::insert(&a, &s, t0).unwrap();
+        assert!(sessions::get(&a, &id, t0 + 99).is_some());
+        assert!(sessions::get(&a, &id, t0 + 100).is_none());
+        // Sign-out forgets it.
+        let s = session(&a, t0, t0 + 3600);
+        let id = sessions::insert(&a, &s, t0).unwrap();
+        sessions::update(&a, &id, t0 + 1, |x| x.notice = Some("n".into()));
+        assert_eq!(
+            sessions::get(&a, &id, t0 + 2).unwrap().notice.as_deref(),
+            Some("n")
+        );
+        sessions::remove(&a, &id, t0 + 3);
+        assert!(sessions::get(&a, &id, t0 + 4).is_none());
+        assert!(sessions::get(&a, "unknown", t0 + 4).is_none());
     }
 
     #[test]

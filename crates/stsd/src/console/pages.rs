@@ -192,7 +192,7 @@ fn page(s: &Signed<'_>, title: &str, content: Markup) -> Out {
             session.user.expires,
         ),
     };
-    let notice = session.notice.as_ref().map(|n| n.to_string());
+    let notice = session.notice.clone();
     if notice.is_some() {
         s.update(|x| x.notice = None);
     }
@@ -710,7 +710,7 @@ pub(crate) fn keys_action(s: &Signed<'_>, op: &str) -> Out {
                     p { "Secret access key (shown only now): " span.mono id="new-key-secret" { (first(&d, "SecretAccessKey").unwrap_or_default()) } }
                 }
                 .into_string();
-                s.update(|x| x.notice = Some(zeroize::Zeroizing::new(notice)));
+                s.update(|x| x.notice = Some(notice));
             }
             Out::redirect("/console/keys")
         }
@@ -798,7 +798,7 @@ pub(crate) fn mfa_action(s: &Signed<'_>, op: &str) -> Out {
                     }
                     let n = html! { p id="mfa-enabled" { "MFA device " (serial) " is enabled." } }
                         .into_string();
-                    s.update(|x| x.notice = Some(zeroize::Zeroizing::new(n)));
+                    s.update(|x| x.notice = Some(n));
                     Out::redirect("/console/mfa")
                 }
                 Err(e) => page(s, "My MFA", api_error(&e)),
@@ -1045,7 +1045,7 @@ pub(crate) fn change_password(s: &Signed<'_>) -> Out {
                 html! { p id="password-changed" { "Your password was changed." } }.into_string();
             s.update(|x| {
                 x.must_change_password = false;
-                x.notice = Some(zeroize::Zeroizing::new(n));
+                x.notice = Some(n);
             });
             Out::redirect("/console/home")
         }
