@@ -48,6 +48,10 @@ OPTIONAL_OVERRIDES = {
     ("User", "UserName"),
     # The root user's access keys have no user name.
     ("AccessKey", "UserName"),
+    # stsd extension: the root enables and resyncs its own devices by omitting UserName (as for the other
+    # MFA actions, where the model already makes it optional).
+    ("EnableMFADeviceRequest", "UserName"),
+    ("ResyncMFADeviceRequest", "UserName"),
 }
 
 # Shapes whose value is too large or too private to echo in a validation message: a placeholder is shown.

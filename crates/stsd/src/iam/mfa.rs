@@ -3,13 +3,16 @@
 //! assigned to a user (or the account root) until deactivated.
 
 use super::users::{no_user, user_arn_for};
-use super::{fmt_time, paginate, write_paging, write_tags, write_user, Ctx, Handler, RequestFacts};
+use stsd_wire::generated::iam as w;
+
+use super::tagging::{self, Taggable};
+use super::{
+    page_size, paginate, tags_in, typed, wire_tags, wire_user, Ctx, Handler, RequestFacts,
+};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::mfa as totp;
-use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner};
-use crate::protocol::query::{lower_camel, Params};
-use crate::protocol::xml::Xml;
+use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner, Tag};
 use crate::store::Kind;
 use crate::validate as v;
 
@@ -22,17 +25,17 @@ const MAX_DEVICE_NAME: usize = 226;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateVirtualMFADevice" => create_virtual_mfa_device,
-        "EnableMFADevice" => enable_mfa_device,
-        "ResyncMFADevice" => resync_mfa_device,
-        "DeactivateMFADevice" => deactivate_mfa_device,
-        "DeleteVirtualMFADevice" => delete_virtual_mfa_device,
-        "ListMFADevices" => list_mfa_devices,
-        "ListVirtualMFADevices" => list_virtual_mfa_devices,
-        "GetMFADevice" => get_mfa_device,
-        "TagMFADevice" => tag_mfa_device,
-        "UntagMFADevice" => untag_mfa_device,
-        "ListMFADeviceTags" => list_mfa_device_tags,
+        "CreateVirtualMFADevice" => typed!(create_virtual_mfa_device),
+        "EnableMFADevice" => typed!(enable_mfa_device),
+        "ResyncMFADevice" => typed!(resync_mfa_device),
+        "DeactivateMFADevice" => typed!(deactivate_mfa_device),
+        "DeleteVirtualMFADevice" => typed!(delete_virtual_mfa_device),
+        "ListMFADevices" => typed!(list_mfa_devices),
+        "ListVirtualMFADevices" => typed!(list_virtual_mfa_devices),
+        "GetMFADevice" => typed!(get_mfa_device),
+        "TagMFADevice" => typed!(tag_mfa_device),
+        "UntagMFADevice" => typed!(untag_mfa_device),
+        "ListMFADeviceTags" => typed!(list_mfa_device_tags),
         _ => return None,
     })
 }
@@ -43,8 +46,8 @@ enum Who {
     User(String),
 }
 
-fn who(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Who> {
-    if let Some(n) = v::opt_name(p, "UserName", 128)? {
+fn who(ctx: &Ctx<'_>, user_name: Option<&str>) -> ApiResult<Who> {
+    if let Some(n) = user_name {
         return Ok(Who::User(n.to_string()));
     }
     #[allow(unreachable_patterns)]
@@ -79,62 +82,12 @@ fn resolve(acct: &Account, w: &Who) -> ApiResult<(MfaOwner, String)> {
     }
 }
 
-/// `SerialNumber`: 9..256, `[\w+=/:,.@-]+`.
-fn serial(p: &Params) -> ApiResult<&str> {
-    let s = p.required("SerialNumber")?;
-    let n = s.chars().count();
-    if n < 9 {
-        return Err(ApiError::validation(
-            s,
-            "serialNumber",
-            "Member must have length greater than or equal to 9",
-        ));
+/// Authentication codes are six digits (length and digits checked by the model), compared as TOTP codes.
+fn codes<'a>(code1: &'a str, code2: &'a str) -> ApiResult<(&'a str, &'a str)> {
+    if !totp::is_code(code1) || !totp::is_code(code2) {
+        return Err(bad_codes());
     }
-    if n > 256 {
-        return Err(ApiError::validation(
-            s,
-            "serialNumber",
-            "Member must have length less than or equal to 256",
-        ));
-    }
-    if !s
-        .chars()
-        .all(|c| v::is_name_char(c) || c == '/' || c == ':')
-    {
-        return Err(ApiError::validation(
-            s,
-            "serialNumber",
-            "Member must satisfy regular expression pattern: [\\w+=/:,.@-]+",
-        ));
-    }
-    Ok(s)
-}
-
-/// `AuthenticationCodeN`: exactly six digits.
-fn auth_code<'a>(p: &'a Params, param: &str) -> ApiResult<&'a str> {
-    let c = p.required(param)?;
-    let member = lower_camel(param);
-    let n = c.chars().count();
-    if n != totp::DIGITS {
-        let cmp = if n < totp::DIGITS {
-            "greater than or equal to"
-        } else {
-            "less than or equal to"
-        };
-        return Err(ApiError::validation(
-            c,
-            &member,
-            &format!("Member must have length {cmp} {}", totp::DIGITS),
-        ));
-    }
-    if !totp::is_code(c) {
-        return Err(ApiError::validation(
-            c,
-            &member,
-            "Member must satisfy regular expression pattern: [\\d]+",
-        ));
-    }
-    Ok(c)
+    Ok((code1, code2))
 }
 
 fn no_device(serial: &str) -> ApiError {
@@ -173,10 +126,15 @@ fn device_mut<'a>(
         .ok_or_else(|| no_device(serial))
 }
 
-pub fn create_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "VirtualMFADeviceName", MAX_DEVICE_NAME)?;
-    let path = v::path(p, "Path")?;
-    let tags = v::tags(p, false)?;
+pub fn create_virtual_mfa_device(
+    ctx: &Ctx<'_>,
+    input: w::CreateVirtualMFADeviceRequest,
+) -> ApiResult<w::CreateVirtualMFADeviceResponse> {
+    let name = input.virtual_mfa_device_name.as_str();
+    // The model bounds the name from below only.
+    v::check_name(name, "VirtualMFADeviceName", MAX_DEVICE_NAME)?;
+    let path = input.path.unwrap_or_else(|| "/".into());
+    let tags = tags_in(input.tags, false)?;
     let serial = ctx.arn("mfa", &path, name);
     ctx.app.write(|st, t| {
         ctx.authorize_request(
@@ -214,28 +172,26 @@ pub fn create_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
         // Unassigned: the QR label names the account.
         let uri = totp::otpauth_uri(&dev.name, acct.id(), &dev.seed);
         let png = totp::qr_png(&uri)?;
-        let b64 = data_encoding::BASE64;
-        let seed_blob = zeroize::Zeroizing::new(b64.encode(dev.seed.to_base32().as_bytes()));
-        let mut x = Xml::new();
-        x.open("VirtualMFADevice")
-            .elem("SerialNumber", &acct.mfa_serial(&dev))
-            .elem("Base32StringSeed", &seed_blob)
-            .elem("QRCodePNG", &b64.encode(&png));
-        if !dev.tags.is_empty() {
-            write_tags(&mut x, &dev.tags);
-        }
-        x.close("VirtualMFADevice");
+        // Blobs: the encoder base64-encodes them (the seed as its base32 text, as AWS sends it).
+        let out = w::VirtualMFADevice {
+            serial_number: acct.mfa_serial(&dev),
+            base32_string_seed: Some(dev.seed.to_base32().as_bytes().to_vec()),
+            qr_code_png: Some(png),
+            tags: wire_tags(&dev.tags),
+            ..w::VirtualMFADevice::default()
+        };
         acct.mfa_devices.insert(key.clone(), dev);
         t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(Some(x.finish()))
+        Ok(w::CreateVirtualMFADeviceResponse {
+            virtual_mfa_device: out,
+        })
     })
 }
 
-pub fn enable_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let w = who(ctx, p)?;
-    let serial = serial(p)?;
-    let code1 = auth_code(p, "AuthenticationCode1")?;
-    let code2 = auth_code(p, "AuthenticationCode2")?;
+pub fn enable_mfa_device(ctx: &Ctx<'_>, input: w::EnableMFADeviceRequest) -> ApiResult<()> {
+    let w = who(ctx, input.user_name.as_deref())?;
+    let serial = input.serial_number.as_str();
+    let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:EnableMFADevice", &who_arn(ctx, acct, &w))?;
@@ -259,15 +215,14 @@ pub fn enable_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
             enabled: ctx.now,
         });
         t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn resync_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let w = who(ctx, p)?;
-    let serial = serial(p)?;
-    let code1 = auth_code(p, "AuthenticationCode1")?;
-    let code2 = auth_code(p, "AuthenticationCode2")?;
+pub fn resync_mfa_device(ctx: &Ctx<'_>, input: w::ResyncMFADeviceRequest) -> ApiResult<()> {
+    let w = who(ctx, input.user_name.as_deref())?;
+    let serial = input.serial_number.as_str();
+    let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:ResyncMFADevice", &who_arn(ctx, acct, &w))?;
@@ -285,13 +240,13 @@ pub fn resync_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         totp::record(dev, step);
         dev.drift = step - now_step;
         t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn deactivate_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let w = who(ctx, p)?;
-    let serial = serial(p)?;
+pub fn deactivate_mfa_device(ctx: &Ctx<'_>, input: w::DeactivateMFADeviceRequest) -> ApiResult<()> {
+    let w = who(ctx, input.user_name.as_deref())?;
+    let serial = input.serial_number.as_str();
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeactivateMFADevice", &who_arn(ctx, acct, &w))?;
@@ -307,12 +262,15 @@ pub fn deactivate_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Stri
         dev.assigned = None;
         dev.drift = 0;
         t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let serial = serial(p)?;
+pub fn delete_virtual_mfa_device(
+    ctx: &Ctx<'_>,
+    input: w::DeleteVirtualMFADeviceRequest,
+) -> ApiResult<()> {
+    let serial = input.serial_number.as_str();
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:DeleteVirtualMFADevice", serial)?;
         let acct = ctx.account_mut(st)?;
@@ -326,35 +284,43 @@ pub fn delete_virtual_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
         }
         acct.mfa_devices.remove(&key);
         t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_mfa_devices(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let w = who(ctx, p)?;
-    let (marker, max) = v::paging(p)?;
+pub fn list_mfa_devices(
+    ctx: &Ctx<'_>,
+    input: w::ListMFADevicesRequest,
+) -> ApiResult<w::ListMFADevicesResponse> {
+    let w = who(ctx, input.user_name.as_deref())?;
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListMFADevices", &who_arn(ctx, acct, &w))?;
     let (owner, shown) = resolve(acct, &w)?;
     let devices: Vec<&MfaDevice> = acct.mfa_devices_of(&owner).map(|(_, d)| d).collect();
     let (page, next) = paginate(devices, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("MFADevices", &page, |x, d| {
-        x.elem("UserName", &shown)
-            .elem("SerialNumber", &acct.mfa_serial(d));
-        if let Some(a) = &d.assigned {
-            x.elem("EnableDate", &fmt_time(a.enabled));
-        }
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListMFADevicesResponse {
+        mfa_devices: page
+            .iter()
+            .map(|d| w::MFADevice {
+                user_name: shown.clone(),
+                serial_number: acct.mfa_serial(d),
+                // Devices of an owner are always assigned.
+                enable_date: d.assigned.as_ref().map_or(0, |a| a.enabled),
+            })
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn list_virtual_mfa_devices(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let status =
-        v::one_of(p, "AssignmentStatus", &["Assigned", "Unassigned", "Any"])?.unwrap_or("Any");
-    let (marker, max) = v::paging(p)?;
+pub fn list_virtual_mfa_devices(
+    ctx: &Ctx<'_>,
+    input: w::ListVirtualMFADevicesRequest,
+) -> ApiResult<w::ListVirtualMFADevicesResponse> {
+    let status = input.assignment_status.as_deref().unwrap_or("Any");
+    let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListVirtualMFADevices", &ctx.arn("mfa/", "", "*"))?;
     let acct = ctx.account(&st)?;
@@ -368,36 +334,42 @@ pub fn list_virtual_mfa_devices(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<S
         })
         .collect();
     let (page, next) = paginate(devices, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("VirtualMFADevices", &page, |x, d| {
-        x.elem("SerialNumber", &acct.mfa_serial(d));
-        if let Some(a) = &d.assigned {
-            match &a.owner {
-                MfaOwner::Root => {
-                    x.open("User")
-                        .elem("UserId", acct.id())
-                        .elem("Arn", &acct.root_arn())
-                        .elem("CreateDate", &fmt_time(acct.meta.created))
-                        .close("User");
-                }
-                MfaOwner::User { id } => {
-                    if let Some(u) = acct.user_by_id(id) {
-                        x.open("User");
-                        write_user(x, acct, u, false);
-                        x.close("User");
-                    }
-                }
+    let devices = page
+        .iter()
+        .map(|d| {
+            let mut out = w::VirtualMFADevice {
+                serial_number: acct.mfa_serial(d),
+                ..w::VirtualMFADevice::default()
+            };
+            if let Some(a) = &d.assigned {
+                out.user = match &a.owner {
+                    // The root "user": no path or name.
+                    MfaOwner::Root => Some(w::User {
+                        user_id: acct.id().to_string(),
+                        arn: acct.root_arn(),
+                        create_date: acct.meta.created,
+                        ..w::User::default()
+                    }),
+                    MfaOwner::User { id } => acct.user_by_id(id).map(|u| wire_user(acct, u, false)),
+                };
+                out.enable_date = Some(a.enabled);
             }
-            x.elem("EnableDate", &fmt_time(a.enabled));
-        }
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+            out
+        })
+        .collect();
+    Ok(w::ListVirtualMFADevicesResponse {
+        virtual_mfa_devices: devices,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn get_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let serial = serial(p)?;
-    let w = who(ctx, p)?;
+pub fn get_mfa_device(
+    ctx: &Ctx<'_>,
+    input: w::GetMFADeviceRequest,
+) -> ApiResult<w::GetMFADeviceResponse> {
+    let serial = input.serial_number.as_str();
+    let w = who(ctx, input.user_name.as_deref())?;
     let st = ctx.app.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetMFADevice", &who_arn(ctx, acct, &w))?;
@@ -407,73 +379,64 @@ pub fn get_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         .and_then(|k| acct.mfa_devices.get(&k))
         .filter(|d| d.is_assigned_to(&owner))
         .ok_or_else(|| not_assigned(serial, &shown))?;
-    let mut x = Xml::new();
-    x.elem("UserName", &shown).elem("SerialNumber", serial);
-    if let Some(a) = &d.assigned {
-        x.elem("EnableDate", &fmt_time(a.enabled));
-    }
-    Ok(Some(x.finish()))
-}
-
-pub fn tag_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let serial = serial(p)?;
-    let tags = v::tags(p, false)?;
-    if tags.is_empty() && p.struct_list("Tags")?.is_none() {
-        return Err(ApiError::missing("tags"));
-    }
-    ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:TagMFADevice",
-            serial,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let key = device_key(ctx.account(st)?, serial)?;
-        let dev = device_mut(ctx, st, &key, serial)?;
-        dev.tags = v::merge_tags(&dev.tags, &tags, false)?;
-        t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
+    Ok(w::GetMFADeviceResponse {
+        user_name: Some(shown),
+        serial_number: serial.to_string(),
+        enable_date: d.assigned.as_ref().map(|a| a.enabled),
+        certifications: None,
     })
 }
 
-pub fn untag_mfa_device(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let serial = serial(p)?;
-    let keys = v::tag_keys(p)?;
-    ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:UntagMFADevice",
-            serial,
-            &RequestFacts {
-                tag_keys: &keys,
-                ..RequestFacts::default()
-            },
-        )?;
-        let key = device_key(ctx.account(st)?, serial)?;
-        let dev = device_mut(ctx, st, &key, serial)?;
-        dev.tags.retain(|tag| !keys.contains(&tag.key));
-        t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(None)
-    })
+/// Virtual MFA devices, named by serial number; tag keys compare exactly.
+struct Devices;
+
+impl Taggable for Devices {
+    const WORD: &'static str = "MFADevice";
+    const CASE_INSENSITIVE: bool = false;
+    const KIND: Kind = Kind::MfaDevice;
+    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
+        id.to_string()
+    }
+    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
+        let key = device_key(acct, id)?;
+        acct.mfa_devices
+            .get(&key)
+            .map(|d| &d.tags)
+            .ok_or_else(|| no_device(id))
+    }
+    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
+        let key = device_key(acct, id)?;
+        acct.mfa_devices
+            .get_mut(&key)
+            .map(|d| &mut d.tags)
+            .ok_or_else(|| no_device(id))
+    }
+    fn store_key(acct: &Account, id: &str) -> String {
+        device_key(acct, id).unwrap_or_default()
+    }
 }
 
-pub fn list_mfa_device_tags(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let serial = serial(p)?;
-    let (marker, max) = v::paging(p)?;
-    let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:ListMFADeviceTags", serial)?;
-    let acct = ctx.account(&st)?;
-    let key = device_key(acct, serial)?;
-    let dev = acct
-        .mfa_devices
-        .get(&key)
-        .ok_or_else(|| no_device(serial))?;
-    let (page, next) = paginate(dev.tags.clone(), marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    write_tags(&mut x, &page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+pub fn tag_mfa_device(ctx: &Ctx<'_>, input: w::TagMFADeviceRequest) -> ApiResult<()> {
+    tagging::tag::<Devices>(ctx, &input.serial_number, input.tags)
+}
+
+pub fn untag_mfa_device(ctx: &Ctx<'_>, input: w::UntagMFADeviceRequest) -> ApiResult<()> {
+    tagging::untag::<Devices>(ctx, &input.serial_number, input.tag_keys)
+}
+
+pub fn list_mfa_device_tags(
+    ctx: &Ctx<'_>,
+    input: w::ListMFADeviceTagsRequest,
+) -> ApiResult<w::ListMFADeviceTagsResponse> {
+    let (tags, next) = tagging::list::<Devices>(
+        ctx,
+        &input.serial_number,
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
+    Ok(w::ListMFADeviceTagsResponse {
+        tags,
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

@@ -2344,7 +2344,7 @@ impl DetachUserPolicyRequest {
 /// `EnableMFADeviceRequest` (decoded from the Query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnableMFADeviceRequest {
-    pub user_name: String,
+    pub user_name: Option<String>,
     pub serial_number: String,
     /// Sensitive: never audited.
     pub authentication_code1: String,
@@ -2370,10 +2370,8 @@ impl EnableMFADeviceRequest {
         if let Some(s) = m_user_name {
             v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
-        } else {
-            v.null(&format!("{at}userName"));
         }
-        let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
+        let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
@@ -7872,7 +7870,7 @@ impl ResourceSpecificResult {
 /// `ResyncMFADeviceRequest` (decoded from the Query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResyncMFADeviceRequest {
-    pub user_name: String,
+    pub user_name: Option<String>,
     pub serial_number: String,
     /// Sensitive: never audited.
     pub authentication_code1: String,
@@ -7898,10 +7896,8 @@ impl ResyncMFADeviceRequest {
         if let Some(s) = m_user_name {
             v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
             v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
-        } else {
-            v.null(&format!("{at}userName"));
         }
-        let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
+        let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
