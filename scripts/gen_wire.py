@@ -466,6 +466,24 @@ class Gen:
             o = self.model["operations"][op]
             inp = o.get("input", {}).get("shape")
             out = o.get("output", {}).get("shape")
+            if not inp:
+                # The model gives the operation no input shape: an empty one, so every action is typed alike.
+                inp = op + "Request"
+                if inp in self.shapes:
+                    raise SystemExit("generated input name %s clashes with a model shape" % inp)
+                bw("/// `%s` takes no input in the model." % op)
+                bw("#[derive(Debug, Clone, Default, PartialEq, Eq)]")
+                bw("pub struct %s {}" % inp)
+                bw("")
+                bw("impl %s {" % inp)
+                bw("    pub const MEMBERS: &'static [&'static str] = &[];")
+                bw("    pub const SENSITIVE: &'static [&'static str] = &[];")
+                bw("")
+                bw("    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {")
+                bw("        Ok(Self {})")
+                bw("    }")
+                bw("}")
+                bw("")
             if inp:
                 bw("impl Input for %s {" % type_name(inp))
                 bw("    const OPERATION: &'static str = %s;" % rust_str(op))
@@ -489,9 +507,8 @@ class Gen:
         bw("pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {")
         bw("    Some(match operation {")
         for op in self.ops:
-            inp = self.model["operations"][op].get("input", {}).get("shape")
-            if inp:
-                bw("        %s => %s::decode(p).map(drop)," % (rust_str(op), type_name(inp)))
+            inp = self.model["operations"][op].get("input", {}).get("shape") or op + "Request"
+            bw("        %s => %s::decode(p).map(drop)," % (rust_str(op), type_name(inp)))
         bw("        _ => return None,")
         bw("    })")
         bw("}")

@@ -4,28 +4,31 @@
 //! (Terraform's `force_destroy` users, Cloud Custodian filters, Prowler) call these and handle exactly these
 //! answers.
 
+use stsd_wire::generated::iam as w;
+
 use super::users::{no_user, user_arn_for};
-use super::{write_paging, Ctx, Handler};
+use super::{typed, Ctx, Handler};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
-use crate::validate as v;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "ListSSHPublicKeys" => list_ssh_public_keys,
-        "ListServiceSpecificCredentials" => list_service_specific_credentials,
-        "ListSigningCertificates" => list_signing_certificates,
-        "ListServerCertificates" => list_server_certificates,
+        "ListSSHPublicKeys" => typed!(list_ssh_public_keys),
+        "ListServiceSpecificCredentials" => typed!(list_service_specific_credentials),
+        "ListSigningCertificates" => typed!(list_signing_certificates),
+        "ListServerCertificates" => typed!(list_server_certificates),
         _ => return None,
     })
 }
 
 /// The user a call is about (`UserName`, or the calling user), after authorizing `action` on it. `None` is the
 /// account root (no `UserName`, called by the root).
-pub(super) fn subject(ctx: &Ctx<'_>, p: &Params, action: &str) -> ApiResult<Option<String>> {
-    let name = match v::opt_name(p, "UserName", 128)? {
+pub(super) fn subject(
+    ctx: &Ctx<'_>,
+    user_name: Option<&str>,
+    action: &str,
+) -> ApiResult<Option<String>> {
+    let name = match user_name {
         Some(n) => Some(n.to_string()),
         None => match &ctx.caller.kind {
             CallerKind::User { name, .. } => Some(name.clone()),
@@ -55,37 +58,58 @@ pub(super) fn subject(ctx: &Ctx<'_>, p: &Params, action: &str) -> ApiResult<Opti
     Ok(None)
 }
 
-/// An empty listing under `tag`, with the paging members when the shape has them.
-fn empty(tag: &str, paged: bool) -> Option<String> {
-    let mut x = Xml::new();
-    x.list::<()>(tag, &[], |_, ()| {});
-    if paged {
-        write_paging(&mut x, None);
-    }
-    Some(x.finish())
+pub fn list_ssh_public_keys(
+    ctx: &Ctx<'_>,
+    input: w::ListSSHPublicKeysRequest,
+) -> ApiResult<w::ListSSHPublicKeysResponse> {
+    subject(ctx, input.user_name.as_deref(), "iam:ListSSHPublicKeys")?;
+    Ok(w::ListSSHPublicKeysResponse {
+        ssh_public_keys: Some(Vec::new()),
+        is_truncated: Some(false),
+        marker: None,
+    })
 }
 
-pub fn list_ssh_public_keys(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    v::paging(p)?;
-    subject(ctx, p, "iam:ListSSHPublicKeys")?;
-    Ok(empty("SSHPublicKeys", true))
+pub fn list_service_specific_credentials(
+    ctx: &Ctx<'_>,
+    input: w::ListServiceSpecificCredentialsRequest,
+) -> ApiResult<w::ListServiceSpecificCredentialsResponse> {
+    subject(
+        ctx,
+        input.user_name.as_deref(),
+        "iam:ListServiceSpecificCredentials",
+    )?;
+    Ok(w::ListServiceSpecificCredentialsResponse {
+        service_specific_credentials: Some(Vec::new()),
+        ..Default::default()
+    })
 }
 
-pub fn list_service_specific_credentials(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    subject(ctx, p, "iam:ListServiceSpecificCredentials")?;
-    Ok(empty("ServiceSpecificCredentials", false))
+pub fn list_signing_certificates(
+    ctx: &Ctx<'_>,
+    input: w::ListSigningCertificatesRequest,
+) -> ApiResult<w::ListSigningCertificatesResponse> {
+    subject(
+        ctx,
+        input.user_name.as_deref(),
+        "iam:ListSigningCertificates",
+    )?;
+    Ok(w::ListSigningCertificatesResponse {
+        certificates: Vec::new(),
+        is_truncated: Some(false),
+        marker: None,
+    })
 }
 
-pub fn list_signing_certificates(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    v::paging(p)?;
-    subject(ctx, p, "iam:ListSigningCertificates")?;
-    Ok(empty("Certificates", true))
-}
-
-pub fn list_server_certificates(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    v::path_prefix(p)?;
-    v::paging(p)?;
+pub fn list_server_certificates(
+    ctx: &Ctx<'_>,
+    _input: w::ListServerCertificatesRequest,
+) -> ApiResult<w::ListServerCertificatesResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListServerCertificates", "*")?;
-    Ok(empty("ServerCertificateMetadataList", true))
+    Ok(w::ListServerCertificatesResponse {
+        server_certificate_metadata_list: Vec::new(),
+        is_truncated: Some(false),
+        marker: None,
+    })
 }

@@ -8,11 +8,11 @@
 //! `ReportExpired` once the report is older than [`EXPIRES_SECS`]. The report is stored
 //! (`store::Kind::CredentialReport`), so it survives restarts.
 
-use super::{fmt_time, Ctx, Handler};
+use stsd_wire::generated::iam as w;
+
+use super::{fmt_time, typed, Ctx, Handler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{AccessKey, Account, CredentialReport, KeyStatus, MfaOwner};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
 
 /// A report younger than this is reused (AWS: "as often as once every four hours").
@@ -32,8 +32,8 @@ const NA: &str = "N/A";
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "GenerateCredentialReport" => generate,
-        "GetCredentialReport" => get,
+        "GenerateCredentialReport" => typed!(generate),
+        "GetCredentialReport" => typed!(get),
         _ => return None,
     })
 }
@@ -163,15 +163,19 @@ fn push_row(out: &mut String, fields: &[String]) {
     out.push_str(&line);
 }
 
-pub fn generate(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn generate(
+    ctx: &Ctx<'_>,
+    _input: w::GenerateCredentialReportRequest,
+) -> ApiResult<w::GenerateCredentialReportResponse> {
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:GenerateCredentialReport", "*")?;
         let acct = ctx.account(st)?;
         let previous = acct.credential_report.as_ref().map(|r| r.generated);
-        let mut x = Xml::new();
         if previous.is_some_and(|g| ctx.now - g < REUSE_SECS) {
-            x.elem("State", "COMPLETE");
-            return Ok(Some(x.finish()));
+            return Ok(w::GenerateCredentialReportResponse {
+                state: Some("COMPLETE".into()),
+                description: None,
+            });
         }
         let content = build(ctx, acct);
         ctx.account_mut(st)?.credential_report = Some(CredentialReport {
@@ -183,18 +187,19 @@ pub fn generate(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
             &ctx.caller.account,
             &ctx.caller.account,
         );
-        x.elem("State", "STARTED");
-        if previous.is_none() {
-            x.elem(
-                "Description",
-                "No report exists. Starting a new report generation task",
-            );
-        }
-        Ok(Some(x.finish()))
+        Ok(w::GenerateCredentialReportResponse {
+            state: Some("STARTED".into()),
+            description: previous
+                .is_none()
+                .then(|| "No report exists. Starting a new report generation task".into()),
+        })
     })
 }
 
-pub fn get(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn get(
+    ctx: &Ctx<'_>,
+    _input: w::GetCredentialReportRequest,
+) -> ApiResult<w::GetCredentialReportResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetCredentialReport", "*")?;
     let acct = ctx.account(&st)?;
@@ -210,14 +215,12 @@ pub fn get(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
             "The request was rejected because the most recent credential report has expired. To generate a new credential report, use GenerateCredentialReport.",
         ));
     }
-    let mut x = Xml::new();
-    x.elem(
-        "Content",
-        &data_encoding::BASE64.encode(report.content.as_bytes()),
-    )
-    .elem("ReportFormat", "text/csv")
-    .elem("GeneratedTime", &fmt_time(report.generated));
-    Ok(Some(x.finish()))
+    // `Content` is a blob: the encoder base64-encodes it.
+    Ok(w::GetCredentialReportResponse {
+        content: Some(report.content.as_bytes().to_vec()),
+        report_format: Some("text/csv".into()),
+        generated_time: Some(report.generated),
+    })
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ pub fn create_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
 }
 
 pub fn get_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let Some(user) = subject(ctx, p, "iam:GetLoginProfile")? else {
+    let Some(user) = subject(ctx, v::opt_name(p, "UserName", 128)?, "iam:GetLoginProfile")? else {
         return Err(no_login_profile("root"));
     };
     let st = ctx.app.read()?;
@@ -300,7 +300,12 @@ pub fn update_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
 }
 
 pub fn delete_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let Some(user) = subject(ctx, p, "iam:DeleteLoginProfile")? else {
+    let Some(user) = subject(
+        ctx,
+        v::opt_name(p, "UserName", 128)?,
+        "iam:DeleteLoginProfile",
+    )?
+    else {
         return Err(no_login_profile("root"));
     };
     ctx.app.write(|st, t| {

@@ -12052,6 +12052,26 @@ impl Input for DeleteAccountAliasRequest {
     }
 }
 
+/// `DeleteAccountPasswordPolicy` takes no input in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteAccountPasswordPolicyRequest {}
+
+impl DeleteAccountPasswordPolicyRequest {
+    pub const MEMBERS: &'static [&'static str] = &[];
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {
+        Ok(Self {})
+    }
+}
+
+impl Input for DeleteAccountPasswordPolicyRequest {
+    const OPERATION: &'static str = "DeleteAccountPasswordPolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
 impl Input for DeleteGroupRequest {
     const OPERATION: &'static str = "DeleteGroup";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
@@ -12185,6 +12205,26 @@ impl Input for EnableMFADeviceRequest {
     }
 }
 
+/// `GenerateCredentialReport` takes no input in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GenerateCredentialReportRequest {}
+
+impl GenerateCredentialReportRequest {
+    pub const MEMBERS: &'static [&'static str] = &[];
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {
+        Ok(Self {})
+    }
+}
+
+impl Input for GenerateCredentialReportRequest {
+    const OPERATION: &'static str = "GenerateCredentialReport";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
 impl Output for GenerateCredentialReportResponse {
     fn encode(&self) -> Option<String> {
         let mut x = Xml::new();
@@ -12223,11 +12263,51 @@ impl Output for GetAccountAuthorizationDetailsResponse {
     }
 }
 
+/// `GetAccountPasswordPolicy` takes no input in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetAccountPasswordPolicyRequest {}
+
+impl GetAccountPasswordPolicyRequest {
+    pub const MEMBERS: &'static [&'static str] = &[];
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {
+        Ok(Self {})
+    }
+}
+
+impl Input for GetAccountPasswordPolicyRequest {
+    const OPERATION: &'static str = "GetAccountPasswordPolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
 impl Output for GetAccountPasswordPolicyResponse {
     fn encode(&self) -> Option<String> {
         let mut x = Xml::new();
         self.write(&mut x);
         Some(x.finish())
+    }
+}
+
+/// `GetAccountSummary` takes no input in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetAccountSummaryRequest {}
+
+impl GetAccountSummaryRequest {
+    pub const MEMBERS: &'static [&'static str] = &[];
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {
+        Ok(Self {})
+    }
+}
+
+impl Input for GetAccountSummaryRequest {
+    const OPERATION: &'static str = "GetAccountSummary";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
     }
 }
 
@@ -12256,6 +12336,26 @@ impl Output for GetContextKeysForPolicyResponse {
 
 impl Input for GetContextKeysForPrincipalPolicyRequest {
     const OPERATION: &'static str = "GetContextKeysForPrincipalPolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+/// `GetCredentialReport` takes no input in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetCredentialReportRequest {}
+
+impl GetCredentialReportRequest {
+    pub const MEMBERS: &'static [&'static str] = &[];
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {
+        Ok(Self {})
+    }
+}
+
+impl Input for GetCredentialReportRequest {
+    const OPERATION: &'static str = "GetCredentialReport";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
         Self::read(p, "", v)
     }
@@ -13256,6 +13356,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "DeactivateMFADevice" => DeactivateMFADeviceRequest::decode(p).map(drop),
         "DeleteAccessKey" => DeleteAccessKeyRequest::decode(p).map(drop),
         "DeleteAccountAlias" => DeleteAccountAliasRequest::decode(p).map(drop),
+        "DeleteAccountPasswordPolicy" => DeleteAccountPasswordPolicyRequest::decode(p).map(drop),
         "DeleteGroup" => DeleteGroupRequest::decode(p).map(drop),
         "DeleteGroupPolicy" => DeleteGroupPolicyRequest::decode(p).map(drop),
         "DeleteInstanceProfile" => DeleteInstanceProfileRequest::decode(p).map(drop),
@@ -13279,16 +13380,20 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "DetachRolePolicy" => DetachRolePolicyRequest::decode(p).map(drop),
         "DetachUserPolicy" => DetachUserPolicyRequest::decode(p).map(drop),
         "EnableMFADevice" => EnableMFADeviceRequest::decode(p).map(drop),
+        "GenerateCredentialReport" => GenerateCredentialReportRequest::decode(p).map(drop),
         "GetAccessKeyLastUsed" => GetAccessKeyLastUsedRequest::decode(p).map(drop),
         "GetAccountAuthorizationDetails" => {
             GetAccountAuthorizationDetailsRequest::decode(p).map(drop)
         }
+        "GetAccountPasswordPolicy" => GetAccountPasswordPolicyRequest::decode(p).map(drop),
+        "GetAccountSummary" => GetAccountSummaryRequest::decode(p).map(drop),
         "GetContextKeysForCustomPolicy" => {
             GetContextKeysForCustomPolicyRequest::decode(p).map(drop)
         }
         "GetContextKeysForPrincipalPolicy" => {
             GetContextKeysForPrincipalPolicyRequest::decode(p).map(drop)
         }
+        "GetCredentialReport" => GetCredentialReportRequest::decode(p).map(drop),
         "GetGroup" => GetGroupRequest::decode(p).map(drop),
         "GetGroupPolicy" => GetGroupPolicyRequest::decode(p).map(drop),
         "GetInstanceProfile" => GetInstanceProfileRequest::decode(p).map(drop),
