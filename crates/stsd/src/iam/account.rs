@@ -1,6 +1,8 @@
 //! Account-level actions: GetAccountAuthorizationDetails, GetAccountSummary, account aliases, and stsd's own
 //! `CreateAccount` extension (management-account root only) behind `stsd account create`.
 
+use stsd_wire::generated::iam as w;
+
 use super::{fmt_time, paginate, write_boundary, write_paging, write_policy, write_tags, Ctx};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
@@ -392,34 +394,8 @@ pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>
     Ok(Some(x.finish()))
 }
 
-/// `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$` (3..63 characters), and not all digits (an account ID).
-fn alias_param(p: &Params) -> ApiResult<&str> {
-    let a = p.required("AccountAlias")?;
-    let n = a.chars().count();
-    if n < 3 {
-        return Err(ApiError::validation(
-            a,
-            "accountAlias",
-            "Member must have length greater than or equal to 3",
-        ));
-    }
-    if n > 63 {
-        return Err(ApiError::validation(
-            a,
-            "accountAlias",
-            "Member must have length less than or equal to 63",
-        ));
-    }
-    let allowed = a
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !allowed || a.starts_with('-') || a.ends_with('-') || a.contains("--") {
-        return Err(ApiError::validation(
-            a,
-            "accountAlias",
-            "Member must satisfy regular expression pattern: ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
-        ));
-    }
+/// An alias (its length and pattern checked by the model) that is not all digits (an account ID).
+fn check_alias(a: &str) -> ApiResult<&str> {
     if a.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid_input(
             "The account alias cannot consist only of digits.",
@@ -430,8 +406,8 @@ fn alias_param(p: &Params) -> ApiResult<&str> {
 
 /// `CreateAccountAlias`: an account has at most one alias and a new one replaces it (AWS: "the new alias
 /// overwrites the previous alias"); an alias belongs to one account among all this server hosts.
-pub fn create_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let alias = alias_param(p)?;
+pub fn create_account_alias(ctx: &Ctx<'_>, input: w::CreateAccountAliasRequest) -> ApiResult<()> {
+    let alias = check_alias(&input.account_alias)?;
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:CreateAccountAlias", "*")?;
         let taken = st
@@ -448,12 +424,12 @@ pub fn create_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
             acct.meta.alias = Some(alias.to_string());
             t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
         }
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let alias = alias_param(p)?;
+pub fn delete_account_alias(ctx: &Ctx<'_>, input: w::DeleteAccountAliasRequest) -> ApiResult<()> {
+    let alias = check_alias(&input.account_alias)?;
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:DeleteAccountAlias", "*")?;
         let acct = ctx.account_mut(st)?;
@@ -464,19 +440,23 @@ pub fn delete_account_alias(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         }
         acct.meta.alias = None;
         t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn list_account_aliases(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let (marker, max) = v::paging(p)?;
+pub fn list_account_aliases(
+    ctx: &Ctx<'_>,
+    input: w::ListAccountAliasesRequest,
+) -> ApiResult<w::ListAccountAliasesResponse> {
+    let (marker, max) = (input.marker, super::page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:ListAccountAliases", "*")?;
     let acct = ctx.account(&st)?;
     let aliases: Vec<&str> = acct.meta.alias.as_deref().into_iter().collect();
     let (page, next) = paginate(aliases, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.str_list("AccountAliases", page);
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListAccountAliasesResponse {
+        account_aliases: page.into_iter().map(str::to_string).collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

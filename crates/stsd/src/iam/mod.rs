@@ -173,9 +173,9 @@ pub fn handler(action: &str) -> Option<Handler> {
         "GetAccessKeyLastUsed" => typed!(keys::get_access_key_last_used),
         "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
         "GetAccountSummary" => account::get_account_summary,
-        "CreateAccountAlias" => account::create_account_alias,
-        "DeleteAccountAlias" => account::delete_account_alias,
-        "ListAccountAliases" => account::list_account_aliases,
+        "CreateAccountAlias" => typed!(account::create_account_alias),
+        "DeleteAccountAlias" => typed!(account::delete_account_alias),
+        "ListAccountAliases" => typed!(account::list_account_aliases),
         "CreateAccount" => account::create_account,
         "RotateTokenKeys" => account::rotate_token_keys,
         other => {
