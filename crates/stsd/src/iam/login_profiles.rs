@@ -9,27 +9,26 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
+use stsd_wire::generated::iam as w;
+
 use super::absent_credentials::subject;
 use super::users::{no_user, user_arn_for};
-use super::{fmt_time, Ctx, Handler};
+use super::{typed, Ctx, Handler};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{LoginProfile, PasswordPolicy, User};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::store::Kind;
-use crate::validate as v;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "CreateLoginProfile" => create_login_profile,
-        "GetLoginProfile" => get_login_profile,
-        "UpdateLoginProfile" => update_login_profile,
-        "DeleteLoginProfile" => delete_login_profile,
-        "ChangePassword" => change_password,
-        "UpdateAccountPasswordPolicy" => update_account_password_policy,
-        "GetAccountPasswordPolicy" => get_account_password_policy,
-        "DeleteAccountPasswordPolicy" => delete_account_password_policy,
+        "CreateLoginProfile" => typed!(create_login_profile),
+        "GetLoginProfile" => typed!(get_login_profile),
+        "UpdateLoginProfile" => typed!(update_login_profile),
+        "DeleteLoginProfile" => typed!(delete_login_profile),
+        "ChangePassword" => typed!(change_password),
+        "UpdateAccountPasswordPolicy" => typed!(update_account_password_policy),
+        "GetAccountPasswordPolicy" => typed!(get_account_password_policy),
+        "DeleteAccountPasswordPolicy" => typed!(delete_account_password_policy),
         _ => return None,
     })
 }
@@ -56,24 +55,6 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
-}
-
-/// A password that AWS's API would accept at all (1..128 characters of tab, newline, CR, and U+0020..U+00FF).
-fn password_param<'a>(p: &'a Params, param: &str) -> ApiResult<&'a str> {
-    let pw = p.required(param)?;
-    let member = crate::protocol::query::lower_camel(param);
-    let n = pw.chars().count();
-    let valid_chars = pw
-        .chars()
-        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'));
-    // Never echo the value: it is a password.
-    if n == 0 || n > 128 || !valid_chars {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            format!("1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between 1 and 128 and satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"),
-        ));
-    }
-    Ok(pw)
 }
 
 fn violation(why: &str) -> ApiError {
@@ -159,12 +140,12 @@ fn no_login_profile(user: &str) -> ApiError {
     ApiError::no_such_entity(format!("Login Profile for User {user} cannot be found."))
 }
 
-fn write_profile(x: &mut Xml, user: &str, lp: &LoginProfile) {
-    x.open("LoginProfile")
-        .elem("UserName", user)
-        .elem("CreateDate", &fmt_time(lp.created))
-        .boolean("PasswordResetRequired", lp.reset_required)
-        .close("LoginProfile");
+fn wire_profile(user: &str, lp: &LoginProfile) -> w::LoginProfile {
+    w::LoginProfile {
+        user_name: user.to_string(),
+        create_date: lp.created,
+        password_reset_required: Some(lp.reset_required),
+    }
 }
 
 /// Set `user`'s password to `password` (already checked), keeping the old hash for reuse prevention.
@@ -205,10 +186,20 @@ fn prepare_hash(password: &str) -> ApiResult<String> {
     hash_password(password)
 }
 
-pub fn create_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 64)?;
-    let password = password_param(p, "Password")?;
-    let reset = v::boolean(p, "PasswordResetRequired")?.unwrap_or(false);
+pub fn create_login_profile(
+    ctx: &Ctx<'_>,
+    input: w::CreateLoginProfileRequest,
+) -> ApiResult<w::CreateLoginProfileResponse> {
+    // The model makes both optional (AWS's root-console variant); stsd's root has no login profile.
+    let name = input
+        .user_name
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("userName"))?;
+    let password = input
+        .password
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("password"))?;
+    let reset = input.password_reset_required.unwrap_or(false);
     let hash = prepare_hash(password)?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -228,17 +219,18 @@ pub fn create_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         let acct = ctx.account_mut(st)?;
         let u = acct.users.get_mut(&key).ok_or_else(|| no_user(name))?;
         set_password(u, hash.clone(), Some(reset), ctx.now);
-        let mut x = Xml::new();
-        if let Some(lp) = &u.login_profile {
-            write_profile(&mut x, &u.name, lp);
-        }
+        let lp = u.login_profile.as_ref().ok_or_else(ApiError::internal)?;
+        let out = wire_profile(&u.name, lp);
         t.touch(Kind::User, &ctx.caller.account, &key);
-        Ok(Some(x.finish()))
+        Ok(w::CreateLoginProfileResponse { login_profile: out })
     })
 }
 
-pub fn get_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let Some(user) = subject(ctx, v::opt_name(p, "UserName", 128)?, "iam:GetLoginProfile")? else {
+pub fn get_login_profile(
+    ctx: &Ctx<'_>,
+    input: w::GetLoginProfileRequest,
+) -> ApiResult<w::GetLoginProfileResponse> {
+    let Some(user) = subject(ctx, input.user_name.as_deref(), "iam:GetLoginProfile")? else {
         return Err(no_login_profile("root"));
     };
     let st = ctx.app.read()?;
@@ -251,18 +243,15 @@ pub fn get_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         .login_profile
         .as_ref()
         .ok_or_else(|| no_login_profile(&u.name))?;
-    let mut x = Xml::new();
-    write_profile(&mut x, &u.name, lp);
-    Ok(Some(x.finish()))
+    Ok(w::GetLoginProfileResponse {
+        login_profile: wire_profile(&u.name, lp),
+    })
 }
 
-pub fn update_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let name = v::name(p, "UserName", 64)?;
-    let password = match p.get("Password") {
-        Some(_) => Some(password_param(p, "Password")?),
-        None => None,
-    };
-    let reset = v::boolean(p, "PasswordResetRequired")?;
+pub fn update_login_profile(ctx: &Ctx<'_>, input: w::UpdateLoginProfileRequest) -> ApiResult<()> {
+    let name = input.user_name.as_str();
+    let password = input.password.as_deref();
+    let reset = input.password_reset_required;
     let hash = password.map(prepare_hash).transpose()?;
     ctx.app.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -295,17 +284,12 @@ pub fn update_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
             }
         }
         t.touch(Kind::User, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn delete_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let Some(user) = subject(
-        ctx,
-        v::opt_name(p, "UserName", 128)?,
-        "iam:DeleteLoginProfile",
-    )?
-    else {
+pub fn delete_login_profile(ctx: &Ctx<'_>, input: w::DeleteLoginProfileRequest) -> ApiResult<()> {
+    let Some(user) = subject(ctx, input.user_name.as_deref(), "iam:DeleteLoginProfile")? else {
         return Err(no_login_profile("root"));
     };
     ctx.app.write(|st, t| {
@@ -316,15 +300,15 @@ pub fn delete_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
             return Err(no_login_profile(&u.name));
         }
         t.touch(Kind::User, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
 /// An IAM user changes their own password: the old one must match. Allowed by the account policy's
 /// `AllowUsersToChangePassword`, or else by `iam:ChangePassword` on the user.
-pub fn change_password(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let old = password_param(p, "OldPassword")?;
-    let new = password_param(p, "NewPassword")?;
+pub fn change_password(ctx: &Ctx<'_>, input: w::ChangePasswordRequest) -> ApiResult<()> {
+    let old = input.old_password.as_str();
+    let new = input.new_password.as_str();
     let CallerKind::User { key, name } = &ctx.caller.kind else {
         return Err(ApiError::new(
             ErrorCode::InvalidUserType,
@@ -365,32 +349,36 @@ pub fn change_password(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let u = acct.users.get_mut(key).ok_or_else(|| no_user(name))?;
         set_password(u, hash.clone(), Some(false), ctx.now);
         t.touch(Kind::User, &ctx.caller.account, key);
-        Ok(None)
+        Ok(())
     })
 }
 
-pub fn update_account_password_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let flag = |name: &str| v::boolean(p, name).map(|b| b.unwrap_or(false));
+pub fn update_account_password_policy(
+    ctx: &Ctx<'_>,
+    input: w::UpdateAccountPasswordPolicyRequest,
+) -> ApiResult<()> {
+    // Ranges are the model's (6..=128, 1..=1095, 1..=24).
     let policy = PasswordPolicy {
-        minimum_length: v::int_range(p, "MinimumPasswordLength", 6, 128)?
+        minimum_length: input
+            .minimum_password_length
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(6),
-        require_symbols: flag("RequireSymbols")?,
-        require_numbers: flag("RequireNumbers")?,
-        require_uppercase: flag("RequireUppercaseCharacters")?,
-        require_lowercase: flag("RequireLowercaseCharacters")?,
-        allow_users_to_change: flag("AllowUsersToChangePassword")?,
-        max_age_days: v::int_range(p, "MaxPasswordAge", 1, 1095)?
+        require_symbols: input.require_symbols.unwrap_or(false),
+        require_numbers: input.require_numbers.unwrap_or(false),
+        require_uppercase: input.require_uppercase_characters.unwrap_or(false),
+        require_lowercase: input.require_lowercase_characters.unwrap_or(false),
+        allow_users_to_change: input.allow_users_to_change_password.unwrap_or(false),
+        max_age_days: input.max_password_age.and_then(|n| u32::try_from(n).ok()),
+        reuse_prevention: input
+            .password_reuse_prevention
             .and_then(|n| u32::try_from(n).ok()),
-        reuse_prevention: v::int_range(p, "PasswordReusePrevention", 1, 24)?
-            .and_then(|n| u32::try_from(n).ok()),
-        hard_expiry: flag("HardExpiry")?,
+        hard_expiry: input.hard_expiry.unwrap_or(false),
     };
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:UpdateAccountPasswordPolicy", "*")?;
         ctx.account_mut(st)?.meta.password_policy = Some(policy.clone());
         t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
-        Ok(None)
+        Ok(())
     })
 }
 
@@ -400,7 +388,10 @@ fn no_password_policy(account: &str) -> ApiError {
     ))
 }
 
-pub fn get_account_password_policy(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn get_account_password_policy(
+    ctx: &Ctx<'_>,
+    _input: w::GetAccountPasswordPolicyRequest,
+) -> ApiResult<w::GetAccountPasswordPolicyResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetAccountPasswordPolicy", "*")?;
     let acct = ctx.account(&st)?;
@@ -409,27 +400,26 @@ pub fn get_account_password_policy(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Opti
         .password_policy
         .as_ref()
         .ok_or_else(|| no_password_policy(&ctx.caller.account))?;
-    let mut x = Xml::new();
-    x.open("PasswordPolicy")
-        .num("MinimumPasswordLength", pp.minimum_length)
-        .boolean("RequireSymbols", pp.require_symbols)
-        .boolean("RequireNumbers", pp.require_numbers)
-        .boolean("RequireUppercaseCharacters", pp.require_uppercase)
-        .boolean("RequireLowercaseCharacters", pp.require_lowercase)
-        .boolean("AllowUsersToChangePassword", pp.allow_users_to_change)
-        .boolean("ExpirePasswords", pp.max_age_days.is_some());
-    if let Some(d) = pp.max_age_days {
-        x.num("MaxPasswordAge", d);
-    }
-    if let Some(n) = pp.reuse_prevention {
-        x.num("PasswordReusePrevention", n);
-    }
-    x.boolean("HardExpiry", pp.hard_expiry)
-        .close("PasswordPolicy");
-    Ok(Some(x.finish()))
+    Ok(w::GetAccountPasswordPolicyResponse {
+        password_policy: w::PasswordPolicy {
+            minimum_password_length: Some(i64::from(pp.minimum_length)),
+            require_symbols: Some(pp.require_symbols),
+            require_numbers: Some(pp.require_numbers),
+            require_uppercase_characters: Some(pp.require_uppercase),
+            require_lowercase_characters: Some(pp.require_lowercase),
+            allow_users_to_change_password: Some(pp.allow_users_to_change),
+            expire_passwords: Some(pp.max_age_days.is_some()),
+            max_password_age: pp.max_age_days.map(i64::from),
+            password_reuse_prevention: pp.reuse_prevention.map(i64::from),
+            hard_expiry: Some(pp.hard_expiry),
+        },
+    })
 }
 
-pub fn delete_account_password_policy(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn delete_account_password_policy(
+    ctx: &Ctx<'_>,
+    _input: w::DeleteAccountPasswordPolicyRequest,
+) -> ApiResult<()> {
     ctx.app.write(|st, t| {
         ctx.authorize(st, "iam:DeleteAccountPasswordPolicy", "*")?;
         let acct = ctx.account_mut(st)?;
@@ -439,7 +429,7 @@ pub fn delete_account_password_policy(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<O
             ));
         }
         t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
-        Ok(None)
+        Ok(())
     })
 }
 
