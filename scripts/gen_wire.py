@@ -60,6 +60,8 @@ REDACTED_IN_MESSAGES = {
     "policyDocumentType": "<policy document>",
     "encodedMessageType": "<message>",
     "SAMLMetadataDocumentType": "<metadata>",
+    "sessionPolicyDocumentType": "<policy>",
+    "unrestrictedSessionPolicyDocumentType": "<policy>",
 }
 
 RUST_KEYWORDS = {"type", "match", "ref", "self", "struct", "enum", "fn", "mod", "use", "in", "as", "loop"}

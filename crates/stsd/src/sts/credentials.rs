@@ -4,11 +4,11 @@
 use crate::auth::{Caller, CallerKind};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::{fmt_time, Ctx};
+use crate::iam::{fmt_time, tags_in, Ctx};
 use crate::protocol::query::Params;
 use crate::protocol::xml::Xml;
 use crate::tokens::{Claims, SessionKind};
-use crate::validate as v;
+use stsd_wire::generated::sts as w;
 
 /// Plaintext budget of inline session policy + policy ARNs, and the packed budget incl. tags.
 const SESSION_POLICY_PLAINTEXT: usize = 2048;
@@ -16,47 +16,6 @@ const PACKED_BUDGET: usize = 4096;
 
 fn validation(value: &str, member: &str, constraint: &str) -> ApiError {
     ApiError::validation(value, member, constraint)
-}
-
-fn pattern_check(
-    value: &str,
-    member: &str,
-    min: usize,
-    max: usize,
-    extra: &str,
-    shown: &str,
-) -> ApiResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(validation(
-            value,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(validation(
-            value,
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
-    {
-        return Err(validation(
-            value,
-            member,
-            &format!("Member must satisfy regular expression pattern: {shown}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Optional `DurationSeconds` within `min..=max`.
-fn duration(p: &Params, min: i64, max: i64) -> ApiResult<Option<i64>> {
-    v::int_range(p, "DurationSeconds", min, max)
 }
 
 /// Length check in AWS's ValidationError wording (long values are not echoed).
@@ -86,17 +45,11 @@ pub(crate) fn name_like(value: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
-/// `SerialNumber` + `TokenCode`, both or neither.
-fn mfa_params(p: &Params) -> ApiResult<Option<(String, String)>> {
-    match (p.get("SerialNumber"), p.get("TokenCode")) {
+/// `SerialNumber` + `TokenCode` (each checked by the model), both or neither.
+fn mfa_params(serial: Option<String>, code: Option<String>) -> ApiResult<Option<(String, String)>> {
+    match (serial, code) {
         (None, None) => Ok(None),
-        (Some(serial), Some(code)) => {
-            pattern_check(serial, "serialNumber", 9, 256, "+=/:,.@-", "[\\w+=/:,.@-]*")?;
-            if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(validation(code, "tokenCode", "Member must satisfy regular expression pattern: [\\d]*"));
-            }
-            Ok(Some((serial.to_string(), code.to_string())))
-        }
+        (Some(serial), Some(code)) => Ok(Some((serial, code))),
         _ => Err(ApiError::new(
             ErrorCode::ValidationError,
             "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.",
@@ -126,9 +79,17 @@ fn verify_mfa(ctx: &Ctx<'_>, serial: &str, code: &str) -> ApiResult<i64> {
     Ok(ctx.now)
 }
 
-/// Session tags: ≤ 50, key/value rules, case-insensitive duplicates refused.
-fn session_tags(p: &Params) -> ApiResult<Vec<(String, String)>> {
-    let tags = v::tags(p, true).map_err(|e| {
+/// Session tags: ≤ 50 and key/value rules (the model), case-insensitive duplicates and `aws:` keys refused.
+fn session_tags(tags: Option<Vec<w::Tag>>) -> ApiResult<Vec<(String, String)>> {
+    let tags = tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| stsd_wire::generated::iam::Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect();
+    let tags = tags_in(Some(tags), true).map_err(|e| {
         if e.code == ErrorCode::InvalidInput {
             ApiError::new(ErrorCode::InvalidParameterValue, e.message)
         } else {
@@ -136,6 +97,50 @@ fn session_tags(p: &Params) -> ApiResult<Vec<(String, String)>> {
         }
     })?;
     Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+}
+
+/// [`session_policies`] for typed inputs: the model has checked the document's length and characters and the
+/// ARNs' lengths; the rest (compilation, managed-policy ARNs, the plaintext budget) is stsd's.
+fn typed_session_policies(
+    policy: Option<String>,
+    arns: Option<Vec<w::PolicyDescriptorType>>,
+) -> ApiResult<(Option<String>, Vec<String>)> {
+    if let Some(text) = &policy {
+        authz::compile_with_limit(text, policy::PolicyKind::Session, policy::MAX_WIRE_CHARS)
+            .map_err(|e| ApiError::malformed_policy(e.message))?;
+    }
+    let arns = arns.unwrap_or_default();
+    // AWS allows ten; the model does not say.
+    if arns.len() > 10 {
+        return Err(validation(
+            "[...]",
+            "policyArns",
+            "Member must have length less than or equal to 10",
+        ));
+    }
+    let mut out = Vec::new();
+    for item in arns {
+        let arn = item
+            .arn
+            .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
+        if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
+            return Err(validation(
+                &arn,
+                "policyArns.member.arn",
+                "Member must be a managed policy ARN",
+            ));
+        }
+        out.push(arn);
+    }
+    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
+        + out.iter().map(String::len).sum::<usize>();
+    if plaintext > SESSION_POLICY_PLAINTEXT {
+        return Err(ApiError::new(
+            ErrorCode::PackedPolicyTooLarge,
+            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
+        ));
+    }
+    Ok((policy, out))
 }
 
 /// Inline policy + ARNs: validated, compiled (MalformedPolicyDocument), within the plaintext budget.
@@ -273,6 +278,16 @@ pub(crate) fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &s
         .close("Credentials");
 }
 
+/// The typed `Credentials` shape (secret and token are sensitive: never audited).
+fn wire_credentials(akid: String, secret: String, token: String, expires: i64) -> w::Credentials {
+    w::Credentials {
+        access_key_id: akid,
+        secret_access_key: secret,
+        session_token: token,
+        expiration: expires,
+    }
+}
+
 /// Mint `ASIA` credentials for `claims` (the key encodes the session's account).
 fn mint(ctx: &Ctx<'_>, claims: &Claims) -> ApiResult<(String, String, String)> {
     mint_for(ctx.app, claims)
@@ -312,39 +327,19 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
     Some((acct, &res[..=idx], &res[idx + 1..]))
 }
 
-pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::AssumeRoleResponse> {
     let caller = ctx.caller;
-    let role_arn = v::arn(p, "RoleArn")?;
+    let role_arn = input.role_arn.as_str();
     let (role_account, role_path, role_name) =
         parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
-    let session_name = p.required("RoleSessionName")?;
-    pattern_check(
-        session_name,
-        "roleSessionName",
-        2,
-        64,
-        "+=,.@-",
-        "[\\w+=,.@-]*",
-    )?;
-    let requested = duration(p, 900, 43200)?;
-    let external_id = match p.get("ExternalId") {
-        Some(e) => {
-            pattern_check(e, "externalId", 2, 1224, "+=,.@:/-", "[\\w+=,.@:\\/-]*")?;
-            Some(e.to_string())
-        }
-        None => None,
-    };
-    let mfa = mfa_params(p)?;
-    let (session_policy, policy_arns) = session_policies(p, None)?;
-    let mut tags = session_tags(p)?;
-    let transitive_req = p.list("TransitiveTagKeys")?.unwrap_or_default();
-    if transitive_req.len() > 50 {
-        return Err(validation(
-            "[...]",
-            "transitiveTagKeys",
-            "Member must have length less than or equal to 50",
-        ));
-    }
+    let session_name = input.role_session_name.as_str();
+    let requested = input.duration_seconds;
+    let external_id = input.external_id;
+    let mfa = mfa_params(input.serial_number, input.token_code)?;
+    let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
+    let tags_given = input.tags.as_ref().is_some_and(|t| !t.is_empty());
+    let mut tags = session_tags(input.tags)?;
+    let transitive_req = input.transitive_tag_keys.unwrap_or_default();
     for k in &transitive_req {
         if !tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
             return Err(ApiError::new(
@@ -355,23 +350,17 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             ));
         }
     }
-    let source_identity = match p.get("SourceIdentity") {
-        Some(si) => {
-            pattern_check(si, "sourceIdentity", 2, 64, "+=,.@-", "[\\w+=,.@-]*")?;
-            if si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:") {
-                return Err(validation(
-                    si,
-                    "sourceIdentity",
-                    "Member must not start with 'aws:'",
-                ));
-            }
-            Some(si.to_string())
+    let source_identity = input.source_identity;
+    if let Some(si) = &source_identity {
+        if si.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            return Err(validation(
+                si,
+                "sourceIdentity",
+                "Member must not start with 'aws:'",
+            ));
         }
-        None => None,
-    };
-    if p.struct_list("ProvidedContexts")?
-        .is_some_and(|l| !l.is_empty())
-    {
+    }
+    if input.provided_contexts.is_some_and(|l| !l.is_empty()) {
         return Err(ApiError::new(
             ErrorCode::ValidationError,
             "ProvidedContexts are not supported: no context provider is configured.",
@@ -477,8 +466,7 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         request_tags: &request_tags,
         transitive_tag_keys: &transitive_req,
         mfa_at,
-        tags_session: !transitive_req.is_empty()
-            || p.struct_list("Tags")?.is_some_and(|t| !t.is_empty()),
+        tags_session: !transitive_req.is_empty() || tags_given,
         ..authz::AssumeFacts::default()
     };
     let assumer = authz::Assumer::Caller { ctx };
@@ -543,26 +531,24 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     ctx.app
         .usage
         .role_used(role_account, &role_id, ctx.now, &caller.region);
-    let mut x = Xml::new();
-    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
-    x.open("AssumedRoleUser")
-        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
-        .elem(
-            "Arn",
-            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        )
-        .close("AssumedRoleUser");
-    if let Some(pct) = packed {
-        x.num("PackedPolicySize", pct);
-    }
-    x.opt("SourceIdentity", effective_si.as_deref());
-    Ok(Some(x.finish()))
+    Ok(w::AssumeRoleResponse {
+        credentials: Some(wire_credentials(akid, secret, token, claims.expires)),
+        assumed_role_user: Some(w::AssumedRoleUser {
+            assumed_role_id: format!("{role_id}:{session_name}"),
+            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        }),
+        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        source_identity: effective_si,
+    })
 }
 
-pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get_session_token(
+    ctx: &Ctx<'_>,
+    input: w::GetSessionTokenRequest,
+) -> ApiResult<w::GetSessionTokenResponse> {
     let caller = ctx.caller;
-    let requested = duration(p, 900, 129_600)?;
-    let mfa = mfa_params(p)?;
+    let requested = input.duration_seconds;
+    let mfa = mfa_params(input.serial_number, input.token_code)?;
     refuse_session(caller, "GetSessionToken")?;
     let (kind, dur) = match &caller.kind {
         CallerKind::Root => (SessionKind::Root, requested.unwrap_or(3600).min(3600)),
@@ -611,18 +597,20 @@ pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         console: false,
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
-    let mut x = Xml::new();
-    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
-    Ok(Some(x.finish()))
+    Ok(w::GetSessionTokenResponse {
+        credentials: Some(wire_credentials(akid, secret, token, claims.expires)),
+    })
 }
 
-pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get_federation_token(
+    ctx: &Ctx<'_>,
+    input: w::GetFederationTokenRequest,
+) -> ApiResult<w::GetFederationTokenResponse> {
     let caller = ctx.caller;
-    let name = p.required("Name")?;
-    pattern_check(name, "name", 2, 32, "+=,.@-", "[\\w+=,.@-]*")?;
-    let requested = duration(p, 900, 129_600)?;
-    let (session_policy, policy_arns) = session_policies(p, Some(2048))?;
-    let tags = session_tags(p)?;
+    let name = input.name.as_str();
+    let requested = input.duration_seconds;
+    let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
+    let tags = session_tags(input.tags)?;
     refuse_session(caller, "GetFederationToken")?;
     let (user_key, user_arn, dur) = match &caller.kind {
         CallerKind::User { key, .. } => (key.clone(), caller.arn.clone(), requested.unwrap_or(43_200)),
@@ -683,14 +671,12 @@ pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         console: false,
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
-    let mut x = Xml::new();
-    write_credentials(&mut x, &akid, &secret, &token, claims.expires);
-    x.open("FederatedUser")
-        .elem("FederatedUserId", &format!("{}:{name}", caller.account))
-        .elem("Arn", &fed_arn)
-        .close("FederatedUser");
-    if let Some(pct) = packed {
-        x.num("PackedPolicySize", pct);
-    }
-    Ok(Some(x.finish()))
+    Ok(w::GetFederationTokenResponse {
+        credentials: Some(wire_credentials(akid, secret, token, claims.expires)),
+        federated_user: Some(w::FederatedUser {
+            federated_user_id: format!("{}:{name}", caller.account),
+            arn: fed_arn,
+        }),
+        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+    })
 }

@@ -42,10 +42,10 @@ pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
         "GetCallerIdentity" => typed!(get_caller_identity),
         "GetAccessKeyInfo" => typed!(get_access_key_info),
-        "AssumeRole" => credentials::assume_role,
+        "AssumeRole" => typed!(credentials::assume_role),
         "DecodeAuthorizationMessage" => typed!(decode_authorization_message),
-        "GetSessionToken" => credentials::get_session_token,
-        "GetFederationToken" => credentials::get_federation_token,
+        "GetSessionToken" => typed!(credentials::get_session_token),
+        "GetFederationToken" => typed!(credentials::get_federation_token),
         _ => return None,
     })
 }

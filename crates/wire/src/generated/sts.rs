@@ -89,10 +89,10 @@ impl AssumeRoleRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, s, &format!("{at}policy"), Some(1), None);
+            v.length(s, "<policy>", &format!("{at}policy"), Some(1), None);
             v.pattern(
                 pattern_2(s),
-                s,
+                "<policy>",
                 &format!("{at}policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -326,10 +326,10 @@ impl AssumeRoleWithSAMLRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
-                s,
+                "<policy>",
                 &format!("{at}policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -510,10 +510,10 @@ impl AssumeRoleWithWebIdentityRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
-                s,
+                "<policy>",
                 &format!("{at}policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
@@ -874,10 +874,10 @@ impl GetFederationTokenRequest {
         let m_name = m_name.map(str::to_owned).unwrap_or_default();
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, s, &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
-                s,
+                "<policy>",
                 &format!("{at}policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
