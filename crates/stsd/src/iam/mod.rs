@@ -99,6 +99,20 @@ macro_rules! typed {
 }
 pub(crate) use typed;
 
+/// [`typed!`] for the unsigned STS actions, whose context has no caller.
+macro_rules! typed_unsigned {
+    ($f:path) => {
+        |ctx: &$crate::sts::UnsignedCtx<'_>,
+         p: &$crate::protocol::query::Params|
+         -> $crate::error::ApiResult<Option<String>> {
+            let input = stsd_wire::Input::decode(p)?;
+            let output = $f(ctx, input)?;
+            Ok(stsd_wire::Output::encode(&output))
+        }
+    };
+}
+pub(crate) use typed_unsigned;
+
 /// The IAM action table.
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {

@@ -4,9 +4,7 @@
 use crate::auth::{Caller, CallerKind};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::{fmt_time, tags_in, Ctx};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
+use crate::iam::{tags_in, Ctx};
 use crate::tokens::{Claims, SessionKind};
 use stsd_wire::generated::sts as w;
 
@@ -16,26 +14,6 @@ const PACKED_BUDGET: usize = 4096;
 
 fn validation(value: &str, member: &str, constraint: &str) -> ApiError {
     ApiError::validation(value, member, constraint)
-}
-
-/// Length check in AWS's ValidationError wording (long values are not echoed).
-pub(crate) fn length(value: &str, member: &str, min: usize, max: usize) -> ApiResult<()> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(ApiError::validation(
-            value,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(ApiError::validation(
-            if max > 256 { "<value>" } else { value },
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
 }
 
 /// `[\w+=,.@-]`
@@ -101,7 +79,7 @@ fn session_tags(tags: Option<Vec<w::Tag>>) -> ApiResult<Vec<(String, String)>> {
 
 /// [`session_policies`] for typed inputs: the model has checked the document's length and characters and the
 /// ARNs' lengths; the rest (compilation, managed-policy ARNs, the plaintext budget) is stsd's.
-fn typed_session_policies(
+pub(crate) fn typed_session_policies(
     policy: Option<String>,
     arns: Option<Vec<w::PolicyDescriptorType>>,
 ) -> ApiResult<(Option<String>, Vec<String>)> {
@@ -141,80 +119,6 @@ fn typed_session_policies(
         ));
     }
     Ok((policy, out))
-}
-
-/// Inline policy + ARNs: validated, compiled (MalformedPolicyDocument), within the plaintext budget.
-pub(crate) fn session_policies(
-    p: &Params,
-    max_policy_len: Option<usize>,
-) -> ApiResult<(Option<String>, Vec<String>)> {
-    let policy = match p.get("Policy") {
-        None => None,
-        Some(text) => {
-            if text.is_empty() {
-                return Err(validation(
-                    text,
-                    "policy",
-                    "Member must have length greater than or equal to 1",
-                ));
-            }
-            if let Some(max) = max_policy_len {
-                if text.chars().count() > max {
-                    return Err(validation(
-                        "<policy>",
-                        "policy",
-                        &format!("Member must have length less than or equal to {max}"),
-                    ));
-                }
-            }
-            if !text
-                .chars()
-                .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-            {
-                return Err(validation(
-                    "<policy>",
-                    "policy",
-                    "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-                ));
-            }
-            authz::compile_with_limit(text, policy::PolicyKind::Session, policy::MAX_WIRE_CHARS)
-                .map_err(|e| ApiError::malformed_policy(e.message))?;
-            Some(text.to_string())
-        }
-    };
-    let mut arns = Vec::new();
-    if let Some(list) = p.struct_list("PolicyArns")? {
-        if list.len() > 10 {
-            return Err(validation(
-                "[...]",
-                "policyArns",
-                "Member must have length less than or equal to 10",
-            ));
-        }
-        for item in list {
-            let arn = item
-                .get("arn")
-                .ok_or_else(|| ApiError::missing("policyArns.member.arn"))?;
-            length(arn, "policyArns.member.arn", 20, 2048)?;
-            if !arn.starts_with("arn:aws:iam::") || !arn.contains(":policy/") {
-                return Err(validation(
-                    arn,
-                    "policyArns.member.arn",
-                    "Member must be a managed policy ARN",
-                ));
-            }
-            arns.push(arn.to_string());
-        }
-    }
-    let plaintext = policy.as_deref().map_or(0, policy::non_whitespace_len)
-        + arns.iter().map(String::len).sum::<usize>();
-    if plaintext > SESSION_POLICY_PLAINTEXT {
-        return Err(ApiError::new(
-            ErrorCode::PackedPolicyTooLarge,
-            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
-        ));
-    }
-    Ok((policy, arns))
 }
 
 /// The unique IDs of the managed session policies, which must be customer managed policies of `acct` (the
@@ -269,17 +173,13 @@ pub(crate) fn packed_size(
     Ok(Some(pct))
 }
 
-pub(crate) fn write_credentials(x: &mut Xml, akid: &str, secret: &str, token: &str, expires: i64) {
-    x.open("Credentials")
-        .elem("AccessKeyId", akid)
-        .elem("SecretAccessKey", secret)
-        .elem("SessionToken", token)
-        .elem("Expiration", &fmt_time(expires))
-        .close("Credentials");
-}
-
 /// The typed `Credentials` shape (secret and token are sensitive: never audited).
-fn wire_credentials(akid: String, secret: String, token: String, expires: i64) -> w::Credentials {
+pub(crate) fn wire_credentials(
+    akid: String,
+    secret: String,
+    token: String,
+    expires: i64,
+) -> w::Credentials {
     w::Credentials {
         access_key_id: akid,
         secret_access_key: secret,

@@ -3,25 +3,24 @@
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
 use super::credentials::{
-    invalid_role_arn, length, mint_for, name_like, packed_size, parse_role_arn, session_policies,
-    session_policy_ids, write_credentials,
+    invalid_role_arn, mint_for, name_like, packed_size, parse_role_arn, session_policy_ids,
+    typed_session_policies, wire_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
+use crate::iam::typed_unsigned;
 use crate::saml::{self, SamlError};
 use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
+use stsd_wire::generated::sts as w;
 
 const ACTION: &str = "sts:AssumeRoleWithSAML";
 const ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
-const MAX_ASSERTION: usize = 100_000;
 
 pub fn handler(action: &str) -> Option<UnsignedHandler> {
     match action {
-        "AssumeRoleWithSAML" => Some(assume_role_with_saml),
+        "AssumeRoleWithSAML" => Some(typed_unsigned!(assume_role_with_saml)),
         _ => None,
     }
 }
@@ -139,25 +138,18 @@ fn check_replay(app: &crate::app::App, a: &saml::Assertion, now: i64) -> ApiResu
     }
 }
 
-fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    // Parameters.
-    let role_arn = v::arn(p, "RoleArn")?;
+fn assume_role_with_saml(
+    ctx: &UnsignedCtx<'_>,
+    input: w::AssumeRoleWithSAMLRequest,
+) -> ApiResult<w::AssumeRoleWithSAMLResponse> {
+    // Parameters (lengths checked by the model: the assertion is 4..=100,000 characters).
+    let role_arn = input.role_arn.as_str();
     let (role_account, role_path, role_name) =
         parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
-    let provider_arn = v::arn(p, "PrincipalArn")?;
-    let assertion_b64 = p.required("SAMLAssertion")?;
-    length(assertion_b64, "sAMLAssertion", 4, MAX_ASSERTION)?;
-    let requested = v::int_range(p, "DurationSeconds", 900, 43200)?;
-    let (session_policy, policy_arns) = session_policies(p, Some(2048))?;
-    if let Some(m) = p.get("MinimumSessionTokenSize") {
-        if m.parse::<u32>().is_err() {
-            return Err(ApiError::validation(
-                m,
-                "minimumSessionTokenSize",
-                "Member must be an integer",
-            ));
-        }
-    }
+    let provider_arn = input.principal_arn.as_str();
+    let assertion_b64 = input.saml_assertion.as_str();
+    let requested = input.duration_seconds;
+    let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
     let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
 
     // The provider, in the role's account.
@@ -344,25 +336,25 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
         ctx.now,
         crate::usage::UNSIGNED_REGION,
     );
-    let mut x = Xml::new();
-    write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
-    x.open("AssumedRoleUser")
-        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
-        .elem(
-            "Arn",
-            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        )
-        .close("AssumedRoleUser");
-    if let Some(pct) = packed {
-        x.num("PackedPolicySize", pct);
-    }
-    x.elem("Subject", &a.subject)
-        .elem("SubjectType", &a.subject_type)
-        .elem("Issuer", &a.issuer)
-        .elem("Audience", &a.recipient)
-        .elem("NameQualifier", &name_qualifier);
-    x.opt("SourceIdentity", source_identity.as_deref());
-    Ok(Some(x.finish()))
+    Ok(w::AssumeRoleWithSAMLResponse {
+        credentials: Some(wire_credentials(
+            akid,
+            secret,
+            session_token,
+            session.expires,
+        )),
+        assumed_role_user: Some(w::AssumedRoleUser {
+            assumed_role_id: format!("{role_id}:{session_name}"),
+            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        }),
+        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        subject: Some(a.subject.clone()),
+        subject_type: Some(a.subject_type.clone()),
+        issuer: Some(a.issuer.clone()),
+        audience: Some(a.recipient.clone()),
+        name_qualifier: Some(name_qualifier),
+        source_identity,
+    })
 }
 
 #[cfg(test)]

@@ -3,18 +3,18 @@
 //! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
 use super::credentials::{
-    invalid_role_arn, length, mint_for, name_like, packed_size, parse_role_arn, session_policies,
-    session_policy_ids, write_credentials,
+    invalid_role_arn, mint_for, name_like, packed_size, parse_role_arn, session_policy_ids,
+    typed_session_policies, wire_credentials,
 };
 use super::{UnsignedCtx, UnsignedHandler};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::iam::typed_unsigned;
 use crate::oidc::{self, TokenError};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
 use serde_json::Value;
+use stsd_wire::generated::sts as w;
 
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
@@ -22,7 +22,7 @@ const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
 
 pub fn handler(action: &str) -> Option<UnsignedHandler> {
     match action {
-        "AssumeRoleWithWebIdentity" => Some(assume_role_with_web_identity),
+        "AssumeRoleWithWebIdentity" => Some(typed_unsigned!(assume_role_with_web_identity)),
         _ => None,
     }
 }
@@ -126,40 +126,24 @@ fn source_identity(claim: Option<&Value>) -> ApiResult<Option<String>> {
     Ok(Some(si.to_string()))
 }
 
-fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    // Parameters.
-    let role_arn = v::arn(p, "RoleArn")?;
+fn assume_role_with_web_identity(
+    ctx: &UnsignedCtx<'_>,
+    input: w::AssumeRoleWithWebIdentityRequest,
+) -> ApiResult<w::AssumeRoleWithWebIdentityResponse> {
+    // Parameters (lengths and patterns checked by the model; the token is at most `oidc::MAX_TOKEN_LEN`).
+    let role_arn = input.role_arn.as_str();
     let (role_account, role_path, role_name) =
         parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
-    let session_name = p.required("RoleSessionName")?;
-    length(session_name, "roleSessionName", 2, 64)?;
-    if !name_like(session_name) {
-        return Err(ApiError::validation(
-            session_name,
-            "roleSessionName",
-            "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
-        ));
-    }
-    let token = p.required("WebIdentityToken")?;
-    length(token, "webIdentityToken", 4, oidc::MAX_TOKEN_LEN)?;
-    if let Some(pid) = p.get("ProviderId") {
-        length(pid, "providerId", 4, 2048)?;
+    let session_name = input.role_session_name.as_str();
+    let token = input.web_identity_token.as_str();
+    if input.provider_id.is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidParameterValue,
             "ProviderId is only for OAuth 2.0 access tokens, which stsd does not accept; omit it for OpenID Connect ID tokens.",
         ));
     }
-    let requested = v::int_range(p, "DurationSeconds", 900, 43200)?;
-    let (session_policy, policy_arns) = session_policies(p, Some(2048))?;
-    if let Some(m) = p.get("MinimumSessionTokenSize") {
-        if m.parse::<u32>().is_err() {
-            return Err(ApiError::validation(
-                m,
-                "minimumSessionTokenSize",
-                "Member must be an integer",
-            ));
-        }
-    }
+    let requested = input.duration_seconds;
+    let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
     let allow_http = ctx.app.config.allow_http_oidc;
 
     // The token: parse, find the provider by `iss` in the role's account, audience.
@@ -320,23 +304,23 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
         ctx.now,
         crate::usage::UNSIGNED_REGION,
     );
-    let mut x = Xml::new();
-    write_credentials(&mut x, &akid, &secret, &session_token, session.expires);
-    x.elem("SubjectFromWebIdentityToken", &sub);
-    x.open("AssumedRoleUser")
-        .elem("AssumedRoleId", &format!("{role_id}:{session_name}"))
-        .elem(
-            "Arn",
-            &format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        )
-        .close("AssumedRoleUser");
-    if let Some(pct) = packed {
-        x.num("PackedPolicySize", pct);
-    }
-    x.elem("Provider", &provider_arn)
-        .elem("Audience", &audience);
-    x.opt("SourceIdentity", source_identity.as_deref());
-    Ok(Some(x.finish()))
+    Ok(w::AssumeRoleWithWebIdentityResponse {
+        credentials: Some(wire_credentials(
+            akid,
+            secret,
+            session_token,
+            session.expires,
+        )),
+        subject_from_web_identity_token: Some(sub),
+        assumed_role_user: Some(w::AssumedRoleUser {
+            assumed_role_id: format!("{role_id}:{session_name}"),
+            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
+        }),
+        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        provider: Some(provider_arn),
+        audience: Some(audience),
+        source_identity,
+    })
 }
 
 #[cfg(test)]
