@@ -3,7 +3,7 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{fmt_time, paginate, write_boundary, write_paging, write_policy, write_tags, Ctx};
+use super::{paginate, wire_boundary, wire_policy, wire_tag_list, Ctx};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AccessKey, Account, AccountMeta, Doc, KeyStatus};
@@ -12,31 +12,33 @@ use crate::protocol::url_encode_policy;
 use crate::protocol::xml::Xml;
 use crate::state::{State, Touched};
 use crate::store::Kind;
-use crate::validate as v;
 
-fn write_inline(x: &mut Xml, tag: &str, inline: &std::collections::BTreeMap<String, Doc>) {
-    let items: Vec<(&String, &Doc)> = inline.iter().collect();
-    x.list(tag, &items, |x, (n, d)| {
-        x.elem("PolicyName", n)
-            .elem("PolicyDocument", &url_encode_policy(&d.text));
-    });
+fn wire_inline(inline: &std::collections::BTreeMap<String, Doc>) -> Option<Vec<w::PolicyDetail>> {
+    Some(
+        inline
+            .iter()
+            .map(|(n, d)| w::PolicyDetail {
+                policy_name: Some(n.clone()),
+                policy_document: Some(url_encode_policy(&d.text)),
+            })
+            .collect(),
+    )
 }
 
-fn write_attached(x: &mut Xml, acct: &Account, attached: &[String]) {
-    let items: Vec<(String, &String)> = attached
-        .iter()
-        .map(|a| {
-            (
-                acct.policy_by_arn(a)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default(),
-                a,
-            )
-        })
-        .collect();
-    x.list("AttachedManagedPolicies", &items, |x, (n, a)| {
-        x.elem("PolicyName", n).elem("PolicyArn", a);
-    });
+fn wire_attached(acct: &Account, attached: &[String]) -> Option<Vec<w::AttachedPolicy>> {
+    Some(
+        attached
+            .iter()
+            .map(|a| w::AttachedPolicy {
+                policy_name: Some(
+                    acct.policy_by_arn(a)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
+                ),
+                policy_arn: Some(a.clone()),
+            })
+            .collect(),
+    )
 }
 
 enum Detail<'a> {
@@ -46,27 +48,14 @@ enum Detail<'a> {
     Policy(&'a crate::model::ManagedPolicy),
 }
 
-pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let filter = p.list("Filter")?.unwrap_or_default();
-    for f in &filter {
-        if ![
-            "User",
-            "Role",
-            "Group",
-            "LocalManagedPolicy",
-            "AWSManagedPolicy",
-        ]
-        .contains(&f.as_str())
-        {
-            return Err(ApiError::validation(
-                f,
-                "filter.member",
-                "Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]",
-            ));
-        }
-    }
+pub fn get_account_authorization_details(
+    ctx: &Ctx<'_>,
+    input: w::GetAccountAuthorizationDetailsRequest,
+) -> ApiResult<w::GetAccountAuthorizationDetailsResponse> {
+    // The model's enum has checked every filter value.
+    let filter = input.filter.unwrap_or_default();
     let want = |k: &str| filter.is_empty() || filter.iter().any(|f| f == k);
-    let (marker, max) = v::paging(p)?;
+    let (marker, max) = (input.marker, super::page_size(input.max_items));
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetAccountAuthorizationDetails", "*")?;
     let acct = ctx.account(&st)?;
@@ -124,63 +113,107 @@ pub fn get_account_authorization_details(ctx: &Ctx<'_>, p: &Params) -> ApiResult
             }
         })
         .collect();
-    let mut x = Xml::new();
-    x.list("UserDetailList", &users, |x, u| {
-        x.elem("Path", &u.path)
-            .elem("UserName", &u.name)
-            .elem("UserId", &u.id)
-            .elem("Arn", &acct.user_arn(u))
-            .elem("CreateDate", &fmt_time(u.created));
-        write_inline(x, "UserPolicyList", &u.inline);
-        x.str_list("GroupList", u.groups.iter().map(String::as_str));
-        write_attached(x, acct, &u.attached);
-        write_boundary(x, u.boundary.as_deref());
-        write_tags(x, &u.tags);
-    });
-    x.list("GroupDetailList", &groups, |x, g| {
-        x.elem("Path", &g.path)
-            .elem("GroupName", &g.name)
-            .elem("GroupId", &g.id)
-            .elem("Arn", &acct.group_arn(g))
-            .elem("CreateDate", &fmt_time(g.created));
-        write_inline(x, "GroupPolicyList", &g.inline);
-        write_attached(x, acct, &g.attached);
-    });
-    x.list("RoleDetailList", &roles, |x, r| {
-        x.elem("Path", &r.path)
-            .elem("RoleName", &r.name)
-            .elem("RoleId", &r.id)
-            .elem("Arn", &acct.role_arn(r))
-            .elem("CreateDate", &fmt_time(r.created))
-            .elem(
-                "AssumeRolePolicyDocument",
-                &url_encode_policy(&super::roles::trust_for_display(&st, &r.trust)),
-            );
-        let profiles: Vec<_> = acct.instance_profiles_of(&r.id).collect();
-        x.list("InstanceProfileList", &profiles, |x, ip| {
-            super::instance_profiles::write_profile(x, &st, acct, ip, true);
-        });
-        write_inline(x, "RolePolicyList", &r.inline);
-        write_attached(x, acct, &r.attached);
-        write_boundary(x, r.boundary.as_deref());
-        write_tags(x, &r.tags);
-        let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
-        super::write_role_last_used(x, last.as_ref());
-    });
-    x.list("Policies", &pols, |x, pol| {
-        write_policy(x, acct, pol, false);
-        x.list("PolicyVersionList", &pol.versions, |x, ver| {
-            x.elem("Document", &url_encode_policy(&ver.doc.text))
-                .elem("VersionId", &ver.id)
-                .boolean("IsDefaultVersion", ver.id == pol.default_version)
-                .elem("CreateDate", &fmt_time(ver.created));
-        });
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    let user_details = users
+        .iter()
+        .map(|u| w::UserDetail {
+            path: Some(u.path.clone()),
+            user_name: Some(u.name.clone()),
+            user_id: Some(u.id.clone()),
+            arn: Some(acct.user_arn(u)),
+            create_date: Some(u.created),
+            user_policy_list: wire_inline(&u.inline),
+            group_list: Some(u.groups.clone()),
+            attached_managed_policies: wire_attached(acct, &u.attached),
+            permissions_boundary: wire_boundary(u.boundary.as_deref()),
+            tags: Some(wire_tag_list(&u.tags)),
+        })
+        .collect();
+    let group_details = groups
+        .iter()
+        .map(|g| w::GroupDetail {
+            path: Some(g.path.clone()),
+            group_name: Some(g.name.clone()),
+            group_id: Some(g.id.clone()),
+            arn: Some(acct.group_arn(g)),
+            create_date: Some(g.created),
+            group_policy_list: wire_inline(&g.inline),
+            attached_managed_policies: wire_attached(acct, &g.attached),
+        })
+        .collect();
+    let role_details = roles
+        .iter()
+        .map(|r| {
+            let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+            w::RoleDetail {
+                path: Some(r.path.clone()),
+                role_name: Some(r.name.clone()),
+                role_id: Some(r.id.clone()),
+                arn: Some(acct.role_arn(r)),
+                create_date: Some(r.created),
+                assume_role_policy_document: Some(url_encode_policy(
+                    &super::roles::trust_for_display(&st, &r.trust),
+                )),
+                instance_profile_list: Some(
+                    acct.instance_profiles_of(&r.id)
+                        .map(|ip| super::instance_profiles::wire_profile(&st, acct, ip, true))
+                        .collect(),
+                ),
+                role_policy_list: wire_inline(&r.inline),
+                attached_managed_policies: wire_attached(acct, &r.attached),
+                permissions_boundary: wire_boundary(r.boundary.as_deref()),
+                tags: Some(wire_tag_list(&r.tags)),
+                // Always present, empty when the role was never used.
+                role_last_used: Some(w::RoleLastUsed {
+                    last_used_date: last.as_ref().map(|u| u.date),
+                    region: last.as_ref().map(|u| u.region.clone()),
+                }),
+            }
+        })
+        .collect();
+    let policies = pols
+        .iter()
+        .map(|pol| {
+            let p = wire_policy(acct, pol, false);
+            w::ManagedPolicyDetail {
+                policy_name: p.policy_name,
+                policy_id: p.policy_id,
+                arn: p.arn,
+                path: p.path,
+                default_version_id: p.default_version_id,
+                attachment_count: p.attachment_count,
+                permissions_boundary_usage_count: p.permissions_boundary_usage_count,
+                is_attachable: p.is_attachable,
+                description: p.description,
+                create_date: p.create_date,
+                update_date: p.update_date,
+                policy_version_list: Some(
+                    pol.versions
+                        .iter()
+                        .map(|ver| w::PolicyVersion {
+                            document: Some(url_encode_policy(&ver.doc.text)),
+                            version_id: Some(ver.id.clone()),
+                            is_default_version: Some(ver.id == pol.default_version),
+                            create_date: Some(ver.created),
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
+    Ok(w::GetAccountAuthorizationDetailsResponse {
+        user_detail_list: Some(user_details),
+        group_detail_list: Some(group_details),
+        role_detail_list: Some(role_details),
+        policies: Some(policies),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }
 
-pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn get_account_summary(
+    ctx: &Ctx<'_>,
+    _input: w::GetAccountSummaryRequest,
+) -> ApiResult<w::GetAccountSummaryResponse> {
     let st = ctx.app.read()?;
     ctx.authorize(&st, "iam:GetAccountSummary", "*")?;
     let acct = ctx.account(&st)?;
@@ -246,16 +279,15 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<Strin
         ("AccountPasswordPresent", 0),
         ("AccountSigningCertificatesPresent", 0),
     ];
-    let mut x = Xml::new();
-    x.open("SummaryMap");
-    for (k, n) in entries {
-        x.open("entry")
-            .elem("key", k)
-            .num("value", n)
-            .close("entry");
-    }
-    x.close("SummaryMap");
-    Ok(Some(x.finish()))
+    // A map on the wire: entries in key order.
+    Ok(w::GetAccountSummaryResponse {
+        summary_map: Some(
+            entries
+                .into_iter()
+                .map(|(k, n)| (k.to_string(), n.to_string()))
+                .collect(),
+        ),
+    })
 }
 
 /// Create an account with one active root key; `key` overrides the generated key (bootstrap from env).

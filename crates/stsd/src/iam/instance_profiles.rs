@@ -8,12 +8,11 @@ use stsd_wire::generated::iam as w;
 use super::roles::{no_role, role_arn_for};
 use super::tagging::{self, Taggable};
 use super::{
-    fmt_time, page_size, paginate, path_matches, tags_in, typed, wire_role, wire_tags, write_role,
-    write_tags, Ctx, Handler, RequestFacts, RoleView,
+    page_size, paginate, path_matches, tags_in, typed, wire_role, wire_tags, Ctx, Handler,
+    RequestFacts, RoleView,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, InstanceProfile, Tag};
-use crate::protocol::xml::Xml;
 use crate::state::State;
 use crate::store::Kind;
 
@@ -48,26 +47,6 @@ fn profile_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
         .get(&name.to_lowercase())
         .map(|p| acct.instance_profile_arn(p))
         .unwrap_or_else(|| ctx.arn("instance-profile/", "", name))
-}
-
-/// The `InstanceProfile` shape; `tags` for Get/Create (List* operations omit tags).
-pub fn write_profile(x: &mut Xml, st: &State, acct: &Account, p: &InstanceProfile, tags: bool) {
-    x.elem("Path", &p.path)
-        .elem("InstanceProfileName", &p.name)
-        .elem("InstanceProfileId", &p.id)
-        .elem("Arn", &acct.instance_profile_arn(p))
-        .elem("CreateDate", &fmt_time(p.created));
-    let roles: Vec<_> = p
-        .roles
-        .iter()
-        .filter_map(|id| acct.roles.values().find(|r| r.id == *id))
-        .collect();
-    x.list("Roles", &roles, |x, r| {
-        write_role(x, st, acct, r, &RoleView::List);
-    });
-    if tags && !p.tags.is_empty() {
-        write_tags(x, &p.tags);
-    }
 }
 
 /// The typed `InstanceProfile` shape; `tags` for Get/Create (List* operations omit tags).

@@ -185,8 +185,8 @@ pub fn handler(action: &str) -> Option<Handler> {
         "DeleteAccessKey" => typed!(keys::delete_access_key),
         "ListAccessKeys" => typed!(keys::list_access_keys),
         "GetAccessKeyLastUsed" => typed!(keys::get_access_key_last_used),
-        "GetAccountAuthorizationDetails" => account::get_account_authorization_details,
-        "GetAccountSummary" => account::get_account_summary,
+        "GetAccountAuthorizationDetails" => typed!(account::get_account_authorization_details),
+        "GetAccountSummary" => typed!(account::get_account_summary),
         "CreateAccountAlias" => typed!(account::create_account_alias),
         "DeleteAccountAlias" => typed!(account::delete_account_alias),
         "ListAccountAliases" => typed!(account::list_account_aliases),
@@ -349,47 +349,6 @@ pub fn write_paging(x: &mut Xml, next: Option<String>) {
     }
 }
 
-pub fn write_tags(x: &mut Xml, tags: &[Tag]) {
-    x.list("Tags", tags, |x, t| {
-        x.elem("Key", &t.key).elem("Value", &t.value);
-    });
-}
-
-pub fn write_boundary(x: &mut Xml, boundary: Option<&str>) {
-    if let Some(b) = boundary {
-        x.open("PermissionsBoundary")
-            .elem("PermissionsBoundaryType", "PermissionsBoundaryPolicy")
-            .elem("PermissionsBoundaryArn", b)
-            .close("PermissionsBoundary");
-    }
-}
-
-/// The `User` shape; `full` adds boundary and tags (GetUser), as ListUsers omits them.
-pub fn write_user(x: &mut Xml, acct: &Account, u: &User, full: bool) {
-    x.elem("Path", &u.path)
-        .elem("UserName", &u.name)
-        .elem("UserId", &u.id)
-        .elem("Arn", &acct.user_arn(u))
-        .elem("CreateDate", &fmt_time(u.created));
-    if let Some(t) = u.password_last_used {
-        x.elem("PasswordLastUsed", &fmt_time(t));
-    }
-    if full {
-        write_boundary(x, u.boundary.as_deref());
-        if !u.tags.is_empty() {
-            write_tags(x, &u.tags);
-        }
-    }
-}
-
-pub fn write_group(x: &mut Xml, acct: &Account, g: &Group) {
-    x.elem("Path", &g.path)
-        .elem("GroupName", &g.name)
-        .elem("GroupId", &g.id)
-        .elem("Arn", &acct.group_arn(g))
-        .elem("CreateDate", &fmt_time(g.created));
-}
-
 /// How much of the `Role` shape a response carries.
 pub enum RoleView {
     /// `ListRoles` and instance profiles: no boundary, tags or last use.
@@ -398,30 +357,6 @@ pub enum RoleView {
     Created,
     /// `GetRole` and friends: everything, with the role's last use.
     Full(Option<KeyUse>),
-}
-
-pub fn write_role(x: &mut Xml, st: &State, acct: &Account, r: &Role, view: &RoleView) {
-    x.elem("Path", &r.path)
-        .elem("RoleName", &r.name)
-        .elem("RoleId", &r.id)
-        .elem("Arn", &acct.role_arn(r))
-        .elem("CreateDate", &fmt_time(r.created))
-        .elem(
-            "AssumeRolePolicyDocument",
-            &url_encode_policy(&roles::trust_for_display(st, &r.trust)),
-        );
-    x.opt("Description", r.description.as_deref());
-    x.num("MaxSessionDuration", r.max_session_duration);
-    if matches!(view, RoleView::List) {
-        return;
-    }
-    write_boundary(x, r.boundary.as_deref());
-    if !r.tags.is_empty() {
-        write_tags(x, &r.tags);
-    }
-    if let RoleView::Full(last) = view {
-        write_role_last_used(x, last.as_ref());
-    }
 }
 
 /// The typed `Role` shape, as much of it as `view` asks for.
@@ -452,35 +387,6 @@ pub fn wire_role(st: &State, acct: &Account, r: &Role, view: &RoleView) -> w::Ro
         });
     }
     out
-}
-
-/// `RoleLastUsed`: empty when the role was never used.
-pub fn write_role_last_used(x: &mut Xml, last: Option<&KeyUse>) {
-    x.open("RoleLastUsed");
-    if let Some(u) = last {
-        x.elem("LastUsedDate", &fmt_time(u.date))
-            .elem("Region", &u.region);
-    }
-    x.close("RoleLastUsed");
-}
-
-pub fn write_policy(x: &mut Xml, acct: &Account, p: &ManagedPolicy, tags: bool) {
-    let arn = acct.policy_arn(p);
-    let (attached, boundary) = acct.policy_usage(&arn);
-    x.elem("PolicyName", &p.name)
-        .elem("PolicyId", &p.id)
-        .elem("Arn", &arn)
-        .elem("Path", &p.path)
-        .elem("DefaultVersionId", &p.default_version)
-        .num("AttachmentCount", attached)
-        .num("PermissionsBoundaryUsageCount", boundary)
-        .boolean("IsAttachable", true);
-    x.opt("Description", p.description.as_deref());
-    x.elem("CreateDate", &fmt_time(p.created))
-        .elem("UpdateDate", &fmt_time(p.updated));
-    if tags && !p.tags.is_empty() {
-        write_tags(x, &p.tags);
-    }
 }
 
 /// The typed `Policy` shape; `tags` adds the tags (GetPolicy, CreatePolicy), as ListPolicies omits them.
