@@ -163,10 +163,14 @@ impl<'p> Finder<'p> {
     }
 
     /// End (in bytes) of the first occurrence in `s`.
-    pub(crate) fn find(&mut self, s: &str) -> Option<usize> {
-        s.char_indices()
-            .find(|&(_, c)| self.step(c))
-            .map(|(i, c)| i + c.len_utf8())
+    pub(crate) fn find(self, s: &str) -> Option<usize> {
+        match self {
+            Finder::Kmp(mut k) => s
+                .char_indices()
+                .find(|&(_, c)| k.step(c))
+                .map(|(i, c)| i + c.len_utf8()),
+            Finder::Bits(b) => b.find(s),
+        }
     }
 }
 
@@ -231,24 +235,39 @@ fn border(fail: &[u32], i: usize) -> usize {
     fail.get(i).map_or(0, |&b| b as usize)
 }
 
+/// Text characters a [`ShiftAnd`] consumes in one pass over its state words, when each of them
+/// has a full mask row (see [`ShiftAnd::masks`]).
+const STRIDE: usize = 4;
+
 /// Shift-And (Baeza-Yates–Gonnet) for a piece with `?`: bit `j` of the state says that the
-/// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens and
-/// each text character costs one pass over those words, plus a binary search of the piece's
-/// distinct literals. Memory stays linear in the piece: a literal gets a full row of words
-/// only if it occurs in at least a quarter of them; rarer ones keep a sparse list.
+/// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens.
+///
+/// Cost per text character: a quarter of a pass over the state's words when the text is read
+/// [`STRIDE`] characters at a time (the masks of the next characters, pre-shifted, are combined
+/// in one pass: `D' = ((D << 4) | 0b1111) & (M₁ << 3) & (M₂ << 2) & (M₃ << 1) & M₄`), and only over
+/// the words that can hold a set bit (a text unlike the piece keeps the state in its low words).
+/// Memory stays linear in the piece: a literal gets a full row of words only if it occurs in at
+/// least a quarter of them; rarer ones keep a sparse list (and are read one character at a time).
 pub(crate) struct ShiftAnd {
-    /// Per word: the bits of the `?` positions (they accept every character).
-    any: SmallVec<[u64; 2]>,
     /// The piece's distinct literals, sorted by character.
     chars: SmallVec<[Literal; 16]>,
     /// `(word, bits)`: the positions holding one literal, by increasing word.
     lits: SmallVec<[(u32, u64); 16]>,
-    /// Rows of `words` words: `any` plus the positions of one widespread literal.
-    dense: SmallVec<[u64; 16]>,
+    /// `STRIDE` tables of `rows` rows of `words` words: table `s` holds each row shifted left by
+    /// `s` positions, its `s` vacated low positions set (they lie before the piece starts, so
+    /// accept anything). Row 0 holds the `?` positions (they accept every character); row `r > 0`
+    /// adds the positions of one widespread literal.
+    masks: SmallVec<[u64; 128]>,
+    rows: usize,
     words: usize,
     state: SmallVec<[u64; 2]>,
     /// The next state (double buffer: every word is computed from the old state).
     next: SmallVec<[u64; 2]>,
+    /// Leading words of `state` / `next` that may be non-zero; the words above are all zero.
+    live: usize,
+    next_live: usize,
+    /// Tokens in the piece.
+    len: usize,
     /// The bit of the piece's last position in the last word.
     last: u64,
     fold: bool,
@@ -260,12 +279,37 @@ struct Literal {
     /// Its positions: `lits[from..to]`.
     from: u32,
     to: u32,
-    /// Its row in `dense`, if it has one.
+    /// Its mask row, if it has one.
     row: Option<u32>,
+}
+
+/// What a text character does to a [`ShiftAnd`] state.
+#[derive(Clone, Copy)]
+enum Class {
+    /// Mask row `r` says which positions accept it.
+    Row(u32),
+    /// Row 0 plus the sparse positions `lits[from..to]`.
+    Sparse(u32, u32),
+}
+
+/// Row `r` of mask table `shift` (see [`ShiftAnd::masks`]).
+#[inline]
+fn row_of(masks: &[u64], rows: usize, words: usize, shift: usize, r: u32) -> &[u64] {
+    let at = (shift * rows + r as usize) * words;
+    masks.get(at..at + words).unwrap_or_default()
 }
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Bit `p` of a multi-word value; positions before 0 read as set (before the piece's start).
+#[inline]
+fn bit(words: &[u64], p: isize) -> bool {
+    let Ok(p) = usize::try_from(p) else {
+        return true;
+    };
+    words.get(p / 64).is_some_and(|w| w >> (p % 64) & 1 == 1)
 }
 
 impl ShiftAnd {
@@ -308,72 +352,123 @@ impl ShiftAnd {
                 }
             }
         }
-        let mut dense: SmallVec<[u64; 16]> = SmallVec::new();
+        // Unshifted rows first (table 0), then the shifted tables built from them.
+        let mut masks: SmallVec<[u64; 128]> = SmallVec::new();
+        masks.extend_from_slice(&any);
         for l in &mut chars {
             if ((l.to - l.from) as usize) * 4 < words {
                 continue;
             }
-            l.row = Some(to_u32(dense.len() / words));
-            let start = dense.len();
-            dense.extend_from_slice(&any);
+            l.row = Some(to_u32(masks.len() / words));
+            let start = masks.len();
+            masks.extend_from_slice(&any);
             for &(w, bits) in lits.get(l.from as usize..l.to as usize).unwrap_or_default() {
-                if let Some(d) = dense.get_mut(start + w as usize) {
+                if let Some(d) = masks.get_mut(start + w as usize) {
                     *d |= bits;
                 }
             }
         }
+        let rows = masks.len() / words;
+        let plain = masks.len();
+        for s in 1..STRIDE {
+            for at in (0..plain).step_by(words) {
+                let mut carry = (1u64 << s) - 1;
+                for w in at..at + words {
+                    let m = masks.get(w).copied().unwrap_or(0);
+                    masks.push((m << s) | carry);
+                    carry = m >> (64 - s);
+                }
+            }
+        }
         ShiftAnd {
-            any,
             chars,
             lits,
-            dense,
+            masks,
+            rows,
             words,
             state: smallvec![0; words],
             next: smallvec![0; words],
+            live: 0,
+            next_live: 0,
+            len: piece.len(),
             last: 1u64 << ((piece.len().max(1) - 1) % 64),
             fold,
         }
     }
 
     #[inline]
+    fn class(&self, c: char) -> Class {
+        match self.chars.binary_search_by_key(&c, |l| l.c) {
+            Err(_) => Class::Row(0),
+            Ok(k) => match self.chars.get(k) {
+                Some(Literal { row: Some(r), .. }) => Class::Row(*r),
+                Some(l) => Class::Sparse(l.from, l.to),
+                None => Class::Row(0),
+            },
+        }
+    }
+
+    /// Row `r` of table `shift`.
+    #[inline]
+    fn row(&self, shift: usize, r: u32) -> &[u64] {
+        row_of(&self.masks, self.rows, self.words, shift, r)
+    }
+
+    /// Swaps in the state just written to `next[..upto]`: clears what the older buffer held
+    /// above it and trims zero words from the top.
+    #[inline]
+    fn advance(&mut self, mut upto: usize) {
+        if let Some(stale) = self.next.get_mut(upto..self.next_live) {
+            stale.fill(0);
+        }
+        while upto > 0 && self.next.get(upto - 1) == Some(&0) {
+            upto -= 1;
+        }
+        std::mem::swap(&mut self.state, &mut self.next);
+        self.next_live = self.live;
+        self.live = upto;
+    }
+
+    /// Whether the state says that the whole piece matches the text read so far.
+    #[inline]
+    fn at_end(&self) -> bool {
+        self.live == self.words && self.state.last().is_some_and(|s| s & self.last != 0)
+    }
+
+    #[inline]
     fn step(&mut self, c: char) -> bool {
-        let c = fold_char(c, self.fold);
-        let (mask, sparse): (&[u64], &[(u32, u64)]) =
-            match self.chars.binary_search_by_key(&c, |l| l.c) {
-                Err(_) => (&self.any, &[]),
-                Ok(k) => match self.chars.get(k) {
-                    Some(Literal { row: Some(row), .. }) => {
-                        let at = *row as usize * self.words;
-                        (self.dense.get(at..at + self.words).unwrap_or_default(), &[])
-                    }
-                    Some(l) => (
-                        &self.any,
-                        self.lits
-                            .get(l.from as usize..l.to as usize)
-                            .unwrap_or_default(),
-                    ),
-                    None => (&self.any, &[]),
-                },
-            };
-        // Every position moves one step on and keeps its bit if it accepts `c`: one plain pass
-        // over the words.
+        let class = self.class(fold_char(c, self.fold));
+        self.step_class(class)
+    }
+
+    fn step_class(&mut self, class: Class) -> bool {
+        let (r, sparse) = match class {
+            Class::Row(r) => (r, 0..0),
+            Class::Sparse(from, to) => (0, from as usize..to as usize),
+        };
+        // A set bit moves at most one word up; the words above `upto` stay zero.
+        let upto = (self.live + 1).min(self.words);
+        let at = r as usize * self.words;
+        let mask = self.masks.get(at..at + upto).unwrap_or_default();
         // Word `w` takes its carry from the old word `w - 1`: no dependency between iterations.
         if let (Some(n), Some(s), Some(m)) =
             (self.next.first_mut(), self.state.first(), mask.first())
         {
             *n = ((s << 1) | 1) & m;
         }
-        let len = self.state.len().min(self.next.len()).min(mask.len());
-        let next = self.next.get_mut(1..len).unwrap_or_default();
-        let higher = self.state.get(1..len).unwrap_or_default();
-        let lower = self.state.get(..len.saturating_sub(1)).unwrap_or_default();
-        let mask_higher = mask.get(1..len).unwrap_or_default();
+        let next = self.next.get_mut(1..upto).unwrap_or_default();
+        let higher = self.state.get(1..upto).unwrap_or_default();
+        let lower = self.state.get(..upto.saturating_sub(1)).unwrap_or_default();
+        let mask_higher = mask.get(1..).unwrap_or_default();
         for (((n, &s), &lo), &m) in next.iter_mut().zip(higher).zip(lower).zip(mask_higher) {
             *n = ((s << 1) | (lo >> 63)) & m;
         }
         // Rare literals: their positions accept `c` too.
-        for &(w, bits) in sparse {
+        for &(w, bits) in self.lits.get(sparse).unwrap_or_default() {
             let w = w as usize;
+            if w >= upto {
+                break;
+            }
             let carry = match w.checked_sub(1) {
                 None => 1,
                 Some(p) => self.state.get(p).map_or(0, |s| s >> 63),
@@ -383,8 +478,98 @@ impl ShiftAnd {
                 *n |= shifted & bits;
             }
         }
-        std::mem::swap(&mut self.state, &mut self.next);
-        self.state.last().is_some_and(|s| s & self.last != 0)
+        self.advance(upto);
+        self.at_end()
+    }
+
+    /// Reads `STRIDE` characters of classes `rows` in one pass; returns the index of the first
+    /// of them at which an occurrence of the piece ends.
+    fn step_stride(&mut self, rows: [u32; STRIDE]) -> Option<usize> {
+        // Occurrences ending inside the chunk: bit `len - 1` after `k` characters, from single
+        // bits of the old state and of the masks.
+        let p = isize::try_from(self.len).unwrap_or(isize::MAX) - 1;
+        for k in 1..STRIDE {
+            let ki = k as isize;
+            if bit(&self.state, p - ki)
+                && rows
+                    .iter()
+                    .take(k)
+                    .enumerate()
+                    .all(|(i, &r)| bit(self.row(0, r), p - ki + 1 + i as isize))
+            {
+                return Some(k - 1);
+            }
+        }
+        let upto = (self.live + 1).min(self.words);
+        let row = |shift, r| row_of(&self.masks, self.rows, self.words, shift, r);
+        let [m1, m2, m3, m4] = [
+            row(3, rows[0]),
+            row(2, rows[1]),
+            row(1, rows[2]),
+            row(0, rows[3]),
+        ];
+        let fill = (1u64 << STRIDE) - 1;
+        if let (Some(n), Some(s), Some(a), Some(b), Some(c), Some(d)) = (
+            self.next.first_mut(),
+            self.state.first(),
+            m1.first(),
+            m2.first(),
+            m3.first(),
+            m4.first(),
+        ) {
+            *n = ((s << STRIDE) | fill) & a & b & c & d;
+        }
+        let next = self.next.get_mut(1..upto).unwrap_or_default();
+        let higher = self.state.get(1..upto).unwrap_or_default();
+        let lower = self.state.get(..upto.saturating_sub(1)).unwrap_or_default();
+        let masks = m1
+            .get(1..upto)
+            .unwrap_or_default()
+            .iter()
+            .zip(m2.get(1..upto).unwrap_or_default())
+            .zip(m3.get(1..upto).unwrap_or_default())
+            .zip(m4.get(1..upto).unwrap_or_default());
+        for (((n, &s), &lo), (((&a, &b), &c), &d)) in
+            next.iter_mut().zip(higher).zip(lower).zip(masks)
+        {
+            *n = ((s << STRIDE) | (lo >> (64 - STRIDE))) & a & b & c & d;
+        }
+        self.advance(upto);
+        self.at_end().then_some(STRIDE - 1)
+    }
+
+    /// End (in bytes) of the first occurrence in `s`.
+    fn find(mut self, s: &str) -> Option<usize> {
+        let mut chars = s.char_indices();
+        loop {
+            let mut chunk = [(0usize, Class::Row(0)); STRIDE];
+            let mut n = 0;
+            for slot in &mut chunk {
+                let Some((i, c)) = chars.next() else {
+                    break;
+                };
+                *slot = (i + c.len_utf8(), self.class(fold_char(c, self.fold)));
+                n += 1;
+            }
+            let rows = chunk.map(|(_, class)| match class {
+                Class::Row(r) => Some(r),
+                Class::Sparse(..) => None,
+            });
+            if let (STRIDE, [Some(a), Some(b), Some(c), Some(d)]) = (n, rows) {
+                if let Some(k) = self.step_stride([a, b, c, d]) {
+                    return chunk.get(k).map(|&(end, _)| end);
+                }
+                continue;
+            }
+            for &(end, class) in chunk.get(..n).unwrap_or_default() {
+                if self.step_class(class) {
+                    return Some(end);
+                }
+            }
+            if n < STRIDE {
+                return None;
+            }
+        }
     }
 }
 
@@ -499,6 +684,14 @@ pub(crate) mod tests {
         );
     }
 
+    /// End (in bytes) of the leftmost occurrence of a star-free piece, by trying every start.
+    fn naive_find(piece: &[Tok], s: &str) -> Option<usize> {
+        s.char_indices()
+            .map(|(i, _)| i)
+            .chain([s.len()])
+            .find_map(|i| match_at(piece, &s[i..], false).map(|n| i + n))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
@@ -535,6 +728,33 @@ pub(crate) mod tests {
             let s: String = s.into_iter().collect();
             let toks = tokenize(&p, false);
             proptest::prop_assert_eq!(matches(&toks, &s, false), reference(&toks, &s, false));
+        }
+
+        /// The bit-parallel finder, read four characters at a time or one (a sparse literal, the
+        /// text's end), finds the leftmost occurrence: occurrences ending at every offset of a
+        /// chunk, pieces shorter than a chunk, several words, multi-byte characters.
+        #[test]
+        fn shift_and_finds_the_leftmost_occurrence(
+            piece in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', '?'][..]), 1..200),
+            rare in proptest::option::of(0usize..200),
+            text in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', 'z', 'c'][..]), 0..500),
+            plant in proptest::option::of(0usize..500),
+        ) {
+            let mut piece: String = piece.into_iter().collect();
+            if !piece.contains('?') {
+                piece.push('?');
+            }
+            if let Some(at) = rare {
+                let at = piece.char_indices().nth(at % piece.chars().count()).map_or(0, |(i, _)| i);
+                piece.insert(at, 'c');
+            }
+            let mut text: String = text.into_iter().collect();
+            if let Some(at) = plant {
+                let at = text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+                text.insert_str(at, &piece.replace('?', "z"));
+            }
+            let toks = tokenize(&piece, false);
+            proptest::prop_assert_eq!(Finder::new(&toks, false).find(&text), naive_find(&toks, &text));
         }
     }
 }
