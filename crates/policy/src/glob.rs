@@ -6,9 +6,9 @@
 //! absorb any text, so the earliest end of a piece leaves the most room for the rest, and no
 //! choice ever needs to be undone. Pieces are found with automata that read each character of
 //! the text once: KMP for literal pieces (O(text + piece)), a bit-parallel Shift-And for pieces
-//! with `?` inside (one pass over ⌈q/64⌉ words per character for a piece of q characters:
-//! linear up to 64, O(text × ⌈q/64⌉) beyond — matching with single-character wildcards has no
-//! known linear-time algorithm).
+//! with `?` inside (for a piece of q characters, one pass over ⌈q/64⌉ words per character, or per
+//! eight characters once the piece spans several words: linear up to 64, O(text × ⌈q/64⌉ / 8)
+//! beyond — matching with single-character wildcards has no known linear-time algorithm).
 
 use smallvec::{smallvec, SmallVec};
 
@@ -237,20 +237,25 @@ fn border(fail: &[u32], i: usize) -> usize {
 
 /// Text characters a [`ShiftAnd`] consumes in one pass over its state words, when each of them
 /// has a full mask row (see [`ShiftAnd::masks`]).
-const STRIDE: usize = 4;
+const STRIDE: usize = 8;
 
 /// Shift-And (Baeza-Yates–Gonnet) for a piece with `?`: bit `j` of the state says that the
 /// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens.
 ///
-/// Cost per text character: a quarter of a pass over the state's words when the text is read
+/// Cost per text character: an eighth of a pass over the state's words when the text is read
 /// [`STRIDE`] characters at a time (the masks of the next characters, pre-shifted, are combined
-/// in one pass: `D' = ((D << 4) | 0b1111) & (M₁ << 3) & (M₂ << 2) & (M₃ << 1) & M₄`), and only over
+/// in one pass: `D' = ((D << 8) | 0xff) & (M₁ << 7) & (M₂ << 6) & … & M₈`), and only over
 /// the words that can hold a set bit (a text unlike the piece keeps the state in its low words).
 /// Memory stays linear in the piece: a literal gets a full row of words only if it occurs in at
-/// least a quarter of them; rarer ones keep a sparse list (and are read one character at a time).
+/// least a quarter of them; rarer ones keep a sparse list, and the few words their positions can
+/// reach are recomputed exactly after each chunk.
 pub(crate) struct ShiftAnd {
     /// The piece's distinct literals, sorted by character.
     chars: SmallVec<[Literal; 16]>,
+    /// For each ASCII character, its index in `chars` (`u16::MAX`: not a literal of the piece;
+    /// ASCII sorts first, so its indices are below 128), so that most text characters need no
+    /// search.
+    ascii: [u16; 128],
     /// `(word, bits)`: the positions holding one literal, by increasing word.
     lits: SmallVec<[(u32, u64); 16]>,
     /// `STRIDE` tables of `rows` rows of `words` words: table `s` holds each row shifted left by
@@ -266,8 +271,12 @@ pub(crate) struct ShiftAnd {
     /// Leading words of `state` / `next` that may be non-zero; the words above are all zero.
     live: usize,
     next_live: usize,
+    /// Whether `masks` holds the shifted tables (pieces longer than one word).
+    strided: bool,
     /// Tokens in the piece.
     len: usize,
+    /// The piece's last token: an occurrence can only end at a character it accepts.
+    last_tok: Tok,
     /// The bit of the piece's last position in the last word.
     last: u64,
     fold: bool,
@@ -290,6 +299,12 @@ enum Class {
     Row(u32),
     /// Row 0 plus the sparse positions `lits[from..to]`.
     Sparse(u32, u32),
+}
+
+/// Words `1..upto` of a mask row.
+#[inline]
+fn cut(m: &[u64], upto: usize) -> &[u64] {
+    m.get(1..upto).unwrap_or_default()
 }
 
 /// Row `r` of mask table `shift` (see [`ShiftAnd::masks`]).
@@ -368,9 +383,18 @@ impl ShiftAnd {
                 }
             }
         }
+        let mut ascii = [u16::MAX; 128];
+        for (k, l) in chars.iter().enumerate() {
+            if let (Some(slot), Ok(k)) = (ascii.get_mut(l.c as usize), u16::try_from(k)) {
+                *slot = k;
+            }
+        }
         let rows = masks.len() / words;
         let plain = masks.len();
-        for s in 1..STRIDE {
+        // One word is read as fast one character at a time: the shifted tables only pay off for
+        // longer pieces.
+        let strided = words > 1;
+        for s in (1..STRIDE).filter(|_| strided) {
             for at in (0..plain).step_by(words) {
                 let mut carry = (1u64 << s) - 1;
                 for w in at..at + words {
@@ -382,6 +406,7 @@ impl ShiftAnd {
         }
         ShiftAnd {
             chars,
+            ascii,
             lits,
             masks,
             rows,
@@ -390,7 +415,9 @@ impl ShiftAnd {
             next: smallvec![0; words],
             live: 0,
             next_live: 0,
+            strided,
             len: piece.len(),
+            last_tok: piece.last().copied().unwrap_or(Tok::One),
             last: 1u64 << ((piece.len().max(1) - 1) % 64),
             fold,
         }
@@ -398,6 +425,13 @@ impl ShiftAnd {
 
     #[inline]
     fn class(&self, c: char) -> Class {
+        if let Some(&k) = self.ascii.get(c as usize) {
+            return match self.chars.get(usize::from(k)) {
+                None => Class::Row(0),
+                Some(Literal { row: Some(r), .. }) => Class::Row(*r),
+                Some(l) => Class::Sparse(l.from, l.to),
+            };
+        }
         match self.chars.binary_search_by_key(&c, |l| l.c) {
             Err(_) => Class::Row(0),
             Ok(k) => match self.chars.get(k) {
@@ -482,94 +516,181 @@ impl ShiftAnd {
         self.at_end()
     }
 
-    /// Reads `STRIDE` characters of classes `rows` in one pass; returns the index of the first
-    /// of them at which an occurrence of the piece ends.
-    fn step_stride(&mut self, rows: [u32; STRIDE]) -> Option<usize> {
+    /// Word `w` of the (unshifted) mask of a character of class `class`.
+    #[inline]
+    fn mask_word(&self, class: Class, w: usize) -> u64 {
+        match class {
+            Class::Row(r) => self.row(0, r).get(w).copied().unwrap_or(0),
+            Class::Sparse(from, to) => {
+                let own = self
+                    .lits
+                    .get(from as usize..to as usize)
+                    .unwrap_or_default();
+                let extra = own
+                    .binary_search_by_key(&to_u32(w), |e| e.0)
+                    .ok()
+                    .and_then(|k| own.get(k))
+                    .map_or(0, |e| e.1);
+                self.row(0, 0).get(w).copied().unwrap_or(0) | extra
+            }
+        }
+    }
+
+    /// Whether position `p` of the piece accepts a character of class `class` (positions before
+    /// the piece's start accept anything).
+    #[inline]
+    fn accepts(&self, class: Class, p: isize) -> bool {
+        let Ok(p) = usize::try_from(p) else {
+            return true;
+        };
+        self.mask_word(class, p / 64) >> (p % 64) & 1 == 1
+    }
+
+    /// Reads `STRIDE` characters of classes `classes` in one pass; returns the index of the
+    /// first of them at which an occurrence of the piece ends.
+    ///
+    /// The pass uses each character's mask row (row 0 for a sparse literal, which leaves out its
+    /// own positions); the words a sparse position can reach (its word and the next: a chunk
+    /// shifts by fewer than 64 positions) are then recomputed exactly, one character at a time
+    /// in a two-word window.
+    fn step_stride(&mut self, classes: &[Class; STRIDE], chars: &[char; STRIDE]) -> Option<usize> {
         // Occurrences ending inside the chunk: bit `len - 1` after `k` characters, from single
         // bits of the old state and of the masks.
         let p = isize::try_from(self.len).unwrap_or(isize::MAX) - 1;
-        for k in 1..STRIDE {
+        for (k, &c) in (1..STRIDE).zip(chars) {
             let ki = k as isize;
+            if matches!(self.last_tok, Tok::Lit(l) if l != c) {
+                continue;
+            }
             if bit(&self.state, p - ki)
-                && rows
+                && classes
                     .iter()
                     .take(k)
                     .enumerate()
-                    .all(|(i, &r)| bit(self.row(0, r), p - ki + 1 + i as isize))
+                    .all(|(i, &c)| self.accepts(c, p - ki + 1 + i as isize))
             {
                 return Some(k - 1);
             }
         }
         let upto = (self.live + 1).min(self.words);
+        let rows = classes.map(|c| match c {
+            Class::Row(r) => r,
+            Class::Sparse(..) => 0,
+        });
         let row = |shift, r| row_of(&self.masks, self.rows, self.words, shift, r);
-        let [m1, m2, m3, m4] = [
-            row(3, rows[0]),
-            row(2, rows[1]),
-            row(1, rows[2]),
-            row(0, rows[3]),
+        // Character `i` of the chunk moves on `STRIDE - 1 - i` more positions after it is read.
+        let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+        let t = [
+            row(7, r0),
+            row(6, r1),
+            row(5, r2),
+            row(4, r3),
+            row(3, r4),
+            row(2, r5),
+            row(1, r6),
+            row(0, r7),
         ];
         let fill = (1u64 << STRIDE) - 1;
-        if let (Some(n), Some(s), Some(a), Some(b), Some(c), Some(d)) = (
-            self.next.first_mut(),
-            self.state.first(),
-            m1.first(),
-            m2.first(),
-            m3.first(),
-            m4.first(),
-        ) {
-            *n = ((s << STRIDE) | fill) & a & b & c & d;
+        if let (Some(n), Some(&s)) = (self.next.first_mut(), self.state.first()) {
+            *n = t.iter().fold((s << STRIDE) | fill, |acc, m| {
+                acc & m.first().copied().unwrap_or(0)
+            });
         }
         let next = self.next.get_mut(1..upto).unwrap_or_default();
         let higher = self.state.get(1..upto).unwrap_or_default();
         let lower = self.state.get(..upto.saturating_sub(1)).unwrap_or_default();
-        let masks = m1
-            .get(1..upto)
-            .unwrap_or_default()
+        let [t0, t1, t2, t3, t4, t5, t6, t7] = t.map(|m| cut(m, upto));
+        // One fused pass (eight zipped rows) so that each word is loaded and stored once.
+        let masks = t0
             .iter()
-            .zip(m2.get(1..upto).unwrap_or_default())
-            .zip(m3.get(1..upto).unwrap_or_default())
-            .zip(m4.get(1..upto).unwrap_or_default());
-        for (((n, &s), &lo), (((&a, &b), &c), &d)) in
-            next.iter_mut().zip(higher).zip(lower).zip(masks)
-        {
-            *n = ((s << STRIDE) | (lo >> (64 - STRIDE))) & a & b & c & d;
+            .zip(t1)
+            .zip(t2)
+            .zip(t3)
+            .zip(t4)
+            .zip(t5)
+            .zip(t6)
+            .zip(t7)
+            .map(|(((((((a, b), c), d), e), f), g), h)| a & b & c & d & e & f & g & h);
+        for (((n, &s), &lo), m) in next.iter_mut().zip(higher).zip(lower).zip(masks) {
+            *n = ((s << STRIDE) | (lo >> (64 - STRIDE))) & m;
+        }
+        for &class in classes {
+            let Class::Sparse(from, to) = class else {
+                continue;
+            };
+            let entries = self
+                .lits
+                .get(from as usize..to as usize)
+                .unwrap_or_default();
+            for &(w, _) in entries {
+                for x in [w as usize, w as usize + 1] {
+                    if x < upto {
+                        let exact = self.window(classes, x);
+                        if let Some(n) = self.next.get_mut(x) {
+                            *n = exact;
+                        }
+                    }
+                }
+            }
         }
         self.advance(upto);
         self.at_end().then_some(STRIDE - 1)
     }
 
+    /// Word `x` of the state after `classes`, one character at a time over words `x - 1` and
+    /// `x` (a `u128`). The unknown carry into word `x - 1` spoils only its lowest `STRIDE` bits,
+    /// never word `x`.
+    fn window(&self, classes: &[Class; STRIDE], x: usize) -> u64 {
+        let word = |v: &[u64], i: Option<usize>| i.and_then(|i| v.get(i)).copied().unwrap_or(0);
+        let below = x.checked_sub(1);
+        let mut win =
+            (u128::from(word(&self.state, Some(x))) << 64) | u128::from(word(&self.state, below));
+        // Word 0 starts a new occurrence at every character: bit 64 of the window.
+        let start = if x == 0 { 1u128 << 64 } else { 0 };
+        for &class in classes {
+            let low = below.map_or(0, |b| self.mask_word(class, b));
+            let m = (u128::from(self.mask_word(class, x)) << 64) | u128::from(low);
+            win = ((win << 1) | start) & m;
+        }
+        (win >> 64) as u64
+    }
+
     /// End (in bytes) of the first occurrence in `s`.
     fn find(mut self, s: &str) -> Option<usize> {
-        let mut chars = s.char_indices();
-        loop {
-            let mut chunk = [(0usize, Class::Row(0)); STRIDE];
-            let mut n = 0;
-            for slot in &mut chunk {
-                let Some((i, c)) = chars.next() else {
+        let mut at = 0;
+        while self.strided {
+            let mut classes = [Class::Row(0); STRIDE];
+            let mut chars = ['\0'; STRIDE];
+            let mut ends = [0usize; STRIDE];
+            let slots = classes.iter_mut().zip(&mut chars).zip(&mut ends);
+            if let Some(bytes) = s.get(at..at + STRIDE).filter(|b| b.is_ascii()) {
+                // The common case: eight ASCII characters, no decoding.
+                for (((class, ch), end), (k, c)) in slots.zip(bytes.char_indices()) {
+                    let c = fold_char(c, self.fold);
+                    (*class, *ch, *end) = (self.class(c), c, at + k + 1);
+                }
+            } else {
+                let mut n = 0;
+                let rest = s.get(at..).unwrap_or_default();
+                for (((class, ch), end), (k, c)) in slots.zip(rest.char_indices()) {
+                    let c = fold_char(c, self.fold);
+                    (*class, *ch, *end) = (self.class(c), c, at + k + c.len_utf8());
+                    n += 1;
+                }
+                if n < STRIDE {
+                    // Fewer than a chunk left: one character at a time.
                     break;
-                };
-                *slot = (i + c.len_utf8(), self.class(fold_char(c, self.fold)));
-                n += 1;
-            }
-            let rows = chunk.map(|(_, class)| match class {
-                Class::Row(r) => Some(r),
-                Class::Sparse(..) => None,
-            });
-            if let (STRIDE, [Some(a), Some(b), Some(c), Some(d)]) = (n, rows) {
-                if let Some(k) = self.step_stride([a, b, c, d]) {
-                    return chunk.get(k).map(|&(end, _)| end);
-                }
-                continue;
-            }
-            for &(end, class) in chunk.get(..n).unwrap_or_default() {
-                if self.step_class(class) {
-                    return Some(end);
                 }
             }
-            if n < STRIDE {
-                return None;
+            if let Some(k) = self.step_stride(&classes, &chars) {
+                return ends.get(k).copied();
             }
+            at = ends.last().copied().unwrap_or(s.len());
         }
+        s.get(at..)?
+            .char_indices()
+            .find(|&(_, c)| self.step(c))
+            .map(|(i, c)| at + i + c.len_utf8())
     }
 }
 
@@ -735,18 +856,19 @@ pub(crate) mod tests {
         /// chunk, pieces shorter than a chunk, several words, multi-byte characters.
         #[test]
         fn shift_and_finds_the_leftmost_occurrence(
-            piece in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', '?'][..]), 1..200),
-            rare in proptest::option::of(0usize..200),
-            text in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', 'z', 'c'][..]), 0..500),
+            piece in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', '?'][..]), 1..420),
+            rare in proptest::collection::vec((0usize..420, proptest::sample::select(&['c', 'ü'][..])), 0..3),
+            text in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', 'z', 'c', 'ü'][..]), 0..700),
             plant in proptest::option::of(0usize..500),
         ) {
             let mut piece: String = piece.into_iter().collect();
             if !piece.contains('?') {
                 piece.push('?');
             }
-            if let Some(at) = rare {
+            // Literals in few of many words take the sparse path (fixed up after each chunk).
+            for (at, c) in rare {
                 let at = piece.char_indices().nth(at % piece.chars().count()).map_or(0, |(i, _)| i);
-                piece.insert(at, 'c');
+                piece.insert(at, c);
             }
             let mut text: String = text.into_iter().collect();
             if let Some(at) = plant {
