@@ -271,7 +271,7 @@ pub(crate) struct ShiftAnd {
     /// Leading words of `state` / `next` that may be non-zero; the words above are all zero.
     live: usize,
     next_live: usize,
-    /// Whether `masks` holds the shifted tables (pieces longer than one word).
+    /// Whether `masks` holds the shifted tables (built by [`ShiftAnd::find`] when they pay off).
     strided: bool,
     /// Tokens in the piece.
     len: usize,
@@ -390,20 +390,6 @@ impl ShiftAnd {
             }
         }
         let rows = masks.len() / words;
-        let plain = masks.len();
-        // One word is read as fast one character at a time: the shifted tables only pay off for
-        // longer pieces.
-        let strided = words > 1;
-        for s in (1..STRIDE).filter(|_| strided) {
-            for at in (0..plain).step_by(words) {
-                let mut carry = (1u64 << s) - 1;
-                for w in at..at + words {
-                    let m = masks.get(w).copied().unwrap_or(0);
-                    masks.push((m << s) | carry);
-                    carry = m >> (64 - s);
-                }
-            }
-        }
         ShiftAnd {
             chars,
             ascii,
@@ -415,12 +401,35 @@ impl ShiftAnd {
             next: smallvec![0; words],
             live: 0,
             next_live: 0,
-            strided,
+            strided: false,
             len: piece.len(),
             last_tok: piece.last().copied().unwrap_or(Tok::One),
             last: 1u64 << ((piece.len().max(1) - 1) % 64),
             fold,
         }
+    }
+
+    /// Builds the shifted tables when reading `text_len` bytes eight characters at a time saves
+    /// more than the tables cost: the piece spans several words (one word is as fast one
+    /// character at a time), and the text has at least eight characters per mask row (building
+    /// costs 7 × rows × words; each chunk saves about 7 × words).
+    fn build_strided(&mut self, text_len: usize) {
+        if self.strided || self.words < 2 || text_len < self.rows * STRIDE {
+            return;
+        }
+        let plain = self.masks.len();
+        self.masks.reserve(plain * (STRIDE - 1));
+        for s in 1..STRIDE {
+            for at in (0..plain).step_by(self.words) {
+                let mut carry = (1u64 << s) - 1;
+                for w in at..at + self.words {
+                    let m = self.masks.get(w).copied().unwrap_or(0);
+                    self.masks.push((m << s) | carry);
+                    carry = m >> (64 - s);
+                }
+            }
+        }
+        self.strided = true;
     }
 
     #[inline]
@@ -657,6 +666,7 @@ impl ShiftAnd {
 
     /// End (in bytes) of the first occurrence in `s`.
     fn find(mut self, s: &str) -> Option<usize> {
+        self.build_strided(s.len());
         let mut at = 0;
         while self.strided {
             let mut classes = [Class::Row(0); STRIDE];
