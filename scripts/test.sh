@@ -3,7 +3,8 @@
 # then the end-to-end suite that drives the real stsd binary with boto3, the aws CLI (installed into .venv on
 # first run) and Cloud Custodian (into .venv-custodian, re-created when its pinned requirements change). A
 # throwaway PostgreSQL cluster (Debian's postgresql, installed if missing) serves the shared-store tests and is
-# removed at the end. The authorizer tests run nginx (Debian's nginx, installed if missing) in front of moto's S3
+# removed at the end. The console's browser tests drive Debian's headless chromium through chromium-driver
+# and read QR codes with zbar-tools (all installed if missing). The authorizer tests run nginx (Debian's nginx, installed if missing) in front of moto's S3
 # server (.venv-s3, re-created when tests/e2e/requirements-s3.txt changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,11 @@ echo "==> cargo test --workspace"
 cargo test --locked --workspace
 
 echo "==> python venv with boto3 + awscli"
-if [ ! -x .venv/bin/pytest ]; then
+# Re-installed when the pinned requirements change (e.g. selenium for the console's browser tests).
+if [ ! -x .venv/bin/pytest ] || ! cmp -s tests/e2e/requirements.txt .venv/requirements.txt; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+  cp tests/e2e/requirements.txt .venv/requirements.txt
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
@@ -55,6 +58,16 @@ if [ ! -x .venv-s3/bin/moto_server ] || ! cmp -s tests/e2e/requirements-s3.txt .
   cp tests/e2e/requirements-s3.txt .venv-s3/requirements.txt
 fi
 export S3_SERVER_BIN="$PWD/.venv-s3/bin/moto_server"
+
+echo "==> headless Chromium and its WebDriver (Debian's chromium + chromium-driver) for the console's browser tests"
+# zbar-tools reads the MFA enrolment QR code as an authenticator app would.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/zbarimg ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver zbar-tools >/dev/null
+fi
+# Screenshots of the console tests' steps (the test prints the folder too).
+export STSD_CONSOLE_SHOTS="${STSD_CONSOLE_SHOTS:-$(mktemp -d /tmp/stsd-console-shots.XXXXXX)}"
+echo "    console screenshots: $STSD_CONSOLE_SHOTS"
 
 echo "==> end-to-end tests (boto3, aws CLI, Cloud Custodian, nginx + S3 through the authorizer)"
 STSD_BIN="$PWD/target/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"

@@ -358,3 +358,90 @@ def test_store_copy_moves_an_installation_both_ways():
         assert local.client("iam").get_user(UserName="made-on-postgres")["User"]["UserName"] == "made-on-postgres"
     finally:
         local.stop()
+
+
+def console_sign_in(server, account, user, password):
+    """Sign in to a node's console without a browser (the sign-in form's double-submitted CSRF token); returns
+    (status, body), and the session cookie as `console_sign_in.cookie`."""
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    with urllib.request.urlopen(server.endpoint + "/console", timeout=10) as r:
+        pre = r.headers["Set-Cookie"].split(";", 1)[0]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', r.read().decode()).group(1)
+    body = urllib.parse.urlencode({"csrf": csrf, "account": account, "username": user, "password": password}).encode()
+    req = urllib.request.Request(server.endpoint + "/console/signin", data=body, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": pre})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        cookies = [c.split(";", 1)[0] for c in e.headers.get_all("Set-Cookie") or []]
+        console_sign_in.cookie = next((c for c in cookies if c.startswith("stsd_console=")), None)
+        return e.code, e.read().decode()
+
+
+def console_get(server, path, cookie):
+    """GET a console page with a session cookie; returns (status, body)."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(server.endpoint + path, headers={"Cookie": cookie})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_console_session_is_shared_by_the_nodes_and_survives_a_restart(cluster):
+    import re
+    import urllib.parse
+    import urllib.request
+
+    (a, b, c), _ = cluster
+    iam = a.client("iam")
+    iam.create_user(UserName="web")
+    iam.create_login_profile(UserName="web", Password="Cluster-pass-1")
+    eventually(lambda: console_sign_in(b, ACCOUNT_ID, "web", "Cluster-pass-1")[0] == 303)
+    cookie = console_sign_in.cookie
+    assert cookie
+    # Signed in on b, the same cookie works on c, and on b after a restart.
+    code, body = console_get(c, "/console/home", cookie)
+    assert code == 200 and f"arn:aws:iam::{ACCOUNT_ID}:user/web" in body
+    b.restart()
+    code, body = console_get(b, "/console/home", cookie)
+    assert code == 200 and 'id="caller-arn"' in body
+    # Sign-out on c ends it on b too.
+    csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+    req = urllib.request.Request(c.endpoint + "/console/signout", method="POST", headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        data=urllib.parse.urlencode({"csrf": csrf}).encode())
+    urllib.request.urlopen(req, timeout=10).read()
+    code, body = console_get(b, "/console/home", cookie)
+    assert 'id="signin-form"' in body and 'id="caller-arn"' not in body
+
+
+def test_console_passwords_and_sign_in_limits_are_shared_by_the_nodes(cluster):
+    (a, b, c), _ = cluster
+    iam_a = a.client("iam")
+    iam_a.update_account_password_policy(MinimumPasswordLength=10, RequireNumbers=True)
+    iam_a.create_user(UserName="pw")
+    iam_a.create_login_profile(UserName="pw", Password="Cluster-pass-1")
+    # The hash and the policy are rows of the shared store: every node knows them.
+    eventually(lambda: b.client("iam").get_login_profile(UserName="pw")["LoginProfile"])
+    assert c.client("iam").get_account_password_policy()["PasswordPolicy"]["MinimumPasswordLength"] == 10
+    # Node b signs the user in (303 to the console's home page).
+    eventually(lambda: console_sign_in(b, ACCOUNT_ID, "pw", "Cluster-pass-1")[0] == 303)
+    # Five failures on node a use up the user's budget on node c too (the store's failure counters).
+    for _ in range(5):
+        assert console_sign_in(a, ACCOUNT_ID, "pw", "Wrong-pass-22")[0] == 401
+    code, body = console_sign_in(c, ACCOUNT_ID, "pw", "Cluster-pass-1")
+    assert code == 429 and "Too many failed sign-in attempts" in body

@@ -327,7 +327,7 @@ fn session_may_call(caller: &Caller, action: &str, resource: &str) -> ApiResult<
     };
     match claims.kind {
         SessionKind::User { .. } | SessionKind::Root => {
-            if is_iam && claims.mfa_at.is_none() {
+            if is_iam && claims.mfa_at.is_none() && !claims.console {
                 Err(ApiError::new(
                     crate::error::ErrorCode::InvalidClientTokenId,
                     "The security token included in the request is invalid",
@@ -1037,6 +1037,7 @@ mod tests {
             created: 0,
             root_keys: vec![],
             alias: None,
+            password_policy: None,
         });
         let boundary = format!("arn:aws:iam::{ACCT}:policy/b");
         let doc = |text: &str| Doc {
@@ -1058,6 +1059,8 @@ mod tests {
                 groups: vec![],
                 boundary: Some(boundary.clone()),
                 keys: vec![],
+                login_profile: None,
+                password_last_used: None,
             },
         );
         acct.roles.insert(

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     EntityTemporarilyUnmodifiable,
     ConcurrentModification,
     ServiceFailure,
+    /// A new console password breaks the account password policy (or AWS's default rules).
+    PasswordPolicyViolation,
+    /// `ChangePassword` called by something other than an IAM user.
+    InvalidUserType,
     /// Credential reports (`GetCredentialReport`).
     ReportNotPresent,
     ReportExpired,
@@ -85,6 +89,8 @@ impl ErrorCode {
             EntityTemporarilyUnmodifiable => "EntityTemporarilyUnmodifiable",
             ConcurrentModification => "ConcurrentModification",
             ServiceFailure => "ServiceFailure",
+            PasswordPolicyViolation => "PasswordPolicyViolation",
+            InvalidUserType => "InvalidUserType",
             ReportNotPresent => "ReportNotPresent",
             ReportExpired => "ReportExpired",
             ReportInProgress => "ReportInProgress",

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod authorizer;
 pub mod authz;
+pub mod console;
 pub mod error;
 pub mod iam;
 pub mod ids;

@@ -413,6 +413,7 @@ mod tests {
                     created: 0,
                     root_keys: Vec::new(),
                     alias: None,
+                    password_policy: None,
                 });
                 let alice = User {
                     name: "Alice".into(),
@@ -425,6 +426,8 @@ mod tests {
                     groups: Vec::new(),
                     boundary: None,
                     keys: Vec::new(),
+                    login_profile: None,
+                    password_last_used: None,
                 };
                 a.users.insert("alice".into(), alice.clone());
                 a.users.insert(

@@ -145,6 +145,52 @@ pub struct User {
     pub boundary: Option<String>,
     #[serde(default)]
     pub keys: Vec<AccessKey>,
+    /// The console password (`CreateLoginProfile`), if the user may sign in to the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_profile: Option<LoginProfile>,
+    /// When the user last signed in with the password (`PasswordLastUsed`). Kept after the login profile is
+    /// deleted, as AWS keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_last_used: Option<i64>,
+}
+
+/// A console password: only its argon2id hash (PHC string) is kept, never the password.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginProfile {
+    pub created: i64,
+    /// When the password was last set (credential report `password_last_changed`, `MaxPasswordAge`).
+    pub changed: i64,
+    /// argon2id PHC string of the current password.
+    pub hash: String,
+    #[serde(default)]
+    pub reset_required: bool,
+    /// Hashes of earlier passwords, newest first, kept for `PasswordReusePrevention` (at most 24).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
+}
+
+impl std::fmt::Debug for LoginProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginProfile")
+            .field("created", &self.created)
+            .field("reset_required", &self.reset_required)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The account password policy (`UpdateAccountPasswordPolicy`), with AWS's parameter names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    pub minimum_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub allow_users_to_change: bool,
+    /// Days; `None` when passwords do not expire.
+    pub max_age_days: Option<u32>,
+    pub reuse_prevention: Option<u32>,
+    pub hard_expiry: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,6 +266,9 @@ pub struct AccountMeta {
     /// The account alias (at most one; unique across the accounts of this server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// The account password policy; `None`: AWS's default rules apply to new passwords.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<PasswordPolicy>,
 }
 
 #[derive(Debug, Clone)]

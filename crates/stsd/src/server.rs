@@ -240,6 +240,10 @@ async fn handle(
             .request("Authorize", answer.outcome(), started.elapsed());
         return acknowledged(&app, answer.into_response()).await;
     }
+    // The web console: its own pages, whose data comes from API calls run through `process` below.
+    if crate::console::owns(req.uri().path()) {
+        return crate::console::serve(app, req, peer).await;
+    }
     if req.method() == axum::http::Method::GET {
         match req.uri().path() {
             // Prometheus metrics (no secrets in them; put stsd behind a proxy to restrict who scrapes).
@@ -486,7 +490,7 @@ async fn audit_rejected_head(
 }
 
 /// The synchronous request pipeline (runs on the blocking pool: actions may commit to the store).
-fn process(
+pub(crate) fn process(
     app: &App,
     parts: &axum::http::request::Parts,
     query: &str,

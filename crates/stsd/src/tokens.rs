@@ -105,6 +105,11 @@ pub struct Claims {
     /// `saml:sub`, `saml:namequalifier`, …), each with its values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub federation_keys: Vec<(String, Vec<String>)>,
+    /// A console sign-in session (password, and MFA when the user has a device): acts as the user, like a
+    /// GetSessionToken session, but may call IAM without MFA — the console's password sign-in is the
+    /// authentication AWS's console sessions carry (see `crate::console`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub console: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -426,6 +431,7 @@ mod tests {
             issuer_arn: "arn:aws:iam::111122223333:user/alice".into(),
             federated_provider: None,
             federation_keys: vec![],
+            console: false,
         }
     }
 

@@ -326,6 +326,7 @@ mod tests {
                 created: 0,
                 root_keys: Vec::new(),
                 alias: None,
+                password_policy: None,
             });
             a.users.insert(
                 "alice".into(),
@@ -345,6 +346,8 @@ mod tests {
                         status: KeyStatus::Active,
                         created: 0,
                     }],
+                    login_profile: None,
+                    password_last_used: None,
                 },
             );
             a.roles.insert(

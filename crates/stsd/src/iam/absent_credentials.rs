@@ -1,4 +1,4 @@
-//! Credential kinds stsd does not have — console passwords (login profiles, the password policy), SSH public
+//! Credential kinds stsd does not have — SSH public
 //! keys, service-specific credentials, signing and server certificates — answered truthfully: listings are
 //! empty and getters say `NoSuchEntity`, after the same authorization as AWS. Auditing and infrastructure tools
 //! (Terraform's `force_destroy` users, Cloud Custodian filters, Prowler) call these and handle exactly these
@@ -14,9 +14,6 @@ use crate::validate as v;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "GetLoginProfile" => get_login_profile,
-        "DeleteLoginProfile" => delete_login_profile,
-        "GetAccountPasswordPolicy" => get_account_password_policy,
         "ListSSHPublicKeys" => list_ssh_public_keys,
         "ListServiceSpecificCredentials" => list_service_specific_credentials,
         "ListSigningCertificates" => list_signing_certificates,
@@ -27,7 +24,7 @@ pub fn handler(action: &str) -> Option<Handler> {
 
 /// The user a call is about (`UserName`, or the calling user), after authorizing `action` on it. `None` is the
 /// account root (no `UserName`, called by the root).
-fn subject(ctx: &Ctx<'_>, p: &Params, action: &str) -> ApiResult<Option<String>> {
+pub(super) fn subject(ctx: &Ctx<'_>, p: &Params, action: &str) -> ApiResult<Option<String>> {
     let name = match v::opt_name(p, "UserName", 128)? {
         Some(n) => Some(n.to_string()),
         None => match &ctx.caller.kind {
@@ -56,32 +53,6 @@ fn subject(ctx: &Ctx<'_>, p: &Params, action: &str) -> ApiResult<Option<String>>
         return Ok(Some(u.name.clone()));
     }
     Ok(None)
-}
-
-fn no_login_profile(user: Option<&str>) -> ApiError {
-    ApiError::no_such_entity(format!(
-        "Login Profile for User {} cannot be found.",
-        user.unwrap_or("root")
-    ))
-}
-
-pub fn get_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let user = subject(ctx, p, "iam:GetLoginProfile")?;
-    Err(no_login_profile(user.as_deref()))
-}
-
-pub fn delete_login_profile(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let user = subject(ctx, p, "iam:DeleteLoginProfile")?;
-    Err(no_login_profile(user.as_deref()))
-}
-
-pub fn get_account_password_policy(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
-    let st = ctx.app.read()?;
-    ctx.authorize(&st, "iam:GetAccountPasswordPolicy", "*")?;
-    Err(ApiError::no_such_entity(format!(
-        "The Password Policy with domain name {} cannot be found.",
-        ctx.caller.account
-    )))
 }
 
 /// An empty listing under `tag`, with the paging members when the shape has them.

@@ -298,6 +298,7 @@ pub fn insert_account(
         created: now,
         root_keys: vec![key.clone()],
         alias: None,
+        password_policy: None,
     };
     st.accounts
         .insert(id.to_string(), std::sync::Arc::new(Account::new(meta)));

@@ -125,11 +125,26 @@ pub fn build(ctx: &Ctx<'_>, acct: &Account) -> String {
             u.name.clone(),
             acct.user_arn(u),
             report_time(u.created),
-            // stsd users have no console password.
-            "false".into(),
-            NA.into(),
-            NA.into(),
-            NA.into(),
+            // password_enabled, password_last_used, password_last_changed, password_next_rotation.
+            flag(u.login_profile.is_some()).into(),
+            match (&u.login_profile, u.password_last_used) {
+                (None, _) => NA.into(),
+                (Some(_), None) => "no_information".into(),
+                (Some(_), Some(t)) => report_time(t),
+            },
+            u.login_profile
+                .as_ref()
+                .map_or_else(|| NA.into(), |lp| report_time(lp.changed)),
+            match (
+                &u.login_profile,
+                acct.meta
+                    .password_policy
+                    .as_ref()
+                    .and_then(|p| p.max_age_days),
+            ) {
+                (Some(lp), Some(days)) => report_time(lp.changed + i64::from(days) * 86_400),
+                _ => NA.into(),
+            },
             flag(acct.mfa_devices_of(&owner).next().is_some()).into(),
         ];
         row.extend(key_fields(ctx, acct, &u.keys));

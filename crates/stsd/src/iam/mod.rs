@@ -7,6 +7,7 @@ mod credential_report;
 mod groups;
 mod instance_profiles;
 mod keys;
+mod login_profiles;
 mod mfa;
 mod oidc;
 mod policies;
@@ -28,6 +29,7 @@ use crate::protocol::xml::Xml;
 use crate::state::State;
 
 pub use account::create_account_for_management;
+pub use login_profiles::{expired as password_expired, verify_password};
 
 /// Everything an action needs besides its parameters.
 pub struct Ctx<'a> {
@@ -160,6 +162,7 @@ pub fn handler(action: &str) -> Option<Handler> {
         "RotateTokenKeys" => account::rotate_token_keys,
         other => {
             return mfa::handler(other)
+                .or_else(|| login_profiles::handler(other))
                 .or_else(|| simulate::handler(other))
                 .or_else(|| oidc::handler(other))
                 .or_else(|| saml_providers::handler(other))
@@ -246,6 +249,9 @@ pub fn write_user(x: &mut Xml, acct: &Account, u: &User, full: bool) {
         .elem("UserId", &u.id)
         .elem("Arn", &acct.user_arn(u))
         .elem("CreateDate", &fmt_time(u.created));
+    if let Some(t) = u.password_last_used {
+        x.elem("PasswordLastUsed", &fmt_time(t));
+    }
     if full {
         write_boundary(x, u.boundary.as_deref());
         if !u.tags.is_empty() {

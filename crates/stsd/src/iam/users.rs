@@ -78,6 +78,8 @@ pub fn create_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             groups: Vec::new(),
             boundary: boundary.clone(),
             keys: Vec::new(),
+            login_profile: None,
+            password_last_used: None,
         };
         let mut x = Xml::new();
         x.open("User");
@@ -177,6 +179,11 @@ pub fn delete_user(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         let u = acct.users.get(&key).ok_or_else(|| no_user(name))?;
         if !u.keys.is_empty() || !u.inline.is_empty() || !u.attached.is_empty() || !u.groups.is_empty() {
             return Err(ApiError::delete_conflict("Cannot delete entity, must delete access keys, policies and group memberships first."));
+        }
+        if u.login_profile.is_some() {
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must delete login profile first.",
+            ));
         }
         let owner = crate::model::MfaOwner::User { id: u.id.clone() };
         if acct.mfa_devices_of(&owner).next().is_some() {

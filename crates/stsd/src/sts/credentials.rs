@@ -534,6 +534,7 @@ pub fn assume_role(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         issuer_arn: caller.arn.clone(),
         federated_provider: None,
         federation_keys: Vec::new(),
+        console: false,
     };
     let role_id = role.id.clone();
     let role_display = role.name.clone();
@@ -607,6 +608,7 @@ pub fn get_session_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         issuer_arn: caller.arn.clone(),
         federated_provider: None,
         federation_keys: Vec::new(),
+        console: false,
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
     let mut x = Xml::new();
@@ -678,6 +680,7 @@ pub fn get_federation_token(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Strin
         issuer_arn: caller.arn.clone(),
         federated_provider: None,
         federation_keys: Vec::new(),
+        console: false,
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
     let mut x = Xml::new();

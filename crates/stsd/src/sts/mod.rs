@@ -2,6 +2,7 @@
 //! come with temporary credentials.
 
 pub(crate) mod credentials;
+pub(crate) use credentials::mint_for;
 mod saml;
 mod web_identity;
 

@@ -331,6 +331,7 @@ fn assume_role_with_saml(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult<Option<
         issuer_arn: provider_arn.to_string(),
         federated_provider: Some(provider_arn.to_string()),
         federation_keys,
+        console: false,
     };
     let role_id = role.id.clone();
     let role_display = role.name.clone();

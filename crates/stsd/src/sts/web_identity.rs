@@ -308,6 +308,7 @@ fn assume_role_with_web_identity(ctx: &UnsignedCtx<'_>, p: &Params) -> ApiResult
         issuer_arn: provider_arn.clone(),
         federated_provider: Some(provider_arn.clone()),
         federation_keys,
+        console: false,
     };
     let role_id = role.id.clone();
     let role_display = role.name.clone();
