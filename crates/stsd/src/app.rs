@@ -104,6 +104,12 @@ pub struct App {
 pub const MAX_SYNC_LAG: std::time::Duration = std::time::Duration::from_secs(10);
 /// Safety poll of the change feed when no notification arrives.
 const FEED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a follower re-reads the token key ring at most. With [`FEED_POLL`] it bounds how late a node
+/// learns of a key published by another (3 s), which must stay below the delay before a new key seals.
+const KEY_RING_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+const _: () = assert!(
+    KEY_RING_REFRESH.as_secs() + FEED_POLL.as_secs() < crate::tokens::PUBLISH_DELAY_SECS as u64
+);
 
 impl App {
     pub fn new(store: Box<dyn Store>, config: Config, clock: Clock) -> Result<App, StoreError> {
@@ -277,6 +283,7 @@ impl App {
             return;
         }
         let weak = Arc::downgrade(self);
+        let mut keys_read: Option<std::time::Instant> = None;
         let spawned = std::thread::Builder::new()
             .name("stsd-follower".into())
             .spawn(move || loop {
@@ -285,9 +292,17 @@ impl App {
                 drop(app);
                 store.wait_for_change(FEED_POLL);
                 let Some(app) = weak.upgrade() else { return };
-                let synced = app
-                    .refresh()
-                    .and_then(|_| app.tokens.reload(app.store(), app.clock.now()));
+                // The key ring is re-read at most once per KEY_RING_REFRESH, not on every commit (an IAM write
+                // burst would otherwise cost every node a key-ring read per write): a key published elsewhere
+                // is known here within KEY_RING_REFRESH + FEED_POLL, before it starts sealing.
+                let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
+                let synced = app.refresh().and_then(|_| {
+                    if !keys_due {
+                        return Ok(());
+                    }
+                    keys_read = Some(std::time::Instant::now());
+                    app.tokens.reload(app.store(), app.clock.now())
+                });
                 match synced {
                     Ok(()) => {
                         if let Ok(mut s) = app.synced.lock() {
