@@ -290,12 +290,22 @@ impl App {
                 let Some(app) = weak.upgrade() else { return };
                 let store = app.store.clone();
                 drop(app);
-                store.wait_for_change(FEED_POLL);
+                let wake = store.wait_for_change(FEED_POLL);
                 let Some(app) = weak.upgrade() else { return };
                 // The key ring is re-read at most once per KEY_RING_REFRESH, not on every commit (an IAM write
                 // burst would otherwise cost every node a key-ring read per write): a key published elsewhere
                 // is known here within KEY_RING_REFRESH + FEED_POLL, before it starts sealing.
                 let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
+                // Announcements of commits this snapshot already holds (this node's own writes) need no
+                // read of the change log.
+                let known = matches!(wake, crate::store::Wake::Notified { through: Some(g) }
+                    if g <= app.state.load().generation);
+                if known && !keys_due {
+                    if let Ok(mut s) = app.synced.lock() {
+                        *s = Some(std::time::Instant::now());
+                    }
+                    continue;
+                }
                 let synced = app.refresh().and_then(|_| {
                     if !keys_due {
                         return Ok(());
