@@ -16,6 +16,7 @@
 #   BENCH_BIN_DIR=DIR     run prebuilt `stsd`, `loadgen` and `sigv4-baseline` from DIR instead of building
 #   BENCH_STORE=URL       run stsd on that (empty) PostgreSQL database instead of the embedded store
 #   BENCH_SOAK=SECONDS    also run AssumeRole at c=64 for that long, printing stsd's RSS every 30 s
+#   BENCH_SOAK_ONLY=1     only the soak (with BENCH_SOAK): no workloads, no burst
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
@@ -74,6 +75,7 @@ endpoint() { if [ "$1" = baseline ]; then echo "http://127.0.0.1:$BASE_PORT"; el
 echo "# stsd speed — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, ${SECS} s per run, median of ${RUNS}"
 echo
 echo "stsd RSS at start: $(rss)"
+if [ "${BENCH_SOAK_ONLY:-0}" = 0 ]; then
 for s in "${servers[@]}"; do load "$(endpoint "$s")" assume-role 64 3 > /dev/null; done
 RESULTS="$DIR/results"
 : > "$RESULTS"
@@ -125,6 +127,7 @@ wait $BURST
 echo "burst: $(cat "$DIR/burst.out")"
 echo '```'
 echo
+fi
 echo "stsd RSS at end: $(rss)"
 if [ -n "${BENCH_SOAK:-}" ]; then
   echo
@@ -133,4 +136,5 @@ if [ -n "${BENCH_SOAK:-}" ]; then
   SOAK=$!
   while kill -0 $SOAK 2>/dev/null; do echo "t=$(date -u +%H:%M:%S) rss=$(rss)"; sleep 30; done
   cat "$DIR/soak.out"
+  echo "stsd RSS after the soak: $(rss)"
 fi

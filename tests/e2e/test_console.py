@@ -486,3 +486,82 @@ def test_password_reset_root_sign_in_and_throttling(world, browser, shots):
     c.sign_in(ACCOUNT_ID, "erin", "Brand-New-Pass-2")
     assert "Too many failed sign-in attempts" in c.el("#signin-error").text
     c.shot("throttled")
+
+
+def test_a_new_installation_from_the_browser_alone(browser, shots):
+    """The issue's newcomer path with no CLI at all: a fresh server, the root signs in with its keys, creates a
+    role and a user with a console password from the console's forms; the user signs in, switches into the
+    role, comes back, revokes the role's sessions and reads who did what in the audit trail."""
+    from conftest import ROOT_KEY, ROOT_SECRET
+    s = make_server()
+    try:
+        c = Console(browser, s, shots)
+        c.sign_in(ACCOUNT_ID, ROOT_KEY, ROOT_SECRET)
+        assert c.el("#identity-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:root"
+        c.go("/roles")
+        c.type("#new-role-name", "Ops")
+        assert c.el("#new-role-trusted").get_attribute("value") == ACCOUNT_ID  # this account by default
+        c.type("#new-role-policy", json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["iam:List*", "iam:Get*"], "Resource": "*"}]}))
+        c.click("#create-role")
+        assert "Ops" in c.el("#role-created").text
+        assert f"arn:aws:iam::{ACCOUNT_ID}:root" in c.el("#trust-policy").text
+        c.shot("new-install-role-created")
+        c.go("/users")
+        c.type("#new-user-name", "newbie")
+        c.type("#new-user-password", PASSWORD)
+        c.type("#new-user-policy", json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["sts:AssumeRole", "iam:Get*", "iam:List*", "iam:PutRolePolicy",
+                                           "cloudtrail:LookupEvents"], "Resource": "*"}]}))
+        c.click("#create-user")
+        assert "newbie" in c.el("#user-created").text
+        c.shot("new-install-user-created")
+        # A mistake is an AWS error in the page, and what was done before it is listed.
+        c.go("/users")
+        c.type("#new-user-name", "weak")
+        c.type("#new-user-password", "short")
+        c.click("#create-user")
+        assert "User weak created." in c.el("#done").text
+        assert "PasswordPolicyViolation" in c.el("#api-error").text
+        # The user page sets (or replaces) a console password.
+        c.go("/users/weak")
+        c.type("#set-password", PASSWORD)
+        c.el("#set-password-reset").click()
+        c.click("#set-password-submit")
+        assert "set" in c.el("#password-set").text
+        assert s.client("iam").get_login_profile(UserName="weak")["LoginProfile"]["PasswordResetRequired"] is True
+        c.go("/users/weak")
+        c.type("#set-password", "Another-Pass-3")
+        c.click("#set-password-submit")
+        assert "set" in c.el("#password-set").text
+        assert s.client("iam").get_login_profile(UserName="weak")["LoginProfile"]["PasswordResetRequired"] is False
+        c.sign_out()
+
+        c.sign_in(ACCOUNT_ID, "newbie", PASSWORD)
+        assert c.el("#caller-arn").text == f"arn:aws:iam::{ACCOUNT_ID}:user/newbie"
+        c.go("/switch")
+        c.type("#switch-account", ACCOUNT_ID)
+        c.type("#switch-role", "Ops")
+        c.type("#switch-display", "Ops")
+        c.click("#switch-submit")
+        assert c.el("#identity-arn").text == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/Ops/newbie"
+        c.go("/roles")
+        assert "Ops" in c.el("#roles").text  # the role's own permissions
+        c.shot("new-install-switched")
+        c.click("#back-to-user")
+        c.go("/roles/Ops")
+        time.sleep(1.1)  # aws:TokenIssueTime has second resolution
+        c.click("#revoke-sessions")
+        c.el("#revoke-confirm").click()
+        c.click("#revoke-submit")
+        assert "revoked" in c.el("#revoked").text
+        root = s.client("iam")
+        assert root.get_role_policy(RoleName="Ops", PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]
+        c.go("/audit?event=CreateUser")
+        users = {e.text for e in c.els("#audit-events td.event-user")}
+        assert users == {"root"}
+        assert c.el("#audit-count").text == "2 events"  # newbie and weak
+        c.shot("new-install-audit")
+        c.sign_out()
+    finally:
+        s.stop()

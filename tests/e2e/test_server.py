@@ -195,9 +195,33 @@ def test_health_readiness_and_metrics(server):
     """Load balancers and Prometheus: /healthz, /readyz and /metrics answer without authentication."""
     import urllib.request
 
+    def decisions():
+        with urllib.request.urlopen(server.endpoint + "/metrics", timeout=10) as r:
+            return {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in r.read().decode().splitlines()
+                    if line.startswith("stsd_authorization_decisions_total{")}
+
+    before = decisions()
     server.client("sts").get_caller_identity()
     with pytest.raises(ClientError):
         server.client("sts", "AKIA" + "Z" * 16, "x" * 40).get_caller_identity()
+    # One decision of each kind the policy engine makes for these calls: an identity deny, a trust allow and
+    # a trust deny.
+    iam = server.client("iam")
+    _, kid, secret = new_user_with_key(iam, policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]})
+    role = iam.create_role(RoleName=unique("metrics"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]
+    with pytest.raises(ClientError):
+        server.client("iam", kid, secret).list_users()
+    sts_user = server.client("sts", kid, secret)
+    sts_user.assume_role(RoleArn=role["Arn"], RoleSessionName="metrics")
+    with pytest.raises(ClientError):
+        # The trust policy allows sts:AssumeRole but not sts:TagSession.
+        sts_user.assume_role(RoleArn=role["Arn"], RoleSessionName="metrics", Tags=[{"Key": "k", "Value": "v"}])
+    after = decisions()
+    grew = {k: after[k] - before.get(k, 0) for k in after}
+    assert grew['stsd_authorization_decisions_total{kind="identity",decision="implicit_deny"}'] >= 1
+    assert grew['stsd_authorization_decisions_total{kind="trust",decision="allow"}'] >= 1
+    assert grew['stsd_authorization_decisions_total{kind="trust",decision="implicit_deny"}'] >= 1
     for path, body in (("/healthz", "ok"), ("/readyz", "ready")):
         with urllib.request.urlopen(server.endpoint + path, timeout=10) as r:
             assert r.status == 200 and r.read().decode().strip() == body

@@ -222,6 +222,26 @@ fn adversarial(c: &mut Criterion) {
     let a5k = "a".repeat(5_000);
     let a50k = "a".repeat(50_000);
     let a_q = "a?".repeat(2_500);
+    // 500 distinct literals, each once, 4,500 `?` between them: every literal takes the sparse
+    // path (read one character at a time). The value repeats the piece with its last literal
+    // wrong, so one alignment per period runs through all 79 words before it fails.
+    let sparse: Vec<char> = (0..5_000u32)
+        .map(|i| {
+            if i % 10 == 0 {
+                char::from_u32(0x4e00 + i / 10).unwrap_or('x')
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let sparse_piece: String = sparse.iter().collect();
+    let mut period: String = sparse
+        .iter()
+        .map(|&c| if c == '?' { 'a' } else { c })
+        .collect();
+    period.pop();
+    period.push('b');
+    let sparse_value: String = period.chars().cycle().take(50_000).collect();
     let arn_50k = format!("arn:aws:s3:::{a50k}");
     // 500 colon-separated chunks of 99 × `a` after the service: many places for each segment.
     let chunks = format!(
@@ -247,6 +267,12 @@ fn adversarial(c: &mut Criterion) {
             like(&format!("*{a_q}b*")),
             "*",
             &a50k,
+        ),
+        (
+            "string_like_sparse_question_marks_middle",
+            like(&format!("*{sparse_piece}b*")),
+            "*",
+            &sparse_value,
         ),
         (
             "arn_like_middle",

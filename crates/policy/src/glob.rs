@@ -6,9 +6,9 @@
 //! absorb any text, so the earliest end of a piece leaves the most room for the rest, and no
 //! choice ever needs to be undone. Pieces are found with automata that read each character of
 //! the text once: KMP for literal pieces (O(text + piece)), a bit-parallel Shift-And for pieces
-//! with `?` inside (one pass over ⌈q/64⌉ words per character for a piece of q characters:
-//! linear up to 64, O(text × ⌈q/64⌉) beyond — matching with single-character wildcards has no
-//! known linear-time algorithm).
+//! with `?` inside (for a piece of q characters, one pass over ⌈q/64⌉ words per character, or per
+//! eight characters once the piece spans several words: linear up to 64, O(text × ⌈q/64⌉ / 8)
+//! beyond — matching with single-character wildcards has no known linear-time algorithm).
 
 use smallvec::{smallvec, SmallVec};
 
@@ -163,10 +163,14 @@ impl<'p> Finder<'p> {
     }
 
     /// End (in bytes) of the first occurrence in `s`.
-    pub(crate) fn find(&mut self, s: &str) -> Option<usize> {
-        s.char_indices()
-            .find(|&(_, c)| self.step(c))
-            .map(|(i, c)| i + c.len_utf8())
+    pub(crate) fn find(self, s: &str) -> Option<usize> {
+        match self {
+            Finder::Kmp(mut k) => s
+                .char_indices()
+                .find(|&(_, c)| k.step(c))
+                .map(|(i, c)| i + c.len_utf8()),
+            Finder::Bits(b) => b.find(s),
+        }
     }
 }
 
@@ -231,24 +235,48 @@ fn border(fail: &[u32], i: usize) -> usize {
     fail.get(i).map_or(0, |&b| b as usize)
 }
 
+/// Text characters a [`ShiftAnd`] consumes in one pass over its state words, when each of them
+/// has a full mask row (see [`ShiftAnd::masks`]).
+const STRIDE: usize = 8;
+
 /// Shift-And (Baeza-Yates–Gonnet) for a piece with `?`: bit `j` of the state says that the
-/// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens and
-/// each text character costs one pass over those words, plus a binary search of the piece's
-/// distinct literals. Memory stays linear in the piece: a literal gets a full row of words
-/// only if it occurs in at least a quarter of them; rarer ones keep a sparse list.
+/// first `j + 1` tokens match the text ending here. The state takes one word per 64 tokens.
+///
+/// Cost per text character: an eighth of a pass over the state's words when the text is read
+/// [`STRIDE`] characters at a time (the masks of the next characters, pre-shifted, are combined
+/// in one pass: `D' = ((D << 8) | 0xff) & (M₁ << 7) & (M₂ << 6) & … & M₈`), and only over
+/// the words that can hold a set bit (a text unlike the piece keeps the state in its low words).
+/// Memory stays linear in the piece: a literal gets a full row of words only if it occurs in at
+/// least a quarter of them; rarer ones keep a sparse list, and the few words their positions can
+/// reach are recomputed exactly after each chunk.
 pub(crate) struct ShiftAnd {
-    /// Per word: the bits of the `?` positions (they accept every character).
-    any: SmallVec<[u64; 2]>,
     /// The piece's distinct literals, sorted by character.
     chars: SmallVec<[Literal; 16]>,
+    /// For each ASCII character, its index in `chars` (`u16::MAX`: not a literal of the piece;
+    /// ASCII sorts first, so its indices are below 128), so that most text characters need no
+    /// search.
+    ascii: [u16; 128],
     /// `(word, bits)`: the positions holding one literal, by increasing word.
     lits: SmallVec<[(u32, u64); 16]>,
-    /// Rows of `words` words: `any` plus the positions of one widespread literal.
-    dense: SmallVec<[u64; 16]>,
+    /// `STRIDE` tables of `rows` rows of `words` words: table `s` holds each row shifted left by
+    /// `s` positions, its `s` vacated low positions set (they lie before the piece starts, so
+    /// accept anything). Row 0 holds the `?` positions (they accept every character); row `r > 0`
+    /// adds the positions of one widespread literal.
+    masks: SmallVec<[u64; 128]>,
+    rows: usize,
     words: usize,
     state: SmallVec<[u64; 2]>,
     /// The next state (double buffer: every word is computed from the old state).
     next: SmallVec<[u64; 2]>,
+    /// Leading words of `state` / `next` that may be non-zero; the words above are all zero.
+    live: usize,
+    next_live: usize,
+    /// Whether `masks` holds the shifted tables (built by [`ShiftAnd::find`] when they pay off).
+    strided: bool,
+    /// Tokens in the piece.
+    len: usize,
+    /// The piece's last token: an occurrence can only end at a character it accepts.
+    last_tok: Tok,
     /// The bit of the piece's last position in the last word.
     last: u64,
     fold: bool,
@@ -260,12 +288,43 @@ struct Literal {
     /// Its positions: `lits[from..to]`.
     from: u32,
     to: u32,
-    /// Its row in `dense`, if it has one.
+    /// Its mask row, if it has one.
     row: Option<u32>,
+}
+
+/// What a text character does to a [`ShiftAnd`] state.
+#[derive(Clone, Copy)]
+enum Class {
+    /// Mask row `r` says which positions accept it.
+    Row(u32),
+    /// Row 0 plus the sparse positions `lits[from..to]`.
+    Sparse(u32, u32),
+}
+
+/// Words `1..upto` of a mask row.
+#[inline]
+fn cut(m: &[u64], upto: usize) -> &[u64] {
+    m.get(1..upto).unwrap_or_default()
+}
+
+/// Row `r` of mask table `shift` (see [`ShiftAnd::masks`]).
+#[inline]
+fn row_of(masks: &[u64], rows: usize, words: usize, shift: usize, r: u32) -> &[u64] {
+    let at = (shift * rows + r as usize) * words;
+    masks.get(at..at + words).unwrap_or_default()
 }
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Bit `p` of a multi-word value; positions before 0 read as set (before the piece's start).
+#[inline]
+fn bit(words: &[u64], p: isize) -> bool {
+    let Ok(p) = usize::try_from(p) else {
+        return true;
+    };
+    words.get(p / 64).is_some_and(|w| w >> (p % 64) & 1 == 1)
 }
 
 impl ShiftAnd {
@@ -308,72 +367,151 @@ impl ShiftAnd {
                 }
             }
         }
-        let mut dense: SmallVec<[u64; 16]> = SmallVec::new();
+        // Unshifted rows first (table 0), then the shifted tables built from them.
+        let mut masks: SmallVec<[u64; 128]> = SmallVec::new();
+        masks.extend_from_slice(&any);
         for l in &mut chars {
             if ((l.to - l.from) as usize) * 4 < words {
                 continue;
             }
-            l.row = Some(to_u32(dense.len() / words));
-            let start = dense.len();
-            dense.extend_from_slice(&any);
+            l.row = Some(to_u32(masks.len() / words));
+            let start = masks.len();
+            masks.extend_from_slice(&any);
             for &(w, bits) in lits.get(l.from as usize..l.to as usize).unwrap_or_default() {
-                if let Some(d) = dense.get_mut(start + w as usize) {
+                if let Some(d) = masks.get_mut(start + w as usize) {
                     *d |= bits;
                 }
             }
         }
+        let mut ascii = [u16::MAX; 128];
+        for (k, l) in chars.iter().enumerate() {
+            if let (Some(slot), Ok(k)) = (ascii.get_mut(l.c as usize), u16::try_from(k)) {
+                *slot = k;
+            }
+        }
+        let rows = masks.len() / words;
         ShiftAnd {
-            any,
             chars,
+            ascii,
             lits,
-            dense,
+            masks,
+            rows,
             words,
             state: smallvec![0; words],
             next: smallvec![0; words],
+            live: 0,
+            next_live: 0,
+            strided: false,
+            len: piece.len(),
+            last_tok: piece.last().copied().unwrap_or(Tok::One),
             last: 1u64 << ((piece.len().max(1) - 1) % 64),
             fold,
         }
     }
 
+    /// Builds the shifted tables when reading `text_len` bytes eight characters at a time saves
+    /// more than the tables cost: the piece spans several words (one word is as fast one
+    /// character at a time), and the text has at least eight characters per mask row (building
+    /// costs 7 × rows × words; each chunk saves about 7 × words).
+    fn build_strided(&mut self, text_len: usize) {
+        if self.strided || self.words < 2 || text_len < self.rows * STRIDE {
+            return;
+        }
+        let plain = self.masks.len();
+        self.masks.reserve(plain * (STRIDE - 1));
+        for s in 1..STRIDE {
+            for at in (0..plain).step_by(self.words) {
+                let mut carry = (1u64 << s) - 1;
+                for w in at..at + self.words {
+                    let m = self.masks.get(w).copied().unwrap_or(0);
+                    self.masks.push((m << s) | carry);
+                    carry = m >> (64 - s);
+                }
+            }
+        }
+        self.strided = true;
+    }
+
+    #[inline]
+    fn class(&self, c: char) -> Class {
+        if let Some(&k) = self.ascii.get(c as usize) {
+            return match self.chars.get(usize::from(k)) {
+                None => Class::Row(0),
+                Some(Literal { row: Some(r), .. }) => Class::Row(*r),
+                Some(l) => Class::Sparse(l.from, l.to),
+            };
+        }
+        match self.chars.binary_search_by_key(&c, |l| l.c) {
+            Err(_) => Class::Row(0),
+            Ok(k) => match self.chars.get(k) {
+                Some(Literal { row: Some(r), .. }) => Class::Row(*r),
+                Some(l) => Class::Sparse(l.from, l.to),
+                None => Class::Row(0),
+            },
+        }
+    }
+
+    /// Row `r` of table `shift`.
+    #[inline]
+    fn row(&self, shift: usize, r: u32) -> &[u64] {
+        row_of(&self.masks, self.rows, self.words, shift, r)
+    }
+
+    /// Swaps in the state just written to `next[..upto]`: clears what the older buffer held
+    /// above it and trims zero words from the top.
+    #[inline]
+    fn advance(&mut self, mut upto: usize) {
+        if let Some(stale) = self.next.get_mut(upto..self.next_live) {
+            stale.fill(0);
+        }
+        while upto > 0 && self.next.get(upto - 1) == Some(&0) {
+            upto -= 1;
+        }
+        std::mem::swap(&mut self.state, &mut self.next);
+        self.next_live = self.live;
+        self.live = upto;
+    }
+
+    /// Whether the state says that the whole piece matches the text read so far.
+    #[inline]
+    fn at_end(&self) -> bool {
+        self.live == self.words && self.state.last().is_some_and(|s| s & self.last != 0)
+    }
+
     #[inline]
     fn step(&mut self, c: char) -> bool {
-        let c = fold_char(c, self.fold);
-        let (mask, sparse): (&[u64], &[(u32, u64)]) =
-            match self.chars.binary_search_by_key(&c, |l| l.c) {
-                Err(_) => (&self.any, &[]),
-                Ok(k) => match self.chars.get(k) {
-                    Some(Literal { row: Some(row), .. }) => {
-                        let at = *row as usize * self.words;
-                        (self.dense.get(at..at + self.words).unwrap_or_default(), &[])
-                    }
-                    Some(l) => (
-                        &self.any,
-                        self.lits
-                            .get(l.from as usize..l.to as usize)
-                            .unwrap_or_default(),
-                    ),
-                    None => (&self.any, &[]),
-                },
-            };
-        // Every position moves one step on and keeps its bit if it accepts `c`: one plain pass
-        // over the words.
+        let class = self.class(fold_char(c, self.fold));
+        self.step_class(class)
+    }
+
+    fn step_class(&mut self, class: Class) -> bool {
+        let (r, sparse) = match class {
+            Class::Row(r) => (r, 0..0),
+            Class::Sparse(from, to) => (0, from as usize..to as usize),
+        };
+        // A set bit moves at most one word up; the words above `upto` stay zero.
+        let upto = (self.live + 1).min(self.words);
+        let at = r as usize * self.words;
+        let mask = self.masks.get(at..at + upto).unwrap_or_default();
         // Word `w` takes its carry from the old word `w - 1`: no dependency between iterations.
         if let (Some(n), Some(s), Some(m)) =
             (self.next.first_mut(), self.state.first(), mask.first())
         {
             *n = ((s << 1) | 1) & m;
         }
-        let len = self.state.len().min(self.next.len()).min(mask.len());
-        let next = self.next.get_mut(1..len).unwrap_or_default();
-        let higher = self.state.get(1..len).unwrap_or_default();
-        let lower = self.state.get(..len.saturating_sub(1)).unwrap_or_default();
-        let mask_higher = mask.get(1..len).unwrap_or_default();
+        let next = self.next.get_mut(1..upto).unwrap_or_default();
+        let higher = self.state.get(1..upto).unwrap_or_default();
+        let lower = self.state.get(..upto.saturating_sub(1)).unwrap_or_default();
+        let mask_higher = mask.get(1..).unwrap_or_default();
         for (((n, &s), &lo), &m) in next.iter_mut().zip(higher).zip(lower).zip(mask_higher) {
             *n = ((s << 1) | (lo >> 63)) & m;
         }
         // Rare literals: their positions accept `c` too.
-        for &(w, bits) in sparse {
+        for &(w, bits) in self.lits.get(sparse).unwrap_or_default() {
             let w = w as usize;
+            if w >= upto {
+                break;
+            }
             let carry = match w.checked_sub(1) {
                 None => 1,
                 Some(p) => self.state.get(p).map_or(0, |s| s >> 63),
@@ -383,8 +521,186 @@ impl ShiftAnd {
                 *n |= shifted & bits;
             }
         }
-        std::mem::swap(&mut self.state, &mut self.next);
-        self.state.last().is_some_and(|s| s & self.last != 0)
+        self.advance(upto);
+        self.at_end()
+    }
+
+    /// Word `w` of the (unshifted) mask of a character of class `class`.
+    #[inline]
+    fn mask_word(&self, class: Class, w: usize) -> u64 {
+        match class {
+            Class::Row(r) => self.row(0, r).get(w).copied().unwrap_or(0),
+            Class::Sparse(from, to) => {
+                let own = self
+                    .lits
+                    .get(from as usize..to as usize)
+                    .unwrap_or_default();
+                let extra = own
+                    .binary_search_by_key(&to_u32(w), |e| e.0)
+                    .ok()
+                    .and_then(|k| own.get(k))
+                    .map_or(0, |e| e.1);
+                self.row(0, 0).get(w).copied().unwrap_or(0) | extra
+            }
+        }
+    }
+
+    /// Whether position `p` of the piece accepts a character of class `class` (positions before
+    /// the piece's start accept anything).
+    #[inline]
+    fn accepts(&self, class: Class, p: isize) -> bool {
+        let Ok(p) = usize::try_from(p) else {
+            return true;
+        };
+        self.mask_word(class, p / 64) >> (p % 64) & 1 == 1
+    }
+
+    /// Reads `STRIDE` characters of classes `classes` in one pass; returns the index of the
+    /// first of them at which an occurrence of the piece ends.
+    ///
+    /// The pass uses each character's mask row (row 0 for a sparse literal, which leaves out its
+    /// own positions); the words a sparse position can reach (its word and the next: a chunk
+    /// shifts by fewer than 64 positions) are then recomputed exactly, one character at a time
+    /// in a two-word window.
+    fn step_stride(&mut self, classes: &[Class; STRIDE], chars: &[char; STRIDE]) -> Option<usize> {
+        // Occurrences ending inside the chunk: bit `len - 1` after `k` characters, from single
+        // bits of the old state and of the masks.
+        let p = isize::try_from(self.len).unwrap_or(isize::MAX) - 1;
+        for (k, &c) in (1..STRIDE).zip(chars) {
+            let ki = k as isize;
+            if matches!(self.last_tok, Tok::Lit(l) if l != c) {
+                continue;
+            }
+            if bit(&self.state, p - ki)
+                && classes
+                    .iter()
+                    .take(k)
+                    .enumerate()
+                    .all(|(i, &c)| self.accepts(c, p - ki + 1 + i as isize))
+            {
+                return Some(k - 1);
+            }
+        }
+        let upto = (self.live + 1).min(self.words);
+        let rows = classes.map(|c| match c {
+            Class::Row(r) => r,
+            Class::Sparse(..) => 0,
+        });
+        let row = |shift, r| row_of(&self.masks, self.rows, self.words, shift, r);
+        // Character `i` of the chunk moves on `STRIDE - 1 - i` more positions after it is read.
+        let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
+        let t = [
+            row(7, r0),
+            row(6, r1),
+            row(5, r2),
+            row(4, r3),
+            row(3, r4),
+            row(2, r5),
+            row(1, r6),
+            row(0, r7),
+        ];
+        let fill = (1u64 << STRIDE) - 1;
+        if let (Some(n), Some(&s)) = (self.next.first_mut(), self.state.first()) {
+            *n = t.iter().fold((s << STRIDE) | fill, |acc, m| {
+                acc & m.first().copied().unwrap_or(0)
+            });
+        }
+        let next = self.next.get_mut(1..upto).unwrap_or_default();
+        let higher = self.state.get(1..upto).unwrap_or_default();
+        let lower = self.state.get(..upto.saturating_sub(1)).unwrap_or_default();
+        let [t0, t1, t2, t3, t4, t5, t6, t7] = t.map(|m| cut(m, upto));
+        // One fused pass (eight zipped rows) so that each word is loaded and stored once.
+        let masks = t0
+            .iter()
+            .zip(t1)
+            .zip(t2)
+            .zip(t3)
+            .zip(t4)
+            .zip(t5)
+            .zip(t6)
+            .zip(t7)
+            .map(|(((((((a, b), c), d), e), f), g), h)| a & b & c & d & e & f & g & h);
+        for (((n, &s), &lo), m) in next.iter_mut().zip(higher).zip(lower).zip(masks) {
+            *n = ((s << STRIDE) | (lo >> (64 - STRIDE))) & m;
+        }
+        for &class in classes {
+            let Class::Sparse(from, to) = class else {
+                continue;
+            };
+            let entries = self
+                .lits
+                .get(from as usize..to as usize)
+                .unwrap_or_default();
+            for &(w, _) in entries {
+                for x in [w as usize, w as usize + 1] {
+                    if x < upto {
+                        let exact = self.window(classes, x);
+                        if let Some(n) = self.next.get_mut(x) {
+                            *n = exact;
+                        }
+                    }
+                }
+            }
+        }
+        self.advance(upto);
+        self.at_end().then_some(STRIDE - 1)
+    }
+
+    /// Word `x` of the state after `classes`, one character at a time over words `x - 1` and
+    /// `x` (a `u128`). The unknown carry into word `x - 1` spoils only its lowest `STRIDE` bits,
+    /// never word `x`.
+    fn window(&self, classes: &[Class; STRIDE], x: usize) -> u64 {
+        let word = |v: &[u64], i: Option<usize>| i.and_then(|i| v.get(i)).copied().unwrap_or(0);
+        let below = x.checked_sub(1);
+        let mut win =
+            (u128::from(word(&self.state, Some(x))) << 64) | u128::from(word(&self.state, below));
+        // Word 0 starts a new occurrence at every character: bit 64 of the window.
+        let start = if x == 0 { 1u128 << 64 } else { 0 };
+        for &class in classes {
+            let low = below.map_or(0, |b| self.mask_word(class, b));
+            let m = (u128::from(self.mask_word(class, x)) << 64) | u128::from(low);
+            win = ((win << 1) | start) & m;
+        }
+        (win >> 64) as u64
+    }
+
+    /// End (in bytes) of the first occurrence in `s`.
+    fn find(mut self, s: &str) -> Option<usize> {
+        self.build_strided(s.len());
+        let mut at = 0;
+        while self.strided {
+            let mut classes = [Class::Row(0); STRIDE];
+            let mut chars = ['\0'; STRIDE];
+            let mut ends = [0usize; STRIDE];
+            let slots = classes.iter_mut().zip(&mut chars).zip(&mut ends);
+            if let Some(bytes) = s.get(at..at + STRIDE).filter(|b| b.is_ascii()) {
+                // The common case: eight ASCII characters, no decoding.
+                for (((class, ch), end), (k, c)) in slots.zip(bytes.char_indices()) {
+                    let c = fold_char(c, self.fold);
+                    (*class, *ch, *end) = (self.class(c), c, at + k + 1);
+                }
+            } else {
+                let mut n = 0;
+                let rest = s.get(at..).unwrap_or_default();
+                for (((class, ch), end), (k, c)) in slots.zip(rest.char_indices()) {
+                    let c = fold_char(c, self.fold);
+                    (*class, *ch, *end) = (self.class(c), c, at + k + c.len_utf8());
+                    n += 1;
+                }
+                if n < STRIDE {
+                    // Fewer than a chunk left: one character at a time.
+                    break;
+                }
+            }
+            if let Some(k) = self.step_stride(&classes, &chars) {
+                return ends.get(k).copied();
+            }
+            at = ends.last().copied().unwrap_or(s.len());
+        }
+        s.get(at..)?
+            .char_indices()
+            .find(|&(_, c)| self.step(c))
+            .map(|(i, c)| at + i + c.len_utf8())
     }
 }
 
@@ -499,6 +815,14 @@ pub(crate) mod tests {
         );
     }
 
+    /// End (in bytes) of the leftmost occurrence of a star-free piece, by trying every start.
+    fn naive_find(piece: &[Tok], s: &str) -> Option<usize> {
+        s.char_indices()
+            .map(|(i, _)| i)
+            .chain([s.len()])
+            .find_map(|i| match_at(piece, &s[i..], false).map(|n| i + n))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
 
@@ -535,6 +859,34 @@ pub(crate) mod tests {
             let s: String = s.into_iter().collect();
             let toks = tokenize(&p, false);
             proptest::prop_assert_eq!(matches(&toks, &s, false), reference(&toks, &s, false));
+        }
+
+        /// The bit-parallel finder, read four characters at a time or one (a sparse literal, the
+        /// text's end), finds the leftmost occurrence: occurrences ending at every offset of a
+        /// chunk, pieces shorter than a chunk, several words, multi-byte characters.
+        #[test]
+        fn shift_and_finds_the_leftmost_occurrence(
+            piece in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', '?'][..]), 1..420),
+            rare in proptest::collection::vec((0usize..420, proptest::sample::select(&['c', 'ü'][..])), 0..3),
+            text in proptest::collection::vec(proptest::sample::select(&['a', 'b', 'é', 'z', 'c', 'ü'][..]), 0..700),
+            plant in proptest::option::of(0usize..500),
+        ) {
+            let mut piece: String = piece.into_iter().collect();
+            if !piece.contains('?') {
+                piece.push('?');
+            }
+            // Literals in few of many words take the sparse path (fixed up after each chunk).
+            for (at, c) in rare {
+                let at = piece.char_indices().nth(at % piece.chars().count()).map_or(0, |(i, _)| i);
+                piece.insert(at, c);
+            }
+            let mut text: String = text.into_iter().collect();
+            if let Some(at) = plant {
+                let at = text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+                text.insert_str(at, &piece.replace('?', "z"));
+            }
+            let toks = tokenize(&piece, false);
+            proptest::prop_assert_eq!(Finder::new(&toks, false).find(&text), naive_find(&toks, &text));
         }
     }
 }

@@ -72,8 +72,18 @@ impl Clock {
     }
 }
 
-/// (access key ID, date, region, service): what a SigV4 signing key depends on.
-type SigningKeyId = (String, String, String, String);
+/// A cached SigV4 signing key of one access key: the scope it was derived for, and the key.
+struct SigningEntry {
+    date: String,
+    region: String,
+    service: String,
+    key: [u8; 32],
+}
+
+/// Scopes kept per access key (a day's key for a few region/service pairs; older days fall out first).
+const SIGNING_SCOPES_PER_KEY: usize = 8;
+/// Access keys with cached signing keys; the cache starts over beyond this.
+const SIGNING_KEYS_CACHED: usize = 100_000;
 
 pub struct App {
     /// The published snapshot. Readers load it without waiting; writers publish a new one.
@@ -90,7 +100,8 @@ pub struct App {
     /// Keys sealing session tokens.
     pub tokens: crate::tokens::KeyRing,
     /// SigV4 signing keys per (key id, date, region, service): one HMAC chain per key per day.
-    signing_keys: Mutex<HashMap<SigningKeyId, [u8; 32]>>,
+    /// Access key ID → its cached signing keys (looked up by `&str`: a hit allocates nothing).
+    signing_keys: Mutex<HashMap<String, Vec<SigningEntry>>>,
     session_policies: Mutex<HashMap<String, std::sync::Arc<policy::Policy>>>,
     /// When this node last confirmed it is in sync with the store (monotonic; readiness).
     synced: Mutex<Option<std::time::Instant>>,
@@ -104,6 +115,12 @@ pub struct App {
 pub const MAX_SYNC_LAG: std::time::Duration = std::time::Duration::from_secs(10);
 /// Safety poll of the change feed when no notification arrives.
 const FEED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a follower re-reads the token key ring at most. With [`FEED_POLL`] it bounds how late a node
+/// learns of a key published by another (3 s), which must stay below the delay before a new key seals.
+const KEY_RING_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+const _: () = assert!(
+    KEY_RING_REFRESH.as_secs() + FEED_POLL.as_secs() < crate::tokens::PUBLISH_DELAY_SECS as u64
+);
 
 impl App {
     pub fn new(store: Box<dyn Store>, config: Config, clock: Clock) -> Result<App, StoreError> {
@@ -277,17 +294,36 @@ impl App {
             return;
         }
         let weak = Arc::downgrade(self);
+        let mut keys_read: Option<std::time::Instant> = None;
         let spawned = std::thread::Builder::new()
             .name("stsd-follower".into())
             .spawn(move || loop {
                 let Some(app) = weak.upgrade() else { return };
                 let store = app.store.clone();
                 drop(app);
-                store.wait_for_change(FEED_POLL);
+                let wake = store.wait_for_change(FEED_POLL);
                 let Some(app) = weak.upgrade() else { return };
-                let synced = app
-                    .refresh()
-                    .and_then(|_| app.tokens.reload(app.store(), app.clock.now()));
+                // The key ring is re-read at most once per KEY_RING_REFRESH, not on every commit (an IAM write
+                // burst would otherwise cost every node a key-ring read per write): a key published elsewhere
+                // is known here within KEY_RING_REFRESH + FEED_POLL, before it starts sealing.
+                let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
+                // Announcements of commits this snapshot already holds (this node's own writes) need no
+                // read of the change log.
+                let known = matches!(wake, crate::store::Wake::Notified { through: Some(g) }
+                    if g <= app.state.load().generation);
+                if known && !keys_due {
+                    if let Ok(mut s) = app.synced.lock() {
+                        *s = Some(std::time::Instant::now());
+                    }
+                    continue;
+                }
+                let synced = app.refresh().and_then(|_| {
+                    if !keys_due {
+                        return Ok(());
+                    }
+                    keys_read = Some(std::time::Instant::now());
+                    app.tokens.reload(app.store(), app.clock.now())
+                });
                 match synced {
                     Ok(()) => {
                         if let Ok(mut s) = app.synced.lock() {
@@ -356,23 +392,29 @@ impl App {
         region: &str,
         service: &str,
     ) -> [u8; 32] {
-        let k = (
-            key_id.to_string(),
-            date.to_string(),
-            region.to_string(),
-            service.to_string(),
-        );
+        let hit = |e: &SigningEntry| e.date == date && e.region == region && e.service == service;
         if let Ok(cache) = self.signing_keys.lock() {
-            if let Some(v) = cache.get(&k) {
-                return *v;
+            if let Some(e) = cache.get(key_id).and_then(|v| v.iter().find(|e| hit(e))) {
+                return e.key;
             }
         }
         let v = sigv4::signing_key(secret, date, region, service);
         if let Ok(mut cache) = self.signing_keys.lock() {
-            if cache.len() > 100_000 {
+            if cache.len() >= SIGNING_KEYS_CACHED && !cache.contains_key(key_id) {
                 cache.clear();
             }
-            cache.insert(k, v);
+            let entries = cache.entry(key_id.to_string()).or_default();
+            if !entries.iter().any(hit) {
+                if entries.len() >= SIGNING_SCOPES_PER_KEY {
+                    entries.remove(0);
+                }
+                entries.push(SigningEntry {
+                    date: date.to_string(),
+                    region: region.to_string(),
+                    service: service.to_string(),
+                    key: v,
+                });
+            }
         }
         v
     }
@@ -401,7 +443,7 @@ impl App {
     /// Forget cached signing keys of a key ID (its secret changed or it was deleted).
     pub fn forget_signing_keys(&self, key_id: &str) {
         if let Ok(mut cache) = self.signing_keys.lock() {
-            cache.retain(|k, _| k.0 != key_id);
+            cache.remove(key_id);
         }
     }
 }
@@ -409,6 +451,61 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cache answers what `sigv4::signing_key` derives, per scope, keeps a bounded number of scopes per key
+    /// and forgets a key on demand.
+    #[test]
+    fn signing_keys_are_cached_per_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
+        let app = App::new(
+            Box::new(store),
+            Config::default(),
+            Clock::fixed(1_700_000_000),
+        )
+        .unwrap();
+        let derive = |secret: &str, date: &str, region: &str| {
+            sigv4::signing_key(secret, date, region, "sts")
+        };
+        for _ in 0..2 {
+            for (date, region) in [
+                ("20261130", "us-east-1"),
+                ("20261130", "eu-west-1"),
+                ("20261201", "us-east-1"),
+            ] {
+                assert_eq!(
+                    app.signing_key("AKIA1", "s1", date, region, "sts"),
+                    derive("s1", date, region)
+                );
+            }
+        }
+        // A cached key is served from the cache (a different secret is not consulted) until forgotten.
+        assert_eq!(
+            app.signing_key("AKIA1", "other", "20261130", "us-east-1", "sts"),
+            derive("s1", "20261130", "us-east-1")
+        );
+        app.forget_signing_keys("AKIA1");
+        assert_eq!(
+            app.signing_key("AKIA1", "other", "20261130", "us-east-1", "sts"),
+            derive("other", "20261130", "us-east-1")
+        );
+        for day in 0..20 {
+            let date = format!("202612{:02}", day + 1);
+            app.signing_key("AKIA2", "s2", &date, "us-east-1", "sts");
+        }
+        let cache = app.signing_keys.lock().unwrap();
+        assert_eq!(
+            cache.get("AKIA2").map(Vec::len),
+            Some(SIGNING_SCOPES_PER_KEY)
+        );
+        assert_eq!(
+            cache
+                .get("AKIA2")
+                .and_then(|v| v.last())
+                .map(|e| e.date.as_str()),
+            Some("20261220")
+        );
+    }
 
     #[test]
     fn a_panic_in_a_write_costs_one_request_not_the_server() {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::auth::{Caller, CallerKind, RequestMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::iam::Ctx;
+use crate::metrics::{Decision, DecisionKind};
 use crate::model::{Account, Doc, Group, Role, Tag, User};
 use crate::state::State;
 use crate::tokens::SessionKind;
@@ -597,6 +598,9 @@ pub fn authorize(
     session_may_call(caller, action, resource)?;
     // The root user may do everything in its own account (no SCPs in stsd).
     if caller.kind == CallerKind::Root {
+        ctx.app
+            .metrics
+            .decision(DecisionKind::Identity, Decision::Allow);
         return Ok(());
     }
     let acct = st
@@ -612,6 +616,9 @@ pub fn authorize(
     let set = policies.set();
     let req = policy::Request::new(&principal, action, resource, &context);
     let decision = policy::evaluate(&req, &set);
+    ctx.app
+        .metrics
+        .decision(DecisionKind::Identity, decision.effect.into());
     if decision.is_allowed() {
         return Ok(());
     }
@@ -750,6 +757,8 @@ pub fn authorize_resource(
     }
     let preq = policy::Request::new(&principal, action, req.resource, &context);
     let decision = policy::evaluate(&preq, &set);
+    app.metrics
+        .decision(DecisionKind::Resource, decision.effect.into());
     if decision.is_allowed() {
         return Ok(());
     }
@@ -906,6 +915,7 @@ pub fn authorize_assume(
         let req = policy::Request::new(&principal, a, role_arn, &context);
         let d = policy::evaluate_trust(&req, trust_ref, role_account, &caller_set);
         if !d.is_allowed() {
+            app.metrics.decision(DecisionKind::Trust, d.effect.into());
             let encoded = caller
                 .filter(|c| c.account == role_account)
                 .and_then(|c| encoded_decision(app, c, &req, &d));
@@ -917,6 +927,7 @@ pub fn authorize_assume(
             });
         }
     }
+    app.metrics.decision(DecisionKind::Trust, Decision::Allow);
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Prometheus metrics (`GET /metrics`): requests and latency per action and outcome, the audit queue, the
+//! Prometheus metrics (`GET /metrics`): requests and latency per action and outcome, authorization decisions,
+//! the audit queue, the
 //! store's generation and change-feed lag, store errors. Hand-rolled text exposition: a few counters and
 //! histograms do not need a metrics framework on the hot path (one uncontended lock per request).
 
@@ -25,8 +26,40 @@ struct Histogram {
 pub struct Metrics {
     /// (action, outcome) → latency histogram. Actions are served action names (or `Unknown`), outcomes
     /// `ok` or an AWS error code: both bounded sets.
-    requests: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// action → outcome → histogram (nested so that a lookup borrows the names instead of allocating).
+    requests: Mutex<BTreeMap<String, BTreeMap<String, Histogram>>>,
     store_errors: AtomicU64,
+    /// `[kind][decision]`: authorization decisions, see [`DecisionKind`] and [`Decision`].
+    decisions: [[AtomicU64; 3]; 3],
+}
+
+/// Which policies an authorization decision weighed.
+#[derive(Debug, Clone, Copy)]
+pub enum DecisionKind {
+    /// A call in the caller's own account: identity policies, boundary, session policies.
+    Identity = 0,
+    /// An `AssumeRole*` call: the role's trust policy (and the caller's own policies for a signed caller).
+    Trust = 1,
+    /// A request to another service's resource (`/_stsd/authorize`): identity and resource-based policies.
+    Resource = 2,
+}
+
+/// The outcome of an authorization decision.
+#[derive(Debug, Clone, Copy)]
+pub enum Decision {
+    Allow = 0,
+    ExplicitDeny = 1,
+    ImplicitDeny = 2,
+}
+
+impl From<policy::Effect> for Decision {
+    fn from(e: policy::Effect) -> Decision {
+        match e {
+            policy::Effect::Allow => Decision::Allow,
+            policy::Effect::ExplicitDeny => Decision::ExplicitDeny,
+            policy::Effect::ImplicitDeny => Decision::ImplicitDeny,
+        }
+    }
 }
 
 impl Metrics {
@@ -36,11 +69,13 @@ impl Metrics {
         let Ok(mut m) = self.requests.lock() else {
             return;
         };
-        let h = match m.get_mut(&(action.to_string(), outcome.to_string())) {
+        let by_outcome = match m.get_mut(action) {
+            Some(o) => o,
+            None => m.entry(action.to_string()).or_default(),
+        };
+        let h = match by_outcome.get_mut(outcome) {
             Some(h) => h,
-            None => m
-                .entry((action.to_string(), outcome.to_string()))
-                .or_default(),
+            None => by_outcome.entry(outcome.to_string()).or_default(),
         };
         h.count += 1;
         h.sum += secs;
@@ -50,6 +85,17 @@ impl Metrics {
                     *b += 1;
                 }
             }
+        }
+    }
+
+    /// Count one authorization decision.
+    pub fn decision(&self, kind: DecisionKind, decision: Decision) {
+        if let Some(c) = self
+            .decisions
+            .get(kind as usize)
+            .and_then(|k| k.get(decision as usize))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -66,8 +112,16 @@ impl Metrics {
             "# HELP stsd_requests_total Requests answered, by action and outcome (ok or the AWS error code)."
         );
         let _ = writeln!(out, "# TYPE stsd_requests_total counter");
-        let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        for ((action, outcome), h) in &requests {
+        let requests: Vec<(String, String, Histogram)> = self
+            .requests
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(a, o)| o.iter().map(|(o, h)| (a.clone(), o.clone(), *h)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (action, outcome, h) in &requests {
             let _ = writeln!(
                 out,
                 "stsd_requests_total{{action=\"{action}\",outcome=\"{outcome}\"}} {}",
@@ -79,7 +133,7 @@ impl Metrics {
             "# HELP stsd_request_duration_seconds Time to answer a request, by action and outcome."
         );
         let _ = writeln!(out, "# TYPE stsd_request_duration_seconds histogram");
-        for ((action, outcome), h) in &requests {
+        for (action, outcome, h) in &requests {
             let labels = format!("action=\"{action}\",outcome=\"{outcome}\"");
             for (le, n) in BUCKETS.iter().zip(h.buckets) {
                 let _ = writeln!(
@@ -102,6 +156,28 @@ impl Metrics {
                 "stsd_request_duration_seconds_count{{{labels}}} {}",
                 h.count
             );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stsd_authorization_decisions_total Authorization decisions by the policy engine, by the policies \
+             weighed (identity: a call in the caller's account; trust: AssumeRole*; resource: /_stsd/authorize) and \
+             outcome."
+        );
+        let _ = writeln!(out, "# TYPE stsd_authorization_decisions_total counter");
+        for (kind, counts) in ["identity", "trust", "resource"]
+            .iter()
+            .zip(&self.decisions)
+        {
+            for (decision, n) in ["allow", "explicit_deny", "implicit_deny"]
+                .iter()
+                .zip(counts)
+            {
+                let _ = writeln!(
+                    out,
+                    "stsd_authorization_decisions_total{{kind=\"{kind}\",decision=\"{decision}\"}} {}",
+                    n.load(Ordering::Relaxed)
+                );
+            }
         }
         let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -224,6 +300,9 @@ mod tests {
         m.request("AssumeRole", "ok", Duration::from_millis(3));
         m.request("AssumeRole", "AccessDenied", Duration::from_millis(1));
         m.store_error();
+        m.decision(DecisionKind::Trust, Decision::Allow);
+        m.decision(DecisionKind::Trust, policy::Effect::ExplicitDeny.into());
+        m.decision(DecisionKind::Trust, Decision::ExplicitDeny);
         let text = m.render(&Gauges {
             audit_queue_depth: 7,
             audit: crate::audit::StatsSnapshot {
@@ -245,6 +324,14 @@ mod tests {
             "stsd_request_duration_seconds_bucket{action=\"AssumeRole\",outcome=\"ok\",le=\"0.005\"} 2"
         ));
         assert!(text.contains("stsd_store_errors_total 1"));
+        assert!(text.contains(
+            "stsd_authorization_decisions_total{kind=\"trust\",decision=\"explicit_deny\"} 2"
+        ));
+        assert!(text
+            .contains("stsd_authorization_decisions_total{kind=\"trust\",decision=\"allow\"} 1"));
+        assert!(text.contains(
+            "stsd_authorization_decisions_total{kind=\"identity\",decision=\"implicit_deny\"} 0"
+        ));
         assert!(text.contains("stsd_audit_queue_depth 7"));
         assert!(text.contains("stsd_audit_purged_events_total{reason=\"size\"} 5"));
         assert!(text.contains("stsd_audit_purged_events_total{reason=\"age\"} 0"));

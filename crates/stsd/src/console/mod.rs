@@ -583,10 +583,13 @@ fn route(r: &Req<'_>) -> Out {
             Out::redirect(PREFIX).cookie(cookie(SESSION_COOKIE, "", r.secure, Some(0)))
         }
         (false, ["users"]) => pages::users(&s),
+        (true, ["users"]) => pages::create_user(&s),
+        (true, ["users", name, "password"]) => pages::set_user_password(&s, name),
         (false, ["users", name]) => pages::user(&s, name),
         (false, ["groups"]) => pages::groups(&s),
         (false, ["groups", name]) => pages::group(&s, name),
         (false, ["roles"]) => pages::roles(&s),
+        (true, ["roles"]) => pages::create_role(&s),
         (false, ["roles", name]) => pages::role(&s, name),
         (false, ["roles", name, "revoke"]) => pages::revoke_confirm(&s, name),
         (true, ["roles", name, "revoke"]) => pages::revoke(&s, name),

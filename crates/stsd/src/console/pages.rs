@@ -338,7 +338,131 @@ pub(crate) fn users(s: &Signed<'_>) -> Out {
         }
         Err(e) => api_error(&e),
     };
-    page(s, "Users", content)
+    page(s, "Users", html! { (content) (create_user_form(s)) })
+}
+
+/// The name of the inline policy the console's create forms put.
+const CONSOLE_POLICY: &str = "console-inline";
+
+fn create_user_form(s: &Signed<'_>) -> Markup {
+    html! {
+        h2 { "Create user" }
+        form method="post" action="/console/users" id="create-user-form" {
+            (csrf_field(s))
+            label { "User name " input type="text" name="name" id="new-user-name" required; }
+            label { "Console password (optional) "
+                input type="password" name="password" id="new-user-password" autocomplete="new-password"; }
+            label.check { input type="checkbox" name="reset" value="yes" id="new-user-reset";
+                " Must set a new password at first sign-in" }
+            label { "Inline permissions policy (JSON, optional)"
+                textarea name="policy" id="new-user-policy" rows="6" {} }
+            button type="submit" id="create-user" { "Create user" }
+        }
+    }
+}
+
+/// What a create form did before a step failed, and the failure.
+fn partial(done: &[String], e: &ApiError) -> Markup {
+    html! {
+        @if !done.is_empty() { ul id="done" { @for d in done { li { (d) } } } }
+        (api_error(e))
+    }
+}
+
+/// `CreateUser`, then (as the form asks) `CreateLoginProfile` and `PutUserPolicy`, each an API call with the
+/// session's credentials.
+pub(crate) fn create_user(s: &Signed<'_>) -> Out {
+    let name = s.r.f("name").to_string();
+    let password = s.r.raw("password");
+    let policy = s.r.f("policy");
+    let mut done = Vec::new();
+    let result = s
+        .call(
+            Service::Iam,
+            &[("Action", "CreateUser"), ("UserName", &name)],
+        )
+        .and_then(|_| {
+            done.push(format!("User {name} created."));
+            if password.is_empty() {
+                return Ok(());
+            }
+            let reset = if s.r.f("reset") == "yes" {
+                "true"
+            } else {
+                "false"
+            };
+            s.call(
+                Service::Iam,
+                &[
+                    ("Action", "CreateLoginProfile"),
+                    ("UserName", &name),
+                    ("Password", password),
+                    ("PasswordResetRequired", reset),
+                ],
+            )
+            .map(|_| done.push("Console password set.".into()))
+        })
+        .and_then(|()| {
+            if policy.is_empty() {
+                return Ok(());
+            }
+            s.call(
+                Service::Iam,
+                &[
+                    ("Action", "PutUserPolicy"),
+                    ("UserName", &name),
+                    ("PolicyName", CONSOLE_POLICY),
+                    ("PolicyDocument", policy),
+                ],
+            )
+            .map(|_| done.push(format!("Inline policy {CONSOLE_POLICY} put.")))
+        });
+    match result {
+        Ok(()) => {
+            let n = html! { p id="user-created" { "User " (name) " created." } }.into_string();
+            s.update(|x| x.notice = Some(n));
+            Out::redirect(&format!("/console/users/{}", enc(&name)))
+        }
+        Err(e) => page(
+            s,
+            "Users",
+            html! { (partial(&done, &e)) (create_user_form(s)) },
+        ),
+    }
+}
+
+/// Set (or replace) a user's console password: `CreateLoginProfile`, or `UpdateLoginProfile` when the user has
+/// one.
+pub(crate) fn set_user_password(s: &Signed<'_>, name: &str) -> Out {
+    let password = s.r.raw("password");
+    let reset = if s.r.f("reset") == "yes" {
+        "true"
+    } else {
+        "false"
+    };
+    let params = |action| {
+        [
+            ("Action", action),
+            ("UserName", name),
+            ("Password", password),
+            ("PasswordResetRequired", reset),
+        ]
+    };
+    let result = match s.call(Service::Iam, &params("CreateLoginProfile")) {
+        Err(e) if e.code == crate::error::ErrorCode::EntityAlreadyExists => {
+            s.call(Service::Iam, &params("UpdateLoginProfile"))
+        }
+        other => other,
+    };
+    match result {
+        Ok(_) => {
+            let n = html! { p id="password-set" { "Console password of " (name) " set." } }
+                .into_string();
+            s.update(|x| x.notice = Some(n));
+            Out::redirect(&format!("/console/users/{}", enc(name)))
+        }
+        Err(e) => page(s, &format!("User {name}"), api_error(&e)),
+    }
 }
 
 /// The attached and inline policies of a user, group or role.
@@ -418,6 +542,14 @@ pub(crate) fn user(s: &Signed<'_>, name: &str) -> Out {
                     Err(e) => (api_error(e)),
                 }
                 (permissions(s, "User", name))
+                h2 { "Console password" }
+                form method="post" action={"/console/users/" (enc(name)) "/password"} id="set-password-form" {
+                    (csrf_field(s))
+                    label { "New password " input type="password" name="password" id="set-password" autocomplete="new-password" required; }
+                    label.check { input type="checkbox" name="reset" value="yes" id="set-password-reset";
+                        " Must set a new password at next sign-in" }
+                    button type="submit" id="set-password-submit" { "Set console password" }
+                }
             }
         }
         Err(e) => api_error(&e),
@@ -477,7 +609,93 @@ pub(crate) fn roles(s: &Signed<'_>) -> Out {
         }
         Err(e) => api_error(&e),
     };
-    page(s, "Roles", content)
+    page(s, "Roles", html! { (content) (create_role_form(s)) })
+}
+
+/// The account the signed-in identity acts in (the role's after a switch).
+fn acting_account<'a>(s: &'a Signed<'_>) -> &'a str {
+    s.session
+        .role
+        .as_ref()
+        .map_or(s.session.account.as_str(), |r| r.account.as_str())
+}
+
+fn create_role_form(s: &Signed<'_>) -> Markup {
+    html! {
+        h2 { "Create role" }
+        form method="post" action="/console/roles" id="create-role-form" {
+            (csrf_field(s))
+            label { "Role name " input type="text" name="name" id="new-role-name" required; }
+            label { "Trusted account (its users and roles may switch into this role, as its admins allow) "
+                input type="text" name="trusted" id="new-role-trusted" value=(acting_account(s)) required; }
+            label.check { input type="checkbox" name="mfa" value="yes" id="new-role-mfa"; " Require MFA" }
+            label { "Maximum session duration (seconds, 3600–43200) "
+                input type="number" name="max" id="new-role-max" value="3600" min="3600" max="43200"; }
+            label { "Inline permissions policy (JSON, optional)"
+                textarea name="policy" id="new-role-policy" rows="6" {} }
+            button type="submit" id="create-role" { "Create role" }
+        }
+    }
+}
+
+/// `CreateRole` with a trust policy for the given account (optionally requiring MFA), then `PutRolePolicy`
+/// when the form carries a policy.
+pub(crate) fn create_role(s: &Signed<'_>) -> Out {
+    let name = s.r.f("name").to_string();
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", s.r.f("trusted"))},
+        "Action": "sts:AssumeRole",
+    });
+    if s.r.f("mfa") == "yes" {
+        statement["Condition"] =
+            serde_json::json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}});
+    }
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string();
+    let max = match s.r.f("max") {
+        "" => "3600",
+        m => m,
+    };
+    let policy = s.r.f("policy");
+    let mut done = Vec::new();
+    let result = s
+        .call(
+            Service::Iam,
+            &[
+                ("Action", "CreateRole"),
+                ("RoleName", &name),
+                ("AssumeRolePolicyDocument", &trust),
+                ("MaxSessionDuration", max),
+            ],
+        )
+        .and_then(|_| {
+            done.push(format!("Role {name} created."));
+            if policy.is_empty() {
+                return Ok(());
+            }
+            s.call(
+                Service::Iam,
+                &[
+                    ("Action", "PutRolePolicy"),
+                    ("RoleName", &name),
+                    ("PolicyName", CONSOLE_POLICY),
+                    ("PolicyDocument", policy),
+                ],
+            )
+            .map(|_| ())
+        });
+    match result {
+        Ok(()) => {
+            let n = html! { p id="role-created" { "Role " (name) " created." } }.into_string();
+            s.update(|x| x.notice = Some(n));
+            Out::redirect(&format!("/console/roles/{}", enc(&name)))
+        }
+        Err(e) => page(
+            s,
+            "Roles",
+            html! { (partial(&done, &e)) (create_role_form(s)) },
+        ),
+    }
 }
 
 pub(crate) fn role(s: &Signed<'_>, name: &str) -> Out {

@@ -112,6 +112,16 @@ pub struct Snapshot {
     pub generation: i64,
 }
 
+/// Why [`Store::wait_for_change`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Nothing was announced within the timeout (the follower's safety poll).
+    Timeout,
+    /// Commits were announced; `through` is the newest generation they named, or `None` when some
+    /// announcement named none (shared metadata changed, or the notification channel reconnected).
+    Notified { through: Option<i64> },
+}
+
 /// What changed after some generation, up to `generation`: the current version of each changed row, or its
 /// deletion.
 #[derive(Debug, Clone, Default)]
@@ -145,8 +155,9 @@ pub trait Store: Send + Sync {
     fn changes_since(&self, generation: i64) -> Result<Option<Feed>, StoreError>;
     /// Block until another writer may have committed (a push notification) or `timeout` passes. Stores
     /// without notifications (the embedded one: a single node) just wait.
-    fn wait_for_change(&self, timeout: std::time::Duration) {
+    fn wait_for_change(&self, timeout: std::time::Duration) -> Wake {
         std::thread::sleep(timeout);
+        Wake::Timeout
     }
     /// Whether other nodes may write to this store too (then a node follows the change feed).
     fn is_shared(&self) -> bool {

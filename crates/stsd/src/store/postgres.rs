@@ -22,6 +22,7 @@ use super::sqlite::CHANGE_LOG_KEEP;
 use super::{
     Appended, AuditHead, AuditRow, Change, DigestRecord, Encoded, ExportRecord, FailurePolicy,
     Failures, Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredEvent,
+    Wake,
 };
 use crate::audit::trail;
 
@@ -148,19 +149,55 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Counts change notifications; [`Store::wait_for_change`] waits for it to move.
+/// Change notifications not yet taken by [`Store::wait_for_change`].
 #[derive(Default)]
 struct Notifications {
-    count: Mutex<u64>,
+    pending: Mutex<Pending>,
     cv: Condvar,
 }
 
+#[derive(Default)]
+struct Pending {
+    /// Announcements since the follower last looked.
+    any: bool,
+    /// The newest generation they named, if every one named one.
+    through: Option<i64>,
+    /// Some announcement named no generation (metadata, or a reconnect that may have missed commits).
+    unknown: bool,
+}
+
 impl Notifications {
-    fn bump(&self) {
-        if let Ok(mut c) = self.count.lock() {
-            *c += 1;
+    /// One announcement: a commit's generation, or `None` for anything else.
+    fn bump(&self, generation: Option<i64>) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.any = true;
+            match generation {
+                Some(g) => p.through = Some(p.through.map_or(g, |t| t.max(g))),
+                None => p.unknown = true,
+            }
             self.cv.notify_all();
         }
+    }
+
+    /// Wait for announcements (or `timeout`) and take them.
+    fn wait(&self, timeout: Duration) -> Wake {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut p) = self.pending.lock() else {
+            return Wake::Timeout;
+        };
+        while !p.any {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Wake::Timeout;
+            }
+            match self.cv.wait_timeout(p, left) {
+                Ok((g, _)) => p = g,
+                Err(_) => return Wake::Timeout,
+            }
+        }
+        let through = if p.unknown { None } else { p.through };
+        *p = Pending::default();
+        Wake::Notified { through }
     }
 }
 
@@ -172,8 +209,6 @@ pub struct PgStore {
     in_use: Mutex<usize>,
     released: Condvar,
     notifications: Arc<Notifications>,
-    /// Notifications seen by the last `wait_for_change`.
-    seen: Mutex<u64>,
 }
 
 impl PgStore {
@@ -193,7 +228,6 @@ impl PgStore {
             in_use: Mutex::new(0),
             released: Condvar::new(),
             notifications: Arc::new(Notifications::default()),
-            seen: Mutex::new(0),
         };
         store.call(|mut c| async move {
             let r = migrate(&mut c).await;
@@ -274,7 +308,9 @@ impl PgStore {
                         let driver = async {
                             while let Some(m) = messages.next().await {
                                 match m {
-                                    Ok(AsyncMessage::Notification(_)) => notes.bump(),
+                                    Ok(AsyncMessage::Notification(n)) => {
+                                        notes.bump(n.payload().parse().ok())
+                                    }
                                     Ok(_) => {}
                                     Err(_) => break,
                                 }
@@ -287,7 +323,7 @@ impl PgStore {
                                 .is_ok()
                             {
                                 // Something may have been committed while we were not listening.
-                                notes.bump();
+                                notes.bump(None);
                                 backoff = Duration::from_millis(100);
                             }
                             std::future::pending::<()>().await;
@@ -595,25 +631,8 @@ impl Store for PgStore {
         })
     }
 
-    fn wait_for_change(&self, timeout: Duration) {
-        let Ok(mut seen) = self.seen.lock() else {
-            return;
-        };
-        let deadline = Instant::now() + timeout;
-        let Ok(mut count) = self.notifications.count.lock() else {
-            return;
-        };
-        while *count == *seen {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            match self.notifications.cv.wait_timeout(count, left) {
-                Ok((c, _)) => count = c,
-                Err(_) => return,
-            }
-        }
-        *seen = *count;
+    fn wait_for_change(&self, timeout: Duration) -> Wake {
+        self.notifications.wait(timeout)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
@@ -1353,6 +1372,35 @@ async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the follower learns from a wake-up: the newest announced generation (so it can skip its own
+    /// commits), or "unknown" as soon as one announcement named none; nothing announced is a timeout.
+    #[test]
+    fn notifications_name_the_newest_generation_or_none() {
+        let n = Notifications::default();
+        assert_eq!(n.wait(Duration::from_millis(5)), Wake::Timeout);
+        n.bump(Some(7));
+        n.bump(Some(5));
+        assert_eq!(
+            n.wait(Duration::from_secs(1)),
+            Wake::Notified { through: Some(7) }
+        );
+        assert_eq!(n.wait(Duration::from_millis(5)), Wake::Timeout);
+        n.bump(Some(9));
+        n.bump(None);
+        n.bump(Some(10));
+        assert_eq!(
+            n.wait(Duration::from_secs(1)),
+            Wake::Notified { through: None }
+        );
+        // A waiter wakes as soon as an announcement arrives.
+        let n = std::sync::Arc::new(n);
+        let n2 = n.clone();
+        let t = std::thread::spawn(move || n2.wait(Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(20));
+        n.bump(Some(11));
+        assert_eq!(t.join().ok(), Some(Wake::Notified { through: Some(11) }));
+    }
 
     /// A fresh database on the cluster named by `STSD_TEST_PG_URL` (an admin URL; `scripts/test.sh` starts
     /// one). Without it the test cannot run; `STSD_REQUIRE_PG=1` (set by the test script) makes that a
