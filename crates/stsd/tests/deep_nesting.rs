@@ -106,7 +106,11 @@ fn query_parameters_and_their_audit_record() {
             let name = format!("Tags{}.Key", ".member.1".repeat(depth));
             let body = format!("Action=CreateUser&Version=2010-05-08&UserName=u&{name}=k");
             let params = stsd::protocol::query::Params::decode("", body.as_bytes()).unwrap();
-            assert!(stsd::validate::tags(&params, true).is_err());
+            // CreateUser's tags are decoded by the generated wire layer (they were `validate::tags`).
+            assert!(
+                <stsd_wire::generated::iam::CreateUserRequest as stsd_wire::Input>::decode(&params)
+                    .is_err()
+            );
             let recorded = stsd::audit::event::request_parameters(&params);
             assert!(recorded.to_string().len() < 2_000);
         }
