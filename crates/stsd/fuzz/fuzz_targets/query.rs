@@ -37,7 +37,13 @@ fn run(data: &[u8]) {
             }
             let _ = p.map(name);
         }
-        let _ = stsd::validate::tags(&p, true);
+        // The generated decoders of inputs with tags, lists of structures and policy ARNs.
+        use stsd_wire::generated::{iam, sts};
+        use stsd_wire::Input;
+        let _ = iam::CreateUserRequest::decode(&p);
+        let _ = iam::CreateRoleRequest::decode(&p);
+        let _ = iam::GetAccountAuthorizationDetailsRequest::decode(&p);
+        let _ = sts::AssumeRoleRequest::decode(&p);
         let _ = stsd::validate::paging(&p);
     }
 }
