@@ -213,3 +213,48 @@ impl From<stsd_wire::WireError> for ApiError {
         ApiError::new(code, e.message)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode::{self, *};
+    use stsd_wire::generated::{iam, sts};
+
+    /// Every code stsd answers with that AWS's models declare carries the model's HTTP status.
+    #[test]
+    fn statuses_agree_with_the_models() {
+        let modeled: [ErrorCode; 24] = [
+            NoSuchEntity,
+            EntityAlreadyExists,
+            DeleteConflict,
+            LimitExceeded,
+            MalformedPolicyDocument,
+            InvalidInput,
+            InvalidAuthenticationCode,
+            PolicyNotAttachable,
+            UnmodifiableEntity,
+            EntityTemporarilyUnmodifiable,
+            ConcurrentModification,
+            ServiceFailure,
+            PasswordPolicyViolation,
+            InvalidUserType,
+            ReportNotPresent,
+            ReportExpired,
+            ReportInProgress,
+            PackedPolicyTooLarge,
+            RegionDisabledException,
+            ExpiredTokenException,
+            IDPRejectedClaim,
+            InvalidIdentityToken,
+            IDPCommunicationError,
+            InvalidAuthorizationMessageException,
+        ];
+        for code in modeled {
+            let status = iam::ERRORS
+                .iter()
+                .chain(sts::ERRORS)
+                .find(|(c, _)| *c == code.as_str())
+                .map(|(_, s)| *s);
+            assert_eq!(status, Some(code.status()), "{}", code.as_str());
+        }
+    }
+}
