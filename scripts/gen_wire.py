@@ -86,6 +86,10 @@ def rust_str(s):
     return json.dumps(s, ensure_ascii=True)
 
 
+# `\u` followed by a supplementary-plane code point: five hex digits starting with 1, or six starting with 10.
+SUPPLEMENTARY = re.compile(r"\\u(10[0-9A-Fa-f]{4}|1[0-9A-Fa-f]{4})(?![0-9A-Fa-f])")
+
+
 def rust_pattern(pat):
     """A botocore (Java) pattern as a Rust `regex` full match. `\\w`/`\\d` are ASCII in Java."""
     if pat == "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$":
@@ -101,6 +105,13 @@ def rust_pattern(pat):
             if n in "wd":
                 body = "0-9A-Za-z_" if n == "w" else "0-9"
                 out.append(body if in_class else "[" + body + "]")
+            elif n == "u" and SUPPLEMENTARY.match(pat, i):
+                # The models write code points beyond the BMP as `\u10000`/`\u10FFFF`; `regex` (like Java) reads
+                # `\u` as exactly four digits, which would turn the range into `\u1000`, `0-\u10FF`, `F`, `F`.
+                m = SUPPLEMENTARY.match(pat, i)
+                out.append("\\u{" + m.group(1) + "}")
+                i = m.end()
+                continue
             else:
                 out.append(pat[i : i + 2])
             i += 2
@@ -259,7 +270,7 @@ class Gen:
             sh = self.shapes[ms]
             t = sh["type"]
             var = "m_" + snake(mn).replace("r#", "")
-            path = "&format!(\"{at}%s\")" % lower_camel(mn)
+            path = "At(at, %s)" % rust_str(lower_camel(mn))
             req = mn in required
             key = rust_str(mn)
             if t == "string":
@@ -439,7 +450,7 @@ class Gen:
         w("")
         w("use crate::error::WireResult;")
         w("use crate::query::Params;")
-        w("use crate::validate::{compile, Violations};")
+        w("use crate::validate::{compile, At, Violations};")
         w("use crate::xml::Xml;")
         w("use crate::{Input, Output};")
         w("")

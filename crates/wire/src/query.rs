@@ -61,7 +61,7 @@ impl Params {
     /// Required parameter; missing → `ValidationError` naming the lowerCamelCase member.
     pub fn required(&self, name: &str) -> WireResult<&str> {
         self.get(name)
-            .ok_or_else(|| crate::validate::missing(&lower_camel(name)))
+            .ok_or_else(|| crate::validate::missing(lower_camel(name)))
     }
 
     /// Indexes N present under `prefix.member.N` (optionally followed by `.field`), sorted numerically.

@@ -32,6 +32,22 @@ fn translated(pat: &str) -> String {
     format!("^(?:{w})$")
 }
 
+/// The models write supplementary-plane code points as `\u10000`..`\u10FFFF`; they must stay code points
+/// (read as four-digit escapes they would refuse every character beyond the BMP and admit stray ones).
+#[test]
+fn supplementary_code_points_in_patterns() {
+    let with = |arn: &str| {
+        sts::AssumeRoleRequest::decode(&Params::from_pairs([
+            ("RoleArn", arn),
+            ("RoleSessionName", "s1"),
+        ]))
+    };
+    assert!(with("arn:aws:iam::123456789012:role/x\u{1F600}").is_ok());
+    assert!(with("arn:aws:iam::123456789012:role/x\u{10FFFF}").is_ok());
+    let e = with("arn:aws:iam::123456789012:role/x\u{1}").unwrap_err();
+    assert!(e.message.contains("at 'roleArn'"), "{}", e.message);
+}
+
 #[test]
 fn names_paths_and_aliases() {
     let ok = Params::from_pairs([("UserName", "alice.smith@x"), ("Path", "/a/b/")]);

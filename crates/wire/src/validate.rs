@@ -3,7 +3,21 @@
 //! constraint: …` or `N validation errors detected: …; …`. Scalars that do not parse are refused at once,
 //! as AWS does, with `Invalid value for parameter …`.
 
+use std::fmt;
+
 use crate::error::{WireError, WireErrorCode, WireResult};
+
+/// A member's path in messages (`tags.member.1.` + `key`), written out only when a message needs it: a valid
+/// request allocates nothing for its paths.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a>(pub &'a str, pub &'static str);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)?;
+        f.write_str(self.1)
+    }
+}
 
 /// The constraint violations found while decoding one request, in member order.
 #[derive(Debug, Default)]
@@ -20,7 +34,7 @@ impl Violations {
         self.items.is_empty()
     }
 
-    fn push(&mut self, value: Option<&str>, at: &str, constraint: &str) {
+    fn push(&mut self, value: Option<&str>, at: impl fmt::Display, constraint: &str) {
         let item = match value {
             Some(v) => format!("Value '{v}' at '{at}' failed to satisfy constraint: {constraint}"),
             None => format!("Value null at '{at}' failed to satisfy constraint: {constraint}"),
@@ -29,7 +43,7 @@ impl Violations {
     }
 
     /// A required member is absent.
-    pub fn null(&mut self, at: &str) {
+    pub fn null(&mut self, at: impl fmt::Display) {
         self.push(None, at, "Member must not be null");
     }
 
@@ -39,7 +53,7 @@ impl Violations {
         &mut self,
         value: &str,
         shown: &str,
-        at: &str,
+        at: impl fmt::Display,
         min: Option<usize>,
         max: Option<usize>,
     ) {
@@ -60,7 +74,13 @@ impl Violations {
     }
 
     /// A list or map's element count, `min..=max` (the list itself is shown as `[...]`).
-    pub fn count(&mut self, n: usize, at: &str, min: Option<usize>, max: Option<usize>) {
+    pub fn count(
+        &mut self,
+        n: usize,
+        at: impl fmt::Display,
+        min: Option<usize>,
+        max: Option<usize>,
+    ) {
         if let Some(min) = min.filter(|&m| n < m) {
             self.push(
                 Some("[...]"),
@@ -77,7 +97,7 @@ impl Violations {
     }
 
     /// A modeled regular expression (`ok` is whether the value fully matched it).
-    pub fn pattern(&mut self, ok: bool, shown: &str, at: &str, pattern: &str) {
+    pub fn pattern(&mut self, ok: bool, shown: &str, at: impl fmt::Display, pattern: &str) {
         if !ok {
             self.push(
                 Some(shown),
@@ -88,7 +108,7 @@ impl Violations {
     }
 
     /// A modeled enum.
-    pub fn one_of(&mut self, value: &str, at: &str, allowed: &[&str]) {
+    pub fn one_of(&mut self, value: &str, at: impl fmt::Display, allowed: &[&str]) {
         if !allowed.contains(&value) {
             self.push(
                 Some(value),
@@ -102,7 +122,7 @@ impl Violations {
     }
 
     /// A numeric range, `min..=max`.
-    pub fn range(&mut self, n: i64, at: &str, min: Option<i64>, max: Option<i64>) {
+    pub fn range(&mut self, n: i64, at: impl fmt::Display, min: Option<i64>, max: Option<i64>) {
         if let Some(min) = min.filter(|&m| n < m) {
             self.push(
                 Some(&n.to_string()),
@@ -119,7 +139,7 @@ impl Violations {
     }
 
     /// An integer member; a value that does not parse is refused at once.
-    pub fn int(&mut self, raw: Option<&str>, at: &str) -> WireResult<Option<i64>> {
+    pub fn int(&mut self, raw: Option<&str>, at: impl fmt::Display) -> WireResult<Option<i64>> {
         let Some(raw) = raw else { return Ok(None) };
         raw.trim().parse().map(Some).map_err(|_| {
             WireError::new(
@@ -130,7 +150,11 @@ impl Violations {
     }
 
     /// A boolean member (`true`/`false`, any case); anything else is refused at once.
-    pub fn boolean(&mut self, raw: Option<&str>, at: &str) -> WireResult<Option<bool>> {
+    pub fn boolean(
+        &mut self,
+        raw: Option<&str>,
+        at: impl fmt::Display,
+    ) -> WireResult<Option<bool>> {
         match raw {
             None => Ok(None),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
@@ -159,7 +183,7 @@ impl Violations {
 }
 
 /// The error for one absent required member, as a single-violation `ValidationError`.
-pub fn missing(at: &str) -> WireError {
+pub fn missing(at: impl fmt::Display) -> WireError {
     let mut v = Violations::new();
     v.null(at);
     v.finish().err().unwrap_or_else(|| {

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use crate::error::WireResult;
 use crate::query::Params;
-use crate::validate::{compile, Violations};
+use crate::validate::{compile, At, Violations};
 use crate::xml::Xml;
 use crate::{Input, Output};
 
@@ -149,21 +149,21 @@ impl AddClientIDToOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
             .unwrap_or_default();
         let m_client_id = p.get("ClientID");
         if let Some(s) = m_client_id {
-            v.length(s, s, &format!("{at}clientID"), Some(1), Some(255));
+            v.length(s, s, At(at, "clientID"), Some(1), Some(255));
         } else {
-            v.null(&format!("{at}clientID"));
+            v.null(At(at, "clientID"));
         }
         let m_client_id = m_client_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -191,31 +191,25 @@ impl AddRoleToInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
             .unwrap_or_default();
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -243,18 +237,18 @@ impl AddUserToGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -282,17 +276,17 @@ impl AttachGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -320,17 +314,17 @@ impl AttachRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -358,17 +352,17 @@ impl AttachUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -455,40 +449,28 @@ impl ChangePasswordRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_old_password = p.get("OldPassword");
         if let Some(s) = m_old_password {
-            v.length(
-                s,
-                "<sensitive>",
-                &format!("{at}oldPassword"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, "<sensitive>", At(at, "oldPassword"), Some(1), Some(128));
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}oldPassword"),
+                At(at, "oldPassword"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}oldPassword"));
+            v.null(At(at, "oldPassword"));
         }
         let m_old_password = m_old_password.map(str::to_owned).unwrap_or_default();
         let m_new_password = p.get("NewPassword");
         if let Some(s) = m_new_password {
-            v.length(
-                s,
-                "<sensitive>",
-                &format!("{at}newPassword"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, "<sensitive>", At(at, "newPassword"), Some(1), Some(128));
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}newPassword"),
+                At(at, "newPassword"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}newPassword"));
+            v.null(At(at, "newPassword"));
         }
         let m_new_password = m_new_password.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -518,7 +500,7 @@ impl ContextEntry {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_context_key_name = p.get("ContextKeyName");
         if let Some(s) = m_context_key_name {
-            v.length(s, s, &format!("{at}contextKeyName"), Some(5), Some(256));
+            v.length(s, s, At(at, "contextKeyName"), Some(5), Some(256));
         }
         let m_context_key_name = m_context_key_name.map(str::to_owned);
         let m_context_key_values = p.list("ContextKeyValues")?;
@@ -526,7 +508,7 @@ impl ContextEntry {
         if let Some(s) = m_context_key_type {
             v.one_of(
                 s,
-                &format!("{at}contextKeyType"),
+                At(at, "contextKeyType"),
                 &[
                     "string",
                     "stringList",
@@ -569,8 +551,8 @@ impl CreateAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         Ok(Self {
@@ -617,15 +599,15 @@ impl CreateAccountAliasRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_account_alias = p.get("AccountAlias");
         if let Some(s) = m_account_alias {
-            v.length(s, s, &format!("{at}accountAlias"), Some(3), Some(63));
+            v.length(s, s, At(at, "accountAlias"), Some(3), Some(63));
             v.pattern(
                 pattern_2(s),
                 s,
-                &format!("{at}accountAlias"),
+                At(at, "accountAlias"),
                 "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
             );
         } else {
-            v.null(&format!("{at}accountAlias"));
+            v.null(At(at, "accountAlias"));
         }
         let m_account_alias = m_account_alias.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -652,21 +634,21 @@ impl CreateGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_path = m_path.map(str::to_owned);
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -716,32 +698,26 @@ impl CreateInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
             .unwrap_or_default();
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
@@ -758,7 +734,7 @@ impl CreateInstanceProfileRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             instance_profile_name: m_instance_profile_name,
@@ -809,30 +785,24 @@ impl CreateLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_password = p.get("Password");
         if let Some(s) = m_password {
-            v.length(
-                s,
-                "<sensitive>",
-                &format!("{at}password"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, "<sensitive>", At(at, "password"), Some(1), Some(128));
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}password"),
+                At(at, "password"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_password = m_password.map(str::to_owned);
         let m_password_reset_required = v.boolean(
             p.get("PasswordResetRequired"),
-            &format!("{at}passwordResetRequired"),
+            At(at, "passwordResetRequired"),
         )?;
         Ok(Self {
             user_name: m_user_name,
@@ -883,9 +853,9 @@ impl CreateOpenIDConnectProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_url = p.get("Url");
         if let Some(s) = m_url {
-            v.length(s, s, &format!("{at}url"), Some(1), Some(255));
+            v.length(s, s, At(at, "url"), Some(1), Some(255));
         } else {
-            v.null(&format!("{at}url"));
+            v.null(At(at, "url"));
         }
         let m_url = m_url.map(str::to_owned).unwrap_or_default();
         let m_client_id_list = p.list("ClientIDList")?;
@@ -916,7 +886,7 @@ impl CreateOpenIDConnectProviderRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             url: m_url,
@@ -988,19 +958,19 @@ impl CreatePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
             );
         }
@@ -1010,23 +980,23 @@ impl CreatePolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, At(at, "description"), None, Some(1000));
         }
         let m_description = m_description.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1041,7 +1011,7 @@ impl CreatePolicyRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             policy_name: m_policy_name,
@@ -1095,9 +1065,9 @@ impl CreatePolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_policy_document = p.get("PolicyDocument");
@@ -1105,21 +1075,21 @@ impl CreatePolicyVersionRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
-        let m_set_as_default = v.boolean(p.get("SetAsDefault"), &format!("{at}setAsDefault"))?;
+        let m_set_as_default = v.boolean(p.get("SetAsDefault"), At(at, "setAsDefault"))?;
         Ok(Self {
             policy_arn: m_policy_arn,
             policy_document: m_policy_document,
@@ -1182,21 +1152,21 @@ impl CreateRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_path = m_path.map(str::to_owned);
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_assume_role_policy_document = p.get("AssumeRolePolicyDocument");
@@ -1204,54 +1174,41 @@ impl CreateRoleRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}assumeRolePolicyDocument"),
+                At(at, "assumeRolePolicyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}assumeRolePolicyDocument"),
+                At(at, "assumeRolePolicyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}assumeRolePolicyDocument"));
+            v.null(At(at, "assumeRolePolicyDocument"));
         }
         let m_assume_role_policy_document = m_assume_role_policy_document
             .map(str::to_owned)
             .unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
-                &format!("{at}description"),
+                At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
             );
         }
         let m_description = m_description.map(str::to_owned);
-        let m_max_session_duration = v.int(
-            p.get("MaxSessionDuration"),
-            &format!("{at}maxSessionDuration"),
-        )?;
+        let m_max_session_duration =
+            v.int(p.get("MaxSessionDuration"), At(at, "maxSessionDuration"))?;
         if let Some(n) = m_max_session_duration {
-            v.range(
-                n,
-                &format!("{at}maxSessionDuration"),
-                Some(3600),
-                Some(43200),
-            );
+            v.range(n, At(at, "maxSessionDuration"), Some(3600), Some(43200));
         }
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(
-                s,
-                s,
-                &format!("{at}permissionsBoundary"),
-                Some(20),
-                Some(2048),
-            );
+            v.length(s, s, At(at, "permissionsBoundary"), Some(20), Some(2048));
         }
         let m_permissions_boundary = m_permissions_boundary.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1266,7 +1223,7 @@ impl CreateRoleRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             path: m_path,
@@ -1332,22 +1289,22 @@ impl CreateSAMLProviderRequest {
             v.length(
                 s,
                 "<metadata>",
-                &format!("{at}sAMLMetadataDocument"),
+                At(at, "sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
             );
         } else {
-            v.null(&format!("{at}sAMLMetadataDocument"));
+            v.null(At(at, "sAMLMetadataDocument"));
         }
         let m_saml_metadata_document = m_saml_metadata_document
             .map(str::to_owned)
             .unwrap_or_default();
         let m_name = p.get("Name");
         if let Some(s) = m_name {
-            v.length(s, s, &format!("{at}name"), Some(1), Some(128));
-            v.pattern(pattern_6(s), s, &format!("{at}name"), "[\\w._-]+");
+            v.length(s, s, At(at, "name"), Some(1), Some(128));
+            v.pattern(pattern_6(s), s, At(at, "name"), "[\\w._-]+");
         } else {
-            v.null(&format!("{at}name"));
+            v.null(At(at, "name"));
         }
         let m_name = m_name.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -1362,13 +1319,13 @@ impl CreateSAMLProviderRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         let m_assertion_encryption_mode = p.get("AssertionEncryptionMode");
         if let Some(s) = m_assertion_encryption_mode {
             v.one_of(
                 s,
-                &format!("{at}assertionEncryptionMode"),
+                At(at, "assertionEncryptionMode"),
                 &["Required", "Allowed"],
             );
         }
@@ -1378,14 +1335,14 @@ impl CreateSAMLProviderRequest {
             v.length(
                 s,
                 "<sensitive>",
-                &format!("{at}addPrivateKey"),
+                At(at, "addPrivateKey"),
                 Some(1),
                 Some(16384),
             );
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}addPrivateKey"),
+                At(at, "addPrivateKey"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
@@ -1455,32 +1412,26 @@ impl CreateUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_path = m_path.map(str::to_owned);
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(
-                s,
-                s,
-                &format!("{at}permissionsBoundary"),
-                Some(20),
-                Some(2048),
-            );
+            v.length(s, s, At(at, "permissionsBoundary"), Some(20), Some(2048));
         }
         let m_permissions_boundary = m_permissions_boundary.map(str::to_owned);
         let m_tags = match p.struct_list("Tags")? {
@@ -1495,7 +1446,7 @@ impl CreateUserRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             path: m_path,
@@ -1548,26 +1499,26 @@ impl CreateVirtualMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path = p.get("Path");
         if let Some(s) = m_path {
-            v.length(s, s, &format!("{at}path"), Some(1), Some(512));
+            v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}path"),
+                At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_path = m_path.map(str::to_owned);
         let m_virtual_mfa_device_name = p.get("VirtualMFADeviceName");
         if let Some(s) = m_virtual_mfa_device_name {
-            v.length(s, s, &format!("{at}virtualMFADeviceName"), Some(1), None);
+            v.length(s, s, At(at, "virtualMFADeviceName"), Some(1), None);
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}virtualMFADeviceName"),
+                At(at, "virtualMFADeviceName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}virtualMFADeviceName"));
+            v.null(At(at, "virtualMFADeviceName"));
         }
         let m_virtual_mfa_device_name = m_virtual_mfa_device_name
             .map(str::to_owned)
@@ -1584,7 +1535,7 @@ impl CreateVirtualMFADeviceRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             path: m_path,
@@ -1633,21 +1584,16 @@ impl DeactivateMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1675,16 +1621,16 @@ impl DeleteAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
+            v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
+            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
-            v.null(&format!("{at}accessKeyId"));
+            v.null(At(at, "accessKeyId"));
         }
         let m_access_key_id = m_access_key_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1711,15 +1657,15 @@ impl DeleteAccountAliasRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_account_alias = p.get("AccountAlias");
         if let Some(s) = m_account_alias {
-            v.length(s, s, &format!("{at}accountAlias"), Some(3), Some(63));
+            v.length(s, s, At(at, "accountAlias"), Some(3), Some(63));
             v.pattern(
                 pattern_2(s),
                 s,
-                &format!("{at}accountAlias"),
+                At(at, "accountAlias"),
                 "^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
             );
         } else {
-            v.null(&format!("{at}accountAlias"));
+            v.null(At(at, "accountAlias"));
         }
         let m_account_alias = m_account_alias.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1746,18 +1692,18 @@ impl DeleteGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1784,10 +1730,10 @@ impl DeleteGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1813,21 +1759,15 @@ impl DeleteInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
@@ -1855,8 +1795,8 @@ impl DeleteLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         Ok(Self {
@@ -1885,12 +1825,12 @@ impl DeleteOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
@@ -1918,9 +1858,9 @@ impl DeletePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1947,9 +1887,9 @@ impl DeletePolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_version_id = p.get("VersionId");
@@ -1957,11 +1897,11 @@ impl DeletePolicyVersionRequest {
             v.pattern(
                 pattern_9(s),
                 s,
-                &format!("{at}versionId"),
+                At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
             );
         } else {
-            v.null(&format!("{at}versionId"));
+            v.null(At(at, "versionId"));
         }
         let m_version_id = m_version_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1988,10 +1928,10 @@ impl DeleteRolePermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2018,18 +1958,18 @@ impl DeleteRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2056,10 +1996,10 @@ impl DeleteRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2085,9 +2025,9 @@ impl DeleteSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2113,10 +2053,10 @@ impl DeleteUserPermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2143,18 +2083,18 @@ impl DeleteUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2181,10 +2121,10 @@ impl DeleteUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2210,15 +2150,10 @@ impl DeleteVirtualMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2245,17 +2180,17 @@ impl DetachGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2283,17 +2218,17 @@ impl DetachRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2321,17 +2256,17 @@ impl DetachUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2368,49 +2303,34 @@ impl EnableMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
-            v.length(s, s, &format!("{at}authenticationCode1"), Some(6), Some(6));
-            v.pattern(
-                pattern_10(s),
-                s,
-                &format!("{at}authenticationCode1"),
-                "[\\d]+",
-            );
+            v.length(s, s, At(at, "authenticationCode1"), Some(6), Some(6));
+            v.pattern(pattern_10(s), s, At(at, "authenticationCode1"), "[\\d]+");
         } else {
-            v.null(&format!("{at}authenticationCode1"));
+            v.null(At(at, "authenticationCode1"));
         }
         let m_authentication_code1 = m_authentication_code1
             .map(str::to_owned)
             .unwrap_or_default();
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
-            v.length(s, s, &format!("{at}authenticationCode2"), Some(6), Some(6));
-            v.pattern(
-                pattern_10(s),
-                s,
-                &format!("{at}authenticationCode2"),
-                "[\\d]+",
-            );
+            v.length(s, s, At(at, "authenticationCode2"), Some(6), Some(6));
+            v.pattern(pattern_10(s), s, At(at, "authenticationCode2"), "[\\d]+");
         } else {
-            v.null(&format!("{at}authenticationCode2"));
+            v.null(At(at, "authenticationCode2"));
         }
         let m_authentication_code2 = m_authentication_code2
             .map(str::to_owned)
@@ -2562,10 +2482,10 @@ impl GetAccessKeyLastUsedRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
+            v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
+            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
-            v.null(&format!("{at}accessKeyId"));
+            v.null(At(at, "accessKeyId"));
         }
         let m_access_key_id = m_access_key_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -2639,19 +2559,14 @@ impl GetAccountAuthorizationDetailsRequest {
                 );
             }
         }
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         Ok(Self {
@@ -2820,7 +2735,7 @@ impl GetContextKeysForCustomPolicyRequest {
             }
         }
         if m_policy_input_list.is_none() {
-            v.null(&format!("{at}policyInputList"));
+            v.null(At(at, "policyInputList"));
         }
         let m_policy_input_list = m_policy_input_list.unwrap_or_default();
         Ok(Self {
@@ -2872,9 +2787,9 @@ impl GetContextKeysForPrincipalPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_source_arn = p.get("PolicySourceArn");
         if let Some(s) = m_policy_source_arn {
-            v.length(s, s, &format!("{at}policySourceArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policySourceArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policySourceArn"));
+            v.null(At(at, "policySourceArn"));
         }
         let m_policy_source_arn = m_policy_source_arn.map(str::to_owned).unwrap_or_default();
         let m_policy_input_list = p.list("PolicyInputList")?;
@@ -2949,18 +2864,18 @@ impl GetGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3016,26 +2931,21 @@ impl GetGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             group_name: m_group_name,
@@ -3104,21 +3014,15 @@ impl GetInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
@@ -3167,8 +3071,8 @@ impl GetLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         Ok(Self {
@@ -3216,21 +3120,16 @@ impl GetMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         Ok(Self {
@@ -3304,12 +3203,12 @@ impl GetOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
@@ -3400,9 +3299,9 @@ impl GetPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3452,9 +3351,9 @@ impl GetPolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_version_id = p.get("VersionId");
@@ -3462,11 +3361,11 @@ impl GetPolicyVersionRequest {
             v.pattern(
                 pattern_9(s),
                 s,
-                &format!("{at}versionId"),
+                At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
             );
         } else {
-            v.null(&format!("{at}versionId"));
+            v.null(At(at, "versionId"));
         }
         let m_version_id = m_version_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3517,18 +3416,18 @@ impl GetRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3582,10 +3481,10 @@ impl GetRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3632,9 +3531,9 @@ impl GetSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3734,18 +3633,18 @@ impl GetUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -3799,8 +3698,8 @@ impl GetUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         Ok(Self {
@@ -4017,24 +3916,19 @@ impl ListAccessKeysRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -4099,18 +3993,13 @@ impl ListAccountAliasesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             marker: m_marker,
@@ -4174,37 +4063,32 @@ impl ListAttachedGroupPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             group_name: m_group_name,
@@ -4274,37 +4158,32 @@ impl ListAttachedRolePoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             role_name: m_role_name,
@@ -4374,37 +4253,32 @@ impl ListAttachedUserPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -4483,16 +4357,16 @@ impl ListEntitiesForPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_entity_filter = p.get("EntityFilter");
         if let Some(s) = m_entity_filter {
             v.one_of(
                 s,
-                &format!("{at}entityFilter"),
+                At(at, "entityFilter"),
                 &[
                     "User",
                     "Role",
@@ -4505,11 +4379,11 @@ impl ListEntitiesForPolicyRequest {
         let m_entity_filter = m_entity_filter.map(str::to_owned);
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
@@ -4518,25 +4392,20 @@ impl ListEntitiesForPolicyRequest {
         if let Some(s) = m_policy_usage_filter {
             v.one_of(
                 s,
-                &format!("{at}policyUsageFilter"),
+                At(at, "policyUsageFilter"),
                 &["PermissionsPolicy", "PermissionsBoundary"],
             );
         }
         let m_policy_usage_filter = m_policy_usage_filter.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             policy_arn: m_policy_arn,
@@ -4635,26 +4504,21 @@ impl ListGroupPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             group_name: m_group_name,
@@ -4718,26 +4582,21 @@ impl ListGroupsForUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -4803,29 +4662,24 @@ impl ListGroupsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             path_prefix: m_path_prefix,
@@ -4891,39 +4745,28 @@ impl ListInstanceProfileTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
             .unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             instance_profile_name: m_instance_profile_name,
@@ -4989,26 +4832,21 @@ impl ListInstanceProfilesForRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             role_name: m_role_name,
@@ -5074,29 +4912,24 @@ impl ListInstanceProfilesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             path_prefix: m_path_prefix,
@@ -5162,31 +4995,21 @@ impl ListMFADeviceTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             serial_number: m_serial_number,
@@ -5252,24 +5075,19 @@ impl ListMFADevicesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -5339,30 +5157,25 @@ impl ListOpenIDConnectProviderTagsRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
             .unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             open_id_connect_provider_arn: m_open_id_connect_provider_arn,
@@ -5485,17 +5298,17 @@ impl ListPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_scope = p.get("Scope");
         if let Some(s) = m_scope {
-            v.one_of(s, &format!("{at}scope"), &["All", "AWS", "Local"]);
+            v.one_of(s, At(at, "scope"), &["All", "AWS", "Local"]);
         }
         let m_scope = m_scope.map(str::to_owned);
-        let m_only_attached = v.boolean(p.get("OnlyAttached"), &format!("{at}onlyAttached"))?;
+        let m_only_attached = v.boolean(p.get("OnlyAttached"), At(at, "onlyAttached"))?;
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_4(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
             );
         }
@@ -5504,25 +5317,20 @@ impl ListPoliciesRequest {
         if let Some(s) = m_policy_usage_filter {
             v.one_of(
                 s,
-                &format!("{at}policyUsageFilter"),
+                At(at, "policyUsageFilter"),
                 &["PermissionsPolicy", "PermissionsBoundary"],
             );
         }
         let m_policy_usage_filter = m_policy_usage_filter.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             scope: m_scope,
@@ -5593,25 +5401,20 @@ impl ListPolicyTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             policy_arn: m_policy_arn,
@@ -5677,25 +5480,20 @@ impl ListPolicyVersionsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             policy_arn: m_policy_arn,
@@ -5763,26 +5561,21 @@ impl ListRolePoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             role_name: m_role_name,
@@ -5846,26 +5639,21 @@ impl ListRoleTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             role_name: m_role_name,
@@ -5931,29 +5719,24 @@ impl ListRolesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             path_prefix: m_path_prefix,
@@ -6019,25 +5802,20 @@ impl ListSAMLProviderTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             saml_provider_arn: m_saml_provider_arn,
@@ -6148,24 +5926,19 @@ impl ListSSHPublicKeysRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -6233,29 +6006,24 @@ impl ListServerCertificatesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             path_prefix: m_path_prefix,
@@ -6325,27 +6093,22 @@ impl ListServiceSpecificCredentialsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_service_name = p.get("ServiceName");
         let m_service_name = m_service_name.map(str::to_owned);
-        let m_all_users = v.boolean(p.get("AllUsers"), &format!("{at}allUsers"))?;
+        let m_all_users = v.boolean(p.get("AllUsers"), At(at, "allUsers"))?;
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -6416,24 +6179,19 @@ impl ListSigningCertificatesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -6499,26 +6257,21 @@ impl ListUserPoliciesRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -6582,26 +6335,21 @@ impl ListUserTagsRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             user_name: m_user_name,
@@ -6667,29 +6415,24 @@ impl ListUsersRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_path_prefix = p.get("PathPrefix");
         if let Some(s) = m_path_prefix {
-            v.length(s, s, &format!("{at}pathPrefix"), Some(1), Some(512));
+            v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
                 pattern_12(s),
                 s,
-                &format!("{at}pathPrefix"),
+                At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
             );
         }
         let m_path_prefix = m_path_prefix.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             path_prefix: m_path_prefix,
@@ -6757,25 +6500,20 @@ impl ListVirtualMFADevicesRequest {
         if let Some(s) = m_assignment_status {
             v.one_of(
                 s,
-                &format!("{at}assignmentStatus"),
+                At(at, "assignmentStatus"),
                 &["Assigned", "Unassigned", "Any"],
             );
         }
         let m_assignment_status = m_assignment_status.map(str::to_owned);
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         Ok(Self {
             assignment_status: m_assignment_status,
@@ -7408,18 +7146,18 @@ impl PutGroupPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         let m_policy_document = p.get("PolicyDocument");
@@ -7427,18 +7165,18 @@ impl PutGroupPolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7467,23 +7205,17 @@ impl PutRolePermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(
-                s,
-                s,
-                &format!("{at}permissionsBoundary"),
-                Some(20),
-                Some(2048),
-            );
+            v.length(s, s, At(at, "permissionsBoundary"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}permissionsBoundary"));
+            v.null(At(at, "permissionsBoundary"));
         }
         let m_permissions_boundary = m_permissions_boundary
             .map(str::to_owned)
@@ -7514,18 +7246,18 @@ impl PutRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         let m_policy_document = p.get("PolicyDocument");
@@ -7533,18 +7265,18 @@ impl PutRolePolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7573,23 +7305,17 @@ impl PutUserPermissionsBoundaryRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_permissions_boundary = p.get("PermissionsBoundary");
         if let Some(s) = m_permissions_boundary {
-            v.length(
-                s,
-                s,
-                &format!("{at}permissionsBoundary"),
-                Some(20),
-                Some(2048),
-            );
+            v.length(s, s, At(at, "permissionsBoundary"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}permissionsBoundary"));
+            v.null(At(at, "permissionsBoundary"));
         }
         let m_permissions_boundary = m_permissions_boundary
             .map(str::to_owned)
@@ -7620,18 +7346,18 @@ impl PutUserPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_policy_name = p.get("PolicyName");
         if let Some(s) = m_policy_name {
-            v.length(s, s, &format!("{at}policyName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}policyName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "policyName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "policyName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}policyName"));
+            v.null(At(at, "policyName"));
         }
         let m_policy_name = m_policy_name.map(str::to_owned).unwrap_or_default();
         let m_policy_document = p.get("PolicyDocument");
@@ -7639,18 +7365,18 @@ impl PutUserPolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7682,21 +7408,21 @@ impl RemoveClientIDFromOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
             .unwrap_or_default();
         let m_client_id = p.get("ClientID");
         if let Some(s) = m_client_id {
-            v.length(s, s, &format!("{at}clientID"), Some(1), Some(255));
+            v.length(s, s, At(at, "clientID"), Some(1), Some(255));
         } else {
-            v.null(&format!("{at}clientID"));
+            v.null(At(at, "clientID"));
         }
         let m_client_id = m_client_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7724,31 +7450,25 @@ impl RemoveRoleFromInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
             .unwrap_or_default();
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7776,18 +7496,18 @@ impl RemoveUserFromGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -7894,49 +7614,34 @@ impl ResyncMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
-            v.length(s, s, &format!("{at}authenticationCode1"), Some(6), Some(6));
-            v.pattern(
-                pattern_10(s),
-                s,
-                &format!("{at}authenticationCode1"),
-                "[\\d]+",
-            );
+            v.length(s, s, At(at, "authenticationCode1"), Some(6), Some(6));
+            v.pattern(pattern_10(s), s, At(at, "authenticationCode1"), "[\\d]+");
         } else {
-            v.null(&format!("{at}authenticationCode1"));
+            v.null(At(at, "authenticationCode1"));
         }
         let m_authentication_code1 = m_authentication_code1
             .map(str::to_owned)
             .unwrap_or_default();
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
-            v.length(s, s, &format!("{at}authenticationCode2"), Some(6), Some(6));
-            v.pattern(
-                pattern_10(s),
-                s,
-                &format!("{at}authenticationCode2"),
-                "[\\d]+",
-            );
+            v.length(s, s, At(at, "authenticationCode2"), Some(6), Some(6));
+            v.pattern(pattern_10(s), s, At(at, "authenticationCode2"), "[\\d]+");
         } else {
-            v.null(&format!("{at}authenticationCode2"));
+            v.null(At(at, "authenticationCode2"));
         }
         let m_authentication_code2 = m_authentication_code2
             .map(str::to_owned)
@@ -8396,9 +8101,9 @@ impl SetDefaultPolicyVersionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_version_id = p.get("VersionId");
@@ -8406,11 +8111,11 @@ impl SetDefaultPolicyVersionRequest {
             v.pattern(
                 pattern_9(s),
                 s,
-                &format!("{at}versionId"),
+                At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
             );
         } else {
-            v.null(&format!("{at}versionId"));
+            v.null(At(at, "versionId"));
         }
         let m_version_id = m_version_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -8513,7 +8218,7 @@ impl SimulateCustomPolicyRequest {
             }
         }
         if m_policy_input_list.is_none() {
-            v.null(&format!("{at}policyInputList"));
+            v.null(At(at, "policyInputList"));
         }
         let m_policy_input_list = m_policy_input_list.unwrap_or_default();
         let m_permissions_boundary_policy_input_list =
@@ -8540,7 +8245,7 @@ impl SimulateCustomPolicyRequest {
             }
         }
         if m_action_names.is_none() {
-            v.null(&format!("{at}actionNames"));
+            v.null(At(at, "actionNames"));
         }
         let m_action_names = m_action_names.unwrap_or_default();
         let m_resource_arns = p.list("ResourceArns")?;
@@ -8556,26 +8261,26 @@ impl SimulateCustomPolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}resourcePolicy"),
+                At(at, "resourcePolicy"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}resourcePolicy"),
+                At(at, "resourcePolicy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_resource_policy = m_resource_policy.map(str::to_owned);
         let m_resource_owner = p.get("ResourceOwner");
         if let Some(s) = m_resource_owner {
-            v.length(s, s, &format!("{at}resourceOwner"), Some(1), Some(2048));
+            v.length(s, s, At(at, "resourceOwner"), Some(1), Some(2048));
         }
         let m_resource_owner = m_resource_owner.map(str::to_owned);
         let m_caller_arn = p.get("CallerArn");
         if let Some(s) = m_caller_arn {
-            v.length(s, s, &format!("{at}callerArn"), Some(1), Some(2048));
+            v.length(s, s, At(at, "callerArn"), Some(1), Some(2048));
         }
         let m_caller_arn = m_caller_arn.map(str::to_owned);
         let m_context_entries = match p.struct_list("ContextEntries")? {
@@ -8591,28 +8296,17 @@ impl SimulateCustomPolicyRequest {
         };
         let m_resource_handling_option = p.get("ResourceHandlingOption");
         if let Some(s) = m_resource_handling_option {
-            v.length(
-                s,
-                s,
-                &format!("{at}resourceHandlingOption"),
-                Some(1),
-                Some(64),
-            );
+            v.length(s, s, At(at, "resourceHandlingOption"), Some(1), Some(64));
         }
         let m_resource_handling_option = m_resource_handling_option.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         Ok(Self {
@@ -8711,9 +8405,9 @@ impl SimulatePrincipalPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_source_arn = p.get("PolicySourceArn");
         if let Some(s) = m_policy_source_arn {
-            v.length(s, s, &format!("{at}policySourceArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policySourceArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policySourceArn"));
+            v.null(At(at, "policySourceArn"));
         }
         let m_policy_source_arn = m_policy_source_arn.map(str::to_owned).unwrap_or_default();
         let m_policy_input_list = p.list("PolicyInputList")?;
@@ -8754,7 +8448,7 @@ impl SimulatePrincipalPolicyRequest {
             }
         }
         if m_action_names.is_none() {
-            v.null(&format!("{at}actionNames"));
+            v.null(At(at, "actionNames"));
         }
         let m_action_names = m_action_names.unwrap_or_default();
         let m_resource_arns = p.list("ResourceArns")?;
@@ -8770,26 +8464,26 @@ impl SimulatePrincipalPolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}resourcePolicy"),
+                At(at, "resourcePolicy"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}resourcePolicy"),
+                At(at, "resourcePolicy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_resource_policy = m_resource_policy.map(str::to_owned);
         let m_resource_owner = p.get("ResourceOwner");
         if let Some(s) = m_resource_owner {
-            v.length(s, s, &format!("{at}resourceOwner"), Some(1), Some(2048));
+            v.length(s, s, At(at, "resourceOwner"), Some(1), Some(2048));
         }
         let m_resource_owner = m_resource_owner.map(str::to_owned);
         let m_caller_arn = p.get("CallerArn");
         if let Some(s) = m_caller_arn {
-            v.length(s, s, &format!("{at}callerArn"), Some(1), Some(2048));
+            v.length(s, s, At(at, "callerArn"), Some(1), Some(2048));
         }
         let m_caller_arn = m_caller_arn.map(str::to_owned);
         let m_context_entries = match p.struct_list("ContextEntries")? {
@@ -8805,28 +8499,17 @@ impl SimulatePrincipalPolicyRequest {
         };
         let m_resource_handling_option = p.get("ResourceHandlingOption");
         if let Some(s) = m_resource_handling_option {
-            v.length(
-                s,
-                s,
-                &format!("{at}resourceHandlingOption"),
-                Some(1),
-                Some(64),
-            );
+            v.length(s, s, At(at, "resourceHandlingOption"), Some(1), Some(64));
         }
         let m_resource_handling_option = m_resource_handling_option.map(str::to_owned);
-        let m_max_items = v.int(p.get("MaxItems"), &format!("{at}maxItems"))?;
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
         if let Some(n) = m_max_items {
-            v.range(n, &format!("{at}maxItems"), Some(1), Some(1000));
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
         }
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
-            v.length(s, s, &format!("{at}marker"), Some(1), Some(320));
-            v.pattern(
-                pattern_11(s),
-                s,
-                &format!("{at}marker"),
-                "[\\u0020-\\u00FF]+",
-            );
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         Ok(Self {
@@ -8911,28 +8594,28 @@ impl Tag {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_key = p.get("Key");
         if let Some(s) = m_key {
-            v.length(s, s, &format!("{at}key"), Some(1), Some(128));
+            v.length(s, s, At(at, "key"), Some(1), Some(128));
             v.pattern(
                 pattern_13(s),
                 s,
-                &format!("{at}key"),
+                At(at, "key"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
             );
         } else {
-            v.null(&format!("{at}key"));
+            v.null(At(at, "key"));
         }
         let m_key = m_key.map(str::to_owned).unwrap_or_default();
         let m_value = p.get("Value");
         if let Some(s) = m_value {
-            v.length(s, s, &format!("{at}value"), Some(0), Some(256));
+            v.length(s, s, At(at, "value"), Some(0), Some(256));
             v.pattern(
                 pattern_14(s),
                 s,
-                &format!("{at}value"),
+                At(at, "value"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
             );
         } else {
-            v.null(&format!("{at}value"));
+            v.null(At(at, "value"));
         }
         let m_value = m_value.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -8967,21 +8650,15 @@ impl TagInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
@@ -8998,10 +8675,10 @@ impl TagInstanceProfileRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9029,15 +8706,10 @@ impl TagMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -9052,10 +8724,10 @@ impl TagMFADeviceRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9086,12 +8758,12 @@ impl TagOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
@@ -9108,10 +8780,10 @@ impl TagOpenIDConnectProviderRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9139,9 +8811,9 @@ impl TagPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -9156,10 +8828,10 @@ impl TagPolicyRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9187,10 +8859,10 @@ impl TagRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -9205,10 +8877,10 @@ impl TagRoleRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9236,9 +8908,9 @@ impl TagSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -9253,10 +8925,10 @@ impl TagSAMLProviderRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9284,10 +8956,10 @@ impl TagUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_tags = match p.struct_list("Tags")? {
@@ -9302,10 +8974,10 @@ impl TagUserRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         if m_tags.is_none() {
-            v.null(&format!("{at}tags"));
+            v.null(At(at, "tags"));
         }
         let m_tags = m_tags.unwrap_or_default();
         Ok(Self {
@@ -9333,21 +9005,15 @@ impl UntagInstanceProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_instance_profile_name = p.get("InstanceProfileName");
         if let Some(s) = m_instance_profile_name {
-            v.length(
-                s,
-                s,
-                &format!("{at}instanceProfileName"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, s, At(at, "instanceProfileName"), Some(1), Some(128));
             v.pattern(
                 pattern_0(s),
                 s,
-                &format!("{at}instanceProfileName"),
+                At(at, "instanceProfileName"),
                 "[\\w+=,.@-]+",
             );
         } else {
-            v.null(&format!("{at}instanceProfileName"));
+            v.null(At(at, "instanceProfileName"));
         }
         let m_instance_profile_name = m_instance_profile_name
             .map(str::to_owned)
@@ -9362,10 +9028,10 @@ impl UntagInstanceProfileRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9393,15 +9059,10 @@ impl UntagMFADeviceRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_7(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]+",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
-            v.null(&format!("{at}serialNumber"));
+            v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         let m_tag_keys = p.list("TagKeys")?;
@@ -9414,10 +9075,10 @@ impl UntagMFADeviceRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9448,12 +9109,12 @@ impl UntagOpenIDConnectProviderRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
@@ -9468,10 +9129,10 @@ impl UntagOpenIDConnectProviderRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9499,9 +9160,9 @@ impl UntagPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_policy_arn = p.get("PolicyArn");
         if let Some(s) = m_policy_arn {
-            v.length(s, s, &format!("{at}policyArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "policyArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}policyArn"));
+            v.null(At(at, "policyArn"));
         }
         let m_policy_arn = m_policy_arn.map(str::to_owned).unwrap_or_default();
         let m_tag_keys = p.list("TagKeys")?;
@@ -9514,10 +9175,10 @@ impl UntagPolicyRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9545,10 +9206,10 @@ impl UntagRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_tag_keys = p.list("TagKeys")?;
@@ -9561,10 +9222,10 @@ impl UntagRoleRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9592,9 +9253,9 @@ impl UntagSAMLProviderRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         let m_tag_keys = p.list("TagKeys")?;
@@ -9607,10 +9268,10 @@ impl UntagSAMLProviderRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9638,10 +9299,10 @@ impl UntagUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_tag_keys = p.list("TagKeys")?;
@@ -9654,10 +9315,10 @@ impl UntagUserRequest {
             }
         }
         if let Some(items) = &m_tag_keys {
-            v.count(items.len(), &format!("{at}tagKeys"), None, Some(50));
+            v.count(items.len(), At(at, "tagKeys"), None, Some(50));
         }
         if m_tag_keys.is_none() {
-            v.null(&format!("{at}tagKeys"));
+            v.null(At(at, "tagKeys"));
         }
         let m_tag_keys = m_tag_keys.unwrap_or_default();
         Ok(Self {
@@ -9686,27 +9347,23 @@ impl UpdateAccessKeyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         }
         let m_user_name = m_user_name.map(str::to_owned);
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, &format!("{at}accessKeyId"), "[\\w]+");
+            v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
+            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
-            v.null(&format!("{at}accessKeyId"));
+            v.null(At(at, "accessKeyId"));
         }
         let m_access_key_id = m_access_key_id.map(str::to_owned).unwrap_or_default();
         let m_status = p.get("Status");
         if let Some(s) = m_status {
-            v.one_of(
-                s,
-                &format!("{at}status"),
-                &["Active", "Inactive", "Expired"],
-            );
+            v.one_of(s, At(at, "status"), &["Active", "Inactive", "Expired"]);
         } else {
-            v.null(&format!("{at}status"));
+            v.null(At(at, "status"));
         }
         let m_status = m_status.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -9752,44 +9409,37 @@ impl UpdateAccountPasswordPolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_minimum_password_length = v.int(
             p.get("MinimumPasswordLength"),
-            &format!("{at}minimumPasswordLength"),
+            At(at, "minimumPasswordLength"),
         )?;
         if let Some(n) = m_minimum_password_length {
-            v.range(n, &format!("{at}minimumPasswordLength"), Some(6), Some(128));
+            v.range(n, At(at, "minimumPasswordLength"), Some(6), Some(128));
         }
-        let m_require_symbols =
-            v.boolean(p.get("RequireSymbols"), &format!("{at}requireSymbols"))?;
-        let m_require_numbers =
-            v.boolean(p.get("RequireNumbers"), &format!("{at}requireNumbers"))?;
+        let m_require_symbols = v.boolean(p.get("RequireSymbols"), At(at, "requireSymbols"))?;
+        let m_require_numbers = v.boolean(p.get("RequireNumbers"), At(at, "requireNumbers"))?;
         let m_require_uppercase_characters = v.boolean(
             p.get("RequireUppercaseCharacters"),
-            &format!("{at}requireUppercaseCharacters"),
+            At(at, "requireUppercaseCharacters"),
         )?;
         let m_require_lowercase_characters = v.boolean(
             p.get("RequireLowercaseCharacters"),
-            &format!("{at}requireLowercaseCharacters"),
+            At(at, "requireLowercaseCharacters"),
         )?;
         let m_allow_users_to_change_password = v.boolean(
             p.get("AllowUsersToChangePassword"),
-            &format!("{at}allowUsersToChangePassword"),
+            At(at, "allowUsersToChangePassword"),
         )?;
-        let m_max_password_age = v.int(p.get("MaxPasswordAge"), &format!("{at}maxPasswordAge"))?;
+        let m_max_password_age = v.int(p.get("MaxPasswordAge"), At(at, "maxPasswordAge"))?;
         if let Some(n) = m_max_password_age {
-            v.range(n, &format!("{at}maxPasswordAge"), Some(1), Some(1095));
+            v.range(n, At(at, "maxPasswordAge"), Some(1), Some(1095));
         }
         let m_password_reuse_prevention = v.int(
             p.get("PasswordReusePrevention"),
-            &format!("{at}passwordReusePrevention"),
+            At(at, "passwordReusePrevention"),
         )?;
         if let Some(n) = m_password_reuse_prevention {
-            v.range(
-                n,
-                &format!("{at}passwordReusePrevention"),
-                Some(1),
-                Some(24),
-            );
+            v.range(n, At(at, "passwordReusePrevention"), Some(1), Some(24));
         }
-        let m_hard_expiry = v.boolean(p.get("HardExpiry"), &format!("{at}hardExpiry"))?;
+        let m_hard_expiry = v.boolean(p.get("HardExpiry"), At(at, "hardExpiry"))?;
         Ok(Self {
             minimum_password_length: m_minimum_password_length,
             require_symbols: m_require_symbols,
@@ -9822,10 +9472,10 @@ impl UpdateAssumeRolePolicyRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_policy_document = p.get("PolicyDocument");
@@ -9833,18 +9483,18 @@ impl UpdateAssumeRolePolicyRequest {
             v.length(
                 s,
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 Some(1),
                 Some(131072),
             );
             v.pattern(
                 pattern_1(s),
                 "<policy document>",
-                &format!("{at}policyDocument"),
+                At(at, "policyDocument"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         } else {
-            v.null(&format!("{at}policyDocument"));
+            v.null(At(at, "policyDocument"));
         }
         let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -9873,32 +9523,27 @@ impl UpdateGroupRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_group_name = p.get("GroupName");
         if let Some(s) = m_group_name {
-            v.length(s, s, &format!("{at}groupName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}groupName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "groupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "groupName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}groupName"));
+            v.null(At(at, "groupName"));
         }
         let m_group_name = m_group_name.map(str::to_owned).unwrap_or_default();
         let m_new_path = p.get("NewPath");
         if let Some(s) = m_new_path {
-            v.length(s, s, &format!("{at}newPath"), Some(1), Some(512));
+            v.length(s, s, At(at, "newPath"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}newPath"),
+                At(at, "newPath"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_new_path = m_new_path.map(str::to_owned);
         let m_new_group_name = p.get("NewGroupName");
         if let Some(s) = m_new_group_name {
-            v.length(s, s, &format!("{at}newGroupName"), Some(1), Some(128));
-            v.pattern(
-                pattern_0(s),
-                s,
-                &format!("{at}newGroupName"),
-                "[\\w+=,.@-]+",
-            );
+            v.length(s, s, At(at, "newGroupName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "newGroupName"), "[\\w+=,.@-]+");
         }
         let m_new_group_name = m_new_group_name.map(str::to_owned);
         Ok(Self {
@@ -9929,32 +9574,26 @@ impl UpdateLoginProfileRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_password = p.get("Password");
         if let Some(s) = m_password {
-            v.length(
-                s,
-                "<sensitive>",
-                &format!("{at}password"),
-                Some(1),
-                Some(128),
-            );
+            v.length(s, "<sensitive>", At(at, "password"), Some(1), Some(128));
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}password"),
+                At(at, "password"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_password = m_password.map(str::to_owned);
         let m_password_reset_required = v.boolean(
             p.get("PasswordResetRequired"),
-            &format!("{at}passwordResetRequired"),
+            At(at, "passwordResetRequired"),
         )?;
         Ok(Self {
             user_name: m_user_name,
@@ -9985,12 +9624,12 @@ impl UpdateOpenIDConnectProviderThumbprintRequest {
             v.length(
                 s,
                 s,
-                &format!("{at}openIDConnectProviderArn"),
+                At(at, "openIDConnectProviderArn"),
                 Some(20),
                 Some(2048),
             );
         } else {
-            v.null(&format!("{at}openIDConnectProviderArn"));
+            v.null(At(at, "openIDConnectProviderArn"));
         }
         let m_open_id_connect_provider_arn = m_open_id_connect_provider_arn
             .map(str::to_owned)
@@ -10004,7 +9643,7 @@ impl UpdateOpenIDConnectProviderThumbprintRequest {
             }
         }
         if m_thumbprint_list.is_none() {
-            v.null(&format!("{at}thumbprintList"));
+            v.null(At(at, "thumbprintList"));
         }
         let m_thumbprint_list = m_thumbprint_list.unwrap_or_default();
         Ok(Self {
@@ -10032,23 +9671,23 @@ impl UpdateRoleDescriptionRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
-                &format!("{at}description"),
+                At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
             );
         } else {
-            v.null(&format!("{at}description"));
+            v.null(At(at, "description"));
         }
         let m_description = m_description.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -10100,34 +9739,27 @@ impl UpdateRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_name = p.get("RoleName");
         if let Some(s) = m_role_name {
-            v.length(s, s, &format!("{at}roleName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}roleName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "roleName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "roleName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}roleName"));
+            v.null(At(at, "roleName"));
         }
         let m_role_name = m_role_name.map(str::to_owned).unwrap_or_default();
         let m_description = p.get("Description");
         if let Some(s) = m_description {
-            v.length(s, s, &format!("{at}description"), None, Some(1000));
+            v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
                 pattern_5(s),
                 s,
-                &format!("{at}description"),
+                At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
             );
         }
         let m_description = m_description.map(str::to_owned);
-        let m_max_session_duration = v.int(
-            p.get("MaxSessionDuration"),
-            &format!("{at}maxSessionDuration"),
-        )?;
+        let m_max_session_duration =
+            v.int(p.get("MaxSessionDuration"), At(at, "maxSessionDuration"))?;
         if let Some(n) = m_max_session_duration {
-            v.range(
-                n,
-                &format!("{at}maxSessionDuration"),
-                Some(3600),
-                Some(43200),
-            );
+            v.range(n, At(at, "maxSessionDuration"), Some(3600), Some(43200));
         }
         Ok(Self {
             role_name: m_role_name,
@@ -10184,7 +9816,7 @@ impl UpdateSAMLProviderRequest {
             v.length(
                 s,
                 "<metadata>",
-                &format!("{at}sAMLMetadataDocument"),
+                At(at, "sAMLMetadataDocument"),
                 Some(1000),
                 Some(10000000),
             );
@@ -10192,16 +9824,16 @@ impl UpdateSAMLProviderRequest {
         let m_saml_metadata_document = m_saml_metadata_document.map(str::to_owned);
         let m_saml_provider_arn = p.get("SAMLProviderArn");
         if let Some(s) = m_saml_provider_arn {
-            v.length(s, s, &format!("{at}sAMLProviderArn"), Some(20), Some(2048));
+            v.length(s, s, At(at, "sAMLProviderArn"), Some(20), Some(2048));
         } else {
-            v.null(&format!("{at}sAMLProviderArn"));
+            v.null(At(at, "sAMLProviderArn"));
         }
         let m_saml_provider_arn = m_saml_provider_arn.map(str::to_owned).unwrap_or_default();
         let m_assertion_encryption_mode = p.get("AssertionEncryptionMode");
         if let Some(s) = m_assertion_encryption_mode {
             v.one_of(
                 s,
-                &format!("{at}assertionEncryptionMode"),
+                At(at, "assertionEncryptionMode"),
                 &["Required", "Allowed"],
             );
         }
@@ -10211,27 +9843,22 @@ impl UpdateSAMLProviderRequest {
             v.length(
                 s,
                 "<sensitive>",
-                &format!("{at}addPrivateKey"),
+                At(at, "addPrivateKey"),
                 Some(1),
                 Some(16384),
             );
             v.pattern(
                 pattern_1(s),
                 "<sensitive>",
-                &format!("{at}addPrivateKey"),
+                At(at, "addPrivateKey"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_add_private_key = m_add_private_key.map(str::to_owned);
         let m_remove_private_key = p.get("RemovePrivateKey");
         if let Some(s) = m_remove_private_key {
-            v.length(s, s, &format!("{at}removePrivateKey"), Some(22), Some(64));
-            v.pattern(
-                pattern_15(s),
-                s,
-                &format!("{at}removePrivateKey"),
-                "[A-Z0-9]+",
-            );
+            v.length(s, s, At(at, "removePrivateKey"), Some(22), Some(64));
+            v.pattern(pattern_15(s), s, At(at, "removePrivateKey"), "[A-Z0-9]+");
         }
         let m_remove_private_key = m_remove_private_key.map(str::to_owned);
         Ok(Self {
@@ -10284,27 +9911,27 @@ impl UpdateUserRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_user_name = p.get("UserName");
         if let Some(s) = m_user_name {
-            v.length(s, s, &format!("{at}userName"), Some(1), Some(128));
-            v.pattern(pattern_0(s), s, &format!("{at}userName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "userName"), Some(1), Some(128));
+            v.pattern(pattern_0(s), s, At(at, "userName"), "[\\w+=,.@-]+");
         } else {
-            v.null(&format!("{at}userName"));
+            v.null(At(at, "userName"));
         }
         let m_user_name = m_user_name.map(str::to_owned).unwrap_or_default();
         let m_new_path = p.get("NewPath");
         if let Some(s) = m_new_path {
-            v.length(s, s, &format!("{at}newPath"), Some(1), Some(512));
+            v.length(s, s, At(at, "newPath"), Some(1), Some(512));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}newPath"),
+                At(at, "newPath"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
             );
         }
         let m_new_path = m_new_path.map(str::to_owned);
         let m_new_user_name = p.get("NewUserName");
         if let Some(s) = m_new_user_name {
-            v.length(s, s, &format!("{at}newUserName"), Some(1), Some(64));
-            v.pattern(pattern_0(s), s, &format!("{at}newUserName"), "[\\w+=,.@-]+");
+            v.length(s, s, At(at, "newUserName"), Some(1), Some(64));
+            v.pattern(pattern_0(s), s, At(at, "newUserName"), "[\\w+=,.@-]+");
         }
         let m_new_user_name = m_new_user_name.map(str::to_owned);
         Ok(Self {

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use crate::error::WireResult;
 use crate::query::Params;
-use crate::validate::{compile, Violations};
+use crate::validate::{compile, At, Violations};
 use crate::xml::Xml;
 use crate::{Input, Output};
 
@@ -57,23 +57,18 @@ impl AssumeRoleRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "roleArn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
-            v.null(&format!("{at}roleArn"));
+            v.null(At(at, "roleArn"));
         }
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_role_session_name = p.get("RoleSessionName");
         if let Some(s) = m_role_session_name {
-            v.length(s, s, &format!("{at}roleSessionName"), Some(2), Some(64));
-            v.pattern(
-                pattern_1(s),
-                s,
-                &format!("{at}roleSessionName"),
-                "[\\w+=,.@-]*",
-            );
+            v.length(s, s, At(at, "roleSessionName"), Some(2), Some(64));
+            v.pattern(pattern_1(s), s, At(at, "roleSessionName"), "[\\w+=,.@-]*");
         } else {
-            v.null(&format!("{at}roleSessionName"));
+            v.null(At(at, "roleSessionName"));
         }
         let m_role_session_name = m_role_session_name.map(str::to_owned).unwrap_or_default();
         let m_policy_arns = match p.struct_list("PolicyArns")? {
@@ -89,19 +84,18 @@ impl AssumeRoleRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, "<policy>", &format!("{at}policy"), Some(1), None);
+            v.length(s, "<policy>", At(at, "policy"), Some(1), None);
             v.pattern(
                 pattern_2(s),
                 "<policy>",
-                &format!("{at}policy"),
+                At(at, "policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_policy = m_policy.map(str::to_owned);
-        let m_duration_seconds =
-            v.int(p.get("DurationSeconds"), &format!("{at}durationSeconds"))?;
+        let m_duration_seconds = v.int(p.get("DurationSeconds"), At(at, "durationSeconds"))?;
         if let Some(n) = m_duration_seconds {
-            v.range(n, &format!("{at}durationSeconds"), Some(900), Some(43200));
+            v.range(n, At(at, "durationSeconds"), Some(900), Some(43200));
         }
         let m_tags = match p.struct_list("Tags")? {
             Some(items) => {
@@ -115,7 +109,7 @@ impl AssumeRoleRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         let m_transitive_tag_keys = p.list("TransitiveTagKeys")?;
         if let Some(items) = &m_transitive_tag_keys {
@@ -127,50 +121,30 @@ impl AssumeRoleRequest {
             }
         }
         if let Some(items) = &m_transitive_tag_keys {
-            v.count(
-                items.len(),
-                &format!("{at}transitiveTagKeys"),
-                None,
-                Some(50),
-            );
+            v.count(items.len(), At(at, "transitiveTagKeys"), None, Some(50));
         }
         let m_external_id = p.get("ExternalId");
         if let Some(s) = m_external_id {
-            v.length(s, s, &format!("{at}externalId"), Some(2), Some(1224));
-            v.pattern(
-                pattern_4(s),
-                s,
-                &format!("{at}externalId"),
-                "[\\w+=,.@:\\/-]*",
-            );
+            v.length(s, s, At(at, "externalId"), Some(2), Some(1224));
+            v.pattern(pattern_4(s), s, At(at, "externalId"), "[\\w+=,.@:\\/-]*");
         }
         let m_external_id = m_external_id.map(str::to_owned);
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_5(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]*",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_5(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]*");
         }
         let m_serial_number = m_serial_number.map(str::to_owned);
         let m_token_code = p.get("TokenCode");
         if let Some(s) = m_token_code {
-            v.length(s, s, &format!("{at}tokenCode"), Some(6), Some(6));
-            v.pattern(pattern_6(s), s, &format!("{at}tokenCode"), "[\\d]*");
+            v.length(s, s, At(at, "tokenCode"), Some(6), Some(6));
+            v.pattern(pattern_6(s), s, At(at, "tokenCode"), "[\\d]*");
         }
         let m_token_code = m_token_code.map(str::to_owned);
         let m_source_identity = p.get("SourceIdentity");
         if let Some(s) = m_source_identity {
-            v.length(s, s, &format!("{at}sourceIdentity"), Some(2), Some(64));
-            v.pattern(
-                pattern_1(s),
-                s,
-                &format!("{at}sourceIdentity"),
-                "[\\w+=,.@-]*",
-            );
+            v.length(s, s, At(at, "sourceIdentity"), Some(2), Some(64));
+            v.pattern(pattern_1(s), s, At(at, "sourceIdentity"), "[\\w+=,.@-]*");
         }
         let m_source_identity = m_source_identity.map(str::to_owned);
         let m_provided_contexts = match p.struct_list("ProvidedContexts")? {
@@ -185,12 +159,7 @@ impl AssumeRoleRequest {
             None => None,
         };
         if let Some(items) = &m_provided_contexts {
-            v.count(
-                items.len(),
-                &format!("{at}providedContexts"),
-                Some(1),
-                Some(5),
-            );
+            v.count(items.len(), At(at, "providedContexts"), Some(1), Some(5));
         }
         Ok(Self {
             role_arn: m_role_arn,
@@ -286,18 +255,18 @@ impl AssumeRoleWithSAMLRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "roleArn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
-            v.null(&format!("{at}roleArn"));
+            v.null(At(at, "roleArn"));
         }
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_principal_arn = p.get("PrincipalArn");
         if let Some(s) = m_principal_arn {
-            v.length(s, s, &format!("{at}principalArn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}principalArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "principalArn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "principalArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
-            v.null(&format!("{at}principalArn"));
+            v.null(At(at, "principalArn"));
         }
         let m_principal_arn = m_principal_arn.map(str::to_owned).unwrap_or_default();
         let m_saml_assertion = p.get("SAMLAssertion");
@@ -305,12 +274,12 @@ impl AssumeRoleWithSAMLRequest {
             v.length(
                 s,
                 "<sensitive>",
-                &format!("{at}sAMLAssertion"),
+                At(at, "sAMLAssertion"),
                 Some(4),
                 Some(100000),
             );
         } else {
-            v.null(&format!("{at}sAMLAssertion"));
+            v.null(At(at, "sAMLAssertion"));
         }
         let m_saml_assertion = m_saml_assertion.map(str::to_owned).unwrap_or_default();
         let m_policy_arns = match p.struct_list("PolicyArns")? {
@@ -326,19 +295,18 @@ impl AssumeRoleWithSAMLRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", At(at, "policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 "<policy>",
-                &format!("{at}policy"),
+                At(at, "policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_policy = m_policy.map(str::to_owned);
-        let m_duration_seconds =
-            v.int(p.get("DurationSeconds"), &format!("{at}durationSeconds"))?;
+        let m_duration_seconds = v.int(p.get("DurationSeconds"), At(at, "durationSeconds"))?;
         if let Some(n) = m_duration_seconds {
-            v.range(n, &format!("{at}durationSeconds"), Some(900), Some(43200));
+            v.range(n, At(at, "durationSeconds"), Some(900), Some(43200));
         }
         Ok(Self {
             role_arn: m_role_arn,
@@ -460,23 +428,18 @@ impl AssumeRoleWithWebIdentityRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_role_arn = p.get("RoleArn");
         if let Some(s) = m_role_arn {
-            v.length(s, s, &format!("{at}roleArn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "roleArn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "roleArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         } else {
-            v.null(&format!("{at}roleArn"));
+            v.null(At(at, "roleArn"));
         }
         let m_role_arn = m_role_arn.map(str::to_owned).unwrap_or_default();
         let m_role_session_name = p.get("RoleSessionName");
         if let Some(s) = m_role_session_name {
-            v.length(s, s, &format!("{at}roleSessionName"), Some(2), Some(64));
-            v.pattern(
-                pattern_1(s),
-                s,
-                &format!("{at}roleSessionName"),
-                "[\\w+=,.@-]*",
-            );
+            v.length(s, s, At(at, "roleSessionName"), Some(2), Some(64));
+            v.pattern(pattern_1(s), s, At(at, "roleSessionName"), "[\\w+=,.@-]*");
         } else {
-            v.null(&format!("{at}roleSessionName"));
+            v.null(At(at, "roleSessionName"));
         }
         let m_role_session_name = m_role_session_name.map(str::to_owned).unwrap_or_default();
         let m_web_identity_token = p.get("WebIdentityToken");
@@ -484,17 +447,17 @@ impl AssumeRoleWithWebIdentityRequest {
             v.length(
                 s,
                 "<sensitive>",
-                &format!("{at}webIdentityToken"),
+                At(at, "webIdentityToken"),
                 Some(4),
                 Some(20000),
             );
         } else {
-            v.null(&format!("{at}webIdentityToken"));
+            v.null(At(at, "webIdentityToken"));
         }
         let m_web_identity_token = m_web_identity_token.map(str::to_owned).unwrap_or_default();
         let m_provider_id = p.get("ProviderId");
         if let Some(s) = m_provider_id {
-            v.length(s, s, &format!("{at}providerId"), Some(4), Some(2048));
+            v.length(s, s, At(at, "providerId"), Some(4), Some(2048));
         }
         let m_provider_id = m_provider_id.map(str::to_owned);
         let m_policy_arns = match p.struct_list("PolicyArns")? {
@@ -510,19 +473,18 @@ impl AssumeRoleWithWebIdentityRequest {
         };
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", At(at, "policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 "<policy>",
-                &format!("{at}policy"),
+                At(at, "policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
         let m_policy = m_policy.map(str::to_owned);
-        let m_duration_seconds =
-            v.int(p.get("DurationSeconds"), &format!("{at}durationSeconds"))?;
+        let m_duration_seconds = v.int(p.get("DurationSeconds"), At(at, "durationSeconds"))?;
         if let Some(n) = m_duration_seconds {
-            v.range(n, &format!("{at}durationSeconds"), Some(900), Some(43200));
+            v.range(n, At(at, "durationSeconds"), Some(900), Some(43200));
         }
         Ok(Self {
             role_arn: m_role_arn,
@@ -683,12 +645,12 @@ impl DecodeAuthorizationMessageRequest {
             v.length(
                 s,
                 "<message>",
-                &format!("{at}encodedMessage"),
+                At(at, "encodedMessage"),
                 Some(1),
                 Some(10240),
             );
         } else {
-            v.null(&format!("{at}encodedMessage"));
+            v.null(At(at, "encodedMessage"));
         }
         let m_encoded_message = m_encoded_message.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -760,10 +722,10 @@ impl GetAccessKeyInfoRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
-            v.length(s, s, &format!("{at}accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_7(s), s, &format!("{at}accessKeyId"), "[\\w]*");
+            v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
+            v.pattern(pattern_7(s), s, At(at, "accessKeyId"), "[\\w]*");
         } else {
-            v.null(&format!("{at}accessKeyId"));
+            v.null(At(at, "accessKeyId"));
         }
         let m_access_key_id = m_access_key_id.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -866,19 +828,19 @@ impl GetFederationTokenRequest {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_name = p.get("Name");
         if let Some(s) = m_name {
-            v.length(s, s, &format!("{at}name"), Some(2), Some(32));
-            v.pattern(pattern_1(s), s, &format!("{at}name"), "[\\w+=,.@-]*");
+            v.length(s, s, At(at, "name"), Some(2), Some(32));
+            v.pattern(pattern_1(s), s, At(at, "name"), "[\\w+=,.@-]*");
         } else {
-            v.null(&format!("{at}name"));
+            v.null(At(at, "name"));
         }
         let m_name = m_name.map(str::to_owned).unwrap_or_default();
         let m_policy = p.get("Policy");
         if let Some(s) = m_policy {
-            v.length(s, "<policy>", &format!("{at}policy"), Some(1), Some(2048));
+            v.length(s, "<policy>", At(at, "policy"), Some(1), Some(2048));
             v.pattern(
                 pattern_2(s),
                 "<policy>",
-                &format!("{at}policy"),
+                At(at, "policy"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
             );
         }
@@ -894,10 +856,9 @@ impl GetFederationTokenRequest {
             }
             None => None,
         };
-        let m_duration_seconds =
-            v.int(p.get("DurationSeconds"), &format!("{at}durationSeconds"))?;
+        let m_duration_seconds = v.int(p.get("DurationSeconds"), At(at, "durationSeconds"))?;
         if let Some(n) = m_duration_seconds {
-            v.range(n, &format!("{at}durationSeconds"), Some(900), Some(129600));
+            v.range(n, At(at, "durationSeconds"), Some(900), Some(129600));
         }
         let m_tags = match p.struct_list("Tags")? {
             Some(items) => {
@@ -911,7 +872,7 @@ impl GetFederationTokenRequest {
             None => None,
         };
         if let Some(items) = &m_tags {
-            v.count(items.len(), &format!("{at}tags"), None, Some(50));
+            v.count(items.len(), At(at, "tags"), None, Some(50));
         }
         Ok(Self {
             name: m_name,
@@ -979,26 +940,20 @@ impl GetSessionTokenRequest {
     /// Read this structure from `p` (member names relative to it); constraint violations are
     /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
-        let m_duration_seconds =
-            v.int(p.get("DurationSeconds"), &format!("{at}durationSeconds"))?;
+        let m_duration_seconds = v.int(p.get("DurationSeconds"), At(at, "durationSeconds"))?;
         if let Some(n) = m_duration_seconds {
-            v.range(n, &format!("{at}durationSeconds"), Some(900), Some(129600));
+            v.range(n, At(at, "durationSeconds"), Some(900), Some(129600));
         }
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
-            v.length(s, s, &format!("{at}serialNumber"), Some(9), Some(256));
-            v.pattern(
-                pattern_5(s),
-                s,
-                &format!("{at}serialNumber"),
-                "[\\w+=/:,.@-]*",
-            );
+            v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
+            v.pattern(pattern_5(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]*");
         }
         let m_serial_number = m_serial_number.map(str::to_owned);
         let m_token_code = p.get("TokenCode");
         if let Some(s) = m_token_code {
-            v.length(s, s, &format!("{at}tokenCode"), Some(6), Some(6));
-            v.pattern(pattern_6(s), s, &format!("{at}tokenCode"), "[\\d]*");
+            v.length(s, s, At(at, "tokenCode"), Some(6), Some(6));
+            v.pattern(pattern_6(s), s, At(at, "tokenCode"), "[\\d]*");
         }
         let m_token_code = m_token_code.map(str::to_owned);
         Ok(Self {
@@ -1049,8 +1004,8 @@ impl PolicyDescriptorType {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_arn = p.get("arn");
         if let Some(s) = m_arn {
-            v.length(s, s, &format!("{at}arn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}arn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "arn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "arn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         }
         let m_arn = m_arn.map(str::to_owned);
         Ok(Self { arn: m_arn })
@@ -1075,13 +1030,13 @@ impl ProvidedContext {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_provider_arn = p.get("ProviderArn");
         if let Some(s) = m_provider_arn {
-            v.length(s, s, &format!("{at}providerArn"), Some(20), Some(2048));
-            v.pattern(pattern_0(s), s, &format!("{at}providerArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
+            v.length(s, s, At(at, "providerArn"), Some(20), Some(2048));
+            v.pattern(pattern_0(s), s, At(at, "providerArn"), "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
         }
         let m_provider_arn = m_provider_arn.map(str::to_owned);
         let m_context_assertion = p.get("ContextAssertion");
         if let Some(s) = m_context_assertion {
-            v.length(s, s, &format!("{at}contextAssertion"), Some(4), Some(2048));
+            v.length(s, s, At(at, "contextAssertion"), Some(4), Some(2048));
         }
         let m_context_assertion = m_context_assertion.map(str::to_owned);
         Ok(Self {
@@ -1109,28 +1064,28 @@ impl Tag {
     pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
         let m_key = p.get("Key");
         if let Some(s) = m_key {
-            v.length(s, s, &format!("{at}key"), Some(1), Some(128));
+            v.length(s, s, At(at, "key"), Some(1), Some(128));
             v.pattern(
                 pattern_3(s),
                 s,
-                &format!("{at}key"),
+                At(at, "key"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
             );
         } else {
-            v.null(&format!("{at}key"));
+            v.null(At(at, "key"));
         }
         let m_key = m_key.map(str::to_owned).unwrap_or_default();
         let m_value = p.get("Value");
         if let Some(s) = m_value {
-            v.length(s, s, &format!("{at}value"), Some(0), Some(256));
+            v.length(s, s, At(at, "value"), Some(0), Some(256));
             v.pattern(
                 pattern_8(s),
                 s,
-                &format!("{at}value"),
+                At(at, "value"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
             );
         } else {
-            v.null(&format!("{at}value"));
+            v.null(At(at, "value"));
         }
         let m_value = m_value.map(str::to_owned).unwrap_or_default();
         Ok(Self {
@@ -1371,7 +1326,7 @@ pub const ERRORS: &[(&str, u16)] = &[
 /// `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 fn pattern_0(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
-        compile("^(?:[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+)$")
+        compile("^(?:[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]+)$")
     });
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
