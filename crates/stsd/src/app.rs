@@ -452,10 +452,8 @@ impl App {
 mod tests {
     use super::*;
 
-    /// The cache answers what `sigv4::signing_key` derives, per scope, keeps a bounded number of scopes per key
-    /// and forgets a key on demand.
-    #[test]
-    fn signing_keys_are_cached_per_scope() {
+    /// An app on a fresh SQLite store (the directory lives as long as the returned guard).
+    fn app_on_sqlite() -> (tempfile::TempDir, App) {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
         let app = App::new(
@@ -464,6 +462,14 @@ mod tests {
             Clock::fixed(1_700_000_000),
         )
         .unwrap();
+        (dir, app)
+    }
+
+    /// The cache answers what `sigv4::signing_key` derives, per scope, keeps a bounded number of scopes per key
+    /// and forgets a key on demand.
+    #[test]
+    fn signing_keys_are_cached_per_scope() {
+        let (_dir, app) = app_on_sqlite();
         let derive = |secret: &str, date: &str, region: &str| {
             sigv4::signing_key(secret, date, region, "sts")
         };
@@ -509,14 +515,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_write_costs_one_request_not_the_server() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
-        let app = App::new(
-            Box::new(store),
-            Config::default(),
-            Clock::fixed(1_700_000_000),
-        )
-        .unwrap();
+        let (_dir, app) = app_on_sqlite();
         crate::iam::create_account_for_management(&app, "111122223333", None).unwrap();
         app.panic_in_write_for_test();
         // The half-done copy was dropped: readers see the account, and the next writer works.
