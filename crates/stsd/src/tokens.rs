@@ -112,6 +112,39 @@ pub struct Claims {
     pub console: bool,
 }
 
+impl Claims {
+    /// A session of `kind` in `account` issued by `issuer_arn`, valid from `issued` to `expires`, with nothing
+    /// else: no session name or policies, no tags, not chained, no MFA, not federated, not a console session.
+    /// Callers set what their kind of session carries with struct-update syntax.
+    pub fn plain(
+        account: &str,
+        kind: SessionKind,
+        issuer_arn: &str,
+        issued: i64,
+        expires: i64,
+    ) -> Claims {
+        Claims {
+            account: account.to_string(),
+            kind,
+            session_name: String::new(),
+            issued,
+            expires,
+            policy: None,
+            policy_arns: Vec::new(),
+            policy_ids: Vec::new(),
+            tags: Vec::new(),
+            transitive: Vec::new(),
+            source_identity: None,
+            mfa_at: None,
+            chained: false,
+            issuer_arn: issuer_arn.to_string(),
+            federated_provider: None,
+            federation_keys: Vec::new(),
+            console: false,
+        }
+    }
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 struct TokenKey {
     id: u32,

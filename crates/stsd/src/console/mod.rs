@@ -1009,23 +1009,9 @@ fn start_session(
         ),
     };
     let claims = Claims {
-        account: account.to_string(),
-        kind,
-        session_name: String::new(),
-        issued: r.now,
-        expires: r.now + secs,
-        policy: None,
-        policy_arns: Vec::new(),
-        policy_ids: Vec::new(),
-        tags: Vec::new(),
-        transitive: Vec::new(),
-        source_identity: None,
         mfa_at,
-        chained: false,
-        issuer_arn: arn.clone(),
-        federated_provider: None,
-        federation_keys: Vec::new(),
         console: true,
+        ..Claims::plain(account, kind, &arn, r.now, r.now + secs)
     };
     let Ok((akid, secret, token)) = crate::sts::mint_for(r.app, &claims) else {
         return Out::html(

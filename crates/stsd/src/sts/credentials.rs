@@ -478,23 +478,8 @@ pub fn get_session_token(
         None => None,
     };
     let claims = Claims {
-        account: caller.account.clone(),
-        kind,
-        session_name: String::new(),
-        issued: ctx.now,
-        expires: ctx.now + dur,
-        policy: None,
-        policy_arns: Vec::new(),
-        policy_ids: Vec::new(),
-        tags: Vec::new(),
-        transitive: Vec::new(),
-        source_identity: None,
         mfa_at,
-        chained: false,
-        issuer_arn: caller.arn.clone(),
-        federated_provider: None,
-        federation_keys: Vec::new(),
-        console: false,
+        ..Claims::plain(&caller.account, kind, &caller.arn, ctx.now, ctx.now + dur)
     };
     let (akid, secret, token) = mint(ctx, &claims)?;
     Ok(w::GetSessionTokenResponse {
