@@ -5,7 +5,8 @@
     python3 scripts/gen_wire.py --check   # exit 1 if the checked-in output differs from what the models give
 
 Inputs (versioned in the repo): crates/wire/models/{iam-2010-05-08,sts-2011-06-15}.json (botocore's
-service-2.json, see crates/wire/models/README.md) and crates/wire/models/served.txt (the operations stsd serves).
+service-2.json, see crates/wire/models/README.md), crates/wire/models/stsd-iam-extensions.json (stsd's own
+operations and members, merged into the IAM model) and crates/wire/models/served.txt (the operations stsd serves).
 Only shapes reachable from served operations are generated. The output is deterministic: shapes are emitted in
 sorted order, members in model order. Standard library only.
 """
@@ -21,6 +22,8 @@ MODELS = os.path.join(ROOT, "crates", "wire", "models")
 OUT = os.path.join(ROOT, "crates", "wire", "src", "generated")
 
 SERVICES = [("iam", "iam-2010-05-08.json"), ("sts", "sts-2011-06-15.json")]
+# stsd's own operations and additions, merged into a service's model (see `extend`).
+EXTENSIONS = {"iam": "stsd-iam-extensions.json"}
 
 # Members the model does not mark `sensitive` but which are secrets all the same: they never reach the audit
 # trail. (shape, member) pairs; `*` matches any shape.
@@ -329,6 +332,21 @@ class Gen:
                         lines_extend(w, buf)
                         w("            }")
                         w("        }")
+                elif et == "list" and self.shapes[self.shapes[el]["member"]["shape"]]["type"] == "string":
+                    inner = self.shapes[el]["member"]["shape"]
+                    w("        let %s = p.list_of_lists(%s)?;" % (var, key))
+                    buf = []
+                    self.checks(inner, "s", self.shown(inner, "s"), "&at", buf.append, 20)
+                    if buf:
+                        w("        if let Some(levels) = &%s {" % var)
+                        w("            let at = format!(\"{at}%s.member.member\");" % lower_camel(mn))
+                        w("            for items in levels {")
+                        w("                for s in items {")
+                        w("                    let s = s.as_str();")
+                        lines_extend(w, buf)
+                        w("                }")
+                        w("            }")
+                        w("        }")
                 else:
                     raise SystemExit("unsupported input list element %s in %s.%s" % (et, name, mn))
                 if "min" in sh or "max" in sh:
@@ -392,12 +410,17 @@ class Gen:
             w("%s%s.write(x);" % (pad, expr))
             w("%sx.close(%s);" % (pad, tag))
         elif t == "list":
+            # An empty list is `<Tag/>`, as AWS writes it.
             el = s["member"]["shape"]
-            w("%sx.open(%s);" % (pad, tag))
-            w("%sfor item in %s {" % (pad, expr))
-            self.emit_value(el, "\"member\"", "item", w, indent + 4)
+            w("%sif %s.is_empty() {" % (pad, expr))
+            w("%s    x.empty(%s);" % (pad, tag))
+            w("%s} else {" % pad)
+            w("%s    x.open(%s);" % (pad, tag))
+            w("%s    for item in %s {" % (pad, expr))
+            self.emit_value(el, "\"member\"", "item", w, indent + 8)
+            w("%s    }" % pad)
+            w("%s    x.close(%s);" % (pad, tag))
             w("%s}" % pad)
-            w("%sx.close(%s);" % (pad, tag))
         elif t == "map":
             w("%sx.open(%s);" % (pad, tag))
             w("%sfor (k, val) in %s {" % (pad, expr))
@@ -578,6 +601,25 @@ def rustfmt(text):
     return res.stdout
 
 
+def extend(model, ext):
+    """Merge stsd's own operations and shapes (botocore format) into AWS's model. AWS's shapes keep every
+    member they have; `extend_shapes` only adds members."""
+    for name, op in ext.get("operations", {}).items():
+        if name in model["operations"]:
+            raise SystemExit("extension operation %s is already in the model" % name)
+        model["operations"][name] = op
+    for name, shape in ext.get("shapes", {}).items():
+        if name in model["shapes"]:
+            raise SystemExit("extension shape %s is already in the model" % name)
+        model["shapes"][name] = shape
+    for name, more in ext.get("extend_shapes", {}).items():
+        members = model["shapes"][name]["members"]
+        for mn, m in more["members"].items():
+            if mn in members:
+                raise SystemExit("extension member %s.%s is already in the model" % (name, mn))
+            members[mn] = m
+
+
 def served():
     by = {"iam": [], "sts": []}
     with open(os.path.join(MODELS, "served.txt")) as f:
@@ -596,6 +638,9 @@ def main():
     for svc, file in SERVICES:
         with open(os.path.join(MODELS, file)) as f:
             model = json.load(f)
+        if svc in EXTENSIONS:
+            with open(os.path.join(MODELS, EXTENSIONS[svc])) as f:
+                extend(model, json.load(f))
         text = rustfmt(Gen(svc, model, ops[svc]).render())
         path = os.path.join(OUT, svc + ".rs")
         if check:

@@ -7,9 +7,7 @@ use super::{paginate, wire_boundary, wire_policy, wire_tag_list, Ctx};
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AccessKey, Account, AccountMeta, Doc, KeyStatus};
-use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
-use crate::protocol::xml::Xml;
 use crate::state::{State, Touched};
 use crate::store::Kind;
 
@@ -350,33 +348,20 @@ pub fn create_account_for_management(
     app.write(|st, t| insert_account(st, t, id, "management", now, key.clone()))
 }
 
-/// `Action=CreateAccount&Version=2010-05-08&AccountName=…[&AccountId=…]` — stsd extension.
-pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+/// `Action=CreateAccount&Version=2010-05-08&AccountName=…[&AccountId=…]` — stsd extension (modeled in
+/// `crates/wire/models/stsd-iam-extensions.json`).
+pub fn create_account(
+    ctx: &Ctx<'_>,
+    input: w::CreateAccountRequest,
+) -> ApiResult<w::CreateAccountResponse> {
     if ctx.caller.kind != CallerKind::Root || ctx.caller.account != ctx.app.management_account {
         return Err(ApiError::access_denied(format!(
             "User: {} is not authorized to perform: stsd:CreateAccount because only the management account root may create accounts",
             ctx.caller.arn
         )));
     }
-    let name = p.required("AccountName")?;
-    if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            name,
-            "accountName",
-            "Member must have length less than or equal to 50",
-        ));
-    }
-    let id = match p.get("AccountId") {
-        Some(id) => {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::validation(
-                    id,
-                    "accountId",
-                    "Member must satisfy regular expression pattern: \\d{12}",
-                ));
-            }
-            id.to_string()
-        }
+    let id = match input.account_id {
+        Some(id) => id,
         None => {
             let st = ctx.app.read()?;
             loop {
@@ -389,18 +374,21 @@ pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
     };
     let key = ctx
         .app
-        .write(|st, t| insert_account(st, t, &id, name, ctx.now, None))?;
-    let mut x = Xml::new();
-    x.elem("AccountId", &id)
-        .elem("AccessKeyId", &key.id)
-        .elem("SecretAccessKey", &key.secret);
-    Ok(Some(x.finish()))
+        .write(|st, t| insert_account(st, t, &id, &input.account_name, ctx.now, None))?;
+    Ok(w::CreateAccountResponse {
+        account_id: id,
+        access_key_id: key.id,
+        secret_access_key: key.secret,
+    })
 }
 
 /// `Action=RotateTokenKeys&Version=2010-05-08` — stsd extension behind `stsd keys rotate`: new session tokens
 /// are sealed with a fresh key; tokens sealed with older keys stay valid until they expire, and a retired key
 /// is dropped once the longest possible session sealed with it has ended.
-pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn rotate_token_keys(
+    ctx: &Ctx<'_>,
+    _input: w::RotateTokenKeysRequest,
+) -> ApiResult<w::RotateTokenKeysResponse> {
     if ctx.caller.kind != CallerKind::Root
         || ctx.caller.account != ctx.app.management_account
         || ctx.caller.is_session()
@@ -419,11 +407,10 @@ pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>
         .tokens
         .reload(store, ctx.now)
         .map_err(|_| ApiError::internal())?;
-    let ids: Vec<String> = kept.iter().map(u32::to_string).collect();
-    let mut x = Xml::new();
-    x.num("ActiveKeyId", new_id);
-    x.str_list("KeyIds", ids.iter().map(String::as_str));
-    Ok(Some(x.finish()))
+    Ok(w::RotateTokenKeysResponse {
+        active_key_id: i64::from(new_id),
+        key_ids: kept.iter().map(|k| i64::from(*k)).collect(),
+    })
 }
 
 /// An alias (its length and pattern checked by the model) that is not all digits (an account ID).

@@ -190,8 +190,8 @@ pub fn handler(action: &str) -> Option<Handler> {
         "CreateAccountAlias" => typed!(account::create_account_alias),
         "DeleteAccountAlias" => typed!(account::delete_account_alias),
         "ListAccountAliases" => typed!(account::list_account_aliases),
-        "CreateAccount" => account::create_account,
-        "RotateTokenKeys" => account::rotate_token_keys,
+        "CreateAccount" => typed!(account::create_account),
+        "RotateTokenKeys" => typed!(account::rotate_token_keys),
         other => {
             return mfa::handler(other)
                 .or_else(|| login_profiles::handler(other))

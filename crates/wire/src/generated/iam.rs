@@ -616,6 +616,75 @@ impl CreateAccountAliasRequest {
     }
 }
 
+/// `CreateAccountRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateAccountRequest {
+    pub account_name: String,
+    pub account_id: Option<String>,
+}
+
+impl CreateAccountRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["AccountName", "AccountId"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_account_name = p.get("AccountName");
+        if let Some(s) = m_account_name {
+            v.length(s, s, At(at, "accountName"), Some(1), Some(50));
+            v.pattern(
+                pattern_3(s),
+                s,
+                At(at, "accountName"),
+                "[^\\u0000-\\u001F\\u007F-\\u009F]+",
+            );
+        } else {
+            v.null(At(at, "accountName"));
+        }
+        let m_account_name = m_account_name.map(str::to_owned).unwrap_or_default();
+        let m_account_id = p.get("AccountId");
+        if let Some(s) = m_account_id {
+            v.pattern(pattern_4(s), s, At(at, "accountId"), "\\d{12}");
+        }
+        let m_account_id = m_account_id.map(str::to_owned);
+        Ok(Self {
+            account_name: m_account_name,
+            account_id: m_account_id,
+        })
+    }
+}
+
+/// `CreateAccountResponse` (written as XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateAccountResponse {
+    pub account_id: String,
+    pub access_key_id: String,
+    /// Sensitive: never audited.
+    pub secret_access_key: String,
+}
+
+impl CreateAccountResponse {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["AccountId", "AccessKeyId", "SecretAccessKey"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &["SecretAccessKey"];
+
+    /// Write the members as XML elements, in model order; absent optional members are omitted.
+    pub fn write(&self, x: &mut Xml) {
+        let Self {
+            account_id,
+            access_key_id,
+            secret_access_key,
+        } = self;
+        x.elem("AccountId", account_id);
+        x.elem("AccessKeyId", access_key_id);
+        x.elem("SecretAccessKey", secret_access_key);
+    }
+}
+
 /// `CreateGroupRequest` (decoded from the Query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateGroupRequest {
@@ -636,7 +705,7 @@ impl CreateGroupRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -715,7 +784,7 @@ impl CreateInstanceProfileRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -920,13 +989,17 @@ impl CreateOpenIDConnectProviderResponse {
             x.elem("OpenIDConnectProviderArn", val);
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -968,7 +1041,7 @@ impl CreatePolicyRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_4(s),
+                pattern_6(s),
                 s,
                 At(at, "path"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
@@ -1154,7 +1227,7 @@ impl CreateRoleRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -1194,7 +1267,7 @@ impl CreateRoleRequest {
         if let Some(s) = m_description {
             v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
-                pattern_5(s),
+                pattern_7(s),
                 s,
                 At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
@@ -1302,7 +1375,7 @@ impl CreateSAMLProviderRequest {
         let m_name = p.get("Name");
         if let Some(s) = m_name {
             v.length(s, s, At(at, "name"), Some(1), Some(128));
-            v.pattern(pattern_6(s), s, At(at, "name"), "[\\w._-]+");
+            v.pattern(pattern_8(s), s, At(at, "name"), "[\\w._-]+");
         } else {
             v.null(At(at, "name"));
         }
@@ -1380,13 +1453,17 @@ impl CreateSAMLProviderResponse {
             x.elem("SAMLProviderArn", val);
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -1414,7 +1491,7 @@ impl CreateUserRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -1501,7 +1578,7 @@ impl CreateVirtualMFADeviceRequest {
         if let Some(s) = m_path {
             v.length(s, s, At(at, "path"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "path"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -1591,7 +1668,7 @@ impl DeactivateMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -1628,7 +1705,7 @@ impl DeleteAccessKeyRequest {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
             v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
+            v.pattern(pattern_10(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
             v.null(At(at, "accessKeyId"));
         }
@@ -1895,7 +1972,7 @@ impl DeletePolicyVersionRequest {
         let m_version_id = p.get("VersionId");
         if let Some(s) = m_version_id {
             v.pattern(
-                pattern_9(s),
+                pattern_11(s),
                 s,
                 At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
@@ -1907,6 +1984,34 @@ impl DeletePolicyVersionRequest {
         Ok(Self {
             policy_arn: m_policy_arn,
             version_id: m_version_id,
+        })
+    }
+}
+
+/// `DeleteResourcePolicyRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteResourcePolicyRequest {
+    pub resource_arn: String,
+}
+
+impl DeleteResourcePolicyRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["ResourceArn"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_resource_arn = p.get("ResourceArn");
+        if let Some(s) = m_resource_arn {
+            v.length(s, s, At(at, "resourceArn"), Some(20), Some(2048));
+        } else {
+            v.null(At(at, "resourceArn"));
+        }
+        let m_resource_arn = m_resource_arn.map(str::to_owned).unwrap_or_default();
+        Ok(Self {
+            resource_arn: m_resource_arn,
         })
     }
 }
@@ -2151,13 +2256,42 @@ impl DeleteVirtualMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
         let m_serial_number = m_serial_number.map(str::to_owned).unwrap_or_default();
         Ok(Self {
             serial_number: m_serial_number,
+        })
+    }
+}
+
+/// `DeregisterBucketRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeregisterBucketRequest {
+    pub bucket_name: String,
+}
+
+impl DeregisterBucketRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["BucketName"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_bucket_name = p.get("BucketName");
+        if let Some(s) = m_bucket_name {
+            v.length(s, s, At(at, "bucketName"), Some(3), Some(63));
+            v.pattern(pattern_12(s), s, At(at, "bucketName"), "[a-z0-9.-]+");
+        } else {
+            v.null(At(at, "bucketName"));
+        }
+        let m_bucket_name = m_bucket_name.map(str::to_owned).unwrap_or_default();
+        Ok(Self {
+            bucket_name: m_bucket_name,
         })
     }
 }
@@ -2310,7 +2444,7 @@ impl EnableMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -2318,7 +2452,7 @@ impl EnableMFADeviceRequest {
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
             v.length(s, s, At(at, "authenticationCode1"), Some(6), Some(6));
-            v.pattern(pattern_10(s), s, At(at, "authenticationCode1"), "[\\d]+");
+            v.pattern(pattern_13(s), s, At(at, "authenticationCode1"), "[\\d]+");
         } else {
             v.null(At(at, "authenticationCode1"));
         }
@@ -2328,7 +2462,7 @@ impl EnableMFADeviceRequest {
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
             v.length(s, s, At(at, "authenticationCode2"), Some(6), Some(6));
-            v.pattern(pattern_10(s), s, At(at, "authenticationCode2"), "[\\d]+");
+            v.pattern(pattern_13(s), s, At(at, "authenticationCode2"), "[\\d]+");
         } else {
             v.null(At(at, "authenticationCode2"));
         }
@@ -2393,20 +2527,28 @@ impl EvaluationResult {
         }
         x.elem("EvalDecision", eval_decision);
         if let Some(val) = matched_statements {
-            x.open("MatchedStatements");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("MatchedStatements");
+            } else {
+                x.open("MatchedStatements");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("MatchedStatements");
             }
-            x.close("MatchedStatements");
         }
         if let Some(val) = missing_context_values {
-            x.open("MissingContextValues");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("MissingContextValues");
+            } else {
+                x.open("MissingContextValues");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("MissingContextValues");
             }
-            x.close("MissingContextValues");
         }
         if let Some(val) = organizations_decision_detail {
             x.open("OrganizationsDecisionDetail");
@@ -2429,13 +2571,17 @@ impl EvaluationResult {
             x.close("EvalDecisionDetails");
         }
         if let Some(val) = resource_specific_results {
-            x.open("ResourceSpecificResults");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("ResourceSpecificResults");
+            } else {
+                x.open("ResourceSpecificResults");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("ResourceSpecificResults");
             }
-            x.close("ResourceSpecificResults");
         }
     }
 }
@@ -2483,7 +2629,7 @@ impl GetAccessKeyLastUsedRequest {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
             v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
+            v.pattern(pattern_10(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
             v.null(At(at, "accessKeyId"));
         }
@@ -2566,7 +2712,7 @@ impl GetAccountAuthorizationDetailsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         Ok(Self {
@@ -2612,40 +2758,56 @@ impl GetAccountAuthorizationDetailsResponse {
             marker,
         } = self;
         if let Some(val) = user_detail_list {
-            x.open("UserDetailList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("UserDetailList");
+            } else {
+                x.open("UserDetailList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("UserDetailList");
             }
-            x.close("UserDetailList");
         }
         if let Some(val) = group_detail_list {
-            x.open("GroupDetailList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("GroupDetailList");
+            } else {
+                x.open("GroupDetailList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("GroupDetailList");
             }
-            x.close("GroupDetailList");
         }
         if let Some(val) = role_detail_list {
-            x.open("RoleDetailList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("RoleDetailList");
+            } else {
+                x.open("RoleDetailList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("RoleDetailList");
             }
-            x.close("RoleDetailList");
         }
         if let Some(val) = policies {
-            x.open("Policies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Policies");
+            } else {
+                x.open("Policies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Policies");
             }
-            x.close("Policies");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -2760,11 +2922,15 @@ impl GetContextKeysForPolicyResponse {
     pub fn write(&self, x: &mut Xml) {
         let Self { context_key_names } = self;
         if let Some(val) = context_key_names {
-            x.open("ContextKeyNames");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("ContextKeyNames");
+            } else {
+                x.open("ContextKeyNames");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("ContextKeyNames");
             }
-            x.close("ContextKeyNames");
         }
     }
 }
@@ -2940,7 +3106,7 @@ impl GetGroupRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -2981,13 +3147,17 @@ impl GetGroupResponse {
         x.open("Group");
         group.write(x);
         x.close("Group");
-        x.open("Users");
-        for item in users {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if users.is_empty() {
+            x.empty("Users");
+        } else {
+            x.open("Users");
+            for item in users {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Users");
         }
-        x.close("Users");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -3121,7 +3291,7 @@ impl GetMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -3254,30 +3424,42 @@ impl GetOpenIDConnectProviderResponse {
             x.elem("Url", val);
         }
         if let Some(val) = client_id_list {
-            x.open("ClientIDList");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("ClientIDList");
+            } else {
+                x.open("ClientIDList");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("ClientIDList");
             }
-            x.close("ClientIDList");
         }
         if let Some(val) = thumbprint_list {
-            x.open("ThumbprintList");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("ThumbprintList");
+            } else {
+                x.open("ThumbprintList");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("ThumbprintList");
             }
-            x.close("ThumbprintList");
         }
         if let Some(val) = create_date {
             x.elem("CreateDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -3359,7 +3541,7 @@ impl GetPolicyVersionRequest {
         let m_version_id = p.get("VersionId");
         if let Some(s) = m_version_id {
             v.pattern(
-                pattern_9(s),
+                pattern_11(s),
                 s,
                 At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
@@ -3395,6 +3577,65 @@ impl GetPolicyVersionResponse {
             val.write(x);
             x.close("PolicyVersion");
         }
+    }
+}
+
+/// `GetResourcePolicyRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetResourcePolicyRequest {
+    pub resource_arn: String,
+}
+
+impl GetResourcePolicyRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["ResourceArn"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_resource_arn = p.get("ResourceArn");
+        if let Some(s) = m_resource_arn {
+            v.length(s, s, At(at, "resourceArn"), Some(20), Some(2048));
+        } else {
+            v.null(At(at, "resourceArn"));
+        }
+        let m_resource_arn = m_resource_arn.map(str::to_owned).unwrap_or_default();
+        Ok(Self {
+            resource_arn: m_resource_arn,
+        })
+    }
+}
+
+/// `GetResourcePolicyResponse` (written as XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetResourcePolicyResponse {
+    pub resource_arn: String,
+    pub policy_document: String,
+    pub create_date: i64,
+    pub update_date: i64,
+}
+
+impl GetResourcePolicyResponse {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] =
+        &["ResourceArn", "PolicyDocument", "CreateDate", "UpdateDate"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Write the members as XML elements, in model order; absent optional members are omitted.
+    pub fn write(&self, x: &mut Xml) {
+        let Self {
+            resource_arn,
+            policy_document,
+            create_date,
+            update_date,
+        } = self;
+        x.elem("ResourceArn", resource_arn);
+        x.elem("PolicyDocument", policy_document);
+        x.elem("CreateDate", &crate::time::iso8601(*create_date));
+        x.elem("UpdateDate", &crate::time::iso8601(*update_date));
     }
 }
 
@@ -3592,25 +3833,33 @@ impl GetSAMLProviderResponse {
             x.elem("ValidUntil", &crate::time::iso8601(*val));
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
         if let Some(val) = assertion_encryption_mode {
             x.elem("AssertionEncryptionMode", val);
         }
         if let Some(val) = private_key_list {
-            x.open("PrivateKeyList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("PrivateKeyList");
+            } else {
+                x.open("PrivateKeyList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("PrivateKeyList");
             }
-            x.close("PrivateKeyList");
         }
     }
 }
@@ -3816,22 +4065,30 @@ impl GroupDetail {
             x.elem("CreateDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = group_policy_list {
-            x.open("GroupPolicyList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("GroupPolicyList");
+            } else {
+                x.open("GroupPolicyList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("GroupPolicyList");
             }
-            x.close("GroupPolicyList");
         }
         if let Some(val) = attached_managed_policies {
-            x.open("AttachedManagedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedManagedPolicies");
+            } else {
+                x.open("AttachedManagedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedManagedPolicies");
             }
-            x.close("AttachedManagedPolicies");
         }
     }
 }
@@ -3878,21 +4135,29 @@ impl InstanceProfile {
         x.elem("InstanceProfileId", instance_profile_id);
         x.elem("Arn", arn);
         x.elem("CreateDate", &crate::time::iso8601(*create_date));
-        x.open("Roles");
-        for item in roles {
-            x.open("member");
-            item.write(x);
-            x.close("member");
-        }
-        x.close("Roles");
-        if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
+        if roles.is_empty() {
+            x.empty("Roles");
+        } else {
+            x.open("Roles");
+            for item in roles {
                 x.open("member");
                 item.write(x);
                 x.close("member");
             }
-            x.close("Tags");
+            x.close("Roles");
+        }
+        if let Some(val) = tags {
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
+            }
         }
     }
 }
@@ -3923,7 +4188,7 @@ impl ListAccessKeysRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -3959,13 +4224,17 @@ impl ListAccessKeysResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("AccessKeyMetadata");
-        for item in access_key_metadata {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if access_key_metadata.is_empty() {
+            x.empty("AccessKeyMetadata");
+        } else {
+            x.open("AccessKeyMetadata");
+            for item in access_key_metadata {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("AccessKeyMetadata");
         }
-        x.close("AccessKeyMetadata");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -3994,7 +4263,7 @@ impl ListAccountAliasesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4029,11 +4298,15 @@ impl ListAccountAliasesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("AccountAliases");
-        for item in account_aliases {
-            x.elem("member", item);
+        if account_aliases.is_empty() {
+            x.empty("AccountAliases");
+        } else {
+            x.open("AccountAliases");
+            for item in account_aliases {
+                x.elem("member", item);
+            }
+            x.close("AccountAliases");
         }
-        x.close("AccountAliases");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4073,7 +4346,7 @@ impl ListAttachedGroupPoliciesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_4(s),
+                pattern_6(s),
                 s,
                 At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
@@ -4083,7 +4356,7 @@ impl ListAttachedGroupPoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4121,13 +4394,17 @@ impl ListAttachedGroupPoliciesResponse {
             marker,
         } = self;
         if let Some(val) = attached_policies {
-            x.open("AttachedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedPolicies");
+            } else {
+                x.open("AttachedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedPolicies");
             }
-            x.close("AttachedPolicies");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -4168,7 +4445,7 @@ impl ListAttachedRolePoliciesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_4(s),
+                pattern_6(s),
                 s,
                 At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
@@ -4178,7 +4455,7 @@ impl ListAttachedRolePoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4216,13 +4493,17 @@ impl ListAttachedRolePoliciesResponse {
             marker,
         } = self;
         if let Some(val) = attached_policies {
-            x.open("AttachedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedPolicies");
+            } else {
+                x.open("AttachedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedPolicies");
             }
-            x.close("AttachedPolicies");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -4263,7 +4544,7 @@ impl ListAttachedUserPoliciesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_4(s),
+                pattern_6(s),
                 s,
                 At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
@@ -4273,7 +4554,7 @@ impl ListAttachedUserPoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4311,13 +4592,17 @@ impl ListAttachedUserPoliciesResponse {
             marker,
         } = self;
         if let Some(val) = attached_policies {
-            x.open("AttachedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedPolicies");
+            } else {
+                x.open("AttachedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedPolicies");
             }
-            x.close("AttachedPolicies");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -4381,7 +4666,7 @@ impl ListEntitiesForPolicyRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "pathPrefix"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -4400,7 +4685,7 @@ impl ListEntitiesForPolicyRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4450,31 +4735,43 @@ impl ListEntitiesForPolicyResponse {
             marker,
         } = self;
         if let Some(val) = policy_groups {
-            x.open("PolicyGroups");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("PolicyGroups");
+            } else {
+                x.open("PolicyGroups");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("PolicyGroups");
             }
-            x.close("PolicyGroups");
         }
         if let Some(val) = policy_users {
-            x.open("PolicyUsers");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("PolicyUsers");
+            } else {
+                x.open("PolicyUsers");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("PolicyUsers");
             }
-            x.close("PolicyUsers");
         }
         if let Some(val) = policy_roles {
-            x.open("PolicyRoles");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("PolicyRoles");
+            } else {
+                x.open("PolicyRoles");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("PolicyRoles");
             }
-            x.close("PolicyRoles");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -4513,7 +4810,7 @@ impl ListGroupPoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4549,11 +4846,15 @@ impl ListGroupPoliciesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("PolicyNames");
-        for item in policy_names {
-            x.elem("member", item);
+        if policy_names.is_empty() {
+            x.empty("PolicyNames");
+        } else {
+            x.open("PolicyNames");
+            for item in policy_names {
+                x.elem("member", item);
+            }
+            x.close("PolicyNames");
         }
-        x.close("PolicyNames");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4591,7 +4892,7 @@ impl ListGroupsForUserRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4627,13 +4928,17 @@ impl ListGroupsForUserResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Groups");
-        for item in groups {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if groups.is_empty() {
+            x.empty("Groups");
+        } else {
+            x.open("Groups");
+            for item in groups {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Groups");
         }
-        x.close("Groups");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4664,7 +4969,7 @@ impl ListGroupsRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_12(s),
+                pattern_15(s),
                 s,
                 At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
@@ -4674,7 +4979,7 @@ impl ListGroupsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4710,13 +5015,17 @@ impl ListGroupsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Groups");
-        for item in groups {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if groups.is_empty() {
+            x.empty("Groups");
+        } else {
+            x.open("Groups");
+            for item in groups {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Groups");
         }
-        x.close("Groups");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4761,7 +5070,7 @@ impl ListInstanceProfileTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4797,13 +5106,17 @@ impl ListInstanceProfileTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4841,7 +5154,7 @@ impl ListInstanceProfilesForRoleRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4877,13 +5190,17 @@ impl ListInstanceProfilesForRoleResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("InstanceProfiles");
-        for item in instance_profiles {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if instance_profiles.is_empty() {
+            x.empty("InstanceProfiles");
+        } else {
+            x.open("InstanceProfiles");
+            for item in instance_profiles {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("InstanceProfiles");
         }
-        x.close("InstanceProfiles");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4914,7 +5231,7 @@ impl ListInstanceProfilesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_12(s),
+                pattern_15(s),
                 s,
                 At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
@@ -4924,7 +5241,7 @@ impl ListInstanceProfilesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -4960,13 +5277,17 @@ impl ListInstanceProfilesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("InstanceProfiles");
-        for item in instance_profiles {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if instance_profiles.is_empty() {
+            x.empty("InstanceProfiles");
+        } else {
+            x.open("InstanceProfiles");
+            for item in instance_profiles {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("InstanceProfiles");
         }
-        x.close("InstanceProfiles");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -4996,7 +5317,7 @@ impl ListMFADeviceTagsRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -5004,7 +5325,7 @@ impl ListMFADeviceTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5040,13 +5361,17 @@ impl ListMFADeviceTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5082,7 +5407,7 @@ impl ListMFADevicesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5118,13 +5443,17 @@ impl ListMFADevicesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("MFADevices");
-        for item in mfa_devices {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if mfa_devices.is_empty() {
+            x.empty("MFADevices");
+        } else {
+            x.open("MFADevices");
+            for item in mfa_devices {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("MFADevices");
         }
-        x.close("MFADevices");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5170,7 +5499,7 @@ impl ListOpenIDConnectProviderTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5206,13 +5535,17 @@ impl ListOpenIDConnectProviderTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5258,13 +5591,17 @@ impl ListOpenIDConnectProvidersResponse {
             open_id_connect_provider_list,
         } = self;
         if let Some(val) = open_id_connect_provider_list {
-            x.open("OpenIDConnectProviderList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("OpenIDConnectProviderList");
+            } else {
+                x.open("OpenIDConnectProviderList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("OpenIDConnectProviderList");
             }
-            x.close("OpenIDConnectProviderList");
         }
     }
 }
@@ -5306,7 +5643,7 @@ impl ListPoliciesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_4(s),
+                pattern_6(s),
                 s,
                 At(at, "pathPrefix"),
                 "((/[A-Za-z0-9\\.,\\+@=_-]+)*)/",
@@ -5325,7 +5662,7 @@ impl ListPoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5365,13 +5702,17 @@ impl ListPoliciesResponse {
             marker,
         } = self;
         if let Some(val) = policies {
-            x.open("Policies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Policies");
+            } else {
+                x.open("Policies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Policies");
             }
-            x.close("Policies");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -5409,7 +5750,7 @@ impl ListPolicyTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5445,13 +5786,17 @@ impl ListPolicyTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5488,7 +5833,7 @@ impl ListPolicyVersionsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5525,13 +5870,91 @@ impl ListPolicyVersionsResponse {
             marker,
         } = self;
         if let Some(val) = versions {
-            x.open("Versions");
-            for item in val {
+            if val.is_empty() {
+                x.empty("Versions");
+            } else {
+                x.open("Versions");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Versions");
+            }
+        }
+        if let Some(val) = is_truncated {
+            x.boolean("IsTruncated", *val);
+        }
+        if let Some(val) = marker {
+            x.elem("Marker", val);
+        }
+    }
+}
+
+/// `ListRegisteredBucketsRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRegisteredBucketsRequest {
+    pub marker: Option<String>,
+    pub max_items: Option<i64>,
+}
+
+impl ListRegisteredBucketsRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["Marker", "MaxItems"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_marker = p.get("Marker");
+        if let Some(s) = m_marker {
+            v.length(s, s, At(at, "marker"), Some(1), Some(320));
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+        }
+        let m_marker = m_marker.map(str::to_owned);
+        let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
+        if let Some(n) = m_max_items {
+            v.range(n, At(at, "maxItems"), Some(1), Some(1000));
+        }
+        Ok(Self {
+            marker: m_marker,
+            max_items: m_max_items,
+        })
+    }
+}
+
+/// `ListRegisteredBucketsResponse` (written as XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRegisteredBucketsResponse {
+    pub buckets: Vec<RegisteredBucket>,
+    pub is_truncated: Option<bool>,
+    pub marker: Option<String>,
+}
+
+impl ListRegisteredBucketsResponse {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["Buckets", "IsTruncated", "Marker"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Write the members as XML elements, in model order; absent optional members are omitted.
+    pub fn write(&self, x: &mut Xml) {
+        let Self {
+            buckets,
+            is_truncated,
+            marker,
+        } = self;
+        if buckets.is_empty() {
+            x.empty("Buckets");
+        } else {
+            x.open("Buckets");
+            for item in buckets {
                 x.open("member");
                 item.write(x);
                 x.close("member");
             }
-            x.close("Versions");
+            x.close("Buckets");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -5570,7 +5993,7 @@ impl ListRolePoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5606,11 +6029,15 @@ impl ListRolePoliciesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("PolicyNames");
-        for item in policy_names {
-            x.elem("member", item);
+        if policy_names.is_empty() {
+            x.empty("PolicyNames");
+        } else {
+            x.open("PolicyNames");
+            for item in policy_names {
+                x.elem("member", item);
+            }
+            x.close("PolicyNames");
         }
-        x.close("PolicyNames");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5648,7 +6075,7 @@ impl ListRoleTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5684,13 +6111,17 @@ impl ListRoleTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5721,7 +6152,7 @@ impl ListRolesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_12(s),
+                pattern_15(s),
                 s,
                 At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
@@ -5731,7 +6162,7 @@ impl ListRolesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5767,13 +6198,17 @@ impl ListRolesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Roles");
-        for item in roles {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if roles.is_empty() {
+            x.empty("Roles");
+        } else {
+            x.open("Roles");
+            for item in roles {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Roles");
         }
-        x.close("Roles");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5810,7 +6245,7 @@ impl ListSAMLProviderTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5846,13 +6281,17 @@ impl ListSAMLProviderTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -5896,13 +6335,17 @@ impl ListSAMLProvidersResponse {
     pub fn write(&self, x: &mut Xml) {
         let Self { saml_provider_list } = self;
         if let Some(val) = saml_provider_list {
-            x.open("SAMLProviderList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("SAMLProviderList");
+            } else {
+                x.open("SAMLProviderList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("SAMLProviderList");
             }
-            x.close("SAMLProviderList");
         }
     }
 }
@@ -5933,7 +6376,7 @@ impl ListSSHPublicKeysRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -5970,13 +6413,17 @@ impl ListSSHPublicKeysResponse {
             marker,
         } = self;
         if let Some(val) = ssh_public_keys {
-            x.open("SSHPublicKeys");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("SSHPublicKeys");
+            } else {
+                x.open("SSHPublicKeys");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("SSHPublicKeys");
             }
-            x.close("SSHPublicKeys");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -6008,7 +6455,7 @@ impl ListServerCertificatesRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_12(s),
+                pattern_15(s),
                 s,
                 At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
@@ -6018,7 +6465,7 @@ impl ListServerCertificatesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6055,13 +6502,17 @@ impl ListServerCertificatesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("ServerCertificateMetadataList");
-        for item in server_certificate_metadata_list {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if server_certificate_metadata_list.is_empty() {
+            x.empty("ServerCertificateMetadataList");
+        } else {
+            x.open("ServerCertificateMetadataList");
+            for item in server_certificate_metadata_list {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("ServerCertificateMetadataList");
         }
-        x.close("ServerCertificateMetadataList");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6103,7 +6554,7 @@ impl ListServiceSpecificCredentialsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6143,13 +6594,17 @@ impl ListServiceSpecificCredentialsResponse {
             is_truncated,
         } = self;
         if let Some(val) = service_specific_credentials {
-            x.open("ServiceSpecificCredentials");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("ServiceSpecificCredentials");
+            } else {
+                x.open("ServiceSpecificCredentials");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("ServiceSpecificCredentials");
             }
-            x.close("ServiceSpecificCredentials");
         }
         if let Some(val) = marker {
             x.elem("Marker", val);
@@ -6186,7 +6641,7 @@ impl ListSigningCertificatesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6222,13 +6677,17 @@ impl ListSigningCertificatesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Certificates");
-        for item in certificates {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if certificates.is_empty() {
+            x.empty("Certificates");
+        } else {
+            x.open("Certificates");
+            for item in certificates {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Certificates");
         }
-        x.close("Certificates");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6266,7 +6725,7 @@ impl ListUserPoliciesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6302,11 +6761,15 @@ impl ListUserPoliciesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("PolicyNames");
-        for item in policy_names {
-            x.elem("member", item);
+        if policy_names.is_empty() {
+            x.empty("PolicyNames");
+        } else {
+            x.open("PolicyNames");
+            for item in policy_names {
+                x.elem("member", item);
+            }
+            x.close("PolicyNames");
         }
-        x.close("PolicyNames");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6344,7 +6807,7 @@ impl ListUserTagsRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6380,13 +6843,17 @@ impl ListUserTagsResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Tags");
-        for item in tags {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if tags.is_empty() {
+            x.empty("Tags");
+        } else {
+            x.open("Tags");
+            for item in tags {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Tags");
         }
-        x.close("Tags");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6417,7 +6884,7 @@ impl ListUsersRequest {
         if let Some(s) = m_path_prefix {
             v.length(s, s, At(at, "pathPrefix"), Some(1), Some(512));
             v.pattern(
-                pattern_12(s),
+                pattern_15(s),
                 s,
                 At(at, "pathPrefix"),
                 "\\u002F[\\u0021-\\u007F]*",
@@ -6427,7 +6894,7 @@ impl ListUsersRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6463,13 +6930,17 @@ impl ListUsersResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("Users");
-        for item in users {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if users.is_empty() {
+            x.empty("Users");
+        } else {
+            x.open("Users");
+            for item in users {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("Users");
         }
-        x.close("Users");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6508,7 +6979,7 @@ impl ListVirtualMFADevicesRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         let m_max_items = v.int(p.get("MaxItems"), At(at, "maxItems"))?;
@@ -6544,13 +7015,17 @@ impl ListVirtualMFADevicesResponse {
             is_truncated,
             marker,
         } = self;
-        x.open("VirtualMFADevices");
-        for item in virtual_mfa_devices {
-            x.open("member");
-            item.write(x);
-            x.close("member");
+        if virtual_mfa_devices.is_empty() {
+            x.empty("VirtualMFADevices");
+        } else {
+            x.open("VirtualMFADevices");
+            for item in virtual_mfa_devices {
+                x.open("member");
+                item.write(x);
+                x.close("member");
+            }
+            x.close("VirtualMFADevices");
         }
-        x.close("VirtualMFADevices");
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
         }
@@ -6703,13 +7178,17 @@ impl ManagedPolicyDetail {
             x.elem("UpdateDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = policy_version_list {
-            x.open("PolicyVersionList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("PolicyVersionList");
+            } else {
+                x.open("PolicyVersionList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("PolicyVersionList");
             }
-            x.close("PolicyVersionList");
         }
     }
 }
@@ -6946,13 +7425,17 @@ impl Policy {
             x.elem("UpdateDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -7187,6 +7670,55 @@ impl PutGroupPolicyRequest {
     }
 }
 
+/// `PutResourcePolicyRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutResourcePolicyRequest {
+    pub resource_arn: String,
+    pub policy_document: String,
+}
+
+impl PutResourcePolicyRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["ResourceArn", "PolicyDocument"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_resource_arn = p.get("ResourceArn");
+        if let Some(s) = m_resource_arn {
+            v.length(s, s, At(at, "resourceArn"), Some(20), Some(2048));
+        } else {
+            v.null(At(at, "resourceArn"));
+        }
+        let m_resource_arn = m_resource_arn.map(str::to_owned).unwrap_or_default();
+        let m_policy_document = p.get("PolicyDocument");
+        if let Some(s) = m_policy_document {
+            v.length(
+                s,
+                "<policy document>",
+                At(at, "policyDocument"),
+                Some(1),
+                Some(131072),
+            );
+            v.pattern(
+                pattern_1(s),
+                "<policy document>",
+                At(at, "policyDocument"),
+                "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+            );
+        } else {
+            v.null(At(at, "policyDocument"));
+        }
+        let m_policy_document = m_policy_document.map(str::to_owned).unwrap_or_default();
+        Ok(Self {
+            resource_arn: m_resource_arn,
+            policy_document: m_policy_document,
+        })
+    }
+}
+
 /// `PutRolePermissionsBoundaryRequest` (decoded from the Query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PutRolePermissionsBoundaryRequest {
@@ -7387,6 +7919,59 @@ impl PutUserPolicyRequest {
     }
 }
 
+/// `RegisterBucketRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisterBucketRequest {
+    pub bucket_name: String,
+}
+
+impl RegisterBucketRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["BucketName"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let m_bucket_name = p.get("BucketName");
+        if let Some(s) = m_bucket_name {
+            v.length(s, s, At(at, "bucketName"), Some(3), Some(63));
+            v.pattern(pattern_12(s), s, At(at, "bucketName"), "[a-z0-9.-]+");
+        } else {
+            v.null(At(at, "bucketName"));
+        }
+        let m_bucket_name = m_bucket_name.map(str::to_owned).unwrap_or_default();
+        Ok(Self {
+            bucket_name: m_bucket_name,
+        })
+    }
+}
+
+/// `RegisteredBucket` (written as XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegisteredBucket {
+    pub bucket_name: String,
+    pub create_date: i64,
+}
+
+impl RegisteredBucket {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["BucketName", "CreateDate"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Write the members as XML elements, in model order; absent optional members are omitted.
+    pub fn write(&self, x: &mut Xml) {
+        let Self {
+            bucket_name,
+            create_date,
+        } = self;
+        x.elem("BucketName", bucket_name);
+        x.elem("CreateDate", &crate::time::iso8601(*create_date));
+    }
+}
+
 /// `RemoveClientIDFromOpenIDConnectProviderRequest` (decoded from the Query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoveClientIDFromOpenIDConnectProviderRequest {
@@ -7554,20 +8139,28 @@ impl ResourceSpecificResult {
         x.elem("EvalResourceName", eval_resource_name);
         x.elem("EvalResourceDecision", eval_resource_decision);
         if let Some(val) = matched_statements {
-            x.open("MatchedStatements");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("MatchedStatements");
+            } else {
+                x.open("MatchedStatements");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("MatchedStatements");
             }
-            x.close("MatchedStatements");
         }
         if let Some(val) = missing_context_values {
-            x.open("MissingContextValues");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("MissingContextValues");
+            } else {
+                x.open("MissingContextValues");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("MissingContextValues");
             }
-            x.close("MissingContextValues");
         }
         if let Some(val) = eval_decision_details {
             x.open("EvalDecisionDetails");
@@ -7621,7 +8214,7 @@ impl ResyncMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -7629,7 +8222,7 @@ impl ResyncMFADeviceRequest {
         let m_authentication_code1 = p.get("AuthenticationCode1");
         if let Some(s) = m_authentication_code1 {
             v.length(s, s, At(at, "authenticationCode1"), Some(6), Some(6));
-            v.pattern(pattern_10(s), s, At(at, "authenticationCode1"), "[\\d]+");
+            v.pattern(pattern_13(s), s, At(at, "authenticationCode1"), "[\\d]+");
         } else {
             v.null(At(at, "authenticationCode1"));
         }
@@ -7639,7 +8232,7 @@ impl ResyncMFADeviceRequest {
         let m_authentication_code2 = p.get("AuthenticationCode2");
         if let Some(s) = m_authentication_code2 {
             v.length(s, s, At(at, "authenticationCode2"), Some(6), Some(6));
-            v.pattern(pattern_10(s), s, At(at, "authenticationCode2"), "[\\d]+");
+            v.pattern(pattern_13(s), s, At(at, "authenticationCode2"), "[\\d]+");
         } else {
             v.null(At(at, "authenticationCode2"));
         }
@@ -7724,13 +8317,17 @@ impl Role {
             x.close("PermissionsBoundary");
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
         if let Some(val) = role_last_used {
             x.open("RoleLastUsed");
@@ -7811,31 +8408,43 @@ impl RoleDetail {
             x.elem("AssumeRolePolicyDocument", val);
         }
         if let Some(val) = instance_profile_list {
-            x.open("InstanceProfileList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("InstanceProfileList");
+            } else {
+                x.open("InstanceProfileList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("InstanceProfileList");
             }
-            x.close("InstanceProfileList");
         }
         if let Some(val) = role_policy_list {
-            x.open("RolePolicyList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("RolePolicyList");
+            } else {
+                x.open("RolePolicyList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("RolePolicyList");
             }
-            x.close("RolePolicyList");
         }
         if let Some(val) = attached_managed_policies {
-            x.open("AttachedManagedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedManagedPolicies");
+            } else {
+                x.open("AttachedManagedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedManagedPolicies");
             }
-            x.close("AttachedManagedPolicies");
         }
         if let Some(val) = permissions_boundary {
             x.open("PermissionsBoundary");
@@ -7843,13 +8452,17 @@ impl RoleDetail {
             x.close("PermissionsBoundary");
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
         if let Some(val) = role_last_used {
             x.open("RoleLastUsed");
@@ -7883,6 +8496,56 @@ impl RoleLastUsed {
         }
         if let Some(val) = region {
             x.elem("Region", val);
+        }
+    }
+}
+
+/// `RotateTokenKeysRequest` (decoded from the Query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotateTokenKeysRequest {}
+
+impl RotateTokenKeysRequest {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &[];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Read this structure from `p` (member names relative to it); constraint violations are
+    /// collected in `v` under `at` (the lowerCamelCase path of the structure, with a trailing dot).
+    pub fn read(p: &Params, at: &str, v: &mut Violations) -> WireResult<Self> {
+        let _ = (p, at, v);
+        Ok(Self {})
+    }
+}
+
+/// `RotateTokenKeysResponse` (written as XML).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotateTokenKeysResponse {
+    pub active_key_id: i64,
+    pub key_ids: Vec<i64>,
+}
+
+impl RotateTokenKeysResponse {
+    /// Wire names of the members, in model order.
+    pub const MEMBERS: &'static [&'static str] = &["ActiveKeyId", "KeyIds"];
+    /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
+    pub const SENSITIVE: &'static [&'static str] = &[];
+
+    /// Write the members as XML elements, in model order; absent optional members are omitted.
+    pub fn write(&self, x: &mut Xml) {
+        let Self {
+            active_key_id,
+            key_ids,
+        } = self;
+        x.num("ActiveKeyId", *active_key_id);
+        if key_ids.is_empty() {
+            x.empty("KeyIds");
+        } else {
+            x.open("KeyIds");
+            for item in key_ids {
+                x.num("member", *item);
+            }
+            x.close("KeyIds");
         }
     }
 }
@@ -8109,7 +8772,7 @@ impl SetDefaultPolicyVersionRequest {
         let m_version_id = p.get("VersionId");
         if let Some(s) = m_version_id {
             v.pattern(
-                pattern_9(s),
+                pattern_11(s),
                 s,
                 At(at, "versionId"),
                 "v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
@@ -8180,6 +8843,7 @@ pub struct SimulateCustomPolicyRequest {
     pub resource_handling_option: Option<String>,
     pub max_items: Option<i64>,
     pub marker: Option<String>,
+    pub ordered_organization_policy_input_list: Option<Vec<Vec<String>>>,
 }
 
 impl SimulateCustomPolicyRequest {
@@ -8196,6 +8860,7 @@ impl SimulateCustomPolicyRequest {
         "ResourceHandlingOption",
         "MaxItems",
         "Marker",
+        "OrderedOrganizationPolicyInputList",
     ];
     /// Members that are secrets (the model's `sensitive` markers plus the generator's overrides).
     pub const SENSITIVE: &'static [&'static str] = &[];
@@ -8306,9 +8971,26 @@ impl SimulateCustomPolicyRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
+        let m_ordered_organization_policy_input_list =
+            p.list_of_lists("OrderedOrganizationPolicyInputList")?;
+        if let Some(levels) = &m_ordered_organization_policy_input_list {
+            let at = format!("{at}orderedOrganizationPolicyInputList.member.member");
+            for items in levels {
+                for s in items {
+                    let s = s.as_str();
+                    v.length(s, "<policy document>", &at, Some(1), Some(131072));
+                    v.pattern(
+                        pattern_1(s),
+                        "<policy document>",
+                        &at,
+                        "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                    );
+                }
+            }
+        }
         Ok(Self {
             policy_input_list: m_policy_input_list,
             permissions_boundary_policy_input_list: m_permissions_boundary_policy_input_list,
@@ -8321,6 +9003,7 @@ impl SimulateCustomPolicyRequest {
             resource_handling_option: m_resource_handling_option,
             max_items: m_max_items,
             marker: m_marker,
+            ordered_organization_policy_input_list: m_ordered_organization_policy_input_list,
         })
     }
 }
@@ -8347,13 +9030,17 @@ impl SimulatePolicyResponse {
             marker,
         } = self;
         if let Some(val) = evaluation_results {
-            x.open("EvaluationResults");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("EvaluationResults");
+            } else {
+                x.open("EvaluationResults");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("EvaluationResults");
             }
-            x.close("EvaluationResults");
         }
         if let Some(val) = is_truncated {
             x.boolean("IsTruncated", *val);
@@ -8509,7 +9196,7 @@ impl SimulatePrincipalPolicyRequest {
         let m_marker = p.get("Marker");
         if let Some(s) = m_marker {
             v.length(s, s, At(at, "marker"), Some(1), Some(320));
-            v.pattern(pattern_11(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
+            v.pattern(pattern_14(s), s, At(at, "marker"), "[\\u0020-\\u00FF]+");
         }
         let m_marker = m_marker.map(str::to_owned);
         Ok(Self {
@@ -8596,7 +9283,7 @@ impl Tag {
         if let Some(s) = m_key {
             v.length(s, s, At(at, "key"), Some(1), Some(128));
             v.pattern(
-                pattern_13(s),
+                pattern_16(s),
                 s,
                 At(at, "key"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
@@ -8609,7 +9296,7 @@ impl Tag {
         if let Some(s) = m_value {
             v.length(s, s, At(at, "value"), Some(0), Some(256));
             v.pattern(
-                pattern_14(s),
+                pattern_17(s),
                 s,
                 At(at, "value"),
                 "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*",
@@ -8707,7 +9394,7 @@ impl TagMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -9024,7 +9711,7 @@ impl UntagInstanceProfileRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9060,7 +9747,7 @@ impl UntagMFADeviceRequest {
         let m_serial_number = p.get("SerialNumber");
         if let Some(s) = m_serial_number {
             v.length(s, s, At(at, "serialNumber"), Some(9), Some(256));
-            v.pattern(pattern_7(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
+            v.pattern(pattern_9(s), s, At(at, "serialNumber"), "[\\w+=/:,.@-]+");
         } else {
             v.null(At(at, "serialNumber"));
         }
@@ -9071,7 +9758,7 @@ impl UntagMFADeviceRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9125,7 +9812,7 @@ impl UntagOpenIDConnectProviderRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9171,7 +9858,7 @@ impl UntagPolicyRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9218,7 +9905,7 @@ impl UntagRoleRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9264,7 +9951,7 @@ impl UntagSAMLProviderRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9311,7 +9998,7 @@ impl UntagUserRequest {
             for s in items {
                 let s = s.as_str();
                 v.length(s, s, &at, Some(1), Some(128));
-                v.pattern(pattern_13(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+                v.pattern(pattern_16(s), s, &at, "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
             }
         }
         if let Some(items) = &m_tag_keys {
@@ -9354,7 +10041,7 @@ impl UpdateAccessKeyRequest {
         let m_access_key_id = p.get("AccessKeyId");
         if let Some(s) = m_access_key_id {
             v.length(s, s, At(at, "accessKeyId"), Some(16), Some(128));
-            v.pattern(pattern_8(s), s, At(at, "accessKeyId"), "[\\w]+");
+            v.pattern(pattern_10(s), s, At(at, "accessKeyId"), "[\\w]+");
         } else {
             v.null(At(at, "accessKeyId"));
         }
@@ -9533,7 +10220,7 @@ impl UpdateGroupRequest {
         if let Some(s) = m_new_path {
             v.length(s, s, At(at, "newPath"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "newPath"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -9681,7 +10368,7 @@ impl UpdateRoleDescriptionRequest {
         if let Some(s) = m_description {
             v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
-                pattern_5(s),
+                pattern_7(s),
                 s,
                 At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
@@ -9749,7 +10436,7 @@ impl UpdateRoleRequest {
         if let Some(s) = m_description {
             v.length(s, s, At(at, "description"), None, Some(1000));
             v.pattern(
-                pattern_5(s),
+                pattern_7(s),
                 s,
                 At(at, "description"),
                 "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
@@ -9858,7 +10545,7 @@ impl UpdateSAMLProviderRequest {
         let m_remove_private_key = p.get("RemovePrivateKey");
         if let Some(s) = m_remove_private_key {
             v.length(s, s, At(at, "removePrivateKey"), Some(22), Some(64));
-            v.pattern(pattern_15(s), s, At(at, "removePrivateKey"), "[A-Z0-9]+");
+            v.pattern(pattern_18(s), s, At(at, "removePrivateKey"), "[A-Z0-9]+");
         }
         let m_remove_private_key = m_remove_private_key.map(str::to_owned);
         Ok(Self {
@@ -9921,7 +10608,7 @@ impl UpdateUserRequest {
         if let Some(s) = m_new_path {
             v.length(s, s, At(at, "newPath"), Some(1), Some(512));
             v.pattern(
-                pattern_3(s),
+                pattern_5(s),
                 s,
                 At(at, "newPath"),
                 "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
@@ -10000,13 +10687,17 @@ impl User {
             x.close("PermissionsBoundary");
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -10073,29 +10764,41 @@ impl UserDetail {
             x.elem("CreateDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = user_policy_list {
-            x.open("UserPolicyList");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("UserPolicyList");
+            } else {
+                x.open("UserPolicyList");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("UserPolicyList");
             }
-            x.close("UserPolicyList");
         }
         if let Some(val) = group_list {
-            x.open("GroupList");
-            for item in val {
-                x.elem("member", item);
+            if val.is_empty() {
+                x.empty("GroupList");
+            } else {
+                x.open("GroupList");
+                for item in val {
+                    x.elem("member", item);
+                }
+                x.close("GroupList");
             }
-            x.close("GroupList");
         }
         if let Some(val) = attached_managed_policies {
-            x.open("AttachedManagedPolicies");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("AttachedManagedPolicies");
+            } else {
+                x.open("AttachedManagedPolicies");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("AttachedManagedPolicies");
             }
-            x.close("AttachedManagedPolicies");
         }
         if let Some(val) = permissions_boundary {
             x.open("PermissionsBoundary");
@@ -10103,13 +10806,17 @@ impl UserDetail {
             x.close("PermissionsBoundary");
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -10166,13 +10873,17 @@ impl VirtualMFADevice {
             x.elem("EnableDate", &crate::time::iso8601(*val));
         }
         if let Some(val) = tags {
-            x.open("Tags");
-            for item in val {
-                x.open("member");
-                item.write(x);
-                x.close("member");
+            if val.is_empty() {
+                x.empty("Tags");
+            } else {
+                x.open("Tags");
+                for item in val {
+                    x.open("member");
+                    item.write(x);
+                    x.close("member");
+                }
+                x.close("Tags");
             }
-            x.close("Tags");
         }
     }
 }
@@ -10272,6 +10983,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+    },
+    crate::Operation {
+        name: "CreateAccount",
+        input: "CreateAccountRequest",
+        output: Some("CreateAccountResponse"),
+        errors: &[],
     },
     crate::Operation {
         name: "CreateAccountAlias",
@@ -10528,6 +11245,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
         ],
     },
     crate::Operation {
+        name: "DeleteResourcePolicy",
+        input: "DeleteResourcePolicyRequest",
+        output: None,
+        errors: &["NoSuchEntityException", "InvalidInputException"],
+    },
+    crate::Operation {
         name: "DeleteRole",
         input: "DeleteRoleRequest",
         output: None,
@@ -10611,6 +11334,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+    },
+    crate::Operation {
+        name: "DeregisterBucket",
+        input: "DeregisterBucketRequest",
+        output: None,
+        errors: &["NoSuchEntityException"],
     },
     crate::Operation {
         name: "DetachGroupPolicy",
@@ -10772,6 +11501,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+    },
+    crate::Operation {
+        name: "GetResourcePolicy",
+        input: "GetResourcePolicyRequest",
+        output: Some("GetResourcePolicyResponse"),
+        errors: &["NoSuchEntityException", "InvalidInputException"],
     },
     crate::Operation {
         name: "GetRole",
@@ -10954,6 +11689,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
         ],
     },
     crate::Operation {
+        name: "ListRegisteredBuckets",
+        input: "ListRegisteredBucketsRequest",
+        output: Some("ListRegisteredBucketsResponse"),
+        errors: &[],
+    },
+    crate::Operation {
         name: "ListRolePolicies",
         input: "ListRolePoliciesRequest",
         output: Some("ListRolePoliciesResponse"),
@@ -11047,6 +11788,16 @@ pub const OPERATIONS: &[crate::Operation] = &[
         ],
     },
     crate::Operation {
+        name: "PutResourcePolicy",
+        input: "PutResourcePolicyRequest",
+        output: None,
+        errors: &[
+            "NoSuchEntityException",
+            "InvalidInputException",
+            "MalformedPolicyDocumentException",
+        ],
+    },
+    crate::Operation {
         name: "PutRolePermissionsBoundary",
         input: "PutRolePermissionsBoundaryRequest",
         output: None,
@@ -11093,6 +11844,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
         ],
     },
     crate::Operation {
+        name: "RegisterBucket",
+        input: "RegisterBucketRequest",
+        output: None,
+        errors: &["EntityAlreadyExistsException"],
+    },
+    crate::Operation {
         name: "RemoveClientIDFromOpenIDConnectProvider",
         input: "RemoveClientIDFromOpenIDConnectProviderRequest",
         output: None,
@@ -11135,6 +11892,12 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+    },
+    crate::Operation {
+        name: "RotateTokenKeys",
+        input: "RotateTokenKeysRequest",
+        output: Some("RotateTokenKeysResponse"),
+        errors: &[],
     },
     crate::Operation {
         name: "SetDefaultPolicyVersion",
@@ -11501,6 +12264,21 @@ impl Output for CreateAccessKeyResponse {
     }
 }
 
+impl Input for CreateAccountRequest {
+    const OPERATION: &'static str = "CreateAccount";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Output for CreateAccountResponse {
+    fn encode(&self) -> Option<String> {
+        let mut x = Xml::new();
+        self.write(&mut x);
+        Some(x.finish())
+    }
+}
+
 impl Input for CreateAccountAliasRequest {
     const OPERATION: &'static str = "CreateAccountAlias";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
@@ -11748,6 +12526,13 @@ impl Input for DeletePolicyVersionRequest {
     }
 }
 
+impl Input for DeleteResourcePolicyRequest {
+    const OPERATION: &'static str = "DeleteResourcePolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
 impl Input for DeleteRoleRequest {
     const OPERATION: &'static str = "DeleteRole";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
@@ -11799,6 +12584,13 @@ impl Input for DeleteUserPolicyRequest {
 
 impl Input for DeleteVirtualMFADeviceRequest {
     const OPERATION: &'static str = "DeleteVirtualMFADevice";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Input for DeregisterBucketRequest {
+    const OPERATION: &'static str = "DeregisterBucket";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
         Self::read(p, "", v)
     }
@@ -12109,6 +12901,21 @@ impl Input for GetPolicyVersionRequest {
 }
 
 impl Output for GetPolicyVersionResponse {
+    fn encode(&self) -> Option<String> {
+        let mut x = Xml::new();
+        self.write(&mut x);
+        Some(x.finish())
+    }
+}
+
+impl Input for GetResourcePolicyRequest {
+    const OPERATION: &'static str = "GetResourcePolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Output for GetResourcePolicyResponse {
     fn encode(&self) -> Option<String> {
         let mut x = Xml::new();
         self.write(&mut x);
@@ -12476,6 +13283,21 @@ impl Output for ListPolicyVersionsResponse {
     }
 }
 
+impl Input for ListRegisteredBucketsRequest {
+    const OPERATION: &'static str = "ListRegisteredBuckets";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Output for ListRegisteredBucketsResponse {
+    fn encode(&self) -> Option<String> {
+        let mut x = Xml::new();
+        self.write(&mut x);
+        Some(x.finish())
+    }
+}
+
 impl Input for ListRolePoliciesRequest {
     const OPERATION: &'static str = "ListRolePolicies";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
@@ -12678,6 +13500,13 @@ impl Input for PutGroupPolicyRequest {
     }
 }
 
+impl Input for PutResourcePolicyRequest {
+    const OPERATION: &'static str = "PutResourcePolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
 impl Input for PutRolePermissionsBoundaryRequest {
     const OPERATION: &'static str = "PutRolePermissionsBoundary";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
@@ -12701,6 +13530,13 @@ impl Input for PutUserPermissionsBoundaryRequest {
 
 impl Input for PutUserPolicyRequest {
     const OPERATION: &'static str = "PutUserPolicy";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Input for RegisterBucketRequest {
+    const OPERATION: &'static str = "RegisterBucket";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
         Self::read(p, "", v)
     }
@@ -12731,6 +13567,21 @@ impl Input for ResyncMFADeviceRequest {
     const OPERATION: &'static str = "ResyncMFADevice";
     fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
         Self::read(p, "", v)
+    }
+}
+
+impl Input for RotateTokenKeysRequest {
+    const OPERATION: &'static str = "RotateTokenKeys";
+    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {
+        Self::read(p, "", v)
+    }
+}
+
+impl Output for RotateTokenKeysResponse {
+    fn encode(&self) -> Option<String> {
+        let mut x = Xml::new();
+        self.write(&mut x);
+        Some(x.finish())
     }
 }
 
@@ -12969,6 +13820,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "AttachUserPolicy" => AttachUserPolicyRequest::decode(p).map(drop),
         "ChangePassword" => ChangePasswordRequest::decode(p).map(drop),
         "CreateAccessKey" => CreateAccessKeyRequest::decode(p).map(drop),
+        "CreateAccount" => CreateAccountRequest::decode(p).map(drop),
         "CreateAccountAlias" => CreateAccountAliasRequest::decode(p).map(drop),
         "CreateGroup" => CreateGroupRequest::decode(p).map(drop),
         "CreateInstanceProfile" => CreateInstanceProfileRequest::decode(p).map(drop),
@@ -12991,6 +13843,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "DeleteOpenIDConnectProvider" => DeleteOpenIDConnectProviderRequest::decode(p).map(drop),
         "DeletePolicy" => DeletePolicyRequest::decode(p).map(drop),
         "DeletePolicyVersion" => DeletePolicyVersionRequest::decode(p).map(drop),
+        "DeleteResourcePolicy" => DeleteResourcePolicyRequest::decode(p).map(drop),
         "DeleteRole" => DeleteRoleRequest::decode(p).map(drop),
         "DeleteRolePermissionsBoundary" => {
             DeleteRolePermissionsBoundaryRequest::decode(p).map(drop)
@@ -13003,6 +13856,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         }
         "DeleteUserPolicy" => DeleteUserPolicyRequest::decode(p).map(drop),
         "DeleteVirtualMFADevice" => DeleteVirtualMFADeviceRequest::decode(p).map(drop),
+        "DeregisterBucket" => DeregisterBucketRequest::decode(p).map(drop),
         "DetachGroupPolicy" => DetachGroupPolicyRequest::decode(p).map(drop),
         "DetachRolePolicy" => DetachRolePolicyRequest::decode(p).map(drop),
         "DetachUserPolicy" => DetachUserPolicyRequest::decode(p).map(drop),
@@ -13029,6 +13883,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "GetOpenIDConnectProvider" => GetOpenIDConnectProviderRequest::decode(p).map(drop),
         "GetPolicy" => GetPolicyRequest::decode(p).map(drop),
         "GetPolicyVersion" => GetPolicyVersionRequest::decode(p).map(drop),
+        "GetResourcePolicy" => GetResourcePolicyRequest::decode(p).map(drop),
         "GetRole" => GetRoleRequest::decode(p).map(drop),
         "GetRolePolicy" => GetRolePolicyRequest::decode(p).map(drop),
         "GetSAMLProvider" => GetSAMLProviderRequest::decode(p).map(drop),
@@ -13055,6 +13910,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "ListPolicies" => ListPoliciesRequest::decode(p).map(drop),
         "ListPolicyTags" => ListPolicyTagsRequest::decode(p).map(drop),
         "ListPolicyVersions" => ListPolicyVersionsRequest::decode(p).map(drop),
+        "ListRegisteredBuckets" => ListRegisteredBucketsRequest::decode(p).map(drop),
         "ListRolePolicies" => ListRolePoliciesRequest::decode(p).map(drop),
         "ListRoleTags" => ListRoleTagsRequest::decode(p).map(drop),
         "ListRoles" => ListRolesRequest::decode(p).map(drop),
@@ -13071,10 +13927,12 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         "ListUsers" => ListUsersRequest::decode(p).map(drop),
         "ListVirtualMFADevices" => ListVirtualMFADevicesRequest::decode(p).map(drop),
         "PutGroupPolicy" => PutGroupPolicyRequest::decode(p).map(drop),
+        "PutResourcePolicy" => PutResourcePolicyRequest::decode(p).map(drop),
         "PutRolePermissionsBoundary" => PutRolePermissionsBoundaryRequest::decode(p).map(drop),
         "PutRolePolicy" => PutRolePolicyRequest::decode(p).map(drop),
         "PutUserPermissionsBoundary" => PutUserPermissionsBoundaryRequest::decode(p).map(drop),
         "PutUserPolicy" => PutUserPolicyRequest::decode(p).map(drop),
+        "RegisterBucket" => RegisterBucketRequest::decode(p).map(drop),
         "RemoveClientIDFromOpenIDConnectProvider" => {
             RemoveClientIDFromOpenIDConnectProviderRequest::decode(p).map(drop)
         }
@@ -13083,6 +13941,7 @@ pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
         }
         "RemoveUserFromGroup" => RemoveUserFromGroupRequest::decode(p).map(drop),
         "ResyncMFADevice" => ResyncMFADeviceRequest::decode(p).map(drop),
+        "RotateTokenKeys" => RotateTokenKeysRequest::decode(p).map(drop),
         "SetDefaultPolicyVersion" => SetDefaultPolicyVersionRequest::decode(p).map(drop),
         "SimulateCustomPolicy" => SimulateCustomPolicyRequest::decode(p).map(drop),
         "SimulatePrincipalPolicy" => SimulatePrincipalPolicyRequest::decode(p).map(drop),
@@ -13176,89 +14035,108 @@ fn pattern_2(s: &str) -> bool {
     RE.as_ref().is_some_and(|re| re.is_match(s)) && crate::validate::no_double_hyphen(s)
 }
 
-/// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`
+/// `[^\u0000-\u001F\u007F-\u009F]+`
 fn pattern_3(s: &str) -> bool {
+    static RE: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| compile("^(?:[^\\u0000-\\u001F\\u007F-\\u009F]+)$"));
+    RE.as_ref().is_some_and(|re| re.is_match(s))
+}
+
+/// `\d{12}`
+fn pattern_4(s: &str) -> bool {
+    static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[0-9]{12})$"));
+    RE.as_ref().is_some_and(|re| re.is_match(s))
+}
+
+/// `(\u002F)|(\u002F[\u0021-\u007E]+\u002F)`
+fn pattern_5(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F))$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `((/[A-Za-z0-9\.,\+@=_-]+)*)/`
-fn pattern_4(s: &str) -> bool {
+fn pattern_6(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:((/[A-Za-z0-9\\.,\\+@=_-]+)*)/)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]*`
-fn pattern_5(s: &str) -> bool {
+fn pattern_7(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\w._-]+`
-fn pattern_6(s: &str) -> bool {
+fn pattern_8(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[0-9A-Za-z_._-]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\w+=/:,.@-]+`
-fn pattern_7(s: &str) -> bool {
+fn pattern_9(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:[0-9A-Za-z_+=/:,.@-]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\w]+`
-fn pattern_8(s: &str) -> bool {
+fn pattern_10(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[0-9A-Za-z_]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`
-fn pattern_9(s: &str) -> bool {
+fn pattern_11(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
+/// `[a-z0-9.-]+`
+fn pattern_12(s: &str) -> bool {
+    static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[a-z0-9.-]+)$"));
+    RE.as_ref().is_some_and(|re| re.is_match(s))
+}
+
 /// `[\d]+`
-fn pattern_10(s: &str) -> bool {
+fn pattern_13(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[0-9]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\u0020-\u00FF]+`
-fn pattern_11(s: &str) -> bool {
+fn pattern_14(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:[\\u0020-\\u00FF]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `\u002F[\u0021-\u007F]*`
-fn pattern_12(s: &str) -> bool {
+fn pattern_15(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:\\u002F[\\u0021-\\u007F]*)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
-fn pattern_13(s: &str) -> bool {
+fn pattern_16(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
-fn pattern_14(s: &str) -> bool {
+fn pattern_17(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> =
         LazyLock::new(|| compile("^(?:[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `[A-Z0-9]+`
-fn pattern_15(s: &str) -> bool {
+fn pattern_18(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| compile("^(?:[A-Z0-9]+)$"));
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
@@ -13267,4 +14145,5 @@ fn pattern_15(s: &str) -> bool {
 pub(crate) const PATTERN_CHECKS: &[fn(&str) -> bool] = &[
     pattern_0, pattern_1, pattern_2, pattern_3, pattern_4, pattern_5, pattern_6, pattern_7,
     pattern_8, pattern_9, pattern_10, pattern_11, pattern_12, pattern_13, pattern_14, pattern_15,
+    pattern_16, pattern_17, pattern_18,
 ];
