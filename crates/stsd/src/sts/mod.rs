@@ -1,6 +1,7 @@
 //! STS actions. The foundation serves GetCallerIdentity and GetAccessKeyInfo; credential-issuing actions
 //! come with temporary credentials.
 
+mod assume;
 pub(crate) mod credentials;
 pub(crate) use credentials::mint_for;
 mod saml;
