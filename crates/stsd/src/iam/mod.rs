@@ -18,6 +18,9 @@ mod simulate;
 mod tagging;
 mod users;
 
+#[cfg(test)]
+mod authorization_tests;
+
 use crate::app::App;
 use crate::auth::{Caller, RequestMeta};
 use crate::authz;

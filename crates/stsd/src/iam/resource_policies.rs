@@ -12,9 +12,9 @@
 use stsd_wire::generated::iam as w;
 
 use super::roles::bind_principal_ids;
-use super::{compile, page_size, paginate, typed, Ctx};
+use super::{page_size, paginate, typed, Ctx};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{resource_policy_key, BucketRegistration, DocKind, ResourcePolicy};
+use crate::model::{resource_policy_key, BucketRegistration, Doc, DocKind, ResourcePolicy};
 use crate::protocol::url_encode_policy;
 use crate::resources::{bucket_of_arn, bucket_owner, is_bucket_name, parse_arn, Owner};
 use crate::state::State;
@@ -67,18 +67,25 @@ fn no_policy(arn: &str) -> ApiError {
 
 /// `PutResourcePolicy(ResourceArn, PolicyDocument)`: create or replace the resource's policy.
 pub fn put_resource_policy(ctx: &Ctx<'_>, input: w::PutResourcePolicyRequest) -> ApiResult<()> {
+    const ACTION: &str = "iam:PutResourcePolicy";
     let text = input.policy_document.as_str();
+    // Refused before the document is compiled; authorized again with the write.
+    ctx.authorize(&*ctx.app.read()?, ACTION, &input.resource_arn)?;
     let compiled = crate::authz::compile_with_limit(
         text,
         policy::PolicyKind::Resource,
         RESOURCE_POLICY_MAX_CHARS,
     )?;
+    let doc = Doc {
+        text: text.to_string(),
+        kind: DocKind::Resource,
+        principal_ids: Vec::new(),
+        compiled: Some(compiled),
+    };
     ctx.app.write(|st, t| {
+        ctx.authorize(st, ACTION, &input.resource_arn)?;
         let arn = owned_arn(ctx, st, &input.resource_arn)?;
-        ctx.authorize(st, "iam:PutResourcePolicy", arn)?;
-        let mut doc = compile(text, DocKind::Resource)?;
-        doc.compiled = Some(compiled.clone());
-        let doc = bind_principal_ids(st, doc)?;
+        let doc = bind_principal_ids(st, doc.clone())?;
         let key = resource_policy_key(arn);
         let acct = ctx.account_mut(st)?;
         let created = acct
@@ -105,8 +112,8 @@ pub fn get_resource_policy(
     input: w::GetResourcePolicyRequest,
 ) -> ApiResult<w::GetResourcePolicyResponse> {
     let st = ctx.app.read()?;
+    ctx.authorize(&st, "iam:GetResourcePolicy", &input.resource_arn)?;
     let arn = owned_arn(ctx, &st, &input.resource_arn)?;
-    ctx.authorize(&st, "iam:GetResourcePolicy", arn)?;
     let acct = ctx.account(&st)?;
     let rp = crate::resources::policy_of(acct, arn).ok_or_else(|| no_policy(arn))?;
     Ok(w::GetResourcePolicyResponse {
@@ -123,8 +130,8 @@ pub fn delete_resource_policy(
     input: w::DeleteResourcePolicyRequest,
 ) -> ApiResult<()> {
     ctx.app.write(|st, t| {
+        ctx.authorize(st, "iam:DeleteResourcePolicy", &input.resource_arn)?;
         let arn = owned_arn(ctx, st, &input.resource_arn)?;
-        ctx.authorize(st, "iam:DeleteResourcePolicy", arn)?;
         let key = resource_policy_key(arn);
         let acct = ctx.account_mut(st)?;
         if crate::resources::policy_of(acct, arn).is_none() {

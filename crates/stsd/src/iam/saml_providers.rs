@@ -63,19 +63,17 @@ pub fn create(
 ) -> ApiResult<w::CreateSAMLProviderResponse> {
     let name = input.name;
     let doc = input.saml_metadata_document.as_str();
-    let md = metadata(doc)?;
     let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &name);
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    // Refused before the metadata (up to 10 MB of XML) is parsed; authorized again with the write.
+    ctx.authorize_request(&*ctx.app.read()?, "iam:CreateSAMLProvider", &arn, &facts)?;
+    let md = metadata(doc)?;
     ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateSAMLProvider",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
+        ctx.authorize_request(st, "iam:CreateSAMLProvider", &arn, &facts)?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
         if acct.saml_providers.contains_key(&key) {
@@ -183,29 +181,26 @@ pub fn update(
 ) -> ApiResult<w::UpdateSAMLProviderResponse> {
     let doc = input.saml_metadata_document;
     let arn = input.saml_provider_arn;
+    // Refused before the metadata is parsed; authorized again with the write.
+    let action = "iam:UpdateSAMLProvider";
+    ctx.authorize_request(&*ctx.app.read()?, action, &arn, &RequestFacts::default())?;
     let md = match &doc {
         Some(d) => Some(metadata(d)?),
         None => None,
     };
-    modify(
-        ctx,
-        &arn,
-        "iam:UpdateSAMLProvider",
-        &RequestFacts::default(),
-        |o| {
-            if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
-                o.metadata = d;
-                o.entity_id = md.entity_id;
-                o.certs = md
-                    .certs
-                    .iter()
-                    .map(|c| data_encoding::BASE64.encode(c))
-                    .collect();
-                o.valid_until = md.valid_until;
-            }
-            Ok(())
-        },
-    )?;
+    modify(ctx, &arn, action, &RequestFacts::default(), |o| {
+        if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
+            o.metadata = d;
+            o.entity_id = md.entity_id;
+            o.certs = md
+                .certs
+                .iter()
+                .map(|c| data_encoding::BASE64.encode(c))
+                .collect();
+            o.valid_until = md.valid_until;
+        }
+        Ok(())
+    })?;
     Ok(w::UpdateSAMLProviderResponse {
         saml_provider_arn: Some(arn),
     })
