@@ -524,4 +524,89 @@ mod tests {
         assert_eq!(app.read().unwrap().accounts.len(), 1);
         assert!(crate::iam::create_account_for_management(&app, "111122223333", None).is_err());
     }
+
+    /// A write is all or nothing: a closure that fails after mutating its copy leaves the published
+    /// snapshot and the store as they were.
+    #[test]
+    fn a_failed_write_leaves_no_trace() {
+        use crate::test_support::{Harness, ACCOUNT};
+        let h = Harness::new();
+        let failed: ApiResult<()> = h.app.write(|st, t| {
+            if let Some(acct) = st.account_mut(ACCOUNT) {
+                acct.meta.alias = Some("half-done".into());
+            }
+            t.touch(crate::store::Kind::Account, ACCOUNT, ACCOUNT);
+            Err(ApiError::invalid_input("refused after mutating"))
+        });
+        assert!(failed.is_err());
+        let alias = |h: &Harness| {
+            h.app
+                .read()
+                .unwrap()
+                .account(ACCOUNT)
+                .and_then(|a| a.meta.alias.clone())
+        };
+        assert_eq!(alias(&h), None);
+        let h = h.restart_after(0);
+        assert_eq!(alias(&h), None);
+        // The same write, succeeding, is published and durable.
+        h.app
+            .write(|st, t| {
+                if let Some(acct) = st.account_mut(ACCOUNT) {
+                    acct.meta.alias = Some("done".into());
+                }
+                t.touch(crate::store::Kind::Account, ACCOUNT, ACCOUNT);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(alias(&h).as_deref(), Some("done"));
+        let h = h.restart_after(0);
+        assert_eq!(alias(&h).as_deref(), Some("done"));
+    }
+
+    /// Two nodes on one store: a node deciding on a stale snapshot loses the race at commit and decides
+    /// again on fresh state, so quotas and existence hold as on one node (no lost update).
+    #[test]
+    fn a_write_on_a_stale_snapshot_is_decided_again_on_fresh_state() {
+        use crate::error::ErrorCode;
+        use crate::test_support::{between, Harness};
+        let node1 = Harness::new();
+        node1.root_iam("CreateUser", &[("UserName", "bob")]);
+        node1.root_iam("CreateAccessKey", &[("UserName", "bob")]);
+        let node2 = node1.second_node();
+        // node1 uses bob's second key slot; node2 still sees one key.
+        node1.root_iam("CreateAccessKey", &[("UserName", "bob")]);
+        let third = node2.call(
+            &node2.root,
+            "iam",
+            "CreateAccessKey",
+            &crate::test_support::owned(&[("UserName", "bob")]),
+        );
+        assert_eq!(third.map_err(|e| e.code), Err(ErrorCode::LimitExceeded));
+        // node2 caught up while deciding again: it lists both keys.
+        let listed = node2.root_iam("ListAccessKeys", &[("UserName", "bob")]);
+        assert_eq!(listed.matches("<AccessKeyId>").count(), 2, "{listed}");
+
+        // Creating the same user on both: the second is EntityAlreadyExists, not an overwrite.
+        let node3 = node1.second_node();
+        node1.root_iam("CreateUser", &[("UserName", "carol")]);
+        let again = node3.call(
+            &node3.root,
+            "iam",
+            "CreateUser",
+            &crate::test_support::owned(&[("UserName", "carol")]),
+        );
+        assert_eq!(
+            again.map_err(|e| e.code),
+            Err(ErrorCode::EntityAlreadyExists)
+        );
+        let id = |h: &Harness| {
+            between(
+                &h.root_iam("GetUser", &[("UserName", "carol")]),
+                "<UserId>",
+                "</UserId>",
+            )
+        };
+        assert_eq!(id(&node1), id(&node3));
+    }
 }

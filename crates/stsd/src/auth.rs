@@ -295,3 +295,212 @@ pub fn session_caller(access_key_id: &str, claims: Claims) -> Caller {
         region: String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Authentication through the whole pipeline (`test_support::Harness`): which credentials are a caller,
+    //! and which are refused with which code.
+
+    use crate::error::{ApiError, ErrorCode};
+    use crate::test_support::{between, owned, policy, Harness, Keys, ACCOUNT};
+
+    fn code(r: Result<String, ApiError>) -> Option<ErrorCode> {
+        r.err().map(|e| e.code)
+    }
+
+    fn whoami(h: &Harness, keys: &Keys) -> Result<String, ApiError> {
+        h.call(keys, "sts", "GetCallerIdentity", &[])
+            .map(|xml| between(&xml, "<Arn>", "</Arn>"))
+    }
+
+    #[test]
+    fn long_term_keys_are_the_user_while_active_and_the_user_exists() {
+        let h = Harness::new();
+        let alice = h.user("alice", None);
+        assert_eq!(
+            whoami(&h, &alice).unwrap(),
+            format!("arn:aws:iam::{ACCOUNT}:user/alice")
+        );
+        assert_eq!(
+            whoami(&h, &h.root).unwrap(),
+            format!("arn:aws:iam::{ACCOUNT}:root")
+        );
+
+        // An unknown key, and the right key with the wrong secret.
+        let unknown = Keys {
+            akid: "AKIAIOSFODNN7EXAMPLE".into(),
+            ..alice.clone()
+        };
+        assert_eq!(
+            code(whoami(&h, &unknown)),
+            Some(ErrorCode::InvalidClientTokenId)
+        );
+        let wrong_secret = Keys {
+            secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            ..alice.clone()
+        };
+        assert_eq!(
+            code(whoami(&h, &wrong_secret)),
+            Some(ErrorCode::SignatureDoesNotMatch)
+        );
+
+        // A signature made 16 minutes before the server's time (AWS allows 15).
+        let stale = h.call_signed_at(
+            &alice,
+            "sts",
+            "GetCallerIdentity",
+            &[],
+            h.app.clock.now() - 960,
+        );
+        assert_eq!(code(stale), Some(ErrorCode::SignatureDoesNotMatch));
+
+        // Inactive, active again, then deleted with its user.
+        let status = |s: &str| {
+            h.root_iam(
+                "UpdateAccessKey",
+                &[
+                    ("UserName", "alice"),
+                    ("AccessKeyId", &alice.akid),
+                    ("Status", s),
+                ],
+            )
+        };
+        status("Inactive");
+        assert_eq!(
+            code(whoami(&h, &alice)),
+            Some(ErrorCode::InvalidClientTokenId)
+        );
+        status("Active");
+        assert!(whoami(&h, &alice).is_ok());
+        h.root_iam(
+            "DeleteAccessKey",
+            &[("UserName", "alice"), ("AccessKeyId", &alice.akid)],
+        );
+        assert_eq!(
+            code(whoami(&h, &alice)),
+            Some(ErrorCode::InvalidClientTokenId)
+        );
+    }
+
+    #[test]
+    fn session_tokens_open_only_with_their_key_and_until_they_expire() {
+        let h = Harness::new();
+        let alice = h.user("alice", None);
+        let xml = h
+            .call(
+                &alice,
+                "sts",
+                "GetSessionToken",
+                &owned(&[("DurationSeconds", "900")]),
+            )
+            .unwrap();
+        let session = Harness::session_keys(&xml);
+        assert!(session.akid.starts_with("ASIA"));
+        assert_eq!(
+            whoami(&h, &session).unwrap(),
+            format!("arn:aws:iam::{ACCOUNT}:user/alice")
+        );
+
+        // The key without its token, a token altered by one character, another session's token.
+        let no_token = Keys {
+            token: None,
+            ..session.clone()
+        };
+        assert_eq!(
+            code(whoami(&h, &no_token)),
+            Some(ErrorCode::InvalidClientTokenId)
+        );
+        let token = session.token.clone().unwrap();
+        let mid = token.len() / 2;
+        let flipped = if &token[mid..=mid] == "A" { "B" } else { "A" };
+        let altered = Keys {
+            token: Some(format!("{}{flipped}{}", &token[..mid], &token[mid + 1..])),
+            ..session.clone()
+        };
+        assert!(whoami(&h, &altered).is_err());
+        let other = Harness::session_keys(
+            &h.call(
+                &alice,
+                "sts",
+                "GetSessionToken",
+                &owned(&[("DurationSeconds", "900")]),
+            )
+            .unwrap(),
+        );
+        let swapped = Keys {
+            token: other.token.clone(),
+            ..session.clone()
+        };
+        assert_eq!(
+            code(whoami(&h, &swapped)),
+            Some(ErrorCode::InvalidClientTokenId)
+        );
+
+        // A restart does not end a session; its expiry does.
+        let h = h.restart_after(600);
+        assert!(whoami(&h, &session).is_ok());
+        let h = h.restart_after(300);
+        assert_eq!(code(whoami(&h, &session)), Some(ErrorCode::ExpiredToken));
+    }
+
+    #[test]
+    fn a_role_session_is_nobody_once_its_role_is_re_created() {
+        let h = Harness::new();
+        let alice = h.user("alice", Some(&policy("Allow", "sts:AssumeRole", "*")));
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        let make_role = || {
+            h.root_iam(
+                "CreateRole",
+                &[("RoleName", "reader"), ("AssumeRolePolicyDocument", &trust)],
+            );
+            h.root_iam(
+                "PutRolePolicy",
+                &[
+                    ("RoleName", "reader"),
+                    ("PolicyName", "list"),
+                    ("PolicyDocument", &policy("Allow", "iam:ListUsers", "*")),
+                ],
+            );
+        };
+        make_role();
+        let role_arn = format!("arn:aws:iam::{ACCOUNT}:role/reader");
+        let xml = h
+            .call(
+                &alice,
+                "sts",
+                "AssumeRole",
+                &owned(&[("RoleArn", &role_arn), ("RoleSessionName", "s1")]),
+            )
+            .unwrap();
+        let session = Harness::session_keys(&xml);
+        assert_eq!(
+            whoami(&h, &session).unwrap(),
+            format!("arn:aws:sts::{ACCOUNT}:assumed-role/reader/s1")
+        );
+        // The session has the role's permissions, not alice's.
+        assert!(h.call(&session, "iam", "ListUsers", &[]).is_ok());
+        assert_eq!(
+            code(h.call(
+                &session,
+                "sts",
+                "AssumeRole",
+                &owned(&[("RoleArn", &role_arn), ("RoleSessionName", "s2")])
+            )),
+            Some(ErrorCode::AccessDenied)
+        );
+
+        // Same name, same policy, new role: the old session acts as nobody.
+        h.root_iam(
+            "DeleteRolePolicy",
+            &[("RoleName", "reader"), ("PolicyName", "list")],
+        );
+        h.root_iam("DeleteRole", &[("RoleName", "reader")]);
+        make_role();
+        assert_eq!(
+            code(h.call(&session, "iam", "ListUsers", &[])),
+            Some(ErrorCode::AccessDenied)
+        );
+    }
+}

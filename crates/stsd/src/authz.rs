@@ -1287,4 +1287,173 @@ mod tests {
         );
         assert!(c.is_empty());
     }
+
+    // ---- The gateway end to end (`test_support::Harness`: signed requests through the whole pipeline) ----
+
+    use crate::test_support::{between, owned, policy, Harness, ACCOUNT};
+
+    fn denied(r: ApiResult<String>) -> bool {
+        matches!(r, Err(e) if e.code == crate::error::ErrorCode::AccessDenied)
+    }
+
+    fn trust(account: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
+    }
+
+    /// A permissions boundary caps what identity policies allow; an explicit deny wins over any allow.
+    #[test]
+    fn a_boundary_caps_and_a_deny_wins() {
+        let h = Harness::new();
+        let dana = h.user("dana", Some(&policy("Allow", "iam:*", "*")));
+        let boundary = h.root_iam(
+            "CreatePolicy",
+            &[
+                ("PolicyName", "list-users-only"),
+                ("PolicyDocument", &policy("Allow", "iam:ListUsers", "*")),
+            ],
+        );
+        let boundary_arn = between(&boundary, "<Arn>", "</Arn>");
+        assert!(h.call(&dana, "iam", "ListRoles", &[]).is_ok());
+        h.root_iam(
+            "PutUserPermissionsBoundary",
+            &[("UserName", "dana"), ("PermissionsBoundary", &boundary_arn)],
+        );
+        assert!(h.call(&dana, "iam", "ListUsers", &[]).is_ok());
+        assert!(denied(h.call(&dana, "iam", "ListRoles", &[])));
+        h.root_iam(
+            "PutUserPolicy",
+            &[
+                ("UserName", "dana"),
+                ("PolicyName", "deny"),
+                ("PolicyDocument", &policy("Deny", "iam:ListUsers", "*")),
+            ],
+        );
+        assert!(denied(h.call(&dana, "iam", "ListUsers", &[])));
+    }
+
+    /// A managed session policy is bound to the policy's ID: deleting it (or re-creating one of the same name)
+    /// leaves the session allowed nothing, never more.
+    #[test]
+    fn a_session_policy_that_disappears_leaves_the_session_nothing() {
+        let h = Harness::new();
+        let erin = h.user("erin", Some(&policy("Allow", "sts:AssumeRole", "*")));
+        h.root_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "admin"),
+                ("AssumeRolePolicyDocument", &trust(ACCOUNT)),
+            ],
+        );
+        h.root_iam(
+            "PutRolePolicy",
+            &[
+                ("RoleName", "admin"),
+                ("PolicyName", "all"),
+                ("PolicyDocument", &policy("Allow", "*", "*")),
+            ],
+        );
+        let scope = || {
+            h.root_iam(
+                "CreatePolicy",
+                &[
+                    ("PolicyName", "scope"),
+                    ("PolicyDocument", &policy("Allow", "iam:ListUsers", "*")),
+                ],
+            )
+        };
+        let scope_arn = between(&scope(), "<Arn>", "</Arn>");
+        let xml = h
+            .call(
+                &erin,
+                "sts",
+                "AssumeRole",
+                &owned(&[
+                    ("RoleArn", &format!("arn:aws:iam::{ACCOUNT}:role/admin")),
+                    ("RoleSessionName", "scoped"),
+                    ("PolicyArns.member.1.arn", &scope_arn),
+                ]),
+            )
+            .unwrap();
+        let session = Harness::session_keys(&xml);
+        // The intersection of the role's policy and the session policy.
+        assert!(h.call(&session, "iam", "ListUsers", &[]).is_ok());
+        assert!(denied(h.call(&session, "iam", "ListRoles", &[])));
+        h.root_iam("DeletePolicy", &[("PolicyArn", &scope_arn)]);
+        assert!(denied(h.call(&session, "iam", "ListUsers", &[])));
+        scope();
+        assert!(denied(h.call(&session, "iam", "ListUsers", &[])));
+        assert!(denied(h.call(&session, "iam", "ListRoles", &[])));
+    }
+
+    /// Cross-account: the role's account must trust the caller's, and the caller's account must allow the
+    /// caller `sts:AssumeRole` on the role. Either side alone is refused, with the same answer whether or
+    /// not the role exists.
+    #[test]
+    fn cross_account_assumption_needs_both_sides() {
+        let h = Harness::new();
+        let created = h.root_iam(
+            "CreateAccount",
+            &[("AccountName", "partner"), ("AccountId", "444455556666")],
+        );
+        let partner = crate::test_support::Keys {
+            akid: between(&created, "<AccessKeyId>", "</AccessKeyId>"),
+            secret: between(&created, "<SecretAccessKey>", "</SecretAccessKey>"),
+            token: None,
+        };
+        let partner_iam = |action: &str, params: &[(&str, &str)]| {
+            h.call(&partner, "iam", action, &owned(params)).unwrap()
+        };
+        partner_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "shared"),
+                ("AssumeRolePolicyDocument", &trust(ACCOUNT)),
+            ],
+        );
+        partner_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "private"),
+                ("AssumeRolePolicyDocument", &trust("444455556666")),
+            ],
+        );
+        let assume = |keys: &crate::test_support::Keys, role: &str| {
+            h.call(
+                keys,
+                "sts",
+                "AssumeRole",
+                &owned(&[
+                    ("RoleArn", &format!("arn:aws:iam::444455556666:role/{role}")),
+                    ("RoleSessionName", "visit"),
+                ]),
+            )
+        };
+        // Trusted by the role's account, but not allowed by its own: refused.
+        let frank = h.user("frank", None);
+        let r = assume(&frank, "shared");
+        assert!(denied(r.clone()), "{r:?}");
+        // Allowed by both: granted, in the partner account.
+        let gina = h.user("gina", Some(&policy("Allow", "sts:AssumeRole", "*")));
+        let xml = assume(&gina, "shared").unwrap();
+        assert!(
+            xml.contains("arn:aws:sts::444455556666:assumed-role/shared/visit"),
+            "{xml}"
+        );
+        // Allowed by its own account, not trusted by the role: refused — as for a role that does not exist,
+        // word for word.
+        let untrusted = assume(&gina, "private").unwrap_err();
+        let missing = assume(&gina, "missing").unwrap_err();
+        assert_eq!(untrusted.code, crate::error::ErrorCode::AccessDenied);
+        assert_eq!(
+            untrusted.message.replace("private", "NAME"),
+            missing.message.replace("missing", "NAME")
+        );
+        assert!(
+            !untrusted.message.contains("Encoded"),
+            "{}",
+            untrusted.message
+        );
+    }
 }

@@ -27,3 +27,6 @@ pub mod sts;
 pub mod tokens;
 pub mod usage;
 pub mod validate;
+
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -7,13 +7,8 @@
 //! without touching this file; its required members are found by asking the decoder (a request without them
 //! is a `ValidationError` naming each) and filled from [`SAMPLES`].
 
-use std::net::SocketAddr;
-
-use crate::app::{App, Clock, Config};
 use crate::error::{ApiError, ErrorCode};
-
-const NOW: i64 = 1_700_000_000;
-const ACCOUNT: &str = "111122223333";
+use crate::test_support::{Harness, Keys};
 
 /// A value for each required member (by its lowerCamelCase wire path) that passes the model's checks.
 const SAMPLES: &[(&str, &str)] = &[
@@ -131,121 +126,15 @@ fn put_member(params: &mut Vec<(String, String)>, wire: &str, value: &str) {
     }
 }
 
-struct Keys {
-    akid: String,
-    secret: String,
-}
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    app: App,
-    root: Keys,
-    /// The access key ID requests name (of a user no test principal is).
+/// The harness and the access key ID requests name (of a user no test principal is).
+struct Setup {
+    h: Harness,
     sample_key: String,
 }
 
-impl Harness {
-    fn new() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
-        let config = Config {
-            audit_recording: false,
-            ..Config::default()
-        };
-        let mut app = App::new(Box::new(store), config, Clock::fixed(NOW)).unwrap();
-        app.claim_management_account(ACCOUNT).unwrap();
-        let key = crate::iam::create_account_for_management(&app, ACCOUNT, None).unwrap();
-        let mut h = Harness {
-            _dir: dir,
-            app,
-            root: Keys {
-                akid: key.id,
-                secret: key.secret,
-            },
-            sample_key: String::new(),
-        };
-        h.sample_key = h.user("key-owner", None).akid;
-        h
-    }
-
-    /// One signed IAM request through the whole pipeline.
-    fn call(
-        &self,
-        keys: &Keys,
-        action: &str,
-        params: &[(String, String)],
-    ) -> Result<String, ApiError> {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", action);
-        form.append_pair("Version", "2010-05-08");
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        let body = form.finish();
-        let host = "iam.amazonaws.com";
-        let headers = [(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )];
-        let added = sigv4::sign_request(&sigv4::SigningParams {
-            method: "POST",
-            host,
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-            access_key_id: &keys.akid,
-            secret_access_key: &keys.secret,
-            session_token: None,
-            region: "us-east-1",
-            service: "iam",
-            timestamp: NOW,
-        })
-        .unwrap();
-        let mut b = axum::http::Request::builder()
-            .method("POST")
-            .uri("/")
-            .header("host", host);
-        for (k, v) in headers.iter().copied() {
-            b = b.header(k, v);
-        }
-        for (k, v) in &added {
-            b = b.header(k.as_str(), v.as_str());
-        }
-        let parts = b.body(()).unwrap().into_parts().0;
-        let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
-        let (_, _, result) =
-            crate::server::process(&self.app, &parts, "", body.as_bytes(), peer, "test-request");
-        result
-    }
-
-    fn root_call(&self, action: &str, params: &[(&str, &str)]) -> String {
-        let owned: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        self.call(&self.root, action, &owned)
-            .unwrap_or_else(|e| panic!("{action}: {e:?}"))
-    }
-
-    /// A user with an access key and, if given, one inline policy.
-    fn user(&self, name: &str, policy: Option<String>) -> Keys {
-        self.root_call("CreateUser", &[("UserName", name)]);
-        if let Some(doc) = policy {
-            self.root_call(
-                "PutUserPolicy",
-                &[
-                    ("UserName", name),
-                    ("PolicyName", "only"),
-                    ("PolicyDocument", &doc),
-                ],
-            );
-        }
-        let xml = self.root_call("CreateAccessKey", &[("UserName", name)]);
-        Keys {
-            akid: between(&xml, "<AccessKeyId>", "</AccessKeyId>"),
-            secret: between(&xml, "<SecretAccessKey>", "</SecretAccessKey>"),
-        }
+impl Setup {
+    fn call(&self, keys: &Keys, op: &str, params: &[(String, String)]) -> Result<String, ApiError> {
+        self.h.call(keys, "iam", op, params)
     }
 
     /// Parameters for `op` that pass the model's checks, found by asking the decoder what is missing.
@@ -282,12 +171,6 @@ impl Harness {
     }
 }
 
-fn between(s: &str, open: &str, close: &str) -> String {
-    let start = s.find(open).unwrap() + open.len();
-    let end = start + s[start..].find(close).unwrap();
-    s[start..end].to_string()
-}
-
 /// The members a `ValidationError` reports as missing: `Value null at 'userName' failed …`.
 fn null_members(message: &str) -> Vec<&str> {
     message
@@ -302,7 +185,9 @@ fn null_members(message: &str) -> Vec<&str> {
 #[test]
 fn every_iam_action_is_authorized_as_itself() {
     let h = Harness::new();
-    let nobody = h.user("nobody", None);
+    let sample_key = h.user("key-owner", None).akid;
+    let h = Setup { h, sample_key };
+    let nobody = h.h.user("nobody", None);
     let mut checked = 0;
     for op in stsd_wire::generated::iam::OPERATIONS {
         let name = op.name;
@@ -341,7 +226,7 @@ fn every_iam_action_is_authorized_as_itself() {
         let doc = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":[{list}],"Resource":"*"}}]}}"#
         );
-        let allowed = h.user(&allowed_user, Some(doc));
+        let allowed = h.h.user(&allowed_user, Some(&doc));
         let answer = h.call(&allowed, name, &params);
         assert!(
             !matches!(&answer, Err(e) if e.code == ErrorCode::AccessDenied),
@@ -353,7 +238,7 @@ fn every_iam_action_is_authorized_as_itself() {
         let doc = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*"}},{{"Effect":"Deny","Action":"{action}","Resource":"*"}}]}}"#
         );
-        let denied = h.user(&denied_user, Some(doc));
+        let denied = h.h.user(&denied_user, Some(&doc));
         let answer = h.call(&denied, name, &params);
         assert!(
             matches!(&answer, Err(e) if e.code == ErrorCode::AccessDenied),
