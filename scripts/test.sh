@@ -12,6 +12,11 @@ cd "$(dirname "$0")/.."
 echo "==> generated wire code up to date with crates/wire/models (scripts/gen_wire.py --check)"
 python3 scripts/gen_wire.py --check
 
+echo "==> module layers: no import cycle between the top-level modules of any crate (scripts/check-layers.py)"
+# Enforcing for every crate except stsd, whose upper layers (app, audit, auth, authz, iam, sts, …) still form
+# cycles (issue #12): reported here, not failing. Drop `--report-only stsd` once they are broken.
+python3 scripts/check-layers.py --report-only stsd
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -3,7 +3,7 @@
 # data dir, drives it with scripts/audit_dict_corpus.py (varied, seeded traffic: many actions, refusals, SDK user
 # agents, random names), then trains a dictionary on the stored records. Prints where it wrote the dictionary.
 # A dictionary that records were written with must never change: a new one needs a new record format byte in
-# crates/stsd/src/audit/trail.rs (the old dictionary stays for reading). Usage: ./scripts/train-audit-dict.sh [calls]
+# crates/core/src/trail.rs (the old dictionary stays for reading). Usage: ./scripts/train-audit-dict.sh [calls]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${1:-4000}

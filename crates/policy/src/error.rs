@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::json::Position;
-use crate::PolicyKind;
+use crate::kind::PolicyKind;
 
 /// Where in the document a problem was found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

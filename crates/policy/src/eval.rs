@@ -1,13 +1,12 @@
 //! AWS's evaluation logic (reference §4.8, §4.9): combining identity, resource, boundary,
 //! session and organization policies into one decision, with the statements that made it.
 
-use std::fmt;
-
 use smallvec::SmallVec;
 
 use crate::compiled::{split_action, Candidates, Grant};
 use crate::context::{arn_account, PrincipalKind, Request};
-use crate::document::{PolicyKind, Span, StatementEffect};
+use crate::document::{Span, StatementEffect};
+use crate::kind::{PolicyKind, PolicyType};
 use crate::Policy;
 
 /// The outcome of an authorization question.
@@ -29,55 +28,6 @@ impl Effect {
             Effect::ExplicitDeny => "explicitDeny",
             Effect::ImplicitDeny => "implicitDeny",
         }
-    }
-}
-
-/// A type of policy, as named in AWS denial messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PolicyType {
-    /// Organization service control policy.
-    Scp,
-    /// Resource-based policy (other than a role trust policy).
-    Resource,
-    /// Role trust policy.
-    Trust,
-    /// Identity-based policy.
-    Identity,
-    /// Permissions boundary.
-    Boundary,
-    /// Session policy.
-    Session,
-}
-
-impl PolicyType {
-    /// The phrase AWS uses (`identity-based policy`).
-    pub fn description(self) -> &'static str {
-        match self {
-            PolicyType::Scp => "service control policy",
-            PolicyType::Resource => "resource-based policy",
-            PolicyType::Trust => "role trust policy",
-            PolicyType::Identity => "identity-based policy",
-            PolicyType::Boundary => "permissions boundary",
-            PolicyType::Session => "session policy",
-        }
-    }
-
-    /// The description with its indefinite article (`an identity-based policy`).
-    pub fn with_article(self) -> &'static str {
-        match self {
-            PolicyType::Scp => "a service control policy",
-            PolicyType::Resource => "a resource-based policy",
-            PolicyType::Trust => "a role trust policy",
-            PolicyType::Identity => "an identity-based policy",
-            PolicyType::Boundary => "a permissions boundary",
-            PolicyType::Session => "a session policy",
-        }
-    }
-}
-
-impl fmt::Display for PolicyType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.description())
     }
 }
 

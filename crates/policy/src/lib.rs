@@ -20,6 +20,7 @@ mod error;
 mod eval;
 mod glob;
 mod json;
+mod kind;
 mod pattern;
 mod values;
 
@@ -29,16 +30,16 @@ pub use compiled::Grant;
 pub use condition::{BaseOperator, Operator, SetQualifier};
 pub use context::{arn_account, Context, Principal, PrincipalKind, Request};
 pub use document::{
-    non_whitespace_len, ConditionBlock, ListElement, OneOrMany, PolicyDocument, PolicyKind,
-    PrincipalElement, PrincipalType, PrincipalValue, Scalar, ScalarKind, SizeLimit, Span,
-    Statement, StatementEffect, Version, MAX_WIRE_CHARS,
+    non_whitespace_len, ConditionBlock, ListElement, OneOrMany, PolicyDocument, PrincipalElement,
+    PrincipalType, PrincipalValue, Scalar, ScalarKind, Span, Statement, StatementEffect, Version,
 };
 pub use error::{Location, Malformed, PolicyError};
 pub use eval::{
     evaluate, evaluate_actions, evaluate_trust, Decision, Effect, MatchedStatement, PolicyRef,
-    PolicySet, PolicySource, PolicyType, ResourcePolicy,
+    PolicySet, PolicySource, ResourcePolicy,
 };
 pub use json::Position;
+pub use kind::{PolicyKind, PolicyType, SizeLimit, MAX_WIRE_CHARS};
 
 #[derive(Debug)]
 struct Inner {

@@ -1,9 +1,8 @@
 //! The `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...` form
 //! (reference §1.6.1), with the date from `X-Amz-Date` or, failing that, the RFC 1123 `Date` header.
 
-use crate::canonical::single_header;
+use crate::canonical::{parse_signed_headers, single_header};
 use crate::date::{format_amz_date, parse_amz_date, parse_http_date};
-use crate::parse::parse_signed_headers;
 use crate::scope::parse_credential;
 use crate::{
     HttpRequest, ParsedAuth, SigV4Error, SignatureForm, ALGORITHM, MAX_FIELD_LEN,

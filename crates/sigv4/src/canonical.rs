@@ -1,7 +1,7 @@
 //! The canonical request (reference §1.6.2): method, normalised double-encoded path, decoded-then-re-encoded
 //! sorted query, signed headers with trimmed values, and the payload hash.
 
-use crate::SigV4Error;
+use crate::{SigV4Error, MAX_SIGNED_HEADERS};
 
 /// Bound on query parameters considered, so a hostile query cannot make canonicalization expensive.
 pub const MAX_QUERY_PARAMS: usize = 1_000;
@@ -300,6 +300,32 @@ pub fn canonical_request_from_uri(
     Ok(s)
 }
 
+/// Parse `SignedHeaders` (`h1;h2;...`). Names are kept exactly as sent (SDKs send sorted lower case), since
+/// the canonical request must repeat what the client signed; lookups and checks ignore case.
+pub(crate) fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
+    let mut names = Vec::new();
+    for name in value.split(';') {
+        if names.len() >= MAX_SIGNED_HEADERS {
+            return Err(SigV4Error::incomplete(format!(
+                "Too many signed headers (at most {MAX_SIGNED_HEADERS})."
+            )));
+        }
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !valid {
+            let shown: String = value.chars().take(256).collect();
+            return Err(SigV4Error::incomplete(format!(
+                "Invalid SignedHeaders value '{shown}'."
+            )));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -389,5 +415,18 @@ mod tests {
         );
         let e = canonical_request("GET", "/", "", &h, &["absent".into()], "x").unwrap_err();
         assert_eq!(e.code(), "SignatureDoesNotMatch");
+    }
+
+    #[test]
+    fn signed_headers_list() {
+        assert_eq!(
+            parse_signed_headers("Host;x-amz-date").unwrap(),
+            ["Host", "x-amz-date"]
+        );
+        for bad in ["", "host;", ";host", "ho st", "host:x"] {
+            assert!(parse_signed_headers(bad).is_err(), "{bad}");
+        }
+        let many = vec!["h"; MAX_SIGNED_HEADERS + 1].join(";");
+        assert!(parse_signed_headers(&many).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! (refused) or neither (`Ok(None)`).
 
 use crate::canonical::{decode_query_component, header_values, query_items, MAX_QUERY_PARAMS};
-use crate::{authorization, presigned, HttpRequest, ParsedAuth, SigV4Error, MAX_SIGNED_HEADERS};
+use crate::{authorization, presigned, HttpRequest, ParsedAuth, SigV4Error};
 
 /// Query parameters whose presence means the request is presigned.
 const PRESIGN_MARKERS: [&[u8]; 3] = [b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"];
@@ -35,32 +35,6 @@ fn query_is_presigned(query: &str) -> bool {
     })
 }
 
-/// Parse `SignedHeaders` (`h1;h2;...`). Names are kept exactly as sent (SDKs send sorted lower case), since
-/// the canonical request must repeat what the client signed; lookups and checks ignore case.
-pub(crate) fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Error> {
-    let mut names = Vec::new();
-    for name in value.split(';') {
-        if names.len() >= MAX_SIGNED_HEADERS {
-            return Err(SigV4Error::incomplete(format!(
-                "Too many signed headers (at most {MAX_SIGNED_HEADERS})."
-            )));
-        }
-        let valid = !name.is_empty()
-            && name.len() <= 256
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !valid {
-            let shown: String = value.chars().take(256).collect();
-            return Err(SigV4Error::incomplete(format!(
-                "Invalid SignedHeaders value '{shown}'."
-            )));
-        }
-        names.push(name.to_string());
-    }
-    Ok(names)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -76,18 +50,5 @@ mod tests {
         assert!(!query_is_presigned("Action=X&X-Amz-Date=20250315T120000Z"));
         assert!(!query_is_presigned("X-Amz-Algorithm%zz=1"));
         assert!(!query_is_presigned(""));
-    }
-
-    #[test]
-    fn signed_headers_list() {
-        assert_eq!(
-            parse_signed_headers("Host;x-amz-date").unwrap(),
-            ["Host", "x-amz-date"]
-        );
-        for bad in ["", "host;", ";host", "ho st", "host:x"] {
-            assert!(parse_signed_headers(bad).is_err(), "{bad}");
-        }
-        let many = vec!["h"; MAX_SIGNED_HEADERS + 1].join(";");
-        assert!(parse_signed_headers(&many).is_err());
     }
 }

@@ -2,9 +2,10 @@
 //! `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Signature` and optional `X-Amz-Security-Token` in the
 //! query string.
 
-use crate::canonical::{decode_query_component, decode_query_text, query_items, MAX_QUERY_PARAMS};
+use crate::canonical::{
+    decode_query_component, decode_query_text, parse_signed_headers, query_items, MAX_QUERY_PARAMS,
+};
 use crate::date::parse_amz_date;
-use crate::parse::parse_signed_headers;
 use crate::scope::parse_credential;
 use crate::{
     HttpRequest, ParsedAuth, SigV4Error, SignatureForm, ALGORITHM, MAX_EXPIRES_SECS, MAX_FIELD_LEN,

@@ -1,11 +1,12 @@
 //! A small SigV4 signer: what our own CLI (`stsd account create`) and tests use. Checked against the
 //! reference vectors, the AWS test suite and `aws-sigv4` (see `tests/`).
 
-use crate::canonical::{canonical_query, canonical_request, single_header, uri_encode};
+use crate::canonical::{
+    canonical_query, canonical_request, parse_signed_headers, single_header, uri_encode,
+};
 use crate::content_hash::hash_body;
 use crate::date::format_amz_date;
 use crate::key::{signature, signing_key, string_to_sign};
-use crate::parse::parse_signed_headers;
 use crate::{SigV4Error, ALGORITHM, MAX_FIELD_LEN};
 
 /// What to sign.

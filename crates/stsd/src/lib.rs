@@ -2,7 +2,8 @@
 //!
 //! Layout: [`protocol`] (Query codec, XML), [`auth`] (SigV4 → caller), [`authz`] (the policy engine's only
 //! caller), [`iam`] and [`sts`] (actions), [`store`] (durable storage) behind [`state`] (in-memory model),
-//! [`server`] (HTTP).
+//! [`server`] (HTTP). The data model, state, store, session tokens and TOTP are the `stsd-core` crate; OIDC
+//! and SAML verification the `stsd-federation` crate.
 
 pub mod app;
 pub mod audit;
@@ -10,23 +11,19 @@ pub mod auth;
 pub mod authorizer;
 pub mod authz;
 pub mod console;
-pub mod error;
 pub mod iam;
-pub mod ids;
 pub mod metrics;
 pub mod mfa;
-pub mod model;
-pub mod oidc;
 pub mod protocol;
-pub mod resources;
-pub mod saml;
 pub mod server;
-pub mod state;
-pub mod store;
 pub mod sts;
-pub mod tokens;
 pub mod usage;
 pub mod validate;
 
 #[cfg(test)]
 pub(crate) mod test_support;
+
+// The lower layers live in their own crates; re-exported under their old names so `crate::model::…` paths
+// keep working.
+pub use stsd_core::{clock, error, ids, model, resources, state, store, tokens, totp, trail};
+pub use stsd_federation::{oidc, saml};

@@ -284,7 +284,7 @@ impl Metrics {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
     pub audit_queue_depth: u64,
-    pub audit: crate::audit::StatsSnapshot,
+    pub audit: stsd_core::trail::StatsSnapshot,
     pub generation: i64,
     pub sync_lag: Duration,
 }
@@ -305,7 +305,7 @@ mod tests {
         m.decision(DecisionKind::Trust, Decision::ExplicitDeny);
         let text = m.render(&Gauges {
             audit_queue_depth: 7,
-            audit: crate::audit::StatsSnapshot {
+            audit: stsd_core::trail::StatsSnapshot {
                 purged_for_size: 5,
                 stored_bytes: 1024,
                 ..Default::default()

@@ -17,8 +17,9 @@ pub mod export;
 pub mod lookup;
 pub mod query;
 pub mod synth;
-pub mod trail;
 pub mod verify;
+
+pub use stsd_core::trail;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -91,18 +92,7 @@ pub struct Stats {
 }
 
 /// A reading of [`Stats`] at one moment.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    pub purged_for_age: u64,
-    pub purged_for_size: u64,
-    pub exported_events: u64,
-    pub export_files: u64,
-    pub digests: u64,
-    pub failures: u64,
-    pub stored_bytes: u64,
-    pub commits: u64,
-    pub committed_events: u64,
-}
+pub use stsd_core::trail::StatsSnapshot;
 
 impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {

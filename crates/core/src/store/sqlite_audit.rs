@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{
     Appended, AuditHead, AuditRow, DigestRecord, ExportRecord, GroupSpan, StoreError, StoredEvent,
 };
-use crate::audit::trail;
+use crate::trail;
 
 const MIGRATIONS: &[&str] = &[
     // v1: records, group spans, the key index, the head, export files and digests.

@@ -1,4 +1,4 @@
-//! Persistence. Action code never talks SQL: it mutates a copy of the in-memory [`crate::state::State`] and the
+//! Persistence. Action code never talks SQL: it mutates a copy of the in-memory state (`crate::state`) and the
 //! state hands a list of [`Change`]s to a [`Store`] in one transaction. The embedded default is SQLite
 //! ([`sqlite::SqliteStore`]); several nodes share one PostgreSQL database ([`postgres::PgStore`]).
 //!
@@ -8,7 +8,7 @@
 //! whole transaction fails with [`StoreError::Conflict`] instead of overwriting: no lost or torn updates.
 //! [`Store::changes_since`] is the change feed other nodes apply to their snapshots.
 
-pub use crate::audit::trail::Encoded;
+pub use crate::trail::{Appended, AuditHead, AuditRow, Encoded, GroupSpan, StoredEvent};
 
 pub mod postgres;
 pub mod sqlite;
@@ -187,7 +187,7 @@ pub trait Store: Send + Sync {
     /// Forget `key`'s failures (a success).
     fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
     /// Append encoded audit events: under the trail's lock (nothing else appends meanwhile) they are numbered
-    /// and chained after the head ([`crate::audit::trail::seal`]), and records, group spans, index entries and
+    /// and chained after the head ([`crate::trail::seal`]), and records, group spans, index entries and
     /// the new head commit in one transaction. Returns the new head.
     fn audit_append(&self, _batch: &[Encoded]) -> Result<AuditHead, StoreError> {
         Err(no_audit())
@@ -314,74 +314,8 @@ impl Failures {
     }
 }
 
-/// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditRow {
-    /// Insertion order, assigned by the store (0 before insertion).
-    pub seq: i64,
-    /// The account that sees the event (`recipientAccountId`; empty when unknown).
-    pub account: String,
-    pub event_id: String,
-    pub event_time: i64,
-    pub event_name: String,
-    pub event_source: String,
-    pub username: String,
-    pub access_key_id: String,
-    pub read_only: bool,
-    /// `(ResourceType, ResourceName)` pairs.
-    pub resources: Vec<(String, String)>,
-    pub body: String,
-}
-
 fn no_audit() -> StoreError {
     StoreError::Backend("this store does not keep audit events".into())
-}
-
-/// The state of the audit trail: where it starts and ends, and how far it was exported.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditHead {
-    /// The number the next event gets (events are `first_seq..next_seq`).
-    pub next_seq: i64,
-    /// Chain hash of event `next_seq - 1` (or `base_hash` when none is stored).
-    pub last_hash: Vec<u8>,
-    /// The oldest stored event (older ones were exported and removed).
-    pub first_seq: i64,
-    /// Chain hash of event `first_seq - 1`.
-    pub base_hash: Vec<u8>,
-    /// Events `..=exported_through` are in recorded export files.
-    pub exported_through: i64,
-    /// The latest event time ever appended (spans' `hi_max` continue from it).
-    pub max_time: i64,
-}
-
-/// One stored record: its number, chain hash and encoded bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
-    pub seq: i64,
-    pub hash: Vec<u8>,
-    pub data: Vec<u8>,
-}
-
-/// The event times of one index group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupSpan {
-    pub grp: i64,
-    pub time_lo: i64,
-    pub time_hi: i64,
-    /// The latest event time in this group or any before it: never decreases from group to group, so the
-    /// first group that may hold events after a time is found by one index lookup.
-    pub hi_max: i64,
-}
-
-/// What one append writes (from [`crate::audit::trail::seal`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Appended {
-    pub events: Vec<StoredEvent>,
-    /// Group spans to widen (min/max with what is stored).
-    pub spans: Vec<GroupSpan>,
-    /// `(key, group)` index entries (already-present ones are ignored).
-    pub keys: Vec<(i64, i64)>,
-    pub head: AuditHead,
 }
 
 /// One exported file, as recorded in the store and listed in digests.
@@ -457,7 +391,6 @@ pub mod tests {
     }
 
     /// Leaves exactly one user (`alice`) and the meta value `k` = `v` behind.
-    #[allow(clippy::unwrap_used, clippy::panic)]
     pub fn contract(s: &dyn Store) {
         let start = s.load_all().unwrap().generation;
         // Creates: a second create of the same row conflicts and writes nothing.
@@ -565,9 +498,8 @@ pub mod tests {
     }
 
     /// The audit trail's storage contract, on an empty trail.
-    #[allow(clippy::unwrap_used, clippy::panic)]
     pub fn audit_contract(s: &dyn Store) {
-        use crate::audit::trail::{self, Attr};
+        use crate::trail::{self, Attr};
         let fresh = s.audit_head().unwrap();
         assert_eq!(
             (fresh.first_seq, fresh.next_seq, fresh.exported_through),

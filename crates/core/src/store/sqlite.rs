@@ -616,10 +616,10 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         let head = s.audit_head().unwrap();
         assert_eq!((head.first_seq, head.next_seq), (1, 5001));
-        let mut codec = crate::audit::trail::Codec::new();
-        let mut prev = crate::audit::trail::genesis();
+        let mut codec = crate::trail::Codec::new();
+        let mut prev = crate::trail::genesis();
         for e in s.audit_events(1, 5000).unwrap() {
-            assert_eq!(e.hash, crate::audit::trail::chain(&prev, e.seq, &e.data));
+            assert_eq!(e.hash, crate::trail::chain(&prev, e.seq, &e.data));
             prev = e.hash.clone();
             let row = codec.decode(e.seq, &e.data).unwrap();
             assert_eq!(row.event_id, format!("e{}", e.seq - 1));

@@ -107,7 +107,7 @@ pub struct Claims {
     pub federation_keys: Vec<(String, Vec<String>)>,
     /// A console sign-in session (password, and MFA when the user has a device): acts as the user, like a
     /// GetSessionToken session, but may call IAM without MFA — the console's password sign-in is the
-    /// authentication AWS's console sessions carry (see `crate::console`).
+    /// authentication AWS's console sessions carry (see stsd's `console` module).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub console: bool,
 }
@@ -438,7 +438,6 @@ impl KeyRing {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::store::sqlite::SqliteStore;
 
@@ -494,7 +493,7 @@ mod tests {
             TokenError::Invalid
         );
         assert_eq!(
-            ring.open("ASIAAAAA", &token[..token.len() / 2], now)
+            ring.open("ASIAAAAA", token.get(..token.len() / 2).unwrap(), now)
                 .unwrap_err(),
             TokenError::Invalid
         );
@@ -533,5 +532,29 @@ mod tests {
         assert_eq!(kept, vec![1, 2, 3]);
         let (_, kept) = KeyRing::rotate(&store, retired + MAX_SESSION_SECS + 1).unwrap();
         assert_eq!(kept, vec![2, 3, 4]);
+    }
+
+    /// On a shared PostgreSQL store (`STSD_TEST_PG_URL`; see `store::postgres::tests::fresh_database`).
+    #[test]
+    fn nodes_starting_together_agree() {
+        let Some(url) = crate::store::postgres::tests::fresh_database() else {
+            return;
+        };
+        // Eight stores open the empty database at once: migrations run once, one first token key.
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let s = crate::store::postgres::PgStore::open(&url).unwrap();
+                    KeyRing::load(&s, 1_700_000_000).unwrap();
+                    s.get_meta("token_keys").unwrap().unwrap()
+                })
+            })
+            .collect();
+        let keys: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] == w[1]),
+            "one first key for all"
+        );
     }
 }

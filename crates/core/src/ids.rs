@@ -5,6 +5,7 @@
 //! `z`, with `account = (z & 0x7fff_ffff_ff80) >> 7`; the remaining bits are random.
 
 use data_encoding::BASE32_NOPAD;
+use rand::seq::IndexedRandom;
 use rand::Rng;
 
 pub const LONG_TERM_PREFIX: &str = "AKIA";
@@ -44,8 +45,10 @@ pub fn account_from_key_id(key_id: &str) -> Option<String> {
 pub fn unique_id(prefix: &str) -> String {
     let mut bytes = [0u8; 11];
     rand::rng().fill(&mut bytes);
-    let enc = BASE32_NOPAD.encode(&bytes);
-    format!("{prefix}{}", &enc[..17])
+    // 11 bytes are 18 base32 characters (ASCII): keep 17.
+    let mut enc = BASE32_NOPAD.encode(&bytes);
+    enc.truncate(17);
+    format!("{prefix}{enc}")
 }
 
 /// A 40-character secret access key from `[A-Za-z0-9/+]`.
@@ -53,7 +56,7 @@ pub fn secret_access_key() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut rng = rand::rng();
     (0..40)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .filter_map(|_| ALPHABET.choose(&mut rng).copied().map(char::from))
         .collect()
 }
 

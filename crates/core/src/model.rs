@@ -1,4 +1,4 @@
-//! The IAM data model held in memory and persisted entity by entity through the [`crate::store::Store`].
+//! The IAM data model held in memory and persisted entity by entity through the store.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -104,7 +104,7 @@ impl std::fmt::Debug for AccessKey {
 }
 
 /// When an access key or a role was last used (`AccessKeyLastUsed`, `RoleLastUsed`): kept per account in
-/// [`Account::usage`], apart from the entities, and recorded off the request path by [`crate::usage`].
+/// [`Account::usage`], apart from the entities, and recorded off the request path by stsd's `usage` module.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeyUse {
     pub date: i64,

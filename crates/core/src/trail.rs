@@ -14,7 +14,7 @@
 //!   Entries are ordered by epoch (32 groups) first, so appends touch only the newest epoch's pages; a lookup
 //!   probes the key in each epoch of its range, newest first.
 //! * **Chain.** Every record carries `h(n) = SHA-256(h(n-1) ‖ n ‖ record)[..16]`: altering, removing or
-//!   reordering a record breaks the chain from that point. Signed digests ([`super::digest`]) pin the chain's
+//!   reordering a record breaks the chain from that point. Signed digests (stsd's `audit::digest`) pin the chain's
 //!   head, so rewriting the whole chain is detected too.
 
 use std::io;
@@ -23,7 +23,86 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::store::{Appended, AuditHead, AuditRow, GroupSpan, StoredEvent};
+/// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Insertion order, assigned by the store (0 before insertion).
+    pub seq: i64,
+    /// The account that sees the event (`recipientAccountId`; empty when unknown).
+    pub account: String,
+    pub event_id: String,
+    pub event_time: i64,
+    pub event_name: String,
+    pub event_source: String,
+    pub username: String,
+    pub access_key_id: String,
+    pub read_only: bool,
+    /// `(ResourceType, ResourceName)` pairs.
+    pub resources: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// The state of the audit trail: where it starts and ends, and how far it was exported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditHead {
+    /// The number the next event gets (events are `first_seq..next_seq`).
+    pub next_seq: i64,
+    /// Chain hash of event `next_seq - 1` (or `base_hash` when none is stored).
+    pub last_hash: Vec<u8>,
+    /// The oldest stored event (older ones were exported and removed).
+    pub first_seq: i64,
+    /// Chain hash of event `first_seq - 1`.
+    pub base_hash: Vec<u8>,
+    /// Events `..=exported_through` are in recorded export files.
+    pub exported_through: i64,
+    /// The latest event time ever appended (spans' `hi_max` continue from it).
+    pub max_time: i64,
+}
+
+/// One stored record: its number, chain hash and encoded bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+/// The event times of one index group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupSpan {
+    pub grp: i64,
+    pub time_lo: i64,
+    pub time_hi: i64,
+    /// The latest event time in this group or any before it: never decreases from group to group, so the
+    /// first group that may hold events after a time is found by one index lookup.
+    pub hi_max: i64,
+}
+
+/// What one append writes (from [`seal`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appended {
+    pub events: Vec<StoredEvent>,
+    /// Group spans to widen (min/max with what is stored).
+    pub spans: Vec<GroupSpan>,
+    /// `(key, group)` index entries (already-present ones are ignored).
+    pub keys: Vec<(i64, i64)>,
+    pub head: AuditHead,
+}
+
+/// A reading of the audit writer's and maintenance's counters at one moment (stsd's `audit::Stats`), as
+/// the metrics exposition shows them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub purged_for_age: u64,
+    pub purged_for_size: u64,
+    pub exported_events: u64,
+    pub export_files: u64,
+    pub digests: u64,
+    pub failures: u64,
+    pub stored_bytes: u64,
+    pub commits: u64,
+    pub committed_events: u64,
+}
 
 /// log2 of the events per index group.
 pub const GROUP_BITS: u32 = 5;
@@ -475,12 +554,16 @@ impl Codec {
 /// batch (stores keep, per group, the earliest time from it to the end of the trail — monotone in the group,
 /// so "the newest group that may hold an event at or before t" is one index seek).
 pub fn lo_floors(spans: &[GroupSpan]) -> Vec<i64> {
-    let mut floors = vec![0; spans.len()];
     let mut m = i64::MAX;
-    for (i, s) in spans.iter().enumerate().rev() {
-        m = m.min(s.time_lo);
-        floors[i] = m;
-    }
+    let mut floors: Vec<i64> = spans
+        .iter()
+        .rev()
+        .map(|s| {
+            m = m.min(s.time_lo);
+            m
+        })
+        .collect();
+    floors.reverse();
     floors
 }
 
