@@ -494,6 +494,7 @@ class Gen:
             bw("        output: %s," % ("Some(%s)" % rust_str(out) if out else "None"))
             errs = [e["shape"] for e in o.get("errors", [])]
             bw("        errors: &[%s]," % ", ".join(rust_str(e) for e in errs))
+            bw("        action: action_catalog::action_const(%s, %s)," % (rust_str(self.service), rust_str(op)))
             bw("    },")
         bw("];")
         bw("")

@@ -1128,15 +1128,38 @@ mod tests {
         }
     }
 
-    fn served(service: &str, name: &str) -> bool {
-        match service {
-            "iam" => crate::iam::handler(name).is_some(),
-            "sts" => {
-                crate::sts::handler(name).is_some() || crate::sts::unsigned_handler(name).is_some()
-            }
-            "cloudtrail" => name == "LookupEvents",
-            _ => false,
-        }
+    /// Every operation stsd serves with the catalog action it is authorized as: the generated operation
+    /// tables hold the catalog's entries (one table), plus LookupEvents (CloudTrail's JSON protocol).
+    fn served_actions() -> Vec<(&'static str, &'static action_catalog::Action)> {
+        let iam = stsd_wire::generated::iam::OPERATIONS
+            .iter()
+            .map(|o| ("iam", o));
+        let sts = stsd_wire::generated::sts::OPERATIONS
+            .iter()
+            .map(|o| ("sts", o));
+        let mut out: Vec<_> = iam
+            .chain(sts)
+            .filter_map(|(service, op)| {
+                let handled = match service {
+                    "iam" => crate::iam::handler(op.name).is_some(),
+                    _ => {
+                        crate::sts::handler(op.name).is_some()
+                            || crate::sts::unsigned_handler(op.name).is_some()
+                    }
+                };
+                assert!(
+                    handled,
+                    "{service}:{} is served but has no handler",
+                    op.name
+                );
+                op.action.map(|a| (service, a))
+            })
+            .collect();
+        out.push((
+            "cloudtrail",
+            action_catalog::action("cloudtrail", "LookupEvents").unwrap(),
+        ));
+        out
     }
 
     /// Walks AWS's action catalog over every action stsd serves: each gets exactly the condition keys the
@@ -1161,38 +1184,35 @@ mod tests {
             associated_resource_arn: Some(&instances),
         };
         let mut walked = 0;
-        for service in ["iam", "sts", "cloudtrail"] {
-            let svc = action_catalog::service(service).unwrap();
-            for a in svc.actions.iter().filter(|a| served(service, a.name)) {
-                walked += 1;
-                let qualified = format!("{service}:{}", a.name);
-                let resource = sample_resource(a);
-                let t = target(&acct, &resource);
-                let mut context = policy::Context::new();
-                action_keys(&mut context, &qualified, t, &facts);
-                for (key, _) in context.iter() {
+        for (service, a) in served_actions() {
+            walked += 1;
+            let qualified = format!("{service}:{}", a.name);
+            let resource = sample_resource(a);
+            let t = target(&acct, &resource);
+            let mut context = policy::Context::new();
+            action_keys(&mut context, &qualified, t, &facts);
+            for (key, _) in context.iter() {
+                assert!(
+                    a.supports_condition_key(key),
+                    "{qualified} got {key}, which AWS does not list for it"
+                );
+            }
+            let carried: [(&str, bool); 8] = [
+                ("aws:RequestTag/team", true),
+                ("aws:TagKeys", true),
+                ("iam:PermissionsBoundary", true),
+                ("iam:PolicyARN", true),
+                ("iam:PassedToService", true),
+                ("iam:AssociatedResourceArn", true),
+                ("aws:ResourceTag/env", !t.tags.is_empty()),
+                ("iam:ResourceTag/env", !t.tags.is_empty()),
+            ];
+            for (key, present) in carried {
+                if present && a.supports_condition_key(key) {
                     assert!(
-                        a.supports_condition_key(key),
-                        "{qualified} got {key}, which AWS does not list for it"
+                        context.contains(key),
+                        "{qualified} supports {key} and the request carries it, but it was not set"
                     );
-                }
-                let carried: [(&str, bool); 8] = [
-                    ("aws:RequestTag/team", true),
-                    ("aws:TagKeys", true),
-                    ("iam:PermissionsBoundary", true),
-                    ("iam:PolicyARN", true),
-                    ("iam:PassedToService", true),
-                    ("iam:AssociatedResourceArn", true),
-                    ("aws:ResourceTag/env", !t.tags.is_empty()),
-                    ("iam:ResourceTag/env", !t.tags.is_empty()),
-                ];
-                for (key, present) in carried {
-                    if present && a.supports_condition_key(key) {
-                        assert!(
-                            context.contains(key),
-                            "{qualified} supports {key} and the request carries it, but it was not set"
-                        );
-                    }
                 }
             }
         }

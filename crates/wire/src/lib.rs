@@ -29,6 +29,9 @@ pub struct Operation {
     pub output: Option<&'static str>,
     /// The error shapes the model lists for the operation.
     pub errors: &'static [&'static str],
+    /// The action of AWS's Service Authorization Reference the operation is authorized as (`iam:CreateUser`):
+    /// its resource types, condition keys and dependent actions. `None` for stsd's own operations.
+    pub action: Option<&'static action_catalog::Action>,
 }
 
 /// An operation's typed input, decoded from Query parameters.

@@ -206,6 +206,34 @@ fn generated_code_matches_the_models() {
     }
 }
 
+/// The operation table is the action table: every AWS operation carries the catalog entry it is authorized
+/// as (same service, same name); only stsd's own operations have none.
+#[test]
+fn every_aws_operation_carries_its_catalog_action() {
+    const OWN: &[&str] = &[
+        "CreateAccount",
+        "RotateTokenKeys",
+        "PutResourcePolicy",
+        "GetResourcePolicy",
+        "DeleteResourcePolicy",
+        "RegisterBucket",
+        "DeregisterBucket",
+        "ListRegisteredBuckets",
+    ];
+    for (svc, ops) in [("iam", iam::OPERATIONS), ("sts", sts::OPERATIONS)] {
+        for op in ops {
+            match op.action {
+                Some(a) => assert_eq!((a.service, a.name), (svc, op.name)),
+                None => assert!(
+                    OWN.contains(&op.name),
+                    "{svc}:{} is not in AWS's action catalog",
+                    op.name
+                ),
+            }
+        }
+    }
+}
+
 proptest! {
     /// No decoder panics, whatever the parameters (names drawn from real member paths and noise).
     #[test]

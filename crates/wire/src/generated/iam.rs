@@ -10901,6 +10901,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AddClientIDToOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "AddRoleToInstanceProfile",
@@ -10913,6 +10914,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AddRoleToInstanceProfile"),
     },
     crate::Operation {
         name: "AddUserToGroup",
@@ -10923,6 +10925,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AddUserToGroup"),
     },
     crate::Operation {
         name: "AttachGroupPolicy",
@@ -10935,6 +10938,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyNotAttachableException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AttachGroupPolicy"),
     },
     crate::Operation {
         name: "AttachRolePolicy",
@@ -10948,6 +10952,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyNotAttachableException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AttachRolePolicy"),
     },
     crate::Operation {
         name: "AttachUserPolicy",
@@ -10960,6 +10965,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyNotAttachableException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "AttachUserPolicy"),
     },
     crate::Operation {
         name: "ChangePassword",
@@ -10973,6 +10979,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PasswordPolicyViolationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ChangePassword"),
     },
     crate::Operation {
         name: "CreateAccessKey",
@@ -10983,12 +10990,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateAccessKey"),
     },
     crate::Operation {
         name: "CreateAccount",
         input: "CreateAccountRequest",
         output: Some("CreateAccountResponse"),
         errors: &[],
+        action: action_catalog::action_const("iam", "CreateAccount"),
     },
     crate::Operation {
         name: "CreateAccountAlias",
@@ -11000,6 +11009,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateAccountAlias"),
     },
     crate::Operation {
         name: "CreateGroup",
@@ -11011,6 +11021,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateGroup"),
     },
     crate::Operation {
         name: "CreateInstanceProfile",
@@ -11023,6 +11034,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateInstanceProfile"),
     },
     crate::Operation {
         name: "CreateLoginProfile",
@@ -11035,6 +11047,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateLoginProfile"),
     },
     crate::Operation {
         name: "CreateOpenIDConnectProvider",
@@ -11048,6 +11061,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "OpenIdIdpCommunicationErrorException",
         ],
+        action: action_catalog::action_const("iam", "CreateOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "CreatePolicy",
@@ -11061,6 +11075,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreatePolicy"),
     },
     crate::Operation {
         name: "CreatePolicyVersion",
@@ -11073,6 +11088,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreatePolicyVersion"),
     },
     crate::Operation {
         name: "CreateRole",
@@ -11086,6 +11102,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateRole"),
     },
     crate::Operation {
         name: "CreateSAMLProvider",
@@ -11098,6 +11115,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateSAMLProvider"),
     },
     crate::Operation {
         name: "CreateUser",
@@ -11111,6 +11129,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateUser"),
     },
     crate::Operation {
         name: "CreateVirtualMFADevice",
@@ -11123,6 +11142,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "CreateVirtualMFADevice"),
     },
     crate::Operation {
         name: "DeactivateMFADevice",
@@ -11135,6 +11155,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+        action: action_catalog::action_const("iam", "DeactivateMFADevice"),
     },
     crate::Operation {
         name: "DeleteAccessKey",
@@ -11145,6 +11166,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteAccessKey"),
     },
     crate::Operation {
         name: "DeleteAccountAlias",
@@ -11156,6 +11178,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteAccountAlias"),
     },
     crate::Operation {
         name: "DeleteAccountPasswordPolicy",
@@ -11166,6 +11189,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteAccountPasswordPolicy"),
     },
     crate::Operation {
         name: "DeleteGroup",
@@ -11177,6 +11201,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteGroup"),
     },
     crate::Operation {
         name: "DeleteGroupPolicy",
@@ -11187,6 +11212,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteGroupPolicy"),
     },
     crate::Operation {
         name: "DeleteInstanceProfile",
@@ -11198,6 +11224,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteInstanceProfile"),
     },
     crate::Operation {
         name: "DeleteLoginProfile",
@@ -11209,6 +11236,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteLoginProfile"),
     },
     crate::Operation {
         name: "DeleteOpenIDConnectProvider",
@@ -11219,6 +11247,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "DeletePolicy",
@@ -11231,6 +11260,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "DeleteConflictException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeletePolicy"),
     },
     crate::Operation {
         name: "DeletePolicyVersion",
@@ -11243,12 +11273,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "DeleteConflictException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeletePolicyVersion"),
     },
     crate::Operation {
         name: "DeleteResourcePolicy",
         input: "DeleteResourcePolicyRequest",
         output: None,
         errors: &["NoSuchEntityException", "InvalidInputException"],
+        action: action_catalog::action_const("iam", "DeleteResourcePolicy"),
     },
     crate::Operation {
         name: "DeleteRole",
@@ -11262,6 +11294,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteRole"),
     },
     crate::Operation {
         name: "DeleteRolePermissionsBoundary",
@@ -11272,6 +11305,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteRolePermissionsBoundary"),
     },
     crate::Operation {
         name: "DeleteRolePolicy",
@@ -11283,6 +11317,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteRolePolicy"),
     },
     crate::Operation {
         name: "DeleteSAMLProvider",
@@ -11294,6 +11329,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteSAMLProvider"),
     },
     crate::Operation {
         name: "DeleteUser",
@@ -11306,12 +11342,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteUser"),
     },
     crate::Operation {
         name: "DeleteUserPermissionsBoundary",
         input: "DeleteUserPermissionsBoundaryRequest",
         output: None,
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "DeleteUserPermissionsBoundary"),
     },
     crate::Operation {
         name: "DeleteUserPolicy",
@@ -11322,6 +11360,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DeleteUserPolicy"),
     },
     crate::Operation {
         name: "DeleteVirtualMFADevice",
@@ -11334,12 +11373,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+        action: action_catalog::action_const("iam", "DeleteVirtualMFADevice"),
     },
     crate::Operation {
         name: "DeregisterBucket",
         input: "DeregisterBucketRequest",
         output: None,
         errors: &["NoSuchEntityException"],
+        action: action_catalog::action_const("iam", "DeregisterBucket"),
     },
     crate::Operation {
         name: "DetachGroupPolicy",
@@ -11351,6 +11392,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DetachGroupPolicy"),
     },
     crate::Operation {
         name: "DetachRolePolicy",
@@ -11363,6 +11405,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DetachRolePolicy"),
     },
     crate::Operation {
         name: "DetachUserPolicy",
@@ -11374,6 +11417,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "DetachUserPolicy"),
     },
     crate::Operation {
         name: "EnableMFADevice",
@@ -11388,48 +11432,56 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+        action: action_catalog::action_const("iam", "EnableMFADevice"),
     },
     crate::Operation {
         name: "GenerateCredentialReport",
         input: "",
         output: Some("GenerateCredentialReportResponse"),
         errors: &["LimitExceededException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GenerateCredentialReport"),
     },
     crate::Operation {
         name: "GetAccessKeyLastUsed",
         input: "GetAccessKeyLastUsedRequest",
         output: Some("GetAccessKeyLastUsedResponse"),
         errors: &[],
+        action: action_catalog::action_const("iam", "GetAccessKeyLastUsed"),
     },
     crate::Operation {
         name: "GetAccountAuthorizationDetails",
         input: "GetAccountAuthorizationDetailsRequest",
         output: Some("GetAccountAuthorizationDetailsResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetAccountAuthorizationDetails"),
     },
     crate::Operation {
         name: "GetAccountPasswordPolicy",
         input: "",
         output: Some("GetAccountPasswordPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetAccountPasswordPolicy"),
     },
     crate::Operation {
         name: "GetAccountSummary",
         input: "",
         output: Some("GetAccountSummaryResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetAccountSummary"),
     },
     crate::Operation {
         name: "GetContextKeysForCustomPolicy",
         input: "GetContextKeysForCustomPolicyRequest",
         output: Some("GetContextKeysForPolicyResponse"),
         errors: &["InvalidInputException"],
+        action: action_catalog::action_const("iam", "GetContextKeysForCustomPolicy"),
     },
     crate::Operation {
         name: "GetContextKeysForPrincipalPolicy",
         input: "GetContextKeysForPrincipalPolicyRequest",
         output: Some("GetContextKeysForPolicyResponse"),
         errors: &["NoSuchEntityException", "InvalidInputException"],
+        action: action_catalog::action_const("iam", "GetContextKeysForPrincipalPolicy"),
     },
     crate::Operation {
         name: "GetCredentialReport",
@@ -11441,36 +11493,42 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "CredentialReportNotReadyException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "GetCredentialReport"),
     },
     crate::Operation {
         name: "GetGroup",
         input: "GetGroupRequest",
         output: Some("GetGroupResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetGroup"),
     },
     crate::Operation {
         name: "GetGroupPolicy",
         input: "GetGroupPolicyRequest",
         output: Some("GetGroupPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetGroupPolicy"),
     },
     crate::Operation {
         name: "GetInstanceProfile",
         input: "GetInstanceProfileRequest",
         output: Some("GetInstanceProfileResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetInstanceProfile"),
     },
     crate::Operation {
         name: "GetLoginProfile",
         input: "GetLoginProfileRequest",
         output: Some("GetLoginProfileResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetLoginProfile"),
     },
     crate::Operation {
         name: "GetMFADevice",
         input: "GetMFADeviceRequest",
         output: Some("GetMFADeviceResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetMFADevice"),
     },
     crate::Operation {
         name: "GetOpenIDConnectProvider",
@@ -11481,6 +11539,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "GetOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "GetPolicy",
@@ -11491,6 +11550,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "GetPolicy"),
     },
     crate::Operation {
         name: "GetPolicyVersion",
@@ -11501,24 +11561,28 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "GetPolicyVersion"),
     },
     crate::Operation {
         name: "GetResourcePolicy",
         input: "GetResourcePolicyRequest",
         output: Some("GetResourcePolicyResponse"),
         errors: &["NoSuchEntityException", "InvalidInputException"],
+        action: action_catalog::action_const("iam", "GetResourcePolicy"),
     },
     crate::Operation {
         name: "GetRole",
         input: "GetRoleRequest",
         output: Some("GetRoleResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetRole"),
     },
     crate::Operation {
         name: "GetRolePolicy",
         input: "GetRolePolicyRequest",
         output: Some("GetRolePolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetRolePolicy"),
     },
     crate::Operation {
         name: "GetSAMLProvider",
@@ -11529,30 +11593,35 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "GetSAMLProvider"),
     },
     crate::Operation {
         name: "GetUser",
         input: "GetUserRequest",
         output: Some("GetUserResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetUser"),
     },
     crate::Operation {
         name: "GetUserPolicy",
         input: "GetUserPolicyRequest",
         output: Some("GetUserPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "GetUserPolicy"),
     },
     crate::Operation {
         name: "ListAccessKeys",
         input: "ListAccessKeysRequest",
         output: Some("ListAccessKeysResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListAccessKeys"),
     },
     crate::Operation {
         name: "ListAccountAliases",
         input: "ListAccountAliasesRequest",
         output: Some("ListAccountAliasesResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListAccountAliases"),
     },
     crate::Operation {
         name: "ListAttachedGroupPolicies",
@@ -11563,6 +11632,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListAttachedGroupPolicies"),
     },
     crate::Operation {
         name: "ListAttachedRolePolicies",
@@ -11573,6 +11643,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListAttachedRolePolicies"),
     },
     crate::Operation {
         name: "ListAttachedUserPolicies",
@@ -11583,6 +11654,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListAttachedUserPolicies"),
     },
     crate::Operation {
         name: "ListEntitiesForPolicy",
@@ -11593,42 +11665,49 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListEntitiesForPolicy"),
     },
     crate::Operation {
         name: "ListGroupPolicies",
         input: "ListGroupPoliciesRequest",
         output: Some("ListGroupPoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListGroupPolicies"),
     },
     crate::Operation {
         name: "ListGroups",
         input: "ListGroupsRequest",
         output: Some("ListGroupsResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListGroups"),
     },
     crate::Operation {
         name: "ListGroupsForUser",
         input: "ListGroupsForUserRequest",
         output: Some("ListGroupsForUserResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListGroupsForUser"),
     },
     crate::Operation {
         name: "ListInstanceProfileTags",
         input: "ListInstanceProfileTagsRequest",
         output: Some("ListInstanceProfileTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListInstanceProfileTags"),
     },
     crate::Operation {
         name: "ListInstanceProfiles",
         input: "ListInstanceProfilesRequest",
         output: Some("ListInstanceProfilesResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListInstanceProfiles"),
     },
     crate::Operation {
         name: "ListInstanceProfilesForRole",
         input: "ListInstanceProfilesForRoleRequest",
         output: Some("ListInstanceProfilesForRoleResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListInstanceProfilesForRole"),
     },
     crate::Operation {
         name: "ListMFADeviceTags",
@@ -11639,12 +11718,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListMFADeviceTags"),
     },
     crate::Operation {
         name: "ListMFADevices",
         input: "ListMFADevicesRequest",
         output: Some("ListMFADevicesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListMFADevices"),
     },
     crate::Operation {
         name: "ListOpenIDConnectProviderTags",
@@ -11655,18 +11736,21 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "InvalidInputException",
         ],
+        action: action_catalog::action_const("iam", "ListOpenIDConnectProviderTags"),
     },
     crate::Operation {
         name: "ListOpenIDConnectProviders",
         input: "ListOpenIDConnectProvidersRequest",
         output: Some("ListOpenIDConnectProvidersResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListOpenIDConnectProviders"),
     },
     crate::Operation {
         name: "ListPolicies",
         input: "ListPoliciesRequest",
         output: Some("ListPoliciesResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListPolicies"),
     },
     crate::Operation {
         name: "ListPolicyTags",
@@ -11677,6 +11761,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "InvalidInputException",
         ],
+        action: action_catalog::action_const("iam", "ListPolicyTags"),
     },
     crate::Operation {
         name: "ListPolicyVersions",
@@ -11687,30 +11772,35 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "ListPolicyVersions"),
     },
     crate::Operation {
         name: "ListRegisteredBuckets",
         input: "ListRegisteredBucketsRequest",
         output: Some("ListRegisteredBucketsResponse"),
         errors: &[],
+        action: action_catalog::action_const("iam", "ListRegisteredBuckets"),
     },
     crate::Operation {
         name: "ListRolePolicies",
         input: "ListRolePoliciesRequest",
         output: Some("ListRolePoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListRolePolicies"),
     },
     crate::Operation {
         name: "ListRoleTags",
         input: "ListRoleTagsRequest",
         output: Some("ListRoleTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListRoleTags"),
     },
     crate::Operation {
         name: "ListRoles",
         input: "ListRolesRequest",
         output: Some("ListRolesResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListRoles"),
     },
     crate::Operation {
         name: "ListSAMLProviderTags",
@@ -11721,60 +11811,70 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "InvalidInputException",
         ],
+        action: action_catalog::action_const("iam", "ListSAMLProviderTags"),
     },
     crate::Operation {
         name: "ListSAMLProviders",
         input: "ListSAMLProvidersRequest",
         output: Some("ListSAMLProvidersResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListSAMLProviders"),
     },
     crate::Operation {
         name: "ListSSHPublicKeys",
         input: "ListSSHPublicKeysRequest",
         output: Some("ListSSHPublicKeysResponse"),
         errors: &["NoSuchEntityException"],
+        action: action_catalog::action_const("iam", "ListSSHPublicKeys"),
     },
     crate::Operation {
         name: "ListServerCertificates",
         input: "ListServerCertificatesRequest",
         output: Some("ListServerCertificatesResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListServerCertificates"),
     },
     crate::Operation {
         name: "ListServiceSpecificCredentials",
         input: "ListServiceSpecificCredentialsRequest",
         output: Some("ListServiceSpecificCredentialsResponse"),
         errors: &["NoSuchEntityException", "ServiceNotSupportedException"],
+        action: action_catalog::action_const("iam", "ListServiceSpecificCredentials"),
     },
     crate::Operation {
         name: "ListSigningCertificates",
         input: "ListSigningCertificatesRequest",
         output: Some("ListSigningCertificatesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListSigningCertificates"),
     },
     crate::Operation {
         name: "ListUserPolicies",
         input: "ListUserPoliciesRequest",
         output: Some("ListUserPoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListUserPolicies"),
     },
     crate::Operation {
         name: "ListUserTags",
         input: "ListUserTagsRequest",
         output: Some("ListUserTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListUserTags"),
     },
     crate::Operation {
         name: "ListUsers",
         input: "ListUsersRequest",
         output: Some("ListUsersResponse"),
         errors: &["ServiceFailureException"],
+        action: action_catalog::action_const("iam", "ListUsers"),
     },
     crate::Operation {
         name: "ListVirtualMFADevices",
         input: "ListVirtualMFADevicesRequest",
         output: Some("ListVirtualMFADevicesResponse"),
         errors: &[],
+        action: action_catalog::action_const("iam", "ListVirtualMFADevices"),
     },
     crate::Operation {
         name: "PutGroupPolicy",
@@ -11786,6 +11886,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "PutGroupPolicy"),
     },
     crate::Operation {
         name: "PutResourcePolicy",
@@ -11796,6 +11897,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "MalformedPolicyDocumentException",
         ],
+        action: action_catalog::action_const("iam", "PutResourcePolicy"),
     },
     crate::Operation {
         name: "PutRolePermissionsBoundary",
@@ -11808,6 +11910,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyNotAttachableException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "PutRolePermissionsBoundary"),
     },
     crate::Operation {
         name: "PutRolePolicy",
@@ -11820,6 +11923,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "PutRolePolicy"),
     },
     crate::Operation {
         name: "PutUserPermissionsBoundary",
@@ -11831,6 +11935,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyNotAttachableException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "PutUserPermissionsBoundary"),
     },
     crate::Operation {
         name: "PutUserPolicy",
@@ -11842,12 +11947,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "PutUserPolicy"),
     },
     crate::Operation {
         name: "RegisterBucket",
         input: "RegisterBucketRequest",
         output: None,
         errors: &["EntityAlreadyExistsException"],
+        action: action_catalog::action_const("iam", "RegisterBucket"),
     },
     crate::Operation {
         name: "RemoveClientIDFromOpenIDConnectProvider",
@@ -11859,6 +11966,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "RemoveClientIDFromOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "RemoveRoleFromInstanceProfile",
@@ -11870,6 +11978,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "RemoveRoleFromInstanceProfile"),
     },
     crate::Operation {
         name: "RemoveUserFromGroup",
@@ -11880,6 +11989,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "RemoveUserFromGroup"),
     },
     crate::Operation {
         name: "ResyncMFADevice",
@@ -11892,12 +12002,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+        action: action_catalog::action_const("iam", "ResyncMFADevice"),
     },
     crate::Operation {
         name: "RotateTokenKeys",
         input: "RotateTokenKeysRequest",
         output: Some("RotateTokenKeysResponse"),
         errors: &[],
+        action: action_catalog::action_const("iam", "RotateTokenKeys"),
     },
     crate::Operation {
         name: "SetDefaultPolicyVersion",
@@ -11909,12 +12021,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "SetDefaultPolicyVersion"),
     },
     crate::Operation {
         name: "SimulateCustomPolicy",
         input: "SimulateCustomPolicyRequest",
         output: Some("SimulatePolicyResponse"),
         errors: &["InvalidInputException", "PolicyEvaluationException"],
+        action: action_catalog::action_const("iam", "SimulateCustomPolicy"),
     },
     crate::Operation {
         name: "SimulatePrincipalPolicy",
@@ -11925,6 +12039,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
             "PolicyEvaluationException",
         ],
+        action: action_catalog::action_const("iam", "SimulatePrincipalPolicy"),
     },
     crate::Operation {
         name: "TagInstanceProfile",
@@ -11937,6 +12052,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagInstanceProfile"),
     },
     crate::Operation {
         name: "TagMFADevice",
@@ -11949,6 +12065,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagMFADevice"),
     },
     crate::Operation {
         name: "TagOpenIDConnectProvider",
@@ -11961,6 +12078,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "TagPolicy",
@@ -11973,6 +12091,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagPolicy"),
     },
     crate::Operation {
         name: "TagRole",
@@ -11985,6 +12104,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagRole"),
     },
     crate::Operation {
         name: "TagSAMLProvider",
@@ -11997,6 +12117,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagSAMLProvider"),
     },
     crate::Operation {
         name: "TagUser",
@@ -12009,6 +12130,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "TagUser"),
     },
     crate::Operation {
         name: "UntagInstanceProfile",
@@ -12020,6 +12142,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagInstanceProfile"),
     },
     crate::Operation {
         name: "UntagMFADevice",
@@ -12031,6 +12154,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagMFADevice"),
     },
     crate::Operation {
         name: "UntagOpenIDConnectProvider",
@@ -12042,6 +12166,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagOpenIDConnectProvider"),
     },
     crate::Operation {
         name: "UntagPolicy",
@@ -12053,6 +12178,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagPolicy"),
     },
     crate::Operation {
         name: "UntagRole",
@@ -12063,6 +12189,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagRole"),
     },
     crate::Operation {
         name: "UntagSAMLProvider",
@@ -12074,6 +12201,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagSAMLProvider"),
     },
     crate::Operation {
         name: "UntagUser",
@@ -12084,6 +12212,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UntagUser"),
     },
     crate::Operation {
         name: "UpdateAccessKey",
@@ -12095,6 +12224,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "InvalidInputException",
         ],
+        action: action_catalog::action_const("iam", "UpdateAccessKey"),
     },
     crate::Operation {
         name: "UpdateAccountPasswordPolicy",
@@ -12106,6 +12236,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateAccountPasswordPolicy"),
     },
     crate::Operation {
         name: "UpdateAssumeRolePolicy",
@@ -12118,6 +12249,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateAssumeRolePolicy"),
     },
     crate::Operation {
         name: "UpdateGroup",
@@ -12129,6 +12261,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateGroup"),
     },
     crate::Operation {
         name: "UpdateLoginProfile",
@@ -12141,6 +12274,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "LimitExceededException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateLoginProfile"),
     },
     crate::Operation {
         name: "UpdateOpenIDConnectProviderThumbprint",
@@ -12152,6 +12286,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateOpenIDConnectProviderThumbprint"),
     },
     crate::Operation {
         name: "UpdateRole",
@@ -12162,6 +12297,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "NoSuchEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateRole"),
     },
     crate::Operation {
         name: "UpdateRoleDescription",
@@ -12172,6 +12308,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "UnmodifiableEntityException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateRoleDescription"),
     },
     crate::Operation {
         name: "UpdateSAMLProvider",
@@ -12184,6 +12321,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
             "ConcurrentModificationException",
         ],
+        action: action_catalog::action_const("iam", "UpdateSAMLProvider"),
     },
     crate::Operation {
         name: "UpdateUser",
@@ -12197,6 +12335,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
             "ServiceFailureException",
         ],
+        action: action_catalog::action_const("iam", "UpdateUser"),
     },
 ];
 

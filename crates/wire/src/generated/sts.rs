@@ -1107,6 +1107,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "RegionDisabledException",
             "ExpiredTokenException",
         ],
+        action: action_catalog::action_const("sts", "AssumeRole"),
     },
     crate::Operation {
         name: "AssumeRoleWithSAML",
@@ -1120,6 +1121,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ExpiredTokenException",
             "RegionDisabledException",
         ],
+        action: action_catalog::action_const("sts", "AssumeRoleWithSAML"),
     },
     crate::Operation {
         name: "AssumeRoleWithWebIdentity",
@@ -1134,24 +1136,28 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ExpiredTokenException",
             "RegionDisabledException",
         ],
+        action: action_catalog::action_const("sts", "AssumeRoleWithWebIdentity"),
     },
     crate::Operation {
         name: "DecodeAuthorizationMessage",
         input: "DecodeAuthorizationMessageRequest",
         output: Some("DecodeAuthorizationMessageResponse"),
         errors: &["InvalidAuthorizationMessageException"],
+        action: action_catalog::action_const("sts", "DecodeAuthorizationMessage"),
     },
     crate::Operation {
         name: "GetAccessKeyInfo",
         input: "GetAccessKeyInfoRequest",
         output: Some("GetAccessKeyInfoResponse"),
         errors: &[],
+        action: action_catalog::action_const("sts", "GetAccessKeyInfo"),
     },
     crate::Operation {
         name: "GetCallerIdentity",
         input: "GetCallerIdentityRequest",
         output: Some("GetCallerIdentityResponse"),
         errors: &[],
+        action: action_catalog::action_const("sts", "GetCallerIdentity"),
     },
     crate::Operation {
         name: "GetFederationToken",
@@ -1162,12 +1168,14 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PackedPolicyTooLargeException",
             "RegionDisabledException",
         ],
+        action: action_catalog::action_const("sts", "GetFederationToken"),
     },
     crate::Operation {
         name: "GetSessionToken",
         input: "GetSessionTokenRequest",
         output: Some("GetSessionTokenResponse"),
         errors: &["RegionDisabledException"],
+        action: action_catalog::action_const("sts", "GetSessionToken"),
     },
 ];
 
