@@ -13,9 +13,10 @@ use axum::response::Response;
 use axum::Router;
 
 use crate::app::App;
-use crate::auth::{authenticate, RequestMeta};
+use crate::auth::authenticate;
 use crate::error::{ApiError, ErrorCode};
 use crate::iam::Ctx;
+use crate::identity::RequestMeta;
 use crate::protocol::query::Params;
 use crate::protocol::{error_body, success_body, Service};
 
@@ -524,7 +525,7 @@ pub(crate) fn process(
     };
     let meta = request_meta(parts, peer);
     // What the audit event needs from inside the pipeline.
-    let mut audit_caller: Option<crate::auth::Caller> = None;
+    let mut audit_caller: Option<crate::identity::Caller> = None;
     let result = (|| {
         let headers: Vec<(&str, &str)> = parts
             .headers
@@ -548,7 +549,7 @@ pub(crate) fn process(
                 ));
             };
             let uctx = crate::sts::UnsignedCtx {
-                app,
+                node: app,
                 meta: &meta,
                 now: app.clock.now(),
             };
@@ -564,7 +565,7 @@ pub(crate) fn process(
         };
         let caller = &*audit_caller.insert(caller);
         let ctx = Ctx {
-            app,
+            node: app,
             caller,
             meta: &meta,
             now: app.clock.now(),

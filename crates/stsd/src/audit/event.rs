@@ -5,8 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
 use crate::error::ApiError;
+use crate::identity::{Caller, RequestMeta};
 use crate::protocol::query::Params;
 use crate::store::AuditRow;
 use crate::tokens::SessionKind;
@@ -398,10 +398,10 @@ fn account_of_arn(arn: &str) -> Option<&str> {
 pub fn user_identity(caller: &Caller) -> (Value, String) {
     let mut m = Map::new();
     let kind = match caller.kind {
-        crate::auth::CallerKind::Root => "Root",
-        crate::auth::CallerKind::User { .. } => "IAMUser",
-        crate::auth::CallerKind::AssumedRole { .. } => "AssumedRole",
-        crate::auth::CallerKind::FederatedUser { .. } => "FederatedUser",
+        crate::identity::CallerKind::Root => "Root",
+        crate::identity::CallerKind::User { .. } => "IAMUser",
+        crate::identity::CallerKind::AssumedRole { .. } => "AssumedRole",
+        crate::identity::CallerKind::FederatedUser { .. } => "FederatedUser",
     };
     m.insert("type".into(), json!(kind));
     m.insert("principalId".into(), json!(caller.user_id));
@@ -409,17 +409,17 @@ pub fn user_identity(caller: &Caller) -> (Value, String) {
     m.insert("accountId".into(), json!(caller.account));
     m.insert("accessKeyId".into(), json!(caller.access_key_id));
     let username = match &caller.kind {
-        crate::auth::CallerKind::Root => "root".to_string(),
-        crate::auth::CallerKind::User { name, .. } => {
+        crate::identity::CallerKind::Root => "root".to_string(),
+        crate::identity::CallerKind::User { name, .. } => {
             m.insert("userName".into(), json!(name));
             name.clone()
         }
-        crate::auth::CallerKind::AssumedRole { .. } => caller
+        crate::identity::CallerKind::AssumedRole { .. } => caller
             .session
             .as_deref()
             .map(|c| c.session_name.clone())
             .unwrap_or_default(),
-        crate::auth::CallerKind::FederatedUser { name, .. } => name.clone(),
+        crate::identity::CallerKind::FederatedUser { name, .. } => name.clone(),
     };
     if let Some(claims) = caller.session.as_deref() {
         let issuer = match &claims.kind {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::auth::RequestMeta;
 use crate::error::{ApiError, ErrorCode};
+use crate::identity::RequestMeta;
 use crate::store::{AuditFilter, AuditQuery};
 
 pub const TARGET_PREFIX: &str = "CloudTrail_20131101.";
@@ -132,7 +132,7 @@ pub const EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
 #[derive(Default)]
 struct Seen {
     operation: String,
-    caller: Option<crate::auth::Caller>,
+    caller: Option<crate::identity::Caller>,
     input: Option<Value>,
 }
 
@@ -194,7 +194,7 @@ fn serve_inner(
     };
     seen.input = Some(input.clone());
     let ctx = crate::iam::Ctx {
-        app,
+        node: app,
         caller,
         meta,
         now: app.clock.now(),

@@ -22,8 +22,8 @@ pub mod s3;
 use std::net::SocketAddr;
 
 use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
 use crate::error::ApiError;
+use crate::identity::{Caller, RequestMeta};
 use crate::protocol::query::Params;
 pub use routes::RouteTables;
 use routes::{Refused, RouteRequest, Routed, Table};
@@ -329,7 +329,7 @@ pub fn decide(
             return error_answer(400, false, "InvalidRequest", &why, request_id, None);
         }
     };
-    let Some(table) = app.config.routes.get(d.service) else {
+    let Some(table) = app.routes.get(d.service) else {
         let why = format!(
             "X-Stsd-Service names no route table: `{}`",
             d.service.chars().take(64).collect::<String>()
@@ -452,7 +452,7 @@ pub fn decide(
             keys: &check.keys,
             region: &caller.region,
         };
-        if let Err(d) = crate::authz::authorize_resource(&st, app, &caller, info, &req) {
+        if let Err(d) = crate::authz::authorize_resource(app.gateway(), &st, &caller, info, &req) {
             denied = Some((d, check.resource.clone()));
             break;
         }

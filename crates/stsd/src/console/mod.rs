@@ -651,7 +651,7 @@ impl Signed<'_> {
             ],
             body.as_bytes(),
         )?;
-        let meta = crate::auth::RequestMeta {
+        let meta = crate::identity::RequestMeta {
             source_ip: self.r.peer.ip().to_string(),
             // As for API requests: stsd itself speaks plain HTTP (a proxy's header is not proof of TLS).
             secure_transport: false,

@@ -4,8 +4,8 @@
 use stsd_wire::generated::iam as w;
 
 use super::{paginate, wire_boundary, wire_policy, wire_tag_list, Ctx};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, AccountMeta, Doc, KeyStatus};
 use crate::protocol::url_encode_policy;
 use crate::state::{State, Touched};
@@ -54,7 +54,7 @@ pub fn get_account_authorization_details(
     let filter = input.filter.unwrap_or_default();
     let want = |k: &str| filter.is_empty() || filter.iter().any(|f| f == k);
     let (marker, max) = (input.marker, super::page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetAccountAuthorizationDetails", "*")?;
     let acct = ctx.account(&st)?;
     let mut items = Vec::new();
@@ -141,7 +141,7 @@ pub fn get_account_authorization_details(
     let role_details = roles
         .iter()
         .map(|r| {
-            let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+            let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
             w::RoleDetail {
                 path: Some(r.path.clone()),
                 role_name: Some(r.name.clone()),
@@ -212,7 +212,7 @@ pub fn get_account_summary(
     ctx: &Ctx<'_>,
     _input: w::GetAccountSummaryRequest,
 ) -> ApiResult<w::GetAccountSummaryResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetAccountSummary", "*")?;
     let acct = ctx.account(&st)?;
     let entries: Vec<(&str, usize)> = vec![
@@ -340,7 +340,7 @@ pub fn insert_account(
 
 /// Bootstrap the management account on first start.
 pub fn create_account_for_management(
-    app: &crate::app::App,
+    app: &crate::node::Node,
     id: &str,
     key: Option<(String, String)>,
 ) -> ApiResult<AccessKey> {
@@ -354,7 +354,7 @@ pub fn create_account(
     ctx: &Ctx<'_>,
     input: w::CreateAccountRequest,
 ) -> ApiResult<w::CreateAccountResponse> {
-    if ctx.caller.kind != CallerKind::Root || ctx.caller.account != ctx.app.management_account {
+    if ctx.caller.kind != CallerKind::Root || ctx.caller.account != ctx.node.management_account {
         return Err(ApiError::access_denied(format!(
             "User: {} is not authorized to perform: stsd:CreateAccount because only the management account root may create accounts",
             ctx.caller.arn
@@ -363,7 +363,7 @@ pub fn create_account(
     let id = match input.account_id {
         Some(id) => id,
         None => {
-            let st = ctx.app.read()?;
+            let st = ctx.node.read()?;
             loop {
                 let id = crate::ids::account_id();
                 if !st.accounts.contains_key(&id) {
@@ -373,7 +373,7 @@ pub fn create_account(
         }
     };
     let key = ctx
-        .app
+        .node
         .write(|st, t| insert_account(st, t, &id, &input.account_name, ctx.now, None))?;
     Ok(w::CreateAccountResponse {
         account_id: id,
@@ -390,7 +390,7 @@ pub fn rotate_token_keys(
     _input: w::RotateTokenKeysRequest,
 ) -> ApiResult<w::RotateTokenKeysResponse> {
     if ctx.caller.kind != CallerKind::Root
-        || ctx.caller.account != ctx.app.management_account
+        || ctx.caller.account != ctx.node.management_account
         || ctx.caller.is_session()
     {
         return Err(ApiError::access_denied(format!(
@@ -398,12 +398,12 @@ pub fn rotate_token_keys(
             ctx.caller.arn
         )));
     }
-    let store = ctx.app.store();
+    let store = ctx.node.store();
     let (new_id, kept) = crate::tokens::KeyRing::rotate(store, ctx.now).map_err(|e| {
         tracing::error!(error = %e, "token key rotation failed");
         ApiError::internal()
     })?;
-    ctx.app
+    ctx.node
         .tokens
         .reload(store, ctx.now)
         .map_err(|_| ApiError::internal())?;
@@ -427,7 +427,7 @@ fn check_alias(a: &str) -> ApiResult<&str> {
 /// overwrites the previous alias"); an alias belongs to one account among all this server hosts.
 pub fn create_account_alias(ctx: &Ctx<'_>, input: w::CreateAccountAliasRequest) -> ApiResult<()> {
     let alias = check_alias(&input.account_alias)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:CreateAccountAlias", "*")?;
         let taken = st
             .accounts
@@ -449,7 +449,7 @@ pub fn create_account_alias(ctx: &Ctx<'_>, input: w::CreateAccountAliasRequest) 
 
 pub fn delete_account_alias(ctx: &Ctx<'_>, input: w::DeleteAccountAliasRequest) -> ApiResult<()> {
     let alias = check_alias(&input.account_alias)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteAccountAlias", "*")?;
         let acct = ctx.account_mut(st)?;
         if acct.meta.alias.as_deref() != Some(alias) {
@@ -468,7 +468,7 @@ pub fn list_account_aliases(
     input: w::ListAccountAliasesRequest,
 ) -> ApiResult<w::ListAccountAliasesResponse> {
     let (marker, max) = (input.marker, super::page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListAccountAliases", "*")?;
     let acct = ctx.account(&st)?;
     let aliases: Vec<&str> = acct.meta.alias.as_deref().into_iter().collect();

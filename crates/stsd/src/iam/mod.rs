@@ -21,12 +21,12 @@ mod users;
 #[cfg(test)]
 mod authorization_tests;
 
-use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
 use crate::authz;
 pub use crate::authz::RequestFacts;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::{Caller, RequestMeta};
 use crate::model::{Account, Doc, DocKind, Group, KeyUse, ManagedPolicy, Role, Tag, User};
+use crate::node::Node;
 use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
 use crate::protocol::xml::Xml;
@@ -38,7 +38,7 @@ pub use login_profiles::{expired as password_expired, verify_password};
 
 /// Everything an action needs besides its parameters.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    pub node: &'a Node,
     pub caller: &'a Caller,
     pub meta: &'a RequestMeta,
     pub now: i64,
@@ -47,7 +47,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Authorize `action` on `resource` in the caller's account (root: always; others: policy engine).
     pub fn authorize(&self, st: &State, action: &str, resource: &str) -> ApiResult<()> {
-        authz::authorize(st, self, action, resource, &RequestFacts::default())
+        self.authorize_request(st, action, resource, &RequestFacts::default())
     }
 
     /// [`Ctx::authorize`] for a request that carries condition-key facts (tags, a boundary, a policy ARN).
@@ -58,7 +58,15 @@ impl Ctx<'_> {
         resource: &str,
         facts: &RequestFacts<'_>,
     ) -> ApiResult<()> {
-        authz::authorize(st, self, action, resource, facts)
+        authz::authorize(
+            self.node.gateway(),
+            st,
+            self.caller,
+            self.request(),
+            action,
+            resource,
+            facts,
+        )
     }
 
     /// The transport facts and time of this request.

@@ -70,7 +70,7 @@ pub fn put_resource_policy(ctx: &Ctx<'_>, input: w::PutResourcePolicyRequest) ->
     const ACTION: &str = "iam:PutResourcePolicy";
     let text = input.policy_document.as_str();
     // Refused before the document is compiled; authorized again with the write.
-    ctx.authorize(&*ctx.app.read()?, ACTION, &input.resource_arn)?;
+    ctx.authorize(&*ctx.node.read()?, ACTION, &input.resource_arn)?;
     let compiled = crate::authz::compile_with_limit(
         text,
         policy::PolicyKind::Resource,
@@ -82,7 +82,7 @@ pub fn put_resource_policy(ctx: &Ctx<'_>, input: w::PutResourcePolicyRequest) ->
         principal_ids: Vec::new(),
         compiled: Some(compiled),
     };
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, ACTION, &input.resource_arn)?;
         let arn = owned_arn(ctx, st, &input.resource_arn)?;
         let doc = bind_principal_ids(st, doc.clone())?;
@@ -111,7 +111,7 @@ pub fn get_resource_policy(
     ctx: &Ctx<'_>,
     input: w::GetResourcePolicyRequest,
 ) -> ApiResult<w::GetResourcePolicyResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetResourcePolicy", &input.resource_arn)?;
     let arn = owned_arn(ctx, &st, &input.resource_arn)?;
     let acct = ctx.account(&st)?;
@@ -129,7 +129,7 @@ pub fn delete_resource_policy(
     ctx: &Ctx<'_>,
     input: w::DeleteResourcePolicyRequest,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteResourcePolicy", &input.resource_arn)?;
         let arn = owned_arn(ctx, st, &input.resource_arn)?;
         let key = resource_policy_key(arn);
@@ -161,7 +161,7 @@ fn bucket_param(b: &str) -> ApiResult<&str> {
 pub fn register_bucket(ctx: &Ctx<'_>, input: w::RegisterBucketRequest) -> ApiResult<()> {
     let bucket = bucket_param(&input.bucket_name)?;
     let arn = format!("arn:aws:s3:::{bucket}");
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:RegisterBucket", &arn)?;
         match bucket_owner(st, bucket) {
             Owner::Known(a) if a.id() == ctx.caller.account => return Ok(()),
@@ -190,7 +190,7 @@ pub fn register_bucket(ctx: &Ctx<'_>, input: w::RegisterBucketRequest) -> ApiRes
 pub fn deregister_bucket(ctx: &Ctx<'_>, input: w::DeregisterBucketRequest) -> ApiResult<()> {
     let bucket = bucket_param(&input.bucket_name)?;
     let arn = format!("arn:aws:s3:::{bucket}");
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeregisterBucket", &arn)?;
         let acct = ctx.account_mut(st)?;
         if acct.buckets.remove(bucket).is_none() {
@@ -213,7 +213,7 @@ pub fn list_registered_buckets(
     input: w::ListRegisteredBucketsRequest,
 ) -> ApiResult<w::ListRegisteredBucketsResponse> {
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListRegisteredBuckets", "*")?;
     let acct = ctx.account(&st)?;
     let all: Vec<&BucketRegistration> = acct.buckets.values().collect();

@@ -70,9 +70,9 @@ pub fn create(
         ..RequestFacts::default()
     };
     // Refused before the metadata (up to 10 MB of XML) is parsed; authorized again with the write.
-    ctx.authorize_request(&*ctx.app.read()?, "iam:CreateSAMLProvider", &arn, &facts)?;
+    ctx.authorize_request(&*ctx.node.read()?, "iam:CreateSAMLProvider", &arn, &facts)?;
     let md = metadata(doc)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(st, "iam:CreateSAMLProvider", &arn, &facts)?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
@@ -113,7 +113,7 @@ pub fn get(
     ctx: &Ctx<'_>,
     input: w::GetSAMLProviderRequest,
 ) -> ApiResult<w::GetSAMLProviderResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let arn = input.saml_provider_arn.as_str();
     ctx.authorize(&st, "iam:GetSAMLProvider", arn)?;
     let acct = ctx.account(&st)?;
@@ -135,7 +135,7 @@ pub fn list(
     ctx: &Ctx<'_>,
     _input: w::ListSAMLProvidersRequest,
 ) -> ApiResult<w::ListSAMLProvidersResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListSAMLProviders", "*")?;
     let acct = ctx.account(&st)?;
     let items: Vec<&SamlProvider> = acct.saml_providers.values().collect();
@@ -161,7 +161,7 @@ fn modify(
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&mut SamlProvider) -> ApiResult<()>,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(st, action, arn, facts)?;
         let key = provider_key(ctx.account(st)?, arn)?;
         let o = ctx
@@ -183,7 +183,7 @@ pub fn update(
     let arn = input.saml_provider_arn;
     // Refused before the metadata is parsed; authorized again with the write.
     let action = "iam:UpdateSAMLProvider";
-    ctx.authorize_request(&*ctx.app.read()?, action, &arn, &RequestFacts::default())?;
+    ctx.authorize_request(&*ctx.node.read()?, action, &arn, &RequestFacts::default())?;
     let md = match &doc {
         Some(d) => Some(metadata(d)?),
         None => None,
@@ -208,7 +208,7 @@ pub fn update(
 
 pub fn delete(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
     let arn = input.saml_provider_arn.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteSAMLProvider", arn)?;
         let key = provider_key(ctx.account(st)?, arn)?;
         ctx.account_mut(st)?.saml_providers.remove(&key);

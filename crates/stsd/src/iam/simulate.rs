@@ -766,7 +766,7 @@ pub fn simulate_principal_policy(
 ) -> ApiResult<w::SimulatePolicyResponse> {
     let source = input.policy_source_arn.as_str();
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:SimulatePrincipalPolicy", source)?;
     }
     let actions = action_names(input.action_names, true)?;
@@ -784,7 +784,7 @@ pub fn simulate_principal_policy(
     let max = super::page_size(input.max_items);
     let entity = parse_entity_arn(source)?;
 
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let (pols, own_subject) = source_entity(acct, &entity)?;
     if resource_policy.is_some() && entity.kind != EntityKind::User && caller.is_none() {
@@ -827,7 +827,7 @@ pub fn simulate_custom_policy(
     input: w::SimulateCustomPolicyRequest,
 ) -> ApiResult<w::SimulatePolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:SimulateCustomPolicy", "*")?;
     }
     let inputs = policy_list(
@@ -850,7 +850,7 @@ pub fn simulate_custom_policy(
         ));
     }
 
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let subject = match caller {
         Some(arn) => Subject::user(acct, arn),
@@ -883,7 +883,7 @@ pub fn get_context_keys_for_principal_policy(
     input: w::GetContextKeysForPrincipalPolicyRequest,
 ) -> ApiResult<w::GetContextKeysForPolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:GetContextKeysForPrincipalPolicy", "*")?;
     }
     let inputs = policy_list(
@@ -892,7 +892,7 @@ pub fn get_context_keys_for_principal_policy(
         PolicyKind::Identity,
     )?;
     let entity = parse_entity_arn(&input.policy_source_arn)?;
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let (pols, _) = source_entity(acct, &entity)?;
     drop(st);
@@ -908,7 +908,7 @@ pub fn get_context_keys_for_custom_policy(
     input: w::GetContextKeysForCustomPolicyRequest,
 ) -> ApiResult<w::GetContextKeysForPolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:GetContextKeysForCustomPolicy", "*")?;
     }
     let inputs = policy_list(

@@ -111,7 +111,7 @@ fn session_seconds(a: &Assumption<'_>, role_max: i64) -> ApiResult<i64> {
 /// the role is another account's.
 pub(crate) fn grant(
     st: &State,
-    app: &crate::app::App,
+    node: &crate::node::Node,
     request: RequestInfo<'_>,
     a: Assumption<'_>,
     refuse: impl Fn(Option<TrustDenied>) -> ApiError,
@@ -142,8 +142,16 @@ pub(crate) fn grant(
         arn: a.role_arn,
         account: role_account,
     };
-    authz::authorize_assume(st, app, &a.assumer, request, target, a.action, &facts)
-        .map_err(|d| refuse(Some(d)))?;
+    authz::authorize_assume(
+        node.gateway(),
+        st,
+        &a.assumer,
+        request,
+        target,
+        a.action,
+        &facts,
+    )
+    .map_err(|d| refuse(Some(d)))?;
     let policy_ids = session_policy_ids(acct, &a.policy_arns)?;
 
     let claims = Claims {
@@ -180,9 +188,9 @@ pub(crate) fn grant(
 
 impl Granted {
     /// Seal the claims into new `ASIA` credentials and record the role's use (from `region`).
-    pub(crate) fn issue(self, app: &crate::app::App, region: &str) -> ApiResult<Issued> {
-        let (akid, secret, token) = mint_for(app, &self.claims)?;
-        app.usage.role_used(
+    pub(crate) fn issue(self, node: &crate::node::Node, region: &str) -> ApiResult<Issued> {
+        let (akid, secret, token) = mint_for(node, &self.claims)?;
+        node.usage.role_used(
             &self.role_account,
             &self.role_id,
             self.claims.issued,

@@ -1,10 +1,10 @@
 //! The credential-issuing STS actions: AssumeRole, GetSessionToken, GetFederationToken.
 //! Sessions are stateless: everything a later request needs is sealed into the token (see `tokens`).
 
-use crate::auth::{Caller, CallerKind};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::iam::{tags_in, Ctx};
+use crate::identity::{Caller, CallerKind};
 use crate::tokens::{Claims, SessionKind};
 use stsd_wire::generated::sts as w;
 
@@ -47,7 +47,7 @@ fn verify_mfa(ctx: &Ctx<'_>, serial: &str, code: &str) -> ApiResult<i64> {
         }
     };
     crate::mfa::verify_code(
-        ctx.app,
+        ctx.node,
         &ctx.caller.account,
         user_key,
         serial,
@@ -190,12 +190,12 @@ pub(crate) fn wire_credentials(
 
 /// Mint `ASIA` credentials for `claims` (the key encodes the session's account).
 fn mint(ctx: &Ctx<'_>, claims: &Claims) -> ApiResult<(String, String, String)> {
-    mint_for(ctx.app, claims)
+    mint_for(ctx.node, claims)
 }
 
 /// Mint `ASIA` credentials for `claims`: (access key ID, secret, session token).
 pub(crate) fn mint_for(
-    app: &crate::app::App,
+    app: &crate::node::Node,
     claims: &Claims,
 ) -> ApiResult<(String, String, String)> {
     let akid = crate::ids::access_key_id(crate::ids::TEMPORARY_PREFIX, &claims.account);
@@ -328,7 +328,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
 
     let assumption = super::assume::Assumption {
         action: "sts:AssumeRole",
-        assumer: authz::Assumer::Caller { ctx },
+        assumer: authz::Assumer::Caller { caller },
         role_arn,
         session_name,
         requested_seconds: input.duration_seconds,
@@ -351,8 +351,8 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
         issuer_arn: caller.arn.clone(),
     };
     let granted = {
-        let st = ctx.app.read()?;
-        super::assume::grant(&st, ctx.app, ctx.request(), assumption, |denied| {
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |denied| {
             let Some(d) = denied else {
                 return not_authorized();
             };
@@ -372,7 +372,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
             }
         })?
     };
-    let issued = granted.issue(ctx.app, &caller.region)?;
+    let issued = granted.issue(ctx.node, &caller.region)?;
     Ok(w::AssumeRoleResponse {
         credentials: Some(issued.credentials),
         assumed_role_user: Some(issued.assumed_role_user),
@@ -392,7 +392,7 @@ pub fn get_session_token(
     let (kind, dur) = match &caller.kind {
         CallerKind::Root => (SessionKind::Root, requested.unwrap_or(3600).min(3600)),
         CallerKind::User { key, name } => {
-            let st = ctx.app.read()?;
+            let st = ctx.node.read()?;
             let acct = st
                 .accounts
                 .get(&caller.account)
@@ -448,7 +448,7 @@ pub fn get_federation_token(
     let fed_arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account);
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
     let (policy_ids, user_id) = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let request_tags: Vec<crate::model::Tag> = tags
             .iter()
             .map(|(k, v)| crate::model::Tag {

@@ -17,8 +17,8 @@ pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
 
 /// Context of an unsigned call (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no caller credentials.
 pub struct UnsignedCtx<'a> {
-    pub app: &'a crate::app::App,
-    pub meta: &'a crate::auth::RequestMeta,
+    pub node: &'a crate::node::Node,
+    pub meta: &'a crate::identity::RequestMeta,
     pub now: i64,
 }
 
@@ -70,7 +70,7 @@ pub fn get_access_key_info(
     input: w::GetAccessKeyInfoRequest,
 ) -> ApiResult<w::GetAccessKeyInfoResponse> {
     let id = input.access_key_id.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "sts:GetAccessKeyInfo", "*")?;
     let account = st
         .keys
@@ -94,7 +94,7 @@ pub fn decode_authorization_message(
     input: w::DecodeAuthorizationMessageRequest,
 ) -> ApiResult<w::DecodeAuthorizationMessageResponse> {
     let encoded = input.encoded_message.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "sts:DecodeAuthorizationMessage", "*")?;
     drop(st);
     let invalid = || {
@@ -104,7 +104,7 @@ pub fn decode_authorization_message(
         )
     };
     let plain = ctx
-        .app
+        .node
         .tokens
         .open_message(crate::authz::AUTHZ_MESSAGE_PURPOSE, encoded)
         .ok_or_else(invalid)?;

@@ -119,7 +119,7 @@ fn session_attributes(a: &saml::Assertion) -> ApiResult<SessionAttrs> {
 /// Refuse an assertion already traded for credentials; remember it otherwise. The guard lives in the store
 /// (keyed by issuer and assertion ID, kept until the assertion's `NotOnOrAfter` plus the clock leeway), so it
 /// survives restarts and holds for every node sharing the store.
-fn check_replay(app: &crate::app::App, a: &saml::Assertion, now: i64) -> ApiResult<()> {
+fn check_replay(app: &crate::node::Node, a: &saml::Assertion, now: i64) -> ApiResult<()> {
     let scope = format!("saml:{}", a.issuer);
     let first_use = app
         .store()
@@ -155,7 +155,7 @@ fn assume_role_with_saml(
         return Err(no_provider());
     }
     let (entity_id, certs, valid_until) = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let o = st
             .accounts
             .get(role_account)
@@ -281,12 +281,12 @@ fn assume_role_with_saml(
         issuer_arn: provider_arn.to_string(),
     };
     let granted = {
-        let st = ctx.app.read()?;
-        super::assume::grant(&st, ctx.app, ctx.request(), assumption, |_| denied())?
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |_| denied())?
     };
     // An assertion is traded for credentials once (durable), and only once it has been granted.
-    check_replay(ctx.app, &a, ctx.now)?;
-    let issued = granted.issue(ctx.app, crate::usage::UNSIGNED_REGION)?;
+    check_replay(ctx.node, &a, ctx.now)?;
+    let issued = granted.issue(ctx.node, crate::usage::UNSIGNED_REGION)?;
     Ok(w::AssumeRoleWithSAMLResponse {
         credentials: Some(issued.credentials),
         assumed_role_user: Some(issued.assumed_role_user),

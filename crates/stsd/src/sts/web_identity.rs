@@ -139,7 +139,7 @@ fn assume_role_with_web_identity(
         ));
     }
     let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
-    let allow_http = ctx.app.config.allow_http_oidc;
+    let allow_http = ctx.node.config.allow_http_oidc;
 
     // The token: parse, find the provider by `iss` in the role's account, audience.
     let unverified = oidc::parse(token).map_err(token_error)?;
@@ -158,7 +158,7 @@ fn assume_role_with_web_identity(
     let (prefix, http) = oidc::strip_scheme(&iss, allow_http).ok_or_else(no_provider)?;
     let prefix = prefix.to_string();
     let client_ids = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let o = st
             .accounts
             .get(role_account)
@@ -179,7 +179,7 @@ fn assume_role_with_web_identity(
     let alg = oidc::algorithm(&unverified.alg).map_err(token_error)?;
     let fetch = oidc::FetchOptions {
         allow_http,
-        timeout: ctx.app.config.oidc_fetch_timeout,
+        timeout: ctx.node.config.oidc_fetch_timeout,
     };
     let jwk = oidc::key_for(&iss, unverified.kid.as_deref(), alg, fetch).map_err(token_error)?;
     let claims = oidc::verify(token, &jwk, alg).map_err(token_error)?;
@@ -253,10 +253,10 @@ fn assume_role_with_web_identity(
         issuer_arn: provider_arn.clone(),
     };
     let granted = {
-        let st = ctx.app.read()?;
-        super::assume::grant(&st, ctx.app, ctx.request(), assumption, |_| denied())?
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |_| denied())?
     };
-    let issued = granted.issue(ctx.app, crate::usage::UNSIGNED_REGION)?;
+    let issued = granted.issue(ctx.node, crate::usage::UNSIGNED_REGION)?;
     Ok(w::AssumeRoleWithWebIdentityResponse {
         credentials: Some(issued.credentials),
         subject_from_web_identity_token: Some(sub),
