@@ -12,7 +12,7 @@ pub struct App {
     /// The audit trail's writer (events are queued here and stored in batches off the request path).
     pub audit: crate::audit::Audit,
     /// Route tables of `/_stsd/authorize` (built-in `s3`, `--s3-domain`, custom services from `--routes`).
-    pub routes: Arc<crate::authorizer::RouteTables>,
+    pub routes: Arc<crate::routes::RouteTables>,
 }
 
 /// An `App` is its node plus the writer: everything below the audit writer reads the node through it.

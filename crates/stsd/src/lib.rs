@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mfa;
 pub mod node;
 pub mod protocol;
+pub mod routes;
 pub mod server;
 pub mod sts;
 pub mod usage;

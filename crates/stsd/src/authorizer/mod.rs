@@ -16,17 +16,15 @@
 //! proxy contract (a missing header, an unknown route table) is `400`, which nginx turns into `500`: fail
 //! closed. Every decision (`200`, `401`, `403`) is an audit event with the service's event source.
 
-pub mod routes;
-pub mod s3;
-
 use std::net::SocketAddr;
 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::identity::{Caller, RequestMeta};
 use crate::protocol::query::Params;
-pub use routes::RouteTables;
-use routes::{Refused, RouteRequest, Routed, Table};
+use crate::routes;
+pub use crate::routes::RouteTables;
+use crate::routes::{Refused, RouteRequest, Routed, Table};
 
 /// Where the endpoint is served.
 pub const PATH: &str = "/_stsd/authorize";
