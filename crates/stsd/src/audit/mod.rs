@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod query;
 pub mod synth;
 pub mod trail;
+pub mod typed;
 pub mod verify;
 
 use std::io::Write;

@@ -19,6 +19,8 @@ pub struct UnsignedCtx<'a> {
     pub app: &'a crate::app::App,
     pub meta: &'a crate::auth::RequestMeta,
     pub now: i64,
+    /// Where the typed input and output are left for the audit event (`typed_unsigned!`).
+    pub audit: &'a crate::audit::typed::AuditSlot,
 }
 
 impl UnsignedCtx<'_> {
