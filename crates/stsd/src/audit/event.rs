@@ -512,6 +512,15 @@ impl JsonObject {
     }
 }
 
+/// Where an event's `requestParameters` come from.
+#[derive(Clone, Copy)]
+enum Parameters<'x> {
+    /// A JSON-protocol request as sent, or the raw Query parameters of a call with no typed input.
+    Json(&'x Value),
+    /// JSON text the generated `write_json` made of the decoded input.
+    Typed(&'x [u8]),
+}
+
 /// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
 pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
     build_rows_for(app, info, &ResourceEvent::default())
@@ -539,14 +548,15 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
     };
     // `requestParameters`: the JSON protocol's request as sent, a typed action's decoded input, or — for a
     // request with no typed input (see the module docs) — the raw parameters.
-    let request_parameters: std::borrow::Cow<'_, [u8]> =
-        match (info.request_json, typed.and_then(|t| t.request.as_deref())) {
-            (Some(v), _) => serde_json::to_vec(v).unwrap_or_default().into(),
-            (None, Some(json)) => json.into(),
-            (None, None) => serde_json::to_vec(&request_parameters(info.params))
-                .unwrap_or_default()
-                .into(),
-        };
+    let raw_parameters;
+    let request_parameters = match (info.request_json, typed.and_then(|t| t.request.as_deref())) {
+        (Some(v), _) => Parameters::Json(v),
+        (None, Some(json)) => Parameters::Typed(json),
+        (None, None) => {
+            raw_parameters = request_parameters(info.params);
+            Parameters::Json(&raw_parameters)
+        }
+    };
     // `responseElements`: only from a typed output (an untyped action's answer is never read).
     let response: &[u8] = match (info.result, typed.and_then(|t| t.response.as_deref())) {
         (Ok(()), Some(json)) => json,
@@ -602,7 +612,10 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
             out.str("errorCode", e.code);
             out.str("errorMessage", e.message);
         }
-        out.raw("requestParameters", &request_parameters);
+        match request_parameters {
+            Parameters::Json(v) => out.value("requestParameters", v),
+            Parameters::Typed(json) => out.raw("requestParameters", json),
+        }
         out.raw("responseElements", response);
         out.str("requestID", info.request_id);
         out.str("eventID", &event_id);
