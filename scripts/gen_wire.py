@@ -231,6 +231,8 @@ class Gen:
             self.emit_decoder(name, members, required, w)
         if name in self.outputs:
             self.emit_encoder(name, members, w)
+            self.emit_sensitive_visitor(name, members, w)
+        self.emit_json(name, members, w)
         w("}")
         w("")
 
@@ -449,6 +451,110 @@ class Gen:
                 w("        }")
         w("    }")
 
+    # ---- audit JSON ----------------------------------------------------------------------------------------
+
+    def emit_json_value(self, shape_name, expr, w, indent):
+        """Write `expr` (a reference to a value of `shape_name`) as a JSON value into `j`."""
+        pad = " " * indent
+        s = self.shapes[shape_name]
+        t = s["type"]
+        # `expr` is `&self.member` or a reference binding; `place` is what a copy or a method call reads.
+        place = expr[1:] if expr.startswith("&") else "*" + expr
+        owner = expr[1:] if expr.startswith("&") else expr
+        if t == "string":
+            w("%sj.str_value(%s);" % (pad, expr))
+        elif t in ("integer", "long"):
+            w("%sj.num_value(%s);" % (pad, place))
+        elif t == "boolean":
+            w("%sj.bool_value(%s);" % (pad, place))
+        elif t == "timestamp":
+            w("%sj.str_value(&crate::time::iso8601(%s));" % (pad, place))
+        elif t == "blob":
+            w("%sj.str_value(&data_encoding::BASE64.encode(%s));" % (pad, expr))
+        elif t == "structure":
+            w("%s%s.write_json(j);" % (pad, owner))
+        elif t == "list":
+            w("%sj.begin_list();" % pad)
+            w("%sfor item in %s {" % (pad, expr))
+            w("%s    j.item();" % pad)
+            self.emit_json_value(s["member"]["shape"], "item", w, indent + 4)
+            w("%s}" % pad)
+            w("%sj.end_list();" % pad)
+        elif t == "map":
+            w("%sj.begin();" % pad)
+            w("%sfor (k, val) in %s {" % (pad, expr))
+            w("%s    j.str(k, val);" % pad)
+            w("%s}" % pad)
+            w("%sj.end();" % pad)
+        else:
+            raise SystemExit("unsupported audit JSON type %s" % t)
+
+    def emit_json(self, name, members, w):
+        """`write_json`: the CloudTrail form of the structure (`requestParameters`, `responseElements`)."""
+        required = self.required(name)
+        kept = sorted(
+            ((lower_camel(mn), mn, m) for mn, m in members.items() if not self.sensitive(name, mn, m["shape"])),
+            key=lambda t: t[0],
+        )
+        w("")
+        w("    /// Write the structure as a CloudTrail JSON object: lowerCamelCase member names in sorted order,")
+        w("    /// numbers and booleans as such, timestamps as on the wire; sensitive members are left out.")
+        w("    pub fn write_json(&self, j: &mut Json<'_>) {")
+        w("        j.begin();")
+        for jn, mn, m in kept:
+            f = "self." + snake(mn)
+            if mn in required:
+                w("        j.key(%s);" % rust_str(jn))
+                self.emit_json_value(m["shape"], "&" + f, w, 8)
+            else:
+                w("        if let Some(val) = &%s {" % f)
+                w("            j.key(%s);" % rust_str(jn))
+                self.emit_json_value(m["shape"], "val", w, 12)
+                w("        }")
+        w("        j.end();")
+        w("    }")
+
+    def emit_sensitive_visitor(self, name, members, w):
+        """`visit_sensitive`: every sensitive string of an output, nested ones included (the audit trail's last
+        check blanks them wherever they might still turn up)."""
+        required = self.required(name)
+        body = []
+        for mn, m in members.items():
+            ms = m["shape"]
+            t = self.shapes[ms]["type"]
+            el = self.shapes[ms]["member"]["shape"] if t == "list" else None
+            et = self.shapes[el]["type"] if el else None
+            sens = self.sensitive(name, mn, ms)
+            f = "self." + snake(mn)
+            if sens and t == "string":
+                stmt = ["f(%s);"]
+            elif sens and t == "list" and et == "string":
+                stmt = ["for item in %s {", "    f(item);", "}"]
+            elif t == "structure":
+                stmt = ["%s.visit_sensitive(f);"]
+                if mn in required:
+                    body.append("        %s.visit_sensitive(f);" % f)
+                    continue
+            elif t == "list" and et == "structure":
+                stmt = ["for item in %s {", "    item.visit_sensitive(f);", "}"]
+            else:
+                continue
+            if mn in required:
+                for line in stmt:
+                    body.append("        " + (line % ("&" + f) if "%s" in line else line))
+            else:
+                body.append("        if let Some(val) = &%s {" % f)
+                for line in stmt:
+                    body.append("            " + (line % "val" if "%s" in line else line))
+                body.append("        }")
+        w("")
+        w("    /// Call `f` with every sensitive string value (blobs are never written, so not visited).")
+        w("    pub fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {")
+        if not body:
+            w("        let _ = f;")
+        lines_extend(w, body)
+        w("    }")
+
     # ---- the file ------------------------------------------------------------------------------------------
 
     def render(self):
@@ -458,7 +564,8 @@ class Gen:
         meta = self.model["metadata"]
         w("// @generated by scripts/gen_wire.py from crates/wire/models/%s. Do not edit." % dict(SERVICES)[self.service])
         w("//! %s (API version %s, protocol `%s`): the typed inputs and outputs of the operations stsd" % (meta.get("serviceId", self.service), meta["apiVersion"], meta["protocol"]))
-        w("//! serves, their Query decoders and validators, XML encoders and sensitive-member markers.")
+        w("//! serves, their Query decoders and validators, XML encoders, audit JSON writers and sensitive-member")
+        w("//! markers.")
         w("")
         w("#![expect(clippy::too_many_lines, reason = \"generated decoders are long and flat\")]")
         w("")
@@ -472,6 +579,7 @@ class Gen:
         w("use std::sync::LazyLock;")
         w("")
         w("use crate::error::WireResult;")
+        w("use crate::json::Json;")
         w("use crate::query::Params;")
         w("use crate::validate::{compile, At, Violations};")
         w("use crate::xml::Xml;")
@@ -519,6 +627,11 @@ class Gen:
                 bw("    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {")
                 bw("        Ok(Self {})")
                 bw("    }")
+                bw("")
+                bw("    pub fn write_json(&self, j: &mut Json<'_>) {")
+                bw("        j.begin();")
+                bw("        j.end();")
+                bw("    }")
                 bw("}")
                 bw("")
             if inp:
@@ -526,6 +639,9 @@ class Gen:
                 bw("    const OPERATION: &'static str = %s;" % rust_str(op))
                 bw("    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {")
                 bw("        Self::read(p, \"\", v)")
+                bw("    }")
+                bw("    fn write_audit(&self, buf: &mut Vec<u8>) {")
+                bw("        crate::json::object_or_null(buf, |j| self.write_json(j));")
                 bw("    }")
                 bw("}")
                 bw("")
@@ -536,6 +652,12 @@ class Gen:
                 bw("        let mut x = Xml::new();")
                 bw("        self.write(&mut x);")
                 bw("        Some(x.finish())")
+                bw("    }")
+                bw("    fn write_audit(&self, buf: &mut Vec<u8>) {")
+                bw("        crate::json::object_or_null(buf, |j| self.write_json(j));")
+                bw("    }")
+                bw("    fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {")
+                bw("        Self::visit_sensitive(self, f);")
                 bw("    }")
                 bw("}")
                 bw("")

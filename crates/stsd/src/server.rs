@@ -464,6 +464,8 @@ fn record_rejected(
             region,
             request_id,
             now: app.clock.now(),
+            // Refused before an action ran: nothing was decoded.
+            typed: None,
             result: Err(crate::audit::CallError::from(err)),
         },
     );
@@ -524,8 +526,9 @@ pub(crate) fn process(
         }
     };
     let meta = request_meta(parts, peer);
-    // What the audit event needs from inside the pipeline.
+    // What the audit event needs from inside the pipeline: the caller, and the typed input and output.
     let mut audit_caller: Option<crate::identity::Caller> = None;
+    let audit_slot = crate::audit::typed::AuditSlot::default();
     let result = (|| {
         let headers: Vec<(&str, &str)> = parts
             .headers
@@ -552,6 +555,7 @@ pub(crate) fn process(
                 node: app,
                 meta: &meta,
                 now: app.clock.now(),
+                audit: &audit_slot,
             };
             let out = handler(&uctx, &params)?;
             return Ok(success_body(service, action, out.as_deref(), request_id));
@@ -569,6 +573,7 @@ pub(crate) fn process(
             caller,
             meta: &meta,
             now: app.clock.now(),
+            audit: &audit_slot,
         };
         let handler = match service {
             Service::Sts => crate::sts::handler(action),
@@ -592,6 +597,7 @@ pub(crate) fn process(
         .get("authorization")
         .and_then(|v| v.to_str().ok());
     let (scope_key_id, region) = crate::audit::event::signature_scope(authorization, &params);
+    let typed = audit_slot.get();
     crate::audit::record_call(
         app,
         &crate::audit::CallInfo {
@@ -605,9 +611,14 @@ pub(crate) fn process(
             region,
             request_id,
             now: app.clock.now(),
-            result: result.as_deref().map_err(crate::audit::CallError::from),
+            typed: typed.as_deref(),
+            result: result
+                .as_ref()
+                .map(|_| ())
+                .map_err(crate::audit::CallError::from),
         },
     );
+    drop(typed);
     (service, action.to_string(), result)
 }
 

@@ -4,6 +4,7 @@
 //! server; it depends on no other workspace crate.
 
 pub mod error;
+pub mod json;
 pub mod query;
 pub mod time;
 pub mod validate;
@@ -49,11 +50,22 @@ pub trait Input: Sized {
         v.finish()?;
         Ok(input)
     }
+
+    /// Append the audit trail's `requestParameters`: the members as a CloudTrail JSON object (sensitive ones
+    /// left out), `null` when none was given.
+    fn write_audit(&self, buf: &mut Vec<u8>);
 }
 
 /// An operation's typed output: the XML members of its `{Action}Result` element (`None`: no element).
 pub trait Output {
     fn encode(&self) -> Option<String>;
+
+    /// Append the audit trail's `responseElements`: the members as a CloudTrail JSON object (sensitive ones
+    /// left out), `null` when there is none.
+    fn write_audit(&self, buf: &mut Vec<u8>);
+
+    /// Call `f` with every sensitive string of the output (issued secret keys, session tokens, …).
+    fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str));
 }
 
 /// Operations without a result element (`DeleteUser`, …).
@@ -61,6 +73,12 @@ impl Output for () {
     fn encode(&self) -> Option<String> {
         None
     }
+
+    fn write_audit(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"null");
+    }
+
+    fn visit_sensitive<'s>(&'s self, _f: &mut dyn FnMut(&'s str)) {}
 }
 
 #[cfg(test)]

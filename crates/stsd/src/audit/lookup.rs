@@ -110,8 +110,9 @@ pub fn serve(
             region,
             request_id,
             now: app.clock.now(),
+            typed: None,
             result: match &result {
-                Ok(_) => Ok(""),
+                Ok(_) => Ok(()),
                 Err(e) => Err(super::CallError {
                     code: &e.ty,
                     message: &e.message,
@@ -193,11 +194,14 @@ fn serve_inner(
         })?
     };
     seen.input = Some(input.clone());
+    // LookupEvents is no typed Query action: its requestParameters are the JSON request as sent.
+    let no_typed = super::typed::AuditSlot::default();
     let ctx = crate::iam::Ctx {
         node: app,
         caller,
         meta,
         now: app.clock.now(),
+        audit: &no_typed,
     };
     {
         let st = app.read()?;

@@ -17,6 +17,7 @@ pub mod export;
 pub mod lookup;
 pub mod query;
 pub mod synth;
+pub mod typed;
 pub mod verify;
 
 pub use stsd_core::trail;

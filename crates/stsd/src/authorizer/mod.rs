@@ -298,8 +298,9 @@ fn record(app: &App, request_id: &str, d: &Decided<'_>) {
         region: d.region,
         request_id,
         now: app.clock.now(),
+        typed: None,
         result: match d.error {
-            None => Ok(""),
+            None => Ok(()),
             Some((code, message)) => Err(crate::audit::CallError { code, message }),
         },
     };

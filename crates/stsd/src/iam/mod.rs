@@ -42,6 +42,8 @@ pub struct Ctx<'a> {
     pub caller: &'a Caller,
     pub meta: &'a RequestMeta,
     pub now: i64,
+    /// Where a typed action's input and output are left for its audit event (`typed!`).
+    pub audit: &'a crate::audit::typed::AuditSlot,
 }
 
 impl Ctx<'_> {
@@ -96,14 +98,18 @@ pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
 
 /// Adapt a typed action `fn(&Ctx, Input) -> ApiResult<Output>` to the dispatch table: the generated decoder
 /// reads and validates the parameters (every violated constraint in one `ValidationError`), the generated
-/// encoder writes the result. The action itself never sees raw parameters or XML.
+/// encoder writes the result. The action itself never sees raw parameters or XML. The audit event gets the
+/// typed input (before the action consumes it, so a refused call is recorded with its parameters) and the
+/// typed output, through the context's [`AuditSlot`](crate::audit::typed::AuditSlot).
 macro_rules! typed {
     ($f:path) => {
         |ctx: &$crate::iam::Ctx<'_>,
          p: &$crate::protocol::query::Params|
          -> $crate::error::ApiResult<Option<String>> {
             let input = stsd_wire::Input::decode(p)?;
+            ctx.audit.input(&input);
             let output = $f(ctx, input)?;
+            ctx.audit.output(&output);
             Ok(stsd_wire::Output::encode(&output))
         }
     };
@@ -117,7 +123,9 @@ macro_rules! typed_unsigned {
          p: &$crate::protocol::query::Params|
          -> $crate::error::ApiResult<Option<String>> {
             let input = stsd_wire::Input::decode(p)?;
+            ctx.audit.input(&input);
             let output = $f(ctx, input)?;
+            ctx.audit.output(&output);
             Ok(stsd_wire::Output::encode(&output))
         }
     };

@@ -20,6 +20,8 @@ pub struct UnsignedCtx<'a> {
     pub node: &'a crate::node::Node,
     pub meta: &'a crate::identity::RequestMeta,
     pub now: i64,
+    /// Where the typed input and output are left for the audit event (`typed_unsigned!`).
+    pub audit: &'a crate::audit::typed::AuditSlot,
 }
 
 impl UnsignedCtx<'_> {
