@@ -60,6 +60,11 @@ impl App {
         self.node.start_follower();
     }
 
+    /// Build the audit events of a call and queue them (blocking while the audit queue is full).
+    pub fn record(&self, info: &crate::audit::CallInfo<'_>) {
+        crate::audit::record_call(&self.node, &self.audit, info);
+    }
+
     /// The metrics exposition with the current gauges.
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&crate::metrics::Gauges {

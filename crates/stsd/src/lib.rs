@@ -5,17 +5,20 @@
 //! [`server`] (HTTP). The data model, state, store, session tokens and TOTP are the `stsd-core` crate; OIDC
 //! and SAML verification the `stsd-federation` crate.
 
+pub mod action;
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod authorizer;
 pub mod authz;
+pub mod cloudtrail;
 pub mod console;
 pub mod iam;
 pub mod identity;
 pub mod metrics;
 pub mod mfa;
 pub mod node;
+pub mod pipeline;
 pub mod protocol;
 pub mod routes;
 pub mod server;

@@ -613,7 +613,7 @@ fn audit_export(
     use stsd::store::AuditQuery;
     let since = match since {
         Some(s) => Some(
-            stsd::audit::lookup::parse_time(s)
+            stsd::cloudtrail::parse_time(s)
                 .with_context(|| format!("--since {s:?} is neither RFC 3339 nor Unix seconds"))?,
         ),
         None => None,

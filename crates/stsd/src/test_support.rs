@@ -145,7 +145,7 @@ impl Harness {
         let parts = b.body(()).unwrap().into_parts().0;
         let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
         let (_, _, result) =
-            crate::server::process(&self.app, &parts, "", body.as_bytes(), peer, "test-request");
+            crate::pipeline::process(&self.app, &parts, "", body.as_bytes(), peer, "test-request");
         result
     }
 

@@ -11,14 +11,14 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::identity::{Caller, RequestMeta};
+use crate::node::Node;
 use crate::protocol::query::Params;
 use crate::store::AuditRow;
 use crate::tokens::SessionKind;
 
-use super::typed::{Federated, TypedAudit};
+use crate::action::audit_slot::{Federated, TypedAudit};
 
 /// CloudTrail's record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -90,12 +90,12 @@ impl<'a> From<&'a ApiError> for CallError<'a> {
 }
 
 /// Build the events of a call and queue them (blocking while the audit queue is full).
-pub fn record_call(app: &App, info: &CallInfo<'_>) {
-    if !app.audit.is_recording() {
+pub fn record_call(node: &Node, audit: &super::Audit, info: &CallInfo<'_>) {
+    if !audit.is_recording() {
         return;
     }
-    let rows = build_rows(app, info);
-    app.audit.submit(rows);
+    let rows = build_rows(node, info);
+    audit.submit(rows);
 }
 
 /// Access key ID and region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/svc/...` or the
@@ -366,7 +366,7 @@ fn federated_identity_undecoded(info: &CallInfo<'_>) -> (Value, String) {
 }
 
 /// `userIdentity` when authentication failed: what the signature scope and the key table tell.
-fn unauthenticated_identity(app: &App, key_id: Option<&str>) -> (Value, String, String) {
+fn unauthenticated_identity(app: &Node, key_id: Option<&str>) -> (Value, String, String) {
     let mut m = Map::new();
     m.insert("type".into(), json!("Unknown"));
     let mut account = String::new();
@@ -522,13 +522,13 @@ enum Parameters<'x> {
 }
 
 /// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
-pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
+pub fn build_rows(app: &Node, info: &CallInfo<'_>) -> Vec<AuditRow> {
     build_rows_for(app, info, &ResourceEvent::default())
 }
 
 /// [`build_rows`] for a decision about another service's resource: its resources, its owner as a
 /// recipient, and a data event (`eventCategory` `Data`) when resources are named.
-pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
+pub fn build_rows_for(app: &Node, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
     let typed = info.typed;
     let (identity, username, caller_account) = match info.caller {
         Some(c) => {
@@ -672,8 +672,8 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
 
 #[cfg(test)]
 mod tests {
-    use super::super::typed::AuditSlot;
     use super::*;
+    use crate::action::audit_slot::AuditSlot;
 
     #[test]
     fn request_parameters_drop_secrets_and_nest_lists() {
@@ -922,7 +922,7 @@ mod tests {
     fn no_sensitive_value_ever_appears_in_an_event() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
-        let app = App::new(
+        let app = crate::app::App::new(
             Box::new(store),
             crate::app::Config::default(),
             crate::app::Clock::fixed(1_700_000_000),

@@ -309,8 +309,9 @@ fn record(app: &App, request_id: &str, d: &Decided<'_>) {
         owner_account: d.owner.as_deref(),
         read_only: d.routed.map(|r| r.read_only),
     };
-    app.audit
-        .submit(crate::audit::event::build_rows_for(app, &info, &extra));
+    app.audit.submit(crate::audit::event::build_rows_for(
+        &app.node, &info, &extra,
+    ));
 }
 
 /// Decide one request (no I/O besides queueing its audit event; the caller waits for the event to be stored

@@ -1,9 +1,9 @@
 //! The credential-issuing STS actions: AssumeRole, GetSessionToken, GetFederationToken.
 //! Sessions are stateless: everything a later request needs is sealed into the token (see `tokens`).
 
+use crate::action::{tags_in, Ctx};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::{tags_in, Ctx};
 use crate::identity::{Caller, CallerKind};
 use crate::tokens::{Claims, SessionKind};
 use stsd_wire::generated::sts as w;

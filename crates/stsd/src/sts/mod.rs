@@ -7,34 +7,10 @@ pub(crate) use credentials::mint_for;
 mod saml;
 mod web_identity;
 
+use crate::action::{typed, Ctx, Handler};
+pub use crate::action::{UnsignedCtx, UnsignedHandler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::typed;
-use crate::iam::Ctx;
-use crate::protocol::query::Params;
 use stsd_wire::generated::sts as w;
-
-pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
-
-/// Context of an unsigned call (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no caller credentials.
-pub struct UnsignedCtx<'a> {
-    pub node: &'a crate::node::Node,
-    pub meta: &'a crate::identity::RequestMeta,
-    pub now: i64,
-    /// Where the typed input and output are left for the audit event (`typed_unsigned!`).
-    pub audit: &'a crate::audit::typed::AuditSlot,
-}
-
-impl UnsignedCtx<'_> {
-    /// The transport facts and time of this request.
-    pub fn request(&self) -> crate::authz::RequestInfo<'_> {
-        crate::authz::RequestInfo {
-            meta: self.meta,
-            now: self.now,
-        }
-    }
-}
-
-pub type UnsignedHandler = fn(&UnsignedCtx<'_>, &Params) -> ApiResult<Option<String>>;
 
 /// Handlers of the unsigned STS actions.
 pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {

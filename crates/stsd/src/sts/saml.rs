@@ -5,9 +5,9 @@
 use super::assume::Assumption;
 use super::credentials::{name_like, typed_session_policies};
 use super::{UnsignedCtx, UnsignedHandler};
+use crate::action::typed_unsigned;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::typed_unsigned;
 use crate::saml::{self, SamlError};
 use crate::validate as v;
 use stsd_wire::generated::sts as w;
