@@ -153,7 +153,7 @@ pub struct Action {
 
 impl Action {
     /// The resource types a request of this action always names (marked `*` in the reference).
-    pub fn required_resource_types(&self) -> impl Iterator<Item = &'static ResourceType> {
+    pub fn required_resource_types(&self) -> impl Iterator<Item = &'static ResourceType> + use<> {
         let uses = self.resource_types;
         uses.iter().filter(|u| u.required).map(|u| u.resource_type)
     }
@@ -168,7 +168,7 @@ impl Action {
 
     /// Every condition key the action supports: its own, then those of its resource types, each once.
     /// These are the keys a request context for this action may carry besides the global ones.
-    pub fn supported_condition_keys(&self) -> impl Iterator<Item = &'static str> {
+    pub fn supported_condition_keys(&self) -> impl Iterator<Item = &'static str> + use<> {
         let (own, uses) = (self.condition_keys, self.resource_types);
         let all = move || {
             own.iter().copied().chain(

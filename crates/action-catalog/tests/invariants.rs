@@ -1,6 +1,6 @@
 //! Properties of the whole table that the API relies on, checked for every action of every service.
 
-use action_catalog::{action, service, services, AccessLevel, Service, SOURCE};
+use action_catalog::{AccessLevel, SOURCE, Service, action, service, services};
 
 const LEVELS: [&str; 5] = ["List", "Read", "Write", "Permissions management", "Tagging"];
 

@@ -2,7 +2,7 @@
 //! package's JSON, not assumed). If a regeneration changes one of them, read AWS's page before editing
 //! the test: stsd's authorization builds on these.
 
-use action_catalog::{action, action_by_qualified_name, service, AccessLevel, Action, KeyType};
+use action_catalog::{AccessLevel, Action, KeyType, action, action_by_qualified_name, service};
 
 #[expect(
     clippy::panic,
@@ -213,9 +213,11 @@ fn iam_resource_type_arns() {
         .resource_use_for_arn("arn:aws:iam::111122223333:user/ops/alice")
         .unwrap();
     assert_eq!(target.resource_type.name, "user");
-    assert!(attach
-        .resource_use_for_arn("arn:aws:iam::111122223333:role/alice")
-        .is_none());
+    assert!(
+        attach
+            .resource_use_for_arn("arn:aws:iam::111122223333:role/alice")
+            .is_none()
+    );
     assert!(attach.resource_use_for_arn("*").is_none());
 }
 
@@ -341,9 +343,10 @@ fn cloudtrail_trails() {
         "arn:${Partition}:cloudtrail:${Region}:${Account}:trail/${TrailName}"
     );
     assert!(a.dependent_actions.contains(&"iam:CreateServiceLinkedRole"));
-    assert!(a
-        .resource_use_for_arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/main")
-        .is_some());
+    assert!(
+        a.resource_use_for_arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/main")
+            .is_some()
+    );
     assert_eq!(
         get("cloudtrail", "AddTags").access_level,
         AccessLevel::Tagging

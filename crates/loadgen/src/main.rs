@@ -8,11 +8,11 @@
 //! `/_stsd/authorize` as nginx's `auth_request` would) and `s3-get` (the same GetObject sent to `--endpoint` —
 //! a proxy — as a client would).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use http_body_util::{BodyExt, Full};

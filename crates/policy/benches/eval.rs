@@ -12,9 +12,9 @@
 use std::fmt::Write;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use policy::{
-    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request,
+    Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request, evaluate,
 };
 
 const SERVICES: [&str; 10] = [

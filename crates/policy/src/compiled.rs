@@ -327,11 +327,7 @@ impl ActionIndex {
                                 _ => None,
                             })
                             .collect();
-                        if lit.is_empty() {
-                            (2, lit)
-                        } else {
-                            (1, lit)
-                        }
+                        if lit.is_empty() { (2, lit) } else { (1, lit) }
                     }
                     _ => (2, String::new()),
                 };
@@ -415,12 +411,11 @@ impl ActionIndex {
                         let len = n + 1;
                         while lens.next_if(|&&l| l < len).is_some() {}
                         let Some(&&l) = lens.peek() else { break };
-                        if l == len {
-                            if let Some(bk) =
+                        if l == len
+                            && let Some(bk) =
                                 find_bucket(&s.prefixes, h, nb.get(..len).unwrap_or_default())
-                            {
-                                out.extend_from_slice(&bk.stmts);
-                            }
+                        {
+                            out.extend_from_slice(&bk.stmts);
                         }
                     }
                 }
@@ -446,10 +441,10 @@ impl Compiled {
         for s in &mut self.statements {
             let Some(p) = &mut s.principal else { continue };
             for e in p.entries.iter_mut() {
-                if let PEntry::AwsArn(arn) = e {
-                    if let Some(id) = id_of(arn) {
-                        *e = PEntry::UniqueId(id.into());
-                    }
+                if let PEntry::AwsArn(arn) = e
+                    && let Some(id) = id_of(arn)
+                {
+                    *e = PEntry::UniqueId(id.into());
                 }
             }
         }

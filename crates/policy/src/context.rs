@@ -393,10 +393,10 @@ impl Principal {
         if let Some(id) = &self.user_id {
             ctx.set("aws:userid", id.as_str());
         }
-        if self.kind == PrincipalKind::User {
-            if let Some(name) = self.arn.rsplit('/').next() {
-                ctx.set("aws:username", name);
-            }
+        if self.kind == PrincipalKind::User
+            && let Some(name) = self.arn.rsplit('/').next()
+        {
+            ctx.set("aws:username", name);
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::condition::Operator;
 use crate::error::{Location, PolicyError};
 use crate::glob::has_wildcard;
 use crate::json::{self, Json, JsonValue, Position};
-use crate::kind::{PolicyKind, SizeLimit, MAX_WIRE_CHARS};
+use crate::kind::{MAX_WIRE_CHARS, PolicyKind, SizeLimit};
 use crate::pattern::{self, Mode};
 
 /// Characters in `doc` that are not whitespace: how IAM measures policy sizes (reference §5).
@@ -299,7 +299,7 @@ pub(crate) fn parse_document(
                             )),
                             Some("Version"),
                             Some(v.start),
-                        ))
+                        ));
                     }
                 })
             }
@@ -328,7 +328,7 @@ pub(crate) fn parse_document(
                     None,
                     Some(other),
                     Some(v.start),
-                ))
+                ));
             }
         }
     }
@@ -347,7 +347,7 @@ pub(crate) fn parse_document(
                 ),
                 "Statement",
                 stmt_json,
-            ))
+            ));
         }
     };
     if items.is_empty() {
@@ -371,21 +371,20 @@ pub(crate) fn parse_document(
     }
     // Sids must be unique within a policy (empty Sids are not identifiers).
     for (i, s) in statements.iter().enumerate() {
-        if let Some(sid) = s.sid.as_deref().filter(|s| !s.is_empty()) {
-            if statements
+        if let Some(sid) = s.sid.as_deref().filter(|s| !s.is_empty())
+            && statements
                 .iter()
                 .take(i)
                 .any(|o| o.sid.as_deref() == Some(sid))
-            {
-                c.stmt = Some(i);
-                c.sid = Some(sid.to_owned());
-                return Err(c.err(
-                    "Statement IDs (SID) in a single policy must be unique.",
-                    None,
-                    Some("Sid"),
-                    spans.get(i).map(|s| s.start),
-                ));
-            }
+        {
+            c.stmt = Some(i);
+            c.sid = Some(sid.to_owned());
+            return Err(c.err(
+                "Statement IDs (SID) in a single policy must be unique.",
+                None,
+                Some("Sid"),
+                spans.get(i).map(|s| s.start),
+            ));
         }
     }
     Ok((
@@ -488,7 +487,7 @@ fn parse_statement(c: &mut Checker, j: &Json, vars: bool) -> Result<Statement, P
                             Some("`Effect` must be \"Allow\" or \"Deny\"".to_owned()),
                             Some("Effect"),
                             Some(v.start),
-                        ))
+                        ));
                     }
                 })
             }
@@ -596,7 +595,7 @@ fn parse_statement(c: &mut Checker, j: &Json, vars: bool) -> Result<Statement, P
                     None,
                     Some(other),
                     Some(v.start),
-                ))
+                ));
             }
         }
     }
@@ -720,7 +719,7 @@ fn check_resource(
                 Some(format!("`{r}`")),
                 Some(element),
                 Some(j.start),
-            ))
+            ));
         }
     }
     let t = pattern::tokenize(r, Mode::Arn, vars)
@@ -829,7 +828,7 @@ fn parse_principal(c: &Checker, j: &Json, element: &str) -> Result<PrincipalValu
                             ),
                             Some(element),
                             Some(v.start),
-                        ))
+                        ));
                     }
                 };
                 let values = string_list(c, v, element)?;
@@ -952,7 +951,7 @@ fn parse_condition(c: &Checker, j: &Json, vars: bool) -> Result<Vec<ConditionBlo
                         Some(format!("condition key `{key}`")),
                         Some(&element),
                         Some(v.start),
-                    ))
+                    ));
                 }
             }
             let values = match &v.value {

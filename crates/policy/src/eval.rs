@@ -3,11 +3,11 @@
 
 use smallvec::SmallVec;
 
-use crate::compiled::{split_action, Candidates, Grant};
-use crate::context::{arn_account, PrincipalKind, Request};
+use crate::Policy;
+use crate::compiled::{Candidates, Grant, split_action};
+use crate::context::{PrincipalKind, Request, arn_account};
 use crate::document::{Span, StatementEffect};
 use crate::kind::{PolicyKind, PolicyType};
-use crate::Policy;
 
 /// The outcome of an authorization question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@
 //! eight characters once the piece spans several words: linear up to 64, O(text × ⌈q/64⌉ / 8)
 //! beyond — matching with single-character wildcards has no known linear-time algorithm).
 
-use smallvec::{smallvec, SmallVec};
+use smallvec::{SmallVec, smallvec};
 
 /// One element of a compiled wildcard pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +42,7 @@ pub(crate) fn push_tok<A: smallvec::Array<Item = Tok>>(out: &mut SmallVec<A>, t:
 
 #[inline]
 fn fold_char(c: char, fold: bool) -> char {
-    if fold {
-        c.to_ascii_lowercase()
-    } else {
-        c
-    }
+    if fold { c.to_ascii_lowercase() } else { c }
 }
 
 /// Whether all of `s` matches `pat`. `fold` compares ASCII letters case-insensitively (the

@@ -404,10 +404,12 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_duplicates_and_garbage() {
-        assert!(parse(r#"{"a":1,"a":2}"#)
-            .unwrap_err()
-            .message
-            .contains("duplicate"));
+        assert!(
+            parse(r#"{"a":1,"a":2}"#)
+                .unwrap_err()
+                .message
+                .contains("duplicate")
+        );
         assert!(parse(r#"{"a":1,}"#).is_err());
         assert!(parse(r#"{"a":01}"#).is_err());
         assert!(parse(r#"{"a":1} x"#).is_err());

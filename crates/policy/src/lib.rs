@@ -28,18 +28,19 @@ use std::sync::Arc;
 
 pub use compiled::Grant;
 pub use condition::{BaseOperator, Operator, SetQualifier};
-pub use context::{arn_account, Context, Principal, PrincipalKind, Request};
+pub use context::{Context, Principal, PrincipalKind, Request, arn_account};
 pub use document::{
-    non_whitespace_len, ConditionBlock, ListElement, OneOrMany, PolicyDocument, PrincipalElement,
-    PrincipalType, PrincipalValue, Scalar, ScalarKind, Span, Statement, StatementEffect, Version,
+    ConditionBlock, ListElement, OneOrMany, PolicyDocument, PrincipalElement, PrincipalType,
+    PrincipalValue, Scalar, ScalarKind, Span, Statement, StatementEffect, Version,
+    non_whitespace_len,
 };
 pub use error::{Location, Malformed, PolicyError};
 pub use eval::{
-    evaluate, evaluate_actions, evaluate_trust, Decision, Effect, MatchedStatement, PolicyRef,
-    PolicySet, PolicySource, ResourcePolicy,
+    Decision, Effect, MatchedStatement, PolicyRef, PolicySet, PolicySource, ResourcePolicy,
+    evaluate, evaluate_actions, evaluate_trust,
 };
 pub use json::Position;
-pub use kind::{PolicyKind, PolicyType, SizeLimit, MAX_WIRE_CHARS};
+pub use kind::{MAX_WIRE_CHARS, PolicyKind, PolicyType, SizeLimit};
 
 #[derive(Debug)]
 struct Inner {

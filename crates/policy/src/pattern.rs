@@ -3,7 +3,7 @@
 use smallvec::SmallVec;
 
 use crate::arn::{self, Segments};
-use crate::context::{fold_eq, Context, Key};
+use crate::context::{Context, Key, fold_eq};
 use crate::glob::{self, Tok};
 
 /// A pattern token, possibly a policy variable to be substituted at evaluation time.
@@ -131,10 +131,12 @@ pub(crate) fn compile_pattern(s: &str, mode: Mode, vars: bool) -> Result<Pattern
     }
     // A trailing `*` is unrestricted when it is in the resource part or (Resource rule) the
     // last character of its segment.
-    if let Some(head) = s.strip_suffix('*') {
-        if mode != Mode::Literal && !head.bytes().any(special) && (!components || is_arn(head)) {
-            return Ok(Pattern::Prefix(head.into()));
-        }
+    if let Some(head) = s.strip_suffix('*')
+        && mode != Mode::Literal
+        && !head.bytes().any(special)
+        && (!components || is_arn(head))
+    {
+        return Ok(Pattern::Prefix(head.into()));
     }
     let t = tokenize(s, mode, vars)?;
     Ok(match mode {
@@ -462,10 +464,14 @@ mod tests {
         assert!(arn("arn:aws:s3:::bucket/*/test/*").matches("arn:aws:s3:::bucket/1/2/test/x", &c));
         assert!(!arn("arn:aws:iam::1*3:role/x").matches("arn:aws:iam::1:3:role/x", &c));
         assert!(arn("arn:aws:iam::1*3:role/x").matches("arn:aws:iam::123:role/x", &c));
-        assert!(arn("arn:aws:x:*:111122223333:finance/*")
-            .matches("arn:aws:x:us-east-2:111122223333:finance/d.txt", &c));
-        assert!(!arn("arn:aws:x:us-*-2:111122223333:finance/*")
-            .matches("arn:aws:x:us-east:2:111122223333:finance/d.txt", &c));
+        assert!(
+            arn("arn:aws:x:*:111122223333:finance/*")
+                .matches("arn:aws:x:us-east-2:111122223333:finance/d.txt", &c)
+        );
+        assert!(
+            !arn("arn:aws:x:us-*-2:111122223333:finance/*")
+                .matches("arn:aws:x:us-east:2:111122223333:finance/d.txt", &c)
+        );
         // A segment-final `*` may run over colons in a Resource pattern ...
         assert!(arn("arn:aws:x:*:111122223333:finance/*").matches(
             "arn:aws:x:us-east-2:999999999999:store/abc:111122223333:finance/d.txt",
@@ -487,8 +493,10 @@ mod tests {
             "arn:aws:x:us-east-2:999999999999:store/abc:111122223333:finance/d.txt",
             &c
         ));
-        assert!(comps("arn:aws:x:*:111122223333:finance/*")
-            .matches("arn:aws:x:us-east-2:111122223333:finance/a:b", &c));
+        assert!(
+            comps("arn:aws:x:*:111122223333:finance/*")
+                .matches("arn:aws:x:us-east-2:111122223333:finance/a:b", &c)
+        );
         assert_eq!(comps("arn:aws:iam::*"), Pattern::Never);
         assert_eq!(comps("*"), Pattern::Never);
         assert_eq!(comps("arn:aws"), Pattern::Never);

@@ -92,10 +92,11 @@ pub(crate) fn parse_date(s: &str) -> Option<Instant> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() != 4 {
         return s.parse::<i64>().ok().map(|v| (v, 0));
     }
-    if let Some(rest) = s.strip_prefix('-') {
-        if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-            return rest.parse::<i64>().ok().map(|v| (-v, 0));
-        }
+    if let Some(rest) = s.strip_prefix('-')
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_digit())
+    {
+        return rest.parse::<i64>().ok().map(|v| (-v, 0));
     }
     let mut c = Cur {
         b: s.as_bytes(),
@@ -317,9 +318,11 @@ mod tests {
         assert!(!c.contains(parse_ip("203.0.113.9").unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_none());
         assert!(Cidr::parse("10.0.0/8").is_none());
-        assert!(Cidr::parse("0.0.0.0/0")
-            .unwrap()
-            .contains(parse_ip("1.2.3.4").unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(parse_ip("1.2.3.4").unwrap())
+        );
     }
 
     #[test]

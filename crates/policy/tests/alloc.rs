@@ -4,9 +4,9 @@
 use std::alloc::System;
 
 use policy::{
-    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request,
+    Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request, evaluate,
 };
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

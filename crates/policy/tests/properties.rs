@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use policy::{
-    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request,
+    Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request, evaluate,
 };
 use proptest::prelude::*;
 

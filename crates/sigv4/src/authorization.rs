@@ -5,8 +5,8 @@ use crate::canonical::{parse_signed_headers, single_header};
 use crate::date::{format_amz_date, parse_amz_date, parse_http_date};
 use crate::scope::parse_credential;
 use crate::{
-    HttpRequest, ParsedAuth, SigV4Error, SignatureForm, ALGORITHM, MAX_FIELD_LEN,
-    MAX_SIGNATURE_LEN, SIGV4A_ALGORITHM,
+    ALGORITHM, HttpRequest, MAX_FIELD_LEN, MAX_SIGNATURE_LEN, ParsedAuth, SIGV4A_ALGORITHM,
+    SigV4Error, SignatureForm,
 };
 
 /// Parse an `Authorization` header value (the request supplies the date and token headers).
@@ -191,9 +191,10 @@ mod tests {
             assert_eq!(e.code(), "IncompleteSignature", "{c}");
         }
         let e = parse_with(GOOD, &[("x-amz-date", "2025-03-15T12:00:00Z")]).unwrap_err();
-        assert!(e
-            .to_string()
-            .starts_with("Date must be in ISO-8601 'basic format'"));
+        assert!(
+            e.to_string()
+                .starts_with("Date must be in ISO-8601 'basic format'")
+        );
         let e = parse_with(
             GOOD,
             &[

@@ -1,7 +1,7 @@
 //! The canonical request (reference §1.6.2): method, normalised double-encoded path, decoded-then-re-encoded
 //! sorted query, signed headers with trimmed values, and the payload hash.
 
-use crate::{SigV4Error, MAX_SIGNED_HEADERS};
+use crate::{MAX_SIGNED_HEADERS, SigV4Error};
 
 /// Bound on query parameters considered, so a hostile query cannot make canonicalization expensive.
 pub const MAX_QUERY_PARAMS: usize = 1_000;

@@ -7,8 +7,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::canonical::single_header;
 use crate::SigV4Error;
+use crate::canonical::single_header;
 
 /// The `x-amz-content-sha256` marker for an unsigned body.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";

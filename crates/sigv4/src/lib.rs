@@ -54,20 +54,20 @@ mod sign;
 mod verify;
 
 pub use canonical::{
-    canonical_query, canonical_request, canonical_request_from_uri, canonical_uri,
-    canonical_uri_s3, decode_path_segment, decode_query_component, uri_encode, uri_encode_bytes,
-    MAX_QUERY_PARAMS,
+    MAX_QUERY_PARAMS, canonical_query, canonical_request, canonical_request_from_uri,
+    canonical_uri, canonical_uri_s3, decode_path_segment, decode_query_component, uri_encode,
+    uri_encode_bytes,
 };
-pub use content_hash::{hash_body, EMPTY_SHA256, UNSIGNED_PAYLOAD};
+pub use content_hash::{EMPTY_SHA256, UNSIGNED_PAYLOAD, hash_body};
 pub use date::{format_amz_date, parse_amz_date, parse_http_date};
 pub use error::SigV4Error;
 pub use key::{signature, signatures_match, signing_key, string_to_sign};
 pub use parse::parse;
-pub use scope::{check_scope_and_time, Credential};
-pub use sign::{presign_url_query, sign_request, SigningParams};
+pub use scope::{Credential, check_scope_and_time};
+pub use sign::{SigningParams, presign_url_query, sign_request};
 pub use verify::{
-    canonical_request_for, string_to_sign_for, verify, verify_with, VerifyOptions,
-    SIGNATURE_MISMATCH_MESSAGE,
+    SIGNATURE_MISMATCH_MESSAGE, VerifyOptions, canonical_request_for, string_to_sign_for, verify,
+    verify_with,
 };
 
 /// The only algorithm accepted.

@@ -1,8 +1,8 @@
 //! Finding the signature (reference §1.6.1): the `Authorization` header, the presigned query, both
 //! (refused) or neither (`Ok(None)`).
 
-use crate::canonical::{decode_query_component, header_values, query_items, MAX_QUERY_PARAMS};
-use crate::{authorization, presigned, HttpRequest, ParsedAuth, SigV4Error};
+use crate::canonical::{MAX_QUERY_PARAMS, decode_query_component, header_values, query_items};
+use crate::{HttpRequest, ParsedAuth, SigV4Error, authorization, presigned};
 
 /// Query parameters whose presence means the request is presigned.
 const PRESIGN_MARKERS: [&[u8]; 3] = [b"X-Amz-Algorithm", b"X-Amz-Credential", b"X-Amz-Signature"];

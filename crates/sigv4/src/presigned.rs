@@ -3,13 +3,13 @@
 //! query string.
 
 use crate::canonical::{
-    decode_query_component, decode_query_text, parse_signed_headers, query_items, MAX_QUERY_PARAMS,
+    MAX_QUERY_PARAMS, decode_query_component, decode_query_text, parse_signed_headers, query_items,
 };
 use crate::date::parse_amz_date;
 use crate::scope::parse_credential;
 use crate::{
-    HttpRequest, ParsedAuth, SigV4Error, SignatureForm, ALGORITHM, MAX_EXPIRES_SECS, MAX_FIELD_LEN,
-    MAX_SIGNATURE_LEN, SIGV4A_ALGORITHM,
+    ALGORITHM, HttpRequest, MAX_EXPIRES_SECS, MAX_FIELD_LEN, MAX_SIGNATURE_LEN, ParsedAuth,
+    SIGV4A_ALGORITHM, SigV4Error, SignatureForm,
 };
 
 const NAMES: [&str; 7] = [
@@ -54,13 +54,21 @@ pub(crate) fn parse_query(req: &HttpRequest<'_>) -> Result<ParsedAuth, SigV4Erro
             *slot = Some(decode_query_text(v)?);
         }
     }
-    let [algorithm, credential, date, signed, signature, expires, token] = fields;
+    let [
+        algorithm,
+        credential,
+        date,
+        signed,
+        signature,
+        expires,
+        token,
+    ] = fields;
     match algorithm.as_deref() {
         None | Some(ALGORITHM) => {}
         Some(SIGV4A_ALGORITHM) => {
             return Err(SigV4Error::incomplete(format!(
                 "SigV4a ({SIGV4A_ALGORITHM}) is not supported; sign with {ALGORITHM}."
-            )))
+            )));
         }
         Some(other) => {
             let shown: String = other.chars().take(64).collect();

@@ -2,7 +2,7 @@
 //! (reference §1.6.3, §1.6.6, §1.6.8).
 
 use crate::date::format_amz_date;
-use crate::{ParsedAuth, SigV4Error, SignatureForm, MAX_FIELD_LEN, MAX_SKEW_SECS};
+use crate::{MAX_FIELD_LEN, MAX_SKEW_SECS, ParsedAuth, SigV4Error, SignatureForm};
 
 /// The credential scope: `AKID/date/region/service/aws4_request`.
 #[derive(Debug, Clone, PartialEq, Eq)]

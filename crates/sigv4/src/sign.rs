@@ -7,7 +7,7 @@ use crate::canonical::{
 use crate::content_hash::hash_body;
 use crate::date::format_amz_date;
 use crate::key::{signature, signing_key, string_to_sign};
-use crate::{SigV4Error, ALGORITHM, MAX_FIELD_LEN};
+use crate::{ALGORITHM, MAX_FIELD_LEN, SigV4Error};
 
 /// What to sign.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@ use crate::canonical::{
 };
 use crate::content_hash::{forwarded_payload_hash, payload_hash};
 use crate::key::{signature, signatures_match, string_to_sign};
-use crate::{HttpRequest, ParsedAuth, SigV4Error, SignatureForm, MAX_SIGNED_HEADERS};
+use crate::{HttpRequest, MAX_SIGNED_HEADERS, ParsedAuth, SigV4Error, SignatureForm};
 
 /// Which of AWS's canonicalization rules apply, and whether the verifier has the body.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -180,7 +180,8 @@ fn double_url_encode_and_double_encode_path() {
         let dir = suite().into_iter().find(|p| p.ends_with(case)).unwrap();
         let canonical = fs::read_to_string(dir.join("header-canonical-request.txt")).unwrap();
         assert_eq!(canonical.lines().nth(1), Some(uri));
-        let raw = RawRequest::parse(&fs::read_to_string(dir.join("header-signed-request.txt")).unwrap());
+        let raw =
+            RawRequest::parse(&fs::read_to_string(dir.join("header-signed-request.txt")).unwrap());
         assert_eq!(canonical_uri(&raw.path), uri, "{case}");
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use proptest::prelude::*;
@@ -366,14 +366,18 @@ fn presigned_clock_window_with_aws_sigv4() {
     let t = 1_742_040_000i64;
     check(&r, &c, t).unwrap();
     check(&r, &c, t + 60).unwrap();
-    assert!(check(&r, &c, t + 61)
-        .unwrap_err()
-        .to_string()
-        .starts_with("Signature expired"));
+    assert!(
+        check(&r, &c, t + 61)
+            .unwrap_err()
+            .to_string()
+            .starts_with("Signature expired")
+    );
     check(&r, &c, t - 900).unwrap();
-    assert!(check(&r, &c, t - 901)
-        .unwrap_err()
-        .to_string()
-        .starts_with("Signature not yet current"));
+    assert!(
+        check(&r, &c, t - 901)
+            .unwrap_err()
+            .to_string()
+            .starts_with("Signature not yet current")
+    );
     let _ = SystemTime::now();
 }

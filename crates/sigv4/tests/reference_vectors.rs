@@ -126,7 +126,9 @@ fn reference_1_6_7_presigned_vector() {
     let canonical = canonical_request_for(&auth, &req).unwrap();
     assert_eq!(
         canonical.lines().nth(2),
-        Some("Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIABTX3GSDSQCODWEHH%2F20250315%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20250315T120000Z&X-Amz-Expires=60&X-Amz-Security-Token=IQoFAKEsessionTOKEN%2B%2F%3D&X-Amz-SignedHeaders=host")
+        Some(
+            "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIABTX3GSDSQCODWEHH%2F20250315%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20250315T120000Z&X-Amz-Expires=60&X-Amz-Security-Token=IQoFAKEsessionTOKEN%2B%2F%3D&X-Amz-SignedHeaders=host"
+        )
     );
     assert!(canonical.ends_with(&format!("\nhost:{HOST}\n\nhost\n{EMPTY_SHA256}")));
     verify_full(&req, SECRET, T + 30, "sts").unwrap();
@@ -339,7 +341,10 @@ fn reference_1_6_10_sigv4a_is_incomplete() {
         ("host", HOST),
         ("x-amz-date", "20250315T120000Z"),
         ("x-amz-region-set", "*"),
-        ("authorization", "AWS4-ECDSA-P256-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/sts/aws4_request, SignedHeaders=host;x-amz-date;x-amz-region-set, Signature=3045022100"),
+        (
+            "authorization",
+            "AWS4-ECDSA-P256-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/sts/aws4_request, SignedHeaders=host;x-amz-date;x-amz-region-set, Signature=3045022100",
+        ),
     ];
     let e = parse(&post(&h, BODY)).unwrap_err();
     assert_eq!(e.code(), "IncompleteSignature");
@@ -360,7 +365,9 @@ fn reference_1_6_2_required_signed_headers() {
             &canonical,
         );
         let s = signature(&signing_key(SECRET, "20250315", "us-east-1", "sts"), &sts);
-        let authz = format!("AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, SignedHeaders={signed}, Signature={s}");
+        let authz = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, SignedHeaders={signed}, Signature={s}"
+        );
         let mut h = headers.to_vec();
         h.push(("authorization", &authz));
         verify_full(&post(&h, BODY), SECRET, T, "sts")
@@ -553,13 +560,15 @@ fn reference_1_6_6_presigned_with_extra_signed_header() {
     )
     .unwrap();
     assert!(verify_full(&req(&[("host", HOST)]), SECRET, T, "sts").is_err());
-    assert!(verify_full(
-        &req(&[("host", HOST), ("x-k8s-aws-id", "other")]),
-        SECRET,
-        T,
-        "sts"
-    )
-    .is_err());
+    assert!(
+        verify_full(
+            &req(&[("host", HOST), ("x-k8s-aws-id", "other")]),
+            SECRET,
+            T,
+            "sts"
+        )
+        .is_err()
+    );
     // Capped by the server's maximum.
     let long = presign_url_query(&p, 604_800).unwrap();
     let r = HttpRequest {
@@ -582,7 +591,9 @@ fn reference_1_6_1_date_header_fallback() {
         &canonical,
     );
     let s = signature(&signing_key(SECRET, "20250315", "us-east-1", "sts"), &sts);
-    let authz = format!("AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, SignedHeaders=date;host, Signature={s}");
+    let authz = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, SignedHeaders=date;host, Signature={s}"
+    );
     let mut h = headers.to_vec();
     h.push(("Authorization", &authz));
     verify_full(&post(&h, BODY), SECRET, T, "sts").unwrap();
@@ -607,9 +618,11 @@ fn signer_owns_host_date_token_and_authorization() {
         names,
         ["x-amz-date", "x-amz-security-token", "authorization"]
     );
-    assert!(out[2]
-        .1
-        .contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token,"));
+    assert!(
+        out[2]
+            .1
+            .contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token,")
+    );
     let h = with_signed(&[("host", HOST), ("content-type", CT)], &out);
     verify_full(&post(&h, BODY), SECRET, T, "sts").unwrap();
     // Header names the verifier would refuse are refused when signing.

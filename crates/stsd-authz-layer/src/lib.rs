@@ -44,8 +44,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::{Digest, Sha256};
 
 /// Errors of bodies passed through the layer.
@@ -332,10 +332,10 @@ impl Shared {
         }
         // Keys re-inserted after expiry may repeat in `order`; keep it bounded too.
         while c.order.len() > self.config.cache_capacity.saturating_mul(2) {
-            if let Some(old) = c.order.pop_front() {
-                if c.order.iter().all(|k| *k != old) {
-                    c.map.remove(&old);
-                }
+            if let Some(old) = c.order.pop_front()
+                && c.order.iter().all(|k| *k != old)
+            {
+                c.map.remove(&old);
             }
         }
     }
@@ -350,12 +350,11 @@ impl Shared {
                 h.append(k.clone(), v.clone());
             }
         }
-        if !h.contains_key(http::header::HOST) {
-            if let Some(a) = parts.uri.authority() {
-                if let Ok(v) = HeaderValue::from_str(a.as_str()) {
-                    h.insert(http::header::HOST, v);
-                }
-            }
+        if !h.contains_key(http::header::HOST)
+            && let Some(a) = parts.uri.authority()
+            && let Ok(v) = HeaderValue::from_str(a.as_str())
+        {
+            h.insert(http::header::HOST, v);
         }
         if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH) {
             h.insert("x-original-content-length", len.clone());
@@ -374,10 +373,10 @@ impl Shared {
         h.insert("x-original-method", method);
         h.insert("x-original-uri", target);
         h.insert("x-stsd-service", service);
-        if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>() {
-            if let Ok(v) = HeaderValue::from_str(&addr.ip().to_string()) {
-                h.insert("x-real-ip", v);
-            }
+        if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>()
+            && let Ok(v) = HeaderValue::from_str(&addr.ip().to_string())
+        {
+            h.insert("x-real-ip", v);
         }
         self.stats.asked.fetch_add(1, Ordering::Relaxed);
         let answer = tokio::time::timeout(self.config.timeout, async {
@@ -501,15 +500,16 @@ where
             let body: Body = match rule {
                 PayloadRule::Digest(expected) => {
                     let limited = Limited::new(body, shared.config.max_body_bytes);
-                    let bytes =
-                        match limited.collect().await {
-                            Ok(c) => c.to_bytes(),
-                            Err(_) => return Ok(xml_error(
+                    let bytes = match limited.collect().await {
+                        Ok(c) => c.to_bytes(),
+                        Err(_) => {
+                            return Ok(xml_error(
                                 StatusCode::PAYLOAD_TOO_LARGE,
                                 "EntityTooLarge",
                                 "The body is too large to check against its x-amz-content-sha256.",
-                            )),
-                        };
+                            ));
+                        }
+                    };
                     let actual: [u8; 32] = Sha256::digest(&bytes).into();
                     if actual != expected {
                         return Ok(xml_error(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-pub use crate::node::{Clock, Config, Node, MAX_SYNC_LAG};
+pub use crate::node::{Clock, Config, MAX_SYNC_LAG, Node};
 use crate::store::{Store, StoreError};
 
 pub struct App {

@@ -2,7 +2,7 @@
 //! the reference (§1.6.9): form → parse → scope/time → key → signature.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::identity::{session_caller, Caller, CallerKind};
+use crate::identity::{Caller, CallerKind, session_caller};
 use crate::model::KeyStatus;
 use crate::node::Node;
 use crate::protocol::Service;
@@ -158,7 +158,7 @@ mod tests {
     //! and which are refused with which code.
 
     use crate::error::{ApiError, ErrorCode};
-    use crate::test_support::{between, owned, policy, Harness, Keys, ACCOUNT};
+    use crate::test_support::{ACCOUNT, Harness, Keys, between, owned, policy};
 
     fn code(r: Result<String, ApiError>) -> Option<ErrorCode> {
         r.err().map(|e| e.code)

@@ -58,10 +58,10 @@ impl SessionPolicies {
 
     /// The compiled policy for `text` (compiled now if it is new).
     pub fn get(&self, text: &str) -> ApiResult<Arc<policy::Policy>> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some(p) = cache.get(text) {
-                return Ok(p.clone());
-            }
+        if let Ok(cache) = self.cache.lock()
+            && let Some(p) = cache.get(text)
+        {
+            return Ok(p.clone());
         }
         let p = compile_with_limit(text, policy::PolicyKind::Session, policy::MAX_WIRE_CHARS)?;
         if let Ok(mut cache) = self.cache.lock() {
@@ -584,25 +584,25 @@ pub fn action_keys(
             context.insert("aws:TagKeys", keys);
         }
     }
-    if a.supports_condition_key("iam:PermissionsBoundary") {
-        if let Some(b) = facts.permissions_boundary.or(target.boundary) {
-            context.set("iam:PermissionsBoundary", b);
-        }
+    if a.supports_condition_key("iam:PermissionsBoundary")
+        && let Some(b) = facts.permissions_boundary.or(target.boundary)
+    {
+        context.set("iam:PermissionsBoundary", b);
     }
-    if a.supports_condition_key("iam:PolicyARN") {
-        if let Some(p) = facts.policy_arn {
-            context.set("iam:PolicyARN", p);
-        }
+    if a.supports_condition_key("iam:PolicyARN")
+        && let Some(p) = facts.policy_arn
+    {
+        context.set("iam:PolicyARN", p);
     }
-    if a.supports_condition_key("iam:PassedToService") {
-        if let Some(s) = facts.passed_to_service {
-            context.set("iam:PassedToService", s);
-        }
+    if a.supports_condition_key("iam:PassedToService")
+        && let Some(s) = facts.passed_to_service
+    {
+        context.set("iam:PassedToService", s);
     }
-    if a.supports_condition_key("iam:AssociatedResourceArn") {
-        if let Some(r) = facts.associated_resource_arn {
-            context.set("iam:AssociatedResourceArn", r);
-        }
+    if a.supports_condition_key("iam:AssociatedResourceArn")
+        && let Some(r) = facts.associated_resource_arn
+    {
+        context.set("iam:AssociatedResourceArn", r);
     }
     for prefix in ["aws:ResourceTag/", "iam:ResourceTag/"] {
         if a.supports_condition_key(&format!("{prefix}k")) {
@@ -722,7 +722,7 @@ pub fn authorize_resource(
         crate::resources::Owner::Ambiguous => {
             return Err(detailed(
                 "because the bucket is registered to more than one account",
-            ))
+            ));
         }
         crate::resources::Owner::Unknown if s3_bucket => {
             if action.eq_ignore_ascii_case("s3:CreateBucket") {
@@ -1344,7 +1344,7 @@ mod tests {
 
     // ---- The gateway end to end (`test_support::Harness`: signed requests through the whole pipeline) ----
 
-    use crate::test_support::{between, owned, policy, Harness, ACCOUNT};
+    use crate::test_support::{ACCOUNT, Harness, between, owned, policy};
 
     fn denied(r: ApiResult<String>) -> bool {
         matches!(r, Err(e) if e.code == crate::error::ErrorCode::AccessDenied)

@@ -2,7 +2,7 @@
 //! (`X-Amz-Target: CloudTrail_20131101.LookupEvents`, SigV4 service `cloudtrail`; the pipeline that
 //! authenticates and records it is `pipeline::serve_cloudtrail`).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::action::Ctx;
 use crate::error::{ApiError, ErrorCode};
@@ -166,13 +166,13 @@ pub fn parse_lookup(input: &Value) -> Result<AuditQuery, JsonError> {
     if let Some(v) = obj.get("EndTime").filter(|v| !v.is_null()) {
         q.until = Some(timestamp(v, "EndTime")?);
     }
-    if let (Some(a), Some(b)) = (q.since, q.until) {
-        if a > b {
-            return Err(JsonError::bad(
-                "InvalidTimeRangeException",
-                "Start time must be before end time.",
-            ));
-        }
+    if let (Some(a), Some(b)) = (q.since, q.until)
+        && a > b
+    {
+        return Err(JsonError::bad(
+            "InvalidTimeRangeException",
+            "Start time must be before end time.",
+        ));
     }
     if let Some(v) = obj.get("MaxResults").filter(|v| !v.is_null()) {
         let n = v.as_i64().unwrap_or(0);
@@ -241,7 +241,7 @@ pub fn parse_lookup(input: &Value) -> Result<AuditQuery, JsonError> {
                         return Err(JsonError::bad(
                             "InvalidLookupAttributesException",
                             "ReadOnly must be true or false.",
-                        ))
+                        ));
                     }
                 },
                 "ResourceType" => AuditFilter::ResourceType(value),
@@ -249,7 +249,7 @@ pub fn parse_lookup(input: &Value) -> Result<AuditQuery, JsonError> {
                     return Err(JsonError::bad(
                         "InvalidLookupAttributesException",
                         format!("Invalid AttributeKey {key}."),
-                    ))
+                    ));
                 }
             });
         }

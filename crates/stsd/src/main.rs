@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
 use stsd::app::{App, Clock, Config};
@@ -777,7 +777,10 @@ fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
             path.display()
         );
     } else {
-        eprintln!("stsd: created management account {id}; root access key {} (from STSD_ROOT_ACCESS_KEY_ID)", key.id);
+        eprintln!(
+            "stsd: created management account {id}; root access key {} (from STSD_ROOT_ACCESS_KEY_ID)",
+            key.id
+        );
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
@@ -80,10 +80,10 @@ impl Metrics {
         h.count += 1;
         h.sum += secs;
         for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                if let Some(b) = h.buckets.get_mut(i) {
-                    *b += 1;
-                }
+            if secs <= *le
+                && let Some(b) = h.buckets.get_mut(i)
+            {
+                *b += 1;
             }
         }
     }
@@ -327,8 +327,11 @@ mod tests {
         assert!(text.contains(
             "stsd_authorization_decisions_total{kind=\"trust\",decision=\"explicit_deny\"} 2"
         ));
-        assert!(text
-            .contains("stsd_authorization_decisions_total{kind=\"trust\",decision=\"allow\"} 1"));
+        assert!(
+            text.contains(
+                "stsd_authorization_decisions_total{kind=\"trust\",decision=\"allow\"} 1"
+            )
+        );
         assert!(text.contains(
             "stsd_authorization_decisions_total{kind=\"identity\",decision=\"implicit_deny\"} 0"
         ));

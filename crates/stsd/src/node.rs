@@ -266,42 +266,44 @@ impl Node {
         let mut keys_read: Option<std::time::Instant> = None;
         let spawned = std::thread::Builder::new()
             .name("stsd-follower".into())
-            .spawn(move || loop {
-                let Some(app) = weak.upgrade() else { return };
-                let store = app.store.clone();
-                drop(app);
-                let wake = store.wait_for_change(FEED_POLL);
-                let Some(app) = weak.upgrade() else { return };
-                // The key ring is re-read at most once per KEY_RING_REFRESH, not on every commit (an IAM write
-                // burst would otherwise cost every node a key-ring read per write): a key published elsewhere
-                // is known here within KEY_RING_REFRESH + FEED_POLL, before it starts sealing.
-                let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
-                // Announcements of commits this snapshot already holds (this node's own writes) need no
-                // read of the change log.
-                let known = matches!(wake, crate::store::Wake::Notified { through: Some(g) }
+            .spawn(move || {
+                loop {
+                    let Some(app) = weak.upgrade() else { return };
+                    let store = app.store.clone();
+                    drop(app);
+                    let wake = store.wait_for_change(FEED_POLL);
+                    let Some(app) = weak.upgrade() else { return };
+                    // The key ring is re-read at most once per KEY_RING_REFRESH, not on every commit (an IAM write
+                    // burst would otherwise cost every node a key-ring read per write): a key published elsewhere
+                    // is known here within KEY_RING_REFRESH + FEED_POLL, before it starts sealing.
+                    let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
+                    // Announcements of commits this snapshot already holds (this node's own writes) need no
+                    // read of the change log.
+                    let known = matches!(wake, crate::store::Wake::Notified { through: Some(g) }
                     if g <= app.state.load().generation);
-                if known && !keys_due {
-                    if let Ok(mut s) = app.synced.lock() {
-                        *s = Some(std::time::Instant::now());
-                    }
-                    continue;
-                }
-                let synced = app.refresh().and_then(|_| {
-                    if !keys_due {
-                        return Ok(());
-                    }
-                    keys_read = Some(std::time::Instant::now());
-                    app.tokens.reload(app.store(), app.clock.now())
-                });
-                match synced {
-                    Ok(()) => {
+                    if known && !keys_due {
                         if let Ok(mut s) = app.synced.lock() {
                             *s = Some(std::time::Instant::now());
                         }
+                        continue;
                     }
-                    Err(e) => {
-                        app.metrics.store_error();
-                        tracing::warn!(error = %e, "following the store's changes failed");
+                    let synced = app.refresh().and_then(|_| {
+                        if !keys_due {
+                            return Ok(());
+                        }
+                        keys_read = Some(std::time::Instant::now());
+                        app.tokens.reload(app.store(), app.clock.now())
+                    });
+                    match synced {
+                        Ok(()) => {
+                            if let Ok(mut s) = app.synced.lock() {
+                                *s = Some(std::time::Instant::now());
+                            }
+                        }
+                        Err(e) => {
+                            app.metrics.store_error();
+                            tracing::warn!(error = %e, "following the store's changes failed");
+                        }
                     }
                 }
             });
@@ -356,10 +358,10 @@ impl Node {
         service: &str,
     ) -> [u8; 32] {
         let hit = |e: &SigningEntry| e.date == date && e.region == region && e.service == service;
-        if let Ok(cache) = self.signing_keys.lock() {
-            if let Some(e) = cache.get(key_id).and_then(|v| v.iter().find(|e| hit(e))) {
-                return e.key;
-            }
+        if let Ok(cache) = self.signing_keys.lock()
+            && let Some(e) = cache.get(key_id).and_then(|v| v.iter().find(|e| hit(e)))
+        {
+            return e.key;
         }
         let v = sigv4::signing_key(secret, date, region, service);
         if let Ok(mut cache) = self.signing_keys.lock() {
@@ -405,10 +407,12 @@ impl Node {
         let weak = Arc::downgrade(self);
         let spawned = std::thread::Builder::new()
             .name("stsd-usage".into())
-            .spawn(move || loop {
-                std::thread::sleep(crate::usage::FLUSH_EVERY);
-                let Some(node) = weak.upgrade() else { return };
-                node.flush_usage();
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(crate::usage::FLUSH_EVERY);
+                    let Some(node) = weak.upgrade() else { return };
+                    node.flush_usage();
+                }
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the last-used flusher");
@@ -513,7 +517,7 @@ mod tests {
     /// snapshot and the store as they were.
     #[test]
     fn a_failed_write_leaves_no_trace() {
-        use crate::test_support::{Harness, ACCOUNT};
+        use crate::test_support::{ACCOUNT, Harness};
         let h = Harness::new();
         let failed: ApiResult<()> = h.app.write(|st, t| {
             if let Some(acct) = st.account_mut(ACCOUNT) {
@@ -553,7 +557,7 @@ mod tests {
     #[test]
     fn a_write_on_a_stale_snapshot_is_decided_again_on_fresh_state() {
         use crate::error::ErrorCode;
-        use crate::test_support::{between, Harness};
+        use crate::test_support::{Harness, between};
         let node1 = Harness::new();
         node1.root_iam("CreateUser", &[("UserName", "bob")]);
         node1.root_iam("CreateAccessKey", &[("UserName", "bob")]);

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::action::Ctx;
 use crate::app::App;
@@ -14,7 +14,7 @@ use crate::cloudtrail::JsonError;
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::RequestMeta;
 use crate::protocol::query::Params;
-use crate::protocol::{success_body, Service};
+use crate::protocol::{Service, success_body};
 
 pub(crate) const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
 

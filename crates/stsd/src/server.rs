@@ -6,17 +6,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State as AxState};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Router;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
 use crate::pipeline::{form_body, process, record_rejected, request_meta};
 use crate::protocol::query::Params;
-use crate::protocol::{error_body, Service};
+use crate::protocol::{Service, error_body};
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -275,7 +275,10 @@ async fn handle(
             return acknowledged(&app, resp).await;
         }
         Err(_) => {
-            let err = ApiError::new(ErrorCode::RequestTimeout, "Your socket connection to the server was not read from or written to within the timeout period.");
+            let err = ApiError::new(
+                ErrorCode::RequestTimeout,
+                "Your socket connection to the server was not read from or written to within the timeout period.",
+            );
             let mut resp = error_response(early_service, &err, &request_id, now);
             audit_rejected_head(&app, early_service, &query, parts, peer, &request_id, err).await;
             resp.headers_mut()

@@ -24,7 +24,7 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::model::{usage_key, KeyUse};
+use crate::model::{KeyUse, usage_key};
 use crate::state::{State, Touched};
 use crate::store::Kind;
 
@@ -222,8 +222,8 @@ mod tests {
     use crate::node::{Clock, Config, Node};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{Change, Feed, Snapshot, Store, StoreError};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     const ACCT: &str = "111122223333";
     const KEY: &str = "AKIAEXAMPLEKEY000001";
@@ -416,14 +416,15 @@ mod tests {
         app.usage
             .role_used("999999999999", ROLE, 2_000, "us-east-1");
         assert_eq!(app.flush_usage(), 0);
-        assert!(app
-            .read()
-            .unwrap()
-            .accounts
-            .get(ACCT)
-            .unwrap()
-            .usage
-            .is_empty());
+        assert!(
+            app.read()
+                .unwrap()
+                .accounts
+                .get(ACCT)
+                .unwrap()
+                .usage
+                .is_empty()
+        );
     }
 
     #[test]

@@ -12,13 +12,13 @@ use std::io::{Read, Write};
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use stsd_authz_layer::{AuthzConfig, AuthzLayer};
 
 mod common;
-use common::{free_port, start_stsd, Server, ACCOUNT, KEY, SECRET};
+use common::{ACCOUNT, KEY, SECRET, Server, free_port, start_stsd};
 
 /// stsd with the example service's route file.
 fn start_with_routes() -> Server {

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
 mod common;
-use common::{start_stsd, Server, ACCOUNT, KEY, SECRET};
+use common::{ACCOUNT, KEY, SECRET, Server, start_stsd};
 
 const CLIENT_ID: &str = "sts.amazonaws.com";
 /// A P-256 test key (PKCS#8 DER, base64) and its public point.

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{start_stsd, Server, ACCOUNT, KEY, SECRET};
+use common::{ACCOUNT, KEY, SECRET, Server, start_stsd};
 
 fn start() -> Server {
     start_stsd(&[])
@@ -271,13 +271,15 @@ async fn rust_sdk_assume_role_and_session_credentials() {
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     let session_iam = aws_sdk_iam::Client::from_conf(conf);
-    assert!(!session_iam
-        .list_roles()
-        .send()
-        .await
-        .unwrap()
-        .roles()
-        .is_empty());
+    assert!(
+        !session_iam
+            .list_roles()
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .is_empty()
+    );
     let err = session_iam
         .list_users()
         .send()

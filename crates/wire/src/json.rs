@@ -63,16 +63,16 @@ impl<'a> Json<'a> {
     /// A string value, cut after [`MAX_VALUE_CHARS`] characters.
     pub fn str_value(&mut self, v: &str) {
         // At most MAX_VALUE_CHARS bytes means at most as many characters: no count needed.
-        if v.len() > MAX_VALUE_CHARS {
-            if let Some((cut, _)) = v.char_indices().nth(MAX_VALUE_CHARS) {
-                let head = v.get(..cut).unwrap_or(v);
-                self.buf.push(b'"');
-                escape_into(self.buf, head);
-                escape_into(self.buf, "…[truncated]");
-                self.buf.push(b'"');
-                self.more = true;
-                return;
-            }
+        if v.len() > MAX_VALUE_CHARS
+            && let Some((cut, _)) = v.char_indices().nth(MAX_VALUE_CHARS)
+        {
+            let head = v.get(..cut).unwrap_or(v);
+            self.buf.push(b'"');
+            escape_into(self.buf, head);
+            escape_into(self.buf, "…[truncated]");
+            self.buf.push(b'"');
+            self.more = true;
+            return;
         }
         self.string(v);
         self.more = true;

@@ -101,7 +101,7 @@ impl Params {
                     return Err(WireError::new(
                         WireErrorCode::InvalidParameterValue,
                         format!("{prefix}.member.{n} must be a value, not a structure."),
-                    ))
+                    ));
                 }
             }
         }

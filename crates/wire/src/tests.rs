@@ -349,9 +349,11 @@ fn operation_tables_cover_the_served_list() {
         .count();
     assert_eq!(iam::OPERATIONS.len() + sts::OPERATIONS.len(), n);
     assert!(iam::ERRORS.contains(&("NoSuchEntity", 404)));
-    assert!(sts::OPERATIONS
-        .iter()
-        .any(|o| o.name == "AssumeRoleWithSAML"));
+    assert!(
+        sts::OPERATIONS
+            .iter()
+            .any(|o| o.name == "AssumeRoleWithSAML")
+    );
 }
 
 /// The checked-in generated code is what the generator makes of the checked-in models.

@@ -215,9 +215,10 @@ mod tests {
         let long = "a".repeat(65);
         v.length(&long, &long, "userName", Some(1), Some(64));
         let e = v.finish().unwrap_err();
-        assert!(e
-            .message
-            .starts_with("1 validation error detected: Value 'aaa"));
+        assert!(
+            e.message
+                .starts_with("1 validation error detected: Value 'aaa")
+        );
         assert!(e
             .message
             .ends_with("at 'userName' failed to satisfy constraint: Member must have length less than or equal to 64"));

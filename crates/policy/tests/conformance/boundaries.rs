@@ -51,8 +51,7 @@ fn boundaries() {
             ..BASE
         },
         Scenario {
-            rule:
-                "§4.8 step 4: resource policy naming the session ARN is not limited by the boundary",
+            rule: "§4.8 step 4: resource policy naming the session ARN is not limited by the boundary",
             who: Who::Session,
             resource_policy: Some((TO_SESSION, R, ACCOUNT)),
             boundary: Some(ALLOW_IAM_ONLY),

@@ -2,8 +2,8 @@
 //! `shared/docs/aws-reference.md` it checks; a failing run lists every failing case with its rule.
 
 use policy::{
-    evaluate, Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, PolicyType, Principal,
-    Request,
+    Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, PolicyType, Principal, Request,
+    evaluate,
 };
 
 pub type Keys = &'static [(&'static str, &'static [&'static str])];

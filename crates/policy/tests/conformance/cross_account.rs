@@ -125,8 +125,7 @@ fn cross_account() {
             ..BASE
         },
         Scenario {
-            rule:
-                "§4.8 cross-account: resource ARN account decides when there is no resource policy",
+            rule: "§4.8 cross-account: resource ARN account decides when there is no resource policy",
             who: Who::User,
             identity: &[ALLOW_IAM_ONLY],
             action: "iam:GetUser",

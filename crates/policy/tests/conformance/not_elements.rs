@@ -88,9 +88,31 @@ fn not_resource() {
 #[test]
 fn not_principal() {
     run_scenarios(&[
-        Scenario { rule: "§4.2 Deny + NotPrincipal exempts a session listed with role and account", who: Who::Session, identity: &[ALLOW_ALL], resource_policy: Some((NOT_PRINCIPAL_DENY, R, ACCOUNT)), effect: Effect::Allow, ..BASE },
-        Scenario { rule: "§4.2 Deny + NotPrincipal denies principals not listed", who: Who::User, identity: &[ALLOW_ALL], resource_policy: Some((NOT_PRINCIPAL_DENY, R, ACCOUNT)), effect: Effect::ExplicitDeny, denied_by: Some(PolicyType::Resource), ..BASE },
-        Scenario { rule: "§4.2 NotPrincipal listing only the role does not exempt its sessions (account and session still denied)", who: Who::Session, identity: &[ALLOW_ALL], resource_policy: Some((NOT_PRINCIPAL_ROLE_ONLY, R, ACCOUNT)), effect: Effect::ExplicitDeny, ..BASE },
+        Scenario {
+            rule: "§4.2 Deny + NotPrincipal exempts a session listed with role and account",
+            who: Who::Session,
+            identity: &[ALLOW_ALL],
+            resource_policy: Some((NOT_PRINCIPAL_DENY, R, ACCOUNT)),
+            effect: Effect::Allow,
+            ..BASE
+        },
+        Scenario {
+            rule: "§4.2 Deny + NotPrincipal denies principals not listed",
+            who: Who::User,
+            identity: &[ALLOW_ALL],
+            resource_policy: Some((NOT_PRINCIPAL_DENY, R, ACCOUNT)),
+            effect: Effect::ExplicitDeny,
+            denied_by: Some(PolicyType::Resource),
+            ..BASE
+        },
+        Scenario {
+            rule: "§4.2 NotPrincipal listing only the role does not exempt its sessions (account and session still denied)",
+            who: Who::Session,
+            identity: &[ALLOW_ALL],
+            resource_policy: Some((NOT_PRINCIPAL_ROLE_ONLY, R, ACCOUNT)),
+            effect: Effect::ExplicitDeny,
+            ..BASE
+        },
     ]);
     run_parse(&[
         pc(

@@ -268,7 +268,7 @@ fn principal_arns_are_reported() {
 #[test]
 fn principals_bound_to_unique_ids() {
     use policy::{
-        evaluate_trust, Context, Policy, PolicyRef, PolicySet, PolicySource, Principal, Request,
+        Context, Policy, PolicyRef, PolicySet, PolicySource, Principal, Request, evaluate_trust,
     };
     let trust = Policy::parse(
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":[

@@ -2,8 +2,8 @@
 //! sts:TagSession, sts:SetSourceIdentity, sts:SetContext; §4.12 ExternalId.
 use crate::common::*;
 use policy::{
-    evaluate_actions, evaluate_trust, Context, Effect, Policy, PolicyKind, PolicyRef, PolicySet,
-    PolicySource, PolicyType, Request,
+    Context, Effect, Policy, PolicyKind, PolicyRef, PolicySet, PolicySource, PolicyType, Request,
+    evaluate_actions, evaluate_trust,
 };
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/Target";

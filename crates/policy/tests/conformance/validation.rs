@@ -1,6 +1,6 @@
 //! §4.1 grammar and §4.13 MalformedPolicyDocument triggers; §5 size limits.
 use crate::common::*;
-use policy::{non_whitespace_len, Policy, PolicyKind};
+use policy::{Policy, PolicyKind, non_whitespace_len};
 
 const I: PolicyKind = PolicyKind::Identity;
 
@@ -377,9 +377,11 @@ fn size_limits() {
         "§5 whitespace does not count"
     );
     assert!(Policy::parse_with_limit(&at, I, 10_240).is_ok());
-    assert!(Policy::parse_with_limit(&at, I, 2_048)
-        .unwrap_err()
-        .is_too_large());
+    assert!(
+        Policy::parse_with_limit(&at, I, 2_048)
+            .unwrap_err()
+            .is_too_large()
+    );
 
     let trust = format!(
         r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:user/{}"}},"Action":"sts:AssumeRole"}}}}"#,
@@ -397,7 +399,9 @@ fn size_limits() {
 
     // §5: 131,072 characters on the wire, whitespace included, for every kind.
     let huge = format!("{}{}", " ".repeat(131_072), ALLOW_ALL);
-    assert!(Policy::parse(&huge, PolicyKind::Resource)
-        .unwrap_err()
-        .is_too_large());
+    assert!(
+        Policy::parse(&huge, PolicyKind::Resource)
+            .unwrap_err()
+            .is_too_large()
+    );
 }

@@ -145,16 +145,20 @@ fn version_2008_treats_variables_as_text() {
     let mut c = policy::Context::new();
     who.fill_context(&mut c);
     let set = policy::PolicySet::new().identity(&p, "p", policy::PolicySource::User);
-    assert!(policy::evaluate(
-        &policy::Request::new(&who, "s3:GetObject", "arn:aws:s3:::b/${aws:username}", &c),
-        &set
-    )
-    .is_allowed());
-    assert!(!policy::evaluate(
-        &policy::Request::new(&who, "s3:GetObject", "arn:aws:s3:::b/alice", &c),
-        &set
-    )
-    .is_allowed());
+    assert!(
+        policy::evaluate(
+            &policy::Request::new(&who, "s3:GetObject", "arn:aws:s3:::b/${aws:username}", &c),
+            &set
+        )
+        .is_allowed()
+    );
+    assert!(
+        !policy::evaluate(
+            &policy::Request::new(&who, "s3:GetObject", "arn:aws:s3:::b/alice", &c),
+            &set
+        )
+        .is_allowed()
+    );
 }
 
 const HOME: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::bucket/home/${aws:username}/*"}}"#;

@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::store::{DigestRecord, Store, StoreError};
@@ -220,10 +220,10 @@ pub fn write(
     if !store.audit_add_digest(&record, previous.map(|p| p.end_time))? {
         return Ok(None);
     }
-    if let Some(dir) = export_dir {
-        if let Err(e) = write_file(dir, &file_name(account, region, end), &record) {
-            tracing::warn!(error = %e, "writing the digest file failed (the digest is stored)");
-        }
+    if let Some(dir) = export_dir
+        && let Err(e) = write_file(dir, &file_name(account, region, end), &record)
+    {
+        tracing::warn!(error = %e, "writing the digest file failed (the digest is stored)");
     }
     Ok(Some(record))
 }

@@ -9,7 +9,7 @@
 //! (undecodable, unknown action, failed authentication, invalid parameters — CloudTrail records what such a
 //! request asked for too) and the actions not typed yet (the policy simulator, stsd's own operations).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::identity::{Caller, RequestMeta};
@@ -373,17 +373,17 @@ fn unauthenticated_identity(app: &Node, key_id: Option<&str>) -> (Value, String,
     let mut username = String::new();
     if let Some(k) = key_id {
         m.insert("accessKeyId".into(), json!(k));
-        if let Ok(st) = app.read() {
-            if let Some(owner) = st.keys.get(k) {
-                account.clone_from(&owner.account);
-                if let Some(u) = owner
-                    .user
-                    .as_ref()
-                    .and_then(|lname| st.accounts.get(&owner.account)?.users.get(lname))
-                {
-                    username.clone_from(&u.name);
-                    m.insert("userName".into(), json!(u.name));
-                }
+        if let Ok(st) = app.read()
+            && let Some(owner) = st.keys.get(k)
+        {
+            account.clone_from(&owner.account);
+            if let Some(u) = owner
+                .user
+                .as_ref()
+                .and_then(|lname| st.accounts.get(&owner.account)?.users.get(lname))
+            {
+                username.clone_from(&u.name);
+                m.insert("userName".into(), json!(u.name));
             }
         }
         if account.is_empty() {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use flate2::write::GzEncoder;
 use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::store::{AuditQuery, ExportRecord, Store, StoreError};
@@ -316,7 +316,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{sqlite::SqliteStore, AuditRow};
+    use crate::store::{AuditRow, sqlite::SqliteStore};
     use std::io::Read as _;
 
     #[test]

@@ -24,14 +24,14 @@ pub use stsd_core::trail;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::node::Clock;
 use crate::store::{AuditRow, Store, StoreError};
 
-pub use event::{record_call, CallError, CallInfo};
+pub use event::{CallError, CallInfo, record_call};
 
 /// Queue capacity (in requests; a cross-account AssumeRole is one request carrying two events).
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -184,10 +184,10 @@ impl Audit {
             *s = settings.sink.take();
             self.shared.has_sink.store(s.is_some(), Ordering::Relaxed);
         }
-        if let Some(dir) = settings.export_dir.as_deref() {
-            if let Err(e) = export::recover(&*self.store, dir) {
-                tracing::warn!(error = %e, "finishing interrupted audit exports failed");
-            }
+        if let Some(dir) = settings.export_dir.as_deref()
+            && let Err(e) = export::recover(&*self.store, dir)
+        {
+            tracing::warn!(error = %e, "finishing interrupted audit exports failed");
         }
         let (store, clock, shared) = (self.store.clone(), self.clock.clone(), self.shared.clone());
         let spawned = std::thread::Builder::new()
@@ -382,16 +382,16 @@ fn writer(store: &dyn Store, rx: &Receiver<Queued>, shared: &Shared) {
             tracing::info!("the store takes audit events again");
             shared.failing.send_replace(false);
         }
-        if let Ok(mut s) = shared.sink.lock() {
-            if let Some(f) = s.as_mut() {
-                let mut buf = Vec::new();
-                for body in &bodies {
-                    buf.extend_from_slice(body.as_bytes());
-                    buf.push(b'\n');
-                }
-                if let Err(e) = f.write_all(&buf).and_then(|()| f.flush()) {
-                    tracing::warn!(error = %e, "writing the audit log file failed");
-                }
+        if let Ok(mut s) = shared.sink.lock()
+            && let Some(f) = s.as_mut()
+        {
+            let mut buf = Vec::new();
+            for body in &bodies {
+                buf.extend_from_slice(body.as_bytes());
+                buf.push(b'\n');
+            }
+            if let Err(e) = f.write_all(&buf).and_then(|()| f.flush()) {
+                tracing::warn!(error = %e, "writing the audit log file failed");
             }
         }
         if let Ok(mut p) = shared.persisted.lock() {
@@ -508,28 +508,29 @@ fn maintain(store: &dyn Store, clock: &Clock, shared: &Shared, s: &Settings) {
                 }
             }
         }
-        if digest_due && !failed {
-            if let Some(signer) = &s.signer {
-                let end = digest::period_end(now, digest_every);
-                match digest::write(
-                    store,
-                    signer,
-                    &s.account,
-                    &s.region,
-                    end,
-                    digest_every,
-                    s.export_dir.as_deref(),
-                ) {
-                    Ok(written) => {
-                        last_digest = end;
-                        if written.is_some() {
-                            shared.stats.digests.fetch_add(1, Ordering::Relaxed);
-                        }
+        if digest_due
+            && !failed
+            && let Some(signer) = &s.signer
+        {
+            let end = digest::period_end(now, digest_every);
+            match digest::write(
+                store,
+                signer,
+                &s.account,
+                &s.region,
+                end,
+                digest_every,
+                s.export_dir.as_deref(),
+            ) {
+                Ok(written) => {
+                    last_digest = end;
+                    if written.is_some() {
+                        shared.stats.digests.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "writing the audit digest failed; will retry");
-                        failed = true;
-                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "writing the audit digest failed; will retry");
+                    failed = true;
                 }
             }
         }
@@ -783,10 +784,11 @@ mod tests {
         let rows = store.rows.lock().unwrap();
         assert_eq!(rows.len(), 2000);
         // Order preserved.
-        assert!(rows
-            .iter()
-            .enumerate()
-            .all(|(i, r)| r.event_id == format!("e{i}")));
+        assert!(
+            rows.iter()
+                .enumerate()
+                .all(|(i, r)| r.event_id == format!("e{i}"))
+        );
         let writes = store.writes.load(Ordering::SeqCst);
         assert!(writes <= 10, "2000 queued events took {writes} writes");
     }

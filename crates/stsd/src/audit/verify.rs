@@ -125,12 +125,12 @@ pub fn verify(
                 "digest {when} does not follow the digest before it (a digest was removed or replaced)"
             ));
         }
-        if let Some(p) = prev {
-            if body["digestStartTime"].as_str() != Some(digest::iso(p.end_time).as_str()) {
-                report.problems.push(format!(
-                    "digest {when}: periods are not contiguous (a digest is missing)"
-                ));
-            }
+        if let Some(p) = prev
+            && body["digestStartTime"].as_str() != Some(digest::iso(p.end_time).as_str())
+        {
+            report.problems.push(format!(
+                "digest {when}: periods are not contiguous (a digest is missing)"
+            ));
         }
         for f in body["logFiles"].as_array().into_iter().flatten() {
             if let (Some(n), Some(h)) = (f["s3Object"].as_str(), f["hashValue"].as_str()) {
@@ -201,13 +201,13 @@ pub fn verify(
             ));
         }
         covered = covered.max(f.last_seq);
-        if let Some(signed) = signed_files.get(&f.name) {
-            if *signed != f.sha256 {
-                report.problems.push(format!(
-                    "export record {} differs from its signed digest",
-                    f.name
-                ));
-            }
+        if let Some(signed) = signed_files.get(&f.name)
+            && *signed != f.sha256
+        {
+            report.problems.push(format!(
+                "export record {} differs from its signed digest",
+                f.name
+            ));
         }
         if let Some(dir) = export_dir {
             match std::fs::read(dir.join(&f.name)) {
@@ -293,15 +293,15 @@ pub fn verify(
     }
     let mut prev_claim = 0;
     for (end, last_seq, last_hash) in &chain_claims {
-        if let Some(stored) = hashes.get(last_seq) {
-            if stored != last_hash {
-                report.problems.push(format!(
-                    "events {}..{} differ from what the digest of {} signed (altered and re-chained)",
-                    prev_claim + 1,
-                    last_seq,
-                    digest::iso(*end)
-                ));
-            }
+        if let Some(stored) = hashes.get(last_seq)
+            && stored != last_hash
+        {
+            report.problems.push(format!(
+                "events {}..{} differ from what the digest of {} signed (altered and re-chained)",
+                prev_claim + 1,
+                last_seq,
+                digest::iso(*end)
+            ));
         }
         prev_claim = *last_seq;
     }
@@ -321,14 +321,14 @@ pub fn verify(
                 .into(),
         );
     }
-    if let Some((_, last, _)) = chain_claims.last() {
-        if *last < head.next_seq - 1 {
-            report.notes.push(format!(
+    if let Some((_, last, _)) = chain_claims.last()
+        && *last < head.next_seq - 1
+    {
+        report.notes.push(format!(
                 "events {}..{} are newer than the last digest: only the chain protects them until the next one",
                 last + 1,
                 head.next_seq - 1
             ));
-        }
     }
     Ok(report)
 }

@@ -385,7 +385,11 @@ pub fn decide(
                     "Signature Version 2 is not supported: sign requests with Signature Version 4.",
                 )
             } else {
-                (401, "AccessDenied", "The request is not signed: stsd accepts only requests signed with stsd credentials.")
+                (
+                    401,
+                    "AccessDenied",
+                    "The request is not signed: stsd accepts only requests signed with stsd credentials.",
+                )
             };
             decided.error = Some((code, message));
             record(app, request_id, &decided);
@@ -440,10 +444,10 @@ pub fn decide(
     for check in &routed.checks {
         if let crate::resources::Owner::Known(a) =
             crate::resources::owner_of(&st, &check.policy_arn)
+            && a.id() != caller.account
+            && decided.owner.is_none()
         {
-            if a.id() != caller.account && decided.owner.is_none() {
-                decided.owner = Some(a.id().to_string());
-            }
+            decided.owner = Some(a.id().to_string());
         }
         let req = crate::authz::ResourceRequest {
             action: &check.action,
@@ -582,10 +586,11 @@ mod tests {
         );
         assert!(d.headers.contains(&("content-length", "5")));
         assert!(!d.headers.contains(&("content-length", "0")));
-        assert!(d
-            .headers
-            .iter()
-            .all(|(k, _)| !k.starts_with("x-original") && *k != "x-stsd-service"));
+        assert!(
+            d.headers
+                .iter()
+                .all(|(k, _)| !k.starts_with("x-original") && *k != "x-stsd-service")
+        );
         h.insert("x-original-method", "get /x".parse().unwrap());
         assert!(describe(&h).is_err());
         h.insert("x-original-method", "GET".parse().unwrap());

@@ -200,7 +200,7 @@ fn with_table<T>(app: &App, now: i64, mut f: impl FnMut(&mut Table) -> T) -> Opt
 /// Console sessions, kept in the store (see [`TABLE`]).
 pub(crate) mod sessions {
     use super::{
-        id_key, parse_table, random_token, with_table, Pending, Session, MAX_SESSIONS, TOUCH_SECS,
+        MAX_SESSIONS, Pending, Session, TOUCH_SECS, id_key, parse_table, random_token, with_table,
     };
     use crate::app::App;
 
@@ -444,7 +444,7 @@ pub async fn serve(app: Arc<App>, req: Request, peer: SocketAddr) -> Response {
             return into_response(Out::html(
                 413,
                 pages::message("Request refused", "The form is too large or too slow."),
-            ))
+            ));
         }
     };
     let app2 = app.clone();
@@ -520,13 +520,13 @@ fn route(r: &Req<'_>) -> Out {
             return asset(
                 include_str!("assets/console.css"),
                 "text/css; charset=utf-8",
-            )
+            );
         }
         "/console/static/console.js" if get => {
             return asset(
                 include_str!("assets/console.js"),
                 "application/javascript; charset=utf-8",
-            )
+            );
         }
         "/console/signin" if post => return sign_in(r),
         "/console/signin/mfa" if post => return sign_in_mfa(r),
@@ -851,8 +851,7 @@ fn check_password(
 }
 
 /// A well-formed argon2id hash of a random password, verified against when the user does not exist.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c3RzZGNvbnNvbGVkdW1teQ$8u2Ldh6C0Ls3Kb2YwAeJcL7A0Hn0n8mS3Kp9q0ZB1nQ";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RzZGNvbnNvbGVkdW1teQ$8u2Ldh6C0Ls3Kb2YwAeJcL7A0Hn0n8mS3Kp9q0ZB1nQ";
 
 fn sign_in(r: &Req<'_>) -> Out {
     let pre = r.cookies.get(PRE_COOKIE).map_or("", String::as_str);

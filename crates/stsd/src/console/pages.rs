@@ -2,9 +2,9 @@
 //! temporary credentials, the API pipeline) and renders the answer — or the API's error, as a message in the
 //! page: an `AccessDenied` is something to show, not a failure of the console.
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{Out, Signed, Xml, COLORS, PREFIX};
+use super::{COLORS, Out, PREFIX, Signed, Xml};
 use crate::error::ApiError;
 use crate::protocol::Service;
 

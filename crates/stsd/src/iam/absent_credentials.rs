@@ -7,7 +7,7 @@
 use stsd_wire::generated::iam as w;
 
 use super::users::{no_user, user_arn_for};
-use super::{typed, Ctx, Handler};
+use super::{Ctx, Handler, typed};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::CallerKind;
 
@@ -37,7 +37,7 @@ pub(super) fn subject(
                 return Err(ApiError::new(
                     crate::error::ErrorCode::ValidationError,
                     "Must specify userName when calling with non-User credentials",
-                ))
+                ));
             }
         },
     };

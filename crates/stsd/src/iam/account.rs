@@ -3,7 +3,7 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{paginate, wire_boundary, wire_policy, wire_tag_list, Ctx};
+use super::{Ctx, paginate, wire_boundary, wire_policy, wire_tag_list};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, AccountMeta, Doc, KeyStatus};

@@ -10,7 +10,7 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{fmt_time, typed, Ctx, Handler};
+use super::{Ctx, Handler, fmt_time, typed};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{AccessKey, Account, CredentialReport, KeyStatus, MfaOwner};
 use crate::store::Kind;
@@ -49,11 +49,7 @@ fn report_time(t: i64) -> String {
 }
 
 fn flag(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
+    if b { "true" } else { "false" }
 }
 
 /// RFC 4180 quoting for the rare field that needs it (names may contain `,`).

@@ -3,7 +3,7 @@
 use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
-use super::{page_size, paginate, path_matches, wire_group, wire_user, Ctx};
+use super::{Ctx, page_size, paginate, path_matches, wire_group, wire_user};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, Group};
 use crate::store::Kind;
@@ -82,12 +82,13 @@ pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()
         if !acct.groups.contains_key(&key) {
             return Err(no_group(name));
         }
-        if let Some(nn) = new_name {
-            if nn.to_lowercase() != key && acct.groups.contains_key(&nn.to_lowercase()) {
-                return Err(ApiError::already_exists(format!(
-                    "Group with name {nn} already exists."
-                )));
-            }
+        if let Some(nn) = new_name
+            && nn.to_lowercase() != key
+            && acct.groups.contains_key(&nn.to_lowercase())
+        {
+            return Err(ApiError::already_exists(format!(
+                "Group with name {nn} already exists."
+            )));
         }
         let acct = ctx.account_mut(st)?;
         let Some(mut g) = acct.groups.remove(&key) else {

@@ -8,8 +8,8 @@ use stsd_wire::generated::iam as w;
 use super::roles::{no_role, role_arn_for};
 use super::tagging::{self, Taggable};
 use super::{
-    page_size, paginate, path_matches, tags_in, typed, wire_role, wire_tags, Ctx, Handler,
-    RequestFacts, RoleView,
+    Ctx, Handler, RequestFacts, RoleView, page_size, paginate, path_matches, tags_in, typed,
+    wire_role, wire_tags,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, InstanceProfile, Tag};

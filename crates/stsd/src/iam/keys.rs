@@ -3,7 +3,7 @@
 use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
-use super::{page_size, paginate, Ctx};
+use super::{Ctx, page_size, paginate};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, KeyStatus};
@@ -122,7 +122,7 @@ pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> Api
                 other,
                 "status",
                 "Member must satisfy enum value set: [Active, Inactive]",
-            ))
+            ));
         }
     };
     ctx.node.write(|st, t| {

@@ -5,15 +5,15 @@
 //! of the four character kinds). The root has no login profile in stsd: it signs in to the console with its
 //! access key pair (`crate::console`).
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 use stsd_wire::generated::iam as w;
 
 use super::absent_credentials::subject;
 use super::users::{no_user, user_arn_for};
-use super::{typed, Ctx, Handler};
+use super::{Ctx, Handler, typed};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::model::{LoginProfile, PasswordPolicy, User};
@@ -87,7 +87,9 @@ pub fn check_password(
                 .filter(|k| **k)
                 .count();
             if kinds < 3 {
-                return Err(violation("Password should include at least three of: uppercase letters, lowercase letters, numbers, symbols"));
+                return Err(violation(
+                    "Password should include at least three of: uppercase letters, lowercase letters, numbers, symbols",
+                ));
             }
             if password.eq_ignore_ascii_case(user_name) {
                 return Err(violation("Password must differ from the user name"));

@@ -7,7 +7,7 @@ use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
 use super::{
-    page_size, paginate, tags_in, typed, wire_tags, wire_user, Ctx, Handler, RequestFacts,
+    Ctx, Handler, RequestFacts, page_size, paginate, tags_in, typed, wire_tags, wire_user,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;

@@ -22,7 +22,7 @@ mod users;
 mod authorization_tests;
 
 pub(crate) use crate::action::typed;
-pub use crate::action::{tags_in, Ctx, Handler, RequestFacts};
+pub use crate::action::{Ctx, Handler, RequestFacts, tags_in};
 use crate::authz;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, Doc, DocKind, Group, KeyUse, ManagedPolicy, Role, Tag, User};
@@ -122,7 +122,7 @@ pub fn handler(action: &str) -> Option<Handler> {
                 .or_else(|| instance_profiles::handler(other))
                 .or_else(|| credential_report::handler(other))
                 .or_else(|| absent_credentials::handler(other))
-                .or_else(|| resource_policies::handler(other))
+                .or_else(|| resource_policies::handler(other));
         }
     })
 }

@@ -8,7 +8,7 @@ use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{compile, page_size, paginate, path_matches, tags_in, wire_policy, Ctx, RequestFacts};
+use super::{Ctx, RequestFacts, compile, page_size, paginate, path_matches, tags_in, wire_policy};
 use crate::authz::non_whitespace_len;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion, Tag};
@@ -566,15 +566,14 @@ fn attach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()>
             },
         )?;
         let attached = target.attached(acct, name)?;
-        if let Target::Role = target {
-            if let Some(r) = acct.roles.get(&name.to_lowercase()) {
-                if r.path.starts_with("/aws-service-role/") {
-                    return Err(ApiError::new(
-                        ErrorCode::UnmodifiableEntity,
-                        "Cannot perform the operation on the protected role",
-                    ));
-                }
-            }
+        if let Target::Role = target
+            && let Some(r) = acct.roles.get(&name.to_lowercase())
+            && r.path.starts_with("/aws-service-role/")
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnmodifiableEntity,
+                "Cannot perform the operation on the protected role",
+            ));
         }
         if acct.policy_by_arn(arn).is_none() {
             return Err(no_policy(arn));

@@ -12,11 +12,11 @@
 use stsd_wire::generated::iam as w;
 
 use super::roles::bind_principal_ids;
-use super::{page_size, paginate, typed, Ctx};
+use super::{Ctx, page_size, paginate, typed};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{resource_policy_key, BucketRegistration, Doc, DocKind, ResourcePolicy};
+use crate::model::{BucketRegistration, Doc, DocKind, ResourcePolicy, resource_policy_key};
 use crate::protocol::url_encode_policy;
-use crate::resources::{bucket_of_arn, bucket_owner, is_bucket_name, parse_arn, Owner};
+use crate::resources::{Owner, bucket_of_arn, bucket_owner, is_bucket_name, parse_arn};
 use crate::state::State;
 use crate::store::Kind;
 
@@ -168,7 +168,7 @@ pub fn register_bucket(ctx: &Ctx<'_>, input: w::RegisterBucketRequest) -> ApiRes
             Owner::Known(_) | Owner::Ambiguous => {
                 return Err(ApiError::already_exists(format!(
                     "The bucket {bucket} is registered to another account."
-                )))
+                )));
             }
             Owner::Unknown => {}
         }

@@ -5,7 +5,7 @@ use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
 use super::{
-    compile, page_size, paginate, path_matches, tags_in, wire_role, Ctx, RequestFacts, RoleView,
+    Ctx, RequestFacts, RoleView, compile, page_size, paginate, path_matches, tags_in, wire_role,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Doc, DocKind, Role, Tag};
@@ -31,7 +31,10 @@ fn check_modifiable(r: &Role) -> ApiResult<()> {
     if r.path.starts_with("/aws-service-role/") {
         return Err(ApiError::new(
             ErrorCode::UnmodifiableEntity,
-            format!("Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS", r.name),
+            format!(
+                "Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS",
+                r.name
+            ),
         ));
     }
     Ok(())
@@ -58,7 +61,7 @@ pub(super) fn bind_principal_ids(st: &State, mut doc: Doc) -> ApiResult<Doc> {
             Err(()) => {
                 return Err(ApiError::malformed_policy(format!(
                     "Invalid principal in policy: \"AWS\":\"{arn}\""
-                )))
+                )));
             }
             Ok(Some(id)) => {
                 if !doc.principal_ids.iter().any(|(a, _)| *a == arn) {
@@ -198,10 +201,10 @@ fn replace_principals(text: &str, map: &[(&str, &str)]) -> String {
                 stack.pop();
             }
             b',' => {
-                if let Some(f) = stack.last_mut() {
-                    if f.object {
-                        f.expect_key = true;
-                    }
+                if let Some(f) = stack.last_mut()
+                    && f.object
+                {
+                    f.expect_key = true;
                 }
             }
             _ => {}

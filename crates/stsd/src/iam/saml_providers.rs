@@ -6,7 +6,7 @@
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{tags_in, typed, wire_tags, Ctx, Handler, RequestFacts};
+use super::{Ctx, Handler, RequestFacts, tags_in, typed, wire_tags};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, SamlProvider, Tag};
 use crate::store::Kind;

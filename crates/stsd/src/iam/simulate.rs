@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 
 use stsd_wire::generated::iam as w;
 
-use super::{paginate, typed, Ctx, Handler};
+use super::{Ctx, Handler, paginate, typed};
 use crate::authz::PrincipalPolicies;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Tag};

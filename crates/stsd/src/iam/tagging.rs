@@ -5,7 +5,7 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{page_size, paginate, tags_in, wire_tag_list, Ctx, RequestFacts};
+use super::{Ctx, RequestFacts, page_size, paginate, tags_in, wire_tag_list};
 use crate::error::ApiResult;
 use crate::model::{Account, Tag};
 use crate::store::Kind;

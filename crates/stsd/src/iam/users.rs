@@ -3,7 +3,7 @@
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{page_size, paginate, path_matches, tags_in, wire_user, Ctx, RequestFacts};
+use super::{Ctx, RequestFacts, page_size, paginate, path_matches, tags_in, wire_user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::model::{Account, Tag, User};
@@ -137,12 +137,13 @@ pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> 
         if !acct.users.contains_key(&key) {
             return Err(no_user(name));
         }
-        if let Some(nn) = new_name {
-            if nn.to_lowercase() != key && acct.users.contains_key(&nn.to_lowercase()) {
-                return Err(ApiError::already_exists(format!(
-                    "User with name {nn} already exists."
-                )));
-            }
+        if let Some(nn) = new_name
+            && nn.to_lowercase() != key
+            && acct.users.contains_key(&nn.to_lowercase())
+        {
+            return Err(ApiError::already_exists(format!(
+                "User with name {nn} already exists."
+            )));
         }
         let Some(mut u) = acct.users.remove(&key) else {
             return Err(no_user(name));

@@ -312,10 +312,10 @@ impl CustomService {
                 s.name
             ));
         }
-        if let Some(a) = &s.account {
-            if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("service `{}`: account must be 12 digits", s.name));
-            }
+        if let Some(a) = &s.account
+            && (a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("service `{}`: account must be 12 digits", s.name));
         }
         let signing_name = s.signing_name.unwrap_or_else(|| s.prefix.clone());
         if !is_ident(&signing_name, b"-_.") {
@@ -354,7 +354,7 @@ impl CustomService {
                     }
                     Some(name) => Segment::Capture(name.to_string()),
                     None if p.contains('{') || p.contains('}') => {
-                        return Err(format!("{what}: a placeholder must be a whole segment"))
+                        return Err(format!("{what}: a placeholder must be a whole segment"));
                     }
                     None => Segment::Literal((*p).to_string()),
                 };
@@ -556,7 +556,10 @@ fn match_path(
     path: &[&str],
 ) -> Result<Option<Vec<(String, String)>>, Refused> {
     let bad = || {
-        Refused::new("InvalidURI", "The path has a segment that cannot be authorized (not UTF-8, a control character, or `.`/`..`)")
+        Refused::new(
+            "InvalidURI",
+            "The path has a segment that cannot be authorized (not UTF-8, a control character, or `.`/`..`)",
+        )
     };
     let mut captures = Vec::new();
     for (i, seg) in template.iter().enumerate() {
@@ -687,9 +690,10 @@ mod tests {
             "arn:aws:notes:eu-west-1:111122223333:notebook/work"
         );
         // A required query parameter selects the route.
-        assert!(svc
-            .route(&req("PUT", "/notebooks/work/notes/a", ""))
-            .is_err());
+        assert!(
+            svc.route(&req("PUT", "/notebooks/work/notes/a", ""))
+                .is_err()
+        );
         assert_eq!(
             svc.route(&req("PUT", "/notebooks/work/notes/a", "tags"))
                 .unwrap()
@@ -751,8 +755,9 @@ mod tests {
         }
         t.load_str(r#"{"services": [{"name": "a", "prefix": "x", "routes": []}]}"#)
             .unwrap();
-        assert!(t
-            .load_str(r#"{"services": [{"name": "a", "prefix": "x", "routes": []}]}"#)
-            .is_err());
+        assert!(
+            t.load_str(r#"{"services": [{"name": "a", "prefix": "x", "routes": []}]}"#)
+                .is_err()
+        );
     }
 }

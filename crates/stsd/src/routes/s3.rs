@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{decode_query, decode_segment, Check, Refused, RouteRequest, Routed};
+use super::{Check, Refused, RouteRequest, Routed, decode_query, decode_segment};
 use crate::resources::is_bucket_name;
 
 /// The S3 table and its configuration.
@@ -795,12 +795,14 @@ fn common_keys(req: &RouteRequest<'_>) -> Vec<(String, Vec<String>)> {
     let mut keys = vec![
         (
             "s3:authType".to_string(),
-            vec![if presigned {
-                "REST-QUERY-STRING"
-            } else {
-                "REST-HEADER"
-            }
-            .to_string()],
+            vec![
+                if presigned {
+                    "REST-QUERY-STRING"
+                } else {
+                    "REST-HEADER"
+                }
+                .to_string(),
+            ],
         ),
         (
             "s3:signatureversion".to_string(),

@@ -1,7 +1,7 @@
 //! The credential-issuing STS actions: AssumeRole, GetSessionToken, GetFederationToken.
 //! Sessions are stateless: everything a later request needs is sealed into the token (see `tokens`).
 
-use crate::action::{tags_in, Ctx};
+use crate::action::{Ctx, tags_in};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::{Caller, CallerKind};
@@ -43,7 +43,7 @@ fn verify_mfa(ctx: &Ctx<'_>, serial: &str, code: &str) -> ApiResult<i64> {
         _ => {
             return Err(ApiError::access_denied(
                 "MultiFactorAuthentication failed with invalid MFA one time pass code.",
-            ))
+            ));
         }
     };
     crate::mfa::verify_code(
@@ -115,7 +115,9 @@ pub(crate) fn typed_session_policies(
     if plaintext > SESSION_POLICY_PLAINTEXT {
         return Err(ApiError::new(
             ErrorCode::PackedPolicyTooLarge,
-            format!("Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."),
+            format!(
+                "Session policy plaintext is {plaintext} characters; the limit is {SESSION_POLICY_PLAINTEXT}."
+            ),
         ));
     }
     Ok((policy, out))
@@ -167,7 +169,9 @@ pub(crate) fn packed_size(
     if pct > 100 {
         return Err(ApiError::new(
             ErrorCode::PackedPolicyTooLarge,
-            format!("Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."),
+            format!(
+                "Packed size of session policies and session tags consumes {pct}% of allotted space, please use a smaller policy or fewer tags."
+            ),
         ));
     }
     Ok(Some(pct))
@@ -248,14 +252,14 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
         }
     }
     let source_identity = input.source_identity;
-    if let Some(si) = &source_identity {
-        if si.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-            return Err(validation(
-                si,
-                "sourceIdentity",
-                "Member must not start with 'aws:'",
-            ));
-        }
+    if let Some(si) = &source_identity
+        && si.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+    {
+        return Err(validation(
+            si,
+            "sourceIdentity",
+            "Member must not start with 'aws:'",
+        ));
     }
     if input.provided_contexts.is_some_and(|l| !l.is_empty()) {
         return Err(ApiError::new(
@@ -298,7 +302,9 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
             if tags.iter().any(|(tk, _)| tk.eq_ignore_ascii_case(k)) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidParameterValue,
-                    format!("Tag key {k} is an inherited transitive session tag and cannot be overridden."),
+                    format!(
+                        "Tag key {k} is an inherited transitive session tag and cannot be overridden."
+                    ),
                 ));
             }
             tags.push((k.clone(), val.clone()));
@@ -309,7 +315,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
                 Some(si) if si != prev_si => {
                     return Err(ApiError::access_denied(
                         "The source identity of a session cannot be changed by role chaining.",
-                    ))
+                    ));
                 }
                 _ => effective_si = Some(prev_si.clone()),
             }
@@ -409,7 +415,7 @@ pub fn get_session_token(
         _ => {
             return Err(ApiError::access_denied(
                 "Cannot call GetSessionToken with session credentials",
-            ))
+            ));
         }
     };
     let mfa_at = match &mfa {
@@ -437,13 +443,19 @@ pub fn get_federation_token(
     let tags = session_tags(input.tags)?;
     refuse_session(caller, "GetFederationToken")?;
     let (user_key, user_arn, dur) = match &caller.kind {
-        CallerKind::User { key, .. } => (key.clone(), caller.arn.clone(), requested.unwrap_or(43_200)),
+        CallerKind::User { key, .. } => {
+            (key.clone(), caller.arn.clone(), requested.unwrap_or(43_200))
+        }
         CallerKind::Root => {
             return Err(ApiError::access_denied(
                 "GetFederationToken is not supported for the account root by stsd; call it as an IAM user.",
-            ))
+            ));
         }
-        _ => return Err(ApiError::access_denied("Cannot call GetFederationToken with session credentials")),
+        _ => {
+            return Err(ApiError::access_denied(
+                "Cannot call GetFederationToken with session credentials",
+            ));
+        }
     };
     let fed_arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account);
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;

@@ -7,7 +7,7 @@ pub(crate) use credentials::mint_for;
 mod saml;
 mod web_identity;
 
-use crate::action::{typed, Ctx, Handler};
+use crate::action::{Ctx, Handler, typed};
 pub use crate::action::{UnsignedCtx, UnsignedHandler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use stsd_wire::generated::sts as w;

@@ -187,7 +187,7 @@ fn assume_role_with_saml(
         _ => {
             return Err(invalid_token(
                 "RoleSessionName is required in AuthnResponse",
-            ))
+            ));
         }
     };
     if !(2..=64).contains(&session_name.chars().count()) || !name_like(&session_name) {
@@ -235,11 +235,12 @@ fn assume_role_with_saml(
     ];
     let mut mapped: Vec<&str> = Vec::new();
     for (name, values) in &a.attributes {
-        if let Some(key) = saml::directory_key(name) {
-            if !mapped.contains(&key) && !values.is_empty() {
-                mapped.push(key);
-                trust_keys.push((format!("saml:{key}"), values.clone()));
-            }
+        if let Some(key) = saml::directory_key(name)
+            && !mapped.contains(&key)
+            && !values.is_empty()
+        {
+            mapped.push(key);
+            trust_keys.push((format!("saml:{key}"), values.clone()));
         }
     }
     // What later requests with the session still see.

@@ -281,10 +281,12 @@ mod tests {
         assert_eq!(tr, vec!["Team".to_string()]);
         assert!(token_tags(Some(&json!({"principal_tags": {"a": ["x", "y"]}}))).is_err());
         assert!(token_tags(Some(&json!({"principal_tags": {"aws:x": ["x"]}}))).is_err());
-        assert!(token_tags(Some(
-            &json!({"principal_tags": {"a": ["x"]}, "transitive_tag_keys": ["b"]})
-        ))
-        .is_err());
+        assert!(
+            token_tags(Some(
+                &json!({"principal_tags": {"a": ["x"]}, "transitive_tag_keys": ["b"]})
+            ))
+            .is_err()
+        );
         assert!(token_tags(None).unwrap().is_none());
     }
 

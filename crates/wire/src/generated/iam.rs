@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use crate::error::WireResult;
 use crate::json::Json;
 use crate::query::Params;
-use crate::validate::{compile, At, Violations};
+use crate::validate::{At, Violations, compile};
 use crate::xml::Xml;
 use crate::{Input, Output};
 

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use crate::error::WireResult;
 use crate::json::Json;
 use crate::query::Params;
-use crate::validate::{compile, At, Violations};
+use crate::validate::{At, Violations, compile};
 use crate::xml::Xml;
 use crate::{Input, Output};
 
@@ -1926,7 +1926,9 @@ pub const ERRORS: &[(&str, u16)] = &[
 /// `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 fn pattern_0(s: &str) -> bool {
     static RE: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
-        compile("^(?:[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]+)$")
+        compile(
+            "^(?:[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10FFFF}]+)$",
+        )
     });
     RE.as_ref().is_some_and(|re| re.is_match(s))
 }
