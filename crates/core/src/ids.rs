@@ -5,8 +5,8 @@
 //! `z`, with `account = (z & 0x7fff_ffff_ff80) >> 7`; the remaining bits are random.
 
 use data_encoding::BASE32_NOPAD;
-use rand::seq::IndexedRandom;
 use rand::Rng;
+use rand::seq::IndexedRandom;
 
 pub const LONG_TERM_PREFIX: &str = "AKIA";
 pub const TEMPORARY_PREFIX: &str = "ASIA";

@@ -3,7 +3,7 @@
 //! ARN (`arn:aws:s3:::NAME`) names none, so buckets are registered to an account
 //! ([`crate::model::BucketRegistration`]) and found here by name.
 
-use crate::model::{resource_policy_key, Account, ResourcePolicy};
+use crate::model::{Account, ResourcePolicy, resource_policy_key};
 use crate::state::State;
 
 /// Longest resource ARN accepted (IAM's ARN parameter limit).

@@ -143,7 +143,7 @@ pub fn record(dev: &mut MfaDevice, step: i64) {
 
 /// `otpauth://totp/$VirtualMFADeviceName@$AccountName?secret=$Base32String` (the reference §3.5).
 pub fn otpauth_uri(device_name: &str, account_name: &str, seed: &MfaSeed) -> Zeroizing<String> {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
     const LABEL: &AsciiSet = &CONTROLS
         .add(b' ')
         .add(b'"')

@@ -491,12 +491,12 @@ impl Codec {
             match status {
                 Status::StreamEnd => return Ok(&self.out),
                 _ if header_only && self.out.get(before..).is_some_and(|o| o.contains(&b'\n')) => {
-                    return Ok(&self.out)
+                    return Ok(&self.out);
                 }
                 _ if self.out.len() == before
                     && usize::try_from(self.inflate.total_in()).unwrap_or(0) == consumed =>
                 {
-                    return Err(Corrupt("truncated record".into()))
+                    return Err(Corrupt("truncated record".into()));
                 }
                 _ => {}
             }

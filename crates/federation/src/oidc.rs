@@ -173,7 +173,7 @@ pub fn algorithm(alg: &str) -> Result<Algorithm, TokenError> {
             return Err(invalid(format!(
                 "The ID token is signed with an unsupported algorithm: {}",
                 other.chars().take(32).collect::<String>()
-            )))
+            )));
         }
     })
 }
@@ -201,12 +201,12 @@ pub fn check_times(claims: &Map<String, Value>, now: i64) -> Result<(), TokenErr
         )));
     }
     for name in ["nbf", "iat"] {
-        if let Some(t) = numeric_date(claims, name)? {
-            if t > now.saturating_add(LEEWAY_SECS) {
-                return Err(invalid(format!(
-                    "The {name} claim of the ID token is in the future."
-                )));
-            }
+        if let Some(t) = numeric_date(claims, name)?
+            && t > now.saturating_add(LEEWAY_SECS)
+        {
+            return Err(invalid(format!(
+                "The {name} claim of the ID token is in the future."
+            )));
         }
     }
     Ok(())
@@ -459,12 +459,11 @@ impl KeyCache {
                 issuers.retain(|_, s| s.flight.is_some());
             }
             let st = issuers.entry(issuer.to_string()).or_default();
-            if let Some((keys, at)) = &st.keys {
-                if now.saturating_duration_since(*at) < CACHE_TTL {
-                    if let Some(key) = pick(keys, kid, alg) {
-                        return Ok(key);
-                    }
-                }
+            if let Some((keys, at)) = &st.keys
+                && now.saturating_duration_since(*at) < CACHE_TTL
+                && let Some(key) = pick(keys, kid, alg)
+            {
+                return Ok(key);
             }
             let known = st.keys.as_ref().map(|(keys, _)| Arc::clone(keys));
             let plan = if let Some(flight) = &st.flight {

@@ -478,10 +478,10 @@ fn read_assertion(
     if issuer.trim() != expected_issuer {
         return invalid("Issuer not present in specified provider");
     }
-    if let Some(ri) = child(root, NS_ASSERTION, "Issuer") {
-        if text(ri)?.trim() != expected_issuer {
-            return invalid("Issuer not present in specified provider");
-        }
+    if let Some(ri) = child(root, NS_ASSERTION, "Issuer")
+        && text(ri)?.trim() != expected_issuer
+    {
+        return invalid("Issuer not present in specified provider");
     }
     let subject =
         child(a, NS_ASSERTION, "Subject").ok_or(SamlError::Invalid("no Subject".into()))?;
@@ -737,10 +737,12 @@ mod tests {
     #[test]
     fn metadata_rejects_garbage() {
         assert!(parse_metadata("<x/>").is_err());
-        assert!(parse_metadata(
-            "<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata' entityID='e'/>"
-        )
-        .is_err());
+        assert!(
+            parse_metadata(
+                "<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata' entityID='e'/>"
+            )
+            .is_err()
+        );
     }
 
     proptest! {

@@ -173,7 +173,7 @@ pub trait Store: Send + Sync {
     /// Atomic read-modify-write of a named blob: `f` sees the current value and returns the new one (or
     /// `None` to leave it). Concurrent callers on any node are serialized. Returns the value now stored.
     fn update_meta(&self, name: &str, f: &mut MetaUpdate<'_>)
-        -> Result<Option<String>, StoreError>;
+    -> Result<Option<String>, StoreError>;
     /// Count one failure of `key` (a wrong MFA code for a caller and device) under `policy`; returns when
     /// the key is locked until, if this failure started a lockout. Shared by every node on the store.
     fn record_failure(
@@ -275,7 +275,7 @@ pub trait Store: Send + Sync {
     /// `expires` (Unix seconds). `Ok(true)` the first time; `Ok(false)` while an unexpired claim exists. Durable
     /// and atomic, so the guard holds across restarts and for every node sharing the store.
     fn claim_once(&self, scope: &str, id: &str, expires: i64, now: i64)
-        -> Result<bool, StoreError>;
+    -> Result<bool, StoreError>;
 }
 
 /// When failures lock a key: `limit` within `window` seconds lock it for `lockout` seconds.
@@ -598,10 +598,11 @@ pub mod tests {
             [0, 1]
         );
         assert_eq!(s.audit_key_groups(created, 1, 1, false, 9).unwrap(), [1]);
-        assert!(s
-            .audit_key_groups(12345, 0, 10, true, 10)
-            .unwrap()
-            .is_empty());
+        assert!(
+            s.audit_key_groups(12345, 0, 10, true, 10)
+                .unwrap()
+                .is_empty()
+        );
         let bytes_before = s.audit_bytes().unwrap();
         assert!(bytes_before > 0);
         // Purge group 0 (events 1..g-1).
@@ -636,12 +637,14 @@ pub mod tests {
             sha256: "ab".into(),
             ..ExportRecord::default()
         };
-        assert!(s
-            .audit_claim_export(0, n, std::slice::from_ref(&file))
-            .unwrap());
-        assert!(!s
-            .audit_claim_export(0, n, std::slice::from_ref(&file))
-            .unwrap());
+        assert!(
+            s.audit_claim_export(0, n, std::slice::from_ref(&file))
+                .unwrap()
+        );
+        assert!(
+            !s.audit_claim_export(0, n, std::slice::from_ref(&file))
+                .unwrap()
+        );
         assert_eq!(s.audit_exports().unwrap(), vec![file]);
         assert_eq!(s.audit_head().unwrap().exported_through, n);
         // Digests: one per period, in order.

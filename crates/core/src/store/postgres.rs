@@ -265,12 +265,11 @@ impl PgStore {
         let (client, result) = rx
             .recv_timeout(CALL_TIMEOUT)
             .map_err(|_| StoreError::Backend("the database did not answer in time".into()))?;
-        if let Some(c) = client.filter(|c| !c.is_closed()) {
-            if let Ok(mut pool) = self.pool.lock() {
-                if pool.len() < POOL_SIZE {
-                    pool.push(c);
-                }
-            }
+        if let Some(c) = client.filter(|c| !c.is_closed())
+            && let Ok(mut pool) = self.pool.lock()
+            && pool.len() < POOL_SIZE
+        {
+            pool.push(c);
         }
         result
     }
