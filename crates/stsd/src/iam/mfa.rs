@@ -1,5 +1,5 @@
 //! Virtual MFA devices: create, enable (two consecutive codes), resync, deactivate, delete, list, get, tags.
-//! TOTP and the replay guard live in [`crate::totp`]. A device belongs to the account; once enabled it is
+//! TOTP and the replay guard live in [`crate::mfa`]. A device belongs to the account; once enabled it is
 //! assigned to a user (or the account root) until deactivated.
 
 use super::users::{no_user, user_arn_for};
@@ -11,9 +11,9 @@ use super::{
 };
 use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::mfa as totp;
 use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner, Tag};
 use crate::store::Kind;
-use crate::totp;
 use crate::validate as v;
 
 /// MFA devices in use per user (and per root).
