@@ -12,8 +12,9 @@ Not counted: comments (so doc links are not references), string and character li
 to build fixtures. Integration tests, examples, benches and fuzz targets are separate crates and not read.
 
 Prints each graph (`module -> the modules it uses`) and every cycle (strongly connected component of two or
-more modules) with the references behind each of its edges. Exits 1 when a crate not named by
-`--report-only` has a cycle (`--report-only stsd` reports stsd's cycles without failing on them).
+more modules) with the references behind each of its edges. Exits 1 when a crate not named by `--report-only`
+has a cycle (`--report-only CRATE` prints that crate's cycles without failing; scripts/test.sh enforces every
+crate).
 
 Python standard library only.
 """

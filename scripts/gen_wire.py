@@ -5,7 +5,8 @@
     python3 scripts/gen_wire.py --check   # exit 1 if the checked-in output differs from what the models give
 
 Inputs (versioned in the repo): crates/wire/models/{iam-2010-05-08,sts-2011-06-15}.json (botocore's
-service-2.json, see crates/wire/models/README.md) and crates/wire/models/served.txt (the operations stsd serves).
+service-2.json, see crates/wire/models/README.md), crates/wire/models/stsd-iam-extensions.json (stsd's own
+operations and members, merged into the IAM model) and crates/wire/models/served.txt (the operations stsd serves).
 Only shapes reachable from served operations are generated. The output is deterministic: shapes are emitted in
 sorted order, members in model order. Standard library only.
 """
@@ -21,6 +22,8 @@ MODELS = os.path.join(ROOT, "crates", "wire", "models")
 OUT = os.path.join(ROOT, "crates", "wire", "src", "generated")
 
 SERVICES = [("iam", "iam-2010-05-08.json"), ("sts", "sts-2011-06-15.json")]
+# stsd's own operations and additions, merged into a service's model (see `extend`).
+EXTENSIONS = {"iam": "stsd-iam-extensions.json"}
 
 # Members the model does not mark `sensitive` but which are secrets all the same: they never reach the audit
 # trail. (shape, member) pairs; `*` matches any shape.
@@ -228,6 +231,8 @@ class Gen:
             self.emit_decoder(name, members, required, w)
         if name in self.outputs:
             self.emit_encoder(name, members, w)
+            self.emit_sensitive_visitor(name, members, w)
+        self.emit_json(name, members, w)
         w("}")
         w("")
 
@@ -329,6 +334,21 @@ class Gen:
                         lines_extend(w, buf)
                         w("            }")
                         w("        }")
+                elif et == "list" and self.shapes[self.shapes[el]["member"]["shape"]]["type"] == "string":
+                    inner = self.shapes[el]["member"]["shape"]
+                    w("        let %s = p.list_of_lists(%s)?;" % (var, key))
+                    buf = []
+                    self.checks(inner, "s", self.shown(inner, "s"), "&at", buf.append, 20)
+                    if buf:
+                        w("        if let Some(levels) = &%s {" % var)
+                        w("            let at = format!(\"{at}%s.member.member\");" % lower_camel(mn))
+                        w("            for items in levels {")
+                        w("                for s in items {")
+                        w("                    let s = s.as_str();")
+                        lines_extend(w, buf)
+                        w("                }")
+                        w("            }")
+                        w("        }")
                 else:
                     raise SystemExit("unsupported input list element %s in %s.%s" % (et, name, mn))
                 if "min" in sh or "max" in sh:
@@ -392,12 +412,17 @@ class Gen:
             w("%s%s.write(x);" % (pad, expr))
             w("%sx.close(%s);" % (pad, tag))
         elif t == "list":
+            # An empty list is `<Tag/>`, as AWS writes it.
             el = s["member"]["shape"]
-            w("%sx.open(%s);" % (pad, tag))
-            w("%sfor item in %s {" % (pad, expr))
-            self.emit_value(el, "\"member\"", "item", w, indent + 4)
+            w("%sif %s.is_empty() {" % (pad, expr))
+            w("%s    x.empty(%s);" % (pad, tag))
+            w("%s} else {" % pad)
+            w("%s    x.open(%s);" % (pad, tag))
+            w("%s    for item in %s {" % (pad, expr))
+            self.emit_value(el, "\"member\"", "item", w, indent + 8)
+            w("%s    }" % pad)
+            w("%s    x.close(%s);" % (pad, tag))
             w("%s}" % pad)
-            w("%sx.close(%s);" % (pad, tag))
         elif t == "map":
             w("%sx.open(%s);" % (pad, tag))
             w("%sfor (k, val) in %s {" % (pad, expr))
@@ -426,6 +451,110 @@ class Gen:
                 w("        }")
         w("    }")
 
+    # ---- audit JSON ----------------------------------------------------------------------------------------
+
+    def emit_json_value(self, shape_name, expr, w, indent):
+        """Write `expr` (a reference to a value of `shape_name`) as a JSON value into `j`."""
+        pad = " " * indent
+        s = self.shapes[shape_name]
+        t = s["type"]
+        # `expr` is `&self.member` or a reference binding; `place` is what a copy or a method call reads.
+        place = expr[1:] if expr.startswith("&") else "*" + expr
+        owner = expr[1:] if expr.startswith("&") else expr
+        if t == "string":
+            w("%sj.str_value(%s);" % (pad, expr))
+        elif t in ("integer", "long"):
+            w("%sj.num_value(%s);" % (pad, place))
+        elif t == "boolean":
+            w("%sj.bool_value(%s);" % (pad, place))
+        elif t == "timestamp":
+            w("%sj.str_value(&crate::time::iso8601(%s));" % (pad, place))
+        elif t == "blob":
+            w("%sj.str_value(&data_encoding::BASE64.encode(%s));" % (pad, expr))
+        elif t == "structure":
+            w("%s%s.write_json(j);" % (pad, owner))
+        elif t == "list":
+            w("%sj.begin_list();" % pad)
+            w("%sfor item in %s {" % (pad, expr))
+            w("%s    j.item();" % pad)
+            self.emit_json_value(s["member"]["shape"], "item", w, indent + 4)
+            w("%s}" % pad)
+            w("%sj.end_list();" % pad)
+        elif t == "map":
+            w("%sj.begin();" % pad)
+            w("%sfor (k, val) in %s {" % (pad, expr))
+            w("%s    j.str(k, val);" % pad)
+            w("%s}" % pad)
+            w("%sj.end();" % pad)
+        else:
+            raise SystemExit("unsupported audit JSON type %s" % t)
+
+    def emit_json(self, name, members, w):
+        """`write_json`: the CloudTrail form of the structure (`requestParameters`, `responseElements`)."""
+        required = self.required(name)
+        kept = sorted(
+            ((lower_camel(mn), mn, m) for mn, m in members.items() if not self.sensitive(name, mn, m["shape"])),
+            key=lambda t: t[0],
+        )
+        w("")
+        w("    /// Write the structure as a CloudTrail JSON object: lowerCamelCase member names in sorted order,")
+        w("    /// numbers and booleans as such, timestamps as on the wire; sensitive members are left out.")
+        w("    pub fn write_json(&self, j: &mut Json<'_>) {")
+        w("        j.begin();")
+        for jn, mn, m in kept:
+            f = "self." + snake(mn)
+            if mn in required:
+                w("        j.key(%s);" % rust_str(jn))
+                self.emit_json_value(m["shape"], "&" + f, w, 8)
+            else:
+                w("        if let Some(val) = &%s {" % f)
+                w("            j.key(%s);" % rust_str(jn))
+                self.emit_json_value(m["shape"], "val", w, 12)
+                w("        }")
+        w("        j.end();")
+        w("    }")
+
+    def emit_sensitive_visitor(self, name, members, w):
+        """`visit_sensitive`: every sensitive string of an output, nested ones included (the audit trail's last
+        check blanks them wherever they might still turn up)."""
+        required = self.required(name)
+        body = []
+        for mn, m in members.items():
+            ms = m["shape"]
+            t = self.shapes[ms]["type"]
+            el = self.shapes[ms]["member"]["shape"] if t == "list" else None
+            et = self.shapes[el]["type"] if el else None
+            sens = self.sensitive(name, mn, ms)
+            f = "self." + snake(mn)
+            if sens and t == "string":
+                stmt = ["f(%s);"]
+            elif sens and t == "list" and et == "string":
+                stmt = ["for item in %s {", "    f(item);", "}"]
+            elif t == "structure":
+                stmt = ["%s.visit_sensitive(f);"]
+                if mn in required:
+                    body.append("        %s.visit_sensitive(f);" % f)
+                    continue
+            elif t == "list" and et == "structure":
+                stmt = ["for item in %s {", "    item.visit_sensitive(f);", "}"]
+            else:
+                continue
+            if mn in required:
+                for line in stmt:
+                    body.append("        " + (line % ("&" + f) if "%s" in line else line))
+            else:
+                body.append("        if let Some(val) = &%s {" % f)
+                for line in stmt:
+                    body.append("            " + (line % "val" if "%s" in line else line))
+                body.append("        }")
+        w("")
+        w("    /// Call `f` with every sensitive string value (blobs are never written, so not visited).")
+        w("    pub fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {")
+        if not body:
+            w("        let _ = f;")
+        lines_extend(w, body)
+        w("    }")
+
     # ---- the file ------------------------------------------------------------------------------------------
 
     def render(self):
@@ -435,7 +564,8 @@ class Gen:
         meta = self.model["metadata"]
         w("// @generated by scripts/gen_wire.py from crates/wire/models/%s. Do not edit." % dict(SERVICES)[self.service])
         w("//! %s (API version %s, protocol `%s`): the typed inputs and outputs of the operations stsd" % (meta.get("serviceId", self.service), meta["apiVersion"], meta["protocol"]))
-        w("//! serves, their Query decoders and validators, XML encoders and sensitive-member markers.")
+        w("//! serves, their Query decoders and validators, XML encoders, audit JSON writers and sensitive-member")
+        w("//! markers.")
         w("")
         w("#![expect(clippy::too_many_lines, reason = \"generated decoders are long and flat\")]")
         w("")
@@ -449,6 +579,7 @@ class Gen:
         w("use std::sync::LazyLock;")
         w("")
         w("use crate::error::WireResult;")
+        w("use crate::json::Json;")
         w("use crate::query::Params;")
         w("use crate::validate::{compile, At, Violations};")
         w("use crate::xml::Xml;")
@@ -471,6 +602,7 @@ class Gen:
             bw("        output: %s," % ("Some(%s)" % rust_str(out) if out else "None"))
             errs = [e["shape"] for e in o.get("errors", [])]
             bw("        errors: &[%s]," % ", ".join(rust_str(e) for e in errs))
+            bw("        action: action_catalog::action_const(%s, %s)," % (rust_str(self.service), rust_str(op)))
             bw("    },")
         bw("];")
         bw("")
@@ -495,6 +627,11 @@ class Gen:
                 bw("    pub fn read(_p: &Params, _at: &str, _v: &mut Violations) -> WireResult<Self> {")
                 bw("        Ok(Self {})")
                 bw("    }")
+                bw("")
+                bw("    pub fn write_json(&self, j: &mut Json<'_>) {")
+                bw("        j.begin();")
+                bw("        j.end();")
+                bw("    }")
                 bw("}")
                 bw("")
             if inp:
@@ -502,6 +639,9 @@ class Gen:
                 bw("    const OPERATION: &'static str = %s;" % rust_str(op))
                 bw("    fn read_top(p: &Params, v: &mut Violations) -> WireResult<Self> {")
                 bw("        Self::read(p, \"\", v)")
+                bw("    }")
+                bw("    fn write_audit(&self, buf: &mut Vec<u8>) {")
+                bw("        crate::json::object_or_null(buf, |j| self.write_json(j));")
                 bw("    }")
                 bw("}")
                 bw("")
@@ -512,6 +652,12 @@ class Gen:
                 bw("        let mut x = Xml::new();")
                 bw("        self.write(&mut x);")
                 bw("        Some(x.finish())")
+                bw("    }")
+                bw("    fn write_audit(&self, buf: &mut Vec<u8>) {")
+                bw("        crate::json::object_or_null(buf, |j| self.write_json(j));")
+                bw("    }")
+                bw("    fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str)) {")
+                bw("        Self::visit_sensitive(self, f);")
                 bw("    }")
                 bw("}")
                 bw("")
@@ -578,6 +724,25 @@ def rustfmt(text):
     return res.stdout
 
 
+def extend(model, ext):
+    """Merge stsd's own operations and shapes (botocore format) into AWS's model. AWS's shapes keep every
+    member they have; `extend_shapes` only adds members."""
+    for name, op in ext.get("operations", {}).items():
+        if name in model["operations"]:
+            raise SystemExit("extension operation %s is already in the model" % name)
+        model["operations"][name] = op
+    for name, shape in ext.get("shapes", {}).items():
+        if name in model["shapes"]:
+            raise SystemExit("extension shape %s is already in the model" % name)
+        model["shapes"][name] = shape
+    for name, more in ext.get("extend_shapes", {}).items():
+        members = model["shapes"][name]["members"]
+        for mn, m in more["members"].items():
+            if mn in members:
+                raise SystemExit("extension member %s.%s is already in the model" % (name, mn))
+            members[mn] = m
+
+
 def served():
     by = {"iam": [], "sts": []}
     with open(os.path.join(MODELS, "served.txt")) as f:
@@ -596,6 +761,9 @@ def main():
     for svc, file in SERVICES:
         with open(os.path.join(MODELS, file)) as f:
             model = json.load(f)
+        if svc in EXTENSIONS:
+            with open(os.path.join(MODELS, EXTENSIONS[svc])) as f:
+                extend(model, json.load(f))
         text = rustfmt(Gen(svc, model, ops[svc]).render())
         path = os.path.join(OUT, svc + ".rs")
         if check:

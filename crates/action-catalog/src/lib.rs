@@ -46,6 +46,45 @@ pub fn action(service: &str, name: &str) -> Option<&'static Action> {
     self::service(service)?.action(name)
 }
 
+/// The action `name` of `service`, exactly as the reference spells both, found at compile time: a table
+/// that names its actions (the wire layer's operation table) holds the catalog's entries themselves, so
+/// the operations and their resources and condition keys are one table. `None` for an action the reference
+/// does not have (stsd's own operations).
+#[must_use]
+pub const fn action_const(service: &str, name: &str) -> Option<&'static Action> {
+    let mut services: &'static [Service] = &generated::SERVICES;
+    while let Some((svc, rest)) = services.split_first() {
+        if const_str_eq(svc.prefix, service) {
+            let mut actions = svc.actions;
+            while let Some((a, rest)) = actions.split_first() {
+                if const_str_eq(a.name, name) {
+                    return Some(a);
+                }
+                actions = rest;
+            }
+            return None;
+        }
+        services = rest;
+    }
+    None
+}
+
+/// `a == b` in a `const fn`.
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    while let (Some((x, ra)), Some((y, rb))) = (a.split_first(), b.split_first()) {
+        if *x != *y {
+            return false;
+        }
+        a = ra;
+        b = rb;
+    }
+    true
+}
+
 /// The action named the way policies and request contexts name it: `iam:CreateUser`.
 #[must_use]
 pub fn action_by_qualified_name(qualified: &str) -> Option<&'static Action> {

@@ -17,3 +17,4 @@ pub mod store;
 pub mod tokens;
 pub mod totp;
 pub mod trail;
+pub mod trail_query;

@@ -14,9 +14,8 @@
 
 use std::sync::Arc;
 
-use crate::auth::{Caller, CallerKind, RequestMeta};
 use crate::error::{ApiError, ApiResult};
-use crate::iam::Ctx;
+use crate::identity::{Caller, CallerKind, RequestMeta};
 use crate::metrics::{Decision, DecisionKind};
 use crate::model::{Account, Doc, Group, Role, Tag, User};
 use crate::state::State;
@@ -44,6 +43,45 @@ fn map_compiled(r: Result<policy::Policy, policy::PolicyError>) -> ApiResult<Arc
             ApiError::malformed_policy(e.to_string())
         }
     })
+}
+
+/// Compiled inline session policies, by their text: a session repeats its policy on every call, and compiling
+/// it once is enough.
+#[derive(Default)]
+pub struct SessionPolicies {
+    cache: std::sync::Mutex<std::collections::HashMap<String, Arc<policy::Policy>>>,
+}
+
+impl SessionPolicies {
+    /// Entries kept before the cache starts over.
+    const MAX: usize = 10_000;
+
+    /// The compiled policy for `text` (compiled now if it is new).
+    pub fn get(&self, text: &str) -> ApiResult<Arc<policy::Policy>> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some(p) = cache.get(text) {
+                return Ok(p.clone());
+            }
+        }
+        let p = compile_with_limit(text, policy::PolicyKind::Session, policy::MAX_WIRE_CHARS)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > Self::MAX {
+                cache.clear();
+            }
+            cache.insert(text.to_string(), p.clone());
+        }
+        Ok(p)
+    }
+}
+
+/// What the gateway uses besides a snapshot, a caller, the request's facts and its time: the compiled session
+/// policies, the key ring that seals authorization failure messages, and the decision counters. Borrowed from
+/// the node; the gateway never sees the application object.
+#[derive(Clone, Copy)]
+pub struct Gateway<'a> {
+    pub session_policies: &'a SessionPolicies,
+    pub tokens: &'a crate::tokens::KeyRing,
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 /// Characters that count toward IAM's size quotas (whitespace excluded).
@@ -265,7 +303,7 @@ pub struct CallerPolicies {
 impl CallerPolicies {
     /// Gather what applies to the caller whose entity is `entity` (in its own account `acct`).
     pub fn resolve(
-        app: &crate::app::App,
+        session_policies: &SessionPolicies,
         acct: &Account,
         entity: Entity<'_>,
         caller: &Caller,
@@ -278,8 +316,8 @@ impl CallerPolicies {
         let mut session = Vec::new();
         if let Some(claims) = caller.session.as_deref() {
             if let Some(text) = &claims.policy {
-                let p = app
-                    .session_policy(text)
+                let p = session_policies
+                    .get(text)
                     .map_err(|_| Unusable::SessionPolicy("(inline)".to_string()))?;
                 session.push(("session-policy".to_string(), p));
             }
@@ -359,7 +397,7 @@ pub struct RequestInfo<'a> {
 
 /// Request-level global keys: time, transport, source IP, user agent.
 pub fn fill_request_keys(context: &mut policy::Context, r: RequestInfo<'_>) {
-    context.set("aws:CurrentTime", crate::iam::fmt_time(r.now));
+    context.set("aws:CurrentTime", stsd_wire::time::iso8601(r.now));
     context.set("aws:EpochTime", r.now.to_string());
     context.set(
         "aws:SecureTransport",
@@ -398,7 +436,7 @@ pub fn caller_context(
         for (k, v) in &c.tags {
             context.set(&format!("aws:PrincipalTag/{k}"), v.clone());
         }
-        context.set("aws:TokenIssueTime", crate::iam::fmt_time(c.issued));
+        context.set("aws:TokenIssueTime", stsd_wire::time::iso8601(c.issued));
         match c.mfa_at {
             Some(at) => {
                 context.set("aws:MultiFactorAuthPresent", "true");
@@ -582,13 +620,14 @@ pub fn action_keys(
 /// Authorize a call in the caller's own account (IAM actions, identity-checked STS actions, LookupEvents):
 /// `action` on `resource`, with what the request says in `facts`.
 pub fn authorize(
+    gw: Gateway<'_>,
     st: &State,
-    ctx: &Ctx<'_>,
+    caller: &Caller,
+    r: RequestInfo<'_>,
     action: &str,
     resource: &str,
     facts: &RequestFacts<'_>,
 ) -> ApiResult<()> {
-    let caller = ctx.caller;
     let deny = |reason: &str| {
         ApiError::access_denied(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource} {reason}",
@@ -598,9 +637,7 @@ pub fn authorize(
     session_may_call(caller, action, resource)?;
     // The root user may do everything in its own account (no SCPs in stsd).
     if caller.kind == CallerKind::Root {
-        ctx.app
-            .metrics
-            .decision(DecisionKind::Identity, Decision::Allow);
+        gw.metrics.decision(DecisionKind::Identity, Decision::Allow);
         return Ok(());
     }
     let acct = st
@@ -608,21 +645,20 @@ pub fn authorize(
         .get(&caller.account)
         .ok_or_else(|| deny(&Unusable::PrincipalGone.reason()))?;
     let entity = caller_entity(acct, caller).map_err(|u| deny(&u.reason()))?;
-    let policies =
-        CallerPolicies::resolve(ctx.app, acct, entity, caller).map_err(|u| deny(&u.reason()))?;
+    let policies = CallerPolicies::resolve(gw.session_policies, acct, entity, caller)
+        .map_err(|u| deny(&u.reason()))?;
     let principal = caller.principal();
-    let mut context = caller_context(caller, &principal, entity.tags(), ctx.request());
+    let mut context = caller_context(caller, &principal, entity.tags(), r);
     action_keys(&mut context, action, target(acct, resource), facts);
     let set = policies.set();
     let req = policy::Request::new(&principal, action, resource, &context);
     let decision = policy::evaluate(&req, &set);
-    ctx.app
-        .metrics
+    gw.metrics
         .decision(DecisionKind::Identity, decision.effect.into());
     if decision.is_allowed() {
         return Ok(());
     }
-    Err(denial(ctx.app, caller, &req, &decision))
+    Err(denial(gw.tokens, caller, &req, &decision))
 }
 
 /// One question about a request to another service's resource (`/_stsd/authorize`): `action` on `resource`,
@@ -656,8 +692,8 @@ pub struct ResourceDenied {
 /// same-account or cross-account ([`policy::evaluate`]). A resource whose owner cannot be told apart (an S3
 /// bucket registered to two accounts at once) and an unregistered S3 bucket (except to create it) are refused.
 pub fn authorize_resource(
+    gw: Gateway<'_>,
     st: &State,
-    app: &crate::app::App,
     caller: &Caller,
     r: RequestInfo<'_>,
     req: &ResourceRequest<'_>,
@@ -728,8 +764,8 @@ pub fn authorize_resource(
         .get(&caller.account)
         .ok_or_else(|| detailed(&Unusable::PrincipalGone.reason()))?;
     let entity = caller_entity(acct, caller).map_err(|u| detailed(&u.reason()))?;
-    let policies =
-        CallerPolicies::resolve(app, acct, entity, caller).map_err(|u| detailed(&u.reason()))?;
+    let policies = CallerPolicies::resolve(gw.session_policies, acct, entity, caller)
+        .map_err(|u| detailed(&u.reason()))?;
     let principal = caller.principal();
     let mut context = caller_context(caller, &principal, entity.tags(), r);
     if !req.region.is_empty() {
@@ -757,7 +793,7 @@ pub fn authorize_resource(
     }
     let preq = policy::Request::new(&principal, action, req.resource, &context);
     let decision = policy::evaluate(&preq, &set);
-    app.metrics
+    gw.metrics
         .decision(DecisionKind::Resource, decision.effect.into());
     if decision.is_allowed() {
         return Ok(());
@@ -791,7 +827,7 @@ pub struct AssumeFacts<'a> {
 /// Who asks to assume a role: a signed caller (AssumeRole; its own policies must allow too) or a federated
 /// principal proven by a token or assertion.
 pub enum Assumer<'a> {
-    Caller { ctx: &'a Ctx<'a> },
+    Caller { caller: &'a Caller },
     Federated { principal: policy::Principal },
 }
 
@@ -814,8 +850,8 @@ pub struct TrustDenied {
 /// `sts:SetSourceIdentity`, each against the role's trust policy and (for a signed caller) the caller's own
 /// policies. The context is built once, here, for all of them.
 pub fn authorize_assume(
+    gw: Gateway<'_>,
     st: &State,
-    app: &crate::app::App,
     assumer: &Assumer<'_>,
     r: RequestInfo<'_>,
     target: RoleTarget<'_>,
@@ -832,8 +868,7 @@ pub fn authorize_assume(
         encoded: None,
     })?;
     let (principal, mut context, caller_policies, caller) = match assumer {
-        Assumer::Caller { ctx } => {
-            let caller = ctx.caller;
+        Assumer::Caller { caller } => {
             let principal = caller.principal();
             let resolved = st
                 .accounts
@@ -841,7 +876,8 @@ pub fn authorize_assume(
                 .ok_or(Unusable::PrincipalGone)
                 .and_then(|acct| {
                     let entity = caller_entity(acct, caller)?;
-                    let policies = CallerPolicies::resolve(app, acct, entity, caller)?;
+                    let policies =
+                        CallerPolicies::resolve(gw.session_policies, acct, entity, caller)?;
                     Ok((entity, policies))
                 });
             let (entity, policies) = resolved.map_err(|u| TrustDenied {
@@ -915,10 +951,10 @@ pub fn authorize_assume(
         let req = policy::Request::new(&principal, a, role_arn, &context);
         let d = policy::evaluate_trust(&req, trust_ref, role_account, &caller_set);
         if !d.is_allowed() {
-            app.metrics.decision(DecisionKind::Trust, d.effect.into());
+            gw.metrics.decision(DecisionKind::Trust, d.effect.into());
             let encoded = caller
                 .filter(|c| c.account == role_account)
-                .and_then(|c| encoded_decision(app, c, &req, &d));
+                .and_then(|c| encoded_decision(gw.tokens, c, &req, &d));
             return Err(TrustDenied {
                 message: d
                     .reason(a)
@@ -927,7 +963,7 @@ pub fn authorize_assume(
             });
         }
     }
-    app.metrics.decision(DecisionKind::Trust, Decision::Allow);
+    gw.metrics.decision(DecisionKind::Trust, Decision::Allow);
     Ok(())
 }
 
@@ -941,13 +977,13 @@ const MAX_ENCODED_MESSAGE: usize = 10_000;
 /// Only for decisions about the caller's own account: nothing about another account's resources is ever
 /// encoded.
 pub fn denial(
-    app: &crate::app::App,
+    tokens: &crate::tokens::KeyRing,
     caller: &Caller,
     req: &policy::Request<'_>,
     decision: &policy::Decision<'_>,
 ) -> ApiError {
     let text = decision.denial_message(&caller.arn, req.action, req.resource);
-    match encoded_decision(app, caller, req, decision) {
+    match encoded_decision(tokens, caller, req, decision) {
         Some(encoded) => ApiError::access_denied(format!(
             "{text}. Encoded authorization failure message: {encoded}"
         )),
@@ -957,7 +993,7 @@ pub fn denial(
 
 /// The sealed decision details (matched statements and context), sized for DecodeAuthorizationMessage.
 fn encoded_decision(
-    app: &crate::app::App,
+    tokens: &crate::tokens::KeyRing,
     caller: &Caller,
     req: &policy::Request<'_>,
     decision: &policy::Decision<'_>,
@@ -1005,9 +1041,7 @@ fn encoded_decision(
     // Drop context entries until the sealed form fits the decoder's input limit.
     loop {
         let json = body(&conditions);
-        let encoded = app
-            .tokens
-            .seal_message(AUTHZ_MESSAGE_PURPOSE, json.as_bytes())?;
+        let encoded = tokens.seal_message(AUTHZ_MESSAGE_PURPOSE, json.as_bytes())?;
         if encoded.len() <= MAX_ENCODED_MESSAGE || conditions.is_empty() {
             return Some(encoded);
         }
@@ -1128,15 +1162,38 @@ mod tests {
         }
     }
 
-    fn served(service: &str, name: &str) -> bool {
-        match service {
-            "iam" => crate::iam::handler(name).is_some(),
-            "sts" => {
-                crate::sts::handler(name).is_some() || crate::sts::unsigned_handler(name).is_some()
-            }
-            "cloudtrail" => name == "LookupEvents",
-            _ => false,
-        }
+    /// Every operation stsd serves with the catalog action it is authorized as: the generated operation
+    /// tables hold the catalog's entries (one table), plus LookupEvents (CloudTrail's JSON protocol).
+    fn served_actions() -> Vec<(&'static str, &'static action_catalog::Action)> {
+        let iam = stsd_wire::generated::iam::OPERATIONS
+            .iter()
+            .map(|o| ("iam", o));
+        let sts = stsd_wire::generated::sts::OPERATIONS
+            .iter()
+            .map(|o| ("sts", o));
+        let mut out: Vec<_> = iam
+            .chain(sts)
+            .filter_map(|(service, op)| {
+                let handled = match service {
+                    "iam" => crate::iam::handler(op.name).is_some(),
+                    _ => {
+                        crate::sts::handler(op.name).is_some()
+                            || crate::sts::unsigned_handler(op.name).is_some()
+                    }
+                };
+                assert!(
+                    handled,
+                    "{service}:{} is served but has no handler",
+                    op.name
+                );
+                op.action.map(|a| (service, a))
+            })
+            .collect();
+        out.push((
+            "cloudtrail",
+            action_catalog::action("cloudtrail", "LookupEvents").unwrap(),
+        ));
+        out
     }
 
     /// Walks AWS's action catalog over every action stsd serves: each gets exactly the condition keys the
@@ -1161,38 +1218,35 @@ mod tests {
             associated_resource_arn: Some(&instances),
         };
         let mut walked = 0;
-        for service in ["iam", "sts", "cloudtrail"] {
-            let svc = action_catalog::service(service).unwrap();
-            for a in svc.actions.iter().filter(|a| served(service, a.name)) {
-                walked += 1;
-                let qualified = format!("{service}:{}", a.name);
-                let resource = sample_resource(a);
-                let t = target(&acct, &resource);
-                let mut context = policy::Context::new();
-                action_keys(&mut context, &qualified, t, &facts);
-                for (key, _) in context.iter() {
+        for (service, a) in served_actions() {
+            walked += 1;
+            let qualified = format!("{service}:{}", a.name);
+            let resource = sample_resource(a);
+            let t = target(&acct, &resource);
+            let mut context = policy::Context::new();
+            action_keys(&mut context, &qualified, t, &facts);
+            for (key, _) in context.iter() {
+                assert!(
+                    a.supports_condition_key(key),
+                    "{qualified} got {key}, which AWS does not list for it"
+                );
+            }
+            let carried: [(&str, bool); 8] = [
+                ("aws:RequestTag/team", true),
+                ("aws:TagKeys", true),
+                ("iam:PermissionsBoundary", true),
+                ("iam:PolicyARN", true),
+                ("iam:PassedToService", true),
+                ("iam:AssociatedResourceArn", true),
+                ("aws:ResourceTag/env", !t.tags.is_empty()),
+                ("iam:ResourceTag/env", !t.tags.is_empty()),
+            ];
+            for (key, present) in carried {
+                if present && a.supports_condition_key(key) {
                     assert!(
-                        a.supports_condition_key(key),
-                        "{qualified} got {key}, which AWS does not list for it"
+                        context.contains(key),
+                        "{qualified} supports {key} and the request carries it, but it was not set"
                     );
-                }
-                let carried: [(&str, bool); 8] = [
-                    ("aws:RequestTag/team", true),
-                    ("aws:TagKeys", true),
-                    ("iam:PermissionsBoundary", true),
-                    ("iam:PolicyARN", true),
-                    ("iam:PassedToService", true),
-                    ("iam:AssociatedResourceArn", true),
-                    ("aws:ResourceTag/env", !t.tags.is_empty()),
-                    ("iam:ResourceTag/env", !t.tags.is_empty()),
-                ];
-                for (key, present) in carried {
-                    if present && a.supports_condition_key(key) {
-                        assert!(
-                            context.contains(key),
-                            "{qualified} supports {key} and the request carries it, but it was not set"
-                        );
-                    }
                 }
             }
         }
@@ -1286,5 +1340,174 @@ mod tests {
             },
         );
         assert!(c.is_empty());
+    }
+
+    // ---- The gateway end to end (`test_support::Harness`: signed requests through the whole pipeline) ----
+
+    use crate::test_support::{between, owned, policy, Harness, ACCOUNT};
+
+    fn denied(r: ApiResult<String>) -> bool {
+        matches!(r, Err(e) if e.code == crate::error::ErrorCode::AccessDenied)
+    }
+
+    fn trust(account: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
+    }
+
+    /// A permissions boundary caps what identity policies allow; an explicit deny wins over any allow.
+    #[test]
+    fn a_boundary_caps_and_a_deny_wins() {
+        let h = Harness::new();
+        let dana = h.user("dana", Some(&policy("Allow", "iam:*", "*")));
+        let boundary = h.root_iam(
+            "CreatePolicy",
+            &[
+                ("PolicyName", "list-users-only"),
+                ("PolicyDocument", &policy("Allow", "iam:ListUsers", "*")),
+            ],
+        );
+        let boundary_arn = between(&boundary, "<Arn>", "</Arn>");
+        assert!(h.call(&dana, "iam", "ListRoles", &[]).is_ok());
+        h.root_iam(
+            "PutUserPermissionsBoundary",
+            &[("UserName", "dana"), ("PermissionsBoundary", &boundary_arn)],
+        );
+        assert!(h.call(&dana, "iam", "ListUsers", &[]).is_ok());
+        assert!(denied(h.call(&dana, "iam", "ListRoles", &[])));
+        h.root_iam(
+            "PutUserPolicy",
+            &[
+                ("UserName", "dana"),
+                ("PolicyName", "deny"),
+                ("PolicyDocument", &policy("Deny", "iam:ListUsers", "*")),
+            ],
+        );
+        assert!(denied(h.call(&dana, "iam", "ListUsers", &[])));
+    }
+
+    /// A managed session policy is bound to the policy's ID: deleting it (or re-creating one of the same name)
+    /// leaves the session allowed nothing, never more.
+    #[test]
+    fn a_session_policy_that_disappears_leaves_the_session_nothing() {
+        let h = Harness::new();
+        let erin = h.user("erin", Some(&policy("Allow", "sts:AssumeRole", "*")));
+        h.root_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "admin"),
+                ("AssumeRolePolicyDocument", &trust(ACCOUNT)),
+            ],
+        );
+        h.root_iam(
+            "PutRolePolicy",
+            &[
+                ("RoleName", "admin"),
+                ("PolicyName", "all"),
+                ("PolicyDocument", &policy("Allow", "*", "*")),
+            ],
+        );
+        let scope = || {
+            h.root_iam(
+                "CreatePolicy",
+                &[
+                    ("PolicyName", "scope"),
+                    ("PolicyDocument", &policy("Allow", "iam:ListUsers", "*")),
+                ],
+            )
+        };
+        let scope_arn = between(&scope(), "<Arn>", "</Arn>");
+        let xml = h
+            .call(
+                &erin,
+                "sts",
+                "AssumeRole",
+                &owned(&[
+                    ("RoleArn", &format!("arn:aws:iam::{ACCOUNT}:role/admin")),
+                    ("RoleSessionName", "scoped"),
+                    ("PolicyArns.member.1.arn", &scope_arn),
+                ]),
+            )
+            .unwrap();
+        let session = Harness::session_keys(&xml);
+        // The intersection of the role's policy and the session policy.
+        assert!(h.call(&session, "iam", "ListUsers", &[]).is_ok());
+        assert!(denied(h.call(&session, "iam", "ListRoles", &[])));
+        h.root_iam("DeletePolicy", &[("PolicyArn", &scope_arn)]);
+        assert!(denied(h.call(&session, "iam", "ListUsers", &[])));
+        scope();
+        assert!(denied(h.call(&session, "iam", "ListUsers", &[])));
+        assert!(denied(h.call(&session, "iam", "ListRoles", &[])));
+    }
+
+    /// Cross-account: the role's account must trust the caller's, and the caller's account must allow the
+    /// caller `sts:AssumeRole` on the role. Either side alone is refused, with the same answer whether or
+    /// not the role exists.
+    #[test]
+    fn cross_account_assumption_needs_both_sides() {
+        let h = Harness::new();
+        let created = h.root_iam(
+            "CreateAccount",
+            &[("AccountName", "partner"), ("AccountId", "444455556666")],
+        );
+        let partner = crate::test_support::Keys {
+            akid: between(&created, "<AccessKeyId>", "</AccessKeyId>"),
+            secret: between(&created, "<SecretAccessKey>", "</SecretAccessKey>"),
+            token: None,
+        };
+        let partner_iam = |action: &str, params: &[(&str, &str)]| {
+            h.call(&partner, "iam", action, &owned(params)).unwrap()
+        };
+        partner_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "shared"),
+                ("AssumeRolePolicyDocument", &trust(ACCOUNT)),
+            ],
+        );
+        partner_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "private"),
+                ("AssumeRolePolicyDocument", &trust("444455556666")),
+            ],
+        );
+        let assume = |keys: &crate::test_support::Keys, role: &str| {
+            h.call(
+                keys,
+                "sts",
+                "AssumeRole",
+                &owned(&[
+                    ("RoleArn", &format!("arn:aws:iam::444455556666:role/{role}")),
+                    ("RoleSessionName", "visit"),
+                ]),
+            )
+        };
+        // Trusted by the role's account, but not allowed by its own: refused.
+        let frank = h.user("frank", None);
+        let r = assume(&frank, "shared");
+        assert!(denied(r.clone()), "{r:?}");
+        // Allowed by both: granted, in the partner account.
+        let gina = h.user("gina", Some(&policy("Allow", "sts:AssumeRole", "*")));
+        let xml = assume(&gina, "shared").unwrap();
+        assert!(
+            xml.contains("arn:aws:sts::444455556666:assumed-role/shared/visit"),
+            "{xml}"
+        );
+        // Allowed by its own account, not trusted by the role: refused — as for a role that does not exist,
+        // word for word.
+        let untrusted = assume(&gina, "private").unwrap_err();
+        let missing = assume(&gina, "missing").unwrap_err();
+        assert_eq!(untrusted.code, crate::error::ErrorCode::AccessDenied);
+        assert_eq!(
+            untrusted.message.replace("private", "NAME"),
+            missing.message.replace("missing", "NAME")
+        );
+        assert!(
+            !untrusted.message.contains("Encoded"),
+            "{}",
+            untrusted.message
+        );
     }
 }

@@ -5,20 +5,29 @@
 //! [`server`] (HTTP). The data model, state, store, session tokens and TOTP are the `stsd-core` crate; OIDC
 //! and SAML verification the `stsd-federation` crate.
 
+pub mod action;
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod authorizer;
 pub mod authz;
+pub mod cloudtrail;
 pub mod console;
 pub mod iam;
+pub mod identity;
 pub mod metrics;
 pub mod mfa;
+pub mod node;
+pub mod pipeline;
 pub mod protocol;
+pub mod routes;
 pub mod server;
 pub mod sts;
 pub mod usage;
 pub mod validate;
+
+#[cfg(test)]
+pub(crate) mod test_support;
 
 // The lower layers live in their own crates; re-exported under their old names so `crate::model::…` paths
 // keep working.

@@ -255,7 +255,6 @@ fn main() -> Result<()> {
                 allow_http_oidc,
                 oidc_fetch_timeout: Duration::from_millis(oidc_fetch_timeout_ms),
                 audit_recording: !audit_disabled_for_benchmarks,
-                routes: Arc::new(tables),
                 ..Config::default()
             };
             serve(
@@ -273,6 +272,7 @@ fn main() -> Result<()> {
                     check_interval: Duration::from_secs(audit_check_interval),
                 },
                 config,
+                Arc::new(tables),
             )
         }
         Command::Audit {
@@ -511,6 +511,7 @@ fn serve(
     store_url: Option<&str>,
     audit: AuditFlags,
     config: Config,
+    routes: Arc<stsd::authorizer::RouteTables>,
 ) -> Result<()> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -522,6 +523,7 @@ fn serve(
         Err(_) => 0,
     };
     let mut app = App::new(store, config, Clock::with_offset(offset)).context("loading state")?;
+    app.routes = routes;
     if app.management_account.is_empty() {
         bootstrap(&mut app, data_dir)?;
     }
@@ -559,7 +561,7 @@ fn serve(
     });
     let app = Arc::new(app);
     app.start_follower();
-    stsd::usage::spawn_flusher(&app);
+    app.node.start_usage_flusher();
     let app_for_flush = app.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -584,7 +586,7 @@ fn serve(
         }
         Ok::<(), anyhow::Error>(())
     })?;
-    stsd::usage::flush(&app_for_flush);
+    app_for_flush.flush_usage();
     // A store that refuses events (disk full) will not take the rest in the next seconds either.
     let drain = if app_for_flush.audit.is_failing() {
         Duration::from_secs(2)
@@ -611,7 +613,7 @@ fn audit_export(
     use stsd::store::AuditQuery;
     let since = match since {
         Some(s) => Some(
-            stsd::audit::lookup::parse_time(s)
+            stsd::cloudtrail::parse_time(s)
                 .with_context(|| format!("--since {s:?} is neither RFC 3339 nor Unix seconds"))?,
         ),
         None => None,

@@ -4,9 +4,9 @@
 
 pub use stsd_core::totp::*;
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::model::MfaOwner;
+use crate::node::Node;
 use crate::store::Kind;
 
 /// Check `code` for the device `serial` assigned to the caller (`user_key` = lower-cased user name, None =
@@ -14,9 +14,9 @@ use crate::store::Kind;
 /// AccessDenied with message "MultiFactorAuthentication failed with invalid MFA one time pass code." (wrong
 /// or replayed code, unknown or unassigned device, device of someone else).
 ///
-/// Takes the state write lock: do not call it while holding `app.read()`.
+/// Takes the state write lock: do not call it while holding `node.read()`.
 pub fn verify_code(
-    app: &App,
+    node: &Node,
     account: &str,
     user_key: Option<&str>,
     serial: &str,
@@ -29,7 +29,7 @@ pub fn verify_code(
         tracing::error!(error = %e, "MFA guessing guard unavailable");
         ApiError::internal()
     };
-    if app
+    if node
         .store()
         .locked_until(&guard, now)
         .map_err(store_error)?
@@ -40,7 +40,7 @@ pub fn verify_code(
     if !is_code(code) {
         return Err(denied());
     }
-    let result = app.write(|st, t| {
+    let result = node.write(|st, t| {
         let acct = st.account_mut(account).ok_or_else(denied)?;
         let owner = match user_key {
             None => MfaOwner::Root,
@@ -59,9 +59,9 @@ pub fn verify_code(
         Ok(())
     });
     match &result {
-        Ok(()) => app.store().clear_failures(&guard).map_err(store_error)?,
+        Ok(()) => node.store().clear_failures(&guard).map_err(store_error)?,
         Err(e) if e.code == crate::error::ErrorCode::AccessDenied => {
-            let locked = app
+            let locked = node
                 .store()
                 .record_failure(&guard, now, GUESSING_POLICY)
                 .map_err(store_error)?;
@@ -92,17 +92,17 @@ mod tests {
         }
     }
 
-    /// `verify_code` against a real App: ownership, replay guard, persistence of the guard across a reload.
+    /// `verify_code` against a real node: ownership, replay guard, persistence of the guard across a reload.
     #[test]
     fn verify_code_end_to_end() {
-        use crate::app::{App, Clock, Config};
         use crate::model::{Account, AccountMeta, MfaAssignment, User};
+        use crate::node::{Clock, Config, Node};
         use crate::store::sqlite::SqliteStore;
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stsd.db");
         let open = || {
-            App::new(
+            Node::new(
                 Box::new(SqliteStore::open(&path).unwrap()),
                 Config::default(),
                 Clock::default(),
@@ -117,8 +117,8 @@ mod tests {
         let n = step_of(now);
         let code = |s: i64| code_at(&seed, s).unwrap();
         {
-            let app = open();
-            app.write(|st, t| {
+            let node = open();
+            node.write(|st, t| {
                 let mut a = Account::new(AccountMeta {
                     id: acct_id.into(),
                     name: "a".into(),
@@ -185,16 +185,16 @@ mod tests {
             };
             // Someone else's device, unknown device, other account, malformed and wrong codes.
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("bob"),
                 &serial,
                 &code(n),
                 now,
             ));
-            err(verify_code(&app, acct_id, None, &serial, &code(n), now));
+            err(verify_code(&node, acct_id, None, &serial, &code(n), now));
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &format!("{serial}x"),
@@ -202,7 +202,7 @@ mod tests {
                 now,
             ));
             err(verify_code(
-                &app,
+                &node,
                 "999999999999",
                 Some("alice"),
                 &serial,
@@ -210,7 +210,7 @@ mod tests {
                 now,
             ));
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("nobody"),
                 &serial,
@@ -218,7 +218,7 @@ mod tests {
                 now,
             ));
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &serial,
@@ -226,7 +226,7 @@ mod tests {
                 now,
             ));
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &serial,
@@ -234,9 +234,9 @@ mod tests {
                 now,
             ));
             // Accepted once, then refused (also an older code of the window).
-            verify_code(&app, acct_id, Some("alice"), &serial, &code(n), now).unwrap();
+            verify_code(&node, acct_id, Some("alice"), &serial, &code(n), now).unwrap();
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &serial,
@@ -244,7 +244,7 @@ mod tests {
                 now,
             ));
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &serial,
@@ -252,9 +252,9 @@ mod tests {
                 now,
             ));
             // The root's own device.
-            verify_code(&app, acct_id, None, &root_serial, &code(n), now).unwrap();
+            verify_code(&node, acct_id, None, &root_serial, &code(n), now).unwrap();
             err(verify_code(
-                &app,
+                &node,
                 acct_id,
                 Some("alice"),
                 &root_serial,
@@ -263,9 +263,9 @@ mod tests {
             ));
         }
         // The guard survived a restart.
-        let app = open();
-        let r = verify_code(&app, acct_id, Some("alice"), &serial, &code(n), now);
+        let node = open();
+        let r = verify_code(&node, acct_id, Some("alice"), &serial, &code(n), now);
         assert!(r.is_err());
-        verify_code(&app, acct_id, Some("alice"), &serial, &code(n + 1), now).unwrap();
+        verify_code(&node, acct_id, Some("alice"), &serial, &code(n + 1), now).unwrap();
     }
 }

@@ -13,20 +13,16 @@ use axum::response::Response;
 use axum::Router;
 
 use crate::app::App;
-use crate::auth::{authenticate, RequestMeta};
 use crate::error::{ApiError, ErrorCode};
-use crate::iam::Ctx;
+use crate::pipeline::{form_body, process, record_rejected, request_meta};
 use crate::protocol::query::Params;
-use crate::protocol::{error_body, success_body, Service};
+use crate::protocol::{error_body, Service};
 
 /// How long a client may take to send its body.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may take to send its request line and headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Actions that carry no SigV4 signature (the caller proves itself with a token or assertion).
-const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
-
-/// Serve on `listener` until `shutdown` resolves, then drain in-flight requests.
 pub async fn run(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -162,23 +158,6 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Too
     Ok(axum::body::Bytes::from(buf))
 }
 
-/// The part of the body that carries parameters: a POST's form body; nothing for other methods or content types.
-fn form_body<'a>(parts: &axum::http::request::Parts, body: &'a [u8]) -> &'a [u8] {
-    let is_form = parts
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|ct| {
-            ct.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if parts.method == axum::http::Method::POST && is_form {
-        body
-    } else {
-        b""
-    }
-}
-
 /// The largest `User-Agent` (it becomes `aws:UserAgent`, matched by the caller's `StringLike` patterns) and
 /// form body a request may carry and still run on the async worker. Every other context value is bounded by
 /// parameter validation (`RoleArn`, 2,048 characters, is the longest), so a pattern on the inline path costs
@@ -212,17 +191,6 @@ fn runs_inline(headers: &axum::http::HeaderMap, query: &str, body: &[u8]) -> boo
         action.as_deref(),
         Some("AssumeRole" | "GetCallerIdentity" | "GetAccessKeyInfo")
     )
-}
-
-/// Which service an action belongs to.
-fn service_of(action: &str) -> Option<Service> {
-    if crate::sts::handler(action).is_some() || UNSIGNED_ACTIONS.contains(&action) {
-        Some(Service::Sts)
-    } else if crate::iam::handler(action).is_some() {
-        Some(Service::Iam)
-    } else {
-        None
-    }
 }
 
 async fn handle(
@@ -315,12 +283,12 @@ async fn handle(
             return acknowledged(&app, resp).await;
         }
     };
-    if crate::audit::lookup::is_cloudtrail(&parts.headers) {
+    if crate::pipeline::is_cloudtrail(&parts.headers) {
         let app2 = app.clone();
         let rid = request_id.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let meta = request_meta(&parts, peer);
-            crate::audit::lookup::serve(&app2, &parts, &query, &body, &meta, &rid)
+            crate::pipeline::serve_cloudtrail(&app2, &parts, &query, &body, &meta, &rid)
         })
         .await;
         let (status, json) = joined.unwrap_or_else(|_| {
@@ -342,7 +310,7 @@ async fn handle(
         let mut resp = respond(status, json, &request_id, now);
         resp.headers_mut().insert(
             "content-type",
-            HeaderValue::from_static(crate::audit::lookup::CONTENT_TYPE),
+            HeaderValue::from_static(crate::cloudtrail::CONTENT_TYPE),
         );
         return acknowledged(&app, resp).await;
     }
@@ -381,93 +349,6 @@ async fn handle(
     acknowledged(&app, resp).await
 }
 
-/// Transport facts of a request.
-fn request_meta(parts: &axum::http::request::Parts, peer: SocketAddr) -> RequestMeta {
-    RequestMeta {
-        source_ip: peer.ip().to_string(),
-        secure_transport: false,
-        user_agent: parts
-            .headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
-    }
-}
-
-/// The service and action a decoded request names, or the error (and the namespace to word it in) when it
-/// names none, an unknown one, or the wrong API version.
-fn route(params: &Params) -> Result<(Service, &str), (Service, ApiError)> {
-    let guessed = if params.get("Version") == Some(crate::protocol::IAM_VERSION) {
-        Service::Iam
-    } else {
-        Service::Sts
-    };
-    let Some(action) = params.get("Action") else {
-        return Err((
-            guessed,
-            ApiError::new(ErrorCode::MissingAction, "Missing Action"),
-        ));
-    };
-    let unknown = |service| {
-        (
-            service,
-            ApiError::new(
-                ErrorCode::InvalidAction,
-                format!(
-                    "Could not find operation {action} for version {}",
-                    params.get("Version").unwrap_or("NO_VERSION_SPECIFIED")
-                ),
-            ),
-        )
-    };
-    let service = service_of(action).ok_or_else(|| unknown(guessed))?;
-    if params.get("Version") != Some(service.version()) {
-        return Err(unknown(service));
-    }
-    Ok((service, action))
-}
-
-/// Record a request refused before it reached an action — undecodable, no or an unknown `Action`, the wrong
-/// `Version`, too large, too slow — so probes show in the audit trail too. The event carries whatever the
-/// request named (`eventName` is its `Action`, or `Unknown`) and no authenticated identity: nothing was
-/// verified, only the signature scope's key ID is noted.
-fn record_rejected(
-    app: &App,
-    service: Service,
-    params: &Params,
-    parts: &axum::http::request::Parts,
-    peer: SocketAddr,
-    request_id: &str,
-    err: &ApiError,
-) {
-    let meta = request_meta(parts, peer);
-    let authorization = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    let (scope_key_id, region) = crate::audit::event::signature_scope(authorization, params);
-    let action: String = params
-        .get("Action")
-        .map_or_else(|| "Unknown".to_string(), |a| a.chars().take(128).collect());
-    crate::audit::record_call(
-        app,
-        &crate::audit::CallInfo {
-            event_source: service.event_source(),
-            action: &action,
-            params,
-            request_json: None,
-            meta: &meta,
-            caller: None,
-            scope_key_id,
-            region,
-            request_id,
-            now: app.clock.now(),
-            result: Err(crate::audit::CallError::from(err)),
-        },
-    );
-}
-
 /// [`record_rejected`] for a request whose body was never read (too large, too slow): only the query string's
 /// parameters are known. Runs on the blocking pool (the audit queue applies back-pressure).
 async fn audit_rejected_head(
@@ -487,127 +368,6 @@ async fn audit_rejected_head(
         record_rejected(&app, service, &params, &parts, peer, &request_id, &err);
     })
     .await;
-}
-
-/// The synchronous request pipeline (runs on the blocking pool: actions may commit to the store).
-pub(crate) fn process(
-    app: &App,
-    parts: &axum::http::request::Parts,
-    query: &str,
-    body: &[u8],
-    peer: SocketAddr,
-    request_id: &str,
-) -> (Service, String, Result<String, ApiError>) {
-    // Metrics label only known actions: what an unknown request names is unbounded.
-    let unknown = || "Unknown".to_string();
-    let params = match Params::decode(query, form_body(parts, body)).map_err(ApiError::from) {
-        Ok(p) => p,
-        Err(e) => {
-            record_rejected(
-                app,
-                Service::Sts,
-                &Params::default(),
-                parts,
-                peer,
-                request_id,
-                &e,
-            );
-            return (Service::Sts, unknown(), Err(e));
-        }
-    };
-    let (service, action) = match route(&params) {
-        Ok(routed) => routed,
-        Err((service, e)) => {
-            record_rejected(app, service, &params, parts, peer, request_id, &e);
-            return (service, unknown(), Err(e));
-        }
-    };
-    let meta = request_meta(parts, peer);
-    // What the audit event needs from inside the pipeline.
-    let mut audit_caller: Option<crate::auth::Caller> = None;
-    let result = (|| {
-        let headers: Vec<(&str, &str)> = parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-            .collect();
-        let path = parts.uri.path();
-        let http = sigv4::HttpRequest {
-            method: parts.method.as_str(),
-            path,
-            query,
-            headers: &headers,
-            body,
-        };
-        // Unsigned STS actions: the caller proves itself with a token or assertion, not with SigV4.
-        if UNSIGNED_ACTIONS.contains(&action) {
-            let Some(handler) = crate::sts::unsigned_handler(action) else {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidAction,
-                    format!("Could not find operation {action} for version 2011-06-15"),
-                ));
-            };
-            let uctx = crate::sts::UnsignedCtx {
-                app,
-                meta: &meta,
-                now: app.clock.now(),
-            };
-            let out = handler(&uctx, &params)?;
-            return Ok(success_body(service, action, out.as_deref(), request_id));
-        }
-        let caller = authenticate(app, &http, service)?;
-        let Some(caller) = caller else {
-            return Err(ApiError::new(
-                ErrorCode::MissingAuthenticationToken,
-                "Request is missing Authentication Token",
-            ));
-        };
-        let caller = &*audit_caller.insert(caller);
-        let ctx = Ctx {
-            app,
-            caller,
-            meta: &meta,
-            now: app.clock.now(),
-        };
-        let handler = match service {
-            Service::Sts => crate::sts::handler(action),
-            Service::Iam => crate::iam::handler(action),
-        };
-        let Some(handler) = handler else {
-            return Err(ApiError::new(
-                ErrorCode::InvalidAction,
-                format!("Could not find operation {action}"),
-            ));
-        };
-        let out = handler(&ctx, &params)?;
-        tracing::debug!(action, caller = %caller.arn, "ok");
-        Ok(success_body(service, action, out.as_deref(), request_id))
-    })();
-    if let Err(e) = &result {
-        tracing::info!(action, code = e.code.as_str(), "request failed");
-    }
-    let authorization = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    let (scope_key_id, region) = crate::audit::event::signature_scope(authorization, &params);
-    crate::audit::record_call(
-        app,
-        &crate::audit::CallInfo {
-            event_source: service.event_source(),
-            action,
-            params: &params,
-            request_json: None,
-            meta: &meta,
-            caller: audit_caller.as_ref(),
-            scope_key_id,
-            region,
-            request_id,
-            now: app.clock.now(),
-            result: result.as_deref().map_err(crate::audit::CallError::from),
-        },
-    );
-    (service, action.to_string(), result)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! **Off the request path.** A request that uses a key or a role only updates an entry of an in-memory table
 //! ([`Usage`], sharded mutexes, no allocation when the entry exists); it never takes the state lock and never
-//! touches the store. A background flusher ([`spawn_flusher`]) moves the table into the state and the store
-//! every [`FLUSH_EVERY`] in one transaction ([`flush`]): at most one row per key or role per interval, kept
+//! touches the store. A background flusher (`Node::start_usage_flusher`) moves the table into the state and the store
+//! every [`FLUSH_EVERY`] in one transaction ([`apply`], run by `Node::flush_usage`): at most one row per key or role per interval, kept
 //! apart from the user and role rows (`store::Kind::Usage`), so recording a use never rewrites an entity.
 //!
 //! **Visibility.** Reads merge the table with the stored value ([`key_last_used`], [`role_last_used`]), so a
@@ -21,11 +21,11 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::app::App;
 use crate::model::{usage_key, KeyUse};
+use crate::state::{State, Touched};
 use crate::store::Kind;
 
 /// How often pending uses are written to the store (the bound on their visibility to other nodes and on what
@@ -166,90 +166,64 @@ impl Usage {
 }
 
 /// When access key `key_id` of `acct` was last used: the stored use or a newer pending one.
-pub fn key_last_used(app: &App, acct: &crate::model::Account, key_id: &str) -> Option<KeyUse> {
+pub fn key_last_used(usage: &Usage, acct: &crate::model::Account, key_id: &str) -> Option<KeyUse> {
     KeyUse::latest(
         acct.usage.get(&usage_key(key_id)).cloned(),
-        app.usage.pending(key_id),
+        usage.pending(key_id),
     )
 }
 
 /// When the role with unique ID `role_id` of `acct` was last used.
-pub fn role_last_used(app: &App, acct: &crate::model::Account, role_id: &str) -> Option<KeyUse> {
+pub fn role_last_used(
+    usage: &Usage,
+    acct: &crate::model::Account,
+    role_id: &str,
+) -> Option<KeyUse> {
     KeyUse::latest(
         acct.usage.get(&usage_key(role_id)).cloned(),
-        app.usage.pending(role_id),
+        usage.pending(role_id),
     )
 }
 
-/// Move every pending use into the state and the store, in one transaction: one row per key or role whose
-/// use is newer than the stored one. Uses of keys and roles deleted meanwhile are dropped. If the store
-/// refuses the commit the uses go back to the table for the next flush. Returns how many rows were written.
-pub fn flush(app: &App) -> usize {
-    let pending = app.usage.take();
-    if pending.is_empty() {
-        return 0;
-    }
-    let result = app.write(|st, t| {
-        let mut written = 0;
-        for (id, p) in &pending {
-            let account = match &p.subject {
-                Subject::Key => match st.keys.get(id) {
-                    Some(owner) => owner.account.clone(),
-                    None => continue,
-                },
-                Subject::Role { account } => account.clone(),
-            };
-            let Some(acct) = st.account_mut(&account) else {
-                continue;
-            };
-            if matches!(p.subject, Subject::Role { .. })
-                && !acct.roles.values().any(|r| r.id == *id)
-            {
-                continue;
-            }
-            let key = usage_key(id);
-            if acct.usage.get(&key).is_some_and(|u| u.date >= p.last.date) {
-                continue;
-            }
-            acct.usage.insert(key.clone(), p.last.clone());
-            t.touch(Kind::Usage, &account, &key);
-            written += 1;
+/// Write `pending` uses into a state copy: one row per key or role whose use is newer than the stored one;
+/// uses of keys and roles deleted meanwhile are dropped. Returns how many rows it touched. (The node runs it
+/// inside one write: `Node::flush_usage`.)
+pub fn apply(st: &mut State, t: &mut Touched, pending: &[(String, Pending)]) -> usize {
+    let mut written = 0;
+    for (id, p) in pending {
+        let account = match &p.subject {
+            Subject::Key => match st.keys.get(id) {
+                Some(owner) => owner.account.clone(),
+                None => continue,
+            },
+            Subject::Role { account } => account.clone(),
+        };
+        let Some(acct) = st.account_mut(&account) else {
+            continue;
+        };
+        if matches!(p.subject, Subject::Role { .. }) && !acct.roles.values().any(|r| r.id == *id) {
+            continue;
         }
-        Ok(written)
-    });
-    match result {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "storing last-used data failed; retrying at the next flush");
-            app.usage.restore(pending);
-            0
+        let key = usage_key(id);
+        if acct.usage.get(&key).is_some_and(|u| u.date >= p.last.date) {
+            continue;
         }
+        acct.usage.insert(key.clone(), p.last.clone());
+        t.touch(Kind::Usage, &account, &key);
+        written += 1;
     }
-}
-
-/// Run [`flush`] every [`FLUSH_EVERY`] for as long as the application lives.
-pub fn spawn_flusher(app: &Arc<App>) {
-    let weak: Weak<App> = Arc::downgrade(app);
-    let spawned = std::thread::Builder::new()
-        .name("stsd-usage".into())
-        .spawn(move || loop {
-            std::thread::sleep(FLUSH_EVERY);
-            let Some(app) = weak.upgrade() else { return };
-            flush(&app);
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "could not start the last-used flusher");
-    }
+    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::{Clock, Config};
     use crate::model::{AccessKey, AccountMeta, Doc, DocKind, KeyStatus, Role, User};
+    use crate::node::{Clock, Config, Node};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{Change, Feed, Snapshot, Store, StoreError};
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     const ACCT: &str = "111122223333";
     const KEY: &str = "AKIAEXAMPLEKEY000001";
@@ -306,7 +280,7 @@ mod tests {
         }
     }
 
-    fn open(path: &std::path::Path) -> (App, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    fn open(path: &std::path::Path) -> (Node, Arc<AtomicUsize>, Arc<AtomicUsize>) {
         let applies = Arc::new(AtomicUsize::new(0));
         let rows = Arc::new(AtomicUsize::new(0));
         let store = Counting {
@@ -314,11 +288,11 @@ mod tests {
             applies: applies.clone(),
             rows: rows.clone(),
         };
-        let app = App::new(Box::new(store), Config::default(), Clock::fixed(1_000)).unwrap();
+        let app = Node::new(Box::new(store), Config::default(), Clock::fixed(1_000)).unwrap();
         (app, applies, rows)
     }
 
-    fn seed(app: &App) {
+    fn seed(app: &Node) {
         app.write(|st, t| {
             let mut a = crate::model::Account::new(AccountMeta {
                 id: ACCT.into(),
@@ -380,7 +354,7 @@ mod tests {
         .unwrap();
     }
 
-    fn stored(app: &App, id: &str) -> Option<KeyUse> {
+    fn stored(app: &Node, id: &str) -> Option<KeyUse> {
         let st = app.read().unwrap();
         st.accounts.get(ACCT)?.usage.get(&usage_key(id)).cloned()
     }
@@ -401,10 +375,10 @@ mod tests {
             app.usage.key_used(KEY, 1_500, "iam", "us-east-1");
             // Visible before any flush, through the pending table.
             let acct = app.read().unwrap().accounts.get(ACCT).cloned().unwrap();
-            assert_eq!(key_last_used(&app, &acct, KEY).unwrap().date, 2_999);
+            assert_eq!(key_last_used(&app.usage, &acct, KEY).unwrap().date, 2_999);
             assert_eq!(stored(&app, KEY), None);
             let rows_before = rows.load(Ordering::SeqCst);
-            assert_eq!(flush(&app), 2);
+            assert_eq!(app.flush_usage(), 2);
             assert_eq!(
                 applies.load(Ordering::SeqCst),
                 before + 1,
@@ -412,7 +386,7 @@ mod tests {
             );
             assert_eq!(rows.load(Ordering::SeqCst), rows_before + 2, "one row each");
             // Nothing pending: no write at all.
-            assert_eq!(flush(&app), 0);
+            assert_eq!(app.flush_usage(), 0);
             assert_eq!(applies.load(Ordering::SeqCst), before + 1);
         }
         let (app, _, _) = open(&path);
@@ -427,7 +401,7 @@ mod tests {
         assert_eq!(stored(&app, ROLE).map(|u| u.date), Some(2_999));
         // A use older than the stored one writes nothing.
         app.usage.key_used(KEY, 2_500, "sts", "eu-west-1");
-        assert_eq!(flush(&app), 0);
+        assert_eq!(app.flush_usage(), 0);
     }
 
     #[test]
@@ -441,7 +415,7 @@ mod tests {
             .role_used(ACCT, "AROAEXAMPLEGONE00001", 2_000, "us-east-1");
         app.usage
             .role_used("999999999999", ROLE, 2_000, "us-east-1");
-        assert_eq!(flush(&app), 0);
+        assert_eq!(app.flush_usage(), 0);
         assert!(app
             .read()
             .unwrap()

@@ -165,22 +165,29 @@ async fn rust_sdk_assume_role_with_web_identity() {
         Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/k8s-deployer/pod-1").as_str())
     );
 
-    // The SDK's own web-identity credential provider, configured the standard way: AWS_ROLE_ARN +
-    // AWS_WEB_IDENTITY_TOKEN_FILE (+ AWS_ROLE_SESSION_NAME), and AWS_ENDPOINT_URL_STS for the endpoint.
-    // (The only test in this binary, so setting process variables races with nothing.)
-    let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, token(&issuer, CLIENT_ID)).unwrap();
-    std::env::set_var("AWS_ROLE_ARN", &role_arn);
-    std::env::set_var("AWS_WEB_IDENTITY_TOKEN_FILE", &token_file);
-    std::env::set_var("AWS_ROLE_SESSION_NAME", "pod-2");
-    std::env::set_var("AWS_ENDPOINT_URL_STS", &s.endpoint);
-    let provider_config = aws_config::provider_config::ProviderConfig::empty()
-        .with_http_client(aws_smithy_http_client::Builder::new().build_http())
-        .with_region(Some(aws_config::Region::new("us-east-1")));
-    let provider = aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
-        .configure(&provider_config)
-        .build();
+    // The SDK's own credential chain, configured the standard way: AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE
+    // (+ AWS_ROLE_SESSION_NAME), and AWS_ENDPOINT_URL_STS for the endpoint — given to aws-config as its
+    // environment (`ConfigLoader::env`, aws-config's test-util), not by changing this process's variables.
+    // The token file lives in aws-config's file system view too (its `Fs`, as its environment).
+    let token_path = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token";
+    let token_text = token(&issuer, CLIENT_ID);
+    let env = aws_types::os_shim_internal::Env::from_slice(&[
+        ("AWS_ROLE_ARN", role_arn.as_str()),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path),
+        ("AWS_ROLE_SESSION_NAME", "pod-2"),
+        ("AWS_ENDPOINT_URL_STS", s.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ]);
+    let loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .env(env)
+        .fs(aws_types::os_shim_internal::Fs::from_slice(&[(
+            token_path,
+            token_text.as_str(),
+        )]))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .load()
+        .await;
+    let provider = loaded.credentials_provider().unwrap();
     let provided =
         aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
             .await

@@ -4,6 +4,7 @@
 //! server; it depends on no other workspace crate.
 
 pub mod error;
+pub mod json;
 pub mod query;
 pub mod time;
 pub mod validate;
@@ -29,6 +30,9 @@ pub struct Operation {
     pub output: Option<&'static str>,
     /// The error shapes the model lists for the operation.
     pub errors: &'static [&'static str],
+    /// The action of AWS's Service Authorization Reference the operation is authorized as (`iam:CreateUser`):
+    /// its resource types, condition keys and dependent actions. `None` for stsd's own operations.
+    pub action: Option<&'static action_catalog::Action>,
 }
 
 /// An operation's typed input, decoded from Query parameters.
@@ -46,11 +50,22 @@ pub trait Input: Sized {
         v.finish()?;
         Ok(input)
     }
+
+    /// Append the audit trail's `requestParameters`: the members as a CloudTrail JSON object (sensitive ones
+    /// left out), `null` when none was given.
+    fn write_audit(&self, buf: &mut Vec<u8>);
 }
 
 /// An operation's typed output: the XML members of its `{Action}Result` element (`None`: no element).
 pub trait Output {
     fn encode(&self) -> Option<String>;
+
+    /// Append the audit trail's `responseElements`: the members as a CloudTrail JSON object (sensitive ones
+    /// left out), `null` when there is none.
+    fn write_audit(&self, buf: &mut Vec<u8>);
+
+    /// Call `f` with every sensitive string of the output (issued secret keys, session tokens, …).
+    fn visit_sensitive<'s>(&'s self, f: &mut dyn FnMut(&'s str));
 }
 
 /// Operations without a result element (`DeleteUser`, …).
@@ -58,6 +73,12 @@ impl Output for () {
     fn encode(&self) -> Option<String> {
         None
     }
+
+    fn write_audit(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"null");
+    }
+
+    fn visit_sensitive<'s>(&'s self, _f: &mut dyn FnMut(&'s str)) {}
 }
 
 #[cfg(test)]

@@ -122,6 +122,30 @@ impl Params {
         Ok(Some(out))
     }
 
+    /// A list of lists of scalars, `prefix.member.N.member.M`, outer and inner lists in index order. Every
+    /// parameter under `prefix.member.N` must be an inner list element (`member.M`, a valid index).
+    pub fn list_of_lists(&self, prefix: &str) -> WireResult<Option<Vec<Vec<String>>>> {
+        let Some(levels) = self.struct_list(prefix)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(levels.len());
+        for (n, level) in levels.iter().enumerate() {
+            let mut items: Vec<(usize, &String)> = Vec::with_capacity(level.map.len());
+            for (k, v) in &level.map {
+                let m = k
+                    .strip_prefix("member.")
+                    .filter(|m| !m.starts_with('0'))
+                    .and_then(|m| m.parse::<usize>().ok())
+                    .filter(|m| (1..=MAX_LIST_INDEX).contains(m))
+                    .ok_or_else(|| bad_index(&format!("{prefix}.member.{}.{k}", n + 1)))?;
+                items.push((m, v));
+            }
+            items.sort_unstable_by_key(|i| i.0);
+            out.push(items.into_iter().map(|(_, v)| v.clone()).collect());
+        }
+        Ok(Some(out))
+    }
+
     /// The nested structure under `prefix.` as its own view.
     pub fn sub(&self, prefix: &str) -> Params {
         let head = format!("{prefix}.");

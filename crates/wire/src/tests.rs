@@ -174,6 +174,172 @@ fn encodes_in_model_order_with_member_wrappers() {
     assert_eq!(().encode(), None);
 }
 
+fn request_json<I: Input>(input: &I) -> String {
+    let mut buf = Vec::new();
+    input.write_audit(&mut buf);
+    String::from_utf8(buf).unwrap()
+}
+
+fn response_json<O: Output>(output: &O) -> String {
+    let mut buf = Vec::new();
+    output.write_audit(&mut buf);
+    String::from_utf8(buf).unwrap()
+}
+
+/// `requestParameters` of a decoded AssumeRole: CloudTrail names in sorted order (as the audit trail printed
+/// the parameters before it read typed values), numbers as numbers, lists as arrays, the MFA code left out.
+#[test]
+fn assume_role_request_as_cloudtrail_json() {
+    let p = Params::from_pairs([
+        ("Action", "AssumeRole"),
+        ("RoleArn", "arn:aws:iam::111122223333:role/r"),
+        ("RoleSessionName", "sess"),
+        ("DurationSeconds", "900"),
+        ("Policy", "{\"Version\":\"2012-10-17\"}"),
+        ("SerialNumber", "arn:aws:iam::111122223333:mfa/d"),
+        ("TokenCode", "123456"),
+        ("Tags.member.1.Key", "team"),
+        ("Tags.member.1.Value", "blue"),
+        ("Tags.member.2.Key", "env"),
+        ("Tags.member.2.Value", ""),
+        ("TransitiveTagKeys.member.1", "team"),
+        (
+            "PolicyArns.member.1.arn",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ),
+    ]);
+    let input = sts::AssumeRoleRequest::decode(&p).unwrap();
+    assert_eq!(
+        request_json(&input),
+        r#"{"durationSeconds":900,"policy":"{\"Version\":\"2012-10-17\"}","policyArns":[{"arn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}],"roleArn":"arn:aws:iam::111122223333:role/r","roleSessionName":"sess","serialNumber":"arn:aws:iam::111122223333:mfa/d","tags":[{"key":"team","value":"blue"},{"key":"env","value":""}],"transitiveTagKeys":["team"]}"#
+    );
+    // No member given: `null`, as CloudTrail writes it.
+    assert_eq!(request_json(&sts::GetCallerIdentityRequest {}), "null");
+    assert_eq!(request_json(&iam::ListUsersRequest::default()), "null");
+    // Booleans as booleans.
+    let input = iam::CreatePolicyVersionRequest {
+        policy_arn: "arn:aws:iam::1:policy/p".into(),
+        policy_document: "{}".into(),
+        set_as_default: Some(true),
+    };
+    assert_eq!(
+        request_json(&input),
+        r#"{"policyArn":"arn:aws:iam::1:policy/p","policyDocument":"{}","setAsDefault":true}"#
+    );
+}
+
+/// `responseElements` of AssumeRole: the issued key ID and expiration, never the secret or the token.
+#[test]
+fn assume_role_response_as_cloudtrail_json() {
+    let out = sts::AssumeRoleResponse {
+        credentials: Some(sts::Credentials {
+            access_key_id: "ASIAXYZ".into(),
+            secret_access_key: "verysecretvalue".into(),
+            session_token: "sessiontokenvalue".into(),
+            expiration: 1_767_225_600,
+        }),
+        assumed_role_user: Some(sts::AssumedRoleUser {
+            assumed_role_id: "AROAX:s".into(),
+            arn: "arn:aws:sts::1:assumed-role/r/s".into(),
+        }),
+        packed_policy_size: Some(6),
+        source_identity: Some("me".into()),
+    };
+    assert_eq!(
+        response_json(&out),
+        r#"{"assumedRoleUser":{"arn":"arn:aws:sts::1:assumed-role/r/s","assumedRoleId":"AROAX:s"},"credentials":{"accessKeyId":"ASIAXYZ","expiration":"2026-01-01T00:00:00Z"},"packedPolicySize":6,"sourceIdentity":"me"}"#
+    );
+    let mut secrets = Vec::new();
+    out.visit_sensitive(&mut |s| secrets.push(s.to_string()));
+    assert_eq!(secrets, ["verysecretvalue", "sessiontokenvalue"]);
+    assert_eq!(response_json(&()), "null");
+}
+
+/// `responseElements` of CreateAccessKey: the key without its secret.
+#[test]
+fn create_access_key_response_without_the_secret() {
+    let out = iam::CreateAccessKeyResponse {
+        access_key: iam::AccessKey {
+            user_name: Some("u".into()),
+            access_key_id: "AKIAQ".into(),
+            status: "Active".into(),
+            secret_access_key: "verysecretvalue".into(),
+            create_date: Some(0),
+        },
+    };
+    assert_eq!(
+        response_json(&out),
+        r#"{"accessKey":{"accessKeyId":"AKIAQ","createDate":"1970-01-01T00:00:00Z","status":"Active","userName":"u"}}"#
+    );
+    let mut secrets = Vec::new();
+    out.visit_sensitive(&mut |s| secrets.push(s.to_string()));
+    assert_eq!(secrets, ["verysecretvalue"]);
+}
+
+/// Every member the generator marks sensitive is left out of the audit JSON: inputs with passwords, MFA codes,
+/// assertions and tokens, outputs with seeds, secrets and decoded messages.
+#[test]
+fn sensitive_members_never_reach_audit_json() {
+    const MARK: &str = "s3cr3t-value";
+    let inputs = [
+        request_json(&iam::ChangePasswordRequest {
+            old_password: MARK.into(),
+            new_password: MARK.into(),
+        }),
+        request_json(&iam::CreateLoginProfileRequest {
+            user_name: Some("u".into()),
+            password: Some(MARK.into()),
+            password_reset_required: Some(true),
+        }),
+        request_json(&iam::EnableMFADeviceRequest {
+            user_name: Some("u".into()),
+            serial_number: "arn:aws:iam::1:mfa/d".into(),
+            authentication_code1: MARK.into(),
+            authentication_code2: MARK.into(),
+        }),
+        request_json(&sts::AssumeRoleWithWebIdentityRequest {
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            role_session_name: "s".into(),
+            web_identity_token: MARK.into(),
+            ..Default::default()
+        }),
+        request_json(&sts::AssumeRoleWithSAMLRequest {
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            principal_arn: "arn:aws:iam::1:saml-provider/p".into(),
+            saml_assertion: MARK.into(),
+            ..Default::default()
+        }),
+        request_json(&sts::GetSessionTokenRequest {
+            token_code: Some(MARK.into()),
+            ..Default::default()
+        }),
+        request_json(&sts::DecodeAuthorizationMessageRequest {
+            encoded_message: MARK.into(),
+        }),
+    ];
+    for text in &inputs {
+        assert!(!text.contains(MARK), "{text}");
+    }
+    assert!(
+        inputs[2].contains("serialNumber") && inputs[1].contains("\"passwordResetRequired\":true")
+    );
+    let mfa = iam::CreateVirtualMFADeviceResponse {
+        virtual_mfa_device: iam::VirtualMFADevice {
+            serial_number: "arn:aws:iam::1:mfa/d".into(),
+            base32_string_seed: Some(MARK.as_bytes().to_vec()),
+            qr_code_png: Some(MARK.as_bytes().to_vec()),
+            ..Default::default()
+        },
+    };
+    let decoded = sts::DecodeAuthorizationMessageResponse {
+        decoded_message: Some(MARK.into()),
+    };
+    let seed_b64 = data_encoding::BASE64.encode(MARK.as_bytes());
+    for text in [response_json(&mfa), response_json(&decoded)] {
+        assert!(!text.contains(MARK) && !text.contains(&seed_b64), "{text}");
+    }
+}
+
 #[test]
 fn operation_tables_cover_the_served_list() {
     let served = include_str!("../models/served.txt");
@@ -203,6 +369,34 @@ fn generated_code_matches_the_models() {
         ),
         // No python3 on this machine: scripts/test.sh runs the same check.
         Err(e) => eprintln!("skipping the drift check: {e}"),
+    }
+}
+
+/// The operation table is the action table: every AWS operation carries the catalog entry it is authorized
+/// as (same service, same name); only stsd's own operations have none.
+#[test]
+fn every_aws_operation_carries_its_catalog_action() {
+    const OWN: &[&str] = &[
+        "CreateAccount",
+        "RotateTokenKeys",
+        "PutResourcePolicy",
+        "GetResourcePolicy",
+        "DeleteResourcePolicy",
+        "RegisterBucket",
+        "DeregisterBucket",
+        "ListRegisteredBuckets",
+    ];
+    for (svc, ops) in [("iam", iam::OPERATIONS), ("sts", sts::OPERATIONS)] {
+        for op in ops {
+            match op.action {
+                Some(a) => assert_eq!((a.service, a.name), (svc, op.name)),
+                None => assert!(
+                    OWN.contains(&op.name),
+                    "{svc}:{} is not in AWS's action catalog",
+                    op.name
+                ),
+            }
+        }
     }
 }
 

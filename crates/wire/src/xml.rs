@@ -27,6 +27,14 @@ impl Xml {
         self
     }
 
+    /// `<tag/>`: an empty element (an empty list, as AWS writes it).
+    pub fn empty(&mut self, tag: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(tag);
+        self.buf.push_str("/>");
+        self
+    }
+
     pub fn close(&mut self, tag: &str) -> &mut Self {
         self.buf.push_str("</");
         self.buf.push_str(tag);
@@ -65,8 +73,7 @@ impl Xml {
     ) -> &mut Self {
         let mut it = items.into_iter().peekable();
         if it.peek().is_none() {
-            let _ = write!(self.buf, "<{tag}/>");
-            return self;
+            return self.empty(tag);
         }
         self.open(tag);
         for v in it {
@@ -83,8 +90,7 @@ impl Xml {
         mut f: impl FnMut(&mut Xml, &T),
     ) -> &mut Self {
         if items.is_empty() {
-            let _ = write!(self.buf, "<{tag}/>");
-            return self;
+            return self.empty(tag);
         }
         self.open(tag);
         for item in items {

@@ -1220,7 +1220,8 @@ async fn audit_head(
         "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
          FROM audit_head WHERE id = 1"
     };
-    let r = tx.query_one(sql, &[]).await.map_err(backend)?;
+    // Typed (no parameters): one round trip, no separate prepare.
+    let r = tx.query_typed_one(sql, &[]).await.map_err(backend)?;
     Ok((
         AuditHead {
             next_seq: r.get(0),
@@ -1234,53 +1235,23 @@ async fn audit_head(
     ))
 }
 
+/// Write one sealed append. The five statements are independent of each other's results, so they are sent
+/// pipelined (one round trip instead of five) and with their parameter types given (`execute_typed`: no
+/// separate prepare round trip per statement); the server runs them in the order sent.
 async fn write_appended(
     tx: &tokio_postgres::Transaction<'_>,
     a: &Appended,
 ) -> Result<(), StoreError> {
+    use tokio_postgres::types::{ToSql, Type};
     let seqs: Vec<i64> = a.events.iter().map(|e| e.seq).collect();
     let hashes: Vec<&[u8]> = a.events.iter().map(|e| e.hash.as_slice()).collect();
     let data: Vec<&[u8]> = a.events.iter().map(|e| e.data.as_slice()).collect();
-    tx.execute(
-        "INSERT INTO audit_records (seq, hash, data)
-         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
-        &[&seqs, &hashes, &data],
-    )
-    .await
-    .map_err(backend)?;
     let grps: Vec<i64> = a.spans.iter().map(|s| s.grp).collect();
     let los: Vec<i64> = a.spans.iter().map(|s| s.time_lo).collect();
     let his: Vec<i64> = a.spans.iter().map(|s| s.time_hi).collect();
     let maxes: Vec<i64> = a.spans.iter().map(|s| s.hi_max).collect();
     let floors = trail::lo_floors(&a.spans);
-    tx.execute(
-        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-         ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
-         time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
-         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
-         lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)",
-        &[&grps, &los, &his, &maxes, &floors],
-    )
-    .await
-    .map_err(backend)?;
-    if let (Some(m), Some(first)) = (floors.first(), a.spans.first()) {
-        // Earlier groups' floors come down to this batch's earliest time (few rows, if any).
-        tx.execute(
-            "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2",
-            &[m, &first.grp],
-        )
-        .await
-        .map_err(backend)?;
-    }
     let (ks, gs): (Vec<i64>, Vec<i64>) = a.keys.iter().copied().unzip();
-    tx.execute(
-        "INSERT INTO audit_keys (epoch, key, grp) SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g)
-         ON CONFLICT DO NOTHING",
-        &[&ks, &gs],
-    )
-    .await
-    .map_err(backend)?;
     let added: i64 = a
         .events
         .iter()
@@ -1288,20 +1259,65 @@ async fn write_appended(
         .sum::<i64>()
         + KEY_ROW_BYTES * i64::try_from(a.keys.len()).unwrap_or(0)
         + SPAN_ROW_BYTES * i64::try_from(a.spans.len()).unwrap_or(0);
-    tx.execute(
+    let ints = Type::INT8_ARRAY;
+    let bytes = Type::BYTEA_ARRAY;
+    let records_params: [(&(dyn ToSql + Sync), Type); 3] = [
+        (&seqs, ints.clone()),
+        (&hashes, bytes.clone()),
+        (&data, bytes),
+    ];
+    let records = tx.execute_typed(
+        "INSERT INTO audit_records (seq, hash, data)
+         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+        &records_params,
+    );
+    let spans_params: [(&(dyn ToSql + Sync), Type); 5] = [
+        (&grps, ints.clone()),
+        (&los, ints.clone()),
+        (&his, ints.clone()),
+        (&maxes, ints.clone()),
+        (&floors, ints.clone()),
+    ];
+    let spans = tx.execute_typed(
+        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
+         time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
+         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
+         lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)",
+        &spans_params,
+    );
+    // Earlier groups' floors come down to this batch's earliest time (few rows, if any).
+    let (floor, first_grp) = (
+        floors.first().copied().unwrap_or(i64::MAX),
+        a.spans.first().map_or(i64::MIN, |s| s.grp),
+    );
+    let floor_params: [(&(dyn ToSql + Sync), Type); 2] =
+        [(&floor, Type::INT8), (&first_grp, Type::INT8)];
+    let lower_floors = tx.execute_typed(
+        "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2",
+        &floor_params,
+    );
+    let keys_params: [(&(dyn ToSql + Sync), Type); 2] = [(&ks, ints.clone()), (&gs, ints)];
+    let keys = tx.execute_typed(
+        "INSERT INTO audit_keys (epoch, key, grp) SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g)
+         ON CONFLICT DO NOTHING",
+        &keys_params,
+    );
+    let head_params: [(&(dyn ToSql + Sync), Type); 6] = [
+        (&a.head.next_seq, Type::INT8),
+        (&a.head.last_hash, Type::BYTEA),
+        (&a.head.first_seq, Type::INT8),
+        (&a.head.base_hash, Type::BYTEA),
+        (&a.head.max_time, Type::INT8),
+        (&added, Type::INT8),
+    ];
+    let head = tx.execute_typed(
         "UPDATE audit_head SET next_seq = $1, last_hash = $2, first_seq = $3, base_hash = $4,
          max_time = $5, live_bytes = live_bytes + $6 WHERE id = 1",
-        &[
-            &a.head.next_seq,
-            &a.head.last_hash,
-            &a.head.first_seq,
-            &a.head.base_hash,
-            &a.head.max_time,
-            &added,
-        ],
-    )
-    .await
-    .map_err(backend)?;
+        &head_params,
+    );
+    tokio::try_join!(records, spans, lower_floors, keys, head).map_err(backend)?;
     Ok(())
 }
 

@@ -1,15 +1,24 @@
-//! Building the CloudTrail record of one call. Request parameters pass a deny-list of secret-bearing names;
-//! response elements pass an allow-list of fields (so a secret key or session token can never get in), and a
-//! last check blanks any issued secret that still turned up anywhere in the record.
+//! Building the CloudTrail record of one call. A typed action's `requestParameters` and `responseElements` are
+//! what the generated `write_json` made of its decoded input and typed output ([`super::typed`]): sensitive
+//! members (secret keys, session tokens, passwords, MFA codes, assertions) are never written, and a last check
+//! blanks any sensitive value of the output that still turned up anywhere in the record. The audit code reads
+//! no response XML.
+//!
+//! The raw-parameter path ([`request_parameters`]: a deny-list of secret-bearing names, a hand list of numeric
+//! members) remains only for calls with no typed input: requests refused before their input was decoded
+//! (undecodable, unknown action, failed authentication, invalid parameters — CloudTrail records what such a
+//! request asked for too) and the actions not typed yet (the policy simulator, stsd's own operations).
 
 use serde_json::{json, Map, Value};
 
-use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
 use crate::error::ApiError;
+use crate::identity::{Caller, RequestMeta};
+use crate::node::Node;
 use crate::protocol::query::Params;
 use crate::store::AuditRow;
 use crate::tokens::SessionKind;
+
+use crate::action::audit_slot::{Federated, TypedAudit};
 
 /// CloudTrail's record format version.
 pub const EVENT_VERSION: &str = "1.08";
@@ -57,8 +66,11 @@ pub struct CallInfo<'a> {
     pub region: Option<&'a str>,
     pub request_id: &'a str,
     pub now: i64,
-    /// The response body on success, the error otherwise.
-    pub result: Result<&'a str, CallError<'a>>,
+    /// The typed input and output, when the call reached a typed action (`None`: refused before one, or not a
+    /// typed Query action).
+    pub typed: Option<&'a TypedAudit>,
+    /// Success, or the error.
+    pub result: Result<(), CallError<'a>>,
 }
 
 /// A failed call's `errorCode` and `errorMessage`, whatever its protocol.
@@ -78,12 +90,12 @@ impl<'a> From<&'a ApiError> for CallError<'a> {
 }
 
 /// Build the events of a call and queue them (blocking while the audit queue is full).
-pub fn record_call(app: &App, info: &CallInfo<'_>) {
-    if !app.audit.is_recording() {
+pub fn record_call(node: &Node, audit: &super::Audit, info: &CallInfo<'_>) {
+    if !audit.is_recording() {
         return;
     }
-    let rows = build_rows(app, info);
-    app.audit.submit(rows);
+    let rows = build_rows(node, info);
+    audit.submit(rows);
 }
 
 /// Access key ID and region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/svc/...` or the
@@ -227,169 +239,6 @@ pub fn request_parameters(params: &Params) -> Value {
     }
 }
 
-/// Entity-decoded `raw` element text.
-fn unescape(raw: &str) -> String {
-    if !raw.contains('&') {
-        return raw.to_string();
-    }
-    raw.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-}
-
-/// One text-only element of a response: `<tag>raw</tag>` directly inside `<parent>`.
-struct Leaf<'x> {
-    parent: &'x str,
-    tag: &'x str,
-    raw: &'x str,
-}
-
-/// Deepest element nesting followed in a response (ours nest at most five levels).
-const MAX_RESPONSE_DEPTH: usize = 16;
-
-/// The text-only elements of a response we wrote, in document order: one pass over the XML (each `<` found
-/// with memchr, so a long session token costs nothing), instead of one search per field.
-fn leaves(xml: &str) -> Vec<Leaf<'_>> {
-    let mut out = Vec::new();
-    let mut open: Vec<&str> = Vec::new();
-    let mut rest = xml;
-    let mut text_start: Option<&str> = None;
-    while let Some(lt) = rest.find('<') {
-        let text = rest.get(..lt).unwrap_or("");
-        let after = rest.get(lt + 1..).unwrap_or("");
-        let Some(gt) = after.find('>') else { break };
-        let inner = after.get(..gt).unwrap_or("");
-        rest = after.get(gt + 1..).unwrap_or("");
-        if let Some(name) = inner.strip_prefix('/') {
-            if let (Some(_), Some(&tag)) = (text_start.take(), open.last()) {
-                if tag == name {
-                    let parent = open.len().checked_sub(2).and_then(|i| open.get(i));
-                    out.push(Leaf {
-                        parent: parent.copied().unwrap_or(""),
-                        tag,
-                        raw: text,
-                    });
-                }
-            }
-            open.pop();
-        } else if inner.starts_with('?') || inner.starts_with('!') || inner.ends_with('/') {
-            text_start = None;
-        } else {
-            let name = inner.split([' ', '\t', '\n']).next().unwrap_or(inner);
-            if open.len() >= MAX_RESPONSE_DEPTH {
-                break;
-            }
-            open.push(name);
-            text_start = Some(name);
-        }
-    }
-    out
-}
-
-/// Entity-decoded text of the first `<tag>` of a response, wherever it is.
-fn leaf_text(leaves: &[Leaf<'_>], tag: &str) -> Option<String> {
-    leaves
-        .iter()
-        .find(|l| l.tag == tag)
-        .map(|l| unescape(l.raw))
-}
-
-/// Pick allow-listed `(xml tag, json name)` fields of the elements directly inside `<parent>` into an object
-/// (the first of each).
-fn pick(leaves: &[Leaf<'_>], parent: &str, fields: &[(&str, &str)]) -> Option<Value> {
-    let mut m = Map::new();
-    for (tag, name) in fields {
-        if let Some(l) = leaves.iter().find(|l| l.parent == parent && l.tag == *tag) {
-            let v = unescape(l.raw);
-            let v = if *name == "packedPolicySize" {
-                v.parse::<i64>().map_or(Value::String(v), Value::from)
-            } else {
-                Value::String(v)
-            };
-            m.insert((*name).to_string(), v);
-        }
-    }
-    (!m.is_empty()).then_some(Value::Object(m))
-}
-
-/// `responseElements`: only allow-listed fields (issued access key ID, expiration, assumed-role user, …).
-/// Secret keys and session tokens are never read.
-fn response_elements_of(action: &str, leaves: &[Leaf<'_>]) -> Value {
-    let mut m = Map::new();
-    if let Some(v) = pick(
-        leaves,
-        "Credentials",
-        &[("AccessKeyId", "accessKeyId"), ("Expiration", "expiration")],
-    ) {
-        m.insert("credentials".into(), v);
-    }
-    if let Some(v) = pick(
-        leaves,
-        "AssumedRoleUser",
-        &[("AssumedRoleId", "assumedRoleId"), ("Arn", "arn")],
-    ) {
-        m.insert("assumedRoleUser".into(), v);
-    }
-    if let Some(v) = pick(
-        leaves,
-        "FederatedUser",
-        &[("FederatedUserId", "federatedUserId"), ("Arn", "arn")],
-    ) {
-        m.insert("federatedUser".into(), v);
-    }
-    if action == "CreateAccessKey" {
-        if let Some(v) = pick(
-            leaves,
-            "AccessKey",
-            &[
-                ("AccessKeyId", "accessKeyId"),
-                ("Status", "status"),
-                ("UserName", "userName"),
-                ("CreateDate", "createDate"),
-            ],
-        ) {
-            m.insert("accessKey".into(), v);
-        }
-    }
-    if action.starts_with("AssumeRole") || action == "GetFederationToken" {
-        // Only the result's own scalars, not those of its nested sections.
-        let result = format!("{action}Result");
-        if let Some(Value::Object(extra)) = pick(
-            leaves,
-            &result,
-            &[
-                ("PackedPolicySize", "packedPolicySize"),
-                ("SourceIdentity", "sourceIdentity"),
-                ("SubjectFromWebIdentityToken", "subjectFromWebIdentityToken"),
-                ("Provider", "provider"),
-                ("Audience", "audience"),
-                ("Subject", "subject"),
-                ("SubjectType", "subjectType"),
-                ("Issuer", "issuer"),
-                ("NameQualifier", "nameQualifier"),
-            ],
-        ) {
-            m.extend(extra);
-        }
-    }
-    if m.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(m)
-    }
-}
-
-/// Values that must never appear in a record: the secrets and tokens a response issued.
-fn secrets_of(leaves: &[Leaf<'_>]) -> Vec<String> {
-    leaves
-        .iter()
-        .filter(|l| matches!(l.tag, "SecretAccessKey" | "SessionToken") && l.raw.len() >= 8)
-        .map(|l| unescape(l.raw))
-        .collect()
-}
-
 fn account_of_arn(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
@@ -398,10 +247,10 @@ fn account_of_arn(arn: &str) -> Option<&str> {
 pub fn user_identity(caller: &Caller) -> (Value, String) {
     let mut m = Map::new();
     let kind = match caller.kind {
-        crate::auth::CallerKind::Root => "Root",
-        crate::auth::CallerKind::User { .. } => "IAMUser",
-        crate::auth::CallerKind::AssumedRole { .. } => "AssumedRole",
-        crate::auth::CallerKind::FederatedUser { .. } => "FederatedUser",
+        crate::identity::CallerKind::Root => "Root",
+        crate::identity::CallerKind::User { .. } => "IAMUser",
+        crate::identity::CallerKind::AssumedRole { .. } => "AssumedRole",
+        crate::identity::CallerKind::FederatedUser { .. } => "FederatedUser",
     };
     m.insert("type".into(), json!(kind));
     m.insert("principalId".into(), json!(caller.user_id));
@@ -409,17 +258,17 @@ pub fn user_identity(caller: &Caller) -> (Value, String) {
     m.insert("accountId".into(), json!(caller.account));
     m.insert("accessKeyId".into(), json!(caller.access_key_id));
     let username = match &caller.kind {
-        crate::auth::CallerKind::Root => "root".to_string(),
-        crate::auth::CallerKind::User { name, .. } => {
+        crate::identity::CallerKind::Root => "root".to_string(),
+        crate::identity::CallerKind::User { name, .. } => {
             m.insert("userName".into(), json!(name));
             name.clone()
         }
-        crate::auth::CallerKind::AssumedRole { .. } => caller
+        crate::identity::CallerKind::AssumedRole { .. } => caller
             .session
             .as_deref()
             .map(|c| c.session_name.clone())
             .unwrap_or_default(),
-        crate::auth::CallerKind::FederatedUser { name, .. } => name.clone(),
+        crate::identity::CallerKind::FederatedUser { name, .. } => name.clone(),
     };
     if let Some(claims) = caller.session.as_deref() {
         let issuer = match &claims.kind {
@@ -463,36 +312,61 @@ pub fn user_identity(caller: &Caller) -> (Value, String) {
     (Value::Object(m), username)
 }
 
-/// `userIdentity` of an unsigned federation call (AssumeRoleWithWebIdentity / AssumeRoleWithSAML).
-fn federated_identity(info: &CallInfo<'_>, response: &[Leaf<'_>]) -> (Value, String) {
-    if info.action == "AssumeRoleWithSAML" {
-        let sub = leaf_text(response, "Subject").unwrap_or_default();
-        let nq = leaf_text(response, "NameQualifier").unwrap_or_default();
-        let idp = info.params.get("PrincipalArn").unwrap_or("");
-        let v = json!({
-            "type": "SAMLUser",
-            "principalId": if sub.is_empty() { String::new() } else { format!("{nq}:{sub}") },
-            "userName": sub,
-            "identityProvider": idp,
-        });
-        return (v, sub);
+/// `userIdentity` of an unsigned federation call (AssumeRoleWithWebIdentity / AssumeRoleWithSAML), from its
+/// typed input and output.
+fn federated_identity(federated: &Federated) -> (Value, String) {
+    match federated {
+        Federated::Saml {
+            subject,
+            name_qualifier,
+            provider_arn,
+        } => {
+            let v = json!({
+                "type": "SAMLUser",
+                "principalId": if subject.is_empty() { String::new() } else { format!("{name_qualifier}:{subject}") },
+                "userName": subject,
+                "identityProvider": provider_arn,
+            });
+            (v, subject.clone())
+        }
+        Federated::WebIdentity {
+            subject,
+            provider,
+            audience,
+        } => {
+            let v = json!({
+                "type": "WebIdentityUser",
+                "principalId": if subject.is_empty() { String::new() } else { format!("{provider}:{audience}:{subject}") },
+                "userName": subject,
+                "identityProvider": provider,
+            });
+            (v, subject.clone())
+        }
+        Federated::None => (Value::Null, String::new()),
     }
-    let sub = leaf_text(response, "SubjectFromWebIdentityToken").unwrap_or_default();
-    let provider = leaf_text(response, "Provider")
-        .or_else(|| info.params.get("ProviderId").map(str::to_string))
-        .unwrap_or_default();
-    let aud = leaf_text(response, "Audience").unwrap_or_default();
-    let v = json!({
-        "type": "WebIdentityUser",
-        "principalId": if sub.is_empty() { String::new() } else { format!("{provider}:{aud}:{sub}") },
-        "userName": sub,
-        "identityProvider": provider,
-    });
-    (v, sub)
+}
+
+/// [`federated_identity`] of a federation call whose input never decoded (invalid parameters): the provider it
+/// named is all there is, and only the raw parameters have it.
+fn federated_identity_undecoded(info: &CallInfo<'_>) -> (Value, String) {
+    let federated = if info.action == "AssumeRoleWithSAML" {
+        Federated::Saml {
+            subject: String::new(),
+            name_qualifier: String::new(),
+            provider_arn: info.params.get("PrincipalArn").unwrap_or("").to_string(),
+        }
+    } else {
+        Federated::WebIdentity {
+            subject: String::new(),
+            provider: info.params.get("ProviderId").unwrap_or("").to_string(),
+            audience: String::new(),
+        }
+    };
+    federated_identity(&federated)
 }
 
 /// `userIdentity` when authentication failed: what the signature scope and the key table tell.
-fn unauthenticated_identity(app: &App, key_id: Option<&str>) -> (Value, String, String) {
+fn unauthenticated_identity(app: &Node, key_id: Option<&str>) -> (Value, String, String) {
     let mut m = Map::new();
     m.insert("type".into(), json!("Unknown"));
     let mut account = String::new();
@@ -537,8 +411,9 @@ fn is_read_only(action: &str) -> bool {
     .any(|p| action.starts_with(p))
 }
 
-/// Resources named by the call (LookupEvents' `Resources`, and the `ResourceName` filter).
-fn resources(info: &CallInfo<'_>, response: &Value) -> Vec<(String, String)> {
+/// Resources named by the call (LookupEvents' `Resources`, and the `ResourceName` filter): those its
+/// parameters name, then those its typed output issued (keys, sessions).
+fn resources(info: &CallInfo<'_>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut add = |t: &str, n: &str| {
         if !n.is_empty() && !out.iter().any(|(a, b)| a == t && b == n) {
@@ -561,29 +436,8 @@ fn resources(info: &CallInfo<'_>, response: &Value) -> Vec<(String, String)> {
             add(kind, v);
         }
     }
-    if let Some(k) = response
-        .pointer("/credentials/accessKeyId")
-        .and_then(Value::as_str)
-    {
-        add("AWS::IAM::AccessKey", k);
-    }
-    if let Some(k) = response
-        .pointer("/accessKey/accessKeyId")
-        .and_then(Value::as_str)
-    {
-        add("AWS::IAM::AccessKey", k);
-    }
-    if let Some(a) = response
-        .pointer("/assumedRoleUser/arn")
-        .and_then(Value::as_str)
-    {
-        add("AWS::STS::AssumedRole", a);
-    }
-    if let Some(a) = response
-        .pointer("/federatedUser/arn")
-        .and_then(Value::as_str)
-    {
-        add("AWS::STS::FederatedUser", a);
+    for (kind, name) in info.typed.map_or(&[][..], |t| t.issued.as_slice()) {
+        add(kind, name);
     }
     out
 }
@@ -641,6 +495,12 @@ impl JsonObject {
         let _ = serde_json::to_writer(&mut self.buf, v);
     }
 
+    /// A member whose value is JSON text written elsewhere (the generated `write_json`).
+    fn raw(&mut self, k: &str, json: &[u8]) {
+        self.key(k);
+        self.buf.extend_from_slice(json);
+    }
+
     fn finish_bytes(mut self) -> Vec<u8> {
         self.buf.push(b'}');
         self.buf
@@ -652,19 +512,24 @@ impl JsonObject {
     }
 }
 
+/// Where an event's `requestParameters` come from.
+#[derive(Clone, Copy)]
+enum Parameters<'x> {
+    /// A JSON-protocol request as sent, or the raw Query parameters of a call with no typed input.
+    Json(&'x Value),
+    /// JSON text the generated `write_json` made of the decoded input.
+    Typed(&'x [u8]),
+}
+
 /// The stored rows of one call: one per recipient account (a cross-account AssumeRole has two).
-pub fn build_rows(app: &App, info: &CallInfo<'_>) -> Vec<AuditRow> {
+pub fn build_rows(app: &Node, info: &CallInfo<'_>) -> Vec<AuditRow> {
     build_rows_for(app, info, &ResourceEvent::default())
 }
 
 /// [`build_rows`] for a decision about another service's resource: its resources, its owner as a
 /// recipient, and a data event (`eventCategory` `Data`) when resources are named.
-pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
-    // The answer is read once: identity (federation), response elements and issued secrets all come from it.
-    let response_leaves = match info.result {
-        Ok(xml) => leaves(xml),
-        Err(_) => Vec::new(),
-    };
+pub fn build_rows_for(app: &Node, info: &CallInfo<'_>, extra: &ResourceEvent<'_>) -> Vec<AuditRow> {
+    let typed = info.typed;
     let (identity, username, caller_account) = match info.caller {
         Some(c) => {
             let (v, u) = user_identity(c);
@@ -673,21 +538,32 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
         None if info.action == "AssumeRoleWithWebIdentity"
             || info.action == "AssumeRoleWithSAML" =>
         {
-            let (v, u) = federated_identity(info, &response_leaves);
+            let (v, u) = match typed {
+                Some(t) if t.federated != Federated::None => federated_identity(&t.federated),
+                _ => federated_identity_undecoded(info),
+            };
             (v, u, String::new())
         }
         None => unauthenticated_identity(app, info.scope_key_id),
     };
-    let request_parameters = match info.request_json {
-        Some(v) => v.clone(),
-        None => request_parameters(info.params),
+    // `requestParameters`: the JSON protocol's request as sent, a typed action's decoded input, or — for a
+    // request with no typed input (see the module docs) — the raw parameters.
+    let raw_parameters;
+    let request_parameters = match (info.request_json, typed.and_then(|t| t.request.as_deref())) {
+        (Some(v), _) => Parameters::Json(v),
+        (None, Some(json)) => Parameters::Typed(json),
+        (None, None) => {
+            raw_parameters = request_parameters(info.params);
+            Parameters::Json(&raw_parameters)
+        }
     };
-    let response = match info.result {
-        Ok(_) => response_elements_of(info.action, &response_leaves),
-        Err(_) => Value::Null,
+    // `responseElements`: only from a typed output (an untyped action's answer is never read).
+    let response: &[u8] = match (info.result, typed.and_then(|t| t.response.as_deref())) {
+        (Ok(()), Some(json)) => json,
+        _ => b"null",
     };
     let resources = if extra.resources.is_empty() {
-        resources(info, &response)
+        resources(info)
     } else {
         extra.resources.to_vec()
     };
@@ -719,7 +595,7 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
     let read_only = extra.read_only.unwrap_or_else(|| is_read_only(info.action));
     let data_event = !extra.resources.is_empty();
     let shared_id = (recipients.len() > 1).then(crate::ids::request_id);
-    let secrets = secrets_of(&response_leaves);
+    let secrets: &[String] = typed.map_or(&[], |t| t.secrets.as_slice());
     let mut rows = Vec::with_capacity(recipients.len());
     for recipient in recipients {
         let event_id = super::trail::new_event_id(info.now);
@@ -736,8 +612,11 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
             out.str("errorCode", e.code);
             out.str("errorMessage", e.message);
         }
-        out.value("requestParameters", &request_parameters);
-        out.value("responseElements", &response);
+        match request_parameters {
+            Parameters::Json(v) => out.value("requestParameters", v),
+            Parameters::Typed(json) => out.raw("requestParameters", json),
+        }
+        out.raw("responseElements", response);
         out.str("requestID", info.request_id);
         out.str("eventID", &event_id);
         out.bool("readOnly", read_only);
@@ -767,7 +646,7 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
             if data_event { "Data" } else { "Management" },
         );
         let mut body = out.finish();
-        for s in &secrets {
+        for s in secrets {
             // Probe with a short prefix first: a full search for a ~1 KB token on every event is costly.
             let probe = s.get(..s.len().min(24)).unwrap_or(s.as_str());
             if body.contains(probe) && body.contains(s.as_str()) {
@@ -794,6 +673,7 @@ pub fn build_rows_for(app: &App, info: &CallInfo<'_>, extra: &ResourceEvent<'_>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::action::audit_slot::AuditSlot;
 
     #[test]
     fn request_parameters_drop_secrets_and_nest_lists() {
@@ -872,14 +752,33 @@ mod tests {
         worker.join().unwrap();
     }
 
+    /// The typed output's `responseElements`: the issued key ID, never the secret or the token (which are
+    /// collected for the event's last check), and the resources it issued.
     #[test]
     fn response_elements_keep_key_id_never_secret_or_token() {
-        let xml = "<AssumeRoleResponse><AssumeRoleResult><SourceIdentity>me</SourceIdentity>\
-            <AssumedRoleUser><AssumedRoleId>AROAX:s</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/s</Arn></AssumedRoleUser>\
-            <Credentials><AccessKeyId>ASIAXYZ</AccessKeyId><SecretAccessKey>verysecretvalue</SecretAccessKey>\
-            <SessionToken>sessiontokenvalue</SessionToken><Expiration>2026-01-01T00:00:00Z</Expiration></Credentials>\
-            <PackedPolicySize>6</PackedPolicySize></AssumeRoleResult></AssumeRoleResponse>";
-        let v = response_elements_of("AssumeRole", &leaves(xml));
+        use stsd_wire::generated::{iam as wi, sts as ws};
+        let slot = AuditSlot::default();
+        slot.input(&ws::AssumeRoleRequest {
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            role_session_name: "s".into(),
+            ..Default::default()
+        });
+        slot.output(&ws::AssumeRoleResponse {
+            credentials: Some(ws::Credentials {
+                access_key_id: "ASIAXYZ".into(),
+                secret_access_key: "verysecretvalue".into(),
+                session_token: "sessiontokenvalue".into(),
+                expiration: 1_767_225_600,
+            }),
+            assumed_role_user: Some(ws::AssumedRoleUser {
+                assumed_role_id: "AROAX:s".into(),
+                arn: "arn:aws:sts::1:assumed-role/r/s".into(),
+            }),
+            packed_policy_size: Some(6),
+            source_identity: Some("me".into()),
+        });
+        let t = slot.get().unwrap();
+        let v: Value = serde_json::from_slice(t.response.as_deref().unwrap()).unwrap();
         assert_eq!(v["credentials"]["accessKeyId"], "ASIAXYZ");
         assert_eq!(v["credentials"]["expiration"], "2026-01-01T00:00:00Z");
         assert_eq!(v["assumedRoleUser"]["assumedRoleId"], "AROAX:s");
@@ -887,20 +786,349 @@ mod tests {
         assert_eq!(v["sourceIdentity"], "me");
         let text = v.to_string();
         assert!(!text.contains("verysecretvalue") && !text.contains("sessiontokenvalue"));
+        assert_eq!(t.secrets, ["verysecretvalue", "sessiontokenvalue"]);
         assert_eq!(
-            secrets_of(&leaves(xml)),
-            ["verysecretvalue", "sessiontokenvalue"]
+            t.issued,
+            [
+                ("AWS::IAM::AccessKey", "ASIAXYZ".to_string()),
+                (
+                    "AWS::STS::AssumedRole",
+                    "arn:aws:sts::1:assumed-role/r/s".to_string()
+                )
+            ]
         );
+        drop(t);
 
-        let xml = "<CreateAccessKeyResult><AccessKey><UserName>u</UserName><AccessKeyId>AKIAQ</AccessKeyId>\
-            <Status>Active</Status><SecretAccessKey>verysecretvalue</SecretAccessKey></AccessKey></CreateAccessKeyResult>";
-        let v = response_elements_of("CreateAccessKey", &leaves(xml));
+        let slot = AuditSlot::default();
+        slot.input(&wi::CreateAccessKeyRequest::default());
+        slot.output(&wi::CreateAccessKeyResponse {
+            access_key: wi::AccessKey {
+                user_name: Some("u".into()),
+                access_key_id: "AKIAQ".into(),
+                status: "Active".into(),
+                secret_access_key: "verysecretvalue".into(),
+                create_date: None,
+            },
+        });
+        let t = slot.get().unwrap();
+        let v: Value = serde_json::from_slice(t.response.as_deref().unwrap()).unwrap();
         assert_eq!(v["accessKey"]["accessKeyId"], "AKIAQ");
         assert!(!v.to_string().contains("verysecretvalue"));
-        assert_eq!(
-            response_elements_of("ListUsers", &leaves("<Users/>")),
-            Value::Null
+        drop(t);
+
+        // An answer that issues nothing is not recorded.
+        let slot = AuditSlot::default();
+        slot.input(&wi::ListUsersRequest::default());
+        slot.output(&wi::ListUsersResponse::default());
+        assert_eq!(slot.get().unwrap().response, None);
+    }
+
+    /// A decoded input's `requestParameters` are the bytes the raw-parameter path printed for the same request
+    /// (same names, order, numbers, truncation and omissions), so records keep the shape the trail's
+    /// dictionary was trained on.
+    #[test]
+    fn typed_request_parameters_match_the_raw_parameter_path() {
+        fn same<I: stsd_wire::Input>(pairs: &[(&str, &str)]) {
+            let p = Params::from_pairs(pairs.iter().copied());
+            let input = I::decode(&p).unwrap();
+            let mut typed = Vec::new();
+            input.write_audit(&mut typed);
+            let raw = serde_json::to_vec(&request_parameters(&p)).unwrap();
+            assert_eq!(
+                String::from_utf8(typed).unwrap(),
+                String::from_utf8(raw).unwrap()
+            );
+        }
+        use stsd_wire::generated::{iam as wi, sts as ws};
+        let long_policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::{}é"}}]}}"#,
+            "b".repeat(9000)
         );
+        same::<ws::AssumeRoleRequest>(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", "arn:aws:iam::111122223333:role/deploy"),
+            ("RoleSessionName", "ci-session"),
+            ("DurationSeconds", "0900"),
+            ("SourceIdentity", "alice"),
+            ("ExternalId", "ext-1:x"),
+            ("SerialNumber", "arn:aws:iam::111122223333:mfa/d"),
+            ("TokenCode", "123456"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "blue"),
+            ("Tags.member.2.Key", "env"),
+            ("Tags.member.2.Value", "prod"),
+            ("TransitiveTagKeys.member.1", "team"),
+            (
+                "PolicyArns.member.1.arn",
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            ),
+            ("Policy", r#"{"Version":"2012-10-17","Statement":[]}"#),
+        ]);
+        same::<ws::AssumeRoleRequest>(&[
+            ("Action", "AssumeRole"),
+            ("RoleArn", "arn:aws:iam::111122223333:role/deploy"),
+            ("RoleSessionName", "ci-session"),
+        ]);
+        same::<ws::AssumeRoleWithSAMLRequest>(&[
+            ("Action", "AssumeRoleWithSAML"),
+            ("RoleArn", "arn:aws:iam::111122223333:role/deploy"),
+            (
+                "PrincipalArn",
+                "arn:aws:iam::111122223333:saml-provider/idp",
+            ),
+            (
+                "SAMLAssertion",
+                "PHNhbWxwOlJlc3BvbnNlPjwvc2FtbHA6UmVzcG9uc2U+",
+            ),
+        ]);
+        same::<wi::CreateUserRequest>(&[
+            ("Action", "CreateUser"),
+            ("UserName", "alice"),
+            ("Path", "/eng/"),
+            ("Tags.member.1.Key", "k"),
+            ("Tags.member.1.Value", "v"),
+        ]);
+        same::<wi::PutRolePolicyRequest>(&[
+            ("Action", "PutRolePolicy"),
+            ("RoleName", "deploy"),
+            ("PolicyName", "p"),
+            ("PolicyDocument", &long_policy),
+        ]);
+        same::<wi::ListUsersRequest>(&[("Action", "ListUsers"), ("MaxItems", "10")]);
+        same::<wi::ListUsersRequest>(&[("Action", "ListUsers")]);
+        same::<wi::EnableMFADeviceRequest>(&[
+            ("Action", "EnableMFADevice"),
+            ("UserName", "alice"),
+            ("SerialNumber", "arn:aws:iam::111122223333:mfa/alice"),
+            ("AuthenticationCode1", "123456"),
+            ("AuthenticationCode2", "654321"),
+        ]);
+        same::<wi::CreateRoleRequest>(&[
+            ("Action", "CreateRole"),
+            ("RoleName", "r"),
+            (
+                "AssumeRolePolicyDocument",
+                r#"{"Version":"2012-10-17","Statement":[]}"#,
+            ),
+            ("MaxSessionDuration", "7200"),
+        ]);
+    }
+
+    /// No value of a sensitive member — input (passwords, MFA codes, assertions, web identity tokens) or
+    /// output (secret keys, session tokens, MFA seeds) — ever appears in an event, whether the call succeeds or
+    /// is refused after its input decoded.
+    #[test]
+    fn no_sensitive_value_ever_appears_in_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
+        let app = crate::app::App::new(
+            Box::new(store),
+            crate::app::Config::default(),
+            crate::app::Clock::fixed(1_700_000_000),
+        )
+        .unwrap();
+        crate::iam::create_account_for_management(&app, "111122223333", None).unwrap();
+        let root = Caller {
+            account: "111122223333".into(),
+            kind: crate::identity::CallerKind::Root,
+            arn: "arn:aws:iam::111122223333:root".into(),
+            user_id: "111122223333".into(),
+            access_key_id: "AKIAROOTROOTROOTROOT".into(),
+            session: None,
+            region: "us-east-1".into(),
+        };
+        let meta = RequestMeta {
+            source_ip: "127.0.0.1".into(),
+            secure_transport: true,
+            user_agent: "test".into(),
+        };
+        // Run one call as the dispatch does and build its events: (answer XML, event bodies).
+        let call = |action: &str, pairs: &[(&str, &str)]| -> (Option<String>, Vec<String>) {
+            let mut all = vec![("Action", action)];
+            all.extend_from_slice(pairs);
+            let params = Params::from_pairs(all);
+            let slot = AuditSlot::default();
+            let (source, result) = if let Some(h) = crate::sts::unsigned_handler(action) {
+                let ctx = crate::sts::UnsignedCtx {
+                    node: &app,
+                    meta: &meta,
+                    now: app.clock.now(),
+                    audit: &slot,
+                };
+                ("sts.amazonaws.com", h(&ctx, &params))
+            } else {
+                let ctx = crate::iam::Ctx {
+                    node: &app,
+                    caller: &root,
+                    meta: &meta,
+                    now: app.clock.now(),
+                    audit: &slot,
+                };
+                match crate::sts::handler(action) {
+                    Some(h) => ("sts.amazonaws.com", h(&ctx, &params)),
+                    None => (
+                        "iam.amazonaws.com",
+                        crate::iam::handler(action).unwrap()(&ctx, &params),
+                    ),
+                }
+            };
+            let typed = slot.get().unwrap();
+            assert!(typed.request.is_some(), "{action}: input decoded");
+            let unsigned = crate::sts::unsigned_handler(action).is_some();
+            let info = CallInfo {
+                event_source: source,
+                action,
+                params: &params,
+                request_json: None,
+                meta: &meta,
+                caller: (!unsigned).then_some(&root),
+                scope_key_id: None,
+                region: None,
+                request_id: "req",
+                now: app.clock.now(),
+                typed: Some(&typed),
+                result: result.as_ref().map(|_| ()).map_err(CallError::from),
+            };
+            let bodies = build_rows(&app, &info)
+                .into_iter()
+                .map(|r| r.body)
+                .collect();
+            (result.ok().flatten(), bodies)
+        };
+        let between = |xml: &str, tag: &str| -> String {
+            let open = format!("<{tag}>");
+            let start = xml.find(&open).unwrap() + open.len();
+            let end = start + xml[start..].find(&format!("</{tag}>")).unwrap();
+            xml[start..end].to_string()
+        };
+        let mut events: Vec<String> = Vec::new();
+        let mut secrets: Vec<String> = Vec::new();
+
+        let (_, e) = call("CreateUser", &[("UserName", "alice")]);
+        events.extend(e);
+        let password = "Corr3ct-Horse-Battery-Staple!";
+        let (_, e) = call(
+            "CreateLoginProfile",
+            &[("UserName", "alice"), ("Password", password)],
+        );
+        secrets.push(password.into());
+        events.extend(e);
+        let (xml, e) = call("CreateAccessKey", &[("UserName", "alice")]);
+        let xml = xml.unwrap();
+        secrets.push(between(&xml, "SecretAccessKey"));
+        let key_id = between(&xml, "AccessKeyId");
+        assert!(
+            e[0].contains(&format!(r#""accessKey":{{"accessKeyId":"{key_id}""#)),
+            "{}",
+            e[0]
+        );
+        events.extend(e);
+        let (xml, e) = call("GetSessionToken", &[("DurationSeconds", "900")]);
+        let xml = xml.unwrap();
+        secrets.push(between(&xml, "SecretAccessKey"));
+        secrets.push(between(&xml, "SessionToken"));
+        let session_key = between(&xml, "AccessKeyId");
+        assert!(
+            e[0].contains(&format!(r#""credentials":{{"accessKeyId":"{session_key}""#)),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[0].contains(&format!(
+                r#"{{"type":"AWS::IAM::AccessKey","ARN":"{session_key}"}}"#
+            )),
+            "{}",
+            e[0]
+        );
+        events.extend(e);
+        let (xml, e) = call(
+            "CreateVirtualMFADevice",
+            &[("VirtualMFADeviceName", "alice-mfa")],
+        );
+        let xml = xml.unwrap();
+        secrets.push(between(&xml, "Base32StringSeed"));
+        events.extend(e);
+        // Refused after decoding: recorded with their parameters, never with their codes, tokens or assertions.
+        let (_, e) = call(
+            "EnableMFADevice",
+            &[
+                ("UserName", "alice"),
+                ("SerialNumber", "arn:aws:iam::111122223333:mfa/alice-mfa"),
+                ("AuthenticationCode1", "918273"),
+                ("AuthenticationCode2", "645546"),
+            ],
+        );
+        assert!(e[0].contains(r#""requestParameters":{"serialNumber":"arn:aws:iam::111122223333:mfa/alice-mfa","userName":"alice"}"#), "{}", e[0]);
+        events.extend(e);
+        let (_, e) = call(
+            "AssumeRole",
+            &[
+                ("RoleArn", "arn:aws:iam::111122223333:role/none"),
+                ("RoleSessionName", "s1"),
+                ("SerialNumber", "arn:aws:iam::111122223333:mfa/alice-mfa"),
+                ("TokenCode", "918273"),
+            ],
+        );
+        events.extend(e);
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZW5zaXRpdmUtdG9rZW4tc3ViamVjdCJ9.c2lnbmF0dXJlLXZhbHVl";
+        let (_, e) = call(
+            "AssumeRoleWithWebIdentity",
+            &[
+                ("RoleArn", "arn:aws:iam::111122223333:role/none"),
+                ("RoleSessionName", "s1"),
+                ("WebIdentityToken", token),
+            ],
+        );
+        secrets.push(token.into());
+        events.extend(e);
+        let assertion = "PHNhbWxwOlJlc3BvbnNlIHNlbnNpdGl2ZT0idHJ1ZSI+PC9zYW1scDpSZXNwb25zZT4=";
+        let (_, e) = call(
+            "AssumeRoleWithSAML",
+            &[
+                ("RoleArn", "arn:aws:iam::111122223333:role/none"),
+                (
+                    "PrincipalArn",
+                    "arn:aws:iam::111122223333:saml-provider/idp",
+                ),
+                ("SAMLAssertion", assertion),
+            ],
+        );
+        assert!(
+            e[0].contains(r#""identityProvider":"arn:aws:iam::111122223333:saml-provider/idp""#),
+            "{}",
+            e[0]
+        );
+        secrets.push(assertion.into());
+        events.extend(e);
+
+        assert!(events.len() >= 9 && secrets.len() == 7);
+        for body in &events {
+            for secret in &secrets {
+                assert!(
+                    secret.len() >= 8 && !body.contains(secret.as_str()),
+                    "{secret} in {body}"
+                );
+            }
+            let v: Value = serde_json::from_str(body).unwrap();
+            let params = v["requestParameters"].to_string();
+            for code in ["918273", "645546"] {
+                assert!(!params.contains(code), "{params}");
+            }
+            for name in [
+                "password",
+                "authenticationCode1",
+                "authenticationCode2",
+                "tokenCode",
+                "webIdentityToken",
+                "sAMLAssertion",
+                "secretAccessKey",
+                "sessionToken",
+                "base32StringSeed",
+            ] {
+                assert!(!body.contains(&format!("\"{name}\"")), "{name} in {body}");
+            }
+        }
     }
 
     #[test]

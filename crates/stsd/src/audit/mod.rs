@@ -14,9 +14,9 @@
 pub mod digest;
 pub mod event;
 pub mod export;
-pub mod lookup;
-pub mod query;
 pub mod synth;
+/// Reading the stored trail (`LookupEvents`, export): `stsd_core::trail_query`.
+pub use stsd_core::trail_query as query;
 pub mod verify;
 
 pub use stsd_core::trail;
@@ -28,7 +28,7 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::app::Clock;
+use crate::node::Clock;
 use crate::store::{AuditRow, Store, StoreError};
 
 pub use event::{record_call, CallError, CallInfo};

@@ -34,7 +34,7 @@ pub fn user_key(user: usize, k: usize) -> String {
 }
 
 fn time_text(t: i64) -> String {
-    crate::iam::fmt_time(t)
+    stsd_wire::time::iso8601(t)
 }
 
 /// One synthetic event at time `t`.

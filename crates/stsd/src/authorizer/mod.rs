@@ -16,17 +16,15 @@
 //! proxy contract (a missing header, an unknown route table) is `400`, which nginx turns into `500`: fail
 //! closed. Every decision (`200`, `401`, `403`) is an audit event with the service's event source.
 
-pub mod routes;
-pub mod s3;
-
 use std::net::SocketAddr;
 
 use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
 use crate::error::ApiError;
+use crate::identity::{Caller, RequestMeta};
 use crate::protocol::query::Params;
-pub use routes::RouteTables;
-use routes::{Refused, RouteRequest, Routed, Table};
+use crate::routes;
+pub use crate::routes::RouteTables;
+use crate::routes::{Refused, RouteRequest, Routed, Table};
 
 /// Where the endpoint is served.
 pub const PATH: &str = "/_stsd/authorize";
@@ -300,8 +298,9 @@ fn record(app: &App, request_id: &str, d: &Decided<'_>) {
         region: d.region,
         request_id,
         now: app.clock.now(),
+        typed: None,
         result: match d.error {
-            None => Ok(""),
+            None => Ok(()),
             Some((code, message)) => Err(crate::audit::CallError { code, message }),
         },
     };
@@ -310,8 +309,9 @@ fn record(app: &App, request_id: &str, d: &Decided<'_>) {
         owner_account: d.owner.as_deref(),
         read_only: d.routed.map(|r| r.read_only),
     };
-    app.audit
-        .submit(crate::audit::event::build_rows_for(app, &info, &extra));
+    app.audit.submit(crate::audit::event::build_rows_for(
+        &app.node, &info, &extra,
+    ));
 }
 
 /// Decide one request (no I/O besides queueing its audit event; the caller waits for the event to be stored
@@ -329,7 +329,7 @@ pub fn decide(
             return error_answer(400, false, "InvalidRequest", &why, request_id, None);
         }
     };
-    let Some(table) = app.config.routes.get(d.service) else {
+    let Some(table) = app.routes.get(d.service) else {
         let why = format!(
             "X-Stsd-Service names no route table: `{}`",
             d.service.chars().take(64).collect::<String>()
@@ -452,7 +452,7 @@ pub fn decide(
             keys: &check.keys,
             region: &caller.region,
         };
-        if let Err(d) = crate::authz::authorize_resource(&st, app, &caller, info, &req) {
+        if let Err(d) = crate::authz::authorize_resource(app.gateway(), &st, &caller, info, &req) {
             denied = Some((d, check.resource.clone()));
             break;
         }

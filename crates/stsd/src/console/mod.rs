@@ -651,15 +651,21 @@ impl Signed<'_> {
             ],
             body.as_bytes(),
         )?;
-        let meta = crate::auth::RequestMeta {
+        let meta = crate::identity::RequestMeta {
             source_ip: self.r.peer.ip().to_string(),
             // As for API requests: stsd itself speaks plain HTTP (a proxy's header is not proof of TLS).
             secure_transport: false,
             user_agent: self.r.user_agent.clone(),
         };
         let rid = crate::ids::request_id();
-        let (status, json) =
-            crate::audit::lookup::serve(self.r.app, &signed, "", body.as_bytes(), &meta, &rid);
+        let (status, json) = crate::pipeline::serve_cloudtrail(
+            self.r.app,
+            &signed,
+            "",
+            body.as_bytes(),
+            &meta,
+            &rid,
+        );
         let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
         if status == 200 {
             Ok(v)
@@ -751,7 +757,7 @@ fn call_with(
         body.as_bytes(),
     )?;
     let rid = crate::ids::request_id();
-    let (_, _, result) = crate::server::process(r.app, &parts, "", body.as_bytes(), r.peer, &rid);
+    let (_, _, result) = crate::pipeline::process(r.app, &parts, "", body.as_bytes(), r.peer, &rid);
     result.map(Xml)
 }
 
@@ -1134,7 +1140,7 @@ fn switch_role(s: &Signed<'_>) -> Out {
     };
     let doc = pages::parse(&xml);
     let get = |t: &str| pages::first(&doc, t).unwrap_or_default();
-    let expires = crate::audit::lookup::parse_time(&get("Expiration")).unwrap_or(r.now + 3600);
+    let expires = crate::cloudtrail::parse_time(&get("Expiration")).unwrap_or(r.now + 3600);
     let active = ActiveRole {
         creds: Creds {
             akid: get("AccessKeyId"),

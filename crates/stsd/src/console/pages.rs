@@ -1183,8 +1183,8 @@ pub(crate) fn audit(s: &Signed<'_>) -> Out {
         input["LookupAttributes"] = serde_json::json!([{"AttributeKey": k, "AttributeValue": v}]);
     }
     let time = |t: &str| {
-        crate::audit::lookup::parse_time(&format!("{t}:00Z").replacen(' ', "T", 1))
-            .or_else(|| crate::audit::lookup::parse_time(t))
+        crate::cloudtrail::parse_time(&format!("{t}:00Z").replacen(' ', "T", 1))
+            .or_else(|| crate::cloudtrail::parse_time(t))
     };
     if let Some(t) = (!start.is_empty()).then(|| time(start)).flatten() {
         input["StartTime"] = t.into();

@@ -8,8 +8,8 @@ use stsd_wire::generated::iam as w;
 
 use super::users::{no_user, user_arn_for};
 use super::{typed, Ctx, Handler};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::CallerKind;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
@@ -41,7 +41,7 @@ pub(super) fn subject(
             }
         },
     };
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let arn = match &name {
         Some(n) => user_arn_for(ctx, acct, n),
@@ -105,7 +105,7 @@ pub fn list_server_certificates(
     ctx: &Ctx<'_>,
     _input: w::ListServerCertificatesRequest,
 ) -> ApiResult<w::ListServerCertificatesResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListServerCertificates", "*")?;
     Ok(w::ListServerCertificatesResponse {
         server_certificate_metadata_list: Vec::new(),

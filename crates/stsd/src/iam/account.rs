@@ -4,12 +4,10 @@
 use stsd_wire::generated::iam as w;
 
 use super::{paginate, wire_boundary, wire_policy, wire_tag_list, Ctx};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, AccountMeta, Doc, KeyStatus};
-use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
-use crate::protocol::xml::Xml;
 use crate::state::{State, Touched};
 use crate::store::Kind;
 
@@ -56,7 +54,7 @@ pub fn get_account_authorization_details(
     let filter = input.filter.unwrap_or_default();
     let want = |k: &str| filter.is_empty() || filter.iter().any(|f| f == k);
     let (marker, max) = (input.marker, super::page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetAccountAuthorizationDetails", "*")?;
     let acct = ctx.account(&st)?;
     let mut items = Vec::new();
@@ -143,7 +141,7 @@ pub fn get_account_authorization_details(
     let role_details = roles
         .iter()
         .map(|r| {
-            let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+            let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
             w::RoleDetail {
                 path: Some(r.path.clone()),
                 role_name: Some(r.name.clone()),
@@ -214,7 +212,7 @@ pub fn get_account_summary(
     ctx: &Ctx<'_>,
     _input: w::GetAccountSummaryRequest,
 ) -> ApiResult<w::GetAccountSummaryResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetAccountSummary", "*")?;
     let acct = ctx.account(&st)?;
     let entries: Vec<(&str, usize)> = vec![
@@ -342,7 +340,7 @@ pub fn insert_account(
 
 /// Bootstrap the management account on first start.
 pub fn create_account_for_management(
-    app: &crate::app::App,
+    app: &crate::node::Node,
     id: &str,
     key: Option<(String, String)>,
 ) -> ApiResult<AccessKey> {
@@ -350,35 +348,22 @@ pub fn create_account_for_management(
     app.write(|st, t| insert_account(st, t, id, "management", now, key.clone()))
 }
 
-/// `Action=CreateAccount&Version=2010-05-08&AccountName=…[&AccountId=…]` — stsd extension.
-pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    if ctx.caller.kind != CallerKind::Root || ctx.caller.account != ctx.app.management_account {
+/// `Action=CreateAccount&Version=2010-05-08&AccountName=…[&AccountId=…]` — stsd extension (modeled in
+/// `crates/wire/models/stsd-iam-extensions.json`).
+pub fn create_account(
+    ctx: &Ctx<'_>,
+    input: w::CreateAccountRequest,
+) -> ApiResult<w::CreateAccountResponse> {
+    if ctx.caller.kind != CallerKind::Root || ctx.caller.account != ctx.node.management_account {
         return Err(ApiError::access_denied(format!(
             "User: {} is not authorized to perform: stsd:CreateAccount because only the management account root may create accounts",
             ctx.caller.arn
         )));
     }
-    let name = p.required("AccountName")?;
-    if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            name,
-            "accountName",
-            "Member must have length less than or equal to 50",
-        ));
-    }
-    let id = match p.get("AccountId") {
-        Some(id) => {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ApiError::validation(
-                    id,
-                    "accountId",
-                    "Member must satisfy regular expression pattern: \\d{12}",
-                ));
-            }
-            id.to_string()
-        }
+    let id = match input.account_id {
+        Some(id) => id,
         None => {
-            let st = ctx.app.read()?;
+            let st = ctx.node.read()?;
             loop {
                 let id = crate::ids::account_id();
                 if !st.accounts.contains_key(&id) {
@@ -388,21 +373,24 @@ pub fn create_account(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
         }
     };
     let key = ctx
-        .app
-        .write(|st, t| insert_account(st, t, &id, name, ctx.now, None))?;
-    let mut x = Xml::new();
-    x.elem("AccountId", &id)
-        .elem("AccessKeyId", &key.id)
-        .elem("SecretAccessKey", &key.secret);
-    Ok(Some(x.finish()))
+        .node
+        .write(|st, t| insert_account(st, t, &id, &input.account_name, ctx.now, None))?;
+    Ok(w::CreateAccountResponse {
+        account_id: id,
+        access_key_id: key.id,
+        secret_access_key: key.secret,
+    })
 }
 
 /// `Action=RotateTokenKeys&Version=2010-05-08` — stsd extension behind `stsd keys rotate`: new session tokens
 /// are sealed with a fresh key; tokens sealed with older keys stay valid until they expire, and a retired key
 /// is dropped once the longest possible session sealed with it has ended.
-pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>> {
+pub fn rotate_token_keys(
+    ctx: &Ctx<'_>,
+    _input: w::RotateTokenKeysRequest,
+) -> ApiResult<w::RotateTokenKeysResponse> {
     if ctx.caller.kind != CallerKind::Root
-        || ctx.caller.account != ctx.app.management_account
+        || ctx.caller.account != ctx.node.management_account
         || ctx.caller.is_session()
     {
         return Err(ApiError::access_denied(format!(
@@ -410,20 +398,19 @@ pub fn rotate_token_keys(ctx: &Ctx<'_>, _p: &Params) -> ApiResult<Option<String>
             ctx.caller.arn
         )));
     }
-    let store = ctx.app.store();
+    let store = ctx.node.store();
     let (new_id, kept) = crate::tokens::KeyRing::rotate(store, ctx.now).map_err(|e| {
         tracing::error!(error = %e, "token key rotation failed");
         ApiError::internal()
     })?;
-    ctx.app
+    ctx.node
         .tokens
         .reload(store, ctx.now)
         .map_err(|_| ApiError::internal())?;
-    let ids: Vec<String> = kept.iter().map(u32::to_string).collect();
-    let mut x = Xml::new();
-    x.num("ActiveKeyId", new_id);
-    x.str_list("KeyIds", ids.iter().map(String::as_str));
-    Ok(Some(x.finish()))
+    Ok(w::RotateTokenKeysResponse {
+        active_key_id: i64::from(new_id),
+        key_ids: kept.iter().map(|k| i64::from(*k)).collect(),
+    })
 }
 
 /// An alias (its length and pattern checked by the model) that is not all digits (an account ID).
@@ -440,7 +427,7 @@ fn check_alias(a: &str) -> ApiResult<&str> {
 /// overwrites the previous alias"); an alias belongs to one account among all this server hosts.
 pub fn create_account_alias(ctx: &Ctx<'_>, input: w::CreateAccountAliasRequest) -> ApiResult<()> {
     let alias = check_alias(&input.account_alias)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:CreateAccountAlias", "*")?;
         let taken = st
             .accounts
@@ -462,7 +449,7 @@ pub fn create_account_alias(ctx: &Ctx<'_>, input: w::CreateAccountAliasRequest) 
 
 pub fn delete_account_alias(ctx: &Ctx<'_>, input: w::DeleteAccountAliasRequest) -> ApiResult<()> {
     let alias = check_alias(&input.account_alias)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteAccountAlias", "*")?;
         let acct = ctx.account_mut(st)?;
         if acct.meta.alias.as_deref() != Some(alias) {
@@ -481,7 +468,7 @@ pub fn list_account_aliases(
     input: w::ListAccountAliasesRequest,
 ) -> ApiResult<w::ListAccountAliasesResponse> {
     let (marker, max) = (input.marker, super::page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListAccountAliases", "*")?;
     let acct = ctx.account(&st)?;
     let aliases: Vec<&str> = acct.meta.alias.as_deref().into_iter().collect();

@@ -78,7 +78,7 @@ fn key_fields(ctx: &Ctx<'_>, acct: &Account, keys: &[AccessKey]) -> Vec<String> 
             Some(k) => {
                 out.push(flag(k.status == KeyStatus::Active).to_string());
                 out.push(report_time(k.created));
-                match crate::usage::key_last_used(ctx.app, acct, &k.id) {
+                match crate::usage::key_last_used(&ctx.node.usage, acct, &k.id) {
                     Some(u) => {
                         out.push(report_time(u.date));
                         out.push(if u.region.is_empty() {
@@ -167,7 +167,7 @@ pub fn generate(
     ctx: &Ctx<'_>,
     _input: w::GenerateCredentialReportRequest,
 ) -> ApiResult<w::GenerateCredentialReportResponse> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:GenerateCredentialReport", "*")?;
         let acct = ctx.account(st)?;
         let previous = acct.credential_report.as_ref().map(|r| r.generated);
@@ -200,7 +200,7 @@ pub fn get(
     ctx: &Ctx<'_>,
     _input: w::GetCredentialReportRequest,
 ) -> ApiResult<w::GetCredentialReportResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetCredentialReport", "*")?;
     let acct = ctx.account(&st)?;
     let Some(report) = &acct.credential_report else {

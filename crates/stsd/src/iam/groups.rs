@@ -26,7 +26,7 @@ pub fn create_group(
     let name = input.group_name.as_str();
     let path = input.path.unwrap_or_else(|| "/".into());
     let arn = ctx.arn("group", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:CreateGroup", &arn)?;
         let acct = ctx.account_mut(st)?;
         if acct.groups.contains_key(&name.to_lowercase()) {
@@ -55,7 +55,7 @@ pub fn create_group(
 pub fn get_group(ctx: &Ctx<'_>, input: w::GetGroupRequest) -> ApiResult<w::GetGroupResponse> {
     let name = input.group_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetGroup", &group_arn_for(ctx, acct, name))?;
     let g = acct
@@ -75,7 +75,7 @@ pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()
     let name = input.group_name.as_str();
     let new_name = input.new_group_name.as_deref();
     let new_path = input.new_path;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateGroup", &group_arn_for(ctx, acct, name))?;
         let key = name.to_lowercase();
@@ -119,7 +119,7 @@ pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()
 
 pub fn delete_group(ctx: &Ctx<'_>, input: w::DeleteGroupRequest) -> ApiResult<()> {
     let name = input.group_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteGroup", &group_arn_for(ctx, acct, name))?;
         let g = acct
@@ -145,7 +145,7 @@ pub fn delete_group(ctx: &Ctx<'_>, input: w::DeleteGroupRequest) -> ApiResult<()
 pub fn list_groups(ctx: &Ctx<'_>, input: w::ListGroupsRequest) -> ApiResult<w::ListGroupsResponse> {
     let prefix = input.path_prefix;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListGroups", &ctx.arn("group/", "", "*"))?;
     let acct = ctx.account(&st)?;
     let groups: Vec<&Group> = acct
@@ -164,7 +164,7 @@ pub fn list_groups(ctx: &Ctx<'_>, input: w::ListGroupsRequest) -> ApiResult<w::L
 pub fn add_user_to_group(ctx: &Ctx<'_>, input: w::AddUserToGroupRequest) -> ApiResult<()> {
     let group = input.group_name.as_str();
     let user = input.user_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:AddUserToGroup", &group_arn_for(ctx, acct, group))?;
         let gname = acct
@@ -196,7 +196,7 @@ pub fn remove_user_from_group(
 ) -> ApiResult<()> {
     let group = input.group_name.as_str();
     let user = input.user_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,
@@ -229,7 +229,7 @@ pub fn list_groups_for_user(
 ) -> ApiResult<w::ListGroupsForUserResponse> {
     let user = input.user_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListGroupsForUser", &user_arn_for(ctx, acct, user))?;
     let u = acct

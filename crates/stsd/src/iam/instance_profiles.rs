@@ -80,7 +80,7 @@ pub fn create(
     let path = input.path.unwrap_or_else(|| "/".into());
     let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("instance-profile", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let facts = RequestFacts {
             tags: &tags,
             ..RequestFacts::default()
@@ -124,7 +124,7 @@ pub fn get(
     input: w::GetInstanceProfileRequest,
 ) -> ApiResult<w::GetInstanceProfileResponse> {
     let name = input.instance_profile_name.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
         &st,
@@ -146,7 +146,7 @@ pub fn list(
 ) -> ApiResult<w::ListInstanceProfilesResponse> {
     let prefix = input.path_prefix;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(
         &st,
         "iam:ListInstanceProfiles",
@@ -175,7 +175,7 @@ pub fn list_for_role(
 ) -> ApiResult<w::ListInstanceProfilesForRoleResponse> {
     let role_name = input.role_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
         &st,
@@ -200,7 +200,7 @@ pub fn list_for_role(
 
 pub fn delete(ctx: &Ctx<'_>, input: w::DeleteInstanceProfileRequest) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,
@@ -238,7 +238,7 @@ fn existing(acct: &Account, name: &str) -> ApiResult<String> {
 pub fn add_role(ctx: &Ctx<'_>, input: w::AddRoleToInstanceProfileRequest) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     let role_name = input.role_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,
@@ -289,7 +289,7 @@ pub fn add_role(ctx: &Ctx<'_>, input: w::AddRoleToInstanceProfileRequest) -> Api
 pub fn remove_role(ctx: &Ctx<'_>, input: w::RemoveRoleFromInstanceProfileRequest) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     let role_name = input.role_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,

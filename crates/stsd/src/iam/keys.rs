@@ -4,8 +4,8 @@ use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
 use super::{page_size, paginate, Ctx};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, KeyStatus};
 use crate::state::State;
 use crate::store::Kind;
@@ -80,7 +80,7 @@ pub fn create_access_key(
     input: w::CreateAccessKeyRequest,
 ) -> ApiResult<w::CreateAccessKeyResponse> {
     let o = owner(ctx, input.user_name)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:CreateAccessKey", &owner_arn(ctx, acct, &o))?;
         if keys(acct, &o)?.len() >= MAX_KEYS {
@@ -125,7 +125,7 @@ pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> Api
             ))
         }
     };
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateAccessKey", &owner_arn(ctx, acct, &o))?;
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
@@ -145,7 +145,7 @@ pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> Api
 pub fn delete_access_key(ctx: &Ctx<'_>, input: w::DeleteAccessKeyRequest) -> ApiResult<()> {
     let o = owner(ctx, input.user_name)?;
     let id = input.access_key_id.as_str();
-    let out = ctx.app.write(|st, t| {
+    let out = ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteAccessKey", &owner_arn(ctx, acct, &o))?;
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
@@ -160,7 +160,7 @@ pub fn delete_access_key(ctx: &Ctx<'_>, input: w::DeleteAccessKeyRequest) -> Api
         }
         Ok(())
     });
-    ctx.app.forget_signing_keys(id);
+    ctx.node.forget_signing_keys(id);
     out
 }
 
@@ -170,7 +170,7 @@ pub fn list_access_keys(
 ) -> ApiResult<w::ListAccessKeysResponse> {
     let o = owner(ctx, input.user_name)?;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListAccessKeys", &owner_arn(ctx, acct, &o))?;
     let user_name = user_name_of(acct, &o);
@@ -195,7 +195,7 @@ pub fn get_access_key_last_used(
     input: w::GetAccessKeyLastUsedRequest,
 ) -> ApiResult<w::GetAccessKeyLastUsedResponse> {
     let id = input.access_key_id.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let (user_name, key) =
         find_key(&st, acct, id).ok_or_else(|| ApiError::access_denied("Access Denied"))?;
@@ -204,7 +204,7 @@ pub fn get_access_key_last_used(
         None => acct.root_arn(),
     };
     ctx.authorize(&st, "iam:GetAccessKeyLastUsed", &arn)?;
-    let last = match crate::usage::key_last_used(ctx.app, acct, &key.id) {
+    let last = match crate::usage::key_last_used(&ctx.node.usage, acct, &key.id) {
         Some(u) => w::AccessKeyLastUsed {
             last_used_date: Some(u.date),
             service_name: u.service,

@@ -14,8 +14,8 @@ use stsd_wire::generated::iam as w;
 use super::absent_credentials::subject;
 use super::users::{no_user, user_arn_for};
 use super::{typed, Ctx, Handler};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::identity::CallerKind;
 use crate::model::{LoginProfile, PasswordPolicy, User};
 use crate::store::Kind;
 
@@ -201,7 +201,7 @@ pub fn create_login_profile(
         .ok_or_else(|| ApiError::missing("password"))?;
     let reset = input.password_reset_required.unwrap_or(false);
     let hash = prepare_hash(password)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:CreateLoginProfile", &user_arn_for(ctx, acct, name))?;
         let u = acct
@@ -233,7 +233,7 @@ pub fn get_login_profile(
     let Some(user) = subject(ctx, input.user_name.as_deref(), "iam:GetLoginProfile")? else {
         return Err(no_login_profile("root"));
     };
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let u = acct
         .users
@@ -253,7 +253,7 @@ pub fn update_login_profile(ctx: &Ctx<'_>, input: w::UpdateLoginProfileRequest) 
     let password = input.password.as_deref();
     let reset = input.password_reset_required;
     let hash = password.map(prepare_hash).transpose()?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateLoginProfile", &user_arn_for(ctx, acct, name))?;
         let u = acct
@@ -292,7 +292,7 @@ pub fn delete_login_profile(ctx: &Ctx<'_>, input: w::DeleteLoginProfileRequest) 
     let Some(user) = subject(ctx, input.user_name.as_deref(), "iam:DeleteLoginProfile")? else {
         return Err(no_login_profile("root"));
     };
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let key = user.to_lowercase();
         let acct = ctx.account_mut(st)?;
         let u = acct.users.get_mut(&key).ok_or_else(|| no_user(&user))?;
@@ -316,7 +316,7 @@ pub fn change_password(ctx: &Ctx<'_>, input: w::ChangePasswordRequest) -> ApiRes
         ));
     };
     let hash = prepare_hash(new)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         let allowed_by_policy = acct
             .meta
@@ -374,7 +374,7 @@ pub fn update_account_password_policy(
             .and_then(|n| u32::try_from(n).ok()),
         hard_expiry: input.hard_expiry.unwrap_or(false),
     };
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:UpdateAccountPasswordPolicy", "*")?;
         ctx.account_mut(st)?.meta.password_policy = Some(policy.clone());
         t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account);
@@ -392,7 +392,7 @@ pub fn get_account_password_policy(
     ctx: &Ctx<'_>,
     _input: w::GetAccountPasswordPolicyRequest,
 ) -> ApiResult<w::GetAccountPasswordPolicyResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetAccountPasswordPolicy", "*")?;
     let acct = ctx.account(&st)?;
     let pp = acct
@@ -420,7 +420,7 @@ pub fn delete_account_password_policy(
     ctx: &Ctx<'_>,
     _input: w::DeleteAccountPasswordPolicyRequest,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteAccountPasswordPolicy", "*")?;
         let acct = ctx.account_mut(st)?;
         if acct.meta.password_policy.take().is_none() {

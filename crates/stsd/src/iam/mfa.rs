@@ -9,8 +9,8 @@ use super::tagging::{self, Taggable};
 use super::{
     page_size, paginate, tags_in, typed, wire_tags, wire_user, Ctx, Handler, RequestFacts,
 };
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::identity::CallerKind;
 use crate::mfa as totp;
 use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner, Tag};
 use crate::store::Kind;
@@ -136,7 +136,7 @@ pub fn create_virtual_mfa_device(
     let path = input.path.unwrap_or_else(|| "/".into());
     let tags = tags_in(input.tags, false)?;
     let serial = ctx.arn("mfa", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(
             st,
             "iam:CreateVirtualMFADevice",
@@ -192,7 +192,7 @@ pub fn enable_mfa_device(ctx: &Ctx<'_>, input: w::EnableMFADeviceRequest) -> Api
     let w = who(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
     let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:EnableMFADevice", &who_arn(ctx, acct, &w))?;
         let (owner, _) = resolve(acct, &w)?;
@@ -223,7 +223,7 @@ pub fn resync_mfa_device(ctx: &Ctx<'_>, input: w::ResyncMFADeviceRequest) -> Api
     let w = who(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
     let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:ResyncMFADevice", &who_arn(ctx, acct, &w))?;
         let (owner, shown) = resolve(acct, &w)?;
@@ -247,7 +247,7 @@ pub fn resync_mfa_device(ctx: &Ctx<'_>, input: w::ResyncMFADeviceRequest) -> Api
 pub fn deactivate_mfa_device(ctx: &Ctx<'_>, input: w::DeactivateMFADeviceRequest) -> ApiResult<()> {
     let w = who(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeactivateMFADevice", &who_arn(ctx, acct, &w))?;
         let (owner, shown) = resolve(acct, &w)?;
@@ -271,7 +271,7 @@ pub fn delete_virtual_mfa_device(
     input: w::DeleteVirtualMFADeviceRequest,
 ) -> ApiResult<()> {
     let serial = input.serial_number.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteVirtualMFADevice", serial)?;
         let acct = ctx.account_mut(st)?;
         let key = device_key(acct, serial)?;
@@ -294,7 +294,7 @@ pub fn list_mfa_devices(
 ) -> ApiResult<w::ListMFADevicesResponse> {
     let w = who(ctx, input.user_name.as_deref())?;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:ListMFADevices", &who_arn(ctx, acct, &w))?;
     let (owner, shown) = resolve(acct, &w)?;
@@ -321,7 +321,7 @@ pub fn list_virtual_mfa_devices(
 ) -> ApiResult<w::ListVirtualMFADevicesResponse> {
     let status = input.assignment_status.as_deref().unwrap_or("Any");
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListVirtualMFADevices", &ctx.arn("mfa/", "", "*"))?;
     let acct = ctx.account(&st)?;
     let devices: Vec<&MfaDevice> = acct
@@ -370,7 +370,7 @@ pub fn get_mfa_device(
 ) -> ApiResult<w::GetMFADeviceResponse> {
     let serial = input.serial_number.as_str();
     let w = who(ctx, input.user_name.as_deref())?;
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetMFADevice", &who_arn(ctx, acct, &w))?;
     let (owner, shown) = resolve(acct, &w)?;

@@ -18,13 +18,14 @@ mod simulate;
 mod tagging;
 mod users;
 
-use crate::app::App;
-use crate::auth::{Caller, RequestMeta};
+#[cfg(test)]
+mod authorization_tests;
+
+pub(crate) use crate::action::typed;
+pub use crate::action::{tags_in, Ctx, Handler, RequestFacts};
 use crate::authz;
-pub use crate::authz::RequestFacts;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, Doc, DocKind, Group, KeyUse, ManagedPolicy, Role, Tag, User};
-use crate::protocol::query::Params;
 use crate::protocol::url_encode_policy;
 use crate::protocol::xml::Xml;
 use crate::state::State;
@@ -32,86 +33,6 @@ use stsd_wire::generated::iam as w;
 
 pub use account::create_account_for_management;
 pub use login_profiles::{expired as password_expired, verify_password};
-
-/// Everything an action needs besides its parameters.
-pub struct Ctx<'a> {
-    pub app: &'a App,
-    pub caller: &'a Caller,
-    pub meta: &'a RequestMeta,
-    pub now: i64,
-}
-
-impl Ctx<'_> {
-    /// Authorize `action` on `resource` in the caller's account (root: always; others: policy engine).
-    pub fn authorize(&self, st: &State, action: &str, resource: &str) -> ApiResult<()> {
-        authz::authorize(st, self, action, resource, &RequestFacts::default())
-    }
-
-    /// [`Ctx::authorize`] for a request that carries condition-key facts (tags, a boundary, a policy ARN).
-    pub fn authorize_request(
-        &self,
-        st: &State,
-        action: &str,
-        resource: &str,
-        facts: &RequestFacts<'_>,
-    ) -> ApiResult<()> {
-        authz::authorize(st, self, action, resource, facts)
-    }
-
-    /// The transport facts and time of this request.
-    pub fn request(&self) -> authz::RequestInfo<'_> {
-        authz::RequestInfo {
-            meta: self.meta,
-            now: self.now,
-        }
-    }
-
-    pub fn account<'s>(&self, st: &'s State) -> ApiResult<&'s Account> {
-        st.account(&self.caller.account)
-            .ok_or_else(ApiError::internal)
-    }
-
-    pub fn account_mut<'s>(&self, st: &'s mut State) -> ApiResult<&'s mut Account> {
-        st.account_mut(&self.caller.account)
-            .ok_or_else(ApiError::internal)
-    }
-
-    pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
-        format!("arn:aws:iam::{}:{kind}{path}{name}", self.caller.account)
-    }
-}
-
-pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
-
-/// Adapt a typed action `fn(&Ctx, Input) -> ApiResult<Output>` to the dispatch table: the generated decoder
-/// reads and validates the parameters (every violated constraint in one `ValidationError`), the generated
-/// encoder writes the result. The action itself never sees raw parameters or XML.
-macro_rules! typed {
-    ($f:path) => {
-        |ctx: &$crate::iam::Ctx<'_>,
-         p: &$crate::protocol::query::Params|
-         -> $crate::error::ApiResult<Option<String>> {
-            let input = stsd_wire::Input::decode(p)?;
-            let output = $f(ctx, input)?;
-            Ok(stsd_wire::Output::encode(&output))
-        }
-    };
-}
-pub(crate) use typed;
-
-/// [`typed!`] for the unsigned STS actions, whose context has no caller.
-macro_rules! typed_unsigned {
-    ($f:path) => {
-        |ctx: &$crate::sts::UnsignedCtx<'_>,
-         p: &$crate::protocol::query::Params|
-         -> $crate::error::ApiResult<Option<String>> {
-            let input = stsd_wire::Input::decode(p)?;
-            let output = $f(ctx, input)?;
-            Ok(stsd_wire::Output::encode(&output))
-        }
-    };
-}
-pub(crate) use typed_unsigned;
 
 /// The IAM action table.
 pub fn handler(action: &str) -> Option<Handler> {
@@ -190,8 +111,8 @@ pub fn handler(action: &str) -> Option<Handler> {
         "CreateAccountAlias" => typed!(account::create_account_alias),
         "DeleteAccountAlias" => typed!(account::delete_account_alias),
         "ListAccountAliases" => typed!(account::list_account_aliases),
-        "CreateAccount" => account::create_account,
-        "RotateTokenKeys" => account::rotate_token_keys,
+        "CreateAccount" => typed!(account::create_account),
+        "RotateTokenKeys" => typed!(account::rotate_token_keys),
         other => {
             return mfa::handler(other)
                 .or_else(|| login_profiles::handler(other))
@@ -258,39 +179,6 @@ pub fn page_size(max_items: Option<i64>) -> usize {
     max_items
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(100)
-}
-
-/// Tags of a typed input, with the rules the model cannot state: no `aws:` prefix, no duplicate keys
-/// (compared ignoring case when `case_insensitive`, as IAM does for users and roles).
-pub fn tags_in(tags: Option<Vec<w::Tag>>, case_insensitive: bool) -> ApiResult<Vec<Tag>> {
-    let tags = tags.unwrap_or_default();
-    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
-    for t in tags {
-        if t.key
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
-        {
-            return Err(ApiError::invalid_input(
-                "User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS use",
-            ));
-        }
-        if out.iter().any(|o| {
-            if case_insensitive {
-                o.key.eq_ignore_ascii_case(&t.key)
-            } else {
-                o.key == t.key
-            }
-        }) {
-            return Err(ApiError::invalid_input(
-                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
-            ));
-        }
-        out.push(Tag {
-            key: t.key,
-            value: t.value,
-        });
-    }
-    Ok(out)
 }
 
 /// Tags for a typed output; `None` when there are none (AWS then omits the element).

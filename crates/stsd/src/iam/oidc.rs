@@ -104,7 +104,7 @@ pub fn create(
     ctx: &Ctx<'_>,
     input: w::CreateOpenIDConnectProviderRequest,
 ) -> ApiResult<w::CreateOpenIDConnectProviderResponse> {
-    let (url, http) = parse_url(&input.url, ctx.app.config.allow_http_oidc)?;
+    let (url, http) = parse_url(&input.url, ctx.node.config.allow_http_oidc)?;
     let ids = input.client_id_list.unwrap_or_default();
     if ids.len() > MAX_CLIENT_IDS {
         return Err(ApiError::limit(
@@ -121,7 +121,7 @@ pub fn create(
     let thumbs = thumbprints(input.thumbprint_list.unwrap_or_default())?;
     let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &url);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(
             st,
             "iam:CreateOpenIDConnectProvider",
@@ -169,7 +169,7 @@ pub fn get(
     ctx: &Ctx<'_>,
     input: w::GetOpenIDConnectProviderRequest,
 ) -> ApiResult<w::GetOpenIDConnectProviderResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let arn = input.open_id_connect_provider_arn.as_str();
     ctx.authorize(&st, "iam:GetOpenIDConnectProvider", arn)?;
     let acct = ctx.account(&st)?;
@@ -191,7 +191,7 @@ pub fn list(
     ctx: &Ctx<'_>,
     _input: w::ListOpenIDConnectProvidersRequest,
 ) -> ApiResult<w::ListOpenIDConnectProvidersResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListOpenIDConnectProviders", "*")?;
     let acct = ctx.account(&st)?;
     let arns = acct
@@ -214,7 +214,7 @@ fn modify(
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&mut OidcProvider) -> ApiResult<()>,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(st, action, arn, facts)?;
         let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
         let o = ctx
@@ -230,7 +230,7 @@ fn modify(
 
 pub fn delete(ctx: &Ctx<'_>, input: w::DeleteOpenIDConnectProviderRequest) -> ApiResult<()> {
     let arn = input.open_id_connect_provider_arn.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteOpenIDConnectProvider", arn)?;
         let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
         ctx.account_mut(st)?.oidc_providers.remove(&key);

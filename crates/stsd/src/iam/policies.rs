@@ -51,7 +51,7 @@ pub fn create_policy(
     let description = input.description;
     let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("policy", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(
             st,
             "iam:CreatePolicy",
@@ -102,7 +102,7 @@ fn find<'a>(acct: &'a Account, arn: &str) -> ApiResult<&'a ManagedPolicy> {
 
 pub fn get_policy(ctx: &Ctx<'_>, input: w::GetPolicyRequest) -> ApiResult<w::GetPolicyResponse> {
     let arn = input.policy_arn.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetPolicy", arn)?;
     let acct = ctx.account(&st)?;
     let pol = find(acct, arn)?;
@@ -113,7 +113,7 @@ pub fn get_policy(ctx: &Ctx<'_>, input: w::GetPolicyRequest) -> ApiResult<w::Get
 
 pub fn delete_policy(ctx: &Ctx<'_>, input: w::DeletePolicyRequest) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeletePolicy", arn)?;
         let acct = ctx.account(st)?;
         let pol = find(acct, arn)?;
@@ -142,7 +142,7 @@ pub fn list_policies(
     let usage = input.policy_usage_filter.as_deref();
     let prefix = input.path_prefix;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListPolicies", &ctx.arn("policy/", "", "*"))?;
     let acct = ctx.account(&st)?;
     // stsd ships no AWS-managed policies: Scope=AWS is always empty.
@@ -191,7 +191,7 @@ pub fn create_policy_version(
     let arn = input.policy_arn.as_str();
     let text = input.policy_document.as_str();
     let set_default = input.set_as_default.unwrap_or(false);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:CreatePolicyVersion", arn)?;
         let doc = compile_managed(text)?;
         let acct = ctx.account(st)?;
@@ -230,7 +230,7 @@ pub fn get_policy_version(
 ) -> ApiResult<w::GetPolicyVersionResponse> {
     let arn = input.policy_arn.as_str();
     let id = input.version_id.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:GetPolicyVersion", arn)?;
     let acct = ctx.account(&st)?;
     let pol = find(acct, arn)?;
@@ -247,7 +247,7 @@ pub fn get_policy_version(
 pub fn delete_policy_version(ctx: &Ctx<'_>, input: w::DeletePolicyVersionRequest) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
     let id = input.version_id.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeletePolicyVersion", arn)?;
         let acct = ctx.account(st)?;
         let pol = find(acct, arn)?;
@@ -279,7 +279,7 @@ pub fn list_policy_versions(
 ) -> ApiResult<w::ListPolicyVersionsResponse> {
     let arn = input.policy_arn.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListPolicyVersions", arn)?;
     let acct = ctx.account(&st)?;
     let pol = find(acct, arn)?;
@@ -303,7 +303,7 @@ pub fn set_default_policy_version(
 ) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
     let id = input.version_id.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:SetDefaultPolicyVersion", arn)?;
         let acct = ctx.account(st)?;
         let pol = find(acct, arn)?;
@@ -385,7 +385,7 @@ pub fn list_entities_for_policy(
     let filter = input.entity_filter.as_deref();
     let usage = input.policy_usage_filter.as_deref();
     let prefix = input.path_prefix;
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListEntitiesForPolicy", arn)?;
     let acct = ctx.account(&st)?;
     find(acct, arn)?;
@@ -554,7 +554,7 @@ impl Target {
 
 fn attach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
     check_policy_arn(arn)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
             st,
@@ -598,7 +598,7 @@ fn attach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()>
 
 fn detach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
     check_policy_arn(arn)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
             st,
@@ -632,7 +632,7 @@ fn list_attached(
     target: Target,
 ) -> ApiResult<(Vec<w::AttachedPolicy>, Option<String>)> {
     let max = page_size(max_items);
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
         &st,
@@ -664,7 +664,7 @@ fn put_inline(
     text: &str,
     target: Target,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,
@@ -708,7 +708,7 @@ fn get_inline(
     policy_name: &str,
     target: Target,
 ) -> ApiResult<(String, String)> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
         &st,
@@ -735,7 +735,7 @@ fn get_inline(
 }
 
 fn delete_inline(ctx: &Ctx<'_>, name: &str, policy_name: &str, target: Target) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,
@@ -765,7 +765,7 @@ fn list_inline(
     target: Target,
 ) -> ApiResult<(Vec<String>, Option<String>)> {
     let max = page_size(max_items);
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(
         &st,

@@ -9,36 +9,34 @@
 //! always may). Principals the policy names by user or role ARN are bound to their unique IDs when it is
 //! stored, as IAM does for trust policies, so a later namesake is not that principal.
 
+use stsd_wire::generated::iam as w;
+
 use super::roles::bind_principal_ids;
-use super::{compile, fmt_time, paginate, write_paging, Ctx};
+use super::{page_size, paginate, typed, Ctx};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{resource_policy_key, BucketRegistration, DocKind, ResourcePolicy};
-use crate::protocol::query::Params;
+use crate::model::{resource_policy_key, BucketRegistration, Doc, DocKind, ResourcePolicy};
 use crate::protocol::url_encode_policy;
-use crate::protocol::xml::Xml;
 use crate::resources::{bucket_of_arn, bucket_owner, is_bucket_name, parse_arn, Owner};
 use crate::state::State;
 use crate::store::Kind;
-use crate::validate as v;
 
 /// S3's bucket policy size limit (20 KB); it applies to every resource policy stored here.
 pub const RESOURCE_POLICY_MAX_CHARS: usize = 20_480;
 
 pub fn handler(action: &str) -> Option<super::Handler> {
     Some(match action {
-        "PutResourcePolicy" => put_resource_policy,
-        "GetResourcePolicy" => get_resource_policy,
-        "DeleteResourcePolicy" => delete_resource_policy,
-        "RegisterBucket" => register_bucket,
-        "DeregisterBucket" => deregister_bucket,
-        "ListRegisteredBuckets" => list_registered_buckets,
+        "PutResourcePolicy" => typed!(put_resource_policy),
+        "GetResourcePolicy" => typed!(get_resource_policy),
+        "DeleteResourcePolicy" => typed!(delete_resource_policy),
+        "RegisterBucket" => typed!(register_bucket),
+        "DeregisterBucket" => typed!(deregister_bucket),
+        "ListRegisteredBuckets" => typed!(list_registered_buckets),
         _ => return None,
     })
 }
 
 /// `ResourceArn`, checked to be an ARN whose resource the caller's account owns.
-fn owned_arn<'p>(ctx: &Ctx<'_>, st: &State, p: &'p Params) -> ApiResult<&'p str> {
-    let arn = v::arn(p, "ResourceArn")?;
+fn owned_arn<'p>(ctx: &Ctx<'_>, st: &State, arn: &'p str) -> ApiResult<&'p str> {
     let Some(parts) = parse_arn(arn) else {
         return Err(ApiError::invalid_input(format!("ARN {arn} is not valid.")));
     };
@@ -68,19 +66,26 @@ fn no_policy(arn: &str) -> ApiError {
 }
 
 /// `PutResourcePolicy(ResourceArn, PolicyDocument)`: create or replace the resource's policy.
-pub fn put_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let text = v::policy_document(p, "PolicyDocument")?;
+pub fn put_resource_policy(ctx: &Ctx<'_>, input: w::PutResourcePolicyRequest) -> ApiResult<()> {
+    const ACTION: &str = "iam:PutResourcePolicy";
+    let text = input.policy_document.as_str();
+    // Refused before the document is compiled; authorized again with the write.
+    ctx.authorize(&*ctx.node.read()?, ACTION, &input.resource_arn)?;
     let compiled = crate::authz::compile_with_limit(
         text,
         policy::PolicyKind::Resource,
         RESOURCE_POLICY_MAX_CHARS,
     )?;
-    ctx.app.write(|st, t| {
-        let arn = owned_arn(ctx, st, p)?;
-        ctx.authorize(st, "iam:PutResourcePolicy", arn)?;
-        let mut doc = compile(text, DocKind::Resource)?;
-        doc.compiled = Some(compiled.clone());
-        let doc = bind_principal_ids(st, doc)?;
+    let doc = Doc {
+        text: text.to_string(),
+        kind: DocKind::Resource,
+        principal_ids: Vec::new(),
+        compiled: Some(compiled),
+    };
+    ctx.node.write(|st, t| {
+        ctx.authorize(st, ACTION, &input.resource_arn)?;
+        let arn = owned_arn(ctx, st, &input.resource_arn)?;
+        let doc = bind_principal_ids(st, doc.clone())?;
         let key = resource_policy_key(arn);
         let acct = ctx.account_mut(st)?;
         let created = acct
@@ -97,30 +102,36 @@ pub fn put_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String
             },
         );
         t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
 /// `GetResourcePolicy(ResourceArn)`: the policy as stored (URL-encoded, as IAM returns documents).
-pub fn get_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let st = ctx.app.read()?;
-    let arn = owned_arn(ctx, &st, p)?;
-    ctx.authorize(&st, "iam:GetResourcePolicy", arn)?;
+pub fn get_resource_policy(
+    ctx: &Ctx<'_>,
+    input: w::GetResourcePolicyRequest,
+) -> ApiResult<w::GetResourcePolicyResponse> {
+    let st = ctx.node.read()?;
+    ctx.authorize(&st, "iam:GetResourcePolicy", &input.resource_arn)?;
+    let arn = owned_arn(ctx, &st, &input.resource_arn)?;
     let acct = ctx.account(&st)?;
     let rp = crate::resources::policy_of(acct, arn).ok_or_else(|| no_policy(arn))?;
-    let mut x = Xml::new();
-    x.elem("ResourceArn", &rp.arn)
-        .elem("PolicyDocument", &url_encode_policy(&rp.doc.text))
-        .elem("CreateDate", &fmt_time(rp.created))
-        .elem("UpdateDate", &fmt_time(rp.updated));
-    Ok(Some(x.finish()))
+    Ok(w::GetResourcePolicyResponse {
+        resource_arn: rp.arn.clone(),
+        policy_document: url_encode_policy(&rp.doc.text),
+        create_date: rp.created,
+        update_date: rp.updated,
+    })
 }
 
 /// `DeleteResourcePolicy(ResourceArn)`.
-pub fn delete_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    ctx.app.write(|st, t| {
-        let arn = owned_arn(ctx, st, p)?;
-        ctx.authorize(st, "iam:DeleteResourcePolicy", arn)?;
+pub fn delete_resource_policy(
+    ctx: &Ctx<'_>,
+    input: w::DeleteResourcePolicyRequest,
+) -> ApiResult<()> {
+    ctx.node.write(|st, t| {
+        ctx.authorize(st, "iam:DeleteResourcePolicy", &input.resource_arn)?;
+        let arn = owned_arn(ctx, st, &input.resource_arn)?;
         let key = resource_policy_key(arn);
         let acct = ctx.account_mut(st)?;
         if crate::resources::policy_of(acct, arn).is_none() {
@@ -128,12 +139,12 @@ pub fn delete_resource_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Str
         }
         acct.resource_policies.remove(&key);
         t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
-        Ok(None)
+        Ok(())
     })
 }
 
-fn bucket_param(p: &Params) -> ApiResult<&str> {
-    let b = p.required("BucketName")?;
+/// `BucketName` (length and characters checked by the model): S3's remaining naming rules.
+fn bucket_param(b: &str) -> ApiResult<&str> {
     if !is_bucket_name(b) {
         return Err(ApiError::validation(
             b,
@@ -147,13 +158,13 @@ fn bucket_param(p: &Params) -> ApiResult<&str> {
 /// `RegisterBucket(BucketName)`: the bucket's owner is this account (its bucket policy is this account's, and
 /// requests from other accounts are cross-account). Registering a bucket this account already has is a
 /// no-op; a bucket registered to another account is refused.
-pub fn register_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let bucket = bucket_param(p)?;
+pub fn register_bucket(ctx: &Ctx<'_>, input: w::RegisterBucketRequest) -> ApiResult<()> {
+    let bucket = bucket_param(&input.bucket_name)?;
     let arn = format!("arn:aws:s3:::{bucket}");
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:RegisterBucket", &arn)?;
         match bucket_owner(st, bucket) {
-            Owner::Known(a) if a.id() == ctx.caller.account => return Ok(None),
+            Owner::Known(a) if a.id() == ctx.caller.account => return Ok(()),
             Owner::Known(_) | Owner::Ambiguous => {
                 return Err(ApiError::already_exists(format!(
                     "The bucket {bucket} is registered to another account."
@@ -170,16 +181,16 @@ pub fn register_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
             },
         );
         t.touch(Kind::Bucket, &ctx.caller.account, bucket);
-        Ok(None)
+        Ok(())
     })
 }
 
 /// `DeregisterBucket(BucketName)`: forget the registration and the bucket's policy (a later owner of the name
 /// must not inherit it).
-pub fn deregister_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let bucket = bucket_param(p)?;
+pub fn deregister_bucket(ctx: &Ctx<'_>, input: w::DeregisterBucketRequest) -> ApiResult<()> {
+    let bucket = bucket_param(&input.bucket_name)?;
     let arn = format!("arn:aws:s3:::{bucket}");
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeregisterBucket", &arn)?;
         let acct = ctx.account_mut(st)?;
         if acct.buckets.remove(bucket).is_none() {
@@ -192,23 +203,30 @@ pub fn deregister_bucket(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>>
         if acct.resource_policies.remove(&key).is_some() {
             t.touch(Kind::ResourcePolicy, &ctx.caller.account, &key);
         }
-        Ok(None)
+        Ok(())
     })
 }
 
 /// `ListRegisteredBuckets [Marker, MaxItems]`: this account's buckets in name order.
-pub fn list_registered_buckets(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let (marker, max) = v::paging(p)?;
-    let st = ctx.app.read()?;
+pub fn list_registered_buckets(
+    ctx: &Ctx<'_>,
+    input: w::ListRegisteredBucketsRequest,
+) -> ApiResult<w::ListRegisteredBucketsResponse> {
+    let (marker, max) = (input.marker, page_size(input.max_items));
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListRegisteredBuckets", "*")?;
     let acct = ctx.account(&st)?;
     let all: Vec<&BucketRegistration> = acct.buckets.values().collect();
     let (page, next) = paginate(all, marker.as_deref(), max)?;
-    let mut x = Xml::new();
-    x.list("Buckets", &page, |x, b| {
-        x.elem("BucketName", &b.name)
-            .elem("CreateDate", &fmt_time(b.created));
-    });
-    write_paging(&mut x, next);
-    Ok(Some(x.finish()))
+    Ok(w::ListRegisteredBucketsResponse {
+        buckets: page
+            .into_iter()
+            .map(|b| w::RegisteredBucket {
+                bucket_name: b.name.clone(),
+                create_date: b.created,
+            })
+            .collect(),
+        is_truncated: Some(next.is_some()),
+        marker: next,
+    })
 }

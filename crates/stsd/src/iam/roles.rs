@@ -222,7 +222,7 @@ pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::C
     let tags = tags_in(input.tags, true)?;
     let boundary = input.permissions_boundary;
     let arn = ctx.arn("role", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(
             st,
             "iam:CreateRole",
@@ -274,14 +274,14 @@ pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::C
 
 pub fn get_role(ctx: &Ctx<'_>, input: w::GetRoleRequest) -> ApiResult<w::GetRoleResponse> {
     let name = input.role_name.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     ctx.authorize(&st, "iam:GetRole", &role_arn_for(ctx, acct, name))?;
     let r = acct
         .roles
         .get(&name.to_lowercase())
         .ok_or_else(|| no_role(name))?;
-    let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+    let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
     Ok(w::GetRoleResponse {
         role: wire_role(&st, acct, r, &RoleView::Full(last)),
     })
@@ -294,7 +294,7 @@ fn mutate_role(
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&State, &mut Role) -> ApiResult<()>,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(st, action, &role_arn_for(ctx, acct, name), facts)?;
         let mut r = acct
@@ -348,13 +348,13 @@ pub fn update_role_description(
             Ok(())
         },
     )?;
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let r = acct
         .roles
         .get(&name.to_lowercase())
         .ok_or_else(|| no_role(name))?;
-    let last = crate::usage::role_last_used(ctx.app, acct, &r.id);
+    let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
     Ok(w::UpdateRoleDescriptionResponse {
         role: Some(wire_role(&st, acct, r, &RoleView::Full(last))),
     })
@@ -381,7 +381,7 @@ pub fn update_assume_role_policy(
 
 pub fn delete_role(ctx: &Ctx<'_>, input: w::DeleteRoleRequest) -> ApiResult<()> {
     let name = input.role_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteRole", &role_arn_for(ctx, acct, name))?;
         let r = acct
@@ -413,7 +413,7 @@ pub fn delete_role(ctx: &Ctx<'_>, input: w::DeleteRoleRequest) -> ApiResult<()> 
 pub fn list_roles(ctx: &Ctx<'_>, input: w::ListRolesRequest) -> ApiResult<w::ListRolesResponse> {
     let prefix = input.path_prefix;
     let (marker, max) = (input.marker, page_size(input.max_items));
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListRoles", &ctx.arn("role/", "", "*"))?;
     let acct = ctx.account(&st)?;
     let roles: Vec<&Role> = acct

@@ -63,19 +63,17 @@ pub fn create(
 ) -> ApiResult<w::CreateSAMLProviderResponse> {
     let name = input.name;
     let doc = input.saml_metadata_document.as_str();
-    let md = metadata(doc)?;
     let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &name);
-    ctx.app.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateSAMLProvider",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    // Refused before the metadata (up to 10 MB of XML) is parsed; authorized again with the write.
+    ctx.authorize_request(&*ctx.node.read()?, "iam:CreateSAMLProvider", &arn, &facts)?;
+    let md = metadata(doc)?;
+    ctx.node.write(|st, t| {
+        ctx.authorize_request(st, "iam:CreateSAMLProvider", &arn, &facts)?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
         if acct.saml_providers.contains_key(&key) {
@@ -115,7 +113,7 @@ pub fn get(
     ctx: &Ctx<'_>,
     input: w::GetSAMLProviderRequest,
 ) -> ApiResult<w::GetSAMLProviderResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let arn = input.saml_provider_arn.as_str();
     ctx.authorize(&st, "iam:GetSAMLProvider", arn)?;
     let acct = ctx.account(&st)?;
@@ -137,7 +135,7 @@ pub fn list(
     ctx: &Ctx<'_>,
     _input: w::ListSAMLProvidersRequest,
 ) -> ApiResult<w::ListSAMLProvidersResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListSAMLProviders", "*")?;
     let acct = ctx.account(&st)?;
     let items: Vec<&SamlProvider> = acct.saml_providers.values().collect();
@@ -163,7 +161,7 @@ fn modify(
     facts: &RequestFacts<'_>,
     mut f: impl FnMut(&mut SamlProvider) -> ApiResult<()>,
 ) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(st, action, arn, facts)?;
         let key = provider_key(ctx.account(st)?, arn)?;
         let o = ctx
@@ -183,29 +181,26 @@ pub fn update(
 ) -> ApiResult<w::UpdateSAMLProviderResponse> {
     let doc = input.saml_metadata_document;
     let arn = input.saml_provider_arn;
+    // Refused before the metadata is parsed; authorized again with the write.
+    let action = "iam:UpdateSAMLProvider";
+    ctx.authorize_request(&*ctx.node.read()?, action, &arn, &RequestFacts::default())?;
     let md = match &doc {
         Some(d) => Some(metadata(d)?),
         None => None,
     };
-    modify(
-        ctx,
-        &arn,
-        "iam:UpdateSAMLProvider",
-        &RequestFacts::default(),
-        |o| {
-            if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
-                o.metadata = d;
-                o.entity_id = md.entity_id;
-                o.certs = md
-                    .certs
-                    .iter()
-                    .map(|c| data_encoding::BASE64.encode(c))
-                    .collect();
-                o.valid_until = md.valid_until;
-            }
-            Ok(())
-        },
-    )?;
+    modify(ctx, &arn, action, &RequestFacts::default(), |o| {
+        if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
+            o.metadata = d;
+            o.entity_id = md.entity_id;
+            o.certs = md
+                .certs
+                .iter()
+                .map(|c| data_encoding::BASE64.encode(c))
+                .collect();
+            o.valid_until = md.valid_until;
+        }
+        Ok(())
+    })?;
     Ok(w::UpdateSAMLProviderResponse {
         saml_provider_arn: Some(arn),
     })
@@ -213,7 +208,7 @@ pub fn update(
 
 pub fn delete(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
     let arn = input.saml_provider_arn.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteSAMLProvider", arn)?;
         let key = provider_key(ctx.account(st)?, arn)?;
         ctx.account_mut(st)?.saml_providers.remove(&key);

@@ -43,20 +43,22 @@ use std::sync::Arc;
 
 use policy::{Decision, Effect, PolicyKind, PolicyRef, PolicySet, PolicySource, PolicyType};
 
-use super::{paginate, write_paging, Ctx, Handler};
+use std::collections::BTreeMap;
+
+use stsd_wire::generated::iam as w;
+
+use super::{paginate, typed, Ctx, Handler};
 use crate::authz::PrincipalPolicies;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Tag};
-use crate::protocol::query::Params;
-use crate::protocol::xml::Xml;
 use crate::validate as v;
 
 pub fn handler(action: &str) -> Option<Handler> {
     Some(match action {
-        "SimulatePrincipalPolicy" => simulate_principal_policy,
-        "SimulateCustomPolicy" => simulate_custom_policy,
-        "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
-        "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
+        "SimulatePrincipalPolicy" => typed!(simulate_principal_policy),
+        "SimulateCustomPolicy" => typed!(simulate_custom_policy),
+        "GetContextKeysForPrincipalPolicy" => typed!(get_context_keys_for_principal_policy),
+        "GetContextKeysForCustomPolicy" => typed!(get_context_keys_for_custom_policy),
         _ => return None,
     })
 }
@@ -79,73 +81,39 @@ struct Input {
 }
 
 /// `[\u0009\u000A\u000D\u0020-\u00FF]+`, 1..131072, as the model constrains `policyDocumentType`.
-fn check_document(text: &str, member: &str) -> ApiResult<()> {
-    let n = text.chars().count();
-    if n == 0 {
-        return Err(ApiError::validation(
-            text,
-            member,
-            "Member must have length greater than or equal to 1",
-        ));
-    }
-    if n > policy::MAX_WIRE_CHARS {
-        return Err(ApiError::validation(
-            "<policy document>",
-            member,
-            "Member must have length less than or equal to 131072",
-        ));
-    }
-    if !text
-        .chars()
-        .all(|c| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}'))
-    {
-        return Err(ApiError::validation(
-            "<policy document>",
-            member,
-            "Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-        ));
-    }
-    Ok(())
-}
-
-/// Parse a simulation input with the engine. The simulator's inputs are limited by the wire size only (the
-/// per-kind storage quotas do not apply to documents that are never stored). A document that is not a policy
-/// is the simulator's declared error, `InvalidInput` (reference §3.7), not `MalformedPolicyDocument`.
-fn parse_policy(text: &str, kind: PolicyKind, member: &str) -> ApiResult<policy::Policy> {
-    check_document(text, member)?;
+/// Parse a simulation input with the engine (its length and characters were checked by the model). The
+/// simulator's inputs are limited by the wire size only (the per-kind storage quotas do not apply to documents
+/// that are never stored). A document that is not a policy is the simulator's declared error, `InvalidInput`
+/// (reference §3.7), not `MalformedPolicyDocument`.
+fn parse_policy(text: &str, kind: PolicyKind) -> ApiResult<policy::Policy> {
     policy::Policy::parse_with_limit(text, kind, policy::MAX_WIRE_CHARS)
         .map_err(|e| ApiError::invalid_input(e.to_string()))
 }
 
-/// `Param.member.N` policy documents, labelled `Param.N` (positions as sent).
-fn policy_list(p: &Params, param: &str, kind: PolicyKind) -> ApiResult<Option<Vec<Input>>> {
-    let Some(texts) = p.list(param)? else {
-        return Ok(None);
-    };
-    let member = format!("{}.member", crate::protocol::query::lower_camel(param));
+/// Policy documents of a `Param.member.N` list, labelled `Param.N` (positions as sent).
+fn policy_list(texts: &[String], param: &str, kind: PolicyKind) -> ApiResult<Vec<Input>> {
     texts
         .iter()
         .enumerate()
         .map(|(i, t)| {
             Ok(Input {
                 label: format!("{param}.{}", i + 1),
-                policy: parse_policy(t, kind, &member)?,
+                policy: parse_policy(t, kind)?,
             })
         })
-        .collect::<ApiResult<Vec<_>>>()
-        .map(Some)
+        .collect()
 }
 
 /// `PermissionsBoundaryPolicyInputList`: at most one boundary.
-fn boundary_input(p: &Params) -> ApiResult<Option<Input>> {
-    let Some(mut list) = policy_list(
-        p,
-        "PermissionsBoundaryPolicyInputList",
-        PolicyKind::Boundary,
-    )?
-    else {
+fn boundary_input(texts: Option<&[String]>) -> ApiResult<Option<Input>> {
+    let Some(texts) = texts else {
         return Ok(None);
     };
+    let mut list = policy_list(
+        texts,
+        "PermissionsBoundaryPolicyInputList",
+        PolicyKind::Boundary,
+    )?;
     if list.len() > 1 {
         return Err(ApiError::invalid_input(
             "Only one permissions boundary policy may be given in PermissionsBoundaryPolicyInputList.",
@@ -154,11 +122,11 @@ fn boundary_input(p: &Params) -> ApiResult<Option<Input>> {
     Ok(list.pop())
 }
 
-/// `OrderedOrganizationPolicyInputList.member.N.member.M`: SCP levels, root first (not in botocore's model;
-/// sent by raw clients).
-fn scp_levels(p: &Params) -> ApiResult<Vec<Vec<Input>>> {
+/// `OrderedOrganizationPolicyInputList.member.N.member.M`: SCP levels, root first (an stsd extension of the
+/// model: AWS's console sends it, botocore's model does not have it).
+fn scp_levels(levels: Option<&[Vec<String>]>) -> ApiResult<Vec<Vec<Input>>> {
     const PARAM: &str = "OrderedOrganizationPolicyInputList";
-    let Some(levels) = p.struct_list(PARAM)? else {
+    let Some(levels) = levels else {
         return Ok(Vec::new());
     };
     if levels.len() > MAX_SCP_LEVELS {
@@ -168,66 +136,23 @@ fn scp_levels(p: &Params) -> ApiResult<Vec<Vec<Input>>> {
     }
     let mut out = Vec::with_capacity(levels.len());
     for (n, level) in levels.iter().enumerate() {
-        let mut docs: Vec<(usize, &str)> = Vec::new();
-        for (k, text) in level.iter() {
-            let m = k
-                .strip_prefix("member.")
-                .and_then(|m| m.parse::<usize>().ok())
-                .filter(|m| (1..=crate::protocol::query::MAX_LIST_INDEX).contains(m))
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::MalformedQueryString,
-                        format!(
-                            "Invalid list index in parameter {PARAM}.member.{}.{k}.",
-                            n + 1
-                        ),
-                    )
-                })?;
-            docs.push((m, text));
-        }
-        docs.sort_unstable_by_key(|d| d.0);
-        if docs.is_empty() {
+        if level.is_empty() {
             return Err(ApiError::invalid_input(format!(
                 "Each level of {PARAM} must hold at least one policy."
             )));
         }
-        let mut pols = Vec::with_capacity(docs.len());
-        for (i, (_, text)) in docs.iter().enumerate() {
-            pols.push(Input {
-                label: format!("{PARAM}.{}.{}", n + 1, i + 1),
-                policy: parse_policy(
-                    text,
-                    PolicyKind::Scp,
-                    "orderedOrganizationPolicyInputList.member",
-                )?,
-            });
-        }
-        out.push(pols);
+        out.push(policy_list(
+            level,
+            &format!("{PARAM}.{}", n + 1),
+            PolicyKind::Scp,
+        )?);
     }
     Ok(out)
 }
 
-/// `ActionNames.member.N` (required): 3..128 characters, `service:Action`.
-fn action_names(p: &Params, wildcards: bool) -> ApiResult<Vec<String>> {
-    let actions = p
-        .list("ActionNames")?
-        .ok_or_else(|| ApiError::missing("actionNames"))?;
+/// `ActionNames` (their length checked by the model): `service:Action`, wildcards only where allowed.
+fn action_names(actions: Vec<String>, wildcards: bool) -> ApiResult<Vec<String>> {
     for a in &actions {
-        let n = a.chars().count();
-        if n < 3 {
-            return Err(ApiError::validation(
-                a,
-                "actionNames.member",
-                "Member must have length greater than or equal to 3",
-            ));
-        }
-        if n > 128 {
-            return Err(ApiError::validation(
-                a,
-                "actionNames.member",
-                "Member must have length less than or equal to 128",
-            ));
-        }
         let well_formed = a
             .split_once(':')
             .is_some_and(|(svc, name)| !svc.is_empty() && !name.is_empty());
@@ -245,27 +170,14 @@ fn action_names(p: &Params, wildcards: bool) -> ApiResult<Vec<String>> {
     Ok(actions)
 }
 
-/// `ResourceArns.member.N`, 1..2048 each; `None` when not given (the simulation then uses `*`).
-fn resource_arns(p: &Params) -> ApiResult<Option<Vec<String>>> {
-    let Some(list) = p.list("ResourceArns")? else {
-        return Ok(None);
-    };
-    for r in &list {
-        let n = r.chars().count();
-        if n == 0 || n > 2048 {
-            return Err(ApiError::validation(
-                r,
-                "resourceArns.member",
-                "Member must have length less than or equal to 2048",
-            ));
-        }
-    }
-    Ok((!list.is_empty()).then_some(list))
+/// `ResourceArns`; `None` when not given or empty (the simulation then uses `*`).
+fn resource_arns(list: Option<Vec<String>>) -> Option<Vec<String>> {
+    list.filter(|l| !l.is_empty())
 }
 
 /// `ResourceOwner`: an account ID, or `arn:aws:iam::ACCOUNT:root` (the form SimulateCustomPolicy documents).
-fn resource_owner(p: &Params) -> ApiResult<Option<String>> {
-    let Some(v) = p.get("ResourceOwner") else {
+fn resource_owner(owner: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(v) = owner else {
         return Ok(None);
     };
     let acct = v
@@ -283,21 +195,6 @@ fn resource_owner(p: &Params) -> ApiResult<Option<String>> {
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
-
-const CONTEXT_TYPES: &[&str] = &[
-    "string",
-    "stringList",
-    "numeric",
-    "numericList",
-    "boolean",
-    "booleanList",
-    "ip",
-    "ipList",
-    "binary",
-    "binaryList",
-    "date",
-    "dateList",
-];
 
 /// Whether `value` reads as the scalar type `base` (`numeric`, `boolean`, `ip`; others are free text that
 /// the engine parses when comparing).
@@ -322,46 +219,23 @@ fn value_fits(base: &str, value: &str) -> bool {
     }
 }
 
-/// `ContextEntries.member.N.{ContextKeyName, ContextKeyValues.member.M, ContextKeyType}` → (key, values).
 /// Longest `ContextKeyValues` value (AWS's model sets none). Wildcard matching costs the value's length times
 /// ⌈piece/64⌉ for a `?`-bearing pattern piece (up to 2,048 words in a 131,072-character input policy): the cap
 /// keeps one simulation's CPU in milliseconds instead of seconds.
 const MAX_CONTEXT_VALUE: usize = 65_536;
 
-fn context_entries(p: &Params) -> ApiResult<Vec<(String, Vec<String>)>> {
-    let Some(entries) = p.struct_list("ContextEntries")? else {
-        return Ok(Vec::new());
-    };
+/// `ContextEntries` (name length and type checked by the model) → (key, values), a later entry for the same
+/// key (ignoring case) replacing an earlier one.
+fn context_entries(entries: Option<Vec<w::ContextEntry>>) -> ApiResult<Vec<(String, Vec<String>)>> {
+    let entries = entries.unwrap_or_default();
     let mut out: Vec<(String, Vec<String>)> = Vec::with_capacity(entries.len());
-    for e in &entries {
+    for e in entries {
+        // The model leaves the name optional; a context entry without one names nothing.
         let key = e
-            .get("ContextKeyName")
+            .context_key_name
             .ok_or_else(|| ApiError::missing("contextEntries.member.contextKeyName"))?;
-        let n = key.chars().count();
-        if !(5..=256).contains(&n) {
-            return Err(ApiError::validation(
-                key,
-                "contextEntries.member.contextKeyName",
-                if n < 5 {
-                    "Member must have length greater than or equal to 5"
-                } else {
-                    "Member must have length less than or equal to 256"
-                },
-            ));
-        }
-        let ty = v::one_of(e, "ContextKeyType", CONTEXT_TYPES)
-            .map_err(|_| {
-                ApiError::validation(
-                    e.get("ContextKeyType").unwrap_or_default(),
-                    "contextEntries.member.contextKeyType",
-                    &format!(
-                        "Member must satisfy enum value set: [{}]",
-                        CONTEXT_TYPES.join(", ")
-                    ),
-                )
-            })?
-            .unwrap_or("string");
-        let values = e.list("ContextKeyValues")?.unwrap_or_default();
+        let ty = e.context_key_type.as_deref().unwrap_or("string");
+        let values = e.context_key_values.unwrap_or_default();
         if values.iter().any(|v| v.len() > MAX_CONTEXT_VALUE) {
             return Err(ApiError::invalid_input(format!(
                 "Context key {key}: a value is longer than {MAX_CONTEXT_VALUE} characters."
@@ -378,10 +252,10 @@ fn context_entries(p: &Params) -> ApiResult<Vec<(String, Vec<String>)>> {
                 "Context key {key}: value {bad} is not a valid {base}."
             )));
         }
-        if let Some(slot) = out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        if let Some(slot) = out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&key)) {
             slot.1 = values;
         } else {
-            out.push((key.to_string(), values));
+            out.push((key, values));
         }
     }
     Ok(out)
@@ -508,8 +382,8 @@ impl Subject {
 }
 
 /// `CallerArn`: the ARN of an IAM user (no roles, sessions or services).
-fn caller_arn(p: &Params) -> ApiResult<Option<&str>> {
-    let Some(arn) = p.get("CallerArn") else {
+fn caller_arn(arn: Option<&str>) -> ApiResult<Option<&str>> {
+    let Some(arn) = arn else {
         return Ok(None);
     };
     match parse_entity_arn(arn) {
@@ -689,13 +563,13 @@ impl Simulation {
         }
     }
 
-    /// Evaluate the requested page and write the `SimulatePolicyResponse` members.
+    /// Evaluate the requested page.
     fn run(
         &self,
         entries: &[(String, Vec<String>)],
         marker: Option<&str>,
         max: usize,
-    ) -> ApiResult<String> {
+    ) -> ApiResult<w::SimulatePolicyResponse> {
         let star = ["*".to_string()];
         let resources: &[String] = self.resources.as_deref().unwrap_or(&star);
         let pairs: Vec<(usize, usize)> = (0..self.actions.len())
@@ -709,19 +583,21 @@ impl Simulation {
             .filter(|k| !context.contains(k))
             .collect();
         let base = self.set();
-        let outcomes: Vec<Outcome<'_>> = page
+        let results = page
             .iter()
             .filter_map(|&(a, r)| {
                 Some(self.evaluate(&base, &context, self.actions.get(a)?, resources.get(r)?))
             })
+            .map(|o| {
+                let missing = missing_for(o.action, &referenced);
+                result(&o, &missing, self.resources.is_some())
+            })
             .collect();
-        let mut x = Xml::new();
-        x.list("EvaluationResults", &outcomes, |x, o| {
-            let missing = missing_for(o.action, &referenced);
-            write_result(x, o, &missing, self.resources.is_some());
-        });
-        write_paging(&mut x, next);
-        Ok(x.finish())
+        Ok(w::SimulatePolicyResponse {
+            evaluation_results: Some(results),
+            is_truncated: Some(next.is_some()),
+            marker: next,
+        })
     }
 }
 
@@ -766,32 +642,31 @@ fn union_keys<'a>(policies: impl IntoIterator<Item = &'a policy::Policy>) -> Vec
 // Output
 // ---------------------------------------------------------------------------------------------------------
 
-fn write_statements(x: &mut Xml, d: &Decision<'_>) {
-    let matched: &[policy::MatchedStatement<'_>] = if d.effect == Effect::ImplicitDeny {
-        &[]
-    } else {
-        &d.matched
+/// The statements that decided (none for an implicit deny: no statement decides it).
+fn statements(d: &Decision<'_>) -> Vec<w::Statement> {
+    if d.effect == Effect::ImplicitDeny {
+        return Vec::new();
+    }
+    let position = |p: policy::Position| w::Position {
+        line: Some(i64::from(p.line)),
+        column: Some(i64::from(p.column)),
     };
-    x.list("MatchedStatements", matched, |x, m| {
-        x.elem("SourcePolicyId", m.label)
-            .elem("SourcePolicyType", m.source.as_str());
-        x.open("StartPosition")
-            .num("Line", m.span.start.line)
-            .num("Column", m.span.start.column)
-            .close("StartPosition");
-        x.open("EndPosition")
-            .num("Line", m.span.end.line)
-            .num("Column", m.span.end.column)
-            .close("EndPosition");
-    });
+    d.matched
+        .iter()
+        .map(|m| w::Statement {
+            source_policy_id: Some(m.label.to_string()),
+            source_policy_type: Some(m.source.as_str().to_string()),
+            start_position: Some(position(m.span.start)),
+            end_position: Some(position(m.span.end)),
+        })
+        .collect()
 }
 
-fn write_boundary_detail(x: &mut Xml, d: &Decision<'_>) {
-    if let Some(b) = d.allowed_by_boundary {
-        x.open("PermissionsBoundaryDecisionDetail")
-            .boolean("AllowedByPermissionsBoundary", b)
-            .close("PermissionsBoundaryDecisionDetail");
-    }
+fn boundary_detail(d: &Decision<'_>) -> Option<w::PermissionsBoundaryDecisionDetail> {
+    d.allowed_by_boundary
+        .map(|b| w::PermissionsBoundaryDecisionDetail {
+            allowed_by_permissions_boundary: Some(b),
+        })
 }
 
 /// The decision of one policy type in a cross-account evaluation.
@@ -836,51 +711,43 @@ fn decision_details(
     Some(out)
 }
 
-fn write_details(x: &mut Xml, details: Option<Vec<(&str, &str)>>) {
-    let Some(entries) = details else { return };
-    if entries.is_empty() {
-        x.open("EvalDecisionDetails").close("EvalDecisionDetails");
-        return;
-    }
-    x.open("EvalDecisionDetails");
-    for (k, val) in entries {
-        x.open("entry")
-            .elem("key", k)
-            .elem("value", val)
-            .close("entry");
-    }
-    x.close("EvalDecisionDetails");
+fn details_map(details: Option<Vec<(&str, &str)>>) -> Option<BTreeMap<String, String>> {
+    details.map(|entries| {
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    })
 }
 
-fn write_result(x: &mut Xml, o: &Outcome<'_>, missing: &[&str], resources_given: bool) {
+fn result(o: &Outcome<'_>, missing: &[&str], resources_given: bool) -> w::EvaluationResult {
     let d = &o.decision;
     let decision = d.effect.as_eval_decision();
-    x.elem("EvalActionName", o.action)
-        .elem("EvalResourceName", o.resource)
-        .elem("EvalDecision", decision);
-    write_statements(x, d);
-    x.str_list("MissingContextValues", missing.iter().copied());
-    if let Some(allowed) = d.allowed_by_organizations {
-        x.open("OrganizationsDecisionDetail")
-            .boolean("AllowedByOrganizations", allowed)
-            .close("OrganizationsDecisionDetail");
-    }
-    write_boundary_detail(x, d);
-    write_details(x, decision_details(o, resources_given));
-    if resources_given {
-        x.list(
-            "ResourceSpecificResults",
-            std::slice::from_ref(o),
-            |x, o| {
-                let d = &o.decision;
-                x.elem("EvalResourceName", o.resource)
-                    .elem("EvalResourceDecision", d.effect.as_eval_decision());
-                write_statements(x, d);
-                x.str_list("MissingContextValues", missing.iter().copied());
-                write_details(x, decision_details(o, true));
-                write_boundary_detail(x, d);
-            },
-        );
+    let missing: Vec<String> = missing.iter().map(|k| (*k).to_string()).collect();
+    let resource_specific = resources_given.then(|| {
+        vec![w::ResourceSpecificResult {
+            eval_resource_name: o.resource.to_string(),
+            eval_resource_decision: decision.to_string(),
+            matched_statements: Some(statements(d)),
+            missing_context_values: Some(missing.clone()),
+            eval_decision_details: details_map(decision_details(o, true)),
+            permissions_boundary_decision_detail: boundary_detail(d),
+        }]
+    });
+    w::EvaluationResult {
+        eval_action_name: o.action.to_string(),
+        eval_resource_name: Some(o.resource.to_string()),
+        eval_decision: decision.to_string(),
+        matched_statements: Some(statements(d)),
+        missing_context_values: Some(missing),
+        organizations_decision_detail: d.allowed_by_organizations.map(|allowed| {
+            w::OrganizationsDecisionDetail {
+                allowed_by_organizations: Some(allowed),
+            }
+        }),
+        permissions_boundary_decision_detail: boundary_detail(d),
+        eval_decision_details: details_map(decision_details(o, resources_given)),
+        resource_specific_results: resource_specific,
     }
 }
 
@@ -888,47 +755,36 @@ fn write_result(x: &mut Xml, o: &Outcome<'_>, missing: &[&str], resources_given:
 // Actions
 // ---------------------------------------------------------------------------------------------------------
 
-/// `ResourceHandlingOption` (EC2 scenarios): validated for length, otherwise ignored.
-fn check_handling_option(p: &Params) -> ApiResult<()> {
-    if let Some(o) = p.get("ResourceHandlingOption") {
-        let n = o.chars().count();
-        if !(1..=64).contains(&n) {
-            return Err(ApiError::validation(
-                o,
-                "resourceHandlingOption",
-                "Member must have length less than or equal to 64",
-            ));
-        }
-    }
-    Ok(())
-}
+// `ResourceHandlingOption` (EC2 scenarios) is validated by the model and otherwise ignored.
+//
+// Each action is authorized before any input document is parsed: parsing is the expensive part (the model's
+// length and character checks, which run first, are linear scans).
 
-pub fn simulate_principal_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    let source = v::arn(p, "PolicySourceArn")?;
-    // Authorized before any input document is parsed: parsing is the expensive part.
+pub fn simulate_principal_policy(
+    ctx: &Ctx<'_>,
+    input: w::SimulatePrincipalPolicyRequest,
+) -> ApiResult<w::SimulatePolicyResponse> {
+    let source = input.policy_source_arn.as_str();
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:SimulatePrincipalPolicy", source)?;
     }
-    let actions = action_names(p, true)?;
-    let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?.unwrap_or_default();
-    let boundary = boundary_input(p)?;
-    let resource_policy = match p.get("ResourcePolicy") {
-        Some(t) => Some(Input {
-            label: "ResourcePolicy".to_string(),
-            policy: parse_policy(t, PolicyKind::Resource, "resourcePolicy")?,
-        }),
-        None => None,
-    };
-    let resources = resource_arns(p)?;
-    let owner = resource_owner(p)?;
-    let caller = caller_arn(p)?;
-    let entries = context_entries(p)?;
-    check_handling_option(p)?;
-    let (marker, max) = v::paging(p)?;
+    let actions = action_names(input.action_names, true)?;
+    let inputs = policy_list(
+        input.policy_input_list.as_deref().unwrap_or_default(),
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?;
+    let boundary = boundary_input(input.permissions_boundary_policy_input_list.as_deref())?;
+    let resource_policy = resource_policy_input(input.resource_policy.as_deref())?;
+    let resources = resource_arns(input.resource_arns);
+    let owner = resource_owner(input.resource_owner.as_deref())?;
+    let caller = caller_arn(input.caller_arn.as_deref())?;
+    let entries = context_entries(input.context_entries)?;
+    let max = super::page_size(input.max_items);
     let entity = parse_entity_arn(source)?;
 
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let (pols, own_subject) = source_entity(acct, &entity)?;
     if resource_policy.is_some() && entity.kind != EntityKind::User && caller.is_none() {
@@ -953,40 +809,48 @@ pub fn simulate_principal_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<
         resource_owner: owner,
     };
     drop(st);
-    sim.run(&entries, marker.as_deref(), max).map(Some)
+    sim.run(&entries, input.marker.as_deref(), max)
 }
 
-pub fn simulate_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
-    // Authorized before any input document is parsed: parsing is the expensive part.
+fn resource_policy_input(text: Option<&str>) -> ApiResult<Option<Input>> {
+    text.map(|t| {
+        Ok(Input {
+            label: "ResourcePolicy".to_string(),
+            policy: parse_policy(t, PolicyKind::Resource)?,
+        })
+    })
+    .transpose()
+}
+
+pub fn simulate_custom_policy(
+    ctx: &Ctx<'_>,
+    input: w::SimulateCustomPolicyRequest,
+) -> ApiResult<w::SimulatePolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:SimulateCustomPolicy", "*")?;
     }
-    let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?
-        .ok_or_else(|| ApiError::missing("policyInputList"))?;
-    let actions = action_names(p, false)?;
-    let boundary = boundary_input(p)?;
-    let scps = scp_levels(p)?;
-    let resource_policy = match p.get("ResourcePolicy") {
-        Some(t) => Some(Input {
-            label: "ResourcePolicy".to_string(),
-            policy: parse_policy(t, PolicyKind::Resource, "resourcePolicy")?,
-        }),
-        None => None,
-    };
-    let resources = resource_arns(p)?;
-    let owner = resource_owner(p)?;
-    let caller = caller_arn(p)?;
-    let entries = context_entries(p)?;
-    check_handling_option(p)?;
-    let (marker, max) = v::paging(p)?;
+    let inputs = policy_list(
+        &input.policy_input_list,
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?;
+    let actions = action_names(input.action_names, false)?;
+    let boundary = boundary_input(input.permissions_boundary_policy_input_list.as_deref())?;
+    let scps = scp_levels(input.ordered_organization_policy_input_list.as_deref())?;
+    let resource_policy = resource_policy_input(input.resource_policy.as_deref())?;
+    let resources = resource_arns(input.resource_arns);
+    let owner = resource_owner(input.resource_owner.as_deref())?;
+    let caller = caller_arn(input.caller_arn.as_deref())?;
+    let entries = context_entries(input.context_entries)?;
+    let max = super::page_size(input.max_items);
     if resource_policy.is_some() && caller.is_none() {
         return Err(ApiError::invalid_input(
             "CallerArn must be specified with ResourcePolicy.",
         ));
     }
 
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let subject = match caller {
         Some(arn) => Subject::user(acct, arn),
@@ -1005,27 +869,30 @@ pub fn simulate_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<Str
         resources,
         resource_owner: owner,
     };
-    sim.run(&entries, marker.as_deref(), max).map(Some)
+    sim.run(&entries, input.marker.as_deref(), max)
 }
 
-fn write_keys(keys: &[&str]) -> String {
-    let mut x = Xml::new();
-    x.str_list("ContextKeyNames", keys.iter().copied());
-    x.finish()
+fn context_keys(keys: &[&str]) -> w::GetContextKeysForPolicyResponse {
+    w::GetContextKeysForPolicyResponse {
+        context_key_names: Some(keys.iter().map(|k| (*k).to_string()).collect()),
+    }
 }
 
 pub fn get_context_keys_for_principal_policy(
     ctx: &Ctx<'_>,
-    p: &Params,
-) -> ApiResult<Option<String>> {
-    let source = v::arn(p, "PolicySourceArn")?;
+    input: w::GetContextKeysForPrincipalPolicyRequest,
+) -> ApiResult<w::GetContextKeysForPolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:GetContextKeysForPrincipalPolicy", "*")?;
     }
-    let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?.unwrap_or_default();
-    let entity = parse_entity_arn(source)?;
-    let st = ctx.app.read()?;
+    let inputs = policy_list(
+        input.policy_input_list.as_deref().unwrap_or_default(),
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?;
+    let entity = parse_entity_arn(&input.policy_source_arn)?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let (pols, _) = source_entity(acct, &entity)?;
     drop(st);
@@ -1033,19 +900,23 @@ pub fn get_context_keys_for_principal_policy(
     let mut all: Vec<&policy::Policy> = pols.identity.iter().map(|(_, _, p)| &**p).collect();
     all.extend(pols.boundary.iter().map(|(_, p)| &**p));
     all.extend(inputs.iter().map(|i| &i.policy));
-    Ok(Some(write_keys(&union_keys(all))))
+    Ok(context_keys(&union_keys(all)))
 }
 
-pub fn get_context_keys_for_custom_policy(ctx: &Ctx<'_>, p: &Params) -> ApiResult<Option<String>> {
+pub fn get_context_keys_for_custom_policy(
+    ctx: &Ctx<'_>,
+    input: w::GetContextKeysForCustomPolicyRequest,
+) -> ApiResult<w::GetContextKeysForPolicyResponse> {
     {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "iam:GetContextKeysForCustomPolicy", "*")?;
     }
-    let inputs = policy_list(p, "PolicyInputList", PolicyKind::Identity)?
-        .ok_or_else(|| ApiError::missing("policyInputList"))?;
-    Ok(Some(write_keys(&union_keys(
-        inputs.iter().map(|i| &i.policy),
-    ))))
+    let inputs = policy_list(
+        &input.policy_input_list,
+        "PolicyInputList",
+        PolicyKind::Identity,
+    )?;
+    Ok(context_keys(&union_keys(inputs.iter().map(|i| &i.policy))))
 }
 
 #[cfg(test)]
@@ -1077,10 +948,28 @@ mod tests {
         }
     }
 
+    /// A `SimulateCustomPolicy` request with `pairs` beside its required members, decoded by the model.
+    fn request<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> w::SimulateCustomPolicyRequest {
+        let allow: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+        let mut all = vec![
+            ("PolicyInputList.member.1", allow),
+            ("ActionNames.member.1", "s3:GetObject"),
+        ];
+        all.extend(pairs);
+        stsd_wire::Input::decode(&crate::protocol::query::Params::from_pairs(all)).unwrap()
+    }
+
+    /// The answer as the wire carries it.
+    fn xml(out: w::SimulatePolicyResponse) -> String {
+        stsd_wire::Output::encode(&out).unwrap()
+    }
+
     #[test]
     fn context_values_are_bounded() {
         let long = "a".repeat(MAX_CONTEXT_VALUE + 1);
-        let p = Params::from_pairs([
+        let p = request([
             ("ContextEntries.member.1.ContextKeyName", "aws:UserAgent"),
             ("ContextEntries.member.1.ContextKeyType", "string"),
             (
@@ -1089,11 +978,11 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            context_entries(&p).unwrap_err().code,
+            context_entries(p.context_entries).unwrap_err().code,
             ErrorCode::InvalidInput
         );
         let ok = "a".repeat(MAX_CONTEXT_VALUE);
-        let p = Params::from_pairs([
+        let p = request([
             ("ContextEntries.member.1.ContextKeyName", "aws:UserAgent"),
             ("ContextEntries.member.1.ContextKeyType", "string"),
             (
@@ -1101,12 +990,12 @@ mod tests {
                 ok.as_str(),
             ),
         ]);
-        assert!(context_entries(&p).is_ok());
+        assert!(context_entries(p.context_entries).is_ok());
     }
 
     #[test]
     fn context_entry_types() {
-        let p = Params::from_pairs([
+        let p = request([
             ("ContextEntries.member.1.ContextKeyName", "aws:SourceIp"),
             ("ContextEntries.member.1.ContextKeyType", "ip"),
             (
@@ -1118,10 +1007,10 @@ mod tests {
             ("ContextEntries.member.2.ContextKeyValues.member.1", "a"),
             ("ContextEntries.member.2.ContextKeyValues.member.2", "b"),
         ]);
-        let e = context_entries(&p).unwrap();
+        let e = context_entries(p.context_entries).unwrap();
         assert_eq!(e[0].1, ["10.0.0.0/8"]);
         assert_eq!(e[1].1, ["a", "b"]);
-        let bad = Params::from_pairs([
+        let bad = request([
             (
                 "ContextEntries.member.1.ContextKeyName",
                 "aws:MultiFactorAuthPresent",
@@ -1130,22 +1019,22 @@ mod tests {
             ("ContextEntries.member.1.ContextKeyValues.member.1", "yes"),
         ]);
         assert_eq!(
-            context_entries(&bad).unwrap_err().code,
+            context_entries(bad.context_entries).unwrap_err().code,
             ErrorCode::InvalidInput
         );
-        let many = Params::from_pairs([
+        let many = request([
             ("ContextEntries.member.1.ContextKeyName", "aws:username"),
             ("ContextEntries.member.1.ContextKeyType", "string"),
             ("ContextEntries.member.1.ContextKeyValues.member.1", "a"),
             ("ContextEntries.member.1.ContextKeyValues.member.2", "b"),
         ]);
-        assert!(context_entries(&many).is_err());
+        assert!(context_entries(many.context_entries).is_err());
     }
 
     #[test]
     fn scp_levels_parse_in_order() {
         let allow = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
-        let p = Params::from_pairs([
+        let p = request([
             (
                 "OrderedOrganizationPolicyInputList.member.1.member.1",
                 allow,
@@ -1159,7 +1048,7 @@ mod tests {
                 allow,
             ),
         ]);
-        let levels = scp_levels(&p).unwrap();
+        let levels = scp_levels(p.ordered_organization_policy_input_list.as_deref()).unwrap();
         assert_eq!(levels.len(), 2);
         assert_eq!(levels[1][1].label, "OrderedOrganizationPolicyInputList.2.2");
     }
@@ -1173,12 +1062,12 @@ mod tests {
                 .enumerate()
                 .map(|(i, t)| Input {
                     label: format!("PolicyInputList.{}", i + 1),
-                    policy: parse_policy(t, PolicyKind::Identity, "x").unwrap(),
+                    policy: parse_policy(t, PolicyKind::Identity).unwrap(),
                 })
                 .collect(),
             boundary: boundary.map(|t| Input {
                 label: "PermissionsBoundaryPolicyInputList.1".into(),
-                policy: parse_policy(t, PolicyKind::Boundary, "x").unwrap(),
+                policy: parse_policy(t, PolicyKind::Boundary).unwrap(),
             }),
             resource_policy: None,
             scps: Vec::new(),
@@ -1193,7 +1082,7 @@ mod tests {
     fn results_and_pagination() {
         let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
         let s = sim(&[allow], None);
-        let out = s.run(&[], None, 1).unwrap();
+        let out = xml(s.run(&[], None, 1).unwrap());
         assert!(
             out.contains("<EvalDecision>implicitDeny</EvalDecision>"),
             "{out}"
@@ -1207,7 +1096,7 @@ mod tests {
             "aws:MultiFactorAuthPresent".to_string(),
             vec!["true".to_string()],
         )];
-        let out = s.run(&entries, None, 10).unwrap();
+        let out = xml(s.run(&entries, None, 10).unwrap());
         assert!(
             out.contains("<EvalDecision>allowed</EvalDecision>"),
             "{out}"
@@ -1225,7 +1114,7 @@ mod tests {
         let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
         let only_put = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
         let s = sim(&[allow], Some(only_put));
-        let out = s.run(&[], None, 1).unwrap();
+        let out = xml(s.run(&[], None, 1).unwrap());
         assert!(
             out.contains("<EvalDecision>implicitDeny</EvalDecision>"),
             "{out}"

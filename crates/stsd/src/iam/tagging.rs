@@ -42,7 +42,7 @@ fn same_key<T: Taggable>(a: &str, b: &str) -> bool {
 /// `Tag{WORD}`: merge `tags` into the entity's (a tag with an existing key replaces it).
 pub(super) fn tag<T: Taggable>(ctx: &Ctx<'_>, id: &str, tags: Vec<w::Tag>) -> ApiResult<()> {
     let tags = tags_in(Some(tags), T::CASE_INSENSITIVE)?;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         let facts = RequestFacts {
             tags: &tags,
@@ -63,7 +63,7 @@ pub(super) fn tag<T: Taggable>(ctx: &Ctx<'_>, id: &str, tags: Vec<w::Tag>) -> Ap
 
 /// `Untag{WORD}`: drop the tags with these keys (absent keys are not an error).
 pub(super) fn untag<T: Taggable>(ctx: &Ctx<'_>, id: &str, keys: Vec<String>) -> ApiResult<()> {
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         let facts = RequestFacts {
             tag_keys: &keys,
@@ -88,7 +88,7 @@ pub(super) fn list<T: Taggable>(
     marker: Option<&str>,
     max_items: Option<i64>,
 ) -> ApiResult<(Vec<w::Tag>, Option<String>)> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let action = format!("iam:List{}Tags", T::WORD);
     ctx.authorize(&st, &action, &T::arn(ctx, acct, id))?;

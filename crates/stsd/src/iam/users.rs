@@ -4,8 +4,8 @@ use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
 use super::{page_size, paginate, path_matches, tags_in, wire_user, Ctx, RequestFacts};
-use crate::auth::CallerKind;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::identity::CallerKind;
 use crate::model::{Account, Tag, User};
 use crate::store::Kind;
 
@@ -44,7 +44,7 @@ pub fn create_user(ctx: &Ctx<'_>, input: w::CreateUserRequest) -> ApiResult<w::C
     let tags = tags_in(input.tags, true)?;
     let boundary = input.permissions_boundary;
     let arn = ctx.arn("user", &path, name);
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         ctx.authorize_request(
             st,
             "iam:CreateUser",
@@ -89,7 +89,7 @@ pub fn create_user(ctx: &Ctx<'_>, input: w::CreateUserRequest) -> ApiResult<w::C
 }
 
 pub fn get_user(ctx: &Ctx<'_>, input: w::GetUserRequest) -> ApiResult<w::GetUserResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
     let name = match input.user_name {
         Some(n) => n,
@@ -129,7 +129,7 @@ pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> 
     let name = input.user_name.as_str();
     let new_name = input.new_user_name.as_deref();
     let new_path = input.new_path;
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:UpdateUser", &user_arn_for(ctx, acct, name))?;
         let acct = ctx.account_mut(st)?;
@@ -163,7 +163,7 @@ pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> 
 
 pub fn delete_user(ctx: &Ctx<'_>, input: w::DeleteUserRequest) -> ApiResult<()> {
     let name = input.user_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(st, "iam:DeleteUser", &user_arn_for(ctx, acct, name))?;
         let acct = ctx.account_mut(st)?;
@@ -190,7 +190,7 @@ pub fn delete_user(ctx: &Ctx<'_>, input: w::DeleteUserRequest) -> ApiResult<()> 
 }
 
 pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::ListUsersResponse> {
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "iam:ListUsers", &ctx.arn("user/", "", "*"))?;
     let acct = ctx.account(&st)?;
     let users: Vec<&User> = acct
@@ -261,7 +261,7 @@ impl Taggable for Users {
 pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutUserPermissionsBoundaryRequest) -> ApiResult<()> {
     let name = input.user_name.as_str();
     let arn = input.permissions_boundary.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize_request(
             st,
@@ -292,7 +292,7 @@ pub fn delete_boundary(
     input: w::DeleteUserPermissionsBoundaryRequest,
 ) -> ApiResult<()> {
     let name = input.user_name.as_str();
-    ctx.app.write(|st, t| {
+    ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
         ctx.authorize(
             st,

@@ -1,10 +1,10 @@
 //! The credential-issuing STS actions: AssumeRole, GetSessionToken, GetFederationToken.
 //! Sessions are stateless: everything a later request needs is sealed into the token (see `tokens`).
 
-use crate::auth::{Caller, CallerKind};
+use crate::action::{tags_in, Ctx};
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::{tags_in, Ctx};
+use crate::identity::{Caller, CallerKind};
 use crate::tokens::{Claims, SessionKind};
 use stsd_wire::generated::sts as w;
 
@@ -47,7 +47,7 @@ fn verify_mfa(ctx: &Ctx<'_>, serial: &str, code: &str) -> ApiResult<i64> {
         }
     };
     crate::mfa::verify_code(
-        ctx.app,
+        ctx.node,
         &ctx.caller.account,
         user_key,
         serial,
@@ -190,12 +190,12 @@ pub(crate) fn wire_credentials(
 
 /// Mint `ASIA` credentials for `claims` (the key encodes the session's account).
 fn mint(ctx: &Ctx<'_>, claims: &Claims) -> ApiResult<(String, String, String)> {
-    mint_for(ctx.app, claims)
+    mint_for(ctx.node, claims)
 }
 
 /// Mint `ASIA` credentials for `claims`: (access key ID, secret, session token).
 pub(crate) fn mint_for(
-    app: &crate::app::App,
+    app: &crate::node::Node,
     claims: &Claims,
 ) -> ApiResult<(String, String, String)> {
     let akid = crate::ids::access_key_id(crate::ids::TEMPORARY_PREFIX, &claims.account);
@@ -230,11 +230,8 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
 pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::AssumeRoleResponse> {
     let caller = ctx.caller;
     let role_arn = input.role_arn.as_str();
-    let (role_account, role_path, role_name) =
-        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
+    let (role_account, _, _) = super::assume::role_arn(role_arn)?;
     let session_name = input.role_session_name.as_str();
-    let requested = input.duration_seconds;
-    let external_id = input.external_id;
     let mfa = mfa_params(input.serial_number, input.token_code)?;
     let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
     let tags_given = input.tags.as_ref().is_some_and(|t| !t.is_empty());
@@ -271,19 +268,6 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
             "Roles may not be assumed by root accounts.",
         ));
     }
-    if matches!(caller.kind, CallerKind::FederatedUser { .. }) {
-        return Err(ApiError::access_denied(format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-            caller.arn
-        )));
-    }
-    // MFA checked before anything is evaluated, so the context carries it.
-    let mfa_at = match &mfa {
-        Some((serial, code)) => Some(verify_mfa(ctx, serial, code)?),
-        None => caller.session.as_deref().and_then(|c| c.mfa_at),
-    };
-
-    let st = ctx.app.read()?;
     // The same answer for a role that does not exist as for one that does not trust the caller: another
     // account's roles are not enumerable.
     let not_authorized = || {
@@ -292,12 +276,14 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
             caller.arn
         ))
     };
-    let acct = st.accounts.get(role_account).ok_or_else(not_authorized)?;
-    let role = acct
-        .roles
-        .get(&role_name.to_lowercase())
-        .filter(|r| r.path == role_path && r.name == role_name)
-        .ok_or_else(not_authorized)?;
+    if matches!(caller.kind, CallerKind::FederatedUser { .. }) {
+        return Err(not_authorized());
+    }
+    // MFA checked before anything is evaluated, so the context carries it.
+    let mfa_at = match &mfa {
+        Some((serial, code)) => Some(verify_mfa(ctx, serial, code)?),
+        None => caller.session.as_deref().and_then(|c| c.mfa_at),
+    };
 
     // Chaining: inherited transitive tags and source identity.
     let chained = matches!(caller.kind, CallerKind::AssumedRole { .. });
@@ -333,111 +319,64 @@ pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::A
     if tags.len() > 50 {
         return Err(ApiError::limit("SessionTags", 50));
     }
-    let max = if chained {
-        3600
-    } else {
-        i64::from(role.max_session_duration)
-    };
-    let dur = requested.unwrap_or(3600.min(max));
-    if chained && dur > 3600 {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
-        ));
-    }
-    if dur > i64::from(role.max_session_duration) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
-
-    // Authorization: trust policy + the caller's own policies (reference §4.9), through the gateway.
+    // `aws:RequestTag/*` are the tags this request passes, not the inherited ones.
     let request_tags: Vec<(String, String)> = tags
         .iter()
         .filter(|(k, _)| !transitive.iter().any(|t| t == k) || transitive_req.contains(k))
         .cloned()
         .collect();
-    let facts = authz::AssumeFacts {
-        session_name,
-        external_id: external_id.as_deref(),
-        source_identity: source_identity.as_deref(),
-        request_tags: &request_tags,
-        transitive_tag_keys: &transitive_req,
-        mfa_at,
-        tags_session: !transitive_req.is_empty() || tags_given,
-        ..authz::AssumeFacts::default()
-    };
-    let assumer = authz::Assumer::Caller { ctx };
-    authz::authorize_assume(
-        &st,
-        ctx.app,
-        &assumer,
-        ctx.request(),
-        authz::RoleTarget {
-            role,
-            arn: role_arn,
-            account: role_account,
-        },
-        "sts:AssumeRole",
-        &facts,
-    )
-    .map_err(|d| {
-        // Another account's role: the same answer whether it exists or not, and nothing to decode.
-        if role_account != caller.account {
-            return not_authorized();
-        }
-        let text = format!(
-            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn} {}",
-            caller.arn, d.message
-        );
-        match d.encoded {
-            Some(e) => ApiError::access_denied(format!(
-                "{text}. Encoded authorization failure message: {e}"
-            )),
-            None => ApiError::access_denied(text),
-        }
-    })?;
-    let policy_ids = session_policy_ids(acct, &policy_arns)?;
 
-    let claims = Claims {
-        account: role_account.to_string(),
-        kind: SessionKind::Role {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.id.clone(),
-        },
-        session_name: session_name.to_string(),
-        issued: ctx.now,
-        expires: ctx.now + dur,
-        policy: session_policy,
+    let assumption = super::assume::Assumption {
+        action: "sts:AssumeRole",
+        assumer: authz::Assumer::Caller { caller },
+        role_arn,
+        session_name,
+        requested_seconds: input.duration_seconds,
+        chained,
+        provider_limit_seconds: None,
+        session_policy,
         policy_arns,
-        policy_ids,
         tags,
+        request_tags: Some(request_tags),
+        tags_session: !transitive_req.is_empty() || tags_given,
         transitive,
+        transitive_requested: Some(transitive_req),
+        external_id: input.external_id.as_deref(),
+        source_identity_requested: source_identity.as_deref(),
         source_identity: effective_si.clone(),
         mfa_at,
-        chained,
-        issuer_arn: caller.arn.clone(),
+        trust_keys: Vec::new(),
+        session_keys: Vec::new(),
         federated_provider: None,
-        federation_keys: Vec::new(),
-        console: false,
+        issuer_arn: caller.arn.clone(),
     };
-    let role_id = role.id.clone();
-    let role_display = role.name.clone();
-    drop(st);
-    let (akid, secret, token) = mint(ctx, &claims)?;
-    ctx.app
-        .usage
-        .role_used(role_account, &role_id, ctx.now, &caller.region);
+    let granted = {
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |denied| {
+            let Some(d) = denied else {
+                return not_authorized();
+            };
+            // Another account's role: the same answer whether it exists or not, and nothing to decode.
+            if role_account != caller.account {
+                return not_authorized();
+            }
+            let text = format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn} {}",
+                caller.arn, d.message
+            );
+            match d.encoded {
+                Some(e) => ApiError::access_denied(format!(
+                    "{text}. Encoded authorization failure message: {e}"
+                )),
+                None => ApiError::access_denied(text),
+            }
+        })?
+    };
+    let issued = granted.issue(ctx.node, &caller.region)?;
     Ok(w::AssumeRoleResponse {
-        credentials: Some(wire_credentials(akid, secret, token, claims.expires)),
-        assumed_role_user: Some(w::AssumedRoleUser {
-            assumed_role_id: format!("{role_id}:{session_name}"),
-            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        }),
-        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        credentials: Some(issued.credentials),
+        assumed_role_user: Some(issued.assumed_role_user),
+        packed_policy_size: issued.packed_policy_size,
         source_identity: effective_si,
     })
 }
@@ -453,7 +392,7 @@ pub fn get_session_token(
     let (kind, dur) = match &caller.kind {
         CallerKind::Root => (SessionKind::Root, requested.unwrap_or(3600).min(3600)),
         CallerKind::User { key, name } => {
-            let st = ctx.app.read()?;
+            let st = ctx.node.read()?;
             let acct = st
                 .accounts
                 .get(&caller.account)
@@ -509,7 +448,7 @@ pub fn get_federation_token(
     let fed_arn = format!("arn:aws:sts::{}:federated-user/{name}", caller.account);
     let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
     let (policy_ids, user_id) = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let request_tags: Vec<crate::model::Tag> = tags
             .iter()
             .map(|(k, v)| crate::model::Tag {

@@ -1,37 +1,16 @@
 //! STS actions. The foundation serves GetCallerIdentity and GetAccessKeyInfo; credential-issuing actions
 //! come with temporary credentials.
 
+mod assume;
 pub(crate) mod credentials;
 pub(crate) use credentials::mint_for;
 mod saml;
 mod web_identity;
 
+use crate::action::{typed, Ctx, Handler};
+pub use crate::action::{UnsignedCtx, UnsignedHandler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::typed;
-use crate::iam::Ctx;
-use crate::protocol::query::Params;
 use stsd_wire::generated::sts as w;
-
-pub type Handler = fn(&Ctx<'_>, &Params) -> ApiResult<Option<String>>;
-
-/// Context of an unsigned call (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): no caller credentials.
-pub struct UnsignedCtx<'a> {
-    pub app: &'a crate::app::App,
-    pub meta: &'a crate::auth::RequestMeta,
-    pub now: i64,
-}
-
-impl UnsignedCtx<'_> {
-    /// The transport facts and time of this request.
-    pub fn request(&self) -> crate::authz::RequestInfo<'_> {
-        crate::authz::RequestInfo {
-            meta: self.meta,
-            now: self.now,
-        }
-    }
-}
-
-pub type UnsignedHandler = fn(&UnsignedCtx<'_>, &Params) -> ApiResult<Option<String>>;
 
 /// Handlers of the unsigned STS actions.
 pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {
@@ -69,7 +48,7 @@ pub fn get_access_key_info(
     input: w::GetAccessKeyInfoRequest,
 ) -> ApiResult<w::GetAccessKeyInfoResponse> {
     let id = input.access_key_id.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "sts:GetAccessKeyInfo", "*")?;
     let account = st
         .keys
@@ -93,7 +72,7 @@ pub fn decode_authorization_message(
     input: w::DecodeAuthorizationMessageRequest,
 ) -> ApiResult<w::DecodeAuthorizationMessageResponse> {
     let encoded = input.encoded_message.as_str();
-    let st = ctx.app.read()?;
+    let st = ctx.node.read()?;
     ctx.authorize(&st, "sts:DecodeAuthorizationMessage", "*")?;
     drop(st);
     let invalid = || {
@@ -103,7 +82,7 @@ pub fn decode_authorization_message(
         )
     };
     let plain = ctx
-        .app
+        .node
         .tokens
         .open_message(crate::authz::AUTHZ_MESSAGE_PURPOSE, encoded)
         .ok_or_else(invalid)?;

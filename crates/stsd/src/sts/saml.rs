@@ -2,16 +2,13 @@
 //! provider of the role's account (see [`crate::saml`]), is traded for role credentials after the role's
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
-use super::credentials::{
-    invalid_role_arn, mint_for, name_like, packed_size, parse_role_arn, session_policy_ids,
-    typed_session_policies, wire_credentials,
-};
+use super::assume::Assumption;
+use super::credentials::{name_like, typed_session_policies};
 use super::{UnsignedCtx, UnsignedHandler};
+use crate::action::typed_unsigned;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::typed_unsigned;
 use crate::saml::{self, SamlError};
-use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
 use stsd_wire::generated::sts as w;
 
@@ -122,7 +119,7 @@ fn session_attributes(a: &saml::Assertion) -> ApiResult<SessionAttrs> {
 /// Refuse an assertion already traded for credentials; remember it otherwise. The guard lives in the store
 /// (keyed by issuer and assertion ID, kept until the assertion's `NotOnOrAfter` plus the clock leeway), so it
 /// survives restarts and holds for every node sharing the store.
-fn check_replay(app: &crate::app::App, a: &saml::Assertion, now: i64) -> ApiResult<()> {
+fn check_replay(app: &crate::node::Node, a: &saml::Assertion, now: i64) -> ApiResult<()> {
     let scope = format!("saml:{}", a.issuer);
     let first_use = app
         .store()
@@ -144,11 +141,9 @@ fn assume_role_with_saml(
 ) -> ApiResult<w::AssumeRoleWithSAMLResponse> {
     // Parameters (lengths checked by the model: the assertion is 4..=100,000 characters).
     let role_arn = input.role_arn.as_str();
-    let (role_account, role_path, role_name) =
-        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
+    let (role_account, _, _) = super::assume::role_arn(role_arn)?;
     let provider_arn = input.principal_arn.as_str();
     let assertion_b64 = input.saml_assertion.as_str();
-    let requested = input.duration_seconds;
     let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
     let denied = || ApiError::access_denied(format!("Not authorized to perform {ACTION}"));
 
@@ -160,7 +155,7 @@ fn assume_role_with_saml(
         return Err(no_provider());
     }
     let (entity_id, certs, valid_until) = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let o = st
             .accounts
             .get(role_account)
@@ -214,34 +209,17 @@ fn assume_role_with_saml(
     let (tags, transitive, source_identity) = session_attributes(&a)?;
     let name_qualifier = saml::name_qualifier(&a.issuer, role_account, provider_name);
 
-    // The role and its trust policy.
-    let st = ctx.app.read()?;
-    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
-    let role = acct
-        .roles
-        .get(&role_name.to_lowercase())
-        .filter(|r| r.path == role_path && r.name == role_name)
-        .ok_or_else(denied)?;
-    if requested.is_some_and(|d| d > i64::from(role.max_session_duration)) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    let mut dur = requested.unwrap_or(3600);
-    if let Some(sd) = session_duration {
-        dur = dur.min(sd);
-    }
-    if let Some(snooa) = a.session_not_on_or_after {
-        dur = dur.min(snooa - ctx.now);
-    }
-    if dur <= 0 {
+    // The assertion's own lifetime limits the session's.
+    let provider_limit = match (session_duration, a.session_not_on_or_after) {
+        (Some(sd), Some(snooa)) => Some(sd.min(snooa - ctx.now)),
+        (sd, snooa) => sd.or(snooa.map(|t| t - ctx.now)),
+    };
+    if provider_limit.is_some_and(|l| l <= 0) {
         return Err(ApiError::new(
             ErrorCode::ExpiredTokenException,
             "The SAML session has expired (SessionNotOnOrAfter).",
         ));
     }
-    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
 
     // saml:* keys for the trust evaluation: the assertion's standard keys and its directory attributes.
     let mut trust_keys: Vec<(String, Vec<String>)> = vec![
@@ -264,36 +242,8 @@ fn assume_role_with_saml(
             }
         }
     }
-    let facts = authz::AssumeFacts {
-        session_name: &session_name,
-        source_identity: source_identity.as_deref(),
-        request_tags: &tags,
-        transitive_tag_keys: &transitive,
-        federation_keys: &trust_keys,
-        federated_provider: Some(provider_arn),
-        tags_session: !tags.is_empty() || !transitive.is_empty(),
-        ..authz::AssumeFacts::default()
-    };
-    let assumer = authz::Assumer::Federated {
-        principal: policy::Principal::saml(provider_arn),
-    };
-    authz::authorize_assume(
-        &st,
-        ctx.app,
-        &assumer,
-        ctx.request(),
-        authz::RoleTarget {
-            role,
-            arn: role_arn,
-            account: role_account,
-        },
-        ACTION,
-        &facts,
-    )
-    .map_err(|_| denied())?;
-    let policy_ids = session_policy_ids(acct, &policy_arns)?;
-
-    let federation_keys = vec![
+    // What later requests with the session still see.
+    let session_keys = vec![
         ("saml:sub".to_string(), vec![a.subject.clone()]),
         ("saml:sub_type".to_string(), vec![a.subject_type.clone()]),
         (
@@ -302,52 +252,45 @@ fn assume_role_with_saml(
         ),
         ("saml:aud".to_string(), vec![a.recipient.clone()]),
     ];
-    let session = Claims {
-        account: role_account.to_string(),
-        kind: SessionKind::Role {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.id.clone(),
+
+    // The role, its trust policy and the session: the shared pipeline.
+    let assumption = Assumption {
+        action: ACTION,
+        assumer: authz::Assumer::Federated {
+            principal: policy::Principal::saml(provider_arn),
         },
-        session_name: session_name.clone(),
-        issued: ctx.now,
-        expires: ctx.now + dur,
-        policy: session_policy,
+        role_arn,
+        session_name: &session_name,
+        requested_seconds: input.duration_seconds,
+        chained: false,
+        provider_limit_seconds: provider_limit,
+        session_policy,
         policy_arns,
-        policy_ids,
+        tags_session: !tags.is_empty() || !transitive.is_empty(),
         tags,
+        request_tags: None,
         transitive,
+        transitive_requested: None,
+        external_id: None,
+        source_identity_requested: source_identity.as_deref(),
         source_identity: source_identity.clone(),
         mfa_at: None,
-        chained: false,
-        issuer_arn: provider_arn.to_string(),
+        trust_keys,
+        session_keys,
         federated_provider: Some(provider_arn.to_string()),
-        federation_keys,
-        console: false,
+        issuer_arn: provider_arn.to_string(),
     };
-    let role_id = role.id.clone();
-    let role_display = role.name.clone();
-    drop(st);
-    check_replay(ctx.app, &a, ctx.now)?;
-    let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
-    ctx.app.usage.role_used(
-        role_account,
-        &role_id,
-        ctx.now,
-        crate::usage::UNSIGNED_REGION,
-    );
+    let granted = {
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |_| denied())?
+    };
+    // An assertion is traded for credentials once (durable), and only once it has been granted.
+    check_replay(ctx.node, &a, ctx.now)?;
+    let issued = granted.issue(ctx.node, crate::usage::UNSIGNED_REGION)?;
     Ok(w::AssumeRoleWithSAMLResponse {
-        credentials: Some(wire_credentials(
-            akid,
-            secret,
-            session_token,
-            session.expires,
-        )),
-        assumed_role_user: Some(w::AssumedRoleUser {
-            assumed_role_id: format!("{role_id}:{session_name}"),
-            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        }),
-        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        credentials: Some(issued.credentials),
+        assumed_role_user: Some(issued.assumed_role_user),
+        packed_policy_size: issued.packed_policy_size,
         subject: Some(a.subject.clone()),
         subject_type: Some(a.subject_type.clone()),
         issuer: Some(a.issuer.clone()),

@@ -2,16 +2,13 @@
 //! [`crate::oidc`]) and an IAM OIDC provider of the role's account, is traded for role credentials after the
 //! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
-use super::credentials::{
-    invalid_role_arn, mint_for, name_like, packed_size, parse_role_arn, session_policy_ids,
-    typed_session_policies, wire_credentials,
-};
+use super::assume::Assumption;
+use super::credentials::{name_like, typed_session_policies};
 use super::{UnsignedCtx, UnsignedHandler};
+use crate::action::typed_unsigned;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::iam::typed_unsigned;
 use crate::oidc::{self, TokenError};
-use crate::tokens::{Claims, SessionKind};
 use crate::validate as v;
 use serde_json::Value;
 use stsd_wire::generated::sts as w;
@@ -132,8 +129,7 @@ fn assume_role_with_web_identity(
 ) -> ApiResult<w::AssumeRoleWithWebIdentityResponse> {
     // Parameters (lengths and patterns checked by the model; the token is at most `oidc::MAX_TOKEN_LEN`).
     let role_arn = input.role_arn.as_str();
-    let (role_account, role_path, role_name) =
-        parse_role_arn(role_arn).ok_or_else(|| invalid_role_arn(role_arn))?;
+    let (role_account, _, _) = super::assume::role_arn(role_arn)?;
     let session_name = input.role_session_name.as_str();
     let token = input.web_identity_token.as_str();
     if input.provider_id.is_some() {
@@ -142,9 +138,8 @@ fn assume_role_with_web_identity(
             "ProviderId is only for OAuth 2.0 access tokens, which stsd does not accept; omit it for OpenID Connect ID tokens.",
         ));
     }
-    let requested = input.duration_seconds;
     let (session_policy, policy_arns) = typed_session_policies(input.policy, input.policy_arns)?;
-    let allow_http = ctx.app.config.allow_http_oidc;
+    let allow_http = ctx.node.config.allow_http_oidc;
 
     // The token: parse, find the provider by `iss` in the role's account, audience.
     let unverified = oidc::parse(token).map_err(token_error)?;
@@ -163,7 +158,7 @@ fn assume_role_with_web_identity(
     let (prefix, http) = oidc::strip_scheme(&iss, allow_http).ok_or_else(no_provider)?;
     let prefix = prefix.to_string();
     let client_ids = {
-        let st = ctx.app.read()?;
+        let st = ctx.node.read()?;
         let o = st
             .accounts
             .get(role_account)
@@ -184,7 +179,7 @@ fn assume_role_with_web_identity(
     let alg = oidc::algorithm(&unverified.alg).map_err(token_error)?;
     let fetch = oidc::FetchOptions {
         allow_http,
-        timeout: ctx.app.config.oidc_fetch_timeout,
+        timeout: ctx.node.config.oidc_fetch_timeout,
     };
     let jwk = oidc::key_for(&iss, unverified.kid.as_deref(), alg, fetch).map_err(token_error)?;
     let claims = oidc::verify(token, &jwk, alg).map_err(token_error)?;
@@ -213,110 +208,60 @@ fn assume_role_with_web_identity(
         .and_then(Value::as_str)
         .map(str::to_string);
 
-    // The role and its trust policy.
-    let st = ctx.app.read()?;
-    let acct = st.accounts.get(role_account).ok_or_else(denied)?;
-    let role = acct
-        .roles
-        .get(&role_name.to_lowercase())
-        .filter(|r| r.path == role_path && r.name == role_name)
-        .ok_or_else(denied)?;
-    let dur = requested.unwrap_or(3600);
-    if dur > i64::from(role.max_session_duration) {
-        return Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    let packed = packed_size(session_policy.as_deref(), &policy_arns, &tags)?;
-
-    let mut federation_keys = vec![
+    let mut trust_keys = vec![
         (format!("{prefix}:aud"), vec![audience.clone()]),
         (format!("{prefix}:sub"), vec![sub.clone()]),
     ];
     if let Some(azp) = &azp {
-        federation_keys.push((format!("{prefix}:azp"), vec![azp.clone()]));
+        trust_keys.push((format!("{prefix}:azp"), vec![azp.clone()]));
     }
     if !amr.is_empty() {
-        federation_keys.push((format!("{prefix}:amr"), amr.clone()));
+        trust_keys.push((format!("{prefix}:amr"), amr.clone()));
     }
-    let facts = authz::AssumeFacts {
-        session_name,
-        source_identity: source_identity.as_deref(),
-        request_tags: &tags,
-        transitive_tag_keys: &transitive,
-        federation_keys: &federation_keys,
-        federated_provider: Some(&provider_arn),
-        tags_session: tag_claim.is_some(),
-        ..authz::AssumeFacts::default()
-    };
-    let assumer = authz::Assumer::Federated {
-        principal: policy::Principal::web_identity(&provider_arn),
-    };
-    authz::authorize_assume(
-        &st,
-        ctx.app,
-        &assumer,
-        ctx.request(),
-        authz::RoleTarget {
-            role,
-            arn: role_arn,
-            account: role_account,
-        },
-        ACTION,
-        &facts,
-    )
-    .map_err(|_| denied())?;
-    let policy_ids = session_policy_ids(acct, &policy_arns)?;
     // What later requests with the session still see: `aud`, `sub` and `amr` (not `azp`).
-    federation_keys.retain(|(k, _)| !k.ends_with(":azp"));
+    let session_keys: Vec<(String, Vec<String>)> = trust_keys
+        .iter()
+        .filter(|(k, _)| !k.ends_with(":azp"))
+        .cloned()
+        .collect();
 
-    let session = Claims {
-        account: role_account.to_string(),
-        kind: SessionKind::Role {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.id.clone(),
+    // The role, its trust policy and the session: the shared pipeline.
+    let assumption = Assumption {
+        action: ACTION,
+        assumer: authz::Assumer::Federated {
+            principal: policy::Principal::web_identity(&provider_arn),
         },
-        session_name: session_name.to_string(),
-        issued: ctx.now,
-        expires: ctx.now + dur,
-        policy: session_policy,
+        role_arn,
+        session_name,
+        requested_seconds: input.duration_seconds,
+        chained: false,
+        provider_limit_seconds: None,
+        session_policy,
         policy_arns,
-        policy_ids,
         tags,
+        request_tags: None,
         transitive,
+        transitive_requested: None,
+        tags_session: tag_claim.is_some(),
+        external_id: None,
+        source_identity_requested: source_identity.as_deref(),
         source_identity: source_identity.clone(),
         mfa_at: None,
-        chained: false,
-        issuer_arn: provider_arn.clone(),
+        trust_keys,
+        session_keys,
         federated_provider: Some(provider_arn.clone()),
-        federation_keys,
-        console: false,
+        issuer_arn: provider_arn.clone(),
     };
-    let role_id = role.id.clone();
-    let role_display = role.name.clone();
-    drop(st);
-    let (akid, secret, session_token) = mint_for(ctx.app, &session)?;
-    ctx.app.usage.role_used(
-        role_account,
-        &role_id,
-        ctx.now,
-        crate::usage::UNSIGNED_REGION,
-    );
+    let granted = {
+        let st = ctx.node.read()?;
+        super::assume::grant(&st, ctx.node, ctx.request(), assumption, |_| denied())?
+    };
+    let issued = granted.issue(ctx.node, crate::usage::UNSIGNED_REGION)?;
     Ok(w::AssumeRoleWithWebIdentityResponse {
-        credentials: Some(wire_credentials(
-            akid,
-            secret,
-            session_token,
-            session.expires,
-        )),
+        credentials: Some(issued.credentials),
         subject_from_web_identity_token: Some(sub),
-        assumed_role_user: Some(w::AssumedRoleUser {
-            assumed_role_id: format!("{role_id}:{session_name}"),
-            arn: format!("arn:aws:sts::{role_account}:assumed-role/{role_display}/{session_name}"),
-        }),
-        packed_policy_size: packed.and_then(|n| i64::try_from(n).ok()),
+        assumed_role_user: Some(issued.assumed_role_user),
+        packed_policy_size: issued.packed_policy_size,
         provider: Some(provider_arn),
         audience: Some(audience),
         source_identity,

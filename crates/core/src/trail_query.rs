@@ -1,5 +1,5 @@
 //! Reading the stored trail: `LookupEvents` pages and exports, answered from the group index
-//! ([`super::trail`]) on any store backend.
+//! ([`crate::trail`]) on any store backend.
 //!
 //! A query narrows the sequence range (cursor, the stored range) and the group range (time bounds: the newest
 //! group holding an event at or before `until` is found walking down from the top; the oldest that may hold an
@@ -8,7 +8,7 @@
 
 use crate::store::{AuditFilter, AuditQuery, AuditRow, Store, StoreError};
 
-use super::trail::{self, Attr, Codec};
+use crate::trail::{self, Attr, Codec};
 
 /// Groups read per index query.
 const GROUPS_PER_STEP: usize = 64;

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::routes::{decode_query, decode_segment, Check, Refused, RouteRequest, Routed};
+use super::{decode_query, decode_segment, Check, Refused, RouteRequest, Routed};
 use crate::resources::is_bucket_name;
 
 /// The S3 table and its configuration.

@@ -1,17 +1,17 @@
-//! CloudTrail `LookupEvents` over the stored events, in the JSON 1.1 protocol
-//! (`X-Amz-Target: CloudTrail_20131101.LookupEvents`, SigV4 service `cloudtrail`).
-
-use std::time::Duration;
+//! The CloudTrail action: `LookupEvents` over the stored events, in the JSON 1.1 protocol
+//! (`X-Amz-Target: CloudTrail_20131101.LookupEvents`, SigV4 service `cloudtrail`; the pipeline that
+//! authenticates and records it is `pipeline::serve_cloudtrail`).
 
 use serde_json::{json, Value};
 
-use crate::app::App;
-use crate::auth::RequestMeta;
+use crate::action::Ctx;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::{AuditFilter, AuditQuery};
 
 pub const TARGET_PREFIX: &str = "CloudTrail_20131101.";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// CloudTrail's own event source.
+pub const EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
 /// CloudTrail's page size limit.
 const MAX_RESULTS: usize = 50;
 
@@ -24,7 +24,7 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    fn bad(ty: &str, message: impl Into<String>) -> JsonError {
+    pub fn bad(ty: &str, message: impl Into<String>) -> JsonError {
         JsonError {
             status: 400,
             ty: ty.to_string(),
@@ -57,161 +57,28 @@ impl From<ApiError> for JsonError {
     }
 }
 
-/// Is this request a CloudTrail JSON call?
-pub fn is_cloudtrail(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| operation_of(t).is_some())
-}
-
-/// The operation named by `X-Amz-Target`: `CloudTrail_20131101.Op`, or the fully qualified
-/// `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.Op` newer SDKs send.
-fn operation_of(target: &str) -> Option<&str> {
-    let t = target
-        .strip_prefix("com.amazonaws.cloudtrail.v20131101.")
-        .unwrap_or(target);
-    t.strip_prefix(TARGET_PREFIX)
-}
-
-/// Serve one CloudTrail JSON request; returns (status, JSON body).
-pub fn serve(
-    app: &App,
-    parts: &axum::http::request::Parts,
-    query: &str,
-    body: &[u8],
-    meta: &RequestMeta,
-    request_id: &str,
-) -> (u16, String) {
-    let mut seen = Seen::default();
-    let result = serve_inner(app, parts, query, body, meta, &mut seen);
-    // CloudTrail records its own API calls (event source cloudtrail.amazonaws.com), allowed or not.
-    let authorization = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    let no_params = crate::protocol::query::Params::default();
-    let (scope_key_id, region) = super::event::signature_scope(authorization, &no_params);
-    let operation = seen.operation.chars().take(128).collect::<String>();
-    super::record_call(
-        app,
-        &super::CallInfo {
-            event_source: EVENT_SOURCE,
-            action: if operation.is_empty() {
-                "Unknown"
-            } else {
-                &operation
-            },
-            params: &no_params,
-            request_json: Some(seen.input.as_ref().unwrap_or(&Value::Null)),
-            meta,
-            caller: seen.caller.as_ref(),
-            scope_key_id,
-            region,
-            request_id,
-            now: app.clock.now(),
-            result: match &result {
-                Ok(_) => Ok(""),
-                Err(e) => Err(super::CallError {
-                    code: &e.ty,
-                    message: &e.message,
-                }),
-            },
-        },
-    );
-    match result {
-        Ok(v) => (200, v.to_string()),
-        Err(e) => (e.status, e.body()),
-    }
-}
-
-/// CloudTrail's own event source.
-pub const EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
-
-/// What a call revealed on its way through, for its own audit event.
-#[derive(Default)]
-struct Seen {
-    operation: String,
-    caller: Option<crate::auth::Caller>,
-    input: Option<Value>,
-}
-
-fn serve_inner(
-    app: &App,
-    parts: &axum::http::request::Parts,
-    query: &str,
-    body: &[u8],
-    meta: &RequestMeta,
-    seen: &mut Seen,
+/// `LookupEvents` for the caller of `ctx`: authorized as `cloudtrail:LookupEvents`, limited to the caller's
+/// account. `flush` stores the events still queued first (read-your-writes); the audit writer lives above the
+/// actions, so it is handed in.
+pub fn lookup_events(
+    ctx: &Ctx<'_>,
+    input: &Value,
+    flush: &dyn Fn() -> bool,
 ) -> Result<Value, JsonError> {
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let operation = operation_of(target).unwrap_or("");
-    seen.operation = operation.to_string();
-    if parts.method != axum::http::Method::POST {
-        return Err(JsonError::bad(
-            "UnknownOperationException",
-            "CloudTrail operations are POST requests.",
-        ));
-    }
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
-    let http = sigv4::HttpRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &headers,
-        body,
-    };
-    let caller = crate::auth::authenticate_as(app, &http, "cloudtrail")?.ok_or_else(|| {
-        JsonError::bad(
-            "MissingAuthenticationTokenException",
-            "Request is missing Authentication Token",
-        )
-    })?;
-    let caller = &*seen.caller.insert(caller);
-    if operation != "LookupEvents" {
-        return Err(JsonError::bad(
-            "UnknownOperationException",
-            format!("Unknown operation {operation}"),
-        ));
-    }
-    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|_| {
-            JsonError::bad(
-                "SerializationException",
-                "The request body is not valid JSON.",
-            )
-        })?
-    };
-    seen.input = Some(input.clone());
-    let ctx = crate::iam::Ctx {
-        app,
-        caller,
-        meta,
-        now: app.clock.now(),
-    };
+    let caller = ctx.caller;
     {
-        let st = app.read()?;
+        let st = ctx.node.read()?;
         ctx.authorize(&st, "cloudtrail:LookupEvents", "*")?;
     }
-    let mut q = parse_lookup(&input)?;
+    let mut q = parse_lookup(input)?;
     q.account = Some(caller.account.clone());
     // Read-your-writes: events of calls answered before this one are stored first.
-    if !app.audit.flush(Duration::from_secs(5)) {
+    if !flush() {
         tracing::warn!("audit queue did not drain within 5s; lookup may miss recent events");
     }
     let limit = q.limit;
     q.limit = limit + 1;
-    let mut rows = super::query::lookup(app.store(), &q).map_err(|e| {
+    let mut rows = stsd_core::trail_query::lookup(ctx.node.store(), &q).map_err(|e| {
         tracing::error!(error = %e, "reading audit events failed");
         JsonError::from(ApiError::internal())
     })?;
