@@ -299,25 +299,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids(&asc), ["e300", "e302", "e304", "e306", "e308", "e310"]);
-        assert!(lookup(
-            &s,
-            &AuditQuery {
-                until: Some(999),
-                ..window.clone()
-            }
-        )
-        .unwrap()
-        .is_empty());
-        assert!(lookup(
-            &s,
-            &AuditQuery {
-                since: Some(2000),
-                until: None,
-                ..window
-            }
-        )
-        .unwrap()
-        .is_empty());
+        assert!(
+            lookup(
+                &s,
+                &AuditQuery {
+                    until: Some(999),
+                    ..window.clone()
+                }
+            )
+            .unwrap()
+            .is_empty()
+        );
+        assert!(
+            lookup(
+                &s,
+                &AuditQuery {
+                    since: Some(2000),
+                    until: None,
+                    ..window
+                }
+            )
+            .unwrap()
+            .is_empty()
+        );
         // Export: every account, oldest first, page by page.
         let mut all = Vec::new();
         let mut cursor = None;
