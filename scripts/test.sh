@@ -77,4 +77,4 @@ export STSD_CONSOLE_SHOTS="${STSD_CONSOLE_SHOTS:-$(mktemp -d /tmp/stsd-console-s
 echo "    console screenshots: $STSD_CONSOLE_SHOTS"
 
 echo "==> end-to-end tests (boto3, aws CLI, Cloud Custodian, nginx + S3 through the authorizer)"
-STSD_BIN="$PWD/target/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"
+STSD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/stsd" .venv/bin/pytest tests/e2e -q -p no:cacheprovider "$@"

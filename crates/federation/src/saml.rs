@@ -132,13 +132,9 @@ fn parse_xml(text: &str) -> Option<Document<'_>> {
 /// A `<!DOCTYPE` or `<!ENTITY` anywhere (roxmltree refuses DTDs too; this is the belt to its braces).
 fn has_dtd(text: &str) -> bool {
     let b = text.as_bytes();
-    b.windows(2).enumerate().any(|(i, w)| {
-        w == b"<!" && {
-            let rest = &b[i + 2..];
-            rest.len() >= 6
-                && (rest[..6].eq_ignore_ascii_case(b"doctyp")
-                    || rest[..6].eq_ignore_ascii_case(b"entity"))
-        }
+    b.windows(8).any(|w| {
+        matches!(w, [b'<', b'!', rest @ ..]
+            if rest.eq_ignore_ascii_case(b"doctyp") || rest.eq_ignore_ascii_case(b"entity"))
     })
 }
 
@@ -333,10 +329,9 @@ fn check_signature_shape(sig: Node<'_, '_>) -> Result<(), SamlError> {
         return invalid("unsupported signature method");
     }
     let refs: Vec<Node<'_, '_>> = children(si, NS_DSIG, "Reference").collect();
-    if refs.len() != 1 {
+    let &[r] = refs.as_slice() else {
         return invalid("a signature must carry exactly one Reference");
-    }
-    let r = refs[0];
+    };
     if r.attribute("URI") != Some(format!("#{parent_id}").as_str()) {
         return invalid("the Reference must point at the signed element's ID");
     }
@@ -450,10 +445,9 @@ pub fn verify_response(
             return invalid("signature verification failed");
         }
         if let VerifyResult::Valid { references, .. } = r {
-            if references.len() != 1
-                || references[0].resolved_node.is_none()
-                || !wanted.contains(&references[0].uri)
-            {
+            let one_wanted = matches!(references.as_slice(),
+                [only] if only.resolved_node.is_some() && wanted.contains(&only.uri));
+            if !one_wanted {
                 return invalid("signature verification failed");
             }
         } else {
@@ -501,10 +495,10 @@ fn read_assertion(
     let confs: Vec<Node<'_, '_>> = children(subject, NS_ASSERTION, "SubjectConfirmation")
         .filter(|c| c.attribute("Method") == Some("urn:oasis:names:tc:SAML:2.0:cm:bearer"))
         .collect();
-    if confs.len() != 1 {
+    let &[conf] = confs.as_slice() else {
         return invalid("exactly one bearer SubjectConfirmation is required");
-    }
-    let data = child(confs[0], NS_ASSERTION, "SubjectConfirmationData")
+    };
+    let data = child(conf, NS_ASSERTION, "SubjectConfirmationData")
         .ok_or(SamlError::Invalid("no SubjectConfirmationData".into()))?;
     let recipient = data.attribute("Recipient").unwrap_or_default();
     if !is_aws_saml_endpoint(recipient) {
