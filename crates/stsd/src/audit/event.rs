@@ -1,13 +1,14 @@
 //! Building the CloudTrail record of one call. A typed action's `requestParameters` and `responseElements` are
-//! what the generated `write_json` made of its decoded input and typed output ([`super::typed`]): sensitive
+//! what the generated `write_json` made of its decoded input and typed output
+//! ([`crate::action::audit_slot`]): sensitive
 //! members (secret keys, session tokens, passwords, MFA codes, assertions) are never written, and a last check
 //! blanks any sensitive value of the output that still turned up anywhere in the record. The audit code reads
 //! no response XML.
 //!
 //! The raw-parameter path ([`request_parameters`]: a deny-list of secret-bearing names, a hand list of numeric
-//! members) remains only for calls with no typed input: requests refused before their input was decoded
-//! (undecodable, unknown action, failed authentication, invalid parameters — CloudTrail records what such a
-//! request asked for too) and the actions not typed yet (the policy simulator, stsd's own operations).
+//! members) remains only for calls with no typed input — every Query action is typed, so these are the requests
+//! refused before their input was decoded (undecodable, unknown action, failed authentication, invalid
+//! parameters): CloudTrail records what such a request asked for too, and nothing but the raw parameters has it.
 
 use serde_json::{Map, Value, json};
 
@@ -557,7 +558,7 @@ pub fn build_rows_for(app: &Node, info: &CallInfo<'_>, extra: &ResourceEvent<'_>
             Parameters::Json(&raw_parameters)
         }
     };
-    // `responseElements`: only from a typed output (an untyped action's answer is never read).
+    // `responseElements`: only from a typed output (a response body is never read).
     let response: &[u8] = match (info.result, typed.and_then(|t| t.response.as_deref())) {
         (Ok(()), Some(json)) => json,
         _ => b"null",
