@@ -7,8 +7,14 @@
 //! * `parse/6kb_policy`: parse, validate and compile a ~6 KB managed policy.
 //! * `adversarial/*`: a 5,000-character wildcard pattern against a 50,000-character value
 //!   (issue #11: wildcard matching must be linear in the worst case).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "test code: a bad index fails the test"
+)]
 use std::fmt::Write;
 use std::hint::black_box;
 

@@ -562,7 +562,6 @@ pub(crate) fn compile(doc: &PolicyDocument) -> Result<Compiled, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::{Policy, PolicyKind};
 

@@ -387,7 +387,6 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -286,7 +286,6 @@ fn collect_context_keys(doc: &PolicyDocument) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// Every public way into the JSON parser refuses hostile nesting with a clean error, on a

@@ -444,7 +444,6 @@ impl Text {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::glob::tests::reference;
     use proptest::prelude::*;

@@ -274,7 +274,6 @@ pub(crate) fn decode_base64(s: &str, out: &mut impl Extend<u8>) -> Option<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

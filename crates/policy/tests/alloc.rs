@@ -1,5 +1,4 @@
 //! Evaluation allocates nothing on the common path: a counting global allocator proves it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::alloc::System;
 

@@ -1,6 +1,9 @@
 //! Table-driven conformance suite: one module per area of reference §4, every case citing the
 //! rule it checks. Run with `cargo test -p policy --test conformance`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 
 #[path = "conformance/common.rs"]
 mod common;

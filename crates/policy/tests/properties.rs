@@ -1,8 +1,15 @@
 //! Property tests: parse → serialise → parse round trip; statement order never changes a
 //! decision; adding a Deny never turns a denial into an Allow; deep nesting is refused without
 //! exhausting a small stack.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "test code: a bad index fails the test"
+)]
 use policy::{
     Context, Effect, Policy, PolicyKind, PolicySet, PolicySource, Principal, Request, evaluate,
 };

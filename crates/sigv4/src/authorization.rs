@@ -121,7 +121,6 @@ fn bad_date(d: &str) -> SigV4Error {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const GOOD: &str = "AWS4-HMAC-SHA256 Credential=AKIABTX3GSDSQBHCDE22/20250315/us-east-1/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=56d8bbcf1736acb0406130933210476d5d968106ecd9b703fedbb2de5ba5c246";

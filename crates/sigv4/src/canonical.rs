@@ -328,7 +328,6 @@ pub(crate) fn parse_signed_headers(value: &str) -> Result<Vec<String>, SigV4Erro
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -80,7 +80,6 @@ pub(crate) fn forwarded_payload_hash(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn signed() -> Vec<String> {

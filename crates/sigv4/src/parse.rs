@@ -37,7 +37,6 @@ fn query_is_presigned(query: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

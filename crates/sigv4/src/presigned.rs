@@ -135,7 +135,6 @@ pub(crate) fn parse_query(req: &HttpRequest<'_>) -> Result<ParsedAuth, SigV4Erro
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const Q: &str = "Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIABTX3GSDSQCODWEHH%2F20250315%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20250315T120000Z&X-Amz-Expires=60&X-Amz-Security-Token=IQoFAKEsessionTOKEN%2B%2F%3D&X-Amz-SignedHeaders=host&X-Amz-Signature=8ddf618c94dae82a361aed154b97bcad1a253b84a483fac6dc3698205c916776";

@@ -146,7 +146,6 @@ pub fn check_scope_and_time(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const T: i64 = 1_742_040_000; // 20250315T120000Z

@@ -2,8 +2,12 @@
 //! every header-signed and presigned request must parse, canonicalize to AWS's canonical request and
 //! verify; the `*-unnormalized` cases (S3-style paths, which stsd does not use) verify exactly when their
 //! canonical request equals the normalized one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(clippy::string_slice, reason = "test code: a bad index fails the test")]
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,15 @@
 //! in the header and presigned forms, must parse, pass the scope and clock checks, and verify here; a
 //! one-bit change to the signature, body, a signed header, the query or the path must then fail. Our own
 //! signer must produce the same signatures as `aws-sigv4` for the same request.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "test code: a bad index fails the test"
+)]
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;

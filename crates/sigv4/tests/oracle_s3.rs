@@ -4,8 +4,14 @@
 //! presigned forms must verify with [`sigv4::VerifyOptions`] `s3`, also when the verifier does not get the
 //! body (`body_not_forwarded`, what an authorizing proxy sees); a changed key, query, declared hash or
 //! signature must not. The default (non-S3) rules must refuse keys whose S3 form differs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "test code: a bad index fails the test"
+)]
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;

@@ -1,7 +1,6 @@
 //! Property tests: parsing and verifying never panic on arbitrary input, and sign→verify round trips
 //! (header and presigned forms, with and without `UNSIGNED-PAYLOAD`) succeed while a changed signature
 //! fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
 use sigv4::*;

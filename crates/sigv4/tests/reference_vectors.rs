@@ -1,7 +1,11 @@
 //! The worked vectors of the reference (§1.6.7, computed with botocore), every signed request of
 //! `wire-examples.md` (copied to `tests/wire_examples/`), and the verification rules of §1.6, each test
 //! named after the reference section or AWS example it reproduces.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 
 use std::fs;
 use std::path::Path;

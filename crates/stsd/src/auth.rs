@@ -154,6 +154,7 @@ pub fn authenticate_with(
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::string_slice, reason = "test code: a bad index fails the test")]
     //! Authentication through the whole pipeline (`test_support::Harness`): which credentials are a caller,
     //! and which are refused with which code.
 

@@ -355,8 +355,14 @@ fn session_may_call(caller: &Caller, action: &str, resource: &str) -> ApiResult<
     let Some(claims) = caller.session.as_deref() else {
         return Ok(());
     };
-    let is_iam = action.len() > 4 && action[..4].eq_ignore_ascii_case("iam:");
-    let is_sts = action.len() > 4 && action[..4].eq_ignore_ascii_case("sts:");
+    let is_iam = action.len() > 4
+        && action
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("iam:"));
+    let is_sts = action.len() > 4
+        && action
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("sts:"));
     let no_session_policy = || {
         ApiError::access_denied(format!(
             "User: {} is not authorized to perform: {action} on resource: {resource} because no session policy allows the {action} action",
@@ -772,7 +778,12 @@ pub fn authorize_resource(
         context.set("aws:RequestedRegion", req.region);
     }
     context.set("aws:ResourceAccount", owner_id);
-    if req.action.len() > 3 && req.action[..3].eq_ignore_ascii_case("s3:") {
+    if req.action.len() > 3
+        && req
+            .action
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("s3:"))
+    {
         context.set("s3:ResourceAccount", owner_id);
     }
     for (k, vals) in req.keys {

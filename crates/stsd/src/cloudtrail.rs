@@ -101,20 +101,23 @@ pub fn lookup_events(
                 "Resources": r.resources.iter().map(|(t, n)| json!({"ResourceType": t, "ResourceName": n})).collect::<Vec<_>>(),
                 "CloudTrailEvent": r.body,
             });
-            if !r.access_key_id.is_empty() {
-                e["AccessKeyId"] = json!(r.access_key_id);
-            }
-            if !r.username.is_empty() {
-                e["Username"] = json!(r.username);
+            if let Some(fields) = e.as_object_mut() {
+                if !r.access_key_id.is_empty() {
+                    fields.insert("AccessKeyId".into(), json!(r.access_key_id));
+                }
+                if !r.username.is_empty() {
+                    fields.insert("Username".into(), json!(r.username));
+                }
             }
             e
         })
         .collect();
-    let mut out = json!({ "Events": events });
+    let mut out = serde_json::Map::new();
+    out.insert("Events".into(), Value::Array(events));
     if let Some(t) = next {
-        out["NextToken"] = json!(t);
+        out.insert("NextToken".into(), json!(t));
     }
-    Ok(out)
+    Ok(Value::Object(out))
 }
 
 fn encode_token(seq: i64) -> String {
@@ -131,7 +134,10 @@ fn decode_token(t: &str) -> Option<i64> {
 fn timestamp(v: &Value, name: &str) -> Result<i64, JsonError> {
     let bad = || JsonError::bad("ValidationException", format!("Invalid {name}."));
     match v {
-        #[allow(clippy::cast_possible_truncation)]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "epoch seconds as CloudTrail sends them; out-of-range floats saturate"
+        )]
         Value::Number(n) => n.as_f64().map(|f| f.floor() as i64).ok_or_else(bad),
         Value::String(s) => parse_time(s).ok_or_else(bad),
         _ => Err(bad()),

@@ -460,13 +460,15 @@ fn store_copy(from: &str, to: &str) -> Result<()> {
 
 /// A store URL without its password, for messages.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((creds, host)) => {
             let user = creds.split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
+            format!("{scheme}://{user}:***@{host}")
         }
-        _ => url.to_string(),
+        None => url.to_string(),
     }
 }
 
@@ -894,10 +896,8 @@ fn call_extension(endpoint: &str, params: &[(&str, &str)]) -> Result<String> {
 
 /// Text of the first `<tag>` in one of our own responses (entity-decoded).
 fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    let raw = &xml[start..end];
+    let (_, after) = xml.split_once(&format!("<{tag}>"))?;
+    let (raw, _) = after.split_once(&format!("</{tag}>"))?;
     Some(
         raw.replace("&lt;", "<")
             .replace("&gt;", ">")

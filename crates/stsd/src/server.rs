@@ -305,7 +305,7 @@ async fn handle(
         } else {
             serde_json::from_str::<serde_json::Value>(&json)
                 .ok()
-                .and_then(|v| v["__type"].as_str().map(str::to_string))
+                .and_then(|v| v.get("__type")?.as_str().map(str::to_string))
                 .unwrap_or_else(|| "InternalFailure".into())
         };
         app.metrics

@@ -2,6 +2,7 @@
 //! in process through the whole pipeline (`server::process`: authentication, the generated decoder, the
 //! action, the authorization gateway, the encoder) — what an SDK client gets, without a socket.
 
+#![expect(clippy::string_slice, reason = "test code: a bad index fails the test")]
 use std::net::SocketAddr;
 
 use crate::app::{App, Clock, Config};

@@ -56,7 +56,7 @@ pub fn check_tag_key(key: &str, member: &str) -> ApiResult<()> {
             "Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
         ));
     }
-    if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         return Err(ApiError::invalid_input(
             "User-defined tag keys can't start with 'aws:'. This prefix is reserved for AWS use",
         ));

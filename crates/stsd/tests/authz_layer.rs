@@ -2,9 +2,15 @@
 //! with the example's route file, the example's axum app behind the layer on a loopback port, and requests signed
 //! by the AWS SDK for Rust's signer (`aws-sigv4`) with stsd credentials — an IAM user's keys and a role session
 //! with tags obtained through `aws-sdk-sts`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 
-#[allow(dead_code)]
+#[expect(
+    dead_code,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 #[path = "../../stsd-authz-layer/examples/protected_service.rs"]
 mod example;
 

@@ -5,7 +5,11 @@
 //!
 //! Run alone with `cargo test -p stsd --test deep_nesting`. The end-to-end twin (`tests/e2e/test_robustness.py`)
 //! sends the same shapes to the running server and checks it still answers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 
 const SMALL_STACK: usize = 256 * 1024;
 /// Depths tried: just past stsd's XML limit (64) and serde_json's (128), then every order of magnitude.

@@ -1,6 +1,9 @@
 //! AssumeRoleWithWebIdentity with the AWS SDK for Rust against the real `stsd` binary and a local OIDC issuer
 //! (discovery + JWKS on a loopback port). The issuer's key is a fixed P-256 test key; tokens are ES256.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -1,7 +1,13 @@
 //! End-to-end with the AWS SDK for Rust: the real `stsd` binary on a free loopback port, driven by
 //! `aws-sdk-sts` and `aws-sdk-iam` with an endpoint override.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+#![expect(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap, expect or index fails the test"
+)]
+#![expect(
+    clippy::indexing_slicing,
+    reason = "test code: a bad index fails the test"
+)]
 mod common;
 use common::{ACCOUNT, KEY, SECRET, Server, start_stsd};
 

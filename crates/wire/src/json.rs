@@ -144,8 +144,9 @@ pub fn escape_into(buf: &mut Vec<u8>, s: &str) {
         buf.extend_from_slice(bytes.get(start..i).unwrap_or_default());
         if short.is_empty() {
             buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 0xf)]);
+            for nibble in [b >> 4, b & 0xf] {
+                buf.push(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+            }
         } else {
             buf.extend_from_slice(short);
         }

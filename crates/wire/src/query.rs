@@ -68,13 +68,11 @@ impl Params {
     fn member_indexes(&self, prefix: &str) -> WireResult<Vec<usize>> {
         let head = format!("{prefix}.member.");
         let mut idx = Vec::new();
-        for key in self
+        for (key, rest) in self
             .map
             .range(head.clone()..)
-            .map(|(k, _)| k)
-            .take_while(|k| k.starts_with(&head))
+            .map_while(|(k, _)| k.strip_prefix(head.as_str()).map(|rest| (k, rest)))
         {
-            let rest = &key[head.len()..];
             let num = rest.split('.').next().unwrap_or("");
             let n: usize = num.parse().map_err(|_| bad_index(key))?;
             if n == 0 || n > MAX_LIST_INDEX || num.starts_with('0') {
@@ -152,8 +150,7 @@ impl Params {
         let map = self
             .map
             .range(head.clone()..)
-            .take_while(|(k, _)| k.starts_with(&head))
-            .map(|(k, v)| (k[head.len()..].to_string(), v.clone()))
+            .map_while(|(k, v)| Some((k.strip_prefix(head.as_str())?.to_string(), v.clone())))
             .collect();
         Params { map }
     }
@@ -163,13 +160,12 @@ impl Params {
         let head = format!("{prefix}.entry.");
         let mut out = BTreeMap::new();
         let mut any = false;
-        for (k, _) in self
+        for (k, rest) in self
             .map
             .range(head.clone()..)
-            .take_while(|(k, _)| k.starts_with(&head))
+            .map_while(|(k, _)| k.strip_prefix(head.as_str()).map(|rest| (k, rest)))
         {
             any = true;
-            let rest = &k[head.len()..];
             let Some((num, field)) = rest.split_once('.') else {
                 return Err(bad_index(k));
             };

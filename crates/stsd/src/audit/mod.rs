@@ -613,10 +613,11 @@ fn purge(
     // By size: enough of the oldest events to go below the low-water mark (estimated from the average size).
     let mut by_size = head.first_seq - 1;
     if s.max_bytes > 0 && bytes > s.max_bytes {
-        #[allow(
+        #[expect(
             clippy::cast_precision_loss,
             clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
+            clippy::cast_sign_loss,
+            reason = "an estimate in bytes: a float product of a positive size and a fraction below 1"
         )]
         let excess = bytes.saturating_sub((s.max_bytes as f64 * SIZE_LOW_WATER) as u64);
         let per_event = (bytes / u64::try_from(stored).unwrap_or(1)).max(1);

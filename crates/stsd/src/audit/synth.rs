@@ -37,6 +37,14 @@ fn time_text(t: i64) -> String {
     stsd_wire::time::iso8601(t)
 }
 
+/// A random element of a non-empty list.
+fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
+    items
+        .get(rng.random_range(0..items.len().max(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
 /// One synthetic event at time `t`.
 pub fn event(rng: &mut StdRng, account: &str, t: i64) -> AuditRow {
     let user = rng.random_range(0..USERS);
@@ -44,7 +52,7 @@ pub fn event(rng: &mut StdRng, account: &str, t: i64) -> AuditRow {
     let key = user_key(user, rng.random_range(0..KEYS_PER_USER));
     let user_name = user_name(user);
     let role_name = role_name(role);
-    let agent = AGENTS[rng.random_range(0..AGENTS.len())];
+    let agent = pick(rng, &AGENTS);
     let ip = format!(
         "10.{}.{}.{}",
         user % 7,
@@ -155,7 +163,7 @@ pub fn event(rng: &mut StdRng, account: &str, t: i64) -> AuditRow {
             "DeleteUser",
             "AttachRolePolicy",
         ];
-        let name = names[rng.random_range(0..names.len())];
+        let name = pick(rng, &names);
         let target = self::user_name(rng.random_range(0..USERS));
         let arn = format!("arn:aws:iam::{account}:user/{target}");
         row.body = common(
@@ -195,7 +203,7 @@ pub fn generate(
         let batch = (n - done).min(super::MAX_BATCH as u64);
         let encoded: Vec<_> = (done..done + batch)
             .map(|i| {
-                #[allow(clippy::cast_possible_wrap)]
+                // An interpolated time between two i64 times: it fits an i64.
                 let t = from + ((i as i128 * i128::from(span)) / i128::from(n.max(1))) as i64;
                 codec.encode(&event(&mut rng, account, t))
             })

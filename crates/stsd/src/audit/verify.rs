@@ -16,6 +16,11 @@ use super::digest::{self, parse_public_key, signature_valid};
 use super::export::hex;
 use super::trail::{self, Codec};
 
+/// The member `k` of a JSON object (`null` when absent, as indexing would read it).
+fn at<'v>(v: &'v Value, k: &str) -> &'v Value {
+    v.get(k).unwrap_or(&Value::Null)
+}
+
 /// Events read per step while walking the chain.
 const CHUNK: i64 = 4096;
 
@@ -96,7 +101,9 @@ pub fn verify(
             report.problems.push(format!("digest {when} is not JSON"));
             continue;
         };
-        let named = body["stsdPublicKey"].as_str().and_then(parse_public_key);
+        let named = at(&body, "stsdPublicKey")
+            .as_str()
+            .and_then(parse_public_key);
         let key = if pinned.is_empty() {
             named
         } else {
@@ -118,27 +125,27 @@ pub fn verify(
             ),
             None => (Value::Null, Value::Null),
         };
-        if body["previousDigestHashValue"] != want_hash
-            || body["previousDigestSignature"] != want_sig
+        if *at(&body, "previousDigestHashValue") != want_hash
+            || *at(&body, "previousDigestSignature") != want_sig
         {
             report.problems.push(format!(
                 "digest {when} does not follow the digest before it (a digest was removed or replaced)"
             ));
         }
         if let Some(p) = prev
-            && body["digestStartTime"].as_str() != Some(digest::iso(p.end_time).as_str())
+            && at(&body, "digestStartTime").as_str() != Some(digest::iso(p.end_time).as_str())
         {
             report.problems.push(format!(
                 "digest {when}: periods are not contiguous (a digest is missing)"
             ));
         }
-        for f in body["logFiles"].as_array().into_iter().flatten() {
-            if let (Some(n), Some(h)) = (f["s3Object"].as_str(), f["hashValue"].as_str()) {
+        for f in at(&body, "logFiles").as_array().into_iter().flatten() {
+            if let (Some(n), Some(h)) = (at(f, "s3Object").as_str(), at(f, "hashValue").as_str()) {
                 signed_files.insert(n.to_string(), h.to_string());
             }
         }
-        let last_seq = body["stsdChain"]["lastSeq"].as_i64().unwrap_or(0);
-        let last_hash = body["stsdChain"]["lastHash"]
+        let last_seq = at(at(&body, "stsdChain"), "lastSeq").as_i64().unwrap_or(0);
+        let last_hash = at(at(&body, "stsdChain"), "lastHash")
             .as_str()
             .unwrap_or("")
             .to_string();
@@ -150,7 +157,7 @@ pub fn verify(
         last_claim = last_claim.max(last_seq);
         chain_claims.push((d.end_time, last_seq, last_hash));
         if let Some(dir) = export_dir {
-            let name = body["digestS3Object"].as_str().unwrap_or("");
+            let name = at(&body, "digestS3Object").as_str().unwrap_or("");
             let on_disk = std::fs::read(dir.join(name)).ok().and_then(|b| gunzip(&b));
             let sig = std::fs::read_to_string(dir.join(format!("{name}.sig"))).ok();
             if on_disk.as_deref() != Some(d.body.as_str())
@@ -167,7 +174,7 @@ pub fn verify(
         let known: BTreeSet<String> = digests
             .iter()
             .filter_map(|d| serde_json::from_str::<Value>(&d.body).ok())
-            .filter_map(|b| b["digestS3Object"].as_str().map(str::to_string))
+            .filter_map(|b| at(&b, "digestS3Object").as_str().map(str::to_string))
             .collect();
         for extra in files_under(dir, "CloudTrail-Digest", ".json.gz").difference(&known) {
             report.problems.push(format!(

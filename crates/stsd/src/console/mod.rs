@@ -670,10 +670,14 @@ impl Signed<'_> {
         if status == 200 {
             Ok(v)
         } else {
-            let code = v["__type"].as_str().unwrap_or("InternalFailure");
-            let msg = v["message"]
-                .as_str()
-                .or_else(|| v["Message"].as_str())
+            let code = v
+                .get("__type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("InternalFailure");
+            let msg = v
+                .get("message")
+                .or_else(|| v.get("Message"))
+                .and_then(|m| m.as_str())
                 .unwrap_or("");
             Err(ApiError::new(
                 if code.contains("AccessDenied") {

@@ -647,9 +647,13 @@ pub(crate) fn create_role(s: &Signed<'_>) -> Out {
         "Principal": {"AWS": format!("arn:aws:iam::{}:root", s.r.f("trusted"))},
         "Action": "sts:AssumeRole",
     });
-    if s.r.f("mfa") == "yes" {
-        statement["Condition"] =
-            serde_json::json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}});
+    if s.r.f("mfa") == "yes"
+        && let Some(fields) = statement.as_object_mut()
+    {
+        fields.insert(
+            "Condition".into(),
+            serde_json::json!({"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+        );
     }
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string();
     let max = match s.r.f("max") {
@@ -1169,7 +1173,8 @@ pub(crate) fn audit(s: &Signed<'_>) -> Out {
     let start = r.q("start");
     let end = r.q("end");
     // LookupEvents takes one lookup attribute; the other filters apply to its answer.
-    let mut input = serde_json::json!({"MaxResults": 50});
+    let mut input = serde_json::Map::new();
+    input.insert("MaxResults".into(), 50.into());
     let attr = if !key.is_empty() {
         Some(("AccessKeyId", key))
     } else if !user.is_empty() {
@@ -1180,19 +1185,22 @@ pub(crate) fn audit(s: &Signed<'_>) -> Out {
         None
     };
     if let Some((k, v)) = attr {
-        input["LookupAttributes"] = serde_json::json!([{"AttributeKey": k, "AttributeValue": v}]);
+        input.insert(
+            "LookupAttributes".into(),
+            serde_json::json!([{"AttributeKey": k, "AttributeValue": v}]),
+        );
     }
     let time = |t: &str| {
         crate::cloudtrail::parse_time(&format!("{t}:00Z").replacen(' ', "T", 1))
             .or_else(|| crate::cloudtrail::parse_time(t))
     };
     if let Some(t) = (!start.is_empty()).then(|| time(start)).flatten() {
-        input["StartTime"] = t.into();
+        input.insert("StartTime".into(), t.into());
     }
     if let Some(t) = (!end.is_empty()).then(|| time(end)).flatten() {
-        input["EndTime"] = t.into();
+        input.insert("EndTime".into(), t.into());
     }
-    let result = s.lookup_events(&input);
+    let result = s.lookup_events(&serde_json::Value::Object(input));
     let content = html! {
         form method="get" action="/console/audit" id="audit-form" {
             label { "User name" input type="text" name="user" id="audit-user" value=(user); }

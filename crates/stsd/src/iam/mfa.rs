@@ -50,7 +50,6 @@ fn who(ctx: &Ctx<'_>, user_name: Option<&str>) -> ApiResult<Who> {
     if let Some(n) = user_name {
         return Ok(Who::User(n.to_string()));
     }
-    #[allow(unreachable_patterns)]
     match &ctx.caller.kind {
         CallerKind::Root => Ok(Who::Root),
         CallerKind::User { name, .. } => Ok(Who::User(name.clone())),

@@ -142,17 +142,18 @@ fn replace_principals(text: &str, map: &[(&str, &str)]) -> String {
     let mut stack: Vec<Frame> = Vec::new();
     let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    while let Some(&b) = bytes.get(i) {
         match b {
             b'"' => {
                 let start = i;
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                while let Some(&c) = bytes.get(i)
+                    && c != b'"'
+                {
+                    i += if c == b'\\' { 2 } else { 1 };
                 }
                 let end = (i + 1).min(bytes.len());
-                let raw = &text[start..end];
+                let raw = text.get(start..end).unwrap_or_default();
                 let value: Option<String> = serde_json::from_str(raw).ok();
                 let top = stack.last_mut();
                 match top {

@@ -921,7 +921,6 @@ pub fn get_context_keys_for_custom_policy(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

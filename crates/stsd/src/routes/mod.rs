@@ -278,16 +278,14 @@ fn check_template(what: &str, t: &str) -> Result<(), String> {
         ));
     }
     let mut rest = t;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
+    while let Some((_, after)) = rest.split_once('{') {
+        let Some((name, tail)) = after.split_once('}') else {
             return Err(format!("{what}: unclosed `{{` in `{t}`"));
         };
-        let name = &after[..close];
         if !is_ident(name, b"_-.+") {
             return Err(format!("{what}: bad placeholder `{{{name}}}` in `{t}`"));
         }
-        rest = &after[close + 1..];
+        rest = tail;
     }
     Ok(())
 }
@@ -339,11 +337,11 @@ impl CustomService {
                 return Err(format!("{what}: bad method"));
             }
             check_template(&what, &r.path)?;
-            if !r.path.starts_with('/') {
+            let Some(path) = r.path.strip_prefix('/') else {
                 return Err(format!("{what}: path must start with `/`"));
-            }
+            };
             let mut segments = Vec::new();
-            let parts: Vec<&str> = r.path[1..].split('/').collect();
+            let parts: Vec<&str> = path.split('/').collect();
             for (j, p) in parts.iter().enumerate() {
                 let seg = match p.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
                     Some(name) if name.ends_with('+') => {
@@ -604,12 +602,11 @@ fn match_path(
 fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let close = after.find('}')?;
-        out.push_str(&lookup(&after[..close])?);
-        rest = &after[close + 1..];
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let (name, tail) = after.split_once('}')?;
+        out.push_str(&lookup(name)?);
+        rest = tail;
         if out.len() > MAX_EXPANDED_LEN {
             return None;
         }
@@ -620,7 +617,6 @@ fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Str
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const FILE: &str = r#"{"services": [{

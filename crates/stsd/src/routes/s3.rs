@@ -389,10 +389,11 @@ impl S3Table {
             }
         });
         self.domains.iter().find_map(|d| {
-            let lower_ok = name.len() > d.len() + 1
-                && name[name.len() - d.len()..].eq_ignore_ascii_case(d)
-                && name.as_bytes()[name.len() - d.len() - 1] == b'.';
-            lower_ok.then(|| &name[..name.len() - d.len() - 1])
+            // `bucket.` + the domain, the bucket label not empty.
+            let dot = name.len().checked_sub(d.len() + 1).filter(|&i| i > 0)?;
+            let (bucket, suffix) = name.split_at_checked(dot)?;
+            let domain = suffix.strip_prefix('.')?;
+            domain.eq_ignore_ascii_case(d).then_some(bucket)
         })
     }
 
@@ -863,7 +864,6 @@ fn params(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn route(

@@ -228,7 +228,8 @@ pub(crate) fn parse_role_arn(arn: &str) -> Option<(&str, &str, &str)> {
         return None;
     }
     let idx = res.rfind('/')?;
-    Some((acct, &res[..=idx], &res[idx + 1..]))
+    let (path, name) = res.split_at_checked(idx + 1)?;
+    Some((acct, path, name))
 }
 
 pub fn assume_role(ctx: &Ctx<'_>, input: w::AssumeRoleRequest) -> ApiResult<w::AssumeRoleResponse> {

@@ -105,7 +105,7 @@ fn session_attributes(a: &saml::Assertion) -> ApiResult<SessionAttrs> {
         Some([si]) => {
             if !(2..=64).contains(&si.chars().count())
                 || !name_like(si)
-                || (si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:"))
+                || si.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
             {
                 return Err(invalid_token("Invalid SourceIdentity attribute"));
             }

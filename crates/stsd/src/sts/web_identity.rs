@@ -55,8 +55,9 @@ fn token_tags(claim: Option<&Value>) -> ApiResult<Option<TokenTags>> {
         for (k, val) in pt {
             let value = match val {
                 Value::String(s) => s.clone(),
-                Value::Array(a) if a.len() == 1 => a[0]
-                    .as_str()
+                Value::Array(a) if a.len() == 1 => a
+                    .first()
+                    .and_then(Value::as_str)
                     .ok_or_else(|| bad("tag values must be strings"))?
                     .to_string(),
                 _ => return Err(bad("each tag takes exactly one string value")),
@@ -114,7 +115,7 @@ fn source_identity(claim: Option<&Value>) -> ApiResult<Option<String>> {
     let n = si.chars().count();
     if !(2..=64).contains(&n)
         || !name_like(si)
-        || (si.len() >= 4 && si[..4].eq_ignore_ascii_case("aws:"))
+        || si.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
     {
         return Err(invalid_token(
             "The source identity claim must be 2-64 characters of [\\w+=,.@-] and must not start with aws:.",
