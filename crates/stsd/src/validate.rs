@@ -99,4 +99,13 @@ mod tests {
         assert!(check_tag_key("aws:x", "tags.member.key").is_err());
         assert!(check_tag_key("Team", "tags.member.key").is_ok());
     }
+
+    /// Keys from OIDC and SAML claims may hold any letters: the `aws:` check must not cut a multi-byte
+    /// character (it sliced at byte 4 and panicked on `ab中…`, whose third character spans bytes 2–4).
+    #[test]
+    fn multi_byte_keys_are_checked_without_panicking() {
+        assert!(check_tag_key("ab中x", "tags.member.key").is_ok());
+        assert!(check_tag_key("a中", "tags.member.key").is_ok());
+        assert!(check_tag_key("AWS:中", "tags.member.key").is_err());
+    }
 }
