@@ -1,5 +1,5 @@
 //! Test support: an app on a fresh SQLite store with a management account, and SigV4-signed requests run
-//! in process through the whole pipeline (`server::process`: authentication, the generated decoder, the
+//! in process through the whole pipeline (`pipeline::process`: authentication, the generated decoder, the
 //! action, the authorization gateway, the encoder) — what an SDK client gets, without a socket.
 
 #![expect(clippy::string_slice, reason = "test code: a bad index fails the test")]

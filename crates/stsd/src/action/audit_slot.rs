@@ -1,7 +1,7 @@
 //! What a typed action leaves for its audit event, taken from the decoded input and the typed output — never
 //! from the raw parameters or the response XML.
 //!
-//! The dispatch wrappers (`typed!`, `typed_unsigned!` in `iam/mod.rs`) hand both to the request's
+//! The dispatch wrappers (`typed!`, `typed_unsigned!` in `action/mod.rs`) hand both to the request's
 //! [`AuditSlot`] (carried by the action's context): the input right after it decodes (the action consumes it,
 //! and a refused call is recorded with its parameters too), the output before it is encoded. Each is written
 //! at once as the CloudTrail JSON the event embeds (`requestParameters`, `responseElements`), by the generated

@@ -3,8 +3,8 @@
 //! **No back door.** After sign-in the console holds *temporary credentials* of the signed-in user (a console
 //! session token, [`crate::tokens::Claims::console`]) and every page is the answer of a real SigV4-signed API
 //! request made with them and run through the same pipeline as an external client's
-//! ([`crate::server::process`]: authenticate → authorize with the policy engine → act → audit; LookupEvents
-//! through [`crate::audit::lookup::serve`]). The only things the console reads without an API call are what
+//! ([`crate::pipeline::process`]: authenticate → authorize with the policy engine → act → audit; LookupEvents
+//! through [`crate::pipeline::serve_cloudtrail`]). The only things the console reads without an API call are what
 //! sign-in itself needs (the password hash, the user's MFA device, an alias), as SigV4 verification reads keys.
 //!
 //! **The browser never sees the credentials.** It holds an opaque random session ID in an `HttpOnly`,

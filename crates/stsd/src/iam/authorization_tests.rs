@@ -1,6 +1,6 @@
 //! Every IAM action stsd serves is authorized by the policy engine, as its own action name: a user with no
 //! policy is refused, a user allowed exactly `iam:<Operation>` is not, and an explicit deny of that action
-//! refuses again. The requests run through the whole pipeline (`server::process`: SigV4, the generated
+//! refuses again. The requests run through the whole pipeline (`pipeline::process`: SigV4, the generated
 //! decoder, the action, the gateway), in process, on a fresh SQLite store.
 //!
 //! The operations come from the generated operation table, so an operation added to `served.txt` is covered
