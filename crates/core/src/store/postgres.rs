@@ -821,30 +821,16 @@ impl Store for PgStore {
 
     fn audit_append(&self, batch: &[Encoded]) -> Result<AuditHead, StoreError> {
         let batch = batch.to_vec();
-        self.call(move |mut c| async move {
-            let r = async {
-                let tx = c.transaction().await.map_err(backend)?;
-                let (head, _) = audit_head(&tx, true).await?;
-                let a = trail::seal(&head, &batch);
-                write_appended(&tx, &a).await?;
-                tx.commit().await.map_err(backend)?;
-                Ok(a.head)
-            }
-            .await;
-            (c, r)
+        self.call(move |c| async move {
+            let r = append_locked(&c, |head| trail::seal(head, &batch)).await;
+            (c, r.map(|a| a.head))
         })
     }
 
     fn audit_import(&self, a: &Appended) -> Result<(), StoreError> {
         let a = a.clone();
-        self.call(move |mut c| async move {
-            let r = async {
-                let tx = c.transaction().await.map_err(backend)?;
-                audit_head(&tx, true).await?;
-                write_appended(&tx, &a).await?;
-                tx.commit().await.map_err(backend)
-            }
-            .await;
+        self.call(move |c| async move {
+            let r = append_locked(&c, |_| a).await.map(|_| ());
             (c, r)
         })
     }
@@ -1209,20 +1195,41 @@ const SPAN_ROW_BYTES: i64 = 110;
 
 /// The audit trail's head (and the legacy conversion's progress); `lock` holds its row until the transaction
 /// ends, which serializes appends, purges, export claims and digests across nodes.
-async fn audit_head(
-    tx: &tokio_postgres::Transaction<'_>,
-    lock: bool,
-) -> Result<(AuditHead, i64), StoreError> {
-    let sql = if lock {
-        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
-         FROM audit_head WHERE id = 1 FOR UPDATE"
-    } else {
-        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
-         FROM audit_head WHERE id = 1"
-    };
-    // Typed (no parameters): one round trip, no separate prepare.
-    let r = tx.query_typed_one(sql, &[]).await.map_err(backend)?;
-    Ok((
+/// One append in its own transaction, in two round trips: `BEGIN` pipelined with the head's `SELECT … FOR
+/// UPDATE` (the row lock that orders every node's appends), then — once `make` has sealed the batch against that
+/// head — the writes and `COMMIT`, pipelined. The server runs them in the order sent; a failed write aborts the
+/// transaction, so the `COMMIT` behind it rolls back. On any error an explicit `ROLLBACK` leaves the connection
+/// idle before it goes back to the pool. The answer waits for the `COMMIT`: the append is durable when it returns.
+async fn append_locked(
+    c: &Client,
+    make: impl FnOnce(&AuditHead) -> Appended,
+) -> Result<Appended, StoreError> {
+    let r = async {
+        let (begun, row) = tokio::join!(
+            c.batch_execute("BEGIN"),
+            c.query_typed_one(HEAD_FOR_UPDATE, &[])
+        );
+        begun.map_err(backend)?;
+        let (head, _) = head_of(&row.map_err(backend)?);
+        let a = make(&head);
+        let commit = async { c.batch_execute("COMMIT").await.map_err(backend) };
+        tokio::try_join!(write_appended(c, &a), commit)?;
+        Ok(a)
+    }
+    .await;
+    if r.is_err() {
+        // Nothing to roll back is only a notice.
+        let _ = c.batch_execute("ROLLBACK").await;
+    }
+    r
+}
+
+const HEAD_FOR_UPDATE: &str =
+    "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1 FOR UPDATE";
+
+fn head_of(r: &tokio_postgres::Row) -> (AuditHead, i64) {
+    (
         AuditHead {
             next_seq: r.get(0),
             last_hash: r.get(1),
@@ -1232,14 +1239,29 @@ async fn audit_head(
             max_time: r.get(5),
         },
         r.get(6),
-    ))
+    )
+}
+
+async fn audit_head(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock: bool,
+) -> Result<(AuditHead, i64), StoreError> {
+    let sql = if lock {
+        HEAD_FOR_UPDATE
+    } else {
+        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1"
+    };
+    // Typed (no parameters): one round trip, no separate prepare.
+    let r = tx.query_typed_one(sql, &[]).await.map_err(backend)?;
+    Ok(head_of(&r))
 }
 
 /// Write one sealed append. The five statements are independent of each other's results, so they are sent
 /// pipelined (one round trip instead of five) and with their parameter types given (`execute_typed`: no
 /// separate prepare round trip per statement); the server runs them in the order sent.
-async fn write_appended(
-    tx: &tokio_postgres::Transaction<'_>,
+async fn write_appended<C: tokio_postgres::GenericClient>(
+    tx: &C,
     a: &Appended,
 ) -> Result<(), StoreError> {
     use tokio_postgres::types::{ToSql, Type};
@@ -1456,6 +1478,64 @@ pub(crate) mod tests {
         let snap = again.load_all().unwrap();
         assert_eq!(snap.records.len(), 1);
         assert_eq!(again.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    /// Several nodes appending at once (pipelined transactions, two stores, four threads): the appends queue on
+    /// the head's row lock, so the trail comes out one gap-free chain — every event's hash follows from the one
+    /// before it — and the head accounts for every event.
+    #[test]
+    fn concurrent_appends_from_two_nodes_form_one_chain() {
+        let Some(url) = fresh_database() else { return };
+        let nodes = [
+            Arc::new(PgStore::open(&url).unwrap()),
+            Arc::new(PgStore::open(&url).unwrap()),
+        ];
+        const THREADS: usize = 4;
+        const APPENDS: usize = 25;
+        const PER_APPEND: usize = 3;
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let node = nodes[t % 2].clone();
+                std::thread::spawn(move || {
+                    let mut codec = trail::Codec::new();
+                    for i in 0..APPENDS {
+                        let batch: Vec<_> = (0..PER_APPEND)
+                            .map(|k| {
+                                codec.encode(&AuditRow {
+                                    account: "111122223333".into(),
+                                    event_id: format!("t{t}-{i}-{k}"),
+                                    event_time: 1_000 + i64::try_from(i).unwrap(),
+                                    event_name: "AssumeRole".into(),
+                                    body: "{}".into(),
+                                    ..AuditRow::default()
+                                })
+                            })
+                            .collect();
+                        node.audit_append(&batch).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let total = i64::try_from(THREADS * APPENDS * PER_APPEND).unwrap();
+        let head = nodes[0].audit_head().unwrap();
+        assert_eq!(head.next_seq, total + 1);
+        let events = nodes[1].audit_events(1, total).unwrap();
+        assert_eq!(events.len(), THREADS * APPENDS * PER_APPEND);
+        let mut prev = trail::genesis();
+        for (e, want_seq) in events.iter().zip(1..) {
+            assert_eq!(e.seq, want_seq);
+            assert_eq!(
+                e.hash,
+                trail::chain(&prev, e.seq, &e.data),
+                "event {}",
+                e.seq
+            );
+            prev.clone_from(&e.hash);
+        }
+        assert_eq!(head.last_hash, prev);
     }
 
     #[test]
