@@ -351,26 +351,10 @@ class Gen:
                         w("        }")
                 else:
                     raise SystemExit("unsupported input list element %s in %s.%s" % (et, name, mn))
-                if "min" in sh or "max" in sh:
-                    w("        if let Some(items) = &%s {" % var)
-                    w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
-                    w("        }")
-                if req:
-                    w("        if %s.is_none() {" % var)
-                    w("            v.null(%s);" % path)
-                    w("        }")
-                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+                self.emit_collection_checks(sh, var, path, req, w)
             elif t == "map":
                 w("        let %s = p.map(%s)?;" % (var, key))
-                if "min" in sh or "max" in sh:
-                    w("        if let Some(items) = &%s {" % var)
-                    w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
-                    w("        }")
-                if req:
-                    w("        if %s.is_none() {" % var)
-                    w("            v.null(%s);" % path)
-                    w("        }")
-                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+                self.emit_collection_checks(sh, var, path, req, w)
             elif t == "structure":
                 w("        let sub = p.sub(%s);" % key)
                 w("        let %s = if sub.is_empty() {" % var)
@@ -389,6 +373,18 @@ class Gen:
             w("            %s: m_%s," % (snake(mn), snake(mn).replace("r#", "")))
         w("        })")
         w("    }")
+
+    def emit_collection_checks(self, sh, var, path, req, w):
+        """A decoded list or map's item-count constraint, and the null check (then the default) when required."""
+        if "min" in sh or "max" in sh:
+            w("        if let Some(items) = &%s {" % var)
+            w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
+            w("        }")
+        if req:
+            w("        if %s.is_none() {" % var)
+            w("            v.null(%s);" % path)
+            w("        }")
+            w("        let %s = %s.unwrap_or_default();" % (var, var))
 
     # ---- encoding ------------------------------------------------------------------------------------------
 
