@@ -551,6 +551,38 @@ class Gen:
         lines_extend(w, body)
         w("    }")
 
+    # ---- the dispatch table --------------------------------------------------------------------------------
+
+    def unsigned(self, op):
+        """The model's `authtype: none` (Smithy `noAuth`): the caller proves itself in the input (a token or an
+        assertion), not with SigV4."""
+        return self.model["operations"][op].get("authtype") == "none"
+
+    def emit_dispatch(self, bw):
+        """`{service}_dispatch!` (and `{service}_dispatch_unsigned!`): the served operations' dispatch table as a
+        macro the server expands with its own wrapper and handler module, so the table is this generated list and
+        a served operation without a handler of its snake_case name is a compile error."""
+        for suffix, ops in (("", [o for o in self.ops if not self.unsigned(o)]),
+                            ("_unsigned", [o for o in self.ops if self.unsigned(o)])):
+            if not ops:
+                continue
+            kind = "unsigned" if suffix else "signed"
+            bw("/// The dispatch table of the %s served operations: `%s_dispatch%s!(action, wrap, handlers)` is"
+               % (kind, self.service, suffix))
+            bw("/// `Some(wrap!(handlers::snake_case_name))` for a served operation named `action`, `None` otherwise.")
+            bw("/// A served operation without a handler of its snake_case name does not compile.")
+            bw("#[macro_export]")
+            bw("macro_rules! %s_dispatch%s {" % (self.service, suffix))
+            bw("    ($action:expr, $wrap:ident, $($handlers:ident)::+) => {")
+            bw("        Some(match $action {")
+            for op in ops:
+                bw("            %s => $wrap!($($handlers)::+::%s)," % (rust_str(op), snake(op)))
+            bw("            _ => return None,")
+            bw("        })")
+            bw("    };")
+            bw("}")
+            bw("")
+
     # ---- the file ------------------------------------------------------------------------------------------
 
     def render(self):
@@ -599,9 +631,11 @@ class Gen:
             errs = [e["shape"] for e in o.get("errors", [])]
             bw("        errors: &[%s]," % ", ".join(rust_str(e) for e in errs))
             bw("        action: action_catalog::action_const(%s, %s)," % (rust_str(self.service), rust_str(op)))
+            bw("        signed: %s," % ("false" if self.unsigned(op) else "true"))
             bw("    },")
         bw("];")
         bw("")
+        self.emit_dispatch(bw)
         done_out = set()
         for op in self.ops:
             o = self.model["operations"][op]

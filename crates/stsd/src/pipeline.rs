@@ -16,8 +16,6 @@ use crate::identity::RequestMeta;
 use crate::protocol::query::Params;
 use crate::protocol::{Service, success_body};
 
-pub(crate) const UNSIGNED_ACTIONS: &[&str] = &["AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"];
-
 /// Serve on `listener` until `shutdown` resolves, then drain in-flight requests.
 /// The part of the body that carries parameters: a POST's form body; nothing for other methods or content types.
 pub(crate) fn form_body<'a>(parts: &axum::http::request::Parts, body: &'a [u8]) -> &'a [u8] {
@@ -38,7 +36,7 @@ pub(crate) fn form_body<'a>(parts: &axum::http::request::Parts, body: &'a [u8]) 
 
 /// Which service an action belongs to.
 pub(crate) fn service_of(action: &str) -> Option<Service> {
-    if crate::sts::handler(action).is_some() || UNSIGNED_ACTIONS.contains(&action) {
+    if crate::sts::handler(action).is_some() || crate::sts::unsigned_handler(action).is_some() {
         Some(Service::Sts)
     } else if crate::iam::handler(action).is_some() {
         Some(Service::Iam)
@@ -185,13 +183,7 @@ pub(crate) fn process(
             body,
         };
         // Unsigned STS actions: the caller proves itself with a token or assertion, not with SigV4.
-        if UNSIGNED_ACTIONS.contains(&action) {
-            let Some(handler) = crate::sts::unsigned_handler(action) else {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidAction,
-                    format!("Could not find operation {action} for version 2011-06-15"),
-                ));
-            };
+        if let Some(handler) = crate::sts::unsigned_handler(action) {
             let uctx = crate::sts::UnsignedCtx {
                 node: app,
                 meta: &meta,

@@ -33,6 +33,9 @@ pub struct Operation {
     /// The action of AWS's Service Authorization Reference the operation is authorized as (`iam:CreateUser`):
     /// its resource types, condition keys and dependent actions. `None` for stsd's own operations.
     pub action: Option<&'static action_catalog::Action>,
+    /// Whether the caller signs the request with SigV4. `false` for the model's `authtype: none` operations
+    /// (AssumeRoleWithWebIdentity, AssumeRoleWithSAML), which carry their proof in the input.
+    pub signed: bool,
 }
 
 /// An operation's typed input, decoded from Query parameters.

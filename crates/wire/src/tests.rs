@@ -356,6 +356,43 @@ fn operation_tables_cover_the_served_list() {
     );
 }
 
+/// Only the two federation calls, whose proof is a token or an assertion in the input, go unsigned (the model's
+/// `authtype: none`); the dispatch tables split on the same flag.
+#[test]
+fn only_the_federation_calls_are_unsigned() {
+    let unsigned: Vec<&str> = iam::OPERATIONS
+        .iter()
+        .chain(sts::OPERATIONS)
+        .filter(|o| !o.signed)
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(
+        unsigned,
+        ["AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"]
+    );
+    macro_rules! path_of {
+        ($($p:tt)*) => {
+            stringify!($($p)*).replace(' ', "")
+        };
+    }
+    fn dispatch(action: &str) -> Option<String> {
+        crate::sts_dispatch!(action, path_of, handlers)
+    }
+    fn dispatch_unsigned(action: &str) -> Option<String> {
+        crate::sts_dispatch_unsigned!(action, path_of, handlers)
+    }
+    assert_eq!(
+        dispatch("AssumeRole").as_deref(),
+        Some("handlers::assume_role")
+    );
+    assert_eq!(dispatch("AssumeRoleWithSAML"), None);
+    assert_eq!(
+        dispatch_unsigned("AssumeRoleWithSAML").as_deref(),
+        Some("handlers::assume_role_with_saml")
+    );
+    assert_eq!(dispatch_unsigned("AssumeRole"), None);
+}
+
 /// The checked-in generated code is what the generator makes of the checked-in models.
 #[test]
 fn generated_code_matches_the_models() {

@@ -6,20 +6,10 @@
 
 use stsd_wire::generated::iam as w;
 
+use super::Ctx;
 use super::users::{no_user, user_arn_for};
-use super::{Ctx, Handler, typed};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::CallerKind;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "ListSSHPublicKeys" => typed!(list_ssh_public_keys),
-        "ListServiceSpecificCredentials" => typed!(list_service_specific_credentials),
-        "ListSigningCertificates" => typed!(list_signing_certificates),
-        "ListServerCertificates" => typed!(list_server_certificates),
-        _ => return None,
-    })
-}
 
 /// The user a call is about (`UserName`, or the calling user), after authorizing `action` on it. `None` is the
 /// account root (no `UserName`, called by the root).

@@ -10,7 +10,7 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::{Ctx, Handler, fmt_time, typed};
+use super::{Ctx, fmt_time};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{AccessKey, Account, CredentialReport, KeyStatus, MfaOwner};
 use crate::store::Kind;
@@ -29,14 +29,6 @@ access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access
 access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
 
 const NA: &str = "N/A";
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "GenerateCredentialReport" => typed!(generate),
-        "GetCredentialReport" => typed!(get),
-        _ => return None,
-    })
-}
 
 /// Report time format: ISO 8601 with a numeric UTC offset, as AWS writes it in the CSV.
 fn report_time(t: i64) -> String {
@@ -159,7 +151,7 @@ fn push_row(out: &mut String, fields: &[String]) {
     out.push_str(&line);
 }
 
-pub fn generate(
+pub fn generate_credential_report(
     ctx: &Ctx<'_>,
     _input: w::GenerateCredentialReportRequest,
 ) -> ApiResult<w::GenerateCredentialReportResponse> {
@@ -192,7 +184,7 @@ pub fn generate(
     })
 }
 
-pub fn get(
+pub fn get_credential_report(
     ctx: &Ctx<'_>,
     _input: w::GetCredentialReportRequest,
 ) -> ApiResult<w::GetCredentialReportResponse> {

@@ -8,8 +8,7 @@ use stsd_wire::generated::iam as w;
 use super::roles::{no_role, role_arn_for};
 use super::tagging::{self, Taggable};
 use super::{
-    Ctx, Handler, RequestFacts, RoleView, page_size, paginate, path_matches, tags_in, typed,
-    wire_role, wire_tags,
+    Ctx, RequestFacts, RoleView, page_size, paginate, path_matches, tags_in, wire_role, wire_tags,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, InstanceProfile, Tag};
@@ -20,22 +19,6 @@ use crate::store::Kind;
 pub const MAX_PROFILES: usize = 1000;
 /// Roles per instance profile (AWS: "this quota cannot be increased").
 pub const MAX_ROLES: usize = 1;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateInstanceProfile" => typed!(create),
-        "GetInstanceProfile" => typed!(get),
-        "ListInstanceProfiles" => typed!(list),
-        "DeleteInstanceProfile" => typed!(delete),
-        "AddRoleToInstanceProfile" => typed!(add_role),
-        "RemoveRoleFromInstanceProfile" => typed!(remove_role),
-        "ListInstanceProfilesForRole" => typed!(list_for_role),
-        "TagInstanceProfile" => typed!(tag),
-        "UntagInstanceProfile" => typed!(untag),
-        "ListInstanceProfileTags" => typed!(list_tags),
-        _ => return None,
-    })
-}
 
 fn no_profile(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("Instance Profile {name} cannot be found."))
@@ -72,7 +55,7 @@ pub fn wire_profile(
     }
 }
 
-pub fn create(
+pub fn create_instance_profile(
     ctx: &Ctx<'_>,
     input: w::CreateInstanceProfileRequest,
 ) -> ApiResult<w::CreateInstanceProfileResponse> {
@@ -119,7 +102,7 @@ pub fn create(
     })
 }
 
-pub fn get(
+pub fn get_instance_profile(
     ctx: &Ctx<'_>,
     input: w::GetInstanceProfileRequest,
 ) -> ApiResult<w::GetInstanceProfileResponse> {
@@ -140,7 +123,7 @@ pub fn get(
     })
 }
 
-pub fn list(
+pub fn list_instance_profiles(
     ctx: &Ctx<'_>,
     input: w::ListInstanceProfilesRequest,
 ) -> ApiResult<w::ListInstanceProfilesResponse> {
@@ -169,7 +152,7 @@ pub fn list(
     })
 }
 
-pub fn list_for_role(
+pub fn list_instance_profiles_for_role(
     ctx: &Ctx<'_>,
     input: w::ListInstanceProfilesForRoleRequest,
 ) -> ApiResult<w::ListInstanceProfilesForRoleResponse> {
@@ -198,7 +181,10 @@ pub fn list_for_role(
     })
 }
 
-pub fn delete(ctx: &Ctx<'_>, input: w::DeleteInstanceProfileRequest) -> ApiResult<()> {
+pub fn delete_instance_profile(
+    ctx: &Ctx<'_>,
+    input: w::DeleteInstanceProfileRequest,
+) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
@@ -235,7 +221,10 @@ fn existing(acct: &Account, name: &str) -> ApiResult<String> {
 
 /// `AddRoleToInstanceProfile` needs `iam:PassRole` on the role too (AWS: "The caller of this operation must
 /// be granted the PassRole permission on the IAM role"), evaluated as a pass to EC2 instances.
-pub fn add_role(ctx: &Ctx<'_>, input: w::AddRoleToInstanceProfileRequest) -> ApiResult<()> {
+pub fn add_role_to_instance_profile(
+    ctx: &Ctx<'_>,
+    input: w::AddRoleToInstanceProfileRequest,
+) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     let role_name = input.role_name.as_str();
     ctx.node.write(|st, t| {
@@ -286,7 +275,10 @@ pub fn add_role(ctx: &Ctx<'_>, input: w::AddRoleToInstanceProfileRequest) -> Api
     })
 }
 
-pub fn remove_role(ctx: &Ctx<'_>, input: w::RemoveRoleFromInstanceProfileRequest) -> ApiResult<()> {
+pub fn remove_role_from_instance_profile(
+    ctx: &Ctx<'_>,
+    input: w::RemoveRoleFromInstanceProfileRequest,
+) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     let role_name = input.role_name.as_str();
     ctx.node.write(|st, t| {
@@ -345,15 +337,18 @@ impl Taggable for Profiles {
     }
 }
 
-pub fn tag(ctx: &Ctx<'_>, input: w::TagInstanceProfileRequest) -> ApiResult<()> {
+pub fn tag_instance_profile(ctx: &Ctx<'_>, input: w::TagInstanceProfileRequest) -> ApiResult<()> {
     tagging::tag::<Profiles>(ctx, &input.instance_profile_name, input.tags)
 }
 
-pub fn untag(ctx: &Ctx<'_>, input: w::UntagInstanceProfileRequest) -> ApiResult<()> {
+pub fn untag_instance_profile(
+    ctx: &Ctx<'_>,
+    input: w::UntagInstanceProfileRequest,
+) -> ApiResult<()> {
     tagging::untag::<Profiles>(ctx, &input.instance_profile_name, input.tag_keys)
 }
 
-pub fn list_tags(
+pub fn list_instance_profile_tags(
     ctx: &Ctx<'_>,
     input: w::ListInstanceProfileTagsRequest,
 ) -> ApiResult<w::ListInstanceProfileTagsResponse> {

@@ -11,27 +11,13 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use stsd_wire::generated::iam as w;
 
+use super::Ctx;
 use super::absent_credentials::subject;
 use super::users::{no_user, user_arn_for};
-use super::{Ctx, Handler, typed};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::model::{LoginProfile, PasswordPolicy, User};
 use crate::store::Kind;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateLoginProfile" => typed!(create_login_profile),
-        "GetLoginProfile" => typed!(get_login_profile),
-        "UpdateLoginProfile" => typed!(update_login_profile),
-        "DeleteLoginProfile" => typed!(delete_login_profile),
-        "ChangePassword" => typed!(change_password),
-        "UpdateAccountPasswordPolicy" => typed!(update_account_password_policy),
-        "GetAccountPasswordPolicy" => typed!(get_account_password_policy),
-        "DeleteAccountPasswordPolicy" => typed!(delete_account_password_policy),
-        _ => return None,
-    })
-}
 
 /// The symbols AWS counts for `RequireSymbols` and the default rules.
 const SYMBOLS: &str = "!@#$%^&*()_+-=[]{}|'";

@@ -6,9 +6,7 @@ use super::users::{no_user, user_arn_for};
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{
-    Ctx, Handler, RequestFacts, page_size, paginate, tags_in, typed, wire_tags, wire_user,
-};
+use super::{Ctx, RequestFacts, page_size, paginate, tags_in, wire_tags, wire_user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::mfa as totp;
@@ -22,23 +20,6 @@ pub const MAX_DEVICES_PER_USER: usize = 8;
 pub const MAX_DEVICES_PER_ACCOUNT: usize = 5000;
 /// No maximum in the model; this bound keeps the serial number a valid ARN and the QR code encodable.
 const MAX_DEVICE_NAME: usize = 226;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateVirtualMFADevice" => typed!(create_virtual_mfa_device),
-        "EnableMFADevice" => typed!(enable_mfa_device),
-        "ResyncMFADevice" => typed!(resync_mfa_device),
-        "DeactivateMFADevice" => typed!(deactivate_mfa_device),
-        "DeleteVirtualMFADevice" => typed!(delete_virtual_mfa_device),
-        "ListMFADevices" => typed!(list_mfa_devices),
-        "ListVirtualMFADevices" => typed!(list_virtual_mfa_devices),
-        "GetMFADevice" => typed!(get_mfa_device),
-        "TagMFADevice" => typed!(tag_mfa_device),
-        "UntagMFADevice" => typed!(untag_mfa_device),
-        "ListMFADeviceTags" => typed!(list_mfa_device_tags),
-        _ => return None,
-    })
-}
 
 /// Whose devices a call addresses: a named user, or (UserName omitted) the caller.
 enum Who {

@@ -1,5 +1,6 @@
-//! The IAM actions. Each is a function `(ctx, params) -> result XML` that validates input, authorizes the
-//! caller with the policy engine, and reads or mutates the state.
+//! The IAM actions. Each is a function `(ctx, typed input) -> typed output`, named after its operation, that
+//! applies the rules the model cannot state, authorizes the caller with the policy engine, and reads or mutates
+//! the state. The generated dispatch table (`stsd_wire::iam_dispatch!`) finds them in `handlers`.
 
 mod absent_credentials;
 mod account;
@@ -34,97 +35,18 @@ use stsd_wire::generated::iam as w;
 pub use account::create_account_for_management;
 pub use login_profiles::{expired as password_expired, verify_password};
 
-/// The IAM action table.
+/// Every IAM action under its operation's snake_case name, where the generated dispatch table finds it.
+mod handlers {
+    pub(super) use super::{
+        absent_credentials::*, account::*, credential_report::*, groups::*, instance_profiles::*,
+        keys::*, login_profiles::*, mfa::*, oidc::*, policies::*, resource_policies::*, roles::*,
+        saml_providers::*, simulate::*, users::*,
+    };
+}
+
+/// The IAM action table: the generated list of served operations (`stsd_wire::iam_dispatch!`).
 pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateUser" => typed!(users::create_user),
-        "GetUser" => typed!(users::get_user),
-        "UpdateUser" => typed!(users::update_user),
-        "DeleteUser" => typed!(users::delete_user),
-        "ListUsers" => typed!(users::list_users),
-        "TagUser" => typed!(users::tag_user),
-        "UntagUser" => typed!(users::untag_user),
-        "ListUserTags" => typed!(users::list_user_tags),
-        "PutUserPermissionsBoundary" => typed!(users::put_boundary),
-        "DeleteUserPermissionsBoundary" => typed!(users::delete_boundary),
-        "CreateGroup" => typed!(groups::create_group),
-        "GetGroup" => typed!(groups::get_group),
-        "UpdateGroup" => typed!(groups::update_group),
-        "DeleteGroup" => typed!(groups::delete_group),
-        "ListGroups" => typed!(groups::list_groups),
-        "AddUserToGroup" => typed!(groups::add_user_to_group),
-        "RemoveUserFromGroup" => typed!(groups::remove_user_from_group),
-        "ListGroupsForUser" => typed!(groups::list_groups_for_user),
-        "CreateRole" => typed!(roles::create_role),
-        "GetRole" => typed!(roles::get_role),
-        "UpdateRole" => typed!(roles::update_role),
-        "UpdateRoleDescription" => typed!(roles::update_role_description),
-        "UpdateAssumeRolePolicy" => typed!(roles::update_assume_role_policy),
-        "DeleteRole" => typed!(roles::delete_role),
-        "ListRoles" => typed!(roles::list_roles),
-        "TagRole" => typed!(roles::tag_role),
-        "UntagRole" => typed!(roles::untag_role),
-        "ListRoleTags" => typed!(roles::list_role_tags),
-        "PutRolePermissionsBoundary" => typed!(roles::put_boundary),
-        "DeleteRolePermissionsBoundary" => typed!(roles::delete_boundary),
-        "CreatePolicy" => typed!(policies::create_policy),
-        "GetPolicy" => typed!(policies::get_policy),
-        "DeletePolicy" => typed!(policies::delete_policy),
-        "ListPolicies" => typed!(policies::list_policies),
-        "CreatePolicyVersion" => typed!(policies::create_policy_version),
-        "GetPolicyVersion" => typed!(policies::get_policy_version),
-        "DeletePolicyVersion" => typed!(policies::delete_policy_version),
-        "ListPolicyVersions" => typed!(policies::list_policy_versions),
-        "SetDefaultPolicyVersion" => typed!(policies::set_default_policy_version),
-        "TagPolicy" => typed!(policies::tag_policy),
-        "UntagPolicy" => typed!(policies::untag_policy),
-        "ListPolicyTags" => typed!(policies::list_policy_tags),
-        "ListEntitiesForPolicy" => typed!(policies::list_entities_for_policy),
-        "AttachUserPolicy" => typed!(policies::attach_user_policy),
-        "AttachGroupPolicy" => typed!(policies::attach_group_policy),
-        "AttachRolePolicy" => typed!(policies::attach_role_policy),
-        "DetachUserPolicy" => typed!(policies::detach_user_policy),
-        "DetachGroupPolicy" => typed!(policies::detach_group_policy),
-        "DetachRolePolicy" => typed!(policies::detach_role_policy),
-        "ListAttachedUserPolicies" => typed!(policies::list_attached_user_policies),
-        "ListAttachedGroupPolicies" => typed!(policies::list_attached_group_policies),
-        "ListAttachedRolePolicies" => typed!(policies::list_attached_role_policies),
-        "PutUserPolicy" => typed!(policies::put_user_policy),
-        "PutGroupPolicy" => typed!(policies::put_group_policy),
-        "PutRolePolicy" => typed!(policies::put_role_policy),
-        "GetUserPolicy" => typed!(policies::get_user_policy),
-        "GetGroupPolicy" => typed!(policies::get_group_policy),
-        "GetRolePolicy" => typed!(policies::get_role_policy),
-        "DeleteUserPolicy" => typed!(policies::delete_user_policy),
-        "DeleteGroupPolicy" => typed!(policies::delete_group_policy),
-        "DeleteRolePolicy" => typed!(policies::delete_role_policy),
-        "ListUserPolicies" => typed!(policies::list_user_policies),
-        "ListGroupPolicies" => typed!(policies::list_group_policies),
-        "ListRolePolicies" => typed!(policies::list_role_policies),
-        "CreateAccessKey" => typed!(keys::create_access_key),
-        "UpdateAccessKey" => typed!(keys::update_access_key),
-        "DeleteAccessKey" => typed!(keys::delete_access_key),
-        "ListAccessKeys" => typed!(keys::list_access_keys),
-        "GetAccessKeyLastUsed" => typed!(keys::get_access_key_last_used),
-        "GetAccountAuthorizationDetails" => typed!(account::get_account_authorization_details),
-        "GetAccountSummary" => typed!(account::get_account_summary),
-        "CreateAccountAlias" => typed!(account::create_account_alias),
-        "DeleteAccountAlias" => typed!(account::delete_account_alias),
-        "ListAccountAliases" => typed!(account::list_account_aliases),
-        "CreateAccount" => typed!(account::create_account),
-        "RotateTokenKeys" => typed!(account::rotate_token_keys),
-        other => {
-            return mfa::handler(other)
-                .or_else(|| login_profiles::handler(other))
-                .or_else(|| simulate::handler(other))
-                .or_else(|| oidc::handler(other))
-                .or_else(|| saml_providers::handler(other))
-                .or_else(|| instance_profiles::handler(other))
-                .or_else(|| credential_report::handler(other))
-                .or_else(|| absent_credentials::handler(other))
-                .or_else(|| resource_policies::handler(other));
-        }
-    })
+    stsd_wire::iam_dispatch!(action, typed, handlers)
 }
 
 /// ISO 8601 UTC, as IAM and STS print timestamps.

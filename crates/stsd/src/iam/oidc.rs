@@ -5,7 +5,7 @@
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{Ctx, Handler, RequestFacts, tags_in, typed, wire_tags};
+use super::{Ctx, RequestFacts, tags_in, wire_tags};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, OidcProvider, Tag};
 use crate::oidc::{provider_arn, strip_scheme};
@@ -17,22 +17,6 @@ pub const MAX_PROVIDERS: usize = 100;
 pub const MAX_CLIENT_IDS: usize = 100;
 /// Thumbprints per provider.
 pub const MAX_THUMBPRINTS: usize = 5;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateOpenIDConnectProvider" => typed!(create),
-        "GetOpenIDConnectProvider" => typed!(get),
-        "ListOpenIDConnectProviders" => typed!(list),
-        "DeleteOpenIDConnectProvider" => typed!(delete),
-        "AddClientIDToOpenIDConnectProvider" => typed!(add_client_id),
-        "RemoveClientIDFromOpenIDConnectProvider" => typed!(remove_client_id),
-        "UpdateOpenIDConnectProviderThumbprint" => typed!(update_thumbprint),
-        "TagOpenIDConnectProvider" => typed!(tag),
-        "UntagOpenIDConnectProvider" => typed!(untag),
-        "ListOpenIDConnectProviderTags" => typed!(list_tags),
-        _ => return None,
-    })
-}
 
 fn bad_url(msg: &str) -> ApiError {
     ApiError::invalid_input(msg.to_string())
@@ -100,7 +84,7 @@ fn provider_key(_ctx: &Ctx<'_>, acct: &Account, arn: &str) -> ApiResult<(String,
     key_of(acct, arn).map(|key| (key, arn.to_string()))
 }
 
-pub fn create(
+pub fn create_open_id_connect_provider(
     ctx: &Ctx<'_>,
     input: w::CreateOpenIDConnectProviderRequest,
 ) -> ApiResult<w::CreateOpenIDConnectProviderResponse> {
@@ -165,7 +149,7 @@ pub fn create(
     })
 }
 
-pub fn get(
+pub fn get_open_id_connect_provider(
     ctx: &Ctx<'_>,
     input: w::GetOpenIDConnectProviderRequest,
 ) -> ApiResult<w::GetOpenIDConnectProviderResponse> {
@@ -187,7 +171,7 @@ pub fn get(
     })
 }
 
-pub fn list(
+pub fn list_open_id_connect_providers(
     ctx: &Ctx<'_>,
     _input: w::ListOpenIDConnectProvidersRequest,
 ) -> ApiResult<w::ListOpenIDConnectProvidersResponse> {
@@ -228,7 +212,10 @@ fn modify(
     })
 }
 
-pub fn delete(ctx: &Ctx<'_>, input: w::DeleteOpenIDConnectProviderRequest) -> ApiResult<()> {
+pub fn delete_open_id_connect_provider(
+    ctx: &Ctx<'_>,
+    input: w::DeleteOpenIDConnectProviderRequest,
+) -> ApiResult<()> {
     let arn = input.open_id_connect_provider_arn.as_str();
     ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteOpenIDConnectProvider", arn)?;
@@ -239,7 +226,7 @@ pub fn delete(ctx: &Ctx<'_>, input: w::DeleteOpenIDConnectProviderRequest) -> Ap
     })
 }
 
-pub fn add_client_id(
+pub fn add_client_id_to_open_id_connect_provider(
     ctx: &Ctx<'_>,
     input: w::AddClientIDToOpenIDConnectProviderRequest,
 ) -> ApiResult<()> {
@@ -265,7 +252,7 @@ pub fn add_client_id(
     )
 }
 
-pub fn remove_client_id(
+pub fn remove_client_id_from_open_id_connect_provider(
     ctx: &Ctx<'_>,
     input: w::RemoveClientIDFromOpenIDConnectProviderRequest,
 ) -> ApiResult<()> {
@@ -282,7 +269,7 @@ pub fn remove_client_id(
     )
 }
 
-pub fn update_thumbprint(
+pub fn update_open_id_connect_provider_thumbprint(
     ctx: &Ctx<'_>,
     input: w::UpdateOpenIDConnectProviderThumbprintRequest,
 ) -> ApiResult<()> {
@@ -344,15 +331,21 @@ fn key_of(acct: &Account, arn: &str) -> ApiResult<String> {
     }
 }
 
-pub fn tag(ctx: &Ctx<'_>, input: w::TagOpenIDConnectProviderRequest) -> ApiResult<()> {
+pub fn tag_open_id_connect_provider(
+    ctx: &Ctx<'_>,
+    input: w::TagOpenIDConnectProviderRequest,
+) -> ApiResult<()> {
     tagging::tag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tags)
 }
 
-pub fn untag(ctx: &Ctx<'_>, input: w::UntagOpenIDConnectProviderRequest) -> ApiResult<()> {
+pub fn untag_open_id_connect_provider(
+    ctx: &Ctx<'_>,
+    input: w::UntagOpenIDConnectProviderRequest,
+) -> ApiResult<()> {
     tagging::untag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tag_keys)
 }
 
-pub fn list_tags(
+pub fn list_open_id_connect_provider_tags(
     ctx: &Ctx<'_>,
     input: w::ListOpenIDConnectProviderTagsRequest,
 ) -> ApiResult<w::ListOpenIDConnectProviderTagsResponse> {

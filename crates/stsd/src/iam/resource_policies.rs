@@ -12,7 +12,7 @@
 use stsd_wire::generated::iam as w;
 
 use super::roles::bind_principal_ids;
-use super::{Ctx, page_size, paginate, typed};
+use super::{Ctx, page_size, paginate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{BucketRegistration, Doc, DocKind, ResourcePolicy, resource_policy_key};
 use crate::protocol::url_encode_policy;
@@ -22,18 +22,6 @@ use crate::store::Kind;
 
 /// S3's bucket policy size limit (20 KB); it applies to every resource policy stored here.
 pub const RESOURCE_POLICY_MAX_CHARS: usize = 20_480;
-
-pub fn handler(action: &str) -> Option<super::Handler> {
-    Some(match action {
-        "PutResourcePolicy" => typed!(put_resource_policy),
-        "GetResourcePolicy" => typed!(get_resource_policy),
-        "DeleteResourcePolicy" => typed!(delete_resource_policy),
-        "RegisterBucket" => typed!(register_bucket),
-        "DeregisterBucket" => typed!(deregister_bucket),
-        "ListRegisteredBuckets" => typed!(list_registered_buckets),
-        _ => return None,
-    })
-}
 
 /// `ResourceArn`, checked to be an ARN whose resource the caller's account owns.
 fn owned_arn<'p>(ctx: &Ctx<'_>, st: &State, arn: &'p str) -> ApiResult<&'p str> {

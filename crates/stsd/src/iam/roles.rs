@@ -494,7 +494,10 @@ impl Taggable for Roles {
     }
 }
 
-pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutRolePermissionsBoundaryRequest) -> ApiResult<()> {
+pub fn put_role_permissions_boundary(
+    ctx: &Ctx<'_>,
+    input: w::PutRolePermissionsBoundaryRequest,
+) -> ApiResult<()> {
     let name = input.role_name.as_str();
     let arn = input.permissions_boundary;
     let facts = RequestFacts {
@@ -519,7 +522,7 @@ pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutRolePermissionsBoundaryRequest) 
     Ok(())
 }
 
-pub fn delete_boundary(
+pub fn delete_role_permissions_boundary(
     ctx: &Ctx<'_>,
     input: w::DeleteRolePermissionsBoundaryRequest,
 ) -> ApiResult<()> {

@@ -6,27 +6,13 @@
 use stsd_wire::generated::iam as w;
 
 use super::tagging::{self, Taggable};
-use super::{Ctx, Handler, RequestFacts, tags_in, typed, wire_tags};
+use super::{Ctx, RequestFacts, tags_in, wire_tags};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Account, SamlProvider, Tag};
 use crate::store::Kind;
 
 /// SAML providers per account.
 pub const MAX_PROVIDERS: usize = 100;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "CreateSAMLProvider" => typed!(create),
-        "GetSAMLProvider" => typed!(get),
-        "UpdateSAMLProvider" => typed!(update),
-        "ListSAMLProviders" => typed!(list),
-        "DeleteSAMLProvider" => typed!(delete),
-        "TagSAMLProvider" => typed!(tag),
-        "UntagSAMLProvider" => typed!(untag),
-        "ListSAMLProviderTags" => typed!(list_tags),
-        _ => return None,
-    })
-}
 
 pub fn provider_arn(account: &str, name: &str) -> String {
     format!("arn:aws:iam::{account}:saml-provider/{name}")
@@ -57,7 +43,7 @@ fn provider_key(acct: &Account, arn: &str) -> ApiResult<String> {
     }
 }
 
-pub fn create(
+pub fn create_saml_provider(
     ctx: &Ctx<'_>,
     input: w::CreateSAMLProviderRequest,
 ) -> ApiResult<w::CreateSAMLProviderResponse> {
@@ -109,7 +95,7 @@ pub fn create(
     })
 }
 
-pub fn get(
+pub fn get_saml_provider(
     ctx: &Ctx<'_>,
     input: w::GetSAMLProviderRequest,
 ) -> ApiResult<w::GetSAMLProviderResponse> {
@@ -131,7 +117,7 @@ pub fn get(
     })
 }
 
-pub fn list(
+pub fn list_saml_providers(
     ctx: &Ctx<'_>,
     _input: w::ListSAMLProvidersRequest,
 ) -> ApiResult<w::ListSAMLProvidersResponse> {
@@ -175,7 +161,7 @@ fn modify(
     })
 }
 
-pub fn update(
+pub fn update_saml_provider(
     ctx: &Ctx<'_>,
     input: w::UpdateSAMLProviderRequest,
 ) -> ApiResult<w::UpdateSAMLProviderResponse> {
@@ -206,7 +192,7 @@ pub fn update(
     })
 }
 
-pub fn delete(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
+pub fn delete_saml_provider(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
     let arn = input.saml_provider_arn.as_str();
     ctx.node.write(|st, t| {
         ctx.authorize(st, "iam:DeleteSAMLProvider", arn)?;
@@ -246,15 +232,15 @@ impl Taggable for Providers {
     }
 }
 
-pub fn tag(ctx: &Ctx<'_>, input: w::TagSAMLProviderRequest) -> ApiResult<()> {
+pub fn tag_saml_provider(ctx: &Ctx<'_>, input: w::TagSAMLProviderRequest) -> ApiResult<()> {
     tagging::tag::<Providers>(ctx, &input.saml_provider_arn, input.tags)
 }
 
-pub fn untag(ctx: &Ctx<'_>, input: w::UntagSAMLProviderRequest) -> ApiResult<()> {
+pub fn untag_saml_provider(ctx: &Ctx<'_>, input: w::UntagSAMLProviderRequest) -> ApiResult<()> {
     tagging::untag::<Providers>(ctx, &input.saml_provider_arn, input.tag_keys)
 }
 
-pub fn list_tags(
+pub fn list_saml_provider_tags(
     ctx: &Ctx<'_>,
     input: w::ListSAMLProviderTagsRequest,
 ) -> ApiResult<w::ListSAMLProviderTagsResponse> {

@@ -47,21 +47,11 @@ use std::collections::BTreeMap;
 
 use stsd_wire::generated::iam as w;
 
-use super::{Ctx, Handler, paginate, typed};
+use super::{Ctx, paginate};
 use crate::authz::PrincipalPolicies;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::model::{Account, Tag};
 use crate::validate as v;
-
-pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "SimulatePrincipalPolicy" => typed!(simulate_principal_policy),
-        "SimulateCustomPolicy" => typed!(simulate_custom_policy),
-        "GetContextKeysForPrincipalPolicy" => typed!(get_context_keys_for_principal_policy),
-        "GetContextKeysForCustomPolicy" => typed!(get_context_keys_for_custom_policy),
-        _ => return None,
-    })
-}
 
 /// Session name of the role session that stands for a role source.
 const ROLE_SESSION: &str = "SimulatedSession";

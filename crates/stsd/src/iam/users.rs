@@ -259,7 +259,10 @@ impl Taggable for Users {
     }
 }
 
-pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutUserPermissionsBoundaryRequest) -> ApiResult<()> {
+pub fn put_user_permissions_boundary(
+    ctx: &Ctx<'_>,
+    input: w::PutUserPermissionsBoundaryRequest,
+) -> ApiResult<()> {
     let name = input.user_name.as_str();
     let arn = input.permissions_boundary.as_str();
     ctx.node.write(|st, t| {
@@ -288,7 +291,7 @@ pub fn put_boundary(ctx: &Ctx<'_>, input: w::PutUserPermissionsBoundaryRequest) 
     })
 }
 
-pub fn delete_boundary(
+pub fn delete_user_permissions_boundary(
     ctx: &Ctx<'_>,
     input: w::DeleteUserPermissionsBoundaryRequest,
 ) -> ApiResult<()> {

@@ -7,26 +7,29 @@ pub(crate) use credentials::mint_for;
 mod saml;
 mod web_identity;
 
-use crate::action::{Ctx, Handler, typed};
+use crate::action::{Ctx, Handler, typed, typed_unsigned};
 pub use crate::action::{UnsignedCtx, UnsignedHandler};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use stsd_wire::generated::sts as w;
 
-/// Handlers of the unsigned STS actions.
-pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {
-    web_identity::handler(action).or_else(|| saml::handler(action))
+/// Every STS action under its operation's snake_case name, where the generated dispatch tables find it.
+mod handlers {
+    pub(super) use super::credentials::{assume_role, get_federation_token, get_session_token};
+    pub(super) use super::saml::assume_role_with_saml;
+    pub(super) use super::web_identity::assume_role_with_web_identity;
+    pub(super) use super::{
+        decode_authorization_message, get_access_key_info, get_caller_identity,
+    };
 }
 
+/// Handlers of the unsigned STS actions (the model's `authtype: none`).
+pub fn unsigned_handler(action: &str) -> Option<UnsignedHandler> {
+    stsd_wire::sts_dispatch_unsigned!(action, typed_unsigned, handlers)
+}
+
+/// Handlers of the signed STS actions.
 pub fn handler(action: &str) -> Option<Handler> {
-    Some(match action {
-        "GetCallerIdentity" => typed!(get_caller_identity),
-        "GetAccessKeyInfo" => typed!(get_access_key_info),
-        "AssumeRole" => typed!(credentials::assume_role),
-        "DecodeAuthorizationMessage" => typed!(decode_authorization_message),
-        "GetSessionToken" => typed!(credentials::get_session_token),
-        "GetFederationToken" => typed!(credentials::get_federation_token),
-        _ => return None,
-    })
+    stsd_wire::sts_dispatch!(action, typed, handlers)
 }
 
 /// Always allowed, for every kind of principal (AWS: no policy can deny it).

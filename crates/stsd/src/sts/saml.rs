@@ -2,10 +2,9 @@
 //! provider of the role's account (see [`crate::saml`]), is traded for role credentials after the role's
 //! trust policy allows `Federated: <provider ARN>` (reference §2.10, §4.7.4, §4.9).
 
+use super::UnsignedCtx;
 use super::assume::Assumption;
 use super::credentials::{name_like, typed_session_policies};
-use super::{UnsignedCtx, UnsignedHandler};
-use crate::action::typed_unsigned;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::saml::{self, SamlError};
@@ -14,13 +13,6 @@ use stsd_wire::generated::sts as w;
 
 const ACTION: &str = "sts:AssumeRoleWithSAML";
 const ATTR: &str = "https://aws.amazon.com/SAML/Attributes/";
-
-pub fn handler(action: &str) -> Option<UnsignedHandler> {
-    match action {
-        "AssumeRoleWithSAML" => Some(typed_unsigned!(assume_role_with_saml)),
-        _ => None,
-    }
-}
 
 fn invalid_token(m: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidIdentityToken, m)
@@ -135,7 +127,7 @@ fn check_replay(app: &crate::node::Node, a: &saml::Assertion, now: i64) -> ApiRe
     }
 }
 
-fn assume_role_with_saml(
+pub(super) fn assume_role_with_saml(
     ctx: &UnsignedCtx<'_>,
     input: w::AssumeRoleWithSAMLRequest,
 ) -> ApiResult<w::AssumeRoleWithSAMLResponse> {

@@ -2,10 +2,9 @@
 //! [`crate::oidc`]) and an IAM OIDC provider of the role's account, is traded for role credentials after the
 //! role's trust policy allows `Federated: <provider ARN>` (reference §2.9, §4.7.3, §4.9).
 
+use super::UnsignedCtx;
 use super::assume::Assumption;
 use super::credentials::{name_like, typed_session_policies};
-use super::{UnsignedCtx, UnsignedHandler};
-use crate::action::typed_unsigned;
 use crate::authz;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::oidc::{self, TokenError};
@@ -16,13 +15,6 @@ use stsd_wire::generated::sts as w;
 const ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 const TAGS_CLAIM: &str = "https://aws.amazon.com/tags";
 const SOURCE_IDENTITY_CLAIM: &str = "https://aws.amazon.com/source_identity";
-
-pub fn handler(action: &str) -> Option<UnsignedHandler> {
-    match action {
-        "AssumeRoleWithWebIdentity" => Some(typed_unsigned!(assume_role_with_web_identity)),
-        _ => None,
-    }
-}
 
 fn token_error(e: TokenError) -> ApiError {
     match e {
@@ -124,7 +116,7 @@ fn source_identity(claim: Option<&Value>) -> ApiResult<Option<String>> {
     Ok(Some(si.to_string()))
 }
 
-fn assume_role_with_web_identity(
+pub(super) fn assume_role_with_web_identity(
     ctx: &UnsignedCtx<'_>,
     input: w::AssumeRoleWithWebIdentityRequest,
 ) -> ApiResult<w::AssumeRoleWithWebIdentityResponse> {

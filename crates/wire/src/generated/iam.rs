@@ -16245,6 +16245,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AddClientIDToOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "AddRoleToInstanceProfile",
@@ -16258,6 +16259,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AddRoleToInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "AddUserToGroup",
@@ -16269,6 +16271,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AddUserToGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "AttachGroupPolicy",
@@ -16282,6 +16285,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AttachGroupPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "AttachRolePolicy",
@@ -16296,6 +16300,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AttachRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "AttachUserPolicy",
@@ -16309,6 +16314,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "AttachUserPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "ChangePassword",
@@ -16323,6 +16329,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ChangePassword"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateAccessKey",
@@ -16334,6 +16341,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateAccessKey"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateAccount",
@@ -16341,6 +16349,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("CreateAccountResponse"),
         errors: &[],
         action: action_catalog::action_const("iam", "CreateAccount"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateAccountAlias",
@@ -16353,6 +16362,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateAccountAlias"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateGroup",
@@ -16365,6 +16375,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateInstanceProfile",
@@ -16378,6 +16389,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateLoginProfile",
@@ -16391,6 +16403,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateLoginProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateOpenIDConnectProvider",
@@ -16405,6 +16418,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "OpenIdIdpCommunicationErrorException",
         ],
         action: action_catalog::action_const("iam", "CreateOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "CreatePolicy",
@@ -16419,6 +16433,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreatePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "CreatePolicyVersion",
@@ -16432,6 +16447,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreatePolicyVersion"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateRole",
@@ -16446,6 +16462,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateRole"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateSAMLProvider",
@@ -16459,6 +16476,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateUser",
@@ -16473,6 +16491,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateUser"),
+        signed: true,
     },
     crate::Operation {
         name: "CreateVirtualMFADevice",
@@ -16486,6 +16505,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "CreateVirtualMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "DeactivateMFADevice",
@@ -16499,6 +16519,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
         ],
         action: action_catalog::action_const("iam", "DeactivateMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteAccessKey",
@@ -16510,6 +16531,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteAccessKey"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteAccountAlias",
@@ -16522,6 +16544,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteAccountAlias"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteAccountPasswordPolicy",
@@ -16533,6 +16556,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteAccountPasswordPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteGroup",
@@ -16545,6 +16569,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteGroupPolicy",
@@ -16556,6 +16581,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteGroupPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteInstanceProfile",
@@ -16568,6 +16594,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteLoginProfile",
@@ -16580,6 +16607,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteLoginProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteOpenIDConnectProvider",
@@ -16591,6 +16619,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "DeletePolicy",
@@ -16604,6 +16633,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeletePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeletePolicyVersion",
@@ -16617,6 +16647,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeletePolicyVersion"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteResourcePolicy",
@@ -16624,6 +16655,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: None,
         errors: &["NoSuchEntityException", "InvalidInputException"],
         action: action_catalog::action_const("iam", "DeleteResourcePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteRole",
@@ -16638,6 +16670,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteRole"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteRolePermissionsBoundary",
@@ -16649,6 +16682,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteRolePermissionsBoundary"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteRolePolicy",
@@ -16661,6 +16695,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteSAMLProvider",
@@ -16673,6 +16708,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteUser",
@@ -16686,6 +16722,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteUser"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteUserPermissionsBoundary",
@@ -16693,6 +16730,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: None,
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "DeleteUserPermissionsBoundary"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteUserPolicy",
@@ -16704,6 +16742,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DeleteUserPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DeleteVirtualMFADevice",
@@ -16717,6 +16756,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
         ],
         action: action_catalog::action_const("iam", "DeleteVirtualMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "DeregisterBucket",
@@ -16724,6 +16764,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: None,
         errors: &["NoSuchEntityException"],
         action: action_catalog::action_const("iam", "DeregisterBucket"),
+        signed: true,
     },
     crate::Operation {
         name: "DetachGroupPolicy",
@@ -16736,6 +16777,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DetachGroupPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DetachRolePolicy",
@@ -16749,6 +16791,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DetachRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "DetachUserPolicy",
@@ -16761,6 +16804,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "DetachUserPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "EnableMFADevice",
@@ -16776,6 +16820,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
         ],
         action: action_catalog::action_const("iam", "EnableMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "GenerateCredentialReport",
@@ -16783,6 +16828,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GenerateCredentialReportResponse"),
         errors: &["LimitExceededException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GenerateCredentialReport"),
+        signed: true,
     },
     crate::Operation {
         name: "GetAccessKeyLastUsed",
@@ -16790,6 +16836,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetAccessKeyLastUsedResponse"),
         errors: &[],
         action: action_catalog::action_const("iam", "GetAccessKeyLastUsed"),
+        signed: true,
     },
     crate::Operation {
         name: "GetAccountAuthorizationDetails",
@@ -16797,6 +16844,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetAccountAuthorizationDetailsResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetAccountAuthorizationDetails"),
+        signed: true,
     },
     crate::Operation {
         name: "GetAccountPasswordPolicy",
@@ -16804,6 +16852,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetAccountPasswordPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetAccountPasswordPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetAccountSummary",
@@ -16811,6 +16860,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetAccountSummaryResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetAccountSummary"),
+        signed: true,
     },
     crate::Operation {
         name: "GetContextKeysForCustomPolicy",
@@ -16818,6 +16868,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetContextKeysForPolicyResponse"),
         errors: &["InvalidInputException"],
         action: action_catalog::action_const("iam", "GetContextKeysForCustomPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetContextKeysForPrincipalPolicy",
@@ -16825,6 +16876,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetContextKeysForPolicyResponse"),
         errors: &["NoSuchEntityException", "InvalidInputException"],
         action: action_catalog::action_const("iam", "GetContextKeysForPrincipalPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetCredentialReport",
@@ -16837,6 +16889,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "GetCredentialReport"),
+        signed: true,
     },
     crate::Operation {
         name: "GetGroup",
@@ -16844,6 +16897,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetGroupResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "GetGroupPolicy",
@@ -16851,6 +16905,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetGroupPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetGroupPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetInstanceProfile",
@@ -16858,6 +16913,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetInstanceProfileResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "GetLoginProfile",
@@ -16865,6 +16921,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetLoginProfileResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetLoginProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "GetMFADevice",
@@ -16872,6 +16929,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetMFADeviceResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "GetOpenIDConnectProvider",
@@ -16883,6 +16941,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "GetOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "GetPolicy",
@@ -16894,6 +16953,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "GetPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetPolicyVersion",
@@ -16905,6 +16965,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "GetPolicyVersion"),
+        signed: true,
     },
     crate::Operation {
         name: "GetResourcePolicy",
@@ -16912,6 +16973,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetResourcePolicyResponse"),
         errors: &["NoSuchEntityException", "InvalidInputException"],
         action: action_catalog::action_const("iam", "GetResourcePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetRole",
@@ -16919,6 +16981,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetRoleResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetRole"),
+        signed: true,
     },
     crate::Operation {
         name: "GetRolePolicy",
@@ -16926,6 +16989,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetRolePolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "GetSAMLProvider",
@@ -16937,6 +17001,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "GetSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "GetUser",
@@ -16944,6 +17009,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetUserResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetUser"),
+        signed: true,
     },
     crate::Operation {
         name: "GetUserPolicy",
@@ -16951,6 +17017,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetUserPolicyResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "GetUserPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "ListAccessKeys",
@@ -16958,6 +17025,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListAccessKeysResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListAccessKeys"),
+        signed: true,
     },
     crate::Operation {
         name: "ListAccountAliases",
@@ -16965,6 +17033,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListAccountAliasesResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListAccountAliases"),
+        signed: true,
     },
     crate::Operation {
         name: "ListAttachedGroupPolicies",
@@ -16976,6 +17045,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListAttachedGroupPolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListAttachedRolePolicies",
@@ -16987,6 +17057,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListAttachedRolePolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListAttachedUserPolicies",
@@ -16998,6 +17069,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListAttachedUserPolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListEntitiesForPolicy",
@@ -17009,6 +17081,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListEntitiesForPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "ListGroupPolicies",
@@ -17016,6 +17089,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListGroupPoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListGroupPolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListGroups",
@@ -17023,6 +17097,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListGroupsResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListGroups"),
+        signed: true,
     },
     crate::Operation {
         name: "ListGroupsForUser",
@@ -17030,6 +17105,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListGroupsForUserResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListGroupsForUser"),
+        signed: true,
     },
     crate::Operation {
         name: "ListInstanceProfileTags",
@@ -17037,6 +17113,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListInstanceProfileTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListInstanceProfileTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListInstanceProfiles",
@@ -17044,6 +17121,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListInstanceProfilesResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListInstanceProfiles"),
+        signed: true,
     },
     crate::Operation {
         name: "ListInstanceProfilesForRole",
@@ -17051,6 +17129,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListInstanceProfilesForRoleResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListInstanceProfilesForRole"),
+        signed: true,
     },
     crate::Operation {
         name: "ListMFADeviceTags",
@@ -17062,6 +17141,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListMFADeviceTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListMFADevices",
@@ -17069,6 +17149,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListMFADevicesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListMFADevices"),
+        signed: true,
     },
     crate::Operation {
         name: "ListOpenIDConnectProviderTags",
@@ -17080,6 +17161,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
         ],
         action: action_catalog::action_const("iam", "ListOpenIDConnectProviderTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListOpenIDConnectProviders",
@@ -17087,6 +17169,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListOpenIDConnectProvidersResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListOpenIDConnectProviders"),
+        signed: true,
     },
     crate::Operation {
         name: "ListPolicies",
@@ -17094,6 +17177,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListPoliciesResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListPolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListPolicyTags",
@@ -17105,6 +17189,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
         ],
         action: action_catalog::action_const("iam", "ListPolicyTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListPolicyVersions",
@@ -17116,6 +17201,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "ListPolicyVersions"),
+        signed: true,
     },
     crate::Operation {
         name: "ListRegisteredBuckets",
@@ -17123,6 +17209,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListRegisteredBucketsResponse"),
         errors: &[],
         action: action_catalog::action_const("iam", "ListRegisteredBuckets"),
+        signed: true,
     },
     crate::Operation {
         name: "ListRolePolicies",
@@ -17130,6 +17217,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListRolePoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListRolePolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListRoleTags",
@@ -17137,6 +17225,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListRoleTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListRoleTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListRoles",
@@ -17144,6 +17233,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListRolesResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListRoles"),
+        signed: true,
     },
     crate::Operation {
         name: "ListSAMLProviderTags",
@@ -17155,6 +17245,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
         ],
         action: action_catalog::action_const("iam", "ListSAMLProviderTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListSAMLProviders",
@@ -17162,6 +17253,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListSAMLProvidersResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListSAMLProviders"),
+        signed: true,
     },
     crate::Operation {
         name: "ListSSHPublicKeys",
@@ -17169,6 +17261,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListSSHPublicKeysResponse"),
         errors: &["NoSuchEntityException"],
         action: action_catalog::action_const("iam", "ListSSHPublicKeys"),
+        signed: true,
     },
     crate::Operation {
         name: "ListServerCertificates",
@@ -17176,6 +17269,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListServerCertificatesResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListServerCertificates"),
+        signed: true,
     },
     crate::Operation {
         name: "ListServiceSpecificCredentials",
@@ -17183,6 +17277,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListServiceSpecificCredentialsResponse"),
         errors: &["NoSuchEntityException", "ServiceNotSupportedException"],
         action: action_catalog::action_const("iam", "ListServiceSpecificCredentials"),
+        signed: true,
     },
     crate::Operation {
         name: "ListSigningCertificates",
@@ -17190,6 +17285,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListSigningCertificatesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListSigningCertificates"),
+        signed: true,
     },
     crate::Operation {
         name: "ListUserPolicies",
@@ -17197,6 +17293,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListUserPoliciesResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListUserPolicies"),
+        signed: true,
     },
     crate::Operation {
         name: "ListUserTags",
@@ -17204,6 +17301,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListUserTagsResponse"),
         errors: &["NoSuchEntityException", "ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListUserTags"),
+        signed: true,
     },
     crate::Operation {
         name: "ListUsers",
@@ -17211,6 +17309,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListUsersResponse"),
         errors: &["ServiceFailureException"],
         action: action_catalog::action_const("iam", "ListUsers"),
+        signed: true,
     },
     crate::Operation {
         name: "ListVirtualMFADevices",
@@ -17218,6 +17317,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("ListVirtualMFADevicesResponse"),
         errors: &[],
         action: action_catalog::action_const("iam", "ListVirtualMFADevices"),
+        signed: true,
     },
     crate::Operation {
         name: "PutGroupPolicy",
@@ -17230,6 +17330,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "PutGroupPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "PutResourcePolicy",
@@ -17241,6 +17342,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "MalformedPolicyDocumentException",
         ],
         action: action_catalog::action_const("iam", "PutResourcePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "PutRolePermissionsBoundary",
@@ -17254,6 +17356,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "PutRolePermissionsBoundary"),
+        signed: true,
     },
     crate::Operation {
         name: "PutRolePolicy",
@@ -17267,6 +17370,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "PutRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "PutUserPermissionsBoundary",
@@ -17279,6 +17383,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "PutUserPermissionsBoundary"),
+        signed: true,
     },
     crate::Operation {
         name: "PutUserPolicy",
@@ -17291,6 +17396,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "PutUserPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "RegisterBucket",
@@ -17298,6 +17404,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: None,
         errors: &["EntityAlreadyExistsException"],
         action: action_catalog::action_const("iam", "RegisterBucket"),
+        signed: true,
     },
     crate::Operation {
         name: "RemoveClientIDFromOpenIDConnectProvider",
@@ -17310,6 +17417,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "RemoveClientIDFromOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "RemoveRoleFromInstanceProfile",
@@ -17322,6 +17430,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "RemoveRoleFromInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "RemoveUserFromGroup",
@@ -17333,6 +17442,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "RemoveUserFromGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "ResyncMFADevice",
@@ -17346,6 +17456,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
         ],
         action: action_catalog::action_const("iam", "ResyncMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "RotateTokenKeys",
@@ -17353,6 +17464,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("RotateTokenKeysResponse"),
         errors: &[],
         action: action_catalog::action_const("iam", "RotateTokenKeys"),
+        signed: true,
     },
     crate::Operation {
         name: "SetDefaultPolicyVersion",
@@ -17365,6 +17477,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "SetDefaultPolicyVersion"),
+        signed: true,
     },
     crate::Operation {
         name: "SimulateCustomPolicy",
@@ -17372,6 +17485,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("SimulatePolicyResponse"),
         errors: &["InvalidInputException", "PolicyEvaluationException"],
         action: action_catalog::action_const("iam", "SimulateCustomPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "SimulatePrincipalPolicy",
@@ -17383,6 +17497,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "PolicyEvaluationException",
         ],
         action: action_catalog::action_const("iam", "SimulatePrincipalPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "TagInstanceProfile",
@@ -17396,6 +17511,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "TagMFADevice",
@@ -17409,6 +17525,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "TagOpenIDConnectProvider",
@@ -17422,6 +17539,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "TagPolicy",
@@ -17435,6 +17553,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "TagRole",
@@ -17448,6 +17567,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagRole"),
+        signed: true,
     },
     crate::Operation {
         name: "TagSAMLProvider",
@@ -17461,6 +17581,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "TagUser",
@@ -17474,6 +17595,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "TagUser"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagInstanceProfile",
@@ -17486,6 +17608,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagInstanceProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagMFADevice",
@@ -17498,6 +17621,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagMFADevice"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagOpenIDConnectProvider",
@@ -17510,6 +17634,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagOpenIDConnectProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagPolicy",
@@ -17522,6 +17647,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagRole",
@@ -17533,6 +17659,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagRole"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagSAMLProvider",
@@ -17545,6 +17672,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "UntagUser",
@@ -17556,6 +17684,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UntagUser"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateAccessKey",
@@ -17568,6 +17697,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "InvalidInputException",
         ],
         action: action_catalog::action_const("iam", "UpdateAccessKey"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateAccountPasswordPolicy",
@@ -17580,6 +17710,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateAccountPasswordPolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateAssumeRolePolicy",
@@ -17593,6 +17724,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateAssumeRolePolicy"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateGroup",
@@ -17605,6 +17737,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateGroup"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateLoginProfile",
@@ -17618,6 +17751,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateLoginProfile"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateOpenIDConnectProviderThumbprint",
@@ -17630,6 +17764,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateOpenIDConnectProviderThumbprint"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateRole",
@@ -17641,6 +17776,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateRole"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateRoleDescription",
@@ -17652,6 +17788,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateRoleDescription"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateSAMLProvider",
@@ -17665,6 +17802,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ConcurrentModificationException",
         ],
         action: action_catalog::action_const("iam", "UpdateSAMLProvider"),
+        signed: true,
     },
     crate::Operation {
         name: "UpdateUser",
@@ -17679,8 +17817,160 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ServiceFailureException",
         ],
         action: action_catalog::action_const("iam", "UpdateUser"),
+        signed: true,
     },
 ];
+
+/// The dispatch table of the signed served operations: `iam_dispatch!(action, wrap, handlers)` is
+/// `Some(wrap!(handlers::snake_case_name))` for a served operation named `action`, `None` otherwise.
+/// A served operation without a handler of its snake_case name does not compile.
+#[macro_export]
+macro_rules! iam_dispatch {
+    ($action:expr, $wrap:ident, $($handlers:ident)::+) => {
+        Some(match $action {
+            "AddClientIDToOpenIDConnectProvider" => $wrap!($($handlers)::+::add_client_id_to_open_id_connect_provider),
+            "AddRoleToInstanceProfile" => $wrap!($($handlers)::+::add_role_to_instance_profile),
+            "AddUserToGroup" => $wrap!($($handlers)::+::add_user_to_group),
+            "AttachGroupPolicy" => $wrap!($($handlers)::+::attach_group_policy),
+            "AttachRolePolicy" => $wrap!($($handlers)::+::attach_role_policy),
+            "AttachUserPolicy" => $wrap!($($handlers)::+::attach_user_policy),
+            "ChangePassword" => $wrap!($($handlers)::+::change_password),
+            "CreateAccessKey" => $wrap!($($handlers)::+::create_access_key),
+            "CreateAccount" => $wrap!($($handlers)::+::create_account),
+            "CreateAccountAlias" => $wrap!($($handlers)::+::create_account_alias),
+            "CreateGroup" => $wrap!($($handlers)::+::create_group),
+            "CreateInstanceProfile" => $wrap!($($handlers)::+::create_instance_profile),
+            "CreateLoginProfile" => $wrap!($($handlers)::+::create_login_profile),
+            "CreateOpenIDConnectProvider" => $wrap!($($handlers)::+::create_open_id_connect_provider),
+            "CreatePolicy" => $wrap!($($handlers)::+::create_policy),
+            "CreatePolicyVersion" => $wrap!($($handlers)::+::create_policy_version),
+            "CreateRole" => $wrap!($($handlers)::+::create_role),
+            "CreateSAMLProvider" => $wrap!($($handlers)::+::create_saml_provider),
+            "CreateUser" => $wrap!($($handlers)::+::create_user),
+            "CreateVirtualMFADevice" => $wrap!($($handlers)::+::create_virtual_mfa_device),
+            "DeactivateMFADevice" => $wrap!($($handlers)::+::deactivate_mfa_device),
+            "DeleteAccessKey" => $wrap!($($handlers)::+::delete_access_key),
+            "DeleteAccountAlias" => $wrap!($($handlers)::+::delete_account_alias),
+            "DeleteAccountPasswordPolicy" => $wrap!($($handlers)::+::delete_account_password_policy),
+            "DeleteGroup" => $wrap!($($handlers)::+::delete_group),
+            "DeleteGroupPolicy" => $wrap!($($handlers)::+::delete_group_policy),
+            "DeleteInstanceProfile" => $wrap!($($handlers)::+::delete_instance_profile),
+            "DeleteLoginProfile" => $wrap!($($handlers)::+::delete_login_profile),
+            "DeleteOpenIDConnectProvider" => $wrap!($($handlers)::+::delete_open_id_connect_provider),
+            "DeletePolicy" => $wrap!($($handlers)::+::delete_policy),
+            "DeletePolicyVersion" => $wrap!($($handlers)::+::delete_policy_version),
+            "DeleteResourcePolicy" => $wrap!($($handlers)::+::delete_resource_policy),
+            "DeleteRole" => $wrap!($($handlers)::+::delete_role),
+            "DeleteRolePermissionsBoundary" => $wrap!($($handlers)::+::delete_role_permissions_boundary),
+            "DeleteRolePolicy" => $wrap!($($handlers)::+::delete_role_policy),
+            "DeleteSAMLProvider" => $wrap!($($handlers)::+::delete_saml_provider),
+            "DeleteUser" => $wrap!($($handlers)::+::delete_user),
+            "DeleteUserPermissionsBoundary" => $wrap!($($handlers)::+::delete_user_permissions_boundary),
+            "DeleteUserPolicy" => $wrap!($($handlers)::+::delete_user_policy),
+            "DeleteVirtualMFADevice" => $wrap!($($handlers)::+::delete_virtual_mfa_device),
+            "DeregisterBucket" => $wrap!($($handlers)::+::deregister_bucket),
+            "DetachGroupPolicy" => $wrap!($($handlers)::+::detach_group_policy),
+            "DetachRolePolicy" => $wrap!($($handlers)::+::detach_role_policy),
+            "DetachUserPolicy" => $wrap!($($handlers)::+::detach_user_policy),
+            "EnableMFADevice" => $wrap!($($handlers)::+::enable_mfa_device),
+            "GenerateCredentialReport" => $wrap!($($handlers)::+::generate_credential_report),
+            "GetAccessKeyLastUsed" => $wrap!($($handlers)::+::get_access_key_last_used),
+            "GetAccountAuthorizationDetails" => $wrap!($($handlers)::+::get_account_authorization_details),
+            "GetAccountPasswordPolicy" => $wrap!($($handlers)::+::get_account_password_policy),
+            "GetAccountSummary" => $wrap!($($handlers)::+::get_account_summary),
+            "GetContextKeysForCustomPolicy" => $wrap!($($handlers)::+::get_context_keys_for_custom_policy),
+            "GetContextKeysForPrincipalPolicy" => $wrap!($($handlers)::+::get_context_keys_for_principal_policy),
+            "GetCredentialReport" => $wrap!($($handlers)::+::get_credential_report),
+            "GetGroup" => $wrap!($($handlers)::+::get_group),
+            "GetGroupPolicy" => $wrap!($($handlers)::+::get_group_policy),
+            "GetInstanceProfile" => $wrap!($($handlers)::+::get_instance_profile),
+            "GetLoginProfile" => $wrap!($($handlers)::+::get_login_profile),
+            "GetMFADevice" => $wrap!($($handlers)::+::get_mfa_device),
+            "GetOpenIDConnectProvider" => $wrap!($($handlers)::+::get_open_id_connect_provider),
+            "GetPolicy" => $wrap!($($handlers)::+::get_policy),
+            "GetPolicyVersion" => $wrap!($($handlers)::+::get_policy_version),
+            "GetResourcePolicy" => $wrap!($($handlers)::+::get_resource_policy),
+            "GetRole" => $wrap!($($handlers)::+::get_role),
+            "GetRolePolicy" => $wrap!($($handlers)::+::get_role_policy),
+            "GetSAMLProvider" => $wrap!($($handlers)::+::get_saml_provider),
+            "GetUser" => $wrap!($($handlers)::+::get_user),
+            "GetUserPolicy" => $wrap!($($handlers)::+::get_user_policy),
+            "ListAccessKeys" => $wrap!($($handlers)::+::list_access_keys),
+            "ListAccountAliases" => $wrap!($($handlers)::+::list_account_aliases),
+            "ListAttachedGroupPolicies" => $wrap!($($handlers)::+::list_attached_group_policies),
+            "ListAttachedRolePolicies" => $wrap!($($handlers)::+::list_attached_role_policies),
+            "ListAttachedUserPolicies" => $wrap!($($handlers)::+::list_attached_user_policies),
+            "ListEntitiesForPolicy" => $wrap!($($handlers)::+::list_entities_for_policy),
+            "ListGroupPolicies" => $wrap!($($handlers)::+::list_group_policies),
+            "ListGroups" => $wrap!($($handlers)::+::list_groups),
+            "ListGroupsForUser" => $wrap!($($handlers)::+::list_groups_for_user),
+            "ListInstanceProfileTags" => $wrap!($($handlers)::+::list_instance_profile_tags),
+            "ListInstanceProfiles" => $wrap!($($handlers)::+::list_instance_profiles),
+            "ListInstanceProfilesForRole" => $wrap!($($handlers)::+::list_instance_profiles_for_role),
+            "ListMFADeviceTags" => $wrap!($($handlers)::+::list_mfa_device_tags),
+            "ListMFADevices" => $wrap!($($handlers)::+::list_mfa_devices),
+            "ListOpenIDConnectProviderTags" => $wrap!($($handlers)::+::list_open_id_connect_provider_tags),
+            "ListOpenIDConnectProviders" => $wrap!($($handlers)::+::list_open_id_connect_providers),
+            "ListPolicies" => $wrap!($($handlers)::+::list_policies),
+            "ListPolicyTags" => $wrap!($($handlers)::+::list_policy_tags),
+            "ListPolicyVersions" => $wrap!($($handlers)::+::list_policy_versions),
+            "ListRegisteredBuckets" => $wrap!($($handlers)::+::list_registered_buckets),
+            "ListRolePolicies" => $wrap!($($handlers)::+::list_role_policies),
+            "ListRoleTags" => $wrap!($($handlers)::+::list_role_tags),
+            "ListRoles" => $wrap!($($handlers)::+::list_roles),
+            "ListSAMLProviderTags" => $wrap!($($handlers)::+::list_saml_provider_tags),
+            "ListSAMLProviders" => $wrap!($($handlers)::+::list_saml_providers),
+            "ListSSHPublicKeys" => $wrap!($($handlers)::+::list_ssh_public_keys),
+            "ListServerCertificates" => $wrap!($($handlers)::+::list_server_certificates),
+            "ListServiceSpecificCredentials" => $wrap!($($handlers)::+::list_service_specific_credentials),
+            "ListSigningCertificates" => $wrap!($($handlers)::+::list_signing_certificates),
+            "ListUserPolicies" => $wrap!($($handlers)::+::list_user_policies),
+            "ListUserTags" => $wrap!($($handlers)::+::list_user_tags),
+            "ListUsers" => $wrap!($($handlers)::+::list_users),
+            "ListVirtualMFADevices" => $wrap!($($handlers)::+::list_virtual_mfa_devices),
+            "PutGroupPolicy" => $wrap!($($handlers)::+::put_group_policy),
+            "PutResourcePolicy" => $wrap!($($handlers)::+::put_resource_policy),
+            "PutRolePermissionsBoundary" => $wrap!($($handlers)::+::put_role_permissions_boundary),
+            "PutRolePolicy" => $wrap!($($handlers)::+::put_role_policy),
+            "PutUserPermissionsBoundary" => $wrap!($($handlers)::+::put_user_permissions_boundary),
+            "PutUserPolicy" => $wrap!($($handlers)::+::put_user_policy),
+            "RegisterBucket" => $wrap!($($handlers)::+::register_bucket),
+            "RemoveClientIDFromOpenIDConnectProvider" => $wrap!($($handlers)::+::remove_client_id_from_open_id_connect_provider),
+            "RemoveRoleFromInstanceProfile" => $wrap!($($handlers)::+::remove_role_from_instance_profile),
+            "RemoveUserFromGroup" => $wrap!($($handlers)::+::remove_user_from_group),
+            "ResyncMFADevice" => $wrap!($($handlers)::+::resync_mfa_device),
+            "RotateTokenKeys" => $wrap!($($handlers)::+::rotate_token_keys),
+            "SetDefaultPolicyVersion" => $wrap!($($handlers)::+::set_default_policy_version),
+            "SimulateCustomPolicy" => $wrap!($($handlers)::+::simulate_custom_policy),
+            "SimulatePrincipalPolicy" => $wrap!($($handlers)::+::simulate_principal_policy),
+            "TagInstanceProfile" => $wrap!($($handlers)::+::tag_instance_profile),
+            "TagMFADevice" => $wrap!($($handlers)::+::tag_mfa_device),
+            "TagOpenIDConnectProvider" => $wrap!($($handlers)::+::tag_open_id_connect_provider),
+            "TagPolicy" => $wrap!($($handlers)::+::tag_policy),
+            "TagRole" => $wrap!($($handlers)::+::tag_role),
+            "TagSAMLProvider" => $wrap!($($handlers)::+::tag_saml_provider),
+            "TagUser" => $wrap!($($handlers)::+::tag_user),
+            "UntagInstanceProfile" => $wrap!($($handlers)::+::untag_instance_profile),
+            "UntagMFADevice" => $wrap!($($handlers)::+::untag_mfa_device),
+            "UntagOpenIDConnectProvider" => $wrap!($($handlers)::+::untag_open_id_connect_provider),
+            "UntagPolicy" => $wrap!($($handlers)::+::untag_policy),
+            "UntagRole" => $wrap!($($handlers)::+::untag_role),
+            "UntagSAMLProvider" => $wrap!($($handlers)::+::untag_saml_provider),
+            "UntagUser" => $wrap!($($handlers)::+::untag_user),
+            "UpdateAccessKey" => $wrap!($($handlers)::+::update_access_key),
+            "UpdateAccountPasswordPolicy" => $wrap!($($handlers)::+::update_account_password_policy),
+            "UpdateAssumeRolePolicy" => $wrap!($($handlers)::+::update_assume_role_policy),
+            "UpdateGroup" => $wrap!($($handlers)::+::update_group),
+            "UpdateLoginProfile" => $wrap!($($handlers)::+::update_login_profile),
+            "UpdateOpenIDConnectProviderThumbprint" => $wrap!($($handlers)::+::update_open_id_connect_provider_thumbprint),
+            "UpdateRole" => $wrap!($($handlers)::+::update_role),
+            "UpdateRoleDescription" => $wrap!($($handlers)::+::update_role_description),
+            "UpdateSAMLProvider" => $wrap!($($handlers)::+::update_saml_provider),
+            "UpdateUser" => $wrap!($($handlers)::+::update_user),
+            _ => return None,
+        })
+    };
+}
 
 impl Input for AddClientIDToOpenIDConnectProviderRequest {
     const OPERATION: &'static str = "AddClientIDToOpenIDConnectProvider";

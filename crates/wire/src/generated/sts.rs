@@ -1628,6 +1628,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "ExpiredTokenException",
         ],
         action: action_catalog::action_const("sts", "AssumeRole"),
+        signed: true,
     },
     crate::Operation {
         name: "AssumeRoleWithSAML",
@@ -1642,6 +1643,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "RegionDisabledException",
         ],
         action: action_catalog::action_const("sts", "AssumeRoleWithSAML"),
+        signed: false,
     },
     crate::Operation {
         name: "AssumeRoleWithWebIdentity",
@@ -1657,6 +1659,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "RegionDisabledException",
         ],
         action: action_catalog::action_const("sts", "AssumeRoleWithWebIdentity"),
+        signed: false,
     },
     crate::Operation {
         name: "DecodeAuthorizationMessage",
@@ -1664,6 +1667,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("DecodeAuthorizationMessageResponse"),
         errors: &["InvalidAuthorizationMessageException"],
         action: action_catalog::action_const("sts", "DecodeAuthorizationMessage"),
+        signed: true,
     },
     crate::Operation {
         name: "GetAccessKeyInfo",
@@ -1671,6 +1675,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetAccessKeyInfoResponse"),
         errors: &[],
         action: action_catalog::action_const("sts", "GetAccessKeyInfo"),
+        signed: true,
     },
     crate::Operation {
         name: "GetCallerIdentity",
@@ -1678,6 +1683,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetCallerIdentityResponse"),
         errors: &[],
         action: action_catalog::action_const("sts", "GetCallerIdentity"),
+        signed: true,
     },
     crate::Operation {
         name: "GetFederationToken",
@@ -1689,6 +1695,7 @@ pub const OPERATIONS: &[crate::Operation] = &[
             "RegionDisabledException",
         ],
         action: action_catalog::action_const("sts", "GetFederationToken"),
+        signed: true,
     },
     crate::Operation {
         name: "GetSessionToken",
@@ -1696,8 +1703,41 @@ pub const OPERATIONS: &[crate::Operation] = &[
         output: Some("GetSessionTokenResponse"),
         errors: &["RegionDisabledException"],
         action: action_catalog::action_const("sts", "GetSessionToken"),
+        signed: true,
     },
 ];
+
+/// The dispatch table of the signed served operations: `sts_dispatch!(action, wrap, handlers)` is
+/// `Some(wrap!(handlers::snake_case_name))` for a served operation named `action`, `None` otherwise.
+/// A served operation without a handler of its snake_case name does not compile.
+#[macro_export]
+macro_rules! sts_dispatch {
+    ($action:expr, $wrap:ident, $($handlers:ident)::+) => {
+        Some(match $action {
+            "AssumeRole" => $wrap!($($handlers)::+::assume_role),
+            "DecodeAuthorizationMessage" => $wrap!($($handlers)::+::decode_authorization_message),
+            "GetAccessKeyInfo" => $wrap!($($handlers)::+::get_access_key_info),
+            "GetCallerIdentity" => $wrap!($($handlers)::+::get_caller_identity),
+            "GetFederationToken" => $wrap!($($handlers)::+::get_federation_token),
+            "GetSessionToken" => $wrap!($($handlers)::+::get_session_token),
+            _ => return None,
+        })
+    };
+}
+
+/// The dispatch table of the unsigned served operations: `sts_dispatch_unsigned!(action, wrap, handlers)` is
+/// `Some(wrap!(handlers::snake_case_name))` for a served operation named `action`, `None` otherwise.
+/// A served operation without a handler of its snake_case name does not compile.
+#[macro_export]
+macro_rules! sts_dispatch_unsigned {
+    ($action:expr, $wrap:ident, $($handlers:ident)::+) => {
+        Some(match $action {
+            "AssumeRoleWithSAML" => $wrap!($($handlers)::+::assume_role_with_saml),
+            "AssumeRoleWithWebIdentity" => $wrap!($($handlers)::+::assume_role_with_web_identity),
+            _ => return None,
+        })
+    };
+}
 
 impl Input for AssumeRoleRequest {
     const OPERATION: &'static str = "AssumeRole";
