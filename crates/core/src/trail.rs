@@ -359,18 +359,22 @@ impl Codec {
 
     /// The stored record of `row`.
     pub fn encode(&mut self, row: &AuditRow) -> Encoded {
-        let header: Header = (
-            row.account.clone(),
-            row.event_id.clone(),
+        // The same JSON array as `Header`, serialized from borrowed fields (no copies of the row's strings).
+        let header = (
+            &row.account,
+            &row.event_id,
             row.event_time,
-            row.event_name.clone(),
-            row.event_source.clone(),
-            row.username.clone(),
-            row.access_key_id.clone(),
+            &row.event_name,
+            &row.event_source,
+            &row.username,
+            &row.access_key_id,
             row.read_only,
-            row.resources.clone(),
+            &row.resources,
         );
-        let mut plain = serde_json::to_vec(&header).unwrap_or_default();
+        let mut plain = Vec::with_capacity(row.body.len() + 256);
+        if serde_json::to_writer(&mut plain, &header).is_err() {
+            plain.clear();
+        }
         plain.push(b'\n');
         plain.extend_from_slice(row.body.as_bytes());
         let mut data = Vec::with_capacity(plain.len() / 4 + 64);

@@ -7,6 +7,15 @@ use std::fmt;
 /// hashes first and never allocate.
 pub(crate) fn fold_hash(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    if s.is_ascii() {
+        // Every key AWS defines is ASCII: fold bytes directly (the same bytes the general path produces,
+        // without decoding characters and their multi-character lowercase forms).
+        for b in s.bytes() {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        return h;
+    }
     for c in s.chars().flat_map(char::to_lowercase) {
         let mut buf = [0u8; 4];
         for b in c.encode_utf8(&mut buf).bytes() {
@@ -483,5 +492,25 @@ mod tests {
         u.fill_context(&mut c);
         assert_eq!(c.get("aws:username").unwrap(), ["alice"]);
         assert_eq!(u.account, "111122223333");
+    }
+
+    /// The ASCII fast path hashes exactly what the general (character-folding) path does.
+    fn fold_hash_by_chars(s: &str) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for c in s.chars().flat_map(char::to_lowercase) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fold_hash_matches_the_character_path(s in "[ -~]{0,64}") {
+            proptest::prop_assert_eq!(fold_hash(&s), fold_hash_by_chars(&s));
+        }
     }
 }

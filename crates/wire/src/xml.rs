@@ -121,6 +121,14 @@ pub fn escape_into(out: &mut String, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        // Skip plain text 16 bytes at a time: the test has no early exit, so it compiles to a few vector
+        // compares per chunk instead of a branch per byte.
+        if let Some(chunk) = bytes.get(i..i + 16)
+            && chunk.iter().fold(true, |all, &c| all & is_plain(c))
+        {
+            i += 16;
+            continue;
+        }
         let replacement: Option<&str> = match b {
             b'&' => Some("&amp;"),
             b'<' => Some("&lt;"),
@@ -149,6 +157,11 @@ pub fn escape_into(out: &mut String, s: &str) {
         i += 1;
     }
     out.push_str(s.get(start..).unwrap_or_default());
+}
+
+/// A byte that is copied as it is: not markup, not a control character, not the lead byte of U+FFFE/U+FFFF.
+fn is_plain(b: u8) -> bool {
+    b >= 0x20 && b != b'&' && b != b'<' && b != b'>' && b != b'"' && b != b'\'' && b != 0xEF
 }
 
 pub fn escape(s: &str) -> String {
@@ -202,7 +215,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn escaping_equals_the_reference(s in "(?s).{0,64}|[\\x00-\\x20&<>\"'\u{FFFD}-\u{FFFF}a-z]{0,64}") {
+        fn escaping_equals_the_reference(s in "(?s).{0,64}|[\\x00-\\x20&<>\"'\u{FFFD}-\u{FFFF}a-z]{0,64}|[a-zA-Z0-9+/=]{0,40}[&<\\x01\u{FFFE}\u{FFFF}é]?[a-z]{0,40}") {
             proptest::prop_assert_eq!(escape(&s), reference(&s));
         }
     }
