@@ -260,7 +260,8 @@ async fn main() -> Result<()> {
     let recording = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    let start = Instant::now();
+    for task in 0..args.concurrency {
         let (client, endpoint, host) = (client.clone(), endpoint.clone(), host.clone());
         let (creds, body, recording, stop) =
             (creds.clone(), body.clone(), recording.clone(), stop.clone());
@@ -268,13 +269,24 @@ async fn main() -> Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
-            let mut next = Instant::now();
+            // Paced tasks are spread evenly over one interval, so the server sees a steady stream rather than
+            // all tasks at once.
+            let mut next = start
+                + interval.map_or(Duration::ZERO, |i| {
+                    i.mul_f64(task as f64 / args.concurrency.max(1) as f64)
+                });
             while !stop.load(Ordering::Relaxed) {
-                if let Some(i) = interval {
-                    tokio::time::sleep_until(next.into()).await;
-                    next += i;
-                }
-                let t0 = Instant::now();
+                // Paced: latency counts from when the request was due, so a server that falls behind is charged
+                // for the wait (no coordinated omission).
+                let t0 = match interval {
+                    Some(i) => {
+                        tokio::time::sleep_until(next.into()).await;
+                        let due = next;
+                        next += i;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let ok = match mode {
                     Mode::AuthorizeS3 | Mode::S3Get => matches!(
                         s3_get(
