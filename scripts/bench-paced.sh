@@ -44,7 +44,7 @@ assume() { # SECS [RATE]
     --role-arn "$ROLE" --concurrency 64 --seconds "$1" ${2:+--rate "$2"}
 }
 assume 3 >/dev/null
-echo "# bench-paced $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) on $(nproc) cores, store: ${BENCH_STORE:+postgres}${BENCH_STORE:-sqlite}"
+echo "# bench-paced $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) on $(nproc) cores, store: $([ -n "${BENCH_STORE:-}" ] && echo postgres || echo sqlite)"
 for rate in "${RATES[@]}"; do
   for run in $(seq "$RUNS"); do
     echo "rate $rate run $run alone:      $(assume "$SECS" "$rate")"
