@@ -12,11 +12,13 @@ pub mod xml;
 
 /// Generated from `crates/wire/models/` by `scripts/gen_wire.py`; never edited by hand.
 pub mod generated {
+    pub mod errors;
     pub mod iam;
     pub mod sts;
 }
 
-pub use error::{WireError, WireErrorCode, WireResult};
+pub use error::{WireError, WireResult};
+pub use generated::errors::ErrorCode;
 pub use query::Params;
 
 /// A row of a generated operation table.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{WireError, WireErrorCode, WireResult};
+use crate::error::{ErrorCode, WireError, WireResult};
 
 /// Hard cap on the number of parameters in one request (GetAccountAuthorizationDetails filters,
 /// simulation context entries and tags stay far below it).
@@ -26,13 +26,13 @@ impl Params {
             for (k, v) in form_urlencoded::parse(part) {
                 if map.len() >= MAX_PARAMS {
                     return Err(WireError::new(
-                        WireErrorCode::MalformedQueryString,
+                        ErrorCode::MalformedQueryString,
                         "Too many parameters.",
                     ));
                 }
                 if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
                     return Err(WireError::new(
-                        WireErrorCode::InvalidParameterCombination,
+                        ErrorCode::InvalidParameterCombination,
                         format!("The parameter {k} was given more than once."),
                     ));
                 }
@@ -97,7 +97,7 @@ impl Params {
                 Some(v) => out.push(v.to_string()),
                 None => {
                     return Err(WireError::new(
-                        WireErrorCode::InvalidParameterValue,
+                        ErrorCode::InvalidParameterValue,
                         format!("{prefix}.member.{n} must be a value, not a structure."),
                     ));
                 }
@@ -204,7 +204,7 @@ impl Params {
 
 fn bad_index(key: &str) -> WireError {
     WireError::new(
-        WireErrorCode::MalformedQueryString,
+        ErrorCode::MalformedQueryString,
         format!("Invalid list index in parameter {key}."),
     )
 }

@@ -356,6 +356,42 @@ fn operation_tables_cover_the_served_list() {
     );
 }
 
+/// The generated error codes: the wire string is the variant's name, the statuses are the reference's for the
+/// common errors and the model's for modeled ones.
+#[test]
+fn error_codes_carry_aws_statuses() {
+    use crate::ErrorCode as E;
+    for (code, status) in [
+        (E::MissingAuthenticationToken, 403),
+        (E::IncompleteSignature, 400),
+        (E::InvalidClientTokenId, 403),
+        (E::SignatureDoesNotMatch, 403),
+        (E::ExpiredToken, 403),
+        (E::AccessDenied, 403),
+        (E::ValidationError, 400),
+        (E::MalformedQueryString, 404),
+        (E::ServiceUnavailable, 503),
+        (E::NoSuchEntity, 404),
+        (E::EntityAlreadyExists, 409),
+        (E::LimitExceeded, 409),
+        (E::DeleteConflict, 409),
+        (E::ReportNotPresent, 410),
+        (E::ServiceFailure, 500),
+        (E::ExpiredTokenException, 400),
+        (E::IDPRejectedClaim, 403),
+        (E::RegionDisabledException, 403),
+    ] {
+        assert_eq!(code.status(), status, "{}", code.as_str());
+        assert_eq!(format!("{code:?}"), code.as_str());
+    }
+    for (name, status) in iam::ERRORS.iter().chain(sts::ERRORS) {
+        let code = E::ALL.iter().find(|c| c.as_str() == *name);
+        if let Some(code) = code {
+            assert_eq!(code.status(), *status, "{name}");
+        }
+    }
+}
+
 /// Only the two federation calls, whose proof is a token or an assertion in the input, go unsigned (the model's
 /// `authtype: none`); the dispatch tables split on the same flag.
 #[test]

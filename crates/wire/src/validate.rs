@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::error::{WireError, WireErrorCode, WireResult};
+use crate::error::{ErrorCode, WireError, WireResult};
 
 /// A member's path in messages (`tags.member.1.` + `key`), written out only when a message needs it: a valid
 /// request allocates nothing for its paths.
@@ -143,7 +143,7 @@ impl Violations {
         let Some(raw) = raw else { return Ok(None) };
         raw.trim().parse().map(Some).map_err(|_| {
             WireError::new(
-                WireErrorCode::ValidationError,
+                ErrorCode::ValidationError,
                 format!("Invalid value for parameter {at}, value: {raw}, type: int"),
             )
         })
@@ -160,7 +160,7 @@ impl Violations {
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
             Some(v) => Err(WireError::new(
-                WireErrorCode::ValidationError,
+                ErrorCode::ValidationError,
                 format!("Invalid value for parameter {at}, value: {v}, type: boolean"),
             )),
         }
@@ -171,11 +171,11 @@ impl Violations {
         match self.items.len() {
             0 => Ok(()),
             1 => Err(WireError::new(
-                WireErrorCode::ValidationError,
+                ErrorCode::ValidationError,
                 format!("1 validation error detected: {}", self.items.join("; ")),
             )),
             n => Err(WireError::new(
-                WireErrorCode::ValidationError,
+                ErrorCode::ValidationError,
                 format!("{n} validation errors detected: {}", self.items.join("; ")),
             )),
         }
@@ -187,10 +187,7 @@ pub fn missing(at: impl fmt::Display) -> WireError {
     let mut v = Violations::new();
     v.null(at);
     v.finish().err().unwrap_or_else(|| {
-        WireError::new(
-            WireErrorCode::ValidationError,
-            "1 validation error detected",
-        )
+        WireError::new(ErrorCode::ValidationError, "1 validation error detected")
     })
 }
 
