@@ -691,9 +691,9 @@ class Gen:
                 bw("    }")
                 bw("}")
                 bw("")
-        bw("/// Decode the input of `operation` and drop it: for tests that drive every decoder.")
-        bw("#[cfg(test)]")
-        bw("pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {")
+        bw("/// Decode the input of `operation` and drop it (`None`: not a served operation). For the tests and the")
+        bw("/// fuzz target that drive every decoder.")
+        bw("pub fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {")
         bw("    Some(match operation {")
         for op in self.ops:
             inp = self.model["operations"][op].get("input", {}).get("shape") or op + "Request"

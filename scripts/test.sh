@@ -22,6 +22,13 @@ cargo fmt --all -- --check
 echo "==> cargo clippy --all-targets -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+# The fuzz targets live in their own workspaces (run with `cargo +nightly fuzz run …`); checking them here keeps
+# them compiling against today's APIs (they had silently stopped compiling once).
+echo "==> fuzz targets compile (crates/*/fuzz, cargo check)"
+for f in crates/*/fuzz/Cargo.toml; do
+  CARGO_TARGET_DIR=target/fuzz-check cargo check --locked --quiet --manifest-path "$f" --bins
+done
+
 echo "==> PostgreSQL for the shared-store tests (a throwaway cluster on a free loopback port)"
 pg_dir=$(mktemp -d /tmp/stsd-pg.XXXXXX)
 trap 'scripts/pg-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT

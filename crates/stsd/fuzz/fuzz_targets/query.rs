@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stsd::protocol::query::Params;
+use stsd_wire::Params;
 
 fuzz_target!(|data: &[u8]| {
     let data = data.to_vec();
@@ -37,13 +37,13 @@ fn run(data: &[u8]) {
             }
             let _ = p.map(name);
         }
-        // The generated decoders of inputs with tags, lists of structures and policy ARNs.
+        // Every generated decoder (and its validators) of every served operation.
         use stsd_wire::generated::{iam, sts};
-        use stsd_wire::Input;
-        let _ = iam::CreateUserRequest::decode(&p);
-        let _ = iam::CreateRoleRequest::decode(&p);
-        let _ = iam::GetAccountAuthorizationDetailsRequest::decode(&p);
-        let _ = sts::AssumeRoleRequest::decode(&p);
-        let _ = stsd::validate::paging(&p);
+        for op in iam::OPERATIONS {
+            let _ = iam::decode_op(op.name, &p);
+        }
+        for op in sts::OPERATIONS {
+            let _ = sts::decode_op(op.name, &p);
+        }
     }
 }

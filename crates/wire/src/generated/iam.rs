@@ -20446,9 +20446,9 @@ impl Input for UpdateUserRequest {
     }
 }
 
-/// Decode the input of `operation` and drop it: for tests that drive every decoder.
-#[cfg(test)]
-pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
+/// Decode the input of `operation` and drop it (`None`: not a served operation). For the tests and the
+/// fuzz target that drive every decoder.
+pub fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
     Some(match operation {
         "AddClientIDToOpenIDConnectProvider" => {
             AddClientIDToOpenIDConnectProviderRequest::decode(p).map(drop)

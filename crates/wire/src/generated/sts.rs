@@ -1931,9 +1931,9 @@ impl Output for GetSessionTokenResponse {
     }
 }
 
-/// Decode the input of `operation` and drop it: for tests that drive every decoder.
-#[cfg(test)]
-pub(crate) fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
+/// Decode the input of `operation` and drop it (`None`: not a served operation). For the tests and the
+/// fuzz target that drive every decoder.
+pub fn decode_op(operation: &str, p: &Params) -> Option<WireResult<()>> {
     Some(match operation {
         "AssumeRole" => AssumeRoleRequest::decode(p).map(drop),
         "AssumeRoleWithSAML" => AssumeRoleWithSAMLRequest::decode(p).map(drop),
