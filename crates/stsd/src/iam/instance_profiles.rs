@@ -337,30 +337,5 @@ impl Taggable for Profiles {
     }
 }
 
-pub fn tag_instance_profile(ctx: &Ctx<'_>, input: w::TagInstanceProfileRequest) -> ApiResult<()> {
-    tagging::tag::<Profiles>(ctx, &input.instance_profile_name, input.tags)
-}
-
-pub fn untag_instance_profile(
-    ctx: &Ctx<'_>,
-    input: w::UntagInstanceProfileRequest,
-) -> ApiResult<()> {
-    tagging::untag::<Profiles>(ctx, &input.instance_profile_name, input.tag_keys)
-}
-
-pub fn list_instance_profile_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListInstanceProfileTagsRequest,
-) -> ApiResult<w::ListInstanceProfileTagsResponse> {
-    let (tags, next) = tagging::list::<Profiles>(
-        ctx,
-        &input.instance_profile_name,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListInstanceProfileTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Profiles, instance_profile_name;
+    tag_instance_profile(TagInstanceProfileRequest), untag_instance_profile(UntagInstanceProfileRequest), list_instance_profile_tags(ListInstanceProfileTagsRequest) -> ListInstanceProfileTagsResponse);

@@ -396,27 +396,5 @@ impl Taggable for Devices {
     }
 }
 
-pub fn tag_mfa_device(ctx: &Ctx<'_>, input: w::TagMFADeviceRequest) -> ApiResult<()> {
-    tagging::tag::<Devices>(ctx, &input.serial_number, input.tags)
-}
-
-pub fn untag_mfa_device(ctx: &Ctx<'_>, input: w::UntagMFADeviceRequest) -> ApiResult<()> {
-    tagging::untag::<Devices>(ctx, &input.serial_number, input.tag_keys)
-}
-
-pub fn list_mfa_device_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListMFADeviceTagsRequest,
-) -> ApiResult<w::ListMFADeviceTagsResponse> {
-    let (tags, next) = tagging::list::<Devices>(
-        ctx,
-        &input.serial_number,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListMFADeviceTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Devices, serial_number;
+    tag_mfa_device(TagMFADeviceRequest), untag_mfa_device(UntagMFADeviceRequest), list_mfa_device_tags(ListMFADeviceTagsRequest) -> ListMFADeviceTagsResponse);

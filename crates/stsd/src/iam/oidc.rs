@@ -331,36 +331,8 @@ fn key_of(acct: &Account, arn: &str) -> ApiResult<String> {
     }
 }
 
-pub fn tag_open_id_connect_provider(
-    ctx: &Ctx<'_>,
-    input: w::TagOpenIDConnectProviderRequest,
-) -> ApiResult<()> {
-    tagging::tag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tags)
-}
-
-pub fn untag_open_id_connect_provider(
-    ctx: &Ctx<'_>,
-    input: w::UntagOpenIDConnectProviderRequest,
-) -> ApiResult<()> {
-    tagging::untag::<Providers>(ctx, &input.open_id_connect_provider_arn, input.tag_keys)
-}
-
-pub fn list_open_id_connect_provider_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListOpenIDConnectProviderTagsRequest,
-) -> ApiResult<w::ListOpenIDConnectProviderTagsResponse> {
-    let (tags, next) = tagging::list::<Providers>(
-        ctx,
-        &input.open_id_connect_provider_arn,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListOpenIDConnectProviderTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Providers, open_id_connect_provider_arn;
+    tag_open_id_connect_provider(TagOpenIDConnectProviderRequest), untag_open_id_connect_provider(UntagOpenIDConnectProviderRequest), list_open_id_connect_provider_tags(ListOpenIDConnectProviderTagsRequest) -> ListOpenIDConnectProviderTagsResponse);
 
 #[cfg(test)]
 mod tests {

@@ -325,30 +325,8 @@ pub fn set_default_policy_version(
     })
 }
 
-pub fn tag_policy(ctx: &Ctx<'_>, input: w::TagPolicyRequest) -> ApiResult<()> {
-    tagging::tag::<Policies>(ctx, &input.policy_arn, input.tags)
-}
-
-pub fn untag_policy(ctx: &Ctx<'_>, input: w::UntagPolicyRequest) -> ApiResult<()> {
-    tagging::untag::<Policies>(ctx, &input.policy_arn, input.tag_keys)
-}
-
-pub fn list_policy_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListPolicyTagsRequest,
-) -> ApiResult<w::ListPolicyTagsResponse> {
-    let (tags, next) = tagging::list::<Policies>(
-        ctx,
-        &input.policy_arn,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListPolicyTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Policies, policy_arn;
+    tag_policy(TagPolicyRequest), untag_policy(UntagPolicyRequest), list_policy_tags(ListPolicyTagsRequest) -> ListPolicyTagsResponse);
 
 /// Managed policies, named by ARN; tag keys compare exactly.
 struct Policies;

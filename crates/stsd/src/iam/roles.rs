@@ -436,30 +436,8 @@ pub fn list_roles(ctx: &Ctx<'_>, input: w::ListRolesRequest) -> ApiResult<w::Lis
     })
 }
 
-pub fn tag_role(ctx: &Ctx<'_>, input: w::TagRoleRequest) -> ApiResult<()> {
-    tagging::tag::<Roles>(ctx, &input.role_name, input.tags)
-}
-
-pub fn untag_role(ctx: &Ctx<'_>, input: w::UntagRoleRequest) -> ApiResult<()> {
-    tagging::untag::<Roles>(ctx, &input.role_name, input.tag_keys)
-}
-
-pub fn list_role_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListRoleTagsRequest,
-) -> ApiResult<w::ListRoleTagsResponse> {
-    let (tags, next) = tagging::list::<Roles>(
-        ctx,
-        &input.role_name,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListRoleTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Roles, role_name;
+    tag_role(TagRoleRequest), untag_role(UntagRoleRequest), list_role_tags(ListRoleTagsRequest) -> ListRoleTagsResponse);
 
 /// Tag keys of roles compare ignoring case; service-linked roles cannot be tagged.
 struct Roles;

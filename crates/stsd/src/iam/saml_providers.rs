@@ -232,27 +232,5 @@ impl Taggable for Providers {
     }
 }
 
-pub fn tag_saml_provider(ctx: &Ctx<'_>, input: w::TagSAMLProviderRequest) -> ApiResult<()> {
-    tagging::tag::<Providers>(ctx, &input.saml_provider_arn, input.tags)
-}
-
-pub fn untag_saml_provider(ctx: &Ctx<'_>, input: w::UntagSAMLProviderRequest) -> ApiResult<()> {
-    tagging::untag::<Providers>(ctx, &input.saml_provider_arn, input.tag_keys)
-}
-
-pub fn list_saml_provider_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListSAMLProviderTagsRequest,
-) -> ApiResult<w::ListSAMLProviderTagsResponse> {
-    let (tags, next) = tagging::list::<Providers>(
-        ctx,
-        &input.saml_provider_arn,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListSAMLProviderTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Providers, saml_provider_arn;
+    tag_saml_provider(TagSAMLProviderRequest), untag_saml_provider(UntagSAMLProviderRequest), list_saml_provider_tags(ListSAMLProviderTagsRequest) -> ListSAMLProviderTagsResponse);

@@ -96,3 +96,42 @@ pub(super) fn list<T: Taggable>(
     let (page, next) = paginate(tags.clone(), marker, page_size(max_items))?;
     Ok((wire_tag_list(&page), next))
 }
+
+/// The three tag actions of one entity kind, as typed actions named after their operations: `Tag{X}`,
+/// `Untag{X}` and `List{X}Tags` all name the entity by the same input member (`$id`) and answer alike.
+macro_rules! actions {
+    ($entity:ty, $id:ident;
+     $tag:ident($tag_in:ident), $untag:ident($untag_in:ident), $list:ident($list_in:ident) -> $list_out:ident) => {
+        pub fn $tag(
+            ctx: &$crate::action::Ctx<'_>,
+            input: w::$tag_in,
+        ) -> $crate::error::ApiResult<()> {
+            $crate::iam::tagging::tag::<$entity>(ctx, &input.$id, input.tags)
+        }
+
+        pub fn $untag(
+            ctx: &$crate::action::Ctx<'_>,
+            input: w::$untag_in,
+        ) -> $crate::error::ApiResult<()> {
+            $crate::iam::tagging::untag::<$entity>(ctx, &input.$id, input.tag_keys)
+        }
+
+        pub fn $list(
+            ctx: &$crate::action::Ctx<'_>,
+            input: w::$list_in,
+        ) -> $crate::error::ApiResult<w::$list_out> {
+            let (tags, next) = $crate::iam::tagging::list::<$entity>(
+                ctx,
+                &input.$id,
+                input.marker.as_deref(),
+                input.max_items,
+            )?;
+            Ok(w::$list_out {
+                tags,
+                is_truncated: Some(next.is_some()),
+                marker: next,
+            })
+        }
+    };
+}
+pub(super) use actions;

@@ -207,30 +207,8 @@ pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::Lis
     })
 }
 
-pub fn tag_user(ctx: &Ctx<'_>, input: w::TagUserRequest) -> ApiResult<()> {
-    tagging::tag::<Users>(ctx, &input.user_name, input.tags)
-}
-
-pub fn untag_user(ctx: &Ctx<'_>, input: w::UntagUserRequest) -> ApiResult<()> {
-    tagging::untag::<Users>(ctx, &input.user_name, input.tag_keys)
-}
-
-pub fn list_user_tags(
-    ctx: &Ctx<'_>,
-    input: w::ListUserTagsRequest,
-) -> ApiResult<w::ListUserTagsResponse> {
-    let (tags, next) = tagging::list::<Users>(
-        ctx,
-        &input.user_name,
-        input.marker.as_deref(),
-        input.max_items,
-    )?;
-    Ok(w::ListUserTagsResponse {
-        tags,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+tagging::actions!(Users, user_name;
+    tag_user(TagUserRequest), untag_user(UntagUserRequest), list_user_tags(ListUserTagsRequest) -> ListUserTagsResponse);
 
 /// Tag keys of users compare ignoring case.
 struct Users;
