@@ -758,197 +758,99 @@ fn list_inline(
     Ok((page.into_iter().map(str::to_string).collect(), next))
 }
 
-pub fn attach_user_policy(ctx: &Ctx<'_>, input: w::AttachUserPolicyRequest) -> ApiResult<()> {
-    attach(ctx, &input.user_name, &input.policy_arn, Target::User)
-}
-pub fn detach_user_policy(ctx: &Ctx<'_>, input: w::DetachUserPolicyRequest) -> ApiResult<()> {
-    detach(ctx, &input.user_name, &input.policy_arn, Target::User)
-}
-pub fn list_attached_user_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListAttachedUserPoliciesRequest,
-) -> ApiResult<w::ListAttachedUserPoliciesResponse> {
-    let (page, next) = list_attached(
-        ctx,
-        &input.user_name,
-        input.path_prefix.as_deref(),
-        input.marker.as_deref(),
-        input.max_items,
-        Target::User,
-    )?;
-    Ok(w::ListAttachedUserPoliciesResponse {
-        attached_policies: Some(page),
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
-pub fn put_user_policy(ctx: &Ctx<'_>, input: w::PutUserPolicyRequest) -> ApiResult<()> {
-    put_inline(
-        ctx,
-        &input.user_name,
-        &input.policy_name,
-        &input.policy_document,
-        Target::User,
-    )
-}
-pub fn get_user_policy(
-    ctx: &Ctx<'_>,
-    input: w::GetUserPolicyRequest,
-) -> ApiResult<w::GetUserPolicyResponse> {
-    let (entity, document) = get_inline(ctx, &input.user_name, &input.policy_name, Target::User)?;
-    Ok(w::GetUserPolicyResponse {
-        user_name: entity,
-        policy_name: input.policy_name,
-        policy_document: document,
-    })
-}
-pub fn delete_user_policy(ctx: &Ctx<'_>, input: w::DeleteUserPolicyRequest) -> ApiResult<()> {
-    delete_inline(ctx, &input.user_name, &input.policy_name, Target::User)
-}
-pub fn list_user_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListUserPoliciesRequest,
-) -> ApiResult<w::ListUserPoliciesResponse> {
-    let (page, next) = list_inline(
-        ctx,
-        &input.user_name,
-        input.marker.as_deref(),
-        input.max_items,
-        Target::User,
-    )?;
-    Ok(w::ListUserPoliciesResponse {
-        policy_names: page,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
+/// The seven actions on one kind of principal's policies (attach, detach, list attached; put, get, delete,
+/// list inline), as typed actions named after their operations: they differ only in the target kind and the
+/// input member that names the principal (`$id`), which `Get{X}Policy` also answers with.
+macro_rules! principal_policy_actions {
+    ($target:expr, $id:ident;
+     $attach:ident($attach_in:ident), $detach:ident($detach_in:ident),
+     $list_attached:ident($list_attached_in:ident) -> $list_attached_out:ident,
+     $put:ident($put_in:ident), $get:ident($get_in:ident) -> $get_out:ident, $delete:ident($delete_in:ident),
+     $list:ident($list_in:ident) -> $list_out:ident) => {
+        pub fn $attach(ctx: &Ctx<'_>, input: w::$attach_in) -> ApiResult<()> {
+            attach(ctx, &input.$id, &input.policy_arn, $target)
+        }
+
+        pub fn $detach(ctx: &Ctx<'_>, input: w::$detach_in) -> ApiResult<()> {
+            detach(ctx, &input.$id, &input.policy_arn, $target)
+        }
+
+        pub fn $list_attached(
+            ctx: &Ctx<'_>,
+            input: w::$list_attached_in,
+        ) -> ApiResult<w::$list_attached_out> {
+            let (page, next) = list_attached(
+                ctx,
+                &input.$id,
+                input.path_prefix.as_deref(),
+                input.marker.as_deref(),
+                input.max_items,
+                $target,
+            )?;
+            Ok(w::$list_attached_out {
+                attached_policies: Some(page),
+                is_truncated: Some(next.is_some()),
+                marker: next,
+            })
+        }
+
+        pub fn $put(ctx: &Ctx<'_>, input: w::$put_in) -> ApiResult<()> {
+            put_inline(
+                ctx,
+                &input.$id,
+                &input.policy_name,
+                &input.policy_document,
+                $target,
+            )
+        }
+
+        pub fn $get(ctx: &Ctx<'_>, input: w::$get_in) -> ApiResult<w::$get_out> {
+            let (entity, document) = get_inline(ctx, &input.$id, &input.policy_name, $target)?;
+            Ok(w::$get_out {
+                $id: entity,
+                policy_name: input.policy_name,
+                policy_document: document,
+            })
+        }
+
+        pub fn $delete(ctx: &Ctx<'_>, input: w::$delete_in) -> ApiResult<()> {
+            delete_inline(ctx, &input.$id, &input.policy_name, $target)
+        }
+
+        pub fn $list(ctx: &Ctx<'_>, input: w::$list_in) -> ApiResult<w::$list_out> {
+            let (page, next) = list_inline(
+                ctx,
+                &input.$id,
+                input.marker.as_deref(),
+                input.max_items,
+                $target,
+            )?;
+            Ok(w::$list_out {
+                policy_names: page,
+                is_truncated: Some(next.is_some()),
+                marker: next,
+            })
+        }
+    };
 }
 
-pub fn attach_group_policy(ctx: &Ctx<'_>, input: w::AttachGroupPolicyRequest) -> ApiResult<()> {
-    attach(ctx, &input.group_name, &input.policy_arn, Target::Group)
-}
-pub fn detach_group_policy(ctx: &Ctx<'_>, input: w::DetachGroupPolicyRequest) -> ApiResult<()> {
-    detach(ctx, &input.group_name, &input.policy_arn, Target::Group)
-}
-pub fn list_attached_group_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListAttachedGroupPoliciesRequest,
-) -> ApiResult<w::ListAttachedGroupPoliciesResponse> {
-    let (page, next) = list_attached(
-        ctx,
-        &input.group_name,
-        input.path_prefix.as_deref(),
-        input.marker.as_deref(),
-        input.max_items,
-        Target::Group,
-    )?;
-    Ok(w::ListAttachedGroupPoliciesResponse {
-        attached_policies: Some(page),
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
-pub fn put_group_policy(ctx: &Ctx<'_>, input: w::PutGroupPolicyRequest) -> ApiResult<()> {
-    put_inline(
-        ctx,
-        &input.group_name,
-        &input.policy_name,
-        &input.policy_document,
-        Target::Group,
-    )
-}
-pub fn get_group_policy(
-    ctx: &Ctx<'_>,
-    input: w::GetGroupPolicyRequest,
-) -> ApiResult<w::GetGroupPolicyResponse> {
-    let (entity, document) = get_inline(ctx, &input.group_name, &input.policy_name, Target::Group)?;
-    Ok(w::GetGroupPolicyResponse {
-        group_name: entity,
-        policy_name: input.policy_name,
-        policy_document: document,
-    })
-}
-pub fn delete_group_policy(ctx: &Ctx<'_>, input: w::DeleteGroupPolicyRequest) -> ApiResult<()> {
-    delete_inline(ctx, &input.group_name, &input.policy_name, Target::Group)
-}
-pub fn list_group_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListGroupPoliciesRequest,
-) -> ApiResult<w::ListGroupPoliciesResponse> {
-    let (page, next) = list_inline(
-        ctx,
-        &input.group_name,
-        input.marker.as_deref(),
-        input.max_items,
-        Target::Group,
-    )?;
-    Ok(w::ListGroupPoliciesResponse {
-        policy_names: page,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+principal_policy_actions!(Target::User, user_name;
+    attach_user_policy(AttachUserPolicyRequest), detach_user_policy(DetachUserPolicyRequest),
+    list_attached_user_policies(ListAttachedUserPoliciesRequest) -> ListAttachedUserPoliciesResponse,
+    put_user_policy(PutUserPolicyRequest), get_user_policy(GetUserPolicyRequest) -> GetUserPolicyResponse,
+    delete_user_policy(DeleteUserPolicyRequest),
+    list_user_policies(ListUserPoliciesRequest) -> ListUserPoliciesResponse);
 
-pub fn attach_role_policy(ctx: &Ctx<'_>, input: w::AttachRolePolicyRequest) -> ApiResult<()> {
-    attach(ctx, &input.role_name, &input.policy_arn, Target::Role)
-}
-pub fn detach_role_policy(ctx: &Ctx<'_>, input: w::DetachRolePolicyRequest) -> ApiResult<()> {
-    detach(ctx, &input.role_name, &input.policy_arn, Target::Role)
-}
-pub fn list_attached_role_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListAttachedRolePoliciesRequest,
-) -> ApiResult<w::ListAttachedRolePoliciesResponse> {
-    let (page, next) = list_attached(
-        ctx,
-        &input.role_name,
-        input.path_prefix.as_deref(),
-        input.marker.as_deref(),
-        input.max_items,
-        Target::Role,
-    )?;
-    Ok(w::ListAttachedRolePoliciesResponse {
-        attached_policies: Some(page),
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
-pub fn put_role_policy(ctx: &Ctx<'_>, input: w::PutRolePolicyRequest) -> ApiResult<()> {
-    put_inline(
-        ctx,
-        &input.role_name,
-        &input.policy_name,
-        &input.policy_document,
-        Target::Role,
-    )
-}
-pub fn get_role_policy(
-    ctx: &Ctx<'_>,
-    input: w::GetRolePolicyRequest,
-) -> ApiResult<w::GetRolePolicyResponse> {
-    let (entity, document) = get_inline(ctx, &input.role_name, &input.policy_name, Target::Role)?;
-    Ok(w::GetRolePolicyResponse {
-        role_name: entity,
-        policy_name: input.policy_name,
-        policy_document: document,
-    })
-}
-pub fn delete_role_policy(ctx: &Ctx<'_>, input: w::DeleteRolePolicyRequest) -> ApiResult<()> {
-    delete_inline(ctx, &input.role_name, &input.policy_name, Target::Role)
-}
-pub fn list_role_policies(
-    ctx: &Ctx<'_>,
-    input: w::ListRolePoliciesRequest,
-) -> ApiResult<w::ListRolePoliciesResponse> {
-    let (page, next) = list_inline(
-        ctx,
-        &input.role_name,
-        input.marker.as_deref(),
-        input.max_items,
-        Target::Role,
-    )?;
-    Ok(w::ListRolePoliciesResponse {
-        policy_names: page,
-        is_truncated: Some(next.is_some()),
-        marker: next,
-    })
-}
+principal_policy_actions!(Target::Group, group_name;
+    attach_group_policy(AttachGroupPolicyRequest), detach_group_policy(DetachGroupPolicyRequest),
+    list_attached_group_policies(ListAttachedGroupPoliciesRequest) -> ListAttachedGroupPoliciesResponse,
+    put_group_policy(PutGroupPolicyRequest), get_group_policy(GetGroupPolicyRequest) -> GetGroupPolicyResponse,
+    delete_group_policy(DeleteGroupPolicyRequest),
+    list_group_policies(ListGroupPoliciesRequest) -> ListGroupPoliciesResponse);
+
+principal_policy_actions!(Target::Role, role_name;
+    attach_role_policy(AttachRolePolicyRequest), detach_role_policy(DetachRolePolicyRequest),
+    list_attached_role_policies(ListAttachedRolePoliciesRequest) -> ListAttachedRolePoliciesResponse,
+    put_role_policy(PutRolePolicyRequest), get_role_policy(GetRolePolicyRequest) -> GetRolePolicyResponse,
+    delete_role_policy(DeleteRolePolicyRequest),
+    list_role_policies(ListRolePoliciesRequest) -> ListRolePoliciesResponse);
