@@ -16,29 +16,12 @@ shift || true
 RATES=("$@")
 [ ${#RATES[@]} -eq 0 ] && RATES=(4000 8000)
 RUNS=${BENCH_RUNS:-2}
-BIN=${BENCH_BIN_DIR:-target/release}
-if [ -z "${BENCH_BIN_DIR:-}" ]; then
-  cargo build --release -q -p stsd -p loadgen
-fi
-PY=python3
-[ -x .venv/bin/python ] && PY=.venv/bin/python
-free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-export STSD_ACCOUNT_ID=111122223333 STSD_ROOT_ACCESS_KEY_ID=AKIABTX3GSDSQBHCDE22 STSD_ROOT_SECRET_ACCESS_KEY=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
-WORK=$(mktemp -d)
-PID=
-trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 STORE_ARGS=()
 [ -n "${BENCH_STORE:-}" ] && STORE_ARGS=(--store "$BENCH_STORE")
-PORT=$(free_port)
-STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" "${STORE_ARGS[@]}" >"$WORK/stsd.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do
-  "$PY" -c "import socket;socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break
-  sleep 0.1
-done
-E=http://127.0.0.1:$PORT
-sed -n '/^python3 - "\$E"/,/^PY$/p' scripts/bench.sh | sed '1d;$d' > "$WORK/setup.py"
-eval "$("$PY" "$WORK/setup.py" "$E")"
+start "$WORK/data" "${STORE_ARGS[@]}" >"$WORK/stsd.log" 2>&1
+eval "$(setup)"
 assume() { # SECS [RATE]
   "$BIN/loadgen" --endpoint "$E" --mode assume-role --access-key-id "$KEY" --secret-access-key "$SECRET" \
     --role-arn "$ROLE" --concurrency 64 --seconds "$1" ${2:+--rate "$2"}
