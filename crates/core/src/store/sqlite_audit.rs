@@ -96,6 +96,12 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// WAL frames (pages) after which the checkpointer makes the WAL start over (16 MiB).
 const RESTART_AFTER_FRAMES: i64 = 4096;
 
+/// How long a RESTART checkpoint (which holds the writer) may wait for readers to leave the WAL.
+const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// After a RESTART gave up on a reader, how long until the next try.
+const RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Checkpoints on their own connection and thread: SQLite's automatic checkpoint runs inside the commit that
 /// crosses the threshold, so the writer — and every request waiting for its audit event — would wait for the
 /// copy and its fsync. A passive checkpoint never blocks the writer.
@@ -111,9 +117,14 @@ fn spawn_checkpointer(
             return;
         }
     };
+    // A RESTART runs holding the writer (below): it may wait for readers only this long, then gives up.
+    if let Err(e) = conn.busy_timeout(RESTART_WAIT) {
+        tracing::warn!(error = %e, "audit checkpointer: busy timeout");
+    }
     let spawned = std::thread::Builder::new()
         .name("stsd-audit-checkpoint".into())
         .spawn(move || {
+            let mut restart_after = std::time::Instant::now();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 // (busy, frames in the WAL, frames checkpointed)
@@ -121,21 +132,28 @@ fn spawn_checkpointer(
                     Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
                 });
                 match passive {
-                    Ok((0, frames)) if frames > RESTART_AFTER_FRAMES => {
+                    Ok((0, frames))
+                        if frames > RESTART_AFTER_FRAMES
+                            && std::time::Instant::now() >= restart_after =>
+                    {
                         // A passive checkpoint never lets the WAL start over while the writer keeps appending,
                         // so it would grow until the writer's own automatic checkpoint (fsyncs and a truncation
                         // inside a commit: tens of milliseconds every request waits for). RESTART finishes the
                         // few frames the passive run left and the next commit writes the WAL from its start
                         // again: the file keeps its size, no blocks are freed or allocated. It runs holding the
                         // writer's connection, so it never starves behind back-to-back commits (SQLite's busy
-                        // handler only retries at intervals) and the writer waits for it only once.
+                        // handler only retries at intervals) and the writer waits for it only once. A reader
+                        // still using the WAL (a long lookup, `stsd audit verify` in another process) makes it
+                        // give up after RESTART_WAIT; it is tried again after RESTART_BACKOFF, and meanwhile the
+                        // WAL grows as before this existed (the writer checkpoints at 64 MiB).
                         let held = writer.lock();
-                        if let Err(e) =
-                            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-                        {
-                            tracing::debug!(error = %e, "audit checkpoint (restart)");
-                        }
+                        let restarted =
+                            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
                         drop(held);
+                        if !matches!(restarted, Ok(0)) {
+                            tracing::debug!(result = ?restarted, "audit checkpoint (restart) deferred");
+                            restart_after = std::time::Instant::now() + RESTART_BACKOFF;
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "audit checkpoint"),
@@ -663,6 +681,47 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader holding an old snapshot (a long lookup, `stsd audit verify` in another process) blocks the WAL
+    /// restart; the restart then gives up within RESTART_WAIT instead of holding the writer — and every request
+    /// waiting for its audit event — for the connection's 5 s busy timeout.
+    #[test]
+    fn a_reader_never_holds_the_writer_through_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let db = AuditDb::open(&path).unwrap();
+        let batch = |t: i64| -> Vec<trail::Encoded> {
+            (0..16)
+                .map(|i| trail::Encoded {
+                    time: t + i,
+                    data: vec![u8::try_from(i).unwrap(); 2048],
+                    keys: vec![t + i],
+                })
+                .collect()
+        };
+        db.append(&batch(0)).unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let n: i64 = reader
+            .query_row("SELECT count(*) FROM audit_records", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 16);
+        // ~24 MiB of WAL with the snapshot held: past RESTART_AFTER_FRAMES, so restarts are tried and refused.
+        let mut slowest = std::time::Duration::ZERO;
+        let started = std::time::Instant::now();
+        let mut t = 100;
+        while started.elapsed() < std::time::Duration::from_secs(2) || t < 100 + 16 * 800 {
+            let at = std::time::Instant::now();
+            db.append(&batch(t)).unwrap();
+            slowest = slowest.max(at.elapsed());
+            t += 16;
+        }
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(
+            slowest < std::time::Duration::from_secs(1),
+            "an append waited {slowest:?} behind a refused WAL restart"
+        );
+    }
 
     /// Under steady appends the WAL starts over every ~16 MiB (the checkpointer's RESTART) instead of growing
     /// to the writer's own 64 MiB checkpoint, which fsynced and truncated inside a commit. 72 MiB of records
