@@ -7,7 +7,8 @@
 //! Keys live in the store, carry an ID inside each token, and rotate: new tokens use the newest key; an
 //! older key is kept until every token sealed with it has expired.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -190,6 +191,23 @@ pub enum TokenError {
 /// The ring of token keys. Newest last.
 pub struct KeyRing {
     keys: RwLock<Vec<LoadedKey>>,
+    /// Session tokens opened recently, by access key ID: a client sends the same token with every request of
+    /// its session, and decrypting and parsing it again was ~14 % of a GetCallerIdentity's CPU.
+    opened: Mutex<HashMap<String, Opened>>,
+}
+
+/// How many opened tokens are remembered (then the cache starts over). Each entry holds the token's digest,
+/// its claims and the derived secret: a few hundred bytes.
+const OPENED_CACHED: usize = 10_000;
+
+/// A token [`KeyRing::open`] accepted.
+struct Opened {
+    /// SHA-256 of the token text: a request is served from here only with exactly the same token.
+    digest: [u8; 32],
+    /// The key that sealed it: once that key leaves the ring, the entry is ignored.
+    key_id: u32,
+    claims: Claims,
+    secret: String,
 }
 
 fn load_key(k: &TokenKey) -> Option<LoadedKey> {
@@ -255,6 +273,7 @@ impl KeyRing {
             .ok_or_else(|| StoreError::Corrupt("bad token key".into()))?;
         Ok(KeyRing {
             keys: RwLock::new(keys),
+            opened: Mutex::new(HashMap::new()),
         })
     }
 
@@ -357,6 +376,66 @@ impl KeyRing {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid);
         }
+        let digest: [u8; 32] = <Sha256 as sha2::Digest>::digest(token.as_bytes()).into();
+        let (claims, secret) = match self.cached(access_key_id, &digest) {
+            Some(hit) => hit,
+            None => {
+                let (claims, secret, key_id) = self.decrypt(access_key_id, token)?;
+                self.remember(access_key_id, digest, key_id, &claims, &secret);
+                (claims, secret)
+            }
+        };
+        if now >= claims.expires {
+            return Err(TokenError::Expired);
+        }
+        Ok((claims, secret))
+    }
+
+    fn remember(
+        &self,
+        access_key_id: &str,
+        digest: [u8; 32],
+        key_id: u32,
+        claims: &Claims,
+        secret: &str,
+    ) {
+        if let Ok(mut opened) = self.opened.lock() {
+            if opened.len() >= OPENED_CACHED && !opened.contains_key(access_key_id) {
+                opened.clear();
+            }
+            opened.insert(
+                access_key_id.to_string(),
+                Opened {
+                    digest,
+                    key_id,
+                    claims: claims.clone(),
+                    secret: secret.to_string(),
+                },
+            );
+        }
+    }
+
+    /// The claims and secret of `access_key_id`'s token if exactly this token (by digest, compared in constant
+    /// time) was opened before and the key that sealed it is still in the ring.
+    fn cached(&self, access_key_id: &str, digest: &[u8; 32]) -> Option<(Claims, String)> {
+        use subtle::ConstantTimeEq;
+        let opened = self.opened.lock().ok()?;
+        let e = opened.get(access_key_id)?;
+        if !bool::from(e.digest.ct_eq(digest)) {
+            return None;
+        }
+        let keys = self.keys.read().ok()?;
+        keys.iter()
+            .any(|k| k.id == e.key_id)
+            .then(|| (e.claims.clone(), e.secret.clone()))
+    }
+
+    /// Decrypt and parse a token: its claims, the derived secret and the ID of the key that sealed it.
+    fn decrypt(
+        &self,
+        access_key_id: &str,
+        token: &str,
+    ) -> Result<(Claims, String, u32), TokenError> {
         let blob = BASE64
             .decode(token.as_bytes())
             .map_err(|_| TokenError::Invalid)?;
@@ -381,10 +460,7 @@ impl KeyRing {
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
             .map_err(|_| TokenError::Invalid)?;
         let claims: Claims = serde_json::from_slice(&plaintext).map_err(|_| TokenError::Invalid)?;
-        if now >= claims.expires {
-            return Err(TokenError::Expired);
-        }
-        Ok((claims, Self::derive_secret(key, access_key_id)))
+        Ok((claims, Self::derive_secret(key, access_key_id), key_id))
     }
 
     /// Seal an opaque message (encoded authorization failure messages) with the key now sealing.
@@ -532,6 +608,46 @@ mod tests {
         assert_eq!(kept, vec![1, 2, 3]);
         let (_, kept) = KeyRing::rotate(&store, retired + MAX_SESSION_SECS + 1).unwrap();
         assert_eq!(kept, vec![2, 3, 4]);
+        // `ring` remembers the first token (opened above); once its key has left the ring it is refused like
+        // any token of an unknown key, even at a time it has not expired.
+        assert!(ring.opened.lock().unwrap().contains_key("ASIAAAAA"));
+        assert_eq!(
+            ring.open("ASIAAAAA", &token, now + 10).unwrap(),
+            (claims(now), secret.clone())
+        );
+        ring.reload(&store, retired + MAX_SESSION_SECS + 1).unwrap();
+        assert_eq!(
+            ring.open("ASIAAAAA", &token, now + 10).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+
+    /// A remembered token serves only the same token text: a different token under the same key ID (another
+    /// session's, or a forged one) goes through decryption and is judged on its own.
+    #[test]
+    fn remembered_tokens_match_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let now = 1_700_000_000;
+        let ring = KeyRing::load(&store, now).unwrap();
+        let (_, first) = ring.seal("ASIAAAAA", &claims(now)).unwrap();
+        let mut other_claims = claims(now);
+        other_claims.session_name = "other".into();
+        let (_, second) = ring.seal("ASIAAAAA", &other_claims).unwrap();
+        assert_eq!(ring.open("ASIAAAAA", &first, now).unwrap().0, claims(now));
+        assert_eq!(ring.open("ASIAAAAA", &second, now).unwrap().0, other_claims);
+        assert_eq!(ring.open("ASIAAAAA", &first, now).unwrap().0, claims(now));
+        let mut raw = BASE64.decode(first.as_bytes()).unwrap();
+        raw[30] ^= 1;
+        assert_eq!(
+            ring.open("ASIAAAAA", &BASE64.encode(&raw), now)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            ring.open("ASIAAAAA", &first, now + 900).unwrap_err(),
+            TokenError::Expired
+        );
     }
 
     /// On a shared PostgreSQL store (`STSD_TEST_PG_URL`; see `store::postgres::tests::fresh_database`).
