@@ -303,10 +303,7 @@ class Gen:
                     w("            v.range(n, %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
                     w("        }")
                 if req:
-                    w("        if %s.is_none() {" % var)
-                    w("            v.null(%s);" % path)
-                    w("        }")
-                    w("        let %s = %s.unwrap_or_default();" % (var, var))
+                    self.emit_required(var, path, w)
             elif t == "list":
                 el = sh["member"]["shape"]
                 et = self.shapes[el]["type"]
@@ -381,10 +378,15 @@ class Gen:
             w("            v.count(items.len(), %s, %s, %s);" % (path, rust_opt(sh.get("min")), rust_opt(sh.get("max"))))
             w("        }")
         if req:
-            w("        if %s.is_none() {" % var)
-            w("            v.null(%s);" % path)
-            w("        }")
-            w("        let %s = %s.unwrap_or_default();" % (var, var))
+            self.emit_required(var, path, w)
+
+    @staticmethod
+    def emit_required(var, path, w):
+        """A required member decoded as an `Option`: record the null violation, then take the default."""
+        w("        if %s.is_none() {" % var)
+        w("            v.null(%s);" % path)
+        w("        }")
+        w("        let %s = %s.unwrap_or_default();" % (var, var))
 
     # ---- encoding ------------------------------------------------------------------------------------------
 

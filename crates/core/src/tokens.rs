@@ -543,12 +543,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn seal_open_tamper_expire_rotate() {
+    /// A key ring on a fresh store (the directory must outlive the store).
+    fn ring_at(now: i64) -> (tempfile::TempDir, SqliteStore, KeyRing) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("db")).unwrap();
-        let now = 1_700_000_000;
         let ring = KeyRing::load(&store, now).unwrap();
+        (dir, store, ring)
+    }
+
+    #[test]
+    fn seal_open_tamper_expire_rotate() {
+        let now = 1_700_000_000;
+        let (_dir, store, ring) = ring_at(now);
         let (secret, token) = ring.seal("ASIAAAAA", &claims(now)).unwrap();
         assert_eq!(secret.len(), 40);
         let (c, s2) = ring.open("ASIAAAAA", &token, now + 10).unwrap();
@@ -626,10 +632,8 @@ mod tests {
     /// session's, or a forged one) goes through decryption and is judged on its own.
     #[test]
     fn remembered_tokens_match_exactly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
         let now = 1_700_000_000;
-        let ring = KeyRing::load(&store, now).unwrap();
+        let (_dir, _store, ring) = ring_at(now);
         let (_, first) = ring.seal("ASIAAAAA", &claims(now)).unwrap();
         let mut other_claims = claims(now);
         other_claims.session_name = "other".into();
