@@ -176,6 +176,16 @@ def test_reordered_events_are_detected(copy):
     assert f"event {s1}" in out
 
 
+def test_an_altered_block_count_is_named(copy):
+    """A row's event count (what the store uses to find an event's block) is also inside its chained bytes."""
+    d, e, key = copy
+    with db(d) as c:
+        seq, events = c.execute("SELECT seq, events FROM audit_records ORDER BY seq LIMIT 1 OFFSET 3").fetchone()
+        c.execute("UPDATE audit_records SET events = ? WHERE seq = ?", (events + 1, seq))
+    out = problems(verify(d, e, key))
+    assert f"event {seq}" in out and "altered event count" in out
+
+
 def test_removing_the_newest_events_is_detected(copy):
     """Truncating the tail (and rewinding the head) leaves a chain that is internally consistent; the signed
     digests still claim the removed events."""

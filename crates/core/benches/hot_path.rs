@@ -104,9 +104,29 @@ fn assume_role_row() -> AuditRow {
 fn audit(c: &mut Criterion) {
     let row = assume_role_row();
     let mut codec = Codec::new();
-    c.bench_function("audit/encode_assume_role", |b| {
-        b.iter(|| codec.encode(black_box(&row)));
+    // One event alone: a lone client's commit.
+    c.bench_function("audit/encode_block_1", |b| {
+        b.iter(|| codec.encode(black_box(std::slice::from_ref(&row))));
     });
+    // 18 events (distinct IDs, as the server writes them): the mean group commit at c=64.
+    let rows: Vec<AuditRow> = (0..18)
+        .map(|i| {
+            let id = format!("{:08x}-5d2a-7c1e-9f3b-4a6d8e0c1b2{}", i, i % 10);
+            AuditRow {
+                event_id: id.clone(),
+                body: row.body.replace(&row.event_id, &id),
+                ..row.clone()
+            }
+        })
+        .collect();
+    c.bench_function("audit/encode_block_18", |b| {
+        b.iter(|| codec.encode(black_box(&rows)));
+    });
+    let bytes: usize = codec.encode(&rows).iter().map(|b| b.data.len()).sum();
+    eprintln!(
+        "audit/encode_block_18: {} bytes per event",
+        bytes / rows.len()
+    );
 }
 
 criterion_group!(benches, tokens, audit);

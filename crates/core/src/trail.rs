@@ -1,21 +1,24 @@
 //! The stored form of the audit trail, shared by every store backend.
 //!
-//! * **Records.** An event is stored as one record: a small header (the columns `LookupEvents` filters on, as a
-//!   JSON array) and the CloudTrail record, compressed against a fixed dictionary of typical events
-//!   (`dict_v1.txt`), so even a lone event compresses to about a fifth of its JSON. The first byte names the
-//!   format: 2 is zstd (level 5, the dictionary prepared once per process, so a record costs under 10
-//!   microseconds); 1, raw deflate with the same dictionary as a preset, is still read (it cost four times the
-//!   CPU to write: deflate re-hashes the whole dictionary for every record).
-//! * **Sequence and groups.** Events are numbered 1, 2, 3, … with no gaps. Groups of 32 consecutive numbers
-//!   are the unit of the index: for each group the store keeps the range of event times, and for each lookup
-//!   key (account + attribute + value, hashed to 47 bits) the groups it occurs in. A lookup reads the groups a
-//!   key names and filters their records exactly, so a hash collision costs a read, never a wrong answer, and
-//!   a value repeated within a group (a user's many calls) costs one index entry per group, not per event.
-//!   Entries are ordered by epoch (32 groups) first, so appends touch only the newest epoch's pages; a lookup
-//!   probes the key in each epoch of its range, newest first.
-//! * **Chain.** Every record carries `h(n) = SHA-256(h(n-1) ‖ n ‖ record)[..16]`: altering, removing or
-//!   reordering a record breaks the chain from that point. Signed digests (stsd's `audit::digest`) pin the chain's
-//!   head, so rewriting the whole chain is detected too.
+//! * **Blocks.** The writer stores each group commit's events as one block: one row holding consecutive
+//!   events, compressed together as one zstd frame against a dictionary trained on typical events
+//!   (`dict_v2.zdict`). Events of one commit share most of their text (the same caller, role, user agent), so a
+//!   block compresses to a fraction of what its events would one by one, and a commit writes one row instead of
+//!   one per event. Each event inside is a header (the columns `LookupEvents` filters on, as a JSON array) and the
+//!   CloudTrail record. The first byte of a row names its format: 4 is a block (the newest); 1–3 are single
+//!   events from earlier versions (raw deflate or zstd against `dict_v1.txt`, or zstd against `dict_v2.zdict`),
+//!   still read as blocks of one.
+//! * **Sequence and groups.** Events are numbered 1, 2, 3, … with no gaps; a block covers `seq..seq + count`.
+//!   Groups of 32 consecutive numbers are the unit of the index: for each group the store keeps the range of
+//!   event times, and for each lookup key (account + attribute + value, hashed to 47 bits) the groups it occurs
+//!   in. A lookup reads the blocks of the groups a key names and filters their events exactly, so a hash
+//!   collision costs a read, never a wrong answer, and a value repeated within a group (a user's many calls)
+//!   costs one index entry per group, not per event. Entries are ordered by epoch (32 groups) first, so appends
+//!   touch only the newest epoch's pages; a lookup probes the key in each epoch of its range, newest first.
+//! * **Chain.** Every block carries `h = SHA-256(h(previous block) ‖ first seq ‖ stored bytes)[..16]` (the
+//!   stored bytes include the block's event count): altering, removing or reordering a block breaks the chain
+//!   from that point. Signed digests (stsd's `audit::digest`) pin the chain's head, so rewriting the whole chain
+//!   is detected too. A single-event row of an earlier version is a block of one under the same formula.
 
 use std::io;
 
@@ -59,12 +62,22 @@ pub struct AuditHead {
     pub max_time: i64,
 }
 
-/// One stored record: its number, chain hash and encoded bytes.
+/// One stored block: `count` consecutive events from `seq`, their chain hash and encoded bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEvent {
+pub struct StoredBlock {
+    /// The number of the block's first event.
     pub seq: i64,
+    /// How many events the block holds (also recorded inside `data`, which the chain covers).
+    pub count: i64,
     pub hash: Vec<u8>,
     pub data: Vec<u8>,
+}
+
+impl StoredBlock {
+    /// The number of the block's last event.
+    pub fn last(&self) -> i64 {
+        self.seq + self.count - 1
+    }
 }
 
 /// The event times of one index group.
@@ -81,7 +94,7 @@ pub struct GroupSpan {
 /// What one append writes (from [`seal`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Appended {
-    pub events: Vec<StoredEvent>,
+    pub blocks: Vec<StoredBlock>,
     /// Group spans to widen (min/max with what is stored).
     pub spans: Vec<GroupSpan>,
     /// `(key, group)` index entries (already-present ones are ignored).
@@ -140,25 +153,32 @@ pub fn epoch_of(g: i64) -> i64 {
 }
 /// Bytes of a record's chain hash.
 pub const HASH_LEN: usize = 16;
-/// Format byte: header + body deflated against [`DICT_V1`] (read only).
+/// Format byte: one event, header + body deflated against [`DICT_V1`] (read only).
 const FORMAT_V1: u8 = 1;
-/// Format byte: header + body as a zstd frame compressed with [`DICT_V1`] as a raw-content dictionary, level 5
-/// (read only).
+/// Format byte: one event, header + body as a zstd frame compressed with [`DICT_V1`] as a raw-content
+/// dictionary, level 5 (read only).
 const FORMAT_ZSTD_V1: u8 = 2;
-/// Format byte of new records: header + body as a zstd frame compressed with [`DICT_V2`], a dictionary trained
-/// on varied stsd traffic (`scripts/train-audit-dict.sh`). Trained dictionaries carry entropy tables, so a
-/// record no longer builds its own: measured on 20,000 AssumeRole records of `scripts/bench.sh` (not in the
-/// training traffic), see [`ZSTD_LEVEL`].
+/// Format byte: one event, header + body as a zstd frame compressed with [`DICT_V2`] (read only; written by
+/// versions before blocks).
 const FORMAT_ZSTD_V2: u8 = 3;
-/// zstd level of new records (with [`DICT_V2`], 16 KiB). Measured (2026-11-30) on the JSON of 20,000
-/// AssumeRole records of `scripts/bench.sh` (other names and values than the training traffic), one thread:
-/// level 1 takes 2.0 µs and 249 bytes per record, level 3 2.5 µs and 239 bytes, level 5 6.0 µs and 234 bytes.
-/// Inside the loaded server the dictionary's match tables compete for the caches: a 64 KiB dictionary at
-/// level 3 (234 bytes alone) made compression 8.7 % of the server's CPU, against 6.2 % with 16 KiB at level 1.
-/// Format 2 (level 5 with the raw dictionary) takes 9.3 µs and 290 bytes on the same records. Stored records
-/// (header line included) average 312 bytes at level 1 and 303 at level 3 in `scripts/bench.sh`'s trail;
-/// level 3 keeps the trail near the 400 bytes per event (index included) that issue #18 asks for.
+/// Format byte of new rows: a block. The event count (u32, little-endian), then one zstd frame compressed with
+/// [`DICT_V2`] at [`ZSTD_LEVEL`] holding each event as `u32 LE length ‖ header JSON ‖ u32 LE length ‖ body`.
+const FORMAT_BLOCK: u8 = 4;
+/// Format byte of a block compressed with raw deflate and [`DICT_V1`] as preset (same layout as
+/// [`FORMAT_BLOCK`]): written only if zstd cannot be set up.
+const FORMAT_DEFLATE_BLOCK: u8 = 5;
+/// zstd level of blocks (with [`DICT_V2`], 16 KiB). Measured (2026-11-30) on the events of
+/// `scripts/bench.sh`'s AssumeRole run, in blocks of 18 (the mean group commit at c=64): see the
+/// `audit/encode_block_*` criterion benchmarks of stsd-core.
 const ZSTD_LEVEL: i32 = 3;
+
+/// Most events in one block. Never raise it: stores find the blocks holding an event by looking this far back.
+pub const MAX_BLOCK_EVENTS: i64 = 64;
+/// A block is closed once its plain text passes this size (one event may still take it beyond).
+const BLOCK_PLAIN_TARGET: usize = 1 << 20;
+/// The largest decoded block accepted: [`BLOCK_PLAIN_TARGET`] plus one event, which is at most a request's
+/// parameters plus its answer.
+const MAX_PLAIN: usize = 16 << 20;
 
 struct Dictionaries {
     encoder: zstd::dict::EncoderDictionary<'static>,
@@ -174,27 +194,77 @@ fn zstd_dictionaries() -> &'static Dictionaries {
         decoder_v2: zstd::dict::DecoderDictionary::copy(DICT_V2),
     })
 }
-/// The preset dictionary of formats 1 and 2. Never edit: stored records depend on it byte for byte.
+/// The preset dictionary of formats 1, 2 and 5. Never edit: stored records depend on it byte for byte.
 static DICT_V1: &[u8] = include_bytes!("dict_v1.txt");
-/// The trained dictionary of format 3. Never edit either: a new dictionary needs a new format byte.
+/// The trained dictionary of formats 3 and 4. Never edit either: a new dictionary needs a new format byte.
 static DICT_V2: &[u8] = include_bytes!("dict_v2.zdict");
 
-/// Train a dictionary of `size` bytes on the plain text of stored `events` (for `scripts/train-audit-dict.sh`).
-pub fn train_dictionary(events: &[StoredEvent], size: usize) -> io::Result<Vec<u8>> {
+/// Train a dictionary of `size` bytes on the events of stored `blocks` (for `scripts/train-audit-dict.sh`):
+/// each sample is one event as a block lays it out.
+pub fn train_dictionary(blocks: &[StoredBlock], size: usize) -> io::Result<Vec<u8>> {
     let mut c = Codec::new();
-    let mut samples = Vec::with_capacity(events.len());
-    for e in events {
-        let plain = c
-            .inflate(&e.data, false)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        samples.push(plain.to_vec());
+    let mut samples = Vec::new();
+    for b in blocks {
+        let rows = c.decode(b).map_err(|e| io::Error::other(e.to_string()))?;
+        for r in rows {
+            let mut sample = Vec::new();
+            push_event(&mut sample, &r);
+            samples.push(sample);
+        }
     }
     zstd::dict::from_samples(&samples, size)
 }
-/// The largest decoded record accepted (a record is at most a request's parameters plus its answer).
-const MAX_RECORD: usize = 8 << 20;
-/// Output per inflate step when only the header line is wanted (most headers are 150–400 bytes).
-const HEADER_CHUNK: usize = 512;
+
+/// Append `row` to a block's plain text: `u32 LE length ‖ header JSON ‖ u32 LE length ‖ body`.
+fn push_event(plain: &mut Vec<u8>, row: &AuditRow) {
+    // The same JSON array as `Header`, serialized from borrowed fields (no copies of the row's strings).
+    let header = (
+        &row.account,
+        &row.event_id,
+        row.event_time,
+        &row.event_name,
+        &row.event_source,
+        &row.username,
+        &row.access_key_id,
+        row.read_only,
+        &row.resources,
+    );
+    let at = plain.len();
+    plain.extend_from_slice(&[0; 4]);
+    if serde_json::to_writer(&mut *plain, &header).is_err() {
+        plain.truncate(at + 4);
+    }
+    let len = u32::try_from(plain.len() - at - 4).unwrap_or(u32::MAX);
+    if let Some(slot) = plain.get_mut(at..at + 4) {
+        slot.copy_from_slice(&len.to_le_bytes());
+    }
+    let body = row.body.as_bytes();
+    plain.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
+    plain.extend_from_slice(body);
+}
+
+/// The next length-prefixed part of a block's plain text, and the rest.
+fn take_part(plain: &[u8]) -> Result<(&[u8], &[u8]), Corrupt> {
+    let (len, rest) = plain
+        .split_first_chunk::<4>()
+        .ok_or_else(|| Corrupt("truncated block".into()))?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
+    if len > rest.len() {
+        return Err(Corrupt("truncated block".into()));
+    }
+    Ok(rest.split_at(len))
+}
+
+/// How many events the stored bytes `data` hold (None when they cannot say).
+pub fn count_of(data: &[u8]) -> Option<i64> {
+    match data.split_first() {
+        Some((&(FORMAT_V1 | FORMAT_ZSTD_V1 | FORMAT_ZSTD_V2), _)) => Some(1),
+        Some((&(FORMAT_BLOCK | FORMAT_DEFLATE_BLOCK), rest)) => rest
+            .first_chunk::<4>()
+            .map(|c| i64::from(u32::from_le_bytes(*c))),
+        _ => None,
+    }
+}
 
 /// The index group of event `seq`.
 pub fn group_of(seq: i64) -> i64 {
@@ -211,7 +281,7 @@ pub fn genesis() -> Vec<u8> {
     vec![0; HASH_LEN]
 }
 
-/// The chain hash of record `data` stored as event `seq` after an event whose hash is `prev`.
+/// The chain hash of the block stored as `data` from event `seq` on, after a block whose hash is `prev`.
 pub fn chain(prev: &[u8], seq: i64, data: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(prev);
@@ -312,21 +382,28 @@ type Header = (
     Vec<(String, String)>,
 );
 
-/// An event ready to append: its record, time and index keys.
-#[derive(Debug, Clone)]
-pub struct Encoded {
+/// What the index needs of one event of a block: its time and lookup keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexed {
     pub time: i64,
-    pub data: Vec<u8>,
     pub keys: Vec<i64>,
 }
 
-/// Reusable compression state (allocating a compressor per record costs more than compressing it).
+/// A block ready to append: its stored bytes and, per event in order, what the index needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub data: Vec<u8>,
+    pub events: Vec<Indexed>,
+}
+
+/// Reusable compression state (allocating a compressor per block costs more than compressing it).
 pub struct Codec {
     deflate: Compress,
     inflate: Decompress,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     unzstd_v1: Option<zstd::bulk::Decompressor<'static>>,
     unzstd_v2: Option<zstd::bulk::Decompressor<'static>>,
+    plain: Vec<u8>,
     out: Vec<u8>,
 }
 
@@ -353,49 +430,59 @@ impl Codec {
             zstd,
             unzstd_v1: zstd::bulk::Decompressor::with_prepared_dictionary(&dicts.decoder_v1).ok(),
             unzstd_v2: zstd::bulk::Decompressor::with_prepared_dictionary(&dicts.decoder_v2).ok(),
+            plain: Vec::new(),
             out: Vec::new(),
         }
     }
 
-    /// The stored record of `row`.
-    pub fn encode(&mut self, row: &AuditRow) -> Encoded {
-        // The same JSON array as `Header`, serialized from borrowed fields (no copies of the row's strings).
-        let header = (
-            &row.account,
-            &row.event_id,
-            row.event_time,
-            &row.event_name,
-            &row.event_source,
-            &row.username,
-            &row.access_key_id,
-            row.read_only,
-            &row.resources,
-        );
-        let mut plain = Vec::with_capacity(row.body.len() + 256);
-        if serde_json::to_writer(&mut plain, &header).is_err() {
-            plain.clear();
-        }
-        plain.push(b'\n');
-        plain.extend_from_slice(row.body.as_bytes());
-        let mut data = Vec::with_capacity(plain.len() / 4 + 64);
-        match self.zstd.as_mut().and_then(|z| z.compress(&plain).ok()) {
-            Some(frame) => {
-                data.push(FORMAT_ZSTD_V2);
-                data.extend_from_slice(&frame);
+    /// The blocks storing `rows`, in order: at most [`MAX_BLOCK_EVENTS`] events each, closed early past
+    /// [`BLOCK_PLAIN_TARGET`] bytes of plain text.
+    pub fn encode(&mut self, rows: &[AuditRow]) -> Vec<Encoded> {
+        let mut out = Vec::new();
+        let mut events = Vec::new();
+        self.plain.clear();
+        for row in rows {
+            push_event(&mut self.plain, row);
+            events.push(Indexed {
+                time: row.event_time,
+                keys: keys_of(row),
+            });
+            if events.len() >= MAX_BLOCK_EVENTS as usize || self.plain.len() >= BLOCK_PLAIN_TARGET {
+                out.push(self.seal_block(std::mem::take(&mut events)));
             }
+        }
+        if !events.is_empty() {
+            out.push(self.seal_block(events));
+        }
+        out
+    }
+
+    /// Compress the plain text gathered for `events` into one block.
+    fn seal_block(&mut self, events: Vec<Indexed>) -> Encoded {
+        let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+        let mut data = Vec::with_capacity(self.plain.len() / 4 + 64);
+        data.push(FORMAT_BLOCK);
+        data.extend_from_slice(&count.to_le_bytes());
+        match self
+            .zstd
+            .as_mut()
+            .and_then(|z| z.compress(&self.plain).ok())
+        {
+            Some(frame) => data.extend_from_slice(&frame),
             None => {
-                data.push(FORMAT_V1);
+                if let Some(f) = data.first_mut() {
+                    *f = FORMAT_DEFLATE_BLOCK;
+                }
+                let plain = std::mem::take(&mut self.plain);
                 if let Err(e) = self.deflate_into(&plain, &mut data) {
                     // Unreachable with in-memory buffers.
-                    tracing::error!(error = %e, "compressing an audit record failed");
+                    tracing::error!(error = %e, "compressing an audit block failed");
                 }
+                self.plain = plain;
             }
         }
-        Encoded {
-            time: row.event_time,
-            data,
-            keys: keys_of(row),
-        }
+        self.plain.clear();
+        Encoded { data, events }
     }
 
     fn deflate_into(&mut self, plain: &[u8], data: &mut Vec<u8>) -> io::Result<()> {
@@ -421,14 +508,14 @@ impl Codec {
         }
     }
 
-    /// The plain text of a zstd record (whole: a small frame decompresses in about 2 µs).
-    fn unzstd(&mut self, frame: &[u8], format: u8) -> Result<&[u8], Corrupt> {
+    /// The plain text of a zstd frame compressed against the dictionary of `format`.
+    fn unzstd(&mut self, frame: &[u8], format: u8) -> Result<(), Corrupt> {
         let size = zstd::zstd_safe::get_frame_content_size(frame)
             .ok()
             .flatten()
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| Corrupt("damaged zstd frame".into()))?;
-        if size > MAX_RECORD {
+        if size > MAX_PLAIN {
             return Err(Corrupt("record too large".into()));
         }
         let d = if format == FORMAT_ZSTD_V1 {
@@ -447,37 +534,23 @@ impl Codec {
         if n != size {
             return Err(Corrupt("truncated record".into()));
         }
-        Ok(&self.out)
+        Ok(())
     }
 
-    /// The plain text (header line + body) of a stored record; with `header_only`, at least its header line
-    /// (inflating stops once the line is out: filtering reads only the header).
-    fn inflate(&mut self, data: &[u8], header_only: bool) -> Result<&[u8], Corrupt> {
-        let (&format, packed) = data
-            .split_first()
-            .ok_or_else(|| Corrupt("empty record".into()))?;
-        if format == FORMAT_ZSTD_V1 || format == FORMAT_ZSTD_V2 {
-            return self.unzstd(packed, format);
-        }
-        if format != FORMAT_V1 {
-            return Err(Corrupt(format!("unknown record format {format}")));
-        }
+    /// Inflate a raw deflate stream (preset [`DICT_V1`]) into `self.out`.
+    fn inflate(&mut self, packed: &[u8]) -> Result<(), Corrupt> {
         self.inflate.reset(false);
         self.inflate
             .set_dictionary(DICT_V1)
             .map_err(|e| Corrupt(e.to_string()))?;
         self.out.clear();
         loop {
-            if self.out.len() >= MAX_RECORD {
+            if self.out.len() >= MAX_PLAIN {
                 return Err(Corrupt("record too large".into()));
             }
-            let chunk = if header_only {
-                HEADER_CHUNK
-            } else {
-                (packed.len() * 4).clamp(4096, MAX_RECORD)
-            };
             // `decompress_vec` writes only into spare capacity: this bounds each step's output.
-            self.out.reserve_exact(chunk);
+            self.out
+                .reserve_exact((packed.len() * 4).clamp(4096, MAX_PLAIN));
             let consumed = usize::try_from(self.inflate.total_in()).unwrap_or(usize::MAX);
             let before = self.out.len();
             let status = self
@@ -485,18 +558,11 @@ impl Codec {
                 .decompress_vec(
                     packed.get(consumed..).unwrap_or_default(),
                     &mut self.out,
-                    if header_only {
-                        FlushDecompress::None
-                    } else {
-                        FlushDecompress::Finish
-                    },
+                    FlushDecompress::Finish,
                 )
                 .map_err(|e| Corrupt(e.to_string()))?;
             match status {
-                Status::StreamEnd => return Ok(&self.out),
-                _ if header_only && self.out.get(before..).is_some_and(|o| o.contains(&b'\n')) => {
-                    return Ok(&self.out);
-                }
+                Status::StreamEnd => return Ok(()),
                 _ if self.out.len() == before
                     && usize::try_from(self.inflate.total_in()).unwrap_or(0) == consumed =>
                 {
@@ -507,50 +573,80 @@ impl Codec {
         }
     }
 
-    /// The event stored in `data` as `seq`.
-    pub fn decode(&mut self, seq: i64, data: &[u8]) -> Result<AuditRow, Corrupt> {
-        self.decode_part(seq, data, false)
+    /// Every event of block `b`, in order.
+    pub fn decode(&mut self, b: &StoredBlock) -> Result<Vec<AuditRow>, Corrupt> {
+        self.decode_matching(b, |_| true)
     }
 
-    /// The event stored in `data` as `seq` without its body (empty): every field a lookup filters on, at a
-    /// fraction of the cost of [`Codec::decode`].
-    pub fn decode_header(&mut self, seq: i64, data: &[u8]) -> Result<AuditRow, Corrupt> {
-        self.decode_part(seq, data, true)
-    }
-
-    fn decode_part(
+    /// The events of block `b` that `keep` accepts, in order. `keep` sees each event without its body (every
+    /// field a lookup filters on); only the kept events' bodies are copied out.
+    pub fn decode_matching(
         &mut self,
-        seq: i64,
-        data: &[u8],
-        header_only: bool,
-    ) -> Result<AuditRow, Corrupt> {
-        let plain = self.inflate(data, header_only)?;
-        let nl = plain
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| Corrupt("no header".into()))?;
-        let (head, body) = plain.split_at(nl);
-        let h: Header =
-            serde_json::from_slice(head).map_err(|e| Corrupt(format!("header: {e}")))?;
-        let body = if header_only {
-            ""
-        } else {
-            std::str::from_utf8(body.get(1..).unwrap_or_default())
-                .map_err(|_| Corrupt("body is not UTF-8".into()))?
-        };
-        Ok(AuditRow {
-            seq,
-            account: h.0,
-            event_id: h.1,
-            event_time: h.2,
-            event_name: h.3,
-            event_source: h.4,
-            username: h.5,
-            access_key_id: h.6,
-            read_only: h.7,
-            resources: h.8,
-            body: body.to_string(),
-        })
+        b: &StoredBlock,
+        mut keep: impl FnMut(&AuditRow) -> bool,
+    ) -> Result<Vec<AuditRow>, Corrupt> {
+        let (&format, packed) = b
+            .data
+            .split_first()
+            .ok_or_else(|| Corrupt("empty record".into()))?;
+        let count =
+            count_of(&b.data).ok_or_else(|| Corrupt(format!("unknown record format {format}")))?;
+        if count != b.count {
+            return Err(Corrupt(format!(
+                "the block says it holds {count} events, its row {}",
+                b.count
+            )));
+        }
+        match format {
+            FORMAT_V1 => self.inflate(packed)?,
+            FORMAT_ZSTD_V1 | FORMAT_ZSTD_V2 => self.unzstd(packed, format)?,
+            FORMAT_BLOCK => self.unzstd(packed.get(4..).unwrap_or_default(), FORMAT_ZSTD_V2)?,
+            _ => self.inflate(packed.get(4..).unwrap_or_default())?,
+        }
+        let mut out = Vec::new();
+        let mut rest: &[u8] = &self.out;
+        for seq in b.seq..b.seq + count {
+            let (head, body) = if format == FORMAT_BLOCK || format == FORMAT_DEFLATE_BLOCK {
+                let (head, after) = take_part(rest)?;
+                let (body, after) = take_part(after)?;
+                rest = after;
+                (head, body)
+            } else {
+                // One event: its header line, then its body.
+                let nl = rest
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .ok_or_else(|| Corrupt("no header".into()))?;
+                let (head, body) = rest.split_at(nl);
+                rest = &[];
+                (head, body.get(1..).unwrap_or_default())
+            };
+            let h: Header =
+                serde_json::from_slice(head).map_err(|e| Corrupt(format!("header: {e}")))?;
+            let mut row = AuditRow {
+                seq,
+                account: h.0,
+                event_id: h.1,
+                event_time: h.2,
+                event_name: h.3,
+                event_source: h.4,
+                username: h.5,
+                access_key_id: h.6,
+                read_only: h.7,
+                resources: h.8,
+                body: String::new(),
+            };
+            if keep(&row) {
+                std::str::from_utf8(body)
+                    .map_err(|_| Corrupt("body is not UTF-8".into()))?
+                    .clone_into(&mut row.body);
+                out.push(row);
+            }
+        }
+        if !rest.is_empty() {
+            return Err(Corrupt("bytes after the block's last event".into()));
+        }
+        Ok(out)
     }
 }
 
@@ -589,33 +685,37 @@ pub fn widen_spans(spans: &mut Vec<GroupSpan>, grp: i64, time: i64, max_time: i6
     }
 }
 
-/// Number the encoded events after `head`, chain them, and say what the store must write: the records, the
-/// time span of every group touched, and the (key, group) index entries (duplicates removed).
+/// Number the blocks' events after `head`, chain the blocks, and say what the store must write: the blocks,
+/// the time span of every group touched, and the (key, group) index entries (duplicates removed).
 pub fn seal(head: &AuditHead, batch: &[Encoded]) -> Appended {
     let mut prev = head.last_hash.clone();
-    let mut events = Vec::with_capacity(batch.len());
+    let mut blocks = Vec::with_capacity(batch.len());
     let mut spans: Vec<GroupSpan> = Vec::new();
-    let mut keys: Vec<(i64, i64)> = Vec::with_capacity(batch.len() * 4);
+    let mut keys: Vec<(i64, i64)> = Vec::new();
     let mut seq = head.next_seq;
     let mut max_time = head.max_time;
-    for e in batch {
-        let hash = chain(&prev, seq, &e.data);
-        let g = group_of(seq);
-        max_time = max_time.max(e.time);
-        widen_spans(&mut spans, g, e.time, max_time);
-        keys.extend(e.keys.iter().map(|&k| (k, g)));
-        events.push(StoredEvent {
-            seq,
+    for b in batch.iter().filter(|b| !b.events.is_empty()) {
+        let first = seq;
+        for e in &b.events {
+            let g = group_of(seq);
+            max_time = max_time.max(e.time);
+            widen_spans(&mut spans, g, e.time, max_time);
+            keys.extend(e.keys.iter().map(|&k| (k, g)));
+            seq += 1;
+        }
+        let hash = chain(&prev, first, &b.data);
+        blocks.push(StoredBlock {
+            seq: first,
+            count: seq - first,
             hash: hash.clone(),
-            data: e.data.clone(),
+            data: b.data.clone(),
         });
         prev = hash;
-        seq += 1;
     }
     keys.sort_unstable();
     keys.dedup();
     Appended {
-        events,
+        blocks,
         spans,
         keys,
         head: AuditHead {
@@ -660,12 +760,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn records_round_trip_and_compress() {
-        let mut c = Codec::new();
-        // A typical AssumeRole record as the server writes it (names and values unlike the training traffic's).
-        let mut r = row(1);
-        r.body = concat!(
+    /// `e` as a store returns it, from event `seq` on (hash left empty).
+    fn stored(e: &Encoded, seq: i64) -> StoredBlock {
+        StoredBlock {
+            seq,
+            count: i64::try_from(e.events.len()).unwrap(),
+            hash: Vec::new(),
+            data: e.data.clone(),
+        }
+    }
+
+    /// The one block storing `r`.
+    fn one(c: &mut Codec, r: &AuditRow) -> StoredBlock {
+        let mut blocks = c.encode(std::slice::from_ref(r));
+        assert_eq!(blocks.len(), 1);
+        stored(&blocks.remove(0), 7)
+    }
+
+    /// A typical AssumeRole record as the server writes it (names and values unlike the training traffic's).
+    fn assume_role_body(i: usize) -> String {
+        concat!(
             r#"{"eventVersion":"1.08","userIdentity":{"accessKeyId":"AKIAQX7PLM2NV4RT6YBE","accountId":"#,
             r#""210987654321","arn":"arn:aws:iam::210987654321:user/payments-batch","principalId":"#,
             r#""AIDAQX7PLM2NZ3KD8WQJH","type":"IAMUser","userName":"payments-batch"},"eventTime":"#,
@@ -676,8 +790,8 @@ mod tests {
             r#""roleSessionName":"payments-batch-1764475489"},"responseElements":{"assumedRoleUser":{"arn":"#,
             r#""arn:aws:sts::210987654321:assumed-role/ledger-writer/payments-batch-1764475489","#,
             r#""assumedRoleId":"AROAQX7PLM2NXSH4KD2PA:payments-batch-1764475489"},"credentials":{"#,
-            r#""accessKeyId":"ASIAQX7PLM2NRKTIHSZM","expiration":"2026-11-30T05:04:49Z"}},"requestID":"#,
-            r#""a5dcb520-ad5b-4503-8886-7685a7f9ed54","eventID":"01a22aa0-79f8-7fe4-9cbe-cccbe2d4360c","#,
+            r#""accessKeyId":"ASIAQX7PLM2NRKTIHSZ@","expiration":"2026-11-30T05:04:49Z"}},"requestID":"#,
+            r#""a5dcb520-ad5b-4503-8886-7685a7f9ed5@","eventID":"01a22aa0-79f8-7fe4-9cbe-cccbe2d4360@","#,
             r#""readOnly":true,"resources":[{"accountId":"210987654321","type":"AWS::IAM::Role","ARN":"#,
             r#""arn:aws:iam::210987654321:role/ledger-writer"},{"type":"AWS::IAM::AccessKey","ARN":"#,
             r#""ASIAQX7PLM2NRKTIHSZM"},{"accountId":"210987654321","type":"AWS::STS::AssumedRole","ARN":"#,
@@ -685,52 +799,145 @@ mod tests {
             r#""eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"210987654321","#,
             r#""eventCategory":"Management"}"#
         )
-        .to_string();
-        let e = c.encode(&r);
-        assert!(
-            e.data.len() * 4 < r.body.len(),
-            "{} of {}",
-            e.data.len(),
-            r.body.len()
-        );
-        let back = c.decode(7, &e.data).unwrap();
-        assert_eq!(back, AuditRow { seq: 7, ..r });
-        // Large records (beyond one output reservation) too.
-        let mut big = row(2);
-        big.body = "x".repeat(3 << 20);
-        let e = c.encode(&big);
-        assert_eq!(c.decode(1, &e.data).unwrap().body.len(), 3 << 20);
+        .replace('@', &format!("{:x}", i % 16))
     }
 
     #[test]
-    fn new_records_use_the_trained_dictionary_and_older_formats_still_decode() {
+    fn records_round_trip_and_compress() {
+        let mut c = Codec::new();
+        let mut r = row(1);
+        r.body = assume_role_body(1);
+        let b = one(&mut c, &r);
+        assert_eq!(b.data[0], FORMAT_BLOCK);
+        // A lone event compresses to under a quarter of its JSON (the dictionary).
+        assert!(
+            b.data.len() * 4 < r.body.len(),
+            "{} of {}",
+            b.data.len(),
+            r.body.len()
+        );
+        assert_eq!(c.decode(&b).unwrap(), [AuditRow { seq: 7, ..r }]);
+        // Large records (beyond one output reservation) too.
+        let mut big = row(2);
+        big.body = "x".repeat(3 << 20);
+        let b = one(&mut c, &big);
+        assert_eq!(c.decode(&b).unwrap()[0].body.len(), 3 << 20);
+        // Bodies are length-framed: any text round-trips, newlines included.
+        let mut odd = row(3);
+        odd.body = "line one\nline two\n\u{0}".into();
+        let b = one(&mut c, &odd);
+        assert_eq!(c.decode(&b).unwrap()[0].body, odd.body);
+    }
+
+    #[test]
+    fn a_block_of_a_commit_s_events_compresses_far_better_than_each_alone() {
+        let mut c = Codec::new();
+        let rows: Vec<AuditRow> = (0..18)
+            .map(|i| AuditRow {
+                body: assume_role_body(i),
+                ..row(i)
+            })
+            .collect();
+        let alone: usize = rows.iter().map(|r| one(&mut c, r).data.len()).sum();
+        let blocks = c.encode(&rows);
+        assert_eq!(blocks.len(), 1);
+        let together = blocks[0].data.len();
+        assert!(
+            together * 3 < alone,
+            "{together} bytes together, {alone} alone"
+        );
+        let back = c.decode(&stored(&blocks[0], 100)).unwrap();
+        assert_eq!(back.len(), 18);
+        for (i, (b, r)) in back.iter().zip(&rows).enumerate() {
+            assert_eq!(
+                b,
+                &AuditRow {
+                    seq: 100 + i64::try_from(i).unwrap(),
+                    ..r.clone()
+                }
+            );
+        }
+        assert_eq!(blocks[0].events[3].time, rows[3].event_time);
+        assert_eq!(blocks[0].events[3].keys, keys_of(&rows[3]));
+    }
+
+    #[test]
+    fn blocks_are_bounded_in_events_and_size() {
+        let mut c = Codec::new();
+        let rows: Vec<AuditRow> = (0..150).map(row).collect();
+        let sizes: Vec<usize> = c.encode(&rows).iter().map(|b| b.events.len()).collect();
+        assert_eq!(sizes, [64, 64, 22]);
+        let mut big = row(0);
+        big.body = "y".repeat(BLOCK_PLAIN_TARGET / 2 + 1);
+        let sizes: Vec<usize> = c
+            .encode(&[big.clone(), big.clone(), big.clone(), row(1)])
+            .iter()
+            .map(|b| b.events.len())
+            .collect();
+        assert_eq!(sizes, [2, 2]);
+        assert!(c.encode(&[]).is_empty());
+    }
+
+    #[test]
+    fn single_event_records_of_earlier_versions_still_decode() {
         let mut codec = Codec::new();
+        let v1 = zstd::dict::EncoderDictionary::copy(DICT_V1, 5);
+        let mut zstd_v1 = zstd::bulk::Compressor::with_prepared_dictionary(&v1).unwrap();
+        let v2 = zstd::dict::EncoderDictionary::copy(DICT_V2, 3);
+        let mut zstd_v2 = zstd::bulk::Compressor::with_prepared_dictionary(&v2).unwrap();
+        for i in 0..20 {
+            let r = row(i);
+            // Their plain text: the header line, then the body.
+            let mut plain = serde_json::to_vec(&(
+                &r.account,
+                &r.event_id,
+                r.event_time,
+                &r.event_name,
+                &r.event_source,
+                &r.username,
+                &r.access_key_id,
+                r.read_only,
+                &r.resources,
+            ))
+            .unwrap();
+            plain.push(b'\n');
+            plain.extend_from_slice(r.body.as_bytes());
+            let mut deflated = vec![FORMAT_V1];
+            codec.deflate_into(&plain, &mut deflated).unwrap();
+            let mut old_v1 = vec![FORMAT_ZSTD_V1];
+            old_v1.extend(zstd_v1.compress(&plain).unwrap());
+            let mut old_v2 = vec![FORMAT_ZSTD_V2];
+            old_v2.extend(zstd_v2.compress(&plain).unwrap());
+            for data in [deflated, old_v1, old_v2] {
+                let b = StoredBlock {
+                    seq: 9,
+                    count: 1,
+                    hash: Vec::new(),
+                    data,
+                };
+                assert_eq!(
+                    codec.decode(&b).unwrap(),
+                    [AuditRow {
+                        seq: 9,
+                        ..r.clone()
+                    }]
+                );
+            }
+        }
+        // Blocks written by deflate (no zstd) decode too; unknown formats are refused.
         let mut deflate = Codec {
             zstd: None,
             ..Codec::new()
         };
-        // Format 2 as earlier versions wrote it: level 5 against the raw dictionary.
-        let v1 = zstd::dict::EncoderDictionary::copy(DICT_V1, 5);
-        let mut zstd_v1 = zstd::bulk::Compressor::with_prepared_dictionary(&v1).unwrap();
-        for i in 0..20 {
-            let r = row(i);
-            let z = codec.encode(&r);
-            let d = deflate.encode(&r);
-            assert_eq!((z.data[0], d.data[0]), (FORMAT_ZSTD_V2, FORMAT_V1));
-            let plain = codec.inflate(&z.data, false).unwrap().to_vec();
-            let mut old = vec![FORMAT_ZSTD_V1];
-            old.extend(zstd_v1.compress(&plain).unwrap());
-            for data in [&z.data, &d.data, &old] {
-                let back = codec.decode(1, data).unwrap();
-                assert_eq!(back.body, r.body);
-                assert_eq!(codec.decode_header(1, data).unwrap().event_id, r.event_id);
-            }
-        }
-        // The trained dictionary is in place (not the raw one), and unknown formats are refused.
+        let rows: Vec<AuditRow> = (0..5).map(row).collect();
+        let d = deflate.encode(&rows);
+        assert_eq!(d[0].data[0], FORMAT_DEFLATE_BLOCK);
+        assert_eq!(codec.decode(&stored(&d[0], 1)).unwrap().len(), 5);
+        let mut bad = one(&mut codec, &row(1));
+        bad.data[0] = 9;
+        assert!(codec.decode(&bad).is_err());
+        // The trained dictionary is in place (not the raw one).
         assert_ne!(DICT_V2, DICT_V1);
-        let mut bad = codec.encode(&row(1)).data;
-        bad[0] = 9;
-        assert!(codec.decode(1, &bad).is_err());
     }
 
     #[test]
@@ -744,52 +951,75 @@ mod tests {
     }
 
     #[test]
-    fn header_decoding_matches_full_decoding_without_the_body() {
+    fn filtering_sees_every_header_and_copies_only_kept_bodies() {
         let mut c = Codec::new();
-        for i in 0..50 {
-            let mut r = row(i);
-            // Headers longer than one inflate step: many long resource names.
-            r.resources = (0..i)
-                .map(|k| {
-                    (
-                        "AWS::IAM::Role".into(),
-                        format!("arn:aws:iam::111122223333:role/{}", "r".repeat(k * 40)),
-                    )
-                })
-                .collect();
-            let e = c.encode(&r);
-            let full = c.decode(7, &e.data).unwrap();
-            let head = c.decode_header(7, &e.data).unwrap();
+        let rows: Vec<AuditRow> = (0..50)
+            .map(|i| {
+                let mut r = row(i);
+                // Headers of every size: many long resource names.
+                r.resources = (0..i % 7)
+                    .map(|k| {
+                        (
+                            "AWS::IAM::Role".into(),
+                            format!("arn:aws:iam::111122223333:role/{}", "r".repeat(k * 40)),
+                        )
+                    })
+                    .collect();
+                r
+            })
+            .collect();
+        let b = stored(&c.encode(&rows)[0], 1);
+        let mut seen = Vec::new();
+        let kept = c
+            .decode_matching(&b, |h| {
+                assert!(h.body.is_empty());
+                seen.push(h.clone());
+                h.event_name == "CreateUser"
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 50);
+        for (s, r) in seen.iter().zip(&rows) {
             assert_eq!(
-                head,
-                AuditRow {
+                s,
+                &AuditRow {
+                    seq: s.seq,
                     body: String::new(),
-                    ..full.clone()
+                    ..r.clone()
                 }
             );
-            assert_eq!(full.body, r.body);
         }
+        assert_eq!(kept.len(), 17);
+        assert!(
+            kept.iter()
+                .all(|k| k.body == rows[usize::try_from(k.seq - 1).unwrap()].body)
+        );
     }
 
     #[test]
     fn damaged_records_are_errors_not_panics() {
         let mut c = Codec::new();
-        let e = c.encode(&row(1));
-        assert!(c.decode(1, &[]).is_err());
-        assert!(c.decode(1, &[9, 1, 2]).is_err());
-        for cut in 1..e.data.len() {
-            assert!(
-                c.decode(1, e.data.get(..cut).unwrap()).is_err(),
-                "cut at {cut}"
-            );
+        let rows: Vec<AuditRow> = (0..3).map(row).collect();
+        let b = stored(&c.encode(&rows)[0], 1);
+        let with = |data: &[u8], count: i64| StoredBlock {
+            seq: 1,
+            count,
+            hash: Vec::new(),
+            data: data.to_vec(),
+        };
+        assert!(c.decode(&with(&[], 1)).is_err());
+        assert!(c.decode(&with(&[9, 1, 2], 1)).is_err());
+        // A row whose count disagrees with the block's own.
+        assert!(c.decode(&with(&b.data, 2)).is_err());
+        for cut in 1..b.data.len() {
+            assert!(c.decode(&with(&b.data[..cut], 3)).is_err(), "cut at {cut}");
         }
-        let mut flipped = e.data.clone();
+        let mut flipped = b.data.clone();
         for i in 1..flipped.len() {
             flipped[i] ^= 0x55;
-            let _ = c.decode(1, &flipped);
+            let _ = c.decode(&with(&flipped, 3));
             flipped[i] ^= 0x55;
         }
-        assert_eq!(c.decode(1, &e.data).unwrap().event_id, "e-1");
+        assert_eq!(c.decode(&b).unwrap()[2].event_id, "e-2");
     }
 
     #[test]
@@ -817,7 +1047,13 @@ mod tests {
     #[test]
     fn seal_numbers_chains_and_indexes() {
         let mut c = Codec::new();
-        let batch: Vec<Encoded> = (26..38).map(|i| c.encode(&row(i))).collect();
+        let rows: Vec<AuditRow> = (26..38).map(row).collect();
+        let mut batch = c.encode(&rows[..5]);
+        batch.extend(c.encode(&rows[5..]));
+        batch.push(Encoded {
+            data: vec![FORMAT_BLOCK, 0, 0, 0, 0],
+            events: Vec::new(),
+        });
         let head = AuditHead {
             next_seq: 26,
             last_hash: genesis(),
@@ -827,14 +1063,18 @@ mod tests {
         };
         let a = seal(&head, &batch);
         assert_eq!(a.head.next_seq, 38);
-        assert_eq!(a.events.first().unwrap().seq, 26);
+        // Empty blocks are not stored.
+        let firsts: Vec<(i64, i64)> = a.blocks.iter().map(|b| (b.seq, b.count)).collect();
+        assert_eq!(firsts, [(26, 5), (31, 7)]);
+        assert_eq!(a.blocks[1].last(), 37);
         assert_eq!(a.spans.len(), 2, "events 26..=31 and 32..=37");
         assert_eq!(a.spans[0].grp, 0);
         assert_eq!(a.spans[1].grp, 1);
         let mut prev = genesis();
-        for e in &a.events {
-            assert_eq!(e.hash, chain(&prev, e.seq, &e.data));
-            prev = e.hash.clone();
+        for b in &a.blocks {
+            assert_eq!(b.hash, chain(&prev, b.seq, &b.data));
+            assert_eq!(count_of(&b.data), Some(b.count));
+            prev = b.hash.clone();
         }
         assert_eq!(a.head.last_hash, prev);
         // The account key is in both groups once each.

@@ -108,6 +108,8 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
     });
     let mut codec = Codec::new();
     let desc = !q.ascending;
+    // The first event number of the last block read.
+    let mut read_up_to: Option<i64> = None;
     let mut next = if desc { ghi } else { glo };
     while glo <= next && next <= ghi {
         let groups: Vec<i64> = match key {
@@ -127,16 +129,29 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
         let Some(&last) = groups.last() else { break };
         for g in groups {
             let (first, end) = trail::group_bounds(g);
-            let mut events = store.audit_events(first.max(lo), end.min(hi))?;
+            let mut blocks = store.audit_blocks(first.max(lo), end.min(hi))?;
             if desc {
-                events.reverse();
+                blocks.reverse();
             }
-            for e in events {
-                let corrupt = |c| StoreError::Corrupt(format!("audit event {}: {c}", e.seq));
-                // Filter on the header; inflate the whole record only for the events returned.
-                let head = codec.decode_header(e.seq, &e.data).map_err(corrupt)?;
-                if matches(&head, q) {
-                    out.push(codec.decode(e.seq, &e.data).map_err(corrupt)?);
+            for b in blocks {
+                // Neighbouring groups share blocks: each is read once, when first met. Its events in other groups
+                // are answered then, in order (blocks are met in sequence order and never overlap); those
+                // groups' own visit skips it. Events of groups the key does not name cannot match.
+                if read_up_to.is_some_and(|r| if desc { b.seq >= r } else { b.seq <= r }) {
+                    continue;
+                }
+                read_up_to = Some(b.seq);
+                let corrupt =
+                    |c| StoreError::Corrupt(format!("audit events {}..={}: {c}", b.seq, b.last()));
+                // Filter on the headers; only the events returned have their bodies copied out.
+                let mut rows = codec
+                    .decode_matching(&b, |h| (lo..=hi).contains(&h.seq) && matches(h, q))
+                    .map_err(corrupt)?;
+                if desc {
+                    rows.reverse();
+                }
+                for r in rows {
+                    out.push(r);
                     if out.len() >= q.limit {
                         return Ok(out);
                     }
@@ -157,9 +172,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
         let mut codec = Codec::new();
-        for chunk in rows.chunks(100) {
-            let batch: Vec<_> = chunk.iter().map(|r| codec.encode(r)).collect();
-            s.audit_append(&batch).unwrap();
+        // Appends of varied sizes, so blocks of 1 to 64 events start and end anywhere in the groups.
+        let mut at = 0;
+        let mut size = 1;
+        while at < rows.len() {
+            let end = (at + size).min(rows.len());
+            s.audit_append(&codec.encode(&rows[at..end])).unwrap();
+            at = end;
+            size = size * 7 % 97 + 1;
         }
         (dir, s)
     }

@@ -351,13 +351,13 @@ fn main() -> Result<()> {
             let head = st.audit_head()?;
             // The newest events at most: a sample, and a bound on what is held in memory.
             let from = head.first_seq.max(head.next_seq - MAX_TRAINING_EVENTS);
-            let events = st.audit_events(from, head.next_seq - 1)?;
-            let dict = stsd::audit::trail::train_dictionary(&events, size)?;
+            let blocks = st.audit_blocks(from, head.next_seq - 1)?;
+            let dict = stsd::audit::trail::train_dictionary(&blocks, size)?;
             std::fs::write(&out, &dict)?;
             eprintln!(
-                "stsd: trained a {}-byte dictionary on {} records",
+                "stsd: trained a {}-byte dictionary on {} blocks",
                 dict.len(),
-                events.len()
+                blocks.len()
             );
             Ok(())
         }

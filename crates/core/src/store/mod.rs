@@ -8,7 +8,7 @@
 //! whole transaction fails with [`StoreError::Conflict`] instead of overwriting: no lost or torn updates.
 //! [`Store::changes_since`] is the change feed other nodes apply to their snapshots.
 
-pub use crate::trail::{Appended, AuditHead, AuditRow, Encoded, GroupSpan, StoredEvent};
+pub use crate::trail::{Appended, AuditHead, AuditRow, Encoded, GroupSpan, StoredBlock};
 
 pub mod postgres;
 pub mod sqlite;
@@ -200,8 +200,9 @@ pub trait Store: Send + Sync {
     fn audit_head(&self) -> Result<AuditHead, StoreError> {
         Err(no_audit())
     }
-    /// Stored events with `from <= seq <= to`, ascending. Callers bound the range (a group or a chunk).
-    fn audit_events(&self, _from: i64, _to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    /// The stored blocks holding any event `from..=to`, ascending (the first may start before `from`, the last
+    /// end after `to`). Callers bound the range (a group or a chunk).
+    fn audit_blocks(&self, _from: i64, _to: i64) -> Result<Vec<StoredBlock>, StoreError> {
         Err(no_audit())
     }
     /// Time spans of the groups `from..=to`, ascending.
@@ -535,20 +536,24 @@ pub mod tests {
             ),
             ..AuditRow::default()
         };
-        // Two appends, the second starting inside group 1.
-        for range in [1..g + 5, g + 5..n + 1] {
-            let batch: Vec<_> = range.map(|i| codec.encode(&row(i))).collect();
-            let head = s.audit_append(&batch).unwrap();
+        // Three appends: group 0 exactly, then the start of group 1, then the rest from inside group 1.
+        for range in [1..g, g..g + 5, g + 5..n + 1] {
+            let rows: Vec<AuditRow> = range.map(row).collect();
+            let head = s.audit_append(&codec.encode(&rows)).unwrap();
             assert_eq!(head, s.audit_head().unwrap());
         }
         let head = s.audit_head().unwrap();
         assert_eq!(head.next_seq, n + 1);
-        let events = s.audit_events(g - 10, g).unwrap();
-        assert_eq!(events.len(), 11);
+        // The blocks holding events g-10..=g: the first starts before the range.
+        let blocks = s.audit_blocks(g - 10, g).unwrap();
+        let spans: Vec<(i64, i64)> = blocks.iter().map(|b| (b.seq, b.count)).collect();
+        assert_eq!(spans, [(1, g - 1), (g, 5)]);
         assert_eq!(
-            codec.decode(g - 5, &events[5].data).unwrap().event_id,
+            codec.decode(&blocks[0]).unwrap()[usize::try_from(g - 6).unwrap()].event_id,
             format!("e{}", g - 5)
         );
+        assert_eq!(s.audit_blocks(g + 4, g + 5).unwrap().len(), 2);
+        assert_eq!(s.audit_blocks(n + 1, n + 9).unwrap().len(), 0);
         assert_eq!(
             s.audit_spans(0, 10).unwrap(),
             vec![
@@ -607,20 +612,18 @@ pub mod tests {
         assert!(bytes_before > 0);
         // Purge group 0 (events 1..g-1).
         let keys: Vec<(i64, i64)> = s
-            .audit_events(1, g - 1)
+            .audit_blocks(1, g - 1)
             .unwrap()
             .iter()
-            .flat_map(|e| {
-                let r = codec.decode(e.seq, &e.data).unwrap();
-                trail::keys_of(&r).into_iter().map(|k| (k, 0))
-            })
+            .flat_map(|b| codec.decode(b).unwrap())
+            .flat_map(|r| trail::keys_of(&r).into_iter().map(|k| (k, 0)))
             .collect();
-        let base = s.audit_events(g - 1, g - 1).unwrap()[0].hash.clone();
+        let base = s.audit_blocks(g - 1, g - 1).unwrap()[0].hash.clone();
         s.audit_purge(g - 1, &base, &keys).unwrap();
         let head = s.audit_head().unwrap();
         assert_eq!((head.first_seq, head.next_seq), (g, n + 1));
         assert_eq!(head.base_hash, base);
-        assert!(s.audit_events(1, g - 1).unwrap().is_empty());
+        assert!(s.audit_blocks(1, g - 1).unwrap().is_empty());
         assert_eq!(
             s.audit_key_groups(created, 0, 10, false, 10).unwrap(),
             [1, 2]
@@ -670,10 +673,8 @@ pub mod tests {
             body: String::new(),
             ..row(i)
         };
-        let batch: Vec<_> = (start..=3 * per_epoch + 4)
-            .map(|i| codec.encode(&tagged(i)))
-            .collect();
-        s.audit_append(&batch).unwrap();
+        let rows: Vec<_> = (start..=3 * per_epoch + 4).map(tagged).collect();
+        s.audit_append(&codec.encode(&rows)).unwrap();
         let rare = trail::key("111122223333", Attr::Username, "rare");
         let groups: Vec<i64> = marks.iter().map(|&m| trail::group_of(m)).collect();
         let last = trail::group_of(3 * per_epoch + 4);
@@ -696,7 +697,7 @@ pub mod tests {
             event_time: 1001,
             ..row(late_seq)
         };
-        s.audit_append(&[codec.encode(&late)]).unwrap();
+        s.audit_append(&codec.encode(&[late])).unwrap();
         assert_eq!(
             s.audit_newest_group_until(1001).unwrap(),
             Some(trail::group_of(late_seq))

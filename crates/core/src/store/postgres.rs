@@ -21,7 +21,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls};
 use super::sqlite::CHANGE_LOG_KEEP;
 use super::{
     Appended, AuditHead, AuditRow, Change, DigestRecord, Encoded, ExportRecord, FailurePolicy,
-    Failures, Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredEvent,
+    Failures, Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredBlock,
     Wake,
 };
 use crate::trail;
@@ -143,6 +143,8 @@ const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL,
         signature TEXT NOT NULL
     );",
+    // v3: a row is a block of `events` consecutive events from `seq` (earlier rows hold one each).
+    "ALTER TABLE audit_records ADD COLUMN events BIGINT NOT NULL DEFAULT 1;",
 ];
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -848,22 +850,26 @@ impl Store for PgStore {
         })
     }
 
-    fn audit_events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    fn audit_blocks(&self, from: i64, to: i64) -> Result<Vec<StoredBlock>, StoreError> {
+        // A block holding event `from` starts at most MAX_BLOCK_EVENTS - 1 before it.
+        let earliest = from - (trail::MAX_BLOCK_EVENTS - 1);
         self.call(move |c| async move {
             let r = async {
                 let rows = c
                     .query(
-                        "SELECT seq, hash, data FROM audit_records WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
-                        &[&from, &to],
+                        "SELECT seq, events, hash, data FROM audit_records
+                         WHERE seq BETWEEN $1 AND $2 AND seq + events > $3 ORDER BY seq",
+                        &[&earliest, &to, &from],
                     )
                     .await
                     .map_err(backend)?;
                 Ok(rows
                     .iter()
-                    .map(|r| StoredEvent {
+                    .map(|r| StoredBlock {
                         seq: r.get(0),
-                        hash: r.get(1),
-                        data: r.get(2),
+                        count: r.get(1),
+                        hash: r.get(2),
+                        data: r.get(3),
                     })
                     .collect())
             }
@@ -1265,9 +1271,10 @@ async fn write_appended<C: tokio_postgres::GenericClient>(
     a: &Appended,
 ) -> Result<(), StoreError> {
     use tokio_postgres::types::{ToSql, Type};
-    let seqs: Vec<i64> = a.events.iter().map(|e| e.seq).collect();
-    let hashes: Vec<&[u8]> = a.events.iter().map(|e| e.hash.as_slice()).collect();
-    let data: Vec<&[u8]> = a.events.iter().map(|e| e.data.as_slice()).collect();
+    let seqs: Vec<i64> = a.blocks.iter().map(|b| b.seq).collect();
+    let counts: Vec<i64> = a.blocks.iter().map(|b| b.count).collect();
+    let hashes: Vec<&[u8]> = a.blocks.iter().map(|b| b.hash.as_slice()).collect();
+    let data: Vec<&[u8]> = a.blocks.iter().map(|b| b.data.as_slice()).collect();
     let grps: Vec<i64> = a.spans.iter().map(|s| s.grp).collect();
     let los: Vec<i64> = a.spans.iter().map(|s| s.time_lo).collect();
     let his: Vec<i64> = a.spans.iter().map(|s| s.time_hi).collect();
@@ -1275,22 +1282,23 @@ async fn write_appended<C: tokio_postgres::GenericClient>(
     let floors = trail::lo_floors(&a.spans);
     let (ks, gs): (Vec<i64>, Vec<i64>) = a.keys.iter().copied().unzip();
     let added: i64 = a
-        .events
+        .blocks
         .iter()
-        .map(|e| record_bytes(e.data.len() + e.hash.len()))
+        .map(|b| record_bytes(b.data.len() + b.hash.len()))
         .sum::<i64>()
         + KEY_ROW_BYTES * i64::try_from(a.keys.len()).unwrap_or(0)
         + SPAN_ROW_BYTES * i64::try_from(a.spans.len()).unwrap_or(0);
     let ints = Type::INT8_ARRAY;
     let bytes = Type::BYTEA_ARRAY;
-    let records_params: [(&(dyn ToSql + Sync), Type); 3] = [
+    let records_params: [(&(dyn ToSql + Sync), Type); 4] = [
         (&seqs, ints.clone()),
+        (&counts, ints.clone()),
         (&hashes, bytes.clone()),
         (&data, bytes),
     ];
     let records = tx.execute_typed(
-        "INSERT INTO audit_records (seq, hash, data)
-         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[])",
+        "INSERT INTO audit_records (seq, events, hash, data)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
         &records_params,
     );
     let spans_params: [(&(dyn ToSql + Sync), Type); 5] = [
@@ -1374,26 +1382,25 @@ async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
             tx.commit().await.map_err(backend)?;
             return Ok(moved);
         };
-        let mut batch = Vec::with_capacity(rows.len());
+        let mut legacy = Vec::with_capacity(rows.len());
         for r in &rows {
             let resources: String = r.get(9);
-            batch.push(
-                codec.encode(&AuditRow {
-                    seq: r.get(0),
-                    account: r.get(1),
-                    event_id: r.get(2),
-                    event_time: r.get(3),
-                    event_name: r.get(4),
-                    event_source: r.get(5),
-                    username: r.get(6),
-                    access_key_id: r.get(7),
-                    read_only: r.get(8),
-                    resources: serde_json::from_str(&resources)
-                        .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?,
-                    body: r.get(10),
-                }),
-            );
+            legacy.push(AuditRow {
+                seq: r.get(0),
+                account: r.get(1),
+                event_id: r.get(2),
+                event_time: r.get(3),
+                event_name: r.get(4),
+                event_source: r.get(5),
+                username: r.get(6),
+                access_key_id: r.get(7),
+                read_only: r.get(8),
+                resources: serde_json::from_str(&resources)
+                    .map_err(|e| StoreError::Corrupt(format!("audit resources: {e}")))?,
+                body: r.get(10),
+            });
         }
+        let batch = codec.encode(&legacy);
         write_appended(&tx, &trail::seal(&head, &batch)).await?;
         tx.execute(
             "UPDATE audit_head SET legacy_through = $1 WHERE id = 1",
@@ -1499,19 +1506,17 @@ pub(crate) mod tests {
                 std::thread::spawn(move || {
                     let mut codec = trail::Codec::new();
                     for i in 0..APPENDS {
-                        let batch: Vec<_> = (0..PER_APPEND)
-                            .map(|k| {
-                                codec.encode(&AuditRow {
-                                    account: "111122223333".into(),
-                                    event_id: format!("t{t}-{i}-{k}"),
-                                    event_time: 1_000 + i64::try_from(i).unwrap(),
-                                    event_name: "AssumeRole".into(),
-                                    body: "{}".into(),
-                                    ..AuditRow::default()
-                                })
+                        let rows: Vec<_> = (0..PER_APPEND)
+                            .map(|k| AuditRow {
+                                account: "111122223333".into(),
+                                event_id: format!("t{t}-{i}-{k}"),
+                                event_time: 1_000 + i64::try_from(i).unwrap(),
+                                event_name: "AssumeRole".into(),
+                                body: "{}".into(),
+                                ..AuditRow::default()
                             })
                             .collect();
-                        node.audit_append(&batch).unwrap();
+                        node.audit_append(&codec.encode(&rows)).unwrap();
                     }
                 })
             })
@@ -1522,18 +1527,21 @@ pub(crate) mod tests {
         let total = i64::try_from(THREADS * APPENDS * PER_APPEND).unwrap();
         let head = nodes[0].audit_head().unwrap();
         assert_eq!(head.next_seq, total + 1);
-        let events = nodes[1].audit_events(1, total).unwrap();
-        assert_eq!(events.len(), THREADS * APPENDS * PER_APPEND);
+        let blocks = nodes[1].audit_blocks(1, total).unwrap();
+        // One block per append, none torn or interleaved.
+        assert_eq!(blocks.len(), THREADS * APPENDS);
         let mut prev = trail::genesis();
-        for (e, want_seq) in events.iter().zip(1..) {
-            assert_eq!(e.seq, want_seq);
+        let mut want_seq = 1;
+        for b in &blocks {
+            assert_eq!((b.seq, b.count), (want_seq, 3));
             assert_eq!(
-                e.hash,
-                trail::chain(&prev, e.seq, &e.data),
-                "event {}",
-                e.seq
+                b.hash,
+                trail::chain(&prev, b.seq, &b.data),
+                "block {}",
+                b.seq
             );
-            prev.clone_from(&e.hash);
+            prev.clone_from(&b.hash);
+            want_seq = b.last() + 1;
         }
         assert_eq!(head.last_hash, prev);
     }

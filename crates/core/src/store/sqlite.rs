@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::sqlite_audit::AuditDb;
 use super::{
     Appended, AuditHead, Change, DigestRecord, Encoded, ExportRecord, FailurePolicy, Failures,
-    Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredEvent,
+    Feed, GroupSpan, Kind, MetaUpdate, Record, Snapshot, Store, StoreError, StoredBlock,
 };
 
 /// Migrations in order; index + 1 is the schema version they produce.
@@ -385,8 +385,8 @@ impl Store for SqliteStore {
         self.audit.head()
     }
 
-    fn audit_events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
-        self.audit.events(from, to)
+    fn audit_blocks(&self, from: i64, to: i64) -> Result<Vec<StoredBlock>, StoreError> {
+        self.audit.blocks(from, to)
     }
 
     fn audit_spans(&self, from: i64, to: i64) -> Result<Vec<GroupSpan>, StoreError> {
@@ -618,13 +618,18 @@ mod tests {
         assert_eq!((head.first_seq, head.next_seq), (1, 5001));
         let mut codec = crate::trail::Codec::new();
         let mut prev = crate::trail::genesis();
-        for e in s.audit_events(1, 5000).unwrap() {
-            assert_eq!(e.hash, crate::trail::chain(&prev, e.seq, &e.data));
-            prev = e.hash.clone();
-            let row = codec.decode(e.seq, &e.data).unwrap();
-            assert_eq!(row.event_id, format!("e{}", e.seq - 1));
-            assert_eq!(row.resources[0].0, "AWS::IAM::Role");
+        let mut expect = 1;
+        for b in s.audit_blocks(1, 5000).unwrap() {
+            assert_eq!(b.seq, expect);
+            assert_eq!(b.hash, crate::trail::chain(&prev, b.seq, &b.data));
+            prev = b.hash.clone();
+            for row in codec.decode(&b).unwrap() {
+                assert_eq!(row.event_id, format!("e{}", row.seq - 1));
+                assert_eq!(row.resources[0].0, "AWS::IAM::Role");
+            }
+            expect = b.last() + 1;
         }
+        assert_eq!(expect, 5001);
         let gone: Option<String> = s
             .lock()
             .unwrap()

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Appended, AuditHead, AuditRow, DigestRecord, ExportRecord, GroupSpan, StoreError, StoredEvent,
+    Appended, AuditHead, AuditRow, DigestRecord, ExportRecord, GroupSpan, StoreError, StoredBlock,
 };
 use crate::trail;
 
@@ -64,6 +64,8 @@ const MIGRATIONS: &[&str] = &[
         body TEXT NOT NULL,
         signature TEXT NOT NULL
     );",
+    // v2: a row is a block of `events` consecutive events from `seq` (earlier rows hold one each).
+    "ALTER TABLE audit_records ADD COLUMN events INTEGER NOT NULL DEFAULT 1;",
 ];
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -210,10 +212,12 @@ fn head_of(conn: &Connection) -> Result<(AuditHead, i64), StoreError> {
 fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
     {
         let mut ins = tx
-            .prepare_cached("INSERT INTO audit_records (seq, hash, data) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO audit_records (seq, events, hash, data) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(backend)?;
-        for e in &a.events {
-            ins.execute(params![e.seq, e.hash, e.data])
+        for b in &a.blocks {
+            ins.execute(params![b.seq, b.count, b.hash, b.data])
                 .map_err(backend)?;
         }
         let mut span = tx
@@ -314,21 +318,27 @@ impl AuditDb {
         head_of(&*lock(&self.reader)?).map(|(h, _)| h)
     }
 
-    pub fn events(&self, from: i64, to: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn blocks(&self, from: i64, to: i64) -> Result<Vec<StoredBlock>, StoreError> {
         let conn = lock(&self.reader)?;
+        // A block holding event `from` starts at most MAX_BLOCK_EVENTS - 1 before it.
         let mut stmt = conn
             .prepare_cached(
-                "SELECT seq, hash, data FROM audit_records WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+                "SELECT seq, events, hash, data FROM audit_records
+                 WHERE seq BETWEEN ?1 AND ?2 AND seq + events > ?3 ORDER BY seq",
             )
             .map_err(backend)?;
         let rows = stmt
-            .query_map(params![from, to], |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    hash: r.get(1)?,
-                    data: r.get(2)?,
-                })
-            })
+            .query_map(
+                params![from - (trail::MAX_BLOCK_EVENTS - 1), to, from],
+                |r| {
+                    Ok(StoredBlock {
+                        seq: r.get(0)?,
+                        count: r.get(1)?,
+                        hash: r.get(2)?,
+                        data: r.get(3)?,
+                    })
+                },
+            )
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
@@ -611,7 +621,7 @@ impl AuditDb {
             let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
             };
-            let batch: Vec<trail::Encoded> = rows.iter().map(|r| codec.encode(r)).collect();
+            let batch = codec.encode(&rows);
             let mut conn = lock(&self.writer)?;
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -693,9 +703,11 @@ mod tests {
         let batch = |t: i64| -> Vec<trail::Encoded> {
             (0..16)
                 .map(|i| trail::Encoded {
-                    time: t + i,
                     data: vec![u8::try_from(i).unwrap(); 2048],
-                    keys: vec![t + i],
+                    events: vec![trail::Indexed {
+                        time: t + i,
+                        keys: vec![t + i],
+                    }],
                 })
                 .collect()
         };
@@ -754,9 +766,11 @@ mod tests {
                 .map(|i| {
                     t += 1;
                     trail::Encoded {
-                        time: t,
                         data: record(),
-                        keys: vec![t, i],
+                        events: vec![trail::Indexed {
+                            time: t,
+                            keys: vec![t, i],
+                        }],
                     }
                 })
                 .collect();

@@ -325,24 +325,22 @@ mod tests {
         let s = SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
         let mut codec = super::super::trail::Codec::new();
         let rows: Vec<_> = (0..30)
-            .map(|i| {
-                codec.encode(&AuditRow {
-                    account: if i % 3 == 0 {
-                        "111122223333".into()
-                    } else {
-                        "444455556666".into()
-                    },
-                    event_id: format!("e{i}"),
-                    event_time: 1_767_225_600 + i,
-                    body: format!(
-                        r#"{{"awsRegion":"{}","eventID":"e{i}"}}"#,
-                        if i % 2 == 0 { "us-east-1" } else { "../../etc" }
-                    ),
-                    ..AuditRow::default()
-                })
+            .map(|i| AuditRow {
+                account: if i % 3 == 0 {
+                    "111122223333".into()
+                } else {
+                    "444455556666".into()
+                },
+                event_id: format!("e{i}"),
+                event_time: 1_767_225_600 + i,
+                body: format!(
+                    r#"{{"awsRegion":"{}","eventID":"e{i}"}}"#,
+                    if i % 2 == 0 { "us-east-1" } else { "../../etc" }
+                ),
+                ..AuditRow::default()
             })
             .collect();
-        s.audit_append(&rows).unwrap();
+        s.audit_append(&codec.encode(&rows)).unwrap();
         let out = dir.path().join("export");
         let done = export(&s, &out, Some(20), 1_767_229_200).unwrap();
         // Two accounts; the hostile region is filed under the default one.
