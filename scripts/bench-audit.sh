@@ -35,7 +35,8 @@ for run in 1 2 3; do
     p50=$(sed -n 's/.*p50=\([0-9.]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$out")
     if [ $trail = on ]; then
-      events=$("$PY" -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM audit_records').fetchone()[0])" "$DIR/audit.db")
+      # A row is a block of `events` events.
+      events=$("$PY" -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute('SELECT sum(events) FROM audit_records').fetchone()[0])" "$DIR/audit.db")
       bytes=$(stat -c %s "$DIR/audit.db")
       per=$(( bytes / events ))
       ON+=("$rps"); PER+=("$per")
