@@ -126,14 +126,16 @@ pub const EPOCH_BITS: u32 = 5;
 
 /// A new event's ID: a UUID version 7 whose timestamp is the event's own time (seconds, random sub-second
 /// part), so a lookup by EventId needs only the groups of that second instead of probing every index epoch.
+/// The random bits come from the thread's user-space generator (not a `getrandom` system call per ID, as
+/// `Uuid::new_v7` makes).
 pub fn new_event_id(event_time: i64) -> String {
-    let nanos = rand::random::<u32>() % 1_000_000_000;
-    let ts = uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        u64::try_from(event_time).unwrap_or(0),
-        nanos,
-    );
-    uuid::Uuid::new_v7(ts).to_string()
+    let millis = u64::try_from(event_time)
+        .unwrap_or(0)
+        .saturating_mul(1000)
+        .saturating_add(rand::random::<u64>() % 1000);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random())
+        .into_uuid()
+        .to_string()
 }
 
 /// The second an event ID made by [`new_event_id`] was issued in (None for other IDs, e.g. random
