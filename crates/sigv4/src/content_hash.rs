@@ -17,7 +17,7 @@ pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934c
 
 /// Lower-case hex SHA-256 of a body.
 pub fn hash_body(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+    crate::key::hex32(&Sha256::digest(body))
 }
 
 /// The `HashedPayload` line for a request whose signed headers are `signed_headers`.
