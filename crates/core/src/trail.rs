@@ -23,7 +23,6 @@
 use std::io;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// One stored audit event: the CloudTrail record (`body`, JSON) and the columns `LookupEvents` filters on.
@@ -727,11 +726,6 @@ pub fn seal(head: &AuditHead, batch: &[Encoded]) -> Appended {
             ..head.clone()
         },
     }
-}
-
-/// The header fields of a record as a loose JSON value (for messages naming an event).
-pub fn describe(row: &AuditRow) -> Value {
-    serde_json::json!({"seq": row.seq, "eventID": row.event_id, "eventName": row.event_name})
 }
 
 #[cfg(test)]

@@ -141,12 +141,10 @@ pub fn lookup(store: &dyn Store, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreE
                     continue;
                 }
                 read_up_to = Some(b.seq);
-                let corrupt =
-                    |c| StoreError::Corrupt(format!("audit events {}..={}: {c}", b.seq, b.last()));
                 // Filter on the headers; only the events returned have their bodies copied out.
                 let mut rows = codec
                     .decode_matching(&b, |h| (lo..=hi).contains(&h.seq) && matches(h, q))
-                    .map_err(corrupt)?;
+                    .map_err(|c| b.corrupt(&c))?;
                 if desc {
                     rows.reverse();
                 }

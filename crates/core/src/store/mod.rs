@@ -10,6 +10,13 @@
 
 pub use crate::trail::{Appended, AuditHead, AuditRow, Encoded, GroupSpan, StoredBlock};
 
+impl StoredBlock {
+    /// The store error for this block failing to decode.
+    pub fn corrupt(&self, c: &crate::trail::Corrupt) -> StoreError {
+        StoreError::Corrupt(format!("audit events {}..={}: {c}", self.seq, self.last()))
+    }
+}
+
 pub mod postgres;
 pub mod sqlite;
 pub mod sqlite_audit;

@@ -405,9 +405,7 @@ pub fn copy_trail(src: &dyn Store, dst: &dyn Store) -> Result<i64, StoreError> {
         let mut spans: Vec<crate::store::GroupSpan> = Vec::new();
         let mut keys = Vec::new();
         for b in &blocks {
-            let rows = codec.decode(b).map_err(|c| {
-                StoreError::Corrupt(format!("audit events {}..={}: {c}", b.seq, b.last()))
-            })?;
+            let rows = codec.decode(b).map_err(|c| b.corrupt(&c))?;
             for row in rows {
                 let g = trail::group_of(row.seq);
                 max_time = max_time.max(row.event_time);
