@@ -28,7 +28,14 @@ fn codec(c: &mut Criterion) {
         credentials: Some(Credentials {
             access_key_id: "ASIAEXAMPLEEXAMPLE02".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
-            session_token: "A".repeat(1024),
+            // Base64 text like a real token's (a mix of letters, digits, `+` and `/`).
+            session_token: (0..1024u32)
+                .map(|i| {
+                    let a = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                    let at = (i.wrapping_mul(2_654_435_761) >> 7) as usize % a.len();
+                    char::from(a.get(at).copied().unwrap_or(b'A'))
+                })
+                .collect(),
             expiration: 1_700_003_600,
         }),
         assumed_role_user: Some(AssumedRoleUser {
