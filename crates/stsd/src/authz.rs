@@ -574,46 +574,53 @@ pub fn action_keys(
     let Some(a) = action_catalog::action_by_qualified_name(action) else {
         return;
     };
-    if a.supports_condition_key("aws:RequestTag/k") {
+    // Each fact is looked at before the catalog: most requests carry none of them, and matching the action's key
+    // templates costs more than the request's other context keys together.
+    if !facts.tags.is_empty() && a.supports_condition_key("aws:RequestTag/k") {
         for t in facts.tags {
             context.set(&format!("aws:RequestTag/{}", t.key), t.value.clone());
         }
     }
-    if a.supports_condition_key("aws:TagKeys") {
+    if (!facts.tags.is_empty() || !facts.tag_keys.is_empty())
+        && a.supports_condition_key("aws:TagKeys")
+    {
         let keys: Vec<String> = facts
             .tags
             .iter()
             .map(|t| t.key.clone())
             .chain(facts.tag_keys.iter().cloned())
             .collect();
-        if !keys.is_empty() {
-            context.insert("aws:TagKeys", keys);
-        }
+        context.insert("aws:TagKeys", keys);
     }
-    if a.supports_condition_key("iam:PermissionsBoundary")
-        && let Some(b) = facts.permissions_boundary.or(target.boundary)
+    if let Some(b) = facts.permissions_boundary.or(target.boundary)
+        && a.supports_condition_key("iam:PermissionsBoundary")
     {
         context.set("iam:PermissionsBoundary", b);
     }
-    if a.supports_condition_key("iam:PolicyARN")
-        && let Some(p) = facts.policy_arn
+    if let Some(p) = facts.policy_arn
+        && a.supports_condition_key("iam:PolicyARN")
     {
         context.set("iam:PolicyARN", p);
     }
-    if a.supports_condition_key("iam:PassedToService")
-        && let Some(s) = facts.passed_to_service
+    if let Some(s) = facts.passed_to_service
+        && a.supports_condition_key("iam:PassedToService")
     {
         context.set("iam:PassedToService", s);
     }
-    if a.supports_condition_key("iam:AssociatedResourceArn")
-        && let Some(r) = facts.associated_resource_arn
+    if let Some(r) = facts.associated_resource_arn
+        && a.supports_condition_key("iam:AssociatedResourceArn")
     {
         context.set("iam:AssociatedResourceArn", r);
     }
-    for prefix in ["aws:ResourceTag/", "iam:ResourceTag/"] {
-        if a.supports_condition_key(&format!("{prefix}k")) {
-            for t in target.tags {
-                context.set(&format!("{prefix}{}", t.key), t.value.clone());
+    if !target.tags.is_empty() {
+        for (prefix, sample) in [
+            ("aws:ResourceTag/", "aws:ResourceTag/k"),
+            ("iam:ResourceTag/", "iam:ResourceTag/k"),
+        ] {
+            if a.supports_condition_key(sample) {
+                for t in target.tags {
+                    context.set(&format!("{prefix}{}", t.key), t.value.clone());
+                }
             }
         }
     }
