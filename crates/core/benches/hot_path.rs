@@ -4,7 +4,10 @@
 //! * `token/open_remembered`: open a token the key ring opened before (a session's second and later request).
 //! * `token/open_first`: open a token not seen before (decrypt and parse; 20,000 distinct sessions in turn, more
 //!   than the ring remembers, so every open is a first one).
-//! * `audit/encode_assume_role`: compress one AssumeRole CloudTrail event into its stored record.
+//! * `audit/encode_block_1`, `audit/encode_block_18`: compress one AssumeRole CloudTrail event, and a group
+//!   commit's 18, into a stored block.
+//! * `audit/append_block_18`: store an encoded block of 18 events in the embedded store (one SQLite transaction:
+//!   the block row, its group span and index keys, the head; the WAL frames written at `COMMIT`).
 #![expect(
     clippy::unwrap_used,
     reason = "bench code: a failed unwrap fails the bench"
@@ -121,6 +124,29 @@ fn audit(c: &mut Criterion) {
         .collect();
     c.bench_function("audit/encode_block_18", |b| {
         b.iter(|| codec.encode(black_box(&rows)));
+    });
+    // Store a commit's block (encoded beforehand) in the embedded store: what the writer does after encoding.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("stsd.db")).unwrap();
+    let mut t = NOW;
+    c.bench_function("audit/append_block_18", |b| {
+        b.iter_batched(
+            || {
+                t += 1;
+                let rows: Vec<AuditRow> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| AuditRow {
+                        event_id: format!("{t:x}-{i}"),
+                        event_time: t,
+                        ..r.clone()
+                    })
+                    .collect();
+                codec.encode(&rows)
+            },
+            |blocks| stsd_core::store::Store::audit_append(&store, &blocks).unwrap(),
+            criterion::BatchSize::SmallInput,
+        );
     });
     let bytes: usize = codec.encode(&rows).iter().map(|b| b.data.len()).sum();
     eprintln!(

@@ -168,10 +168,13 @@ const FORMAT_BLOCK: u8 = 4;
 /// Format byte of a block compressed with raw deflate and [`DICT_V1`] as preset (same layout as
 /// [`FORMAT_BLOCK`]): written only if zstd cannot be set up.
 const FORMAT_DEFLATE_BLOCK: u8 = 5;
-/// zstd level of blocks (with [`DICT_V2`], 16 KiB). Measured (2026-11-30) on the events of
-/// `scripts/bench.sh`'s AssumeRole run, in blocks of 18 (the mean group commit at c=64): see the
-/// `audit/encode_block_*` criterion benchmarks of stsd-core.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of blocks of several events (with [`DICT_V2`], 16 KiB). Level 1 rather than 3: a block of 18
+/// AssumeRole events compresses in 15 µs instead of 22 for ~7 % more bytes (`audit/encode_block_18`, criterion,
+/// 2026-11-30) — under load the writer's CPU is taken from the requests on a small machine.
+const ZSTD_LEVEL: i32 = 1;
+/// zstd level of a block of one event (a lone client's commit): there level 3 costs no more time than 1
+/// (`audit/encode_block_1`: 3.25 vs 3.14 µs) and stores ~4 % fewer bytes, and a quiet trail is all such blocks.
+const ZSTD_LEVEL_LONE: i32 = 3;
 
 /// Most events in one block. Never raise it: stores find the blocks holding an event by looking this far back.
 pub const MAX_BLOCK_EVENTS: i64 = 64;
@@ -183,6 +186,7 @@ const MAX_PLAIN: usize = 16 << 20;
 
 struct Dictionaries {
     encoder: zstd::dict::EncoderDictionary<'static>,
+    encoder_lone: zstd::dict::EncoderDictionary<'static>,
     decoder_v1: zstd::dict::DecoderDictionary<'static>,
     decoder_v2: zstd::dict::DecoderDictionary<'static>,
 }
@@ -191,6 +195,7 @@ fn zstd_dictionaries() -> &'static Dictionaries {
     static DICTS: std::sync::OnceLock<Dictionaries> = std::sync::OnceLock::new();
     DICTS.get_or_init(|| Dictionaries {
         encoder: zstd::dict::EncoderDictionary::copy(DICT_V2, ZSTD_LEVEL),
+        encoder_lone: zstd::dict::EncoderDictionary::copy(DICT_V2, ZSTD_LEVEL_LONE),
         decoder_v1: zstd::dict::DecoderDictionary::copy(DICT_V1),
         decoder_v2: zstd::dict::DecoderDictionary::copy(DICT_V2),
     })
@@ -402,6 +407,7 @@ pub struct Codec {
     deflate: Compress,
     inflate: Decompress,
     zstd: Option<zstd::bulk::Compressor<'static>>,
+    zstd_lone: Option<zstd::bulk::Compressor<'static>>,
     unzstd_v1: Option<zstd::bulk::Decompressor<'static>>,
     unzstd_v2: Option<zstd::bulk::Decompressor<'static>>,
     plain: Vec<u8>,
@@ -417,18 +423,21 @@ impl Default for Codec {
 impl Codec {
     pub fn new() -> Codec {
         let dicts = zstd_dictionaries();
-        let zstd = zstd::bulk::Compressor::with_prepared_dictionary(&dicts.encoder)
-            .and_then(|mut c| {
-                c.include_checksum(false)?;
-                c.include_dictid(false)?;
-                Ok(c)
-            })
-            .map_err(|e| tracing::error!(error = %e, "zstd unavailable; audit records fall back to deflate"))
-            .ok();
+        let compressor = |dict| {
+            zstd::bulk::Compressor::with_prepared_dictionary(dict)
+                .and_then(|mut c| {
+                    c.include_checksum(false)?;
+                    c.include_dictid(false)?;
+                    Ok(c)
+                })
+                .map_err(|e| tracing::error!(error = %e, "zstd unavailable; audit records fall back to deflate"))
+                .ok()
+        };
         Codec {
             deflate: Compress::new(Compression::new(6), false),
             inflate: Decompress::new(false),
-            zstd,
+            zstd: compressor(&dicts.encoder),
+            zstd_lone: compressor(&dicts.encoder_lone),
             unzstd_v1: zstd::bulk::Decompressor::with_prepared_dictionary(&dicts.decoder_v1).ok(),
             unzstd_v2: zstd::bulk::Decompressor::with_prepared_dictionary(&dicts.decoder_v2).ok(),
             plain: Vec::new(),
@@ -464,11 +473,12 @@ impl Codec {
         let mut data = Vec::with_capacity(self.plain.len() / 4 + 64);
         data.push(FORMAT_BLOCK);
         data.extend_from_slice(&count.to_le_bytes());
-        match self
-            .zstd
-            .as_mut()
-            .and_then(|z| z.compress(&self.plain).ok())
-        {
+        let zstd = if count == 1 {
+            &mut self.zstd_lone
+        } else {
+            &mut self.zstd
+        };
+        match zstd.as_mut().and_then(|z| z.compress(&self.plain).ok()) {
             Some(frame) => data.extend_from_slice(&frame),
             None => {
                 if let Some(f) = data.first_mut() {
