@@ -179,9 +179,25 @@ fn runs_inline(headers: &axum::http::HeaderMap, query: &str, body: &[u8]) -> boo
     }
     let mut action = None;
     for part in [query.as_bytes(), body] {
-        for (k, v) in form_urlencoded::parse(part) {
-            match &*k {
-                "Action" => action = Some(v.into_owned()),
+        // Keys are decoded as `form_urlencoded::parse` decodes them (`%41ction` is `Action`); of the values only
+        // the action's (decoding every value — a percent-encoded `RoleArn` — cost more than the check).
+        for pair in part.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (pair.get(..at), pair.get(at + 1..)),
+                None => (Some(pair), None),
+            };
+            let (Some((key, _)), value) = (
+                k.and_then(|k| form_urlencoded::parse(k).next()),
+                v.unwrap_or_default(),
+            ) else {
+                continue;
+            };
+            match &*key {
+                "Action" => {
+                    action = form_urlencoded::parse(value)
+                        .next()
+                        .map(|(v, _)| v.into_owned());
+                }
                 "SerialNumber" | "TokenCode" => return false,
                 _ => {}
             }
@@ -406,5 +422,84 @@ mod tests {
         assert!(runs_inline(&edge, "Action=GetCallerIdentity", b""));
         let big_body = format!("Action=AssumeRole&Pad={}", "x".repeat(INLINE_MAX_BODY));
         assert!(!runs_inline(&ua, "", big_body.as_bytes()));
+        // Encoded keys and values are read as the parameter decoder reads them.
+        assert!(runs_inline(&ua, "", b"%41ction=Assume%52ole"));
+        assert!(!runs_inline(&ua, "", b"Action=AssumeRole&Serial%4Eumber=x"));
+        assert!(!runs_inline(
+            &ua,
+            "",
+            b"Action=AssumeRole&Action=GetSessionToken"
+        ));
+        assert!(runs_inline(&ua, "", b"&&Action&Action=AssumeRole&=x&"));
+    }
+
+    /// What `runs_inline` decided before it skipped decoding values: every pair decoded.
+    fn runs_inline_reference(query: &str, body: &[u8]) -> bool {
+        let mut action = None;
+        for part in [query.as_bytes(), body] {
+            for (k, v) in form_urlencoded::parse(part) {
+                match &*k {
+                    "Action" => action = Some(v.into_owned()),
+                    "SerialNumber" | "TokenCode" => return false,
+                    _ => {}
+                }
+            }
+        }
+        matches!(
+            action.as_deref(),
+            Some("AssumeRole" | "GetCallerIdentity" | "GetAccessKeyInfo")
+        )
+    }
+
+    /// Query strings of pairs whose keys and values may be percent- or plus-encoded, or lack their `=`.
+    fn form() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "Action",
+            "%41ction",
+            "Act%69on",
+            "SerialNumber",
+            "Serial%4Eumber",
+            "TokenCode",
+            "Token%43ode",
+            "Version",
+            "",
+            "A",
+        ]);
+        let value = prop::sample::select(vec![
+            "AssumeRole",
+            "Assume%52ole",
+            "GetCallerIdentity",
+            "Get%43allerIdentity",
+            "GetAccessKeyInfo",
+            "GetSessionToken",
+            "Assume+Role",
+            "",
+            "%",
+        ]);
+        prop::collection::vec((key, value, any::<bool>()), 0..6).prop_map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v, eq)| {
+                    if *eq {
+                        format!("{k}={v}")
+                    } else {
+                        format!("{k}{v}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn inline_check_reads_parameters_as_the_decoder_does(query in form(), body in form()) {
+            let ua = headers("aws-cli/2.15.0 Python/3.11");
+            proptest::prop_assert_eq!(
+                runs_inline(&ua, &query, body.as_bytes()),
+                runs_inline_reference(&query, body.as_bytes())
+            );
+        }
     }
 }
