@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts that drive one stsd with loadgen (sourced, not run): release binaries (built
 # unless BENCH_BIN_DIR names prebuilt ones), fixed root keys, a work directory removed on exit, and
-#   start DATA_DIR [serve flags…]   run stsd on a free loopback port (sets PID, PORT, E)
+#   start DATA_DIR [serve flags…]   run stsd (or the binary in $STSD) on a free loopback port (sets PID, PORT, E)
 #   stop                            stop it
 #   setup                           print `scripts/bench.sh`'s setup (user, role, keys) as shell assignments
 BIN=${BENCH_BIN_DIR:-target/release}
@@ -17,7 +17,7 @@ trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 start() { # DATA_DIR [serve flags…]
   local dir=$1; shift
   PORT=$(free_port)
-  STSD_LOG=warn "$BIN/stsd" serve --listen 127.0.0.1:$PORT --data-dir "$dir" "$@" &
+  STSD_LOG=warn "${STSD:-$BIN/stsd}" serve --listen 127.0.0.1:$PORT --data-dir "$dir" "$@" &
   PID=$!
   for _ in $(seq 100); do
     "$PY" -c "import socket;socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break
