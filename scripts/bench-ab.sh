@@ -6,6 +6,7 @@
 # CPU per request is the steadier measure: it does not depend on how much of the machine the generator got.
 #
 # Usage: ./scripts/bench-ab.sh STSD_A STSD_B [seconds] [runs]    (defaults: 8 s, 3 alternated pairs)
+#   The binaries' paths are printed as given: keep copies under target/ (e.g. target/ab/stsd-<commit>).
 #   BENCH_BIN_DIR=DIR   take `loadgen` from DIR instead of building it
 #   MODE=assume-role|caller-identity-session   the workload (default assume-role)
 set -euo pipefail
@@ -19,8 +20,8 @@ RUNS=${4:-3}
 ticks_per_s=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 echo "# bench-ab $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, ${MODE:-assume-role} c=64, ${SECS} s per run"
-echo "# A = $A"
-echo "# B = $B"
+echo "# A = $1"
+echo "# B = $2"
 for run in $(seq "$RUNS"); do
   for side in A B; do
     bin=$A
