@@ -101,6 +101,9 @@ const RESTART_AFTER_FRAMES: i64 = 4096;
 /// How long a RESTART checkpoint (which holds the writer) may wait for readers to leave the WAL.
 const RESTART_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// A RESTART holding the writer this long is logged (requests answer only after their audit commit).
+const SLOW_RESTART: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// After a RESTART gave up on a reader, how long until the next try.
 const RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -149,9 +152,19 @@ fn spawn_checkpointer(
                         // give up after RESTART_WAIT; it is tried again after RESTART_BACKOFF, and meanwhile the
                         // WAL grows as before this existed (the writer checkpoints at 64 MiB).
                         let held = writer.lock();
+                        let started = std::time::Instant::now();
                         let restarted =
                             conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
                         drop(held);
+                        // Every request waiting for its audit commit waited this long too (the copy of the
+                        // frames appended since the passive run and the database file's sync).
+                        let took = started.elapsed();
+                        if took >= SLOW_RESTART {
+                            tracing::warn!(
+                                millis = took.as_millis(),
+                                "audit checkpoint (restart) held the audit writer"
+                            );
+                        }
                         if !matches!(restarted, Ok(0)) {
                             tracing::debug!(result = ?restarted, "audit checkpoint (restart) deferred");
                             restart_after = std::time::Instant::now() + RESTART_BACKOFF;
