@@ -181,22 +181,18 @@ fn runs_inline(headers: &axum::http::HeaderMap, query: &str, body: &[u8]) -> boo
     for part in [query.as_bytes(), body] {
         // Keys are decoded as `form_urlencoded::parse` decodes them (`%41ction` is `Action`); of the values only
         // the action's (decoding every value — a percent-encoded `RoleArn` — cost more than the check).
+        // A pair holds no `&`, so decoding the whole pair is exactly what the decoder reads (the value may hold
+        // `=`: only the first one separates).
         for pair in part.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                Some(at) => (pair.get(..at), pair.get(at + 1..)),
-                None => (Some(pair), None),
-            };
-            let (Some((key, _)), value) = (
-                k.and_then(|k| form_urlencoded::parse(k).next()),
-                v.unwrap_or_default(),
-            ) else {
+            let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+            let Some((key, _)) = form_urlencoded::parse(key).next() else {
                 continue;
             };
             match &*key {
                 "Action" => {
-                    action = form_urlencoded::parse(value)
+                    action = form_urlencoded::parse(pair)
                         .next()
-                        .map(|(v, _)| v.into_owned());
+                        .map(|(_, v)| v.into_owned());
                 }
                 "SerialNumber" | "TokenCode" => return false,
                 _ => {}
@@ -474,6 +470,8 @@ mod tests {
             "GetAccessKeyInfo",
             "GetSessionToken",
             "Assume+Role",
+            "AssumeRole=x",
+            "=",
             "",
             "%",
         ]);
