@@ -607,6 +607,11 @@ fn serve(
             "the audit queue did not drain in time; the events of these requests are lost"
         );
     }
+    // Stored events are durable already (the embedded store's journal); settling moves them into place so
+    // the next start has nothing to recover.
+    if let Err(e) = app_for_flush.node.store().audit_settle() {
+        tracing::warn!(error = %e, "settling the audit trail; the next start recovers it");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ impl StoredBlock {
     }
 }
 
+pub mod audit_journal;
 pub mod postgres;
 pub mod sqlite;
 pub mod sqlite_audit;
@@ -198,6 +199,11 @@ pub trait Store: Send + Sync {
     /// the new head commit in one transaction. Returns the new head.
     fn audit_append(&self, _batch: &[Encoded]) -> Result<AuditHead, StoreError> {
         Err(no_audit())
+    }
+    /// Make everything appended so far reach its final place (the embedded store moves its journal into
+    /// `audit.db`), for a clean stop. Appends are durable without it.
+    fn audit_settle(&self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Write already-sealed records as they are, and make `a.head` the head (copying a trail between stores).
     fn audit_import(&self, _a: &Appended) -> Result<(), StoreError> {

@@ -381,6 +381,10 @@ impl Store for SqliteStore {
         self.audit.import(a)
     }
 
+    fn audit_settle(&self) -> Result<(), StoreError> {
+        self.audit.close()
+    }
+
     fn audit_head(&self) -> Result<AuditHead, StoreError> {
         self.audit.head()
     }

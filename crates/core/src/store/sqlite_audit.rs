@@ -1,14 +1,20 @@
 //! The embedded store's audit trail: its own SQLite file (`audit.db` beside `stsd.db`), so recording never
-//! waits behind IAM writes and its size is its own. WAL with `synchronous=NORMAL`: a committed batch survives
-//! `kill -9` of the process (what an answered request relies on); a power cut may lose the last commits
-//! since the previous WAL sync, which IAM state (`synchronous=FULL`) never does. One connection writes,
+//! waits behind IAM writes and its size is its own.
+//!
+//! An append is made durable by the journal ([`super::audit_journal`]: one `pwrite` per group commit — what
+//! an answered request relies on: it survives `kill -9`) and reaches `audit.db` with the other groups of the
+//! last [`FLUSH_EVERY`] in one transaction; every read of the trail first stores what is journaled, so it sees
+//! every appended event. `audit.db` is in WAL mode with `synchronous=NORMAL`: a power cut may lose the last
+//! groups since the previous sync, which IAM state (`synchronous=FULL`) never does. One connection writes,
 //! another reads (lookups do not wait for appends).
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::audit_journal::{self, Journal, Pending};
 use super::{
     Appended, AuditHead, AuditRow, DigestRecord, ExportRecord, GroupSpan, StoreError, StoredBlock,
 };
@@ -80,17 +86,49 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 pub struct AuditDb {
-    writer: std::sync::Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+    flusher: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Inner {
+    writer: Arc<Mutex<Connection>>,
     reader: Mutex<Connection>,
+    /// The journal, when this process owns the trail (`None`: another process does; this one stored what that
+    /// one had journaled when this opened, and reads).
+    journal: Option<Mutex<Journal>>,
+    /// One flush at a time: a reader that finds nothing pending knows an earlier flush has committed.
+    flush_lock: Mutex<()>,
+    /// `audit.db` and its WAL (synced before a journal file is reused).
+    db_path: PathBuf,
     /// Tells the checkpointer thread to stop.
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// Tells the flusher to stop (and wakes it).
+    stop_flusher: (Mutex<bool>, Condvar),
 }
 
 impl Drop for AuditDb {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.inner.stop.store(true, Ordering::Relaxed);
+        if let Ok(mut stop) = self.inner.stop_flusher.0.lock() {
+            *stop = true;
+        }
+        self.inner.stop_flusher.1.notify_all();
+        if let Some(t) = self.flusher.take() {
+            let _ = t.join();
+        }
+        // A clean close leaves the journal empty: everything is in audit.db, synced.
+        if let Err(e) = self.inner.close() {
+            tracing::warn!(error = %e, "closing the audit journal; it is read again at the next start");
+        }
     }
 }
+
+/// How often journaled groups are moved into `audit.db`.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// An append finding this many events journaled but not yet in `audit.db` stores them first (the flusher is
+/// behind, or failing: memory stays bounded and a store that refuses writes is noticed by the writer).
+const FLUSH_INLINE_EVENTS: i64 = 1 << 16;
 
 /// How often the WAL is copied back into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -180,6 +218,37 @@ fn spawn_checkpointer(
     }
 }
 
+/// The flusher thread: every FLUSH_EVERY, move what is journaled into `audit.db`. A failure (e.g. a full
+/// disk) is logged once and retried; the groups stay journaled meanwhile.
+fn flusher(inner: &Inner) {
+    let mut failing = false;
+    loop {
+        {
+            let Ok(stop) = inner.stop_flusher.0.lock() else {
+                return;
+            };
+            let Ok((stop, _)) = inner.stop_flusher.1.wait_timeout(stop, FLUSH_EVERY) else {
+                return;
+            };
+            if *stop {
+                return;
+            }
+        }
+        match inner.flush() {
+            Ok(()) if failing => {
+                tracing::info!("journaled audit events are stored again");
+                failing = false;
+            }
+            Ok(()) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "storing journaled audit events failed; retrying");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(backend)?;
     conn.pragma_update(None, "journal_mode", "WAL")
@@ -195,7 +264,7 @@ fn open_conn(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn lock(m: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, StoreError> {
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
     m.lock()
         .map_err(|_| StoreError::Backend("audit store lock poisoned".into()))
 }
@@ -224,49 +293,50 @@ fn head_of(conn: &Connection) -> Result<(AuditHead, i64), StoreError> {
     .map_err(backend)
 }
 
-fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
-    {
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO audit_records (seq, events, hash, data) VALUES (?1, ?2, ?3, ?4)",
-            )
+/// Records, group spans and index entries of `a` (not the head).
+fn write_rows(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT INTO audit_records (seq, events, hash, data) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend)?;
+    for b in &a.blocks {
+        ins.execute(params![b.seq, b.count, b.hash, b.data])
             .map_err(backend)?;
-        for b in &a.blocks {
-            ins.execute(params![b.seq, b.count, b.hash, b.data])
-                .map_err(backend)?;
-        }
-        let mut span = tx
-            .prepare_cached(
-                "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (grp) DO UPDATE SET time_lo = min(time_lo, excluded.time_lo),
-                 time_hi = max(time_hi, excluded.time_hi), hi_max = max(hi_max, excluded.hi_max),
-                 lo_floor = min(lo_floor, excluded.lo_floor)",
-            )
+    }
+    let mut span = tx
+        .prepare_cached(
+            "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (grp) DO UPDATE SET time_lo = min(time_lo, excluded.time_lo),
+             time_hi = max(time_hi, excluded.time_hi), hi_max = max(hi_max, excluded.hi_max),
+             lo_floor = min(lo_floor, excluded.lo_floor)",
+        )
+        .map_err(backend)?;
+    let floors = trail::lo_floors(&a.spans);
+    for (s, floor) in a.spans.iter().zip(&floors) {
+        span.execute(params![s.grp, s.time_lo, s.time_hi, s.hi_max, floor])
             .map_err(backend)?;
-        let floors = trail::lo_floors(&a.spans);
-        for (s, floor) in a.spans.iter().zip(&floors) {
-            span.execute(params![s.grp, s.time_lo, s.time_hi, s.hi_max, floor])
-                .map_err(backend)?;
-        }
-        if let (Some(&m), Some(first)) = (floors.first(), a.spans.first()) {
-            // Earlier groups' floors come down to this batch's earliest time (with events in time order, no
-            // row or a few of the newest).
-            tx.prepare_cached(
-                "UPDATE audit_spans SET lo_floor = ?1 WHERE lo_floor > ?1 AND grp < ?2",
-            )
+    }
+    if let (Some(&m), Some(first)) = (floors.first(), a.spans.first()) {
+        // Earlier groups' floors come down to this batch's earliest time (with events in time order, no
+        // row or a few of the newest).
+        tx.prepare_cached("UPDATE audit_spans SET lo_floor = ?1 WHERE lo_floor > ?1 AND grp < ?2")
             .and_then(|mut u| u.execute(params![m, first.grp]))
             .map_err(backend)?;
-        }
-        let mut key = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO audit_keys (epoch, key, grp) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(backend)?;
-        for (k, g) in &a.keys {
-            key.execute(params![trail::epoch_of(*g), k, g])
-                .map_err(backend)?;
-        }
     }
+    let mut key = tx
+        .prepare_cached("INSERT OR IGNORE INTO audit_keys (epoch, key, grp) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    for (k, g) in &a.keys {
+        key.execute(params![trail::epoch_of(*g), k, g])
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// `a` as it is, and its head as the trail's whole head (an import, the legacy conversion).
+fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
+    write_rows(tx, a)?;
     tx.prepare_cached(
         "UPDATE audit_head SET next_seq = ?1, last_hash = ?2, first_seq = ?3, base_hash = ?4,
          max_time = ?5 WHERE id = 1",
@@ -284,13 +354,228 @@ fn write_appended(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), St
     Ok(())
 }
 
+/// Journaled groups that continue the stored chain, in one transaction: rows of all of them, and the chain's
+/// end (`next_seq`, `last_hash`, `max_time`) from the last — the head's other fields (the oldest event, the
+/// export mark) are not the journal's to set. Groups already stored are skipped; refused unless the rest
+/// continues the stored chain.
+fn store_journaled<'a>(
+    conn: &mut Connection,
+    groups: impl IntoIterator<Item = &'a Appended>,
+) -> Result<usize, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let (head, _) = head_of(&tx)?;
+    let mut merged = Appended::default();
+    let mut n = 0;
+    for a in groups {
+        let Some(first) = a.blocks.first() else {
+            continue;
+        };
+        let expected = merged.head.next_seq.max(head.next_seq);
+        if a.head.next_seq <= expected {
+            // Already stored: by another process that read the journal to see the newest events
+            // ([`AuditDb::open`] without ownership), or at the last start.
+            continue;
+        }
+        if first.seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "the audit journal continues at event {} but the trail at {expected}",
+                first.seq
+            )));
+        }
+        merged.blocks.extend(a.blocks.iter().cloned());
+        for s in &a.spans {
+            match merged.spans.last_mut() {
+                Some(m) if m.grp == s.grp => {
+                    m.time_lo = m.time_lo.min(s.time_lo);
+                    m.time_hi = m.time_hi.max(s.time_hi);
+                    m.hi_max = m.hi_max.max(s.hi_max);
+                }
+                _ => merged.spans.push(*s),
+            }
+        }
+        merged.keys.extend_from_slice(&a.keys);
+        merged.head.next_seq = a.head.next_seq;
+        merged.head.last_hash.clone_from(&a.head.last_hash);
+        merged.head.max_time = a.head.max_time;
+        n += 1;
+    }
+    if n == 0 {
+        return Ok(0);
+    }
+    merged.keys.sort_unstable();
+    merged.keys.dedup();
+    write_rows(&tx, &merged)?;
+    tx.prepare_cached(
+        "UPDATE audit_head SET next_seq = ?1, last_hash = ?2, max_time = ?3 WHERE id = 1",
+    )
+    .and_then(|mut u| {
+        u.execute(params![
+            merged.head.next_seq,
+            merged.head.last_hash,
+            merged.head.max_time
+        ])
+    })
+    .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    Ok(n)
+}
+
+/// Whether the blocks of a journaled group chain from `prev` (the hash of the event before its first).
+fn chains_from(a: &Appended, prev: &[u8]) -> bool {
+    let mut prev = prev.to_vec();
+    for b in &a.blocks {
+        if trail::chain(&prev, b.seq, &b.data) != b.hash {
+            return false;
+        }
+        prev.clone_from(&b.hash);
+    }
+    a.head.last_hash == prev
+}
+
+/// Store the journal's entries that continue `audit.db`'s chain (after a crash: the groups journaled but
+/// not yet moved). Entries already stored are skipped; reading stops at a gap or a broken link. Returns the
+/// events stored.
+fn recover(conn: &mut Connection, found: Vec<Appended>, owner: bool) -> Result<i64, StoreError> {
+    let (head, _) = head_of(conn)?;
+    let (mut next, mut prev) = (head.next_seq, head.last_hash);
+    let mut continuing = Vec::new();
+    for a in found {
+        let Some(first) = a.blocks.first().map(|b| b.seq) else {
+            continue;
+        };
+        if a.head.next_seq <= next {
+            continue;
+        }
+        if first != next || !chains_from(&a, &prev) {
+            if owner {
+                tracing::warn!(
+                    journaled = first,
+                    stored = next,
+                    "the audit journal does not continue the stored trail here; later journaled events are not stored"
+                );
+            }
+            // Without ownership the owner may be rewriting a file right now: what follows is its to store.
+            break;
+        }
+        next = a.head.next_seq;
+        prev.clone_from(&a.head.last_hash);
+        continuing.push(a);
+    }
+    let events = continuing
+        .iter()
+        .flat_map(|a| &a.blocks)
+        .map(|b| b.count)
+        .sum();
+    store_journaled(conn, &continuing)?;
+    Ok(events)
+}
+
+/// Sync `audit.db` and its WAL: a group stored by a `synchronous=NORMAL` commit is then on disk, and its
+/// journal entry may be overwritten.
+fn sync_db(db: &Path) -> Result<(), StoreError> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    for p in [PathBuf::from(wal), db.to_path_buf()] {
+        match std::fs::File::open(&p) {
+            Ok(f) => f
+                .sync_data()
+                .map_err(|e| StoreError::Backend(format!("syncing {}: {e}", p.display())))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::Backend(format!("opening {}: {e}", p.display()))),
+        }
+    }
+    Ok(())
+}
+
+impl Inner {
+    /// Move every journaled group into `audit.db` (one transaction), then retire the journal file writing
+    /// has left once all of it is stored and synced. A no-op without a journal.
+    fn flush(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let _one = lock(&self.flush_lock)?;
+        let taken: Vec<Pending> = std::mem::take(&mut lock(journal)?.pending);
+        if !taken.is_empty() {
+            let stored = lock(&self.writer)
+                .and_then(|mut c| store_journaled(&mut c, taken.iter().map(|p| &p.appended)));
+            let mut j = lock(journal)?;
+            if let Err(e) = stored {
+                // Still journaled: put them back in front, to be stored by the next flush.
+                let mut back = taken;
+                back.append(&mut j.pending);
+                j.pending = back;
+                return Err(e);
+            }
+            let events: i64 = taken
+                .iter()
+                .flat_map(|p| &p.appended.blocks)
+                .map(|b| b.count)
+                .sum();
+            j.pending_events -= events;
+        }
+        let retire = {
+            let j = lock(journal)?;
+            j.unretired_other()
+                .filter(|o| !j.pending.iter().any(|p| p.file == *o))
+        };
+        if let Some(o) = retire {
+            sync_db(&self.db_path)?;
+            *lock(journal)?.retired.get_mut(o) = true;
+        }
+        Ok(())
+    }
+
+    /// Take the head's fields that are `audit.db`'s (the oldest event, the export mark) — or, with `whole`
+    /// (nothing pending: an import, the legacy conversion), the whole head — into the journal's head.
+    fn refresh_head(&self, whole: bool) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        let (stored, _) = head_of(&*lock(&self.writer)?)?;
+        let mut j = lock(journal)?;
+        if whole && j.pending.is_empty() {
+            j.head = stored;
+        } else {
+            j.head.first_seq = stored.first_seq;
+            j.head.base_hash = stored.base_hash;
+            j.head.exported_through = stored.exported_through;
+        }
+        Ok(())
+    }
+
+    /// Store everything journaled, sync, and start the journal over (a clean close).
+    fn close(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        self.flush()?;
+        sync_db(&self.db_path)?;
+        let (head, _) = head_of(&*lock(&self.writer)?)?;
+        let mut j = lock(journal)?;
+        if j.pending.is_empty() {
+            j.reset(head)?;
+        }
+        Ok(())
+    }
+}
+
 impl AuditDb {
-    /// Open (creating and migrating) the trail at `path`.
+    /// Open (creating and migrating) the trail at `path`, storing what its journal holds beyond it (after a
+    /// crash), and start its flusher and checkpointer.
     pub fn open(path: &Path) -> Result<AuditDb, StoreError> {
+        AuditDb::open_with(path, true)
+    }
+
+    /// [`AuditDb::open`]; without `flusher`, journaled groups reach `audit.db` only when read or flushed (tests
+    /// that look at the files mid-way).
+    fn open_with(path: &Path, flush_thread: bool) -> Result<AuditDb, StoreError> {
         let mut writer = open_conn(path)?;
         migrate(&mut writer)?;
         let reader = open_conn(path)?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         // The writer touches only the newest pages of each table (appends, and the newest epoch of the index):
         // a small cache holds them, and SQLite's end-of-transaction cache walk (pcache1Truncate, ~5 % of the
         // writer's time with the readers' 32 MiB cache) stays short.
@@ -307,42 +592,112 @@ impl AuditDb {
         writer
             .pragma_update(None, "journal_size_limit", -1)
             .map_err(backend)?;
-        let writer = std::sync::Arc::new(Mutex::new(writer));
+        let journal = match Journal::open(path)? {
+            None => {
+                // Another process (a serving node) owns the journal. Its newest groups may not be in audit.db
+                // yet: store those that continue the chain (the owner skips what is stored), so this process
+                // reads every event appended before it opened the trail.
+                recover(&mut writer, audit_journal::read_unowned(path)?, false)?;
+                None
+            }
+            Some((mut j, found)) => {
+                let recovered = recover(&mut writer, found, true)?;
+                sync_db(path)?;
+                if recovered > 0 {
+                    tracing::info!(
+                        events = recovered,
+                        "stored the audit events journaled before the last stop"
+                    );
+                }
+                let (head, _) = head_of(&writer)?;
+                j.reset(head)?;
+                Some(Mutex::new(j))
+            }
+        };
+        let writer = Arc::new(Mutex::new(writer));
         spawn_checkpointer(path, stop.clone(), writer.clone());
-        Ok(AuditDb {
+        let inner = Arc::new(Inner {
             writer,
             reader: Mutex::new(reader),
+            journal,
+            flush_lock: Mutex::new(()),
+            db_path: path.to_path_buf(),
             stop,
-        })
+            stop_flusher: (Mutex::new(false), Condvar::new()),
+        });
+        let flusher = (flush_thread && inner.journal.is_some()).then(|| {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("stsd-audit-flush".into())
+                .spawn(move || flusher(&inner))
+        });
+        let flusher = match flusher {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "no audit flusher thread; reads and appends store the journal");
+                None
+            }
+            None => None,
+        };
+        Ok(AuditDb { inner, flusher })
     }
 
+    /// Seal `batch` after the trail's end and journal it (durable once this returns; in `audit.db` within
+    /// [`FLUSH_EVERY`], or at the next read). Returns the new head.
     pub fn append(&self, batch: &[trail::Encoded]) -> Result<AuditHead, StoreError> {
-        let mut conn = lock(&self.writer)?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let (head, _) = head_of(&tx)?;
-        let a = trail::seal(&head, batch);
-        write_appended(&tx, &a)?;
-        tx.commit().map_err(backend)?;
-        Ok(a.head)
+        let Some(journal) = &self.inner.journal else {
+            return Err(StoreError::Backend(
+                "the audit trail is open for writing in another stsd process".into(),
+            ));
+        };
+        if lock(journal)?.pending_events >= FLUSH_INLINE_EVENTS {
+            self.inner.flush()?;
+        }
+        let mut j = lock(journal)?;
+        let a = trail::seal(&j.head, batch);
+        if a.blocks.is_empty() {
+            return Ok(j.head.clone());
+        }
+        let head = a.head.clone();
+        j.append(a)?;
+        Ok(head)
     }
 
     pub fn import(&self, a: &Appended) -> Result<(), StoreError> {
-        let mut conn = lock(&self.writer)?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        write_appended(&tx, a)?;
-        tx.commit().map_err(backend)
+        self.inner.flush()?;
+        {
+            let mut conn = lock(&self.inner.writer)?;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            write_appended(&tx, a)?;
+            tx.commit().map_err(backend)?;
+        }
+        self.inner.refresh_head(true)
+    }
+
+    /// Store what is journaled now (reads do this themselves).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush()
+    }
+
+    /// Store what is journaled, sync, and start the journal over (a clean stop; also done on drop).
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.inner.close()
+    }
+
+    /// The reading connection, once everything journaled is in `audit.db`.
+    fn read(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.inner.flush()?;
+        lock(&self.inner.reader)
     }
 
     pub fn head(&self) -> Result<AuditHead, StoreError> {
-        head_of(&*lock(&self.reader)?).map(|(h, _)| h)
+        head_of(&*self.read()?).map(|(h, _)| h)
     }
 
     pub fn blocks(&self, from: i64, to: i64) -> Result<Vec<StoredBlock>, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         // A block holding event `from` starts at most MAX_BLOCK_EVENTS - 1 before it.
         let mut stmt = conn
             .prepare_cached(
@@ -367,7 +722,7 @@ impl AuditDb {
     }
 
     pub fn spans(&self, from: i64, to: i64) -> Result<Vec<GroupSpan>, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT grp, time_lo, time_hi, hi_max FROM audit_spans WHERE grp BETWEEN ?1 AND ?2
@@ -388,7 +743,7 @@ impl AuditDb {
     }
 
     pub fn first_group_since(&self, since: i64) -> Result<Option<i64>, StoreError> {
-        lock(&self.reader)?
+        self.read()?
             .query_row(
                 "SELECT grp FROM audit_spans WHERE hi_max >= ?1 ORDER BY hi_max, grp LIMIT 1",
                 params![since],
@@ -399,7 +754,7 @@ impl AuditDb {
     }
 
     pub fn newest_group_until(&self, until: i64) -> Result<Option<i64>, StoreError> {
-        lock(&self.reader)?
+        self.read()?
             .query_row(
                 "SELECT grp FROM audit_spans WHERE lo_floor <= ?1 ORDER BY lo_floor DESC, grp DESC LIMIT 1",
                 params![until],
@@ -417,7 +772,7 @@ impl AuditDb {
         descending: bool,
         limit: usize,
     ) -> Result<Vec<i64>, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         // The epochs of the range, newest (or oldest) first, each probed for the key inside SQLite (the CROSS
         // JOIN keeps the epoch list as the outer loop); rows stream in epoch order, so reading stops once
         // `limit` groups are found and the epoch they came from is complete.
@@ -471,7 +826,8 @@ impl AuditDb {
         base_hash: &[u8],
         keys: &[(i64, i64)],
     ) -> Result<(), StoreError> {
-        let mut conn = lock(&self.writer)?;
+        self.inner.flush()?;
+        let mut conn = lock(&self.inner.writer)?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -501,11 +857,13 @@ impl AuditDb {
             params![through + 1, base_hash],
         )
         .map_err(backend)?;
-        tx.commit().map_err(backend)
+        tx.commit().map_err(backend)?;
+        drop(conn);
+        self.inner.refresh_head(false)
     }
 
     pub fn bytes(&self) -> Result<u64, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         let get = |p: &str| -> Result<i64, StoreError> {
             conn.pragma_query_value(None, p, |r| r.get(0))
                 .map_err(backend)
@@ -520,7 +878,8 @@ impl AuditDb {
         through: i64,
         files: &[ExportRecord],
     ) -> Result<bool, StoreError> {
-        let mut conn = lock(&self.writer)?;
+        self.inner.flush()?;
+        let mut conn = lock(&self.inner.writer)?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -552,11 +911,13 @@ impl AuditDb {
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
+        drop(conn);
+        self.inner.refresh_head(false)?;
         Ok(true)
     }
 
     pub fn exports(&self) -> Result<Vec<ExportRecord>, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         let mut stmt = conn
             .prepare(
                 "SELECT name, first_seq, last_seq, events, sha256, prev_sha256, oldest, newest, created
@@ -586,7 +947,7 @@ impl AuditDb {
         d: &DigestRecord,
         previous_end: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let mut conn = lock(&self.writer)?;
+        let mut conn = lock(&self.inner.writer)?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -606,7 +967,7 @@ impl AuditDb {
     }
 
     pub fn digests(&self) -> Result<Vec<DigestRecord>, StoreError> {
-        let conn = lock(&self.reader)?;
+        let conn = self.read()?;
         let mut stmt = conn
             .prepare("SELECT end_time, body, signature FROM audit_digests ORDER BY end_time")
             .map_err(backend)?;
@@ -636,16 +997,17 @@ impl AuditDb {
         if exists.is_none() {
             return Ok(0);
         }
+        self.inner.flush()?;
         let mut codec = trail::Codec::new();
         let mut moved = 0;
         loop {
-            let (_, done) = head_of(&*lock(&self.writer)?)?;
+            let (_, done) = head_of(&*lock(&self.inner.writer)?)?;
             let rows = legacy_rows(main, done, 4096)?;
             let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
             };
             let batch = codec.encode(&rows);
-            let mut conn = lock(&self.writer)?;
+            let mut conn = lock(&self.inner.writer)?;
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(backend)?;
@@ -661,6 +1023,7 @@ impl AuditDb {
         }
         main.execute_batch("DROP TABLE audit_events")
             .map_err(backend)?;
+        self.inner.refresh_head(true)?;
         Ok(moved)
     }
 }
@@ -735,6 +1098,7 @@ mod tests {
                 .collect()
         };
         db.append(&batch(0)).unwrap();
+        db.flush().unwrap();
         let reader = Connection::open(&path).unwrap();
         reader.execute_batch("BEGIN").unwrap();
         let n: i64 = reader
@@ -748,6 +1112,7 @@ mod tests {
         while started.elapsed() < std::time::Duration::from_secs(2) || t < 100 + 16 * 800 {
             let at = std::time::Instant::now();
             db.append(&batch(t)).unwrap();
+            db.flush().unwrap();
             slowest = slowest.max(at.elapsed());
             t += 16;
         }
@@ -809,5 +1174,157 @@ mod tests {
             "the WAL grew to {largest} bytes while 72 MiB were appended"
         );
         assert_eq!(db.head().unwrap().next_seq, 1 + (written / 2048) as i64);
+    }
+
+    fn events(t: i64, n: i64) -> Vec<trail::Encoded> {
+        (0..n)
+            .map(|i| trail::Encoded {
+                data: format!("block at {t} #{i}").into_bytes(),
+                events: vec![trail::Indexed {
+                    time: t + i,
+                    keys: vec![t + i, 7],
+                }],
+            })
+            .collect()
+    }
+
+    /// The files as they are on disk now — what a process killed at this moment leaves.
+    fn crash_image(from: &Path, to: &Path) {
+        for name in [
+            "audit.db",
+            "audit.db-wal",
+            "audit.journal-0",
+            "audit.journal-1",
+        ] {
+            if from.join(name).exists() {
+                std::fs::copy(from.join(name), to.join(name)).unwrap();
+            }
+        }
+    }
+
+    /// Appends are durable once `append` returns, though only journaled: a process killed before the flush
+    /// leaves them in the journal, and the next open stores them, chained where they belong.
+    #[test]
+    fn journaled_events_survive_a_kill_and_are_stored_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AuditDb::open_with(&dir.path().join("audit.db"), false).unwrap();
+        db.append(&events(100, 3)).unwrap();
+        db.flush().unwrap();
+        db.append(&events(200, 4)).unwrap();
+        let expected = db.append(&events(300, 2)).unwrap();
+        let killed = tempfile::tempdir().unwrap();
+        crash_image(dir.path(), killed.path());
+        let stored: i64 = Connection::open(killed.path().join("audit.db"))
+            .unwrap()
+            .query_row("SELECT next_seq FROM audit_head", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stored, 4, "only the flushed group is in audit.db");
+        let reopened = AuditDb::open_with(&killed.path().join("audit.db"), false).unwrap();
+        assert_eq!(reopened.head().unwrap(), expected);
+        assert_eq!(reopened.head().unwrap(), db.head().unwrap());
+        let blocks = reopened.blocks(1, 9).unwrap();
+        assert_eq!(blocks, db.blocks(1, 9).unwrap());
+        assert_eq!(blocks.len(), 9);
+        // And the trail goes on from there.
+        let next = reopened.append(&events(400, 1)).unwrap();
+        assert_eq!(next.next_seq, 11);
+        assert_eq!(reopened.blocks(10, 10).unwrap()[0].seq, 10);
+    }
+
+    /// A journal entry that does not continue the stored chain (a damaged or foreign journal) is not stored,
+    /// nor is anything after it; the trail stays as it was.
+    #[test]
+    fn a_journal_that_does_not_continue_the_chain_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AuditDb::open_with(&dir.path().join("audit.db"), false).unwrap();
+        db.append(&events(100, 2)).unwrap();
+        db.flush().unwrap();
+        let stored = db.head().unwrap();
+        db.append(&events(200, 2)).unwrap();
+        let killed = tempfile::tempdir().unwrap();
+        crash_image(dir.path(), killed.path());
+        // The stored trail moved on meanwhile in a different way (e.g. an older copy of audit.db restored
+        // beside a newer journal): its head's hash no longer matches what the journal continues from.
+        let conn = Connection::open(killed.path().join("audit.db")).unwrap();
+        conn.execute("UPDATE audit_head SET last_hash = zeroblob(16)", [])
+            .unwrap();
+        drop(conn);
+        let reopened = AuditDb::open_with(&killed.path().join("audit.db"), false).unwrap();
+        let head = reopened.head().unwrap();
+        assert_eq!(head.next_seq, stored.next_seq);
+        assert_eq!(reopened.blocks(1, 9).unwrap().len(), 2);
+    }
+
+    /// Under steady appends with flushes the journal's two files are reused in turn: their size stays near
+    /// ROTATE_BYTES each, however much is appended.
+    #[test]
+    fn the_journal_files_are_reused_in_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AuditDb::open_with(&dir.path().join("audit.db"), false).unwrap();
+        let big = |t: i64| -> Vec<trail::Encoded> {
+            (0..8)
+                .map(|i| trail::Encoded {
+                    data: vec![u8::try_from(i).unwrap(); 64 << 10],
+                    events: vec![trail::Indexed {
+                        time: t + i,
+                        keys: vec![t + i],
+                    }],
+                })
+                .collect()
+        };
+        // 40 MiB, flushed every 2 MiB.
+        for round in 0..80 {
+            db.append(&big(round * 8)).unwrap();
+            if round % 4 == 3 {
+                db.flush().unwrap();
+            }
+        }
+        let size = |i: usize| {
+            std::fs::metadata(dir.path().join(format!("audit.journal-{i}")))
+                .unwrap()
+                .len()
+        };
+        let limit = super::super::audit_journal::ROTATE_BYTES + (3 << 20);
+        assert!(
+            size(0) <= limit && size(1) <= limit,
+            "journal files {} and {} bytes",
+            size(0),
+            size(1)
+        );
+        assert!(size(1) > 0, "writing never moved to the second file");
+        assert_eq!(db.head().unwrap().next_seq, 1 + 80 * 8);
+        drop(db);
+        // A clean close leaves nothing to recover, and the reopened trail is the same.
+        let reopened = AuditDb::open_with(&dir.path().join("audit.db"), false).unwrap();
+        assert_eq!(reopened.head().unwrap().next_seq, 1 + 80 * 8);
+    }
+
+    /// Another process opening the trail of a serving node (`stsd audit export`, `verify`) sees every event the
+    /// node appended before — journaled ones included — and cannot append; the node goes on appending and its
+    /// flush skips what the other process stored.
+    #[test]
+    fn a_second_opener_sees_journaled_events_and_the_owner_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let owner = AuditDb::open_with(&path, false).unwrap();
+        owner.append(&events(100, 2)).unwrap();
+        owner.flush().unwrap();
+        owner.append(&events(200, 3)).unwrap();
+        let head = owner.append(&events(300, 1)).unwrap();
+        let other = AuditDb::open_with(&path, false).unwrap();
+        assert_eq!(other.head().unwrap(), head);
+        assert_eq!(other.blocks(1, 6).unwrap().len(), 6);
+        assert!(
+            other.append(&events(400, 1)).is_err(),
+            "only the owner appends"
+        );
+        // The owner's pending groups are stored already: its flush skips them and the chain goes on.
+        let next = owner.append(&events(500, 2)).unwrap();
+        assert_eq!(next.next_seq, 9);
+        assert_eq!(owner.head().unwrap(), next);
+        assert_eq!(owner.blocks(1, 8).unwrap().len(), 8);
+        drop(other);
+        let third = AuditDb::open_with(&path, false).unwrap();
+        assert_eq!(third.head().unwrap(), next);
     }
 }
