@@ -73,14 +73,12 @@ pub async fn run(
     Ok(())
 }
 
-/// The longest a response waits for its audit event to be stored.
-const AUDIT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Send `resp` only once the request's audit event is stored, so a node killed right after answering has lost
-/// no event of a request it answered. If the store cannot take events, the answer goes out after
-/// [`AUDIT_ACK_TIMEOUT`] anyway (availability) and the event stays queued for the writer's retries.
+/// no event of a request it answered. If the store cannot take events (refusing them, or storing nothing for
+/// [`crate::audit::STALL_AFTER`]), the answer goes out anyway (availability) and the event stays queued for the
+/// writer's retries.
 async fn acknowledged(app: &App, resp: Response) -> Response {
-    if !app.audit.acknowledged(AUDIT_ACK_TIMEOUT).await {
+    if !app.audit.acknowledged().await {
         tracing::warn!(
             "answering before the audit event was stored (the store is not taking events)"
         );

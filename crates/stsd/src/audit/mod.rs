@@ -33,6 +33,10 @@ use crate::store::{AuditRow, Store, StoreError};
 
 pub use event::{CallError, CallInfo, record_call};
 
+/// Queued events not stored for this long make the store count as failing (requests waiting for their events
+/// are answered, new ones refused with `ServiceUnavailable`) until the writer stores again.
+pub const STALL_AFTER: Duration = Duration::from_secs(5);
+
 /// Queue capacity (in requests; a cross-account AssumeRole is one request carrying two events).
 pub const DEFAULT_CAPACITY: usize = 8192;
 /// Most events written in one transaction.
@@ -158,6 +162,13 @@ impl Audit {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "could not start the audit writer");
         }
+        let sh = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stsd-audit-watch".into())
+            .spawn(move || watchdog(&sh));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the audit watchdog");
+        }
         Audit {
             tx: Some(tx),
             shared,
@@ -231,14 +242,15 @@ impl Audit {
     }
 
     /// Wait (without blocking a thread) until every event queued so far — including the caller's own — is
-    /// stored, or `timeout` passes. True when stored. Call after the request's event was submitted.
-    pub async fn acknowledged(&self, timeout: Duration) -> bool {
+    /// stored, or the store is failing: refusing events, or making no progress for [`STALL_AFTER`] (the
+    /// watchdog's verdict — one shared check instead of a timer per request, which was ~1 % of an
+    /// AssumeRole's CPU). True when stored. Call after the request's event was submitted.
+    pub async fn acknowledged(&self) -> bool {
         let target = self.shared.enqueued.load(Ordering::SeqCst);
         let mut stored = self.shared.durable.subscribe();
         let mut failing = self.shared.failing.subscribe();
-        // A store that refuses writes will not take this event soon: answer without waiting out the timeout.
         tokio::select! {
-            r = tokio::time::timeout(timeout, stored.wait_for(|p| *p >= target)) => r.is_ok_and(|r| r.is_ok()),
+            r = stored.wait_for(|p| *p >= target) => r.is_ok(),
             _ = failing.wait_for(|f| *f) => *self.shared.durable.borrow() >= target,
         }
     }
@@ -310,6 +322,29 @@ impl Drop for Audit {
 thread_local! {
     /// In-flight requests ([`Audit::pending`]) on this thread that have not submitted their events yet.
     static PENDING_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Declare the store failing when queued events have not been stored for [`STALL_AFTER`] (a write that hangs
+/// rather than fails: the writer cannot say so itself). The writer's next successful write clears it.
+fn watchdog(shared: &Shared) {
+    let step = Duration::from_millis(500);
+    let mut last = 0u64;
+    let mut since = Instant::now();
+    while !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(step);
+        let persisted = shared.persisted.lock().map_or(0, |p| *p);
+        let waiting = shared.enqueued.load(Ordering::SeqCst) > persisted;
+        if !waiting || persisted != last {
+            last = persisted;
+            since = Instant::now();
+        } else if since.elapsed() >= STALL_AFTER && !*shared.failing.borrow() {
+            tracing::error!(
+                seconds = since.elapsed().as_secs(),
+                "the audit store has stored no event for a while; answering without waiting for it"
+            );
+            shared.failing.send_replace(true);
+        }
+    }
 }
 
 /// One request's events as queued for the writer.
@@ -789,6 +824,39 @@ mod tests {
         );
         let writes = store.writes.load(Ordering::SeqCst);
         assert!(writes <= 10, "2000 queued events took {writes} writes");
+    }
+
+    /// A store that hangs (rather than fails) stalls the writer: after STALL_AFTER the watchdog declares the store
+    /// failing, so a waiting request is answered and new ones are refused, until the writer stores again.
+    #[test]
+    fn a_hanging_store_is_declared_failing_and_recovers() {
+        let store = Arc::new(GatedStore::default());
+        let audit = Arc::new(Audit::start(store.clone(), Clock::fixed(0), 100));
+        audit.submit(vec![row(0)]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        assert!(!rt.block_on(audit.acknowledged()), "answered as stored");
+        let waited = started.elapsed();
+        assert!(
+            waited >= STALL_AFTER && waited < STALL_AFTER + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        assert!(audit.is_failing());
+        store.open.store(true, Ordering::SeqCst);
+        assert!(audit.flush(Duration::from_secs(5)));
+        let cleared = Instant::now();
+        while audit.is_failing() && cleared.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !audit.is_failing(),
+            "still failing after the store took the event"
+        );
+        audit.submit(vec![row(1)]);
+        assert!(rt.block_on(audit.acknowledged()));
     }
 
     #[test]

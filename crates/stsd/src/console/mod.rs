@@ -461,7 +461,7 @@ pub async fn serve(app: Arc<App>, req: Request, peer: SocketAddr) -> Response {
         )
     });
     // As for API answers: the audit events of the calls this page made are stored before it is sent.
-    if !app.audit.acknowledged(Duration::from_secs(5)).await {
+    if !app.audit.acknowledged().await {
         tracing::warn!("console page sent before its audit events were stored");
     }
     into_response(out)
