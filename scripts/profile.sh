@@ -54,7 +54,8 @@ python3 scripts/perf-shares.py \
   'building the CloudTrail event=stsd::audit::event::build_rows_for' \
   'waiting for the audit commit=stsd::audit::Audit::acknowledged' \
   'audit writer: compressing blocks (zstd)=stsd_core::trail::Codec::encode' \
-  'audit writer: storing (SQLite transaction)=sqlite_audit::AuditDb::append' \
+  'audit writer: sealing and journaling a group=sqlite_audit::AuditDb::append' \
+  'audit flusher: journaled groups into audit.db (SQLite)=sqlite_audit::Inner::flush' \
   'audit checkpointer=sqlite_audit::spawn_checkpointer' \
   'response write (writev and what it wakes)=poll_flush' \
   'allocator (mimalloc)=^_?mi_|mi_malloc|mi_free' \
