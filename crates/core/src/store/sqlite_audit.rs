@@ -296,15 +296,26 @@ fn head_of(conn: &Connection) -> Result<(AuditHead, i64), StoreError> {
 
 /// Records, group spans and index entries of `a` (not the head).
 fn write_rows(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
+    write_records(tx, &a.blocks)?;
+    write_index(tx, a)
+}
+
+/// The blocks' rows.
+fn write_records(tx: &rusqlite::Transaction<'_>, blocks: &[StoredBlock]) -> Result<(), StoreError> {
     let mut ins = tx
         .prepare_cached(
             "INSERT INTO audit_records (seq, events, hash, data) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(backend)?;
-    for b in &a.blocks {
+    for b in blocks {
         ins.execute(params![b.seq, b.count, b.hash, b.data])
             .map_err(backend)?;
     }
+    Ok(())
+}
+
+/// Group spans (widened, with the floors of earlier groups) and index entries of `a` (its blocks aside).
+fn write_index(tx: &rusqlite::Transaction<'_>, a: &Appended) -> Result<(), StoreError> {
     let mut span = tx
         .prepare_cached(
             "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -385,7 +396,7 @@ fn store_journaled<'a>(
                 first.seq
             )));
         }
-        merged.blocks.extend(a.blocks.iter().cloned());
+        write_records(&tx, &a.blocks)?;
         for s in &a.spans {
             match merged.spans.last_mut() {
                 Some(m) if m.grp == s.grp => {
@@ -407,7 +418,7 @@ fn store_journaled<'a>(
     }
     merged.keys.sort_unstable();
     merged.keys.dedup();
-    write_rows(&tx, &merged)?;
+    write_index(&tx, &merged)?;
     tx.prepare_cached(
         "UPDATE audit_head SET next_seq = ?1, last_hash = ?2, max_time = ?3 WHERE id = 1",
     )
