@@ -662,7 +662,14 @@ impl AuditDb {
                 "the audit trail is open for writing in another stsd process".into(),
             ));
         };
-        if lock(journal)?.pending_events >= FLUSH_INLINE_EVENTS {
+        let pending = lock(journal)?.pending_events;
+        if pending >= FLUSH_INLINE_EVENTS {
+            // Every request waiting for this append waits for the flush too (debug: a bulk load such as
+            // `stsd audit generate` does this all the time).
+            tracing::debug!(
+                events = pending,
+                "the audit flusher is behind; storing journaled events before appending"
+            );
             self.inner.flush()?;
         }
         let mut j = lock(journal)?;
