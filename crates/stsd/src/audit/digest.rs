@@ -116,15 +116,8 @@ pub fn signature_valid(d: &DigestRecord, key: &VerifyingKey) -> bool {
         .is_ok()
 }
 
-pub(crate) fn iso(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+/// Times in digests are written as in events (RFC 3339, whole seconds, `Z`).
+pub(crate) use super::event::iso;
 
 /// The end of the period containing `now` that has already passed (`now` rounded down to `interval`).
 pub fn period_end(now: i64, interval: i64) -> i64 {

@@ -121,7 +121,7 @@ pub fn signature_scope<'a>(
 /// `t` (Unix seconds) as CloudTrail prints times, `2023-11-14T22:13:20Z`: plain arithmetic (days to civil
 /// date, H. Hinnant's algorithm) — the `time` crate's formatting machinery was ~1 % of an AssumeRole's CPU.
 /// Years outside 0..=9999 print as the `time` crate would not; no event carries one (the clock is real).
-fn iso(t: i64) -> String {
+pub(crate) fn iso(t: i64) -> String {
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -1336,6 +1336,12 @@ mod tests {
                     "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
                 ))
                 .unwrap();
+            let rfc3339 = time::OffsetDateTime::from_unix_timestamp(t)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+            // Digests printed their times with the RFC 3339 formatter before they shared this function.
+            proptest::prop_assert_eq!(&expected, &rfc3339);
             proptest::prop_assert_eq!(iso(t), expected);
         }
     }
