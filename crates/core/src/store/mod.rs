@@ -200,6 +200,12 @@ pub trait Store: Send + Sync {
     fn audit_append(&self, _batch: &[Encoded]) -> Result<AuditHead, StoreError> {
         Err(no_audit())
     }
+    /// Whether [`Store::audit_append`] finishes in microseconds on this machine without waiting for another
+    /// process or the network (the embedded store's journal: one write into the page cache), so that a
+    /// request's own thread may append its events rather than hand them to the audit writer thread.
+    fn audit_append_is_local(&self) -> bool {
+        false
+    }
     /// Make everything appended so far reach its final place (the embedded store moves its journal into
     /// `audit.db`), for a clean stop. Appends are durable without it.
     fn audit_settle(&self) -> Result<(), StoreError> {

@@ -385,6 +385,10 @@ impl Store for SqliteStore {
         self.audit.close()
     }
 
+    fn audit_append_is_local(&self) -> bool {
+        self.audit.is_journaled()
+    }
+
     fn audit_head(&self) -> Result<AuditHead, StoreError> {
         self.audit.head()
     }

@@ -682,6 +682,11 @@ impl AuditDb {
         Ok(head)
     }
 
+    /// Whether this process owns the trail, so that an append is one journal write.
+    pub fn is_journaled(&self) -> bool {
+        self.inner.journal.is_some()
+    }
+
     pub fn import(&self, a: &Appended) -> Result<(), StoreError> {
         self.inner.flush()?;
         {
