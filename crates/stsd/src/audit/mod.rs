@@ -124,6 +124,9 @@ struct Shared {
     /// ticket order, one writer at a time).
     persisted: Mutex<u64>,
     cv: Condvar,
+    /// Threads waiting on `cv` ([`Audit::flush`]); changed and read under `persisted`'s lock. A notify is a
+    /// system call even with nobody waiting, and batches are stored thousands of times a second.
+    flushers: AtomicU64,
     /// `persisted`, for async waiters (requests waiting for their event before they answer).
     durable: tokio::sync::watch::Sender<u64>,
     /// True while the store refuses events (e.g. the disk is full); cleared by the next write that succeeds.
@@ -217,8 +220,10 @@ fn stored(sh: &Shared, batch: &[AuditRow], upto: u64) {
     if let Ok(mut p) = sh.persisted.lock() {
         *p = (*p).max(upto);
         sh.durable.send_replace(*p);
+        if sh.flushers.load(Ordering::SeqCst) > 0 {
+            sh.cv.notify_all();
+        }
     }
-    sh.cv.notify_all();
 }
 
 /// Handle to the audit writer. Dropping it lets the writer finish the queue and exit.
@@ -237,6 +242,7 @@ impl Audit {
             in_flight: AtomicU64::new(0),
             persisted: Mutex::new(0),
             cv: Condvar::new(),
+            flushers: AtomicU64::new(0),
             durable: tokio::sync::watch::Sender::new(0),
             failing: tokio::sync::watch::Sender::new(false),
             queue: Mutex::new(Queue::default()),
@@ -428,10 +434,13 @@ impl Audit {
             if left.is_zero() {
                 return false;
             }
-            match self.shared.cv.wait_timeout(p, left) {
+            self.shared.flushers.fetch_add(1, Ordering::SeqCst);
+            let waited = self.shared.cv.wait_timeout(p, left);
+            match waited {
                 Ok((g, _)) => p = g,
                 Err(_) => return false,
             }
+            self.shared.flushers.fetch_sub(1, Ordering::SeqCst);
         }
         true
     }
