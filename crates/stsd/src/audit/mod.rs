@@ -164,7 +164,14 @@ struct Queue {
     /// A batch taken from here is being written (by the writer thread or a request's thread): others queue
     /// behind it, so batches reach the store in ticket order.
     writing: bool,
+    /// Requests write their own batches only from this moment on: pushed forward whenever a batch had others
+    /// queue behind it or grouped several requests — a sign of load, under which the writer thread's bigger
+    /// blocks cost less per event than many one-event blocks written by the requests.
+    own_writes_from: Option<Instant>,
 }
+
+/// How long a sign of load keeps requests from writing their own batches.
+const LOADED_FOR: Duration = Duration::from_millis(20);
 
 impl Queue {
     /// Take everything queued: the rows, how many requests they are, and the ticket they reach.
@@ -316,7 +323,9 @@ impl Audit {
     /// Who writes: when nobody is writing and the store appends locally (the embedded store's journal), this
     /// thread writes the queue itself, at once — a lone request then waits for no other thread (handing its
     /// events to the writer thread and being woken back cost two thread wake-ups, ~0.1 ms of a lone
-    /// AssumeRole's 0.3). Otherwise, and for whatever queues while a batch is being written, the writer thread
+    /// AssumeRole's 0.3). Otherwise — another request in flight, or a sign of load in the last [`LOADED_FOR`]
+    /// (events queued behind a batch, a batch of several requests): many one-event blocks cost more than the
+    /// writer thread's bigger ones — and for whatever queues while a batch is being written, the writer thread
     /// does (grouping requests still being processed, see [`Audit::pending`]).
     pub fn submit(&self, rows: Vec<AuditRow>) {
         if !self.recording || rows.is_empty() {
@@ -348,7 +357,11 @@ impl Audit {
         }
         // Under load (other requests being processed) the writer thread groups them into one block; a lone
         // request writes its own.
-        if !sh.inline || sh.in_flight.load(Ordering::SeqCst) > 0 || *sh.failing.borrow() {
+        if !sh.inline
+            || sh.in_flight.load(Ordering::SeqCst) > 0
+            || q.own_writes_from.is_some_and(|t| Instant::now() < t)
+            || *sh.failing.borrow()
+        {
             // The writer thread writes (and, after a failure, retries with back-off).
             wake_writer(sh, &q);
             return;
@@ -373,6 +386,7 @@ impl Audit {
             q.requests += requests;
         }
         if !q.rows.is_empty() {
+            q.own_writes_from = Some(Instant::now() + LOADED_FOR);
             wake_writer(sh, &q);
         }
     }
@@ -524,7 +538,7 @@ fn writer(store: &dyn Store, sh: &Shared) {
             q.writer_idle = false;
         }
         q.writing = true;
-        let (mut batch, _, mut upto) = q.take(sh);
+        let (mut batch, mut requests, mut upto) = q.take(sh);
         drop(q);
         // The writer sleeps rather than waits on the queue meanwhile: a request queueing wakes nobody.
         let opened = Instant::now();
@@ -535,8 +549,9 @@ fn writer(store: &dyn Store, sh: &Shared) {
             }
             std::thread::sleep(left.min(LINGER_STEP));
             if let Ok(mut q) = sh.queue.lock() {
-                let (more, _, reached) = q.take(sh);
+                let (more, n, reached) = q.take(sh);
                 batch.extend(more);
+                requests += n;
                 upto = reached;
             }
         }
@@ -556,6 +571,9 @@ fn writer(store: &dyn Store, sh: &Shared) {
         stored(sh, &batch, upto);
         if let Ok(mut q) = sh.queue.lock() {
             q.writing = false;
+            if requests > 1 {
+                q.own_writes_from = Some(Instant::now() + LOADED_FOR);
+            }
         }
     }
 }
@@ -1128,6 +1146,34 @@ mod tests {
         let appenders = store.appenders.lock().unwrap();
         assert_eq!(appenders.len(), 2, "this thread and the writer thread");
         assert!(!appenders.contains(&submitter));
+    }
+
+    /// Events queued behind a batch being written are a sign of load: for LOADED_FOR the writer thread writes
+    /// (bigger blocks), then a lone request writes its own again.
+    #[test]
+    fn under_load_requests_leave_writing_to_the_writer_thread() {
+        let store = Arc::new(GatedStore::local());
+        store.open.store(false, Ordering::SeqCst);
+        let audit = Arc::new(Audit::start(store.clone(), Clock::fixed(0), 100));
+        let a = audit.clone();
+        let first = std::thread::spawn(move || a.submit(vec![row(0)]));
+        while !audit.shared.queue.lock().unwrap().writing {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Queued behind the first request's own write (held at the store's gate).
+        audit.submit(vec![row(1)]);
+        audit.submit(vec![row(2)]);
+        store.open.store(true, Ordering::SeqCst);
+        first.join().unwrap();
+        assert!(audit.flush(Duration::from_secs(5)));
+        let me = std::thread::current().id();
+        audit.submit(vec![row(3)]);
+        assert!(audit.flush(Duration::from_secs(5)));
+        assert!(!store.appenders.lock().unwrap().contains(&me));
+        std::thread::sleep(LOADED_FOR + Duration::from_millis(5));
+        audit.submit(vec![row(4)]);
+        assert_eq!(store.ids(), ["e0", "e1", "e2", "e3", "e4"]);
+        assert!(store.appenders.lock().unwrap().contains(&me));
     }
 
     /// Requests on many threads, some writing their own events and some queueing behind a batch being
