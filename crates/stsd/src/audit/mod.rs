@@ -323,7 +323,7 @@ impl Audit {
     /// Who writes: when nobody is writing and the store appends locally (the embedded store's journal), this
     /// thread writes the queue itself, at once — a lone request then waits for no other thread (handing its
     /// events to the writer thread and being woken back cost two thread wake-ups, ~0.1 ms of a lone
-    /// AssumeRole's 0.3). Otherwise — another request in flight, or a sign of load in the last [`LOADED_FOR`]
+    /// AssumeRole's 0.3). Otherwise — another request in flight, or a sign of load in the last `LOADED_FOR`
     /// (events queued behind a batch, a batch of several requests): many one-event blocks cost more than the
     /// writer thread's bigger ones — and for whatever queues while a batch is being written, the writer thread
     /// does (grouping requests still being processed, see [`Audit::pending`]).
