@@ -1163,14 +1163,24 @@ mod tests {
         // Queued behind the first request's own write (held at the store's gate).
         audit.submit(vec![row(1)]);
         audit.submit(vec![row(2)]);
+        let opened = Instant::now();
         store.open.store(true, Ordering::SeqCst);
         first.join().unwrap();
         assert!(audit.flush(Duration::from_secs(5)));
+        let noted = audit.shared.queue.lock().unwrap().own_writes_from;
+        assert!(
+            noted.is_some_and(|t| t >= opened + LOADED_FOR),
+            "load not noted: {noted:?}"
+        );
+        // While the sign of load is fresh (held so here: a slow machine must not age it), the writer writes.
+        let set_mark = |at: Instant| audit.shared.queue.lock().unwrap().own_writes_from = Some(at);
+        set_mark(Instant::now() + Duration::from_secs(3600));
         let me = std::thread::current().id();
         audit.submit(vec![row(3)]);
         assert!(audit.flush(Duration::from_secs(5)));
         assert!(!store.appenders.lock().unwrap().contains(&me));
-        std::thread::sleep(LOADED_FOR + Duration::from_millis(5));
+        // Once it is old, a lone request writes its own again.
+        set_mark(Instant::now());
         audit.submit(vec![row(4)]);
         assert_eq!(store.ids(), ["e0", "e1", "e2", "e3", "e4"]);
         assert!(store.appenders.lock().unwrap().contains(&me));
@@ -1237,7 +1247,9 @@ mod tests {
         assert_eq!(store.ids(), ["e0", "e1"]);
         assert!(!audit.is_failing());
         assert_eq!(store.fail.load(Ordering::SeqCst), 0);
-        // Recovered: a lone request appends its own again.
+        // Recovered: a lone request appends its own again (once the writer thread's batch of both requests,
+        // a sign of load, is LOADED_FOR old).
+        std::thread::sleep(LOADED_FOR + Duration::from_millis(5));
         audit.submit(vec![row(2)]);
         assert_eq!(store.ids(), ["e0", "e1", "e2"]);
     }
