@@ -37,6 +37,9 @@ pub use event::{CallError, CallInfo, record_call};
 /// are answered, new ones refused with `ServiceUnavailable`) until the writer stores again.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
 
+/// How often the watchdog looks: a stall is declared between STALL_AFTER - WATCH_STEP and STALL_AFTER +
+/// WATCH_STEP after the events came (it counts from the last look that saw nothing waiting).
+const WATCH_STEP: Duration = Duration::from_millis(500);
 /// Queue capacity (in requests; a cross-account AssumeRole is one request carrying two events).
 pub const DEFAULT_CAPACITY: usize = 8192;
 /// Most events written in one transaction.
@@ -198,6 +201,14 @@ fn encode(sh: &Shared, batch: &[AuditRow]) -> Result<Vec<trail::Encoded>, StoreE
         .lock()
         .map_err(|_| StoreError::Backend("the audit codec is poisoned".into()))?;
     Ok(codec.encode(batch))
+}
+
+/// Account for a batch the store refused: it is kept and retried, and until then the store counts as failing
+/// (new requests are refused rather than acted on unrecorded).
+fn failed(sh: &Shared, e: &StoreError, events: usize) {
+    tracing::error!(error = %e, events, "writing audit events failed; retrying");
+    sh.stats.failures.fetch_add(1, Ordering::Relaxed);
+    sh.failing.send_replace(true);
 }
 
 /// Account for a stored batch: counters, the JSON-lines sink, and the tickets now durable (waking the
@@ -370,12 +381,9 @@ impl Audit {
         let (batch, requests, upto) = q.take(sh);
         drop(q);
         let written = encode(sh, &batch).and_then(|encoded| self.store.audit_append(&encoded));
-        if let Err(e) = &written {
-            tracing::error!(error = %e, events = batch.len(), "writing audit events failed; retrying");
-            sh.stats.failures.fetch_add(1, Ordering::Relaxed);
-            sh.failing.send_replace(true);
-        } else {
-            stored(sh, &batch, upto);
+        match &written {
+            Ok(_) => stored(sh, &batch, upto),
+            Err(e) => failed(sh, e, batch.len()),
         }
         let Ok(mut q) = sh.queue.lock() else { return };
         q.writing = false;
@@ -497,7 +505,7 @@ thread_local! {
 /// Declare the store failing when queued events have not been stored for [`STALL_AFTER`] (a write that hangs
 /// rather than fails: the writer cannot say so itself). The writer's next successful write clears it.
 fn watchdog(shared: &Shared) {
-    let step = Duration::from_millis(500);
+    let step = WATCH_STEP;
     let mut last = 0u64;
     let mut since = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
@@ -560,9 +568,7 @@ fn writer(store: &dyn Store, sh: &Shared) {
             match encode(sh, &batch).and_then(|encoded| store.audit_append(&encoded)) {
                 Ok(_) => break,
                 Err(e) => {
-                    tracing::error!(error = %e, events = batch.len(), "writing audit events failed; retrying");
-                    sh.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    sh.failing.send_replace(true);
+                    failed(sh, &e, batch.len());
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
@@ -993,6 +999,13 @@ mod tests {
         }
     }
 
+    /// Wait until the writer thread lets go of the queue: it stores a batch (so `flush` returns) just before.
+    fn let_go(audit: &Audit) {
+        while audit.shared.queue.lock().unwrap().writing {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn row(i: usize) -> AuditRow {
         AuditRow {
             event_id: format!("e{i}"),
@@ -1037,7 +1050,7 @@ mod tests {
         assert!(!rt.block_on(audit.acknowledged()), "answered as stored");
         let waited = started.elapsed();
         assert!(
-            waited >= STALL_AFTER && waited < STALL_AFTER + Duration::from_secs(2),
+            waited >= STALL_AFTER - WATCH_STEP && waited < STALL_AFTER + Duration::from_secs(2),
             "{waited:?}"
         );
         assert!(audit.is_failing());
@@ -1180,6 +1193,7 @@ mod tests {
         assert!(audit.flush(Duration::from_secs(5)));
         assert!(!store.appenders.lock().unwrap().contains(&me));
         // Once it is old, a lone request writes its own again.
+        let_go(&audit);
         set_mark(Instant::now());
         audit.submit(vec![row(4)]);
         assert_eq!(store.ids(), ["e0", "e1", "e2", "e3", "e4"]);
@@ -1250,6 +1264,7 @@ mod tests {
         // Recovered: a lone request appends its own again (once the writer thread's batch of both requests,
         // a sign of load, is LOADED_FOR old).
         std::thread::sleep(LOADED_FOR + Duration::from_millis(5));
+        let_go(&audit);
         audit.submit(vec![row(2)]);
         assert_eq!(store.ids(), ["e0", "e1", "e2"]);
     }
