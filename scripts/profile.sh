@@ -53,8 +53,8 @@ python3 scripts/perf-shares.py \
   'writing the XML answer=stsd_wire::generated::.*Response as stsd_wire::Output>::encode' \
   'building the CloudTrail event=stsd::audit::event::build_rows_for' \
   'waiting for the audit commit=stsd::audit::Audit::acknowledged' \
-  'audit writer: compressing blocks (zstd)=stsd_core::trail::Codec::encode' \
-  'audit writer: sealing and journaling a group=sqlite_audit::AuditDb::append' \
+  'audit batch (writer thread, or a lone request itself): compressing blocks (zstd)=stsd_core::trail::Codec::encode' \
+  'audit batch: sealing and journaling a group=sqlite_audit::AuditDb::append' \
   'audit flusher: journaled groups into audit.db (SQLite)=sqlite_audit::Inner::flush' \
   'audit checkpointer=sqlite_audit::spawn_checkpointer' \
   'response write (writev and what it wakes)=poll_flush' \
