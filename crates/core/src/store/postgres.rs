@@ -211,6 +211,72 @@ pub struct PgStore {
     in_use: Mutex<usize>,
     released: Condvar,
     notifications: Arc<Notifications>,
+    /// The audit writer's own connection (beside the pool's [`MAX_CONNECTIONS`]), its statements prepared once;
+    /// held for the whole of an append, so one node's appends run one at a time. `None` until first used or
+    /// after it broke.
+    audit: Mutex<Option<AuditConn>>,
+    /// Appends that found the head moved since this node's last one (and took the two-round-trip way).
+    audit_head_misses: std::sync::atomic::AtomicU64,
+}
+
+/// The audit writer's connection: no statement is parsed or planned again per append (PostgreSQL's logged
+/// durations put parsing at a third of an append's server time), and appends never queue behind IAM calls
+/// for a pooled connection.
+struct AuditConn {
+    client: Client,
+    st: AuditStatements,
+    /// The trail's head as this connection's last append left it: the next append checks it in the same round
+    /// trip as its writes ([`append_expecting`]) instead of reading it first. Only a hint; `None` when unknown.
+    head: Option<AuditHead>,
+}
+
+/// The statements of an append, prepared on one connection.
+struct AuditStatements {
+    head_for_update: tokio_postgres::Statement,
+    head_is_expected: tokio_postgres::Statement,
+    records: tokio_postgres::Statement,
+    spans: tokio_postgres::Statement,
+    lower_floors: tokio_postgres::Statement,
+    keys: tokio_postgres::Statement,
+    head: tokio_postgres::Statement,
+}
+
+impl AuditStatements {
+    /// Prepare them all, pipelined (one round trip).
+    async fn prepare<C: tokio_postgres::GenericClient>(c: &C) -> Result<Self, StoreError> {
+        use tokio_postgres::types::Type;
+        // Associated consts: each use is a fresh value.
+        const I: Type = Type::INT8;
+        const B: Type = Type::BYTEA;
+        const IA: Type = Type::INT8_ARRAY;
+        const BA: Type = Type::BYTEA_ARRAY;
+        let expected_types = [I, B, I, B, I, I];
+        let records_types = [IA, IA, BA, BA];
+        let spans_types = [IA, IA, IA, IA, IA];
+        let floors_types = [I, I];
+        let keys_types = [IA, IA];
+        let head_types = [I, B, I, B, I, I];
+        let (head_for_update, head_is_expected, records, spans, lower_floors, keys, head) =
+            tokio::try_join!(
+                c.prepare_typed(HEAD_FOR_UPDATE, &[]),
+                c.prepare_typed(HEAD_IS_EXPECTED, &expected_types),
+                c.prepare_typed(INSERT_RECORDS, &records_types),
+                c.prepare_typed(UPSERT_SPANS, &spans_types),
+                c.prepare_typed(LOWER_FLOORS, &floors_types),
+                c.prepare_typed(INSERT_KEYS, &keys_types),
+                c.prepare_typed(UPDATE_HEAD, &head_types),
+            )
+            .map_err(backend)?;
+        Ok(AuditStatements {
+            head_for_update,
+            head_is_expected,
+            records,
+            spans,
+            lower_floors,
+            keys,
+            head,
+        })
+    }
 }
 
 impl PgStore {
@@ -230,6 +296,8 @@ impl PgStore {
             in_use: Mutex::new(0),
             released: Condvar::new(),
             notifications: Arc::new(Notifications::default()),
+            audit: Mutex::new(None),
+            audit_head_misses: Default::default(),
         };
         store.call(|mut c| async move {
             let r = migrate(&mut c).await;
@@ -237,6 +305,19 @@ impl PgStore {
         })?;
         store.listen();
         Ok(store)
+    }
+
+    /// Run `fut` on the store's runtime and wait for its output (at most [`CALL_TIMEOUT`]).
+    fn on_runtime<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv_timeout(CALL_TIMEOUT)
+            .map_err(|_| StoreError::Backend("the database did not answer in time".into()))
     }
 
     /// Run `f` with a pooled connection on the store's runtime and wait for its result.
@@ -249,30 +330,62 @@ impl PgStore {
         let _slot = self.acquire()?;
         let pooled = self.pool.lock().map_err(backend)?.pop();
         let url = self.url.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.rt.spawn(async move {
+        let (client, result) = self.on_runtime(async move {
             let client = match pooled {
                 Some(c) if !c.is_closed() => Ok(c),
                 _ => connect(&url).await,
             };
-            let out = match client {
+            match client {
                 Ok(c) => {
                     let (c, r) = f(c).await;
                     (Some(c), r)
                 }
                 Err(e) => (None, Err(e)),
-            };
-            let _ = tx.send(out);
-        });
-        let (client, result) = rx
-            .recv_timeout(CALL_TIMEOUT)
-            .map_err(|_| StoreError::Backend("the database did not answer in time".into()))?;
+            }
+        })?;
         if let Some(c) = client.filter(|c| !c.is_closed())
             && let Ok(mut pool) = self.pool.lock()
             && pool.len() < POOL_SIZE
         {
             pool.push(c);
         }
+        result
+    }
+
+    /// Run `f` with the audit writer's connection (connecting and preparing first if there is none), holding
+    /// it, and this node's other appends, until `f` is done. A connection that broke is dropped.
+    fn with_audit_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(AuditConn) -> Fut + Send + 'static,
+        Fut: Future<Output = (AuditConn, Result<T, StoreError>)> + Send + 'static,
+    {
+        let mut held = self.audit.lock().map_err(backend)?;
+        let conn = held.take().filter(|c| !c.client.is_closed());
+        let url = self.url.clone();
+        let (conn, result) = self.on_runtime(async move {
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let opened = async {
+                        let client = connect(&url).await?;
+                        let st = AuditStatements::prepare(&client).await?;
+                        Ok(AuditConn {
+                            client,
+                            st,
+                            head: None,
+                        })
+                    };
+                    match opened.await {
+                        Ok(c) => c,
+                        Err(e) => return (None, Err(e)),
+                    }
+                }
+            };
+            let (c, r) = f(conn).await;
+            (Some(c), r)
+        })?;
+        *held = conn.filter(|c| !c.client.is_closed());
         result
     }
 
@@ -823,17 +936,36 @@ impl Store for PgStore {
 
     fn audit_append(&self, batch: &[Encoded]) -> Result<AuditHead, StoreError> {
         let batch = batch.to_vec();
-        self.call(move |c| async move {
-            let r = append_locked(&c, |head| trail::seal(head, &batch)).await;
-            (c, r.map(|a| a.head))
-        })
+        let (head, missed) = self.with_audit_conn(move |mut conn| async move {
+            let expected = conn.head.take();
+            let tried = expected.is_some();
+            let r = async {
+                if let Some(head) = expected
+                    && let Some(a) = append_expecting(&conn, head, &batch).await?
+                {
+                    return Ok((a.head, false));
+                }
+                append_locked(&conn, |head| trail::seal(head, &batch))
+                    .await
+                    .map(|a| (a.head, tried))
+            }
+            .await;
+            conn.head = r.as_ref().ok().map(|(h, _)| h.clone());
+            (conn, r)
+        })?;
+        if missed {
+            self.audit_head_misses
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(head)
     }
 
     fn audit_import(&self, a: &Appended) -> Result<(), StoreError> {
         let a = a.clone();
-        self.call(move |c| async move {
-            let r = append_locked(&c, |_| a).await.map(|_| ());
-            (c, r)
+        self.with_audit_conn(move |mut conn| async move {
+            let r = append_locked(&conn, |_| a).await.map(|_| ());
+            conn.head = None;
+            (conn, r)
         })
     }
 
@@ -1207,19 +1339,20 @@ const SPAN_ROW_BYTES: i64 = 110;
 /// transaction, so the `COMMIT` behind it rolls back. On any error an explicit `ROLLBACK` leaves the connection
 /// idle before it goes back to the pool. The answer waits for the `COMMIT`: the append is durable when it returns.
 async fn append_locked(
-    c: &Client,
+    conn: &AuditConn,
     make: impl FnOnce(&AuditHead) -> Appended,
 ) -> Result<Appended, StoreError> {
+    let c = &conn.client;
     let r = async {
         let (begun, row) = tokio::join!(
             c.batch_execute("BEGIN"),
-            c.query_typed_one(HEAD_FOR_UPDATE, &[])
+            c.query_one(&conn.st.head_for_update, &[])
         );
         begun.map_err(backend)?;
         let (head, _) = head_of(&row.map_err(backend)?);
         let a = make(&head);
         let commit = async { c.batch_execute("COMMIT").await.map_err(backend) };
-        tokio::try_join!(write_appended(c, &a), commit)?;
+        tokio::try_join!(write_appended(c, &conn.st, &a), commit)?;
         Ok(a)
     }
     .await;
@@ -1229,6 +1362,56 @@ async fn append_locked(
     }
     r
 }
+
+/// One append in one round trip, when this node knows the head: `BEGIN`, a check that the head row still is
+/// `expected` (taking its row lock, as [`append_locked`] does), the writes sealed against `expected`, and
+/// `COMMIT`, all pipelined. If another node (or a purge, export or import) moved the head meanwhile, the check
+/// fails the transaction by a division by zero, the writes behind it are refused and the `COMMIT` rolls back:
+/// `Ok(None)`, and the caller appends the two-round-trip way. Any other failure is the append's error.
+async fn append_expecting(
+    conn: &AuditConn,
+    expected: AuditHead,
+    batch: &[Encoded],
+) -> Result<Option<Appended>, StoreError> {
+    use tokio_postgres::error::SqlState;
+    let (c, a, h) = (&conn.client, trail::seal(&expected, batch), &expected);
+    let check: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+        &h.next_seq,
+        &h.last_hash,
+        &h.first_seq,
+        &h.base_hash,
+        &h.exported_through,
+        &h.max_time,
+    ];
+    let (begun, checked, written, committed) = tokio::join!(
+        c.batch_execute("BEGIN"),
+        c.execute(&conn.st.head_is_expected, &check),
+        write_appended(c, &conn.st, &a),
+        c.batch_execute("COMMIT")
+    );
+    let r = async {
+        begun.map_err(backend)?;
+        match checked {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => return Ok(None),
+            Err(e) => return Err(backend(e)),
+        }
+        written?;
+        committed.map_err(backend)?;
+        Ok(Some(a))
+    }
+    .await;
+    if !matches!(r, Ok(Some(_))) {
+        // After a refused check the `COMMIT` already rolled back; otherwise leave the connection idle.
+        let _ = c.batch_execute("ROLLBACK").await;
+    }
+    r
+}
+
+/// Locks the head row and divides by zero unless it is what the caller expects (see [`append_expecting`]).
+/// A missing row counts as a mismatch (the two-round-trip path then reports it).
+const HEAD_IS_EXPECTED: &str = "SELECT 1 / COALESCE((SELECT (next_seq = $1 AND last_hash = $2 AND first_seq = $3
+         AND base_hash = $4 AND exported_through = $5 AND max_time = $6)::int FROM audit_head WHERE id = 1 FOR UPDATE), 0)";
 
 const HEAD_FOR_UPDATE: &str =
     "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
@@ -1264,13 +1447,13 @@ async fn audit_head(
 }
 
 /// Write one sealed append. The five statements are independent of each other's results, so they are sent
-/// pipelined (one round trip instead of five) and with their parameter types given (`execute_typed`: no
-/// separate prepare round trip per statement); the server runs them in the order sent.
+/// pipelined (one round trip instead of five), prepared ([`AuditStatements`]); the server runs them in the
+/// order sent.
 async fn write_appended<C: tokio_postgres::GenericClient>(
     tx: &C,
+    st: &AuditStatements,
     a: &Appended,
 ) -> Result<(), StoreError> {
-    use tokio_postgres::types::{ToSql, Type};
     let seqs: Vec<i64> = a.blocks.iter().map(|b| b.seq).collect();
     let counts: Vec<i64> = a.blocks.iter().map(|b| b.count).collect();
     let hashes: Vec<&[u8]> = a.blocks.iter().map(|b| b.hash.as_slice()).collect();
@@ -1288,68 +1471,50 @@ async fn write_appended<C: tokio_postgres::GenericClient>(
         .sum::<i64>()
         + KEY_ROW_BYTES * i64::try_from(a.keys.len()).unwrap_or(0)
         + SPAN_ROW_BYTES * i64::try_from(a.spans.len()).unwrap_or(0);
-    let ints = Type::INT8_ARRAY;
-    let bytes = Type::BYTEA_ARRAY;
-    let records_params: [(&(dyn ToSql + Sync), Type); 4] = [
-        (&seqs, ints.clone()),
-        (&counts, ints.clone()),
-        (&hashes, bytes.clone()),
-        (&data, bytes),
-    ];
-    let records = tx.execute_typed(
-        "INSERT INTO audit_records (seq, events, hash, data)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
-        &records_params,
-    );
-    let spans_params: [(&(dyn ToSql + Sync), Type); 5] = [
-        (&grps, ints.clone()),
-        (&los, ints.clone()),
-        (&his, ints.clone()),
-        (&maxes, ints.clone()),
-        (&floors, ints.clone()),
-    ];
-    let spans = tx.execute_typed(
-        "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-         ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
-         time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
-         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
-         lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)",
-        &spans_params,
-    );
     // Earlier groups' floors come down to this batch's earliest time (few rows, if any).
     let (floor, first_grp) = (
         floors.first().copied().unwrap_or(i64::MAX),
         a.spans.first().map_or(i64::MIN, |s| s.grp),
     );
-    let floor_params: [(&(dyn ToSql + Sync), Type); 2] =
-        [(&floor, Type::INT8), (&first_grp, Type::INT8)];
-    let lower_floors = tx.execute_typed(
-        "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2",
-        &floor_params,
-    );
-    let keys_params: [(&(dyn ToSql + Sync), Type); 2] = [(&ks, ints.clone()), (&gs, ints)];
-    let keys = tx.execute_typed(
-        "INSERT INTO audit_keys (epoch, key, grp) SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g)
-         ON CONFLICT DO NOTHING",
-        &keys_params,
-    );
-    let head_params: [(&(dyn ToSql + Sync), Type); 6] = [
-        (&a.head.next_seq, Type::INT8),
-        (&a.head.last_hash, Type::BYTEA),
-        (&a.head.first_seq, Type::INT8),
-        (&a.head.base_hash, Type::BYTEA),
-        (&a.head.max_time, Type::INT8),
-        (&added, Type::INT8),
+    let h = &a.head;
+    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let records: [P; 4] = [&seqs, &counts, &hashes, &data];
+    let spans: [P; 5] = [&grps, &los, &his, &maxes, &floors];
+    let lower: [P; 2] = [&floor, &first_grp];
+    let keys: [P; 2] = [&ks, &gs];
+    let head: [P; 6] = [
+        &h.next_seq,
+        &h.last_hash,
+        &h.first_seq,
+        &h.base_hash,
+        &h.max_time,
+        &added,
     ];
-    let head = tx.execute_typed(
-        "UPDATE audit_head SET next_seq = $1, last_hash = $2, first_seq = $3, base_hash = $4,
-         max_time = $5, live_bytes = live_bytes + $6 WHERE id = 1",
-        &head_params,
-    );
-    tokio::try_join!(records, spans, lower_floors, keys, head).map_err(backend)?;
+    tokio::try_join!(
+        tx.execute(&st.records, &records),
+        tx.execute(&st.spans, &spans),
+        tx.execute(&st.lower_floors, &lower),
+        tx.execute(&st.keys, &keys),
+        tx.execute(&st.head, &head),
+    )
+    .map_err(backend)?;
     Ok(())
 }
+
+const INSERT_RECORDS: &str = "INSERT INTO audit_records (seq, events, hash, data)
+     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])";
+const UPSERT_SPANS: &str = "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
+     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+     ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
+     time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
+     hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
+     lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)";
+const LOWER_FLOORS: &str = "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2";
+const INSERT_KEYS: &str = "INSERT INTO audit_keys (epoch, key, grp)
+     SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g) ON CONFLICT DO NOTHING";
+const UPDATE_HEAD: &str =
+    "UPDATE audit_head SET next_seq = $1, last_hash = $2, first_seq = $3, base_hash = $4,
+     max_time = $5, live_bytes = live_bytes + $6 WHERE id = 1";
 
 /// Move the events of the old single-table trail (`audit_events`) into the compact one, a chunk per
 /// transaction (each with its progress marker), then drop the old table. Runs under the migration lock.
@@ -1401,7 +1566,8 @@ async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
             });
         }
         let batch = codec.encode(&legacy);
-        write_appended(&tx, &trail::seal(&head, &batch)).await?;
+        let st = AuditStatements::prepare(&tx).await?;
+        write_appended(&tx, &st, &trail::seal(&head, &batch)).await?;
         tx.execute(
             "UPDATE audit_head SET legacy_through = $1 WHERE id = 1",
             &[&last],
@@ -1544,6 +1710,48 @@ pub(crate) mod tests {
             want_seq = b.last() + 1;
         }
         assert_eq!(head.last_hash, prev);
+    }
+
+    /// A node appends in one round trip while its idea of the head holds; once another node has appended, its
+    /// check fails, nothing of the refused transaction stays, and it appends after the other node's blocks.
+    #[test]
+    fn an_append_behind_another_nodes_finds_the_moved_head() {
+        let Some(url) = fresh_database() else { return };
+        let (a, b) = (PgStore::open(&url).unwrap(), PgStore::open(&url).unwrap());
+        let mut codec = trail::Codec::new();
+        let mut append = |node: &PgStore, id: &str| {
+            let row = AuditRow {
+                account: "111122223333".into(),
+                event_id: id.into(),
+                event_time: 1_000,
+                event_name: "AssumeRole".into(),
+                body: "{}".into(),
+                ..AuditRow::default()
+            };
+            node.audit_append(&codec.encode(&[row])).unwrap()
+        };
+        let misses = |node: &PgStore| {
+            node.audit_head_misses
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        append(&a, "a1");
+        append(&a, "a2");
+        append(&b, "b3");
+        assert_eq!((misses(&a), misses(&b)), (0, 0));
+        let head = append(&a, "a4");
+        assert_eq!(misses(&a), 1, "a's head was stale after b appended");
+        append(&a, "a5");
+        assert_eq!(misses(&a), 1, "a knows the head again");
+        assert_eq!(head.next_seq, 5);
+        let blocks = b.audit_blocks(1, 5).unwrap();
+        assert_eq!(blocks.len(), 5);
+        let mut prev = trail::genesis();
+        for (i, blk) in blocks.iter().enumerate() {
+            assert_eq!(blk.seq, i64::try_from(i).unwrap() + 1);
+            assert_eq!(blk.hash, trail::chain(&prev, blk.seq, &blk.data));
+            prev.clone_from(&blk.hash);
+        }
+        assert_eq!(b.audit_head().unwrap().last_hash, prev);
     }
 
     #[test]
