@@ -582,96 +582,164 @@ async fn read_feed(
     Ok(Some(feed))
 }
 
+/// One IAM commit in one round trip: `BEGIN`, the generation row's increment (its row lock orders every
+/// node's commits), each change, the change-log rows, the `NOTIFY` and `COMMIT`, pipelined and typed (no
+/// prepare round trips). A change whose expected revision does not hold (or an insert of a key that exists)
+/// divides by zero, which fails the transaction: the statements behind it are refused, the `COMMIT` rolls back,
+/// and the commit is a [`StoreError::Conflict`] naming that change. Statements take the new generation from the
+/// row they incremented. Every thousandth generation then prunes the change log in a transaction of its own.
 async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, StoreError> {
-    let tx = c.transaction().await.map_err(backend)?;
-    let row = tx
-        .query_one("SELECT value FROM generation WHERE id = 1 FOR UPDATE", &[])
-        .await
-        .map_err(backend)?;
-    let generation: i64 = row.get::<_, i64>(0) + 1;
-    for ch in &changes {
-        let (kind, account, key) = match ch {
-            Change::Put {
-                record: r,
-                expected,
-            } => {
-                let n = match expected {
-                    None => tx
-                        .execute(
-                            "INSERT INTO entities (kind, account, key, body, revision) VALUES ($1, $2, $3, $4, $5)
-                             ON CONFLICT (kind, account, key) DO NOTHING",
-                            &[&r.kind.as_str(), &r.account, &r.key, &r.body, &generation],
-                        )
-                        .await,
-                    Some(rev) => tx
-                        .execute(
-                            "UPDATE entities SET body = $4, revision = $5
-                             WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $6",
-                            &[&r.kind.as_str(), &r.account, &r.key, &r.body, &generation, rev],
-                        )
-                        .await,
-                }
-                .map_err(backend)?;
-                if n != 1 {
-                    return Err(super::sqlite::conflict(r.kind, &r.account, &r.key));
-                }
-                (r.kind, &r.account, &r.key)
-            }
+    use tokio_postgres::error::SqlState;
+    use tokio_postgres::types::{ToSql, Type};
+    type P<'a> = (&'a (dyn ToSql + Sync), Type);
+    const GEN: &str = "(SELECT value FROM generation WHERE id = 1)";
+    let insert = format!(
+        "WITH w AS (INSERT INTO entities (kind, account, key, body, revision) VALUES ($1, $2, $3, $4, {GEN})
+         ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1) SELECT 1 / count(*)::int FROM w"
+    );
+    let update = format!(
+        "WITH w AS (UPDATE entities SET body = $4, revision = {GEN}
+         WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $5 RETURNING 1) SELECT 1 / count(*)::int FROM w"
+    );
+    let delete_expected = "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
+         AND revision = $4 RETURNING 1) SELECT 1 / count(*)::int FROM w";
+    let delete = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3";
+    let log = format!(
+        "INSERT INTO changes (generation, kind, account, key)
+         SELECT {GEN}, * FROM UNNEST($1::text[], $2::text[], $3::text[])"
+    );
+    let notify = format!("SELECT pg_notify($1, {GEN}::text)");
+    let (t, i) = (Type::TEXT, Type::INT8);
+    let touched: Vec<(&str, &str, &str)> = changes
+        .iter()
+        .map(|ch| match ch {
+            Change::Put { record: r, .. } => (r.kind.as_str(), r.account.as_str(), r.key.as_str()),
             Change::Delete {
-                kind,
-                account,
-                key,
-                expected,
-            } => {
-                let n = tx
-                    .execute(
-                        "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
-                         AND ($4::BIGINT IS NULL OR revision = $4)",
-                        &[&kind.as_str(), account, key, expected],
-                    )
-                    .await
-                    .map_err(backend)?;
-                if n != 1 && expected.is_some() {
-                    return Err(super::sqlite::conflict(*kind, account, key));
+                kind, account, key, ..
+            } => (kind.as_str(), account.as_str(), key.as_str()),
+        })
+        .collect();
+    let params: Vec<(&str, Vec<P>)> = changes
+        .iter()
+        .zip(&touched)
+        .map(|(ch, (kind, account, key))| {
+            let mut p: Vec<P> = vec![(kind, t.clone()), (account, t.clone()), (key, t.clone())];
+            let sql = match ch {
+                Change::Put { record, expected } => {
+                    p.push((&record.body, t.clone()));
+                    match expected {
+                        None => insert.as_str(),
+                        Some(rev) => {
+                            p.push((rev, i.clone()));
+                            update.as_str()
+                        }
+                    }
                 }
-                (*kind, account, key)
+                Change::Delete { expected, .. } => match expected {
+                    None => delete,
+                    Some(rev) => {
+                        p.push((rev, i.clone()));
+                        delete_expected
+                    }
+                },
+            };
+            (sql, p)
+        })
+        .collect();
+    let (kinds, accounts, keys): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+        touched.iter().map(|x| x.0).collect(),
+        touched.iter().map(|x| x.1).collect(),
+        touched.iter().map(|x| x.2).collect(),
+    );
+    let ta = Type::TEXT_ARRAY;
+    let log_params: [P; 3] = [(&kinds, ta.clone()), (&accounts, ta.clone()), (&keys, ta)];
+    let notify_params: [P; 1] = [(&CHANNEL, t.clone())];
+    let writes = join_in_order(
+        params
+            .iter()
+            .map(|(sql, p)| c.execute_typed(sql, p))
+            .collect(),
+    );
+    let (begun, bumped, written, logged, notified, committed) = tokio::join!(
+        c.batch_execute("BEGIN"),
+        c.query_typed(
+            "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value",
+            &[]
+        ),
+        writes,
+        c.execute_typed(&log, &log_params),
+        c.execute_typed(&notify, &notify_params),
+        c.batch_execute("COMMIT"),
+    );
+    let r = async {
+        begun.map_err(backend)?;
+        let generation: i64 = bumped
+            .map_err(backend)?
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the generation row is missing".into()))?
+            .get(0);
+        for (w, (kind, account, key)) in written.into_iter().zip(&touched) {
+            match w {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+                    let kind = kind_of(kind)?;
+                    return Err(super::sqlite::conflict(kind, account, key));
+                }
+                Err(e) => return Err(backend(e)),
             }
-        };
-        tx.execute(
-            "INSERT INTO changes (generation, kind, account, key) VALUES ($1, $2, $3, $4)",
-            &[&generation, &kind.as_str(), account, key],
-        )
-        .await
-        .map_err(backend)?;
+        }
+        logged.map_err(backend)?;
+        notified.map_err(backend)?;
+        committed.map_err(backend)?;
+        Ok(generation)
     }
-    tx.execute(
-        "UPDATE generation SET value = $1 WHERE id = 1",
-        &[&generation],
-    )
-    .await
-    .map_err(backend)?;
+    .await;
+    let Ok(generation) = r else {
+        // After a refused statement the `COMMIT` already rolled back; otherwise leave the connection idle.
+        let _ = c.batch_execute("ROLLBACK").await;
+        return r;
+    };
     if generation % 1000 == 0 {
         let through = generation - CHANGE_LOG_KEEP;
         if through > 0 {
+            let tx = c.transaction().await.map_err(backend)?;
             tx.execute("DELETE FROM changes WHERE generation <= $1", &[&through])
                 .await
                 .map_err(backend)?;
             tx.execute(
-                "UPDATE generation SET pruned_through = $1 WHERE id = 1",
+                "UPDATE generation SET pruned_through = GREATEST(pruned_through, $1) WHERE id = 1",
                 &[&through],
             )
             .await
             .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
         }
     }
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&CHANNEL, &generation.to_string()],
-    )
-    .await
-    .map_err(backend)?;
-    tx.commit().await.map_err(backend)?;
     Ok(generation)
+}
+
+/// Await `futs`, polling them in the order given (a tokio-postgres request is queued when its future is
+/// first polled, so this keeps pipelined statements in order on the wire).
+async fn join_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
 }
 
 impl Store for PgStore {
