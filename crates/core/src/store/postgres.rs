@@ -601,7 +601,8 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
         "WITH w AS (UPDATE entities SET body = $4, revision = {GEN}
          WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $5 RETURNING 1) SELECT 1 / count(*)::int FROM w"
     );
-    let delete_expected = "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
+    let delete_expected =
+        "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
          AND revision = $4 RETURNING 1) SELECT 1 / count(*)::int FROM w";
     let delete = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3";
     let log = format!(

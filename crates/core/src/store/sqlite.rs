@@ -122,10 +122,10 @@ pub(crate) fn conflict(kind: Kind, account: &str, key: &str) -> StoreError {
 }
 
 fn current_generation(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> {
-    tx.query_row("SELECT value FROM generation WHERE id = 1", [], |r| {
-        r.get(0)
-    })
-    .map_err(backend)
+    // Cached: this runs in every IAM commit.
+    tx.prepare_cached("SELECT value FROM generation WHERE id = 1")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .map_err(backend)
 }
 
 type RowResult = Result<Result<Record, StoreError>, rusqlite::Error>;
@@ -173,6 +173,12 @@ pub(super) fn migrate_schema(conn: &mut Connection, migrations: &[&str]) -> Resu
     }
     Ok(())
 }
+
+const INSERT_ENTITY: &str =
+    "INSERT INTO entities (kind, account, key, body, revision) VALUES (?1, ?2, ?3, ?4, ?5)
+     ON CONFLICT (kind, account, key) DO NOTHING";
+const UPDATE_ENTITY: &str = "UPDATE entities SET body = ?4, revision = ?5
+     WHERE kind = ?1 AND account = ?2 AND key = ?3 AND revision = ?6";
 
 impl Store for SqliteStore {
     fn load_all(&self) -> Result<Snapshot, StoreError> {
@@ -296,16 +302,20 @@ impl Store for SqliteStore {
                     expected,
                 } => {
                     let n = match expected {
-                        None => tx.execute(
-                            "INSERT INTO entities (kind, account, key, body, revision) VALUES (?1, ?2, ?3, ?4, ?5)
-                             ON CONFLICT (kind, account, key) DO NOTHING",
-                            params![r.kind.as_str(), r.account, r.key, r.body, generation],
-                        ),
-                        Some(rev) => tx.execute(
-                            "UPDATE entities SET body = ?4, revision = ?5
-                             WHERE kind = ?1 AND account = ?2 AND key = ?3 AND revision = ?6",
-                            params![r.kind.as_str(), r.account, r.key, r.body, generation, rev],
-                        ),
+                        None => tx.prepare_cached(INSERT_ENTITY).and_then(|mut st| {
+                            st.execute(params![
+                                r.kind.as_str(),
+                                r.account,
+                                r.key,
+                                r.body,
+                                generation
+                            ])
+                        }),
+                        Some(rev) => tx.prepare_cached(UPDATE_ENTITY).and_then(|mut st| {
+                            let p =
+                                params![r.kind.as_str(), r.account, r.key, r.body, generation, rev];
+                            st.execute(p)
+                        }),
                     }
                     .map_err(backend)?;
                     if n != 1 {
@@ -332,17 +342,15 @@ impl Store for SqliteStore {
                     (*kind, account, key)
                 }
             };
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO changes (generation, kind, account, key) VALUES (?1, ?2, ?3, ?4)",
-                params![generation, kind.as_str(), account, key],
             )
+            .and_then(|mut st| st.execute(params![generation, kind.as_str(), account, key]))
             .map_err(backend)?;
         }
-        tx.execute(
-            "UPDATE generation SET value = ?1 WHERE id = 1",
-            params![generation],
-        )
-        .map_err(backend)?;
+        tx.prepare_cached("UPDATE generation SET value = ?1 WHERE id = 1")
+            .and_then(|mut st| st.execute(params![generation]))
+            .map_err(backend)?;
         if generation % 1000 == 0 {
             let through = generation - CHANGE_LOG_KEEP;
             if through > 0 {
