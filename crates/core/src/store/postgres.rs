@@ -535,51 +535,64 @@ fn kind_of(s: &str) -> Result<Kind, StoreError> {
     Kind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {s}")))
 }
 
-/// The feed of `since` within an open repeatable-read transaction.
-async fn read_feed(
-    tx: &tokio_postgres::Transaction<'_>,
-    since: i64,
-) -> Result<Option<Feed>, StoreError> {
-    let row = tx
-        .query_one(
+/// What changed after generation `since`, read in one round trip: a read-only repeatable-read transaction (one
+/// snapshot for the generation and the log), its two typed queries and `COMMIT`, pipelined. `None` when the log
+/// no longer reaches back to `since` (the caller reloads everything).
+async fn read_feed(c: &Client, since: i64) -> Result<Option<Feed>, StoreError> {
+    use tokio_postgres::types::{ToSql, Type};
+    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&since, Type::INT8)];
+    let (begun, head, rows, committed) = tokio::join!(
+        c.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        c.query_typed(
             "SELECT value, pruned_through FROM generation WHERE id = 1",
-            &[],
-        )
-        .await
-        .map_err(backend)?;
-    let (generation, pruned): (i64, i64) = (row.get(0), row.get(1));
-    if since < pruned {
-        return Ok(None);
-    }
-    let mut feed = Feed {
-        generation,
-        ..Feed::default()
-    };
-    let rows = tx
-        .query(
+            &[]
+        ),
+        c.query_typed(
             "SELECT DISTINCT c.kind, c.account, c.key, e.body, e.revision FROM changes c
              LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
              WHERE c.generation > $1",
-            &[&since],
-        )
-        .await
-        .map_err(backend)?;
-    for r in rows {
-        let kind = kind_of(r.get(0))?;
-        let account: String = r.get(1);
-        let key: String = r.get(2);
-        match r.get::<_, Option<String>>(3) {
-            Some(body) => feed.puts.push(Record {
-                kind,
-                account,
-                key,
-                body,
-                revision: r.get::<_, Option<i64>>(4).unwrap_or(0),
-            }),
-            None => feed.deletes.push((kind, account, key)),
+            &params,
+        ),
+        c.batch_execute("COMMIT"),
+    );
+    let r = async {
+        begun.map_err(backend)?;
+        let head = head.map_err(backend)?;
+        let row = head
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("the generation row is missing".into()))?;
+        let (generation, pruned): (i64, i64) = (row.get(0), row.get(1));
+        let rows = rows.map_err(backend)?;
+        committed.map_err(backend)?;
+        if since < pruned {
+            return Ok(None);
         }
+        let mut feed = Feed {
+            generation,
+            ..Feed::default()
+        };
+        for r in rows {
+            let kind = kind_of(r.get(0))?;
+            let account: String = r.get(1);
+            let key: String = r.get(2);
+            match r.get::<_, Option<String>>(3) {
+                Some(body) => feed.puts.push(Record {
+                    kind,
+                    account,
+                    key,
+                    body,
+                    revision: r.get::<_, Option<i64>>(4).unwrap_or(0),
+                }),
+                None => feed.deletes.push((kind, account, key)),
+            }
+        }
+        Ok(Some(feed))
     }
-    Ok(Some(feed))
+    .await;
+    if r.is_err() {
+        let _ = c.batch_execute("ROLLBACK").await;
+    }
+    r
 }
 
 /// One IAM commit in one round trip: `BEGIN`, the generation row's increment (its row lock orders every
@@ -796,20 +809,8 @@ impl Store for PgStore {
     }
 
     fn changes_since(&self, since: i64) -> Result<Option<Feed>, StoreError> {
-        self.call(move |mut c| async move {
-            let r = async {
-                let tx = c
-                    .build_transaction()
-                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start()
-                    .await
-                    .map_err(backend)?;
-                let feed = read_feed(&tx, since).await?;
-                tx.commit().await.map_err(backend)?;
-                Ok(feed)
-            }
-            .await;
+        self.call(move |c| async move {
+            let r = read_feed(&c, since).await;
             (c, r)
         })
     }
