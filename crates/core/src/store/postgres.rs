@@ -9,6 +9,11 @@
 //! * Migrations and meta read-modify-writes run under advisory locks, so nodes starting together on an empty
 //!   database agree on one schema, one first token key and one management account.
 //!
+//! * An IAM commit, another node's read of it and an audit append each take one round trip: their statements
+//!   are pipelined inside the transaction (a check that fails divides by zero, which aborts the transaction and
+//!   turns the pipelined `COMMIT` into a rollback). The audit writer has its own connection with its statements
+//!   prepared, and appends against the head it last wrote, re-reading it only when another node moved it.
+//!
 //! The driver is tokio-postgres on the store's own small runtime; the synchronous [`Store`] calls hand their
 //! work to it and wait on a channel, so they may be called from any thread.
 
