@@ -358,7 +358,7 @@ impl PgStore {
     }
 
     /// Run `f` with the audit writer's connection (connecting and preparing first if there is none), holding
-    /// it, and this node's other appends, until `f` is done. A connection that broke is dropped.
+    /// it, and this node's other appends, until `f` is done. After an error the connection is dropped.
     fn with_audit_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -390,7 +390,9 @@ impl PgStore {
             let (c, r) = f(conn).await;
             (Some(c), r)
         })?;
-        *held = conn.filter(|c| !c.client.is_closed());
+        // After a failure start over with a new connection: whatever broke (a dropped link, statements a
+        // schema change invalidated) is not carried into the next append.
+        *held = conn.filter(|c| !c.client.is_closed() && result.is_ok());
         result
     }
 
@@ -1827,6 +1829,53 @@ pub(crate) mod tests {
             prev.clone_from(&blk.hash);
         }
         assert_eq!(b.audit_head().unwrap().last_hash, prev);
+    }
+
+    /// The audit writer's connection dies (the database restarted, a proxy dropped it): at most the append in
+    /// flight fails, the next one connects and prepares again, and the chain goes on where the database has it.
+    #[test]
+    fn the_audit_connection_is_replaced_after_it_breaks() {
+        let Some(url) = fresh_database() else { return };
+        let s = PgStore::open(&url).unwrap();
+        let mut codec = trail::Codec::new();
+        let row = |id: &str| AuditRow {
+            account: "111122223333".into(),
+            event_id: id.into(),
+            event_time: 1_000,
+            event_name: "AssumeRole".into(),
+            body: "{}".into(),
+            ..AuditRow::default()
+        };
+        s.audit_append(&codec.encode(&[row("e1")])).unwrap();
+        // Every other session on this database goes away, the audit writer's among them.
+        s.call(|c| async move {
+            let r = c
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .map(|_| ())
+                .map_err(backend);
+            (c, r)
+        })
+        .unwrap();
+        let first = s.audit_append(&codec.encode(&[row("e2")]));
+        let head = match first {
+            Ok(h) => h,
+            Err(_) => s.audit_append(&codec.encode(&[row("e2")])).unwrap(),
+        };
+        assert_eq!(head.next_seq, 3);
+        let head = s.audit_append(&codec.encode(&[row("e3")])).unwrap();
+        assert_eq!(head.next_seq, 4);
+        let blocks = s.audit_blocks(1, 3).unwrap();
+        let mut prev = trail::genesis();
+        for b in &blocks {
+            assert_eq!(b.hash, trail::chain(&prev, b.seq, &b.data));
+            prev.clone_from(&b.hash);
+        }
+        assert_eq!((blocks.len(), head.last_hash), (3, prev));
     }
 
     #[test]
