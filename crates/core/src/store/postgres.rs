@@ -1717,6 +1717,36 @@ pub(crate) mod tests {
         Some(format!("{base}/{name}"))
     }
 
+    /// One AssumeRole-shaped audit row named `id`.
+    fn event(id: &str) -> AuditRow {
+        AuditRow {
+            account: "111122223333".into(),
+            event_id: id.into(),
+            event_time: 1_000,
+            event_name: "AssumeRole".into(),
+            body: "{}".into(),
+            ..AuditRow::default()
+        }
+    }
+
+    /// Check that blocks `1..=events` form one gap-free chain from genesis and return the last hash.
+    fn chain_of(s: &PgStore, events: i64) -> (usize, Vec<u8>) {
+        let blocks = s.audit_blocks(1, events).unwrap();
+        let (mut prev, mut want_seq) = (trail::genesis(), 1);
+        for b in &blocks {
+            assert_eq!(b.seq, want_seq);
+            assert_eq!(
+                b.hash,
+                trail::chain(&prev, b.seq, &b.data),
+                "block {}",
+                b.seq
+            );
+            prev.clone_from(&b.hash);
+            want_seq = b.last() + 1;
+        }
+        (blocks.len(), prev)
+    }
+
     #[test]
     fn postgres_store_contract() {
         let Some(url) = fresh_database() else { return };
@@ -1772,21 +1802,11 @@ pub(crate) mod tests {
         assert_eq!(head.next_seq, total + 1);
         let blocks = nodes[1].audit_blocks(1, total).unwrap();
         // One block per append, none torn or interleaved.
-        assert_eq!(blocks.len(), THREADS * APPENDS);
-        let mut prev = trail::genesis();
-        let mut want_seq = 1;
-        for b in &blocks {
-            assert_eq!((b.seq, b.count), (want_seq, 3));
-            assert_eq!(
-                b.hash,
-                trail::chain(&prev, b.seq, &b.data),
-                "block {}",
-                b.seq
-            );
-            prev.clone_from(&b.hash);
-            want_seq = b.last() + 1;
-        }
-        assert_eq!(head.last_hash, prev);
+        assert!(blocks.iter().all(|b| b.count == 3));
+        assert_eq!(
+            chain_of(&nodes[1], total),
+            (THREADS * APPENDS, head.last_hash)
+        );
     }
 
     /// A node appends in one round trip while its idea of the head holds; once another node has appended, its
@@ -1796,17 +1816,8 @@ pub(crate) mod tests {
         let Some(url) = fresh_database() else { return };
         let (a, b) = (PgStore::open(&url).unwrap(), PgStore::open(&url).unwrap());
         let mut codec = trail::Codec::new();
-        let mut append = |node: &PgStore, id: &str| {
-            let row = AuditRow {
-                account: "111122223333".into(),
-                event_id: id.into(),
-                event_time: 1_000,
-                event_name: "AssumeRole".into(),
-                body: "{}".into(),
-                ..AuditRow::default()
-            };
-            node.audit_append(&codec.encode(&[row])).unwrap()
-        };
+        let mut append =
+            |node: &PgStore, id: &str| node.audit_append(&codec.encode(&[event(id)])).unwrap();
         let misses = |node: &PgStore| {
             node.audit_head_misses
                 .load(std::sync::atomic::Ordering::Relaxed)
@@ -1820,15 +1831,9 @@ pub(crate) mod tests {
         append(&a, "a5");
         assert_eq!(misses(&a), 1, "a knows the head again");
         assert_eq!(head.next_seq, 5);
-        let blocks = b.audit_blocks(1, 5).unwrap();
-        assert_eq!(blocks.len(), 5);
-        let mut prev = trail::genesis();
-        for (i, blk) in blocks.iter().enumerate() {
-            assert_eq!(blk.seq, i64::try_from(i).unwrap() + 1);
-            assert_eq!(blk.hash, trail::chain(&prev, blk.seq, &blk.data));
-            prev.clone_from(&blk.hash);
-        }
-        assert_eq!(b.audit_head().unwrap().last_hash, prev);
+        let (blocks, last) = chain_of(&b, 5);
+        assert_eq!(blocks, 5);
+        assert_eq!(b.audit_head().unwrap().last_hash, last);
     }
 
     /// The audit writer's connection dies (the database restarted, a proxy dropped it): at most the append in
@@ -1838,15 +1843,7 @@ pub(crate) mod tests {
         let Some(url) = fresh_database() else { return };
         let s = PgStore::open(&url).unwrap();
         let mut codec = trail::Codec::new();
-        let row = |id: &str| AuditRow {
-            account: "111122223333".into(),
-            event_id: id.into(),
-            event_time: 1_000,
-            event_name: "AssumeRole".into(),
-            body: "{}".into(),
-            ..AuditRow::default()
-        };
-        s.audit_append(&codec.encode(&[row("e1")])).unwrap();
+        s.audit_append(&codec.encode(&[event("e1")])).unwrap();
         // Every other session on this database goes away, the audit writer's among them.
         s.call(|c| async move {
             let r = c
@@ -1861,21 +1858,15 @@ pub(crate) mod tests {
             (c, r)
         })
         .unwrap();
-        let first = s.audit_append(&codec.encode(&[row("e2")]));
+        let first = s.audit_append(&codec.encode(&[event("e2")]));
         let head = match first {
             Ok(h) => h,
-            Err(_) => s.audit_append(&codec.encode(&[row("e2")])).unwrap(),
+            Err(_) => s.audit_append(&codec.encode(&[event("e2")])).unwrap(),
         };
         assert_eq!(head.next_seq, 3);
-        let head = s.audit_append(&codec.encode(&[row("e3")])).unwrap();
+        let head = s.audit_append(&codec.encode(&[event("e3")])).unwrap();
         assert_eq!(head.next_seq, 4);
-        let blocks = s.audit_blocks(1, 3).unwrap();
-        let mut prev = trail::genesis();
-        for b in &blocks {
-            assert_eq!(b.hash, trail::chain(&prev, b.seq, &b.data));
-            prev.clone_from(&b.hash);
-        }
-        assert_eq!((blocks.len(), head.last_hash), (3, prev));
+        assert_eq!(chain_of(&s, 3), (3, head.last_hash));
     }
 
     #[test]
