@@ -12,7 +12,8 @@
 //! * An IAM commit, another node's read of it and an audit append each take one round trip: their statements
 //!   are pipelined inside the transaction (a check that fails divides by zero, which aborts the transaction and
 //!   turns the pipelined `COMMIT` into a rollback). The audit writer has its own connection with its statements
-//!   prepared, and appends against the head it last wrote, re-reading it only when another node moved it.
+//!   prepared, driven by the writer's own thread, and appends against the head it last wrote, re-reading it
+//!   only when another node moved it.
 //!
 //! The driver is tokio-postgres on the store's own small runtime; the synchronous [`Store`] calls hand their
 //! work to it and wait on a channel, so they may be called from any thread.
@@ -216,10 +217,10 @@ pub struct PgStore {
     in_use: Mutex<usize>,
     released: Condvar,
     notifications: Arc<Notifications>,
-    /// The audit writer's own connection (beside the pool's [`MAX_CONNECTIONS`]), its statements prepared once;
-    /// held for the whole of an append, so one node's appends run one at a time. `None` until first used or
-    /// after it broke.
-    audit: Mutex<Option<AuditConn>>,
+    /// The audit writer's own connection (beside the pool's [`MAX_CONNECTIONS`]), its statements prepared once,
+    /// on the current-thread runtime that drives it ([`PgStore::with_audit_conn`]); held for the whole of an
+    /// append, so one node's appends run one at a time. `None` until first used or after it broke.
+    audit: Mutex<Option<(tokio::runtime::Runtime, AuditConn)>>,
     /// Appends that found the head moved since this node's last one (and took the two-round-trip way).
     audit_head_misses: std::sync::atomic::AtomicU64,
 }
@@ -359,20 +360,37 @@ impl PgStore {
 
     /// Run `f` with the audit writer's connection (connecting and preparing first if there is none), holding
     /// it, and this node's other appends, until `f` is done. After an error the connection is dropped.
+    ///
+    /// The connection lives on a current-thread runtime of its own that the calling thread drives (the audit
+    /// writer's, never an async worker's): a request and its answer cross no other thread of stsd's.
     fn with_audit_conn<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
-        T: Send + 'static,
-        F: FnOnce(AuditConn) -> Fut + Send + 'static,
-        Fut: Future<Output = (AuditConn, Result<T, StoreError>)> + Send + 'static,
+        F: FnOnce(AuditConn) -> Fut,
+        Fut: Future<Output = (AuditConn, Result<T, StoreError>)>,
     {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(StoreError::Backend(
+                "an audit append must not block an async runtime's thread".into(),
+            ));
+        }
         let mut held = self.audit.lock().map_err(backend)?;
-        let conn = held.take().filter(|c| !c.client.is_closed());
+        let (rt, conn) = match held.take() {
+            Some((rt, c)) if !c.client.is_closed() => (rt, Some(c)),
+            _ => (
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(backend)?,
+                None,
+            ),
+        };
         let url = self.url.clone();
-        let (conn, result) = self.on_runtime(async move {
+        let append = async move {
             let conn = match conn {
                 Some(c) => c,
                 None => {
                     let opened = async {
+                        // `connect` spawns the connection's task on this runtime.
                         let client = connect(&url).await?;
                         let st = AuditStatements::prepare(&client).await?;
                         Ok(AuditConn {
@@ -389,10 +407,21 @@ impl PgStore {
             };
             let (c, r) = f(conn).await;
             (Some(c), r)
-        })?;
-        // After a failure start over with a new connection: whatever broke (a dropped link, statements a
-        // schema change invalidated) is not carried into the next append.
-        *held = conn.filter(|c| !c.client.is_closed() && result.is_ok());
+        };
+        // The timer is made inside the runtime (it needs its clock).
+        let out = rt.block_on(async { tokio::time::timeout(CALL_TIMEOUT, append).await });
+        let Ok((conn, result)) = out else {
+            return Err(StoreError::Backend(
+                "the database did not answer in time".into(),
+            ));
+        };
+        // After a failure start over with a new connection (and runtime): whatever broke (a dropped link,
+        // statements a schema change invalidated) is not carried into the next append.
+        if result.is_ok()
+            && let Some(c) = conn.filter(|c| !c.client.is_closed())
+        {
+            *held = Some((rt, c));
+        }
         result
     }
 
@@ -1867,6 +1896,16 @@ pub(crate) mod tests {
         let head = s.audit_append(&codec.encode(&[event("e3")])).unwrap();
         assert_eq!(head.next_seq, 4);
         assert_eq!(chain_of(&s, 3), (3, head.last_hash));
+        // Called from an async worker (which it would block), an append is refused, not a panic.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let on_worker = rt.block_on(async { s.audit_append(&codec.encode(&[event("e4")])) });
+        assert!(
+            matches!(on_worker, Err(StoreError::Backend(_))),
+            "{on_worker:?}"
+        );
+        assert_eq!(s.audit_head().unwrap().next_seq, 4);
     }
 
     #[test]
