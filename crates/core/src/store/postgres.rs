@@ -641,66 +641,45 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
     use tokio_postgres::error::SqlState;
     use tokio_postgres::types::{ToSql, Type};
     type P<'a> = (&'a (dyn ToSql + Sync), Type);
-    const GEN: &str = "(SELECT value FROM generation WHERE id = 1)";
-    let insert = format!(
-        "WITH w AS (INSERT INTO entities (kind, account, key, body, revision) VALUES ($1, $2, $3, $4, {GEN})
-         ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1) SELECT 1 / count(*)::int FROM w"
-    );
-    let update = format!(
-        "WITH w AS (UPDATE entities SET body = $4, revision = {GEN}
-         WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $5 RETURNING 1) SELECT 1 / count(*)::int FROM w"
-    );
-    let delete_expected =
-        "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
-         AND revision = $4 RETURNING 1) SELECT 1 / count(*)::int FROM w";
-    let delete = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3";
-    let log = format!(
-        "INSERT INTO changes (generation, kind, account, key)
-         SELECT {GEN}, * FROM UNNEST($1::text[], $2::text[], $3::text[])"
-    );
-    let notify = format!("SELECT pg_notify($1, {GEN}::text)");
     let (t, i) = (Type::TEXT, Type::INT8);
-    let touched: Vec<(&str, &str, &str)> = changes
+    let touched: Vec<(Kind, &str, &str)> = changes
         .iter()
         .map(|ch| match ch {
-            Change::Put { record: r, .. } => (r.kind.as_str(), r.account.as_str(), r.key.as_str()),
+            Change::Put { record: r, .. } => (r.kind, r.account.as_str(), r.key.as_str()),
             Change::Delete {
                 kind, account, key, ..
-            } => (kind.as_str(), account.as_str(), key.as_str()),
+            } => (*kind, account.as_str(), key.as_str()),
         })
         .collect();
+    let kinds: Vec<&str> = touched.iter().map(|x| x.0.as_str()).collect();
     let params: Vec<(&str, Vec<P>)> = changes
         .iter()
-        .zip(&touched)
-        .map(|(ch, (kind, account, key))| {
+        .zip(touched.iter().zip(&kinds))
+        .map(|(ch, ((_, account, key), kind))| {
             let mut p: Vec<P> = vec![(kind, t.clone()), (account, t.clone()), (key, t.clone())];
             let sql = match ch {
                 Change::Put { record, expected } => {
                     p.push((&record.body, t.clone()));
                     match expected {
-                        None => insert.as_str(),
+                        None => INSERT_CHECKED,
                         Some(rev) => {
                             p.push((rev, i.clone()));
-                            update.as_str()
+                            UPDATE_CHECKED
                         }
                     }
                 }
                 Change::Delete { expected, .. } => match expected {
-                    None => delete,
+                    None => DELETE,
                     Some(rev) => {
                         p.push((rev, i.clone()));
-                        delete_expected
+                        DELETE_CHECKED
                     }
                 },
             };
             (sql, p)
         })
         .collect();
-    let (kinds, accounts, keys): (Vec<&str>, Vec<&str>, Vec<&str>) = (
-        touched.iter().map(|x| x.0).collect(),
-        touched.iter().map(|x| x.1).collect(),
-        touched.iter().map(|x| x.2).collect(),
-    );
+    let (accounts, keys): (Vec<&str>, Vec<&str>) = touched.iter().map(|x| (x.1, x.2)).unzip();
     let ta = Type::TEXT_ARRAY;
     let log_params: [P; 3] = [(&kinds, ta.clone()), (&accounts, ta.clone()), (&keys, ta)];
     let notify_params: [P; 1] = [(&CHANNEL, t.clone())];
@@ -717,8 +696,8 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
             &[]
         ),
         writes,
-        c.execute_typed(&log, &log_params),
-        c.execute_typed(&notify, &notify_params),
+        c.execute_typed(LOG_CHANGES, &log_params),
+        c.execute_typed(NOTIFY, &notify_params),
         c.batch_execute("COMMIT"),
     );
     let r = async {
@@ -732,8 +711,7 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
             match w {
                 Ok(_) => {}
                 Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
-                    let kind = kind_of(kind)?;
-                    return Err(super::sqlite::conflict(kind, account, key));
+                    return Err(super::sqlite::conflict(*kind, account, key));
                 }
                 Err(e) => return Err(backend(e)),
             }
@@ -750,22 +728,47 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
         return r;
     };
     if generation % 1000 == 0 {
-        let through = generation - CHANGE_LOG_KEEP;
-        if through > 0 {
-            let tx = c.transaction().await.map_err(backend)?;
-            tx.execute("DELETE FROM changes WHERE generation <= $1", &[&through])
-                .await
-                .map_err(backend)?;
-            tx.execute(
-                "UPDATE generation SET pruned_through = GREATEST(pruned_through, $1) WHERE id = 1",
-                &[&through],
-            )
-            .await
-            .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
+        // Housekeeping after the commit: a failure here must not report the committed write as failed (the
+        // next prune removes what this one left).
+        if let Err(e) = prune_change_log(c, generation - CHANGE_LOG_KEEP).await {
+            tracing::warn!(error = %e, "pruning the change log failed; the next prune will");
         }
     }
     Ok(generation)
+}
+
+// The statements of an IAM commit (`apply_changes`). A change reads the generation its transaction has just
+// incremented; a checked one divides by zero when no row matched.
+const INSERT_CHECKED: &str = "WITH w AS (INSERT INTO entities (kind, account, key, body, revision)
+     VALUES ($1, $2, $3, $4, (SELECT value FROM generation WHERE id = 1))
+     ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1) SELECT 1 / count(*)::int FROM w";
+const UPDATE_CHECKED: &str = "WITH w AS (UPDATE entities SET body = $4,
+     revision = (SELECT value FROM generation WHERE id = 1)
+     WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $5 RETURNING 1) SELECT 1 / count(*)::int FROM w";
+const DELETE_CHECKED: &str =
+    "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
+     AND revision = $4 RETURNING 1) SELECT 1 / count(*)::int FROM w";
+const DELETE: &str = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3";
+const LOG_CHANGES: &str = "INSERT INTO changes (generation, kind, account, key)
+     SELECT (SELECT value FROM generation WHERE id = 1), * FROM UNNEST($1::text[], $2::text[], $3::text[])";
+const NOTIFY: &str = "SELECT pg_notify($1, (SELECT value FROM generation WHERE id = 1)::text)";
+
+/// Drop the change log through generation `through` (if positive), in a transaction of its own.
+async fn prune_change_log(c: &mut Client, through: i64) -> Result<(), StoreError> {
+    if through <= 0 {
+        return Ok(());
+    }
+    let tx = c.transaction().await.map_err(backend)?;
+    tx.execute("DELETE FROM changes WHERE generation <= $1", &[&through])
+        .await
+        .map_err(backend)?;
+    tx.execute(
+        "UPDATE generation SET pruned_through = GREATEST(pruned_through, $1) WHERE id = 1",
+        &[&through],
+    )
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)
 }
 
 /// Await `futs`, polling them in the order given (a tokio-postgres request is queued when its future is
