@@ -5,6 +5,9 @@
 # p99 shows is waiting: for the audit commit, for a lock, for the disk. Release build, scripts/bench.sh's setup
 # (a user with an inline policy assuming a role with 10 attached policies), audit trail on and durable.
 #
+# First the burst runs alone, and the CPU time it cost per write is printed: stsd's (its process) and the
+# database's (every local `postgres` process; 0 on the embedded store, whose work is stsd's own).
+#
 # Usage: ./scripts/bench-paced.sh [seconds-per-run] [rate ...]      (defaults: 8 s; 4000 and 8000 req/s)
 #   BENCH_RUNS=N        alternated alone/burst pairs per rate (default 2)
 #   BENCH_BIN_DIR=DIR   run prebuilt `stsd` and `loadgen` from DIR instead of building
@@ -28,12 +31,24 @@ assume() { # SECS [RATE]
 }
 assume 3 >/dev/null
 echo "# bench-paced $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD) on $(nproc) cores, store: $([ -n "${BENCH_STORE:-}" ] && echo postgres || echo sqlite)"
+burst() { # SECS
+  "$BIN/loadgen" --endpoint "$E" --mode put-user-policy --user-name burst --access-key-id "$STSD_ROOT_ACCESS_KEY_ID" \
+    --secret-access-key "$STSD_ROOT_SECRET_ACCESS_KEY" --role-arn unused --concurrency 4 --rate 200 --seconds "$1"
+}
+ticks() { awk '{s += $14 + $15} END {print s + 0}' "$@" 2>/dev/null || true; }
+db_ticks() { local p files=(); for p in $(pgrep -x postgres); do files+=("/proc/$p/stat"); done; [ ${#files[@]} -gt 0 ] && ticks "${files[@]}" || echo 0; }
+per_write() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0)}'; }
+# Writes the server answered (the load generator's count leaves out its warm-up second).
+writes() { "$PY" -c 'import sys,urllib.request; print(sum(int(float(l.split()[-1])) for l in urllib.request.urlopen(sys.argv[1]).read().decode().splitlines() if l.startswith("stsd_requests_total{action=\"PutUserPolicy\"")))' "$E/metrics"; }
+s0=$(ticks /proc/$PID/stat) d0=$(db_ticks) w0=$(writes)
+line=$(burst "$SECS")
+s1=$(ticks /proc/$PID/stat) d1=$(db_ticks) w1=$(writes)
+n=$((w1 - w0))
+echo "the burst alone: $line cpu_per_write: stsd=$(per_write $((s1 - s0)) "$n") us database=$(per_write $((d1 - d0)) "$n") us"
 for rate in "${RATES[@]}"; do
   for run in $(seq "$RUNS"); do
     echo "rate $rate run $run alone:      $(assume "$SECS" "$rate")"
-    "$BIN/loadgen" --endpoint "$E" --mode put-user-policy --user-name burst --access-key-id "$STSD_ROOT_ACCESS_KEY_ID" \
-      --secret-access-key "$STSD_ROOT_SECRET_ACCESS_KEY" --role-arn unused --concurrency 4 --rate 200 \
-      --seconds "$((SECS + 1))" > "$WORK/burst.out" &
+    burst "$((SECS + 1))" > "$WORK/burst.out" &
     BURST=$!
     echo "rate $rate run $run with burst: $(assume "$SECS" "$rate")"
     wait $BURST

@@ -765,7 +765,7 @@ fn bootstrap(app: &mut App, data_dir: &Path) -> Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !mine && !app.has_account(&id) && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
-        app.refresh().context("reading the store")?;
+        app.refresh(None).context("reading the store")?;
     }
     if app.has_account(&id) {
         eprintln!("stsd: management account {id} (created by another node)");

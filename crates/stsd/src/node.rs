@@ -227,9 +227,14 @@ impl Node {
     }
 
     /// Apply what other nodes committed since this snapshot (the change feed), or reload everything when the
-    /// feed no longer reaches back. Returns whether anything changed.
-    pub fn refresh(&self) -> Result<bool, StoreError> {
+    /// feed no longer reaches back. Returns whether anything changed. `announced` is the newest generation a
+    /// notification named, if it named one: when the snapshot holds it once the writer lock is ours (this
+    /// node's own commit, whose announcement can arrive before its writer publishes), nothing is read.
+    pub fn refresh(&self, announced: Option<i64>) -> Result<bool, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if announced.is_some_and(|g| g <= self.state.load().generation) {
+            return Ok(false);
+        }
         self.catch_up_locked()
     }
 
@@ -279,15 +284,18 @@ impl Node {
                     let keys_due = keys_read.is_none_or(|t| t.elapsed() >= KEY_RING_REFRESH);
                     // Announcements of commits this snapshot already holds (this node's own writes) need no
                     // read of the change log.
-                    let known = matches!(wake, crate::store::Wake::Notified { through: Some(g) }
-                    if g <= app.state.load().generation);
+                    let announced = match wake {
+                        crate::store::Wake::Notified { through } => through,
+                        crate::store::Wake::Timeout => None,
+                    };
+                    let known = announced.is_some_and(|g| g <= app.state.load().generation);
                     if known && !keys_due {
                         if let Ok(mut s) = app.synced.lock() {
                             *s = Some(std::time::Instant::now());
                         }
                         continue;
                     }
-                    let synced = app.refresh().and_then(|_| {
+                    let synced = app.refresh(announced).and_then(|_| {
                         if !keys_due {
                             return Ok(());
                         }
@@ -550,6 +558,26 @@ mod tests {
         assert_eq!(alias(&h).as_deref(), Some("done"));
         let h = h.restart_after(0);
         assert_eq!(alias(&h).as_deref(), Some("done"));
+    }
+
+    /// A follower woken by the announcement of a generation its snapshot already holds (its own commit) reads
+    /// nothing; an announcement of a newer one, or none, catches up.
+    #[test]
+    fn an_announcement_the_snapshot_holds_reads_nothing() {
+        use crate::test_support::Harness;
+        let node1 = Harness::new();
+        let node2 = node1.second_node();
+        let held = node2.app.generation();
+        node1.root_iam("CreateUser", &[("UserName", "bob")]);
+        let committed = node1.app.generation();
+        assert!(committed > held);
+        assert!(!node2.app.refresh(Some(held)).unwrap());
+        assert_eq!(node2.app.generation(), held, "nothing was read");
+        assert!(node2.app.refresh(Some(committed)).unwrap());
+        assert_eq!(node2.app.generation(), committed);
+        node1.root_iam("CreateUser", &[("UserName", "carol")]);
+        assert!(node2.app.refresh(None).unwrap());
+        assert_eq!(node2.app.generation(), node1.app.generation());
     }
 
     /// Two nodes on one store: a node deciding on a stale snapshot loses the race at commit and decides

@@ -11,9 +11,9 @@
 //!
 //! * An IAM commit, another node's read of it and an audit append each take one round trip: their statements
 //!   are pipelined inside the transaction (a check that fails divides by zero, which aborts the transaction and
-//!   turns the pipelined `COMMIT` into a rollback). The audit writer has its own connection with its statements
-//!   prepared, driven by the writer's own thread, and appends against the head it last wrote, re-reading it
-//!   only when another node moved it.
+//!   turns the pipelined `COMMIT` into a rollback). Their statements are prepared once per connection, not
+//!   parsed and planned per call. The audit writer has its own connection, driven by the writer's own thread,
+//!   and appends against the head it last wrote, re-reading it only when another node moved it.
 //!
 //! The driver is tokio-postgres on the store's own small runtime; the synchronous [`Store`] calls hand their
 //! work to it and wait on a channel, so they may be called from any thread.
@@ -212,7 +212,7 @@ impl Notifications {
 pub struct PgStore {
     url: String,
     rt: tokio::runtime::Runtime,
-    pool: Mutex<Vec<Client>>,
+    pool: Mutex<Vec<Conn>>,
     /// Connections in use (bounded by [`MAX_CONNECTIONS`]).
     in_use: Mutex<usize>,
     released: Condvar,
@@ -223,6 +223,113 @@ pub struct PgStore {
     audit: Mutex<Option<(tokio::runtime::Runtime, AuditConn)>>,
     /// Appends that found the head moved since this node's last one (and took the two-round-trip way).
     audit_head_misses: std::sync::atomic::AtomicU64,
+}
+
+/// A pooled connection, with the statements of the calls every write and every follower makes (an IAM commit,
+/// a read of the change feed) prepared on it the first time each is needed: sent unnamed, PostgreSQL parsed and
+/// planned them again each time, which was most of a commit's server time.
+struct Conn {
+    client: Client,
+    commit: Option<CommitStatements>,
+    feed: Option<FeedStatements>,
+}
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            commit: None,
+            feed: None,
+        }
+    }
+
+    /// The IAM commit's statements on this connection (prepared now if they are not yet).
+    async fn commit_statements(&mut self) -> Result<CommitStatements, StoreError> {
+        if let Some(s) = &self.commit {
+            return Ok(s.clone());
+        }
+        let s = CommitStatements::prepare(&self.client).await?;
+        self.commit = Some(s.clone());
+        Ok(s)
+    }
+
+    /// The change feed's statements on this connection (prepared now if they are not yet).
+    async fn feed_statements(&mut self) -> Result<FeedStatements, StoreError> {
+        if let Some(s) = &self.feed {
+            return Ok(s.clone());
+        }
+        let (head, changes) = tokio::try_join!(
+            self.client.prepare_typed(FEED_HEAD, &[]),
+            self.client
+                .prepare_typed(FEED_CHANGES, &[tokio_postgres::types::Type::INT8]),
+        )
+        .map_err(backend)?;
+        let s = FeedStatements { head, changes };
+        self.feed = Some(s.clone());
+        Ok(s)
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+/// The statements of an IAM commit ([`apply_changes`]), prepared on one connection.
+#[derive(Clone)]
+struct CommitStatements {
+    bump: tokio_postgres::Statement,
+    insert_checked: tokio_postgres::Statement,
+    update_checked: tokio_postgres::Statement,
+    delete_checked: tokio_postgres::Statement,
+    delete: tokio_postgres::Statement,
+    log: tokio_postgres::Statement,
+    notify: tokio_postgres::Statement,
+}
+
+impl CommitStatements {
+    /// Prepare them all, pipelined (one round trip).
+    async fn prepare(c: &Client) -> Result<Self, StoreError> {
+        use tokio_postgres::types::Type;
+        const T: Type = Type::TEXT;
+        const I: Type = Type::INT8;
+        const TA: Type = Type::TEXT_ARRAY;
+        let (bump, insert_checked, update_checked, delete_checked, delete, log, notify) =
+            tokio::try_join!(
+                c.prepare_typed(BUMP_GENERATION, &[]),
+                c.prepare_typed(INSERT_CHECKED, &[T, T, T, T]),
+                c.prepare_typed(UPDATE_CHECKED, &[T, T, T, T, I]),
+                c.prepare_typed(DELETE_CHECKED, &[T, T, T, I]),
+                c.prepare_typed(DELETE, &[T, T, T]),
+                c.prepare_typed(LOG_CHANGES, &[TA, TA, TA]),
+                c.prepare_typed(NOTIFY, &[T]),
+            )
+            .map_err(backend)?;
+        Ok(CommitStatements {
+            bump,
+            insert_checked,
+            update_checked,
+            delete_checked,
+            delete,
+            log,
+            notify,
+        })
+    }
+}
+
+/// The statements of a change-feed read ([`read_feed`]), prepared on one connection.
+#[derive(Clone)]
+struct FeedStatements {
+    head: tokio_postgres::Statement,
+    changes: tokio_postgres::Statement,
 }
 
 /// The audit writer's connection: no statement is parsed or planned again per append (PostgreSQL's logged
@@ -330,8 +437,8 @@ impl PgStore {
     fn call<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Client) -> Fut + Send + 'static,
-        Fut: Future<Output = (Client, Result<T, StoreError>)> + Send + 'static,
+        F: FnOnce(Conn) -> Fut + Send + 'static,
+        Fut: Future<Output = (Conn, Result<T, StoreError>)> + Send + 'static,
     {
         let _slot = self.acquire()?;
         let pooled = self.pool.lock().map_err(backend)?.pop();
@@ -339,11 +446,17 @@ impl PgStore {
         let (client, result) = self.on_runtime(async move {
             let client = match pooled {
                 Some(c) if !c.is_closed() => Ok(c),
-                _ => connect(&url).await,
+                _ => connect(&url).await.map(Conn::new),
             };
             match client {
                 Ok(c) => {
-                    let (c, r) = f(c).await;
+                    let (mut c, r) = f(c).await;
+                    if matches!(r, Err(StoreError::Backend(_) | StoreError::Corrupt(_))) {
+                        // Whatever failed (a schema change under a prepared statement, a broken link) is not
+                        // carried into the next call: its statements are prepared again.
+                        c.commit = None;
+                        c.feed = None;
+                    }
                     (Some(c), r)
                 }
                 Err(e) => (None, Err(e)),
@@ -572,23 +685,15 @@ fn kind_of(s: &str) -> Result<Kind, StoreError> {
 }
 
 /// What changed after generation `since`, read in one round trip: a read-only repeatable-read transaction (one
-/// snapshot for the generation and the log), its two typed queries and `COMMIT`, pipelined. `None` when the log
-/// no longer reaches back to `since` (the caller reloads everything).
-async fn read_feed(c: &Client, since: i64) -> Result<Option<Feed>, StoreError> {
-    use tokio_postgres::types::{ToSql, Type};
-    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&since, Type::INT8)];
+/// snapshot for the generation and the log), its two prepared queries and `COMMIT`, pipelined. `None` when the
+/// log no longer reaches back to `since` (the caller reloads everything).
+async fn read_feed(c: &mut Conn, since: i64) -> Result<Option<Feed>, StoreError> {
+    let st = c.feed_statements().await?;
+    let since_param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&since];
     let (begun, head, rows, committed) = tokio::join!(
         c.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
-        c.query_typed(
-            "SELECT value, pruned_through FROM generation WHERE id = 1",
-            &[]
-        ),
-        c.query_typed(
-            "SELECT DISTINCT c.kind, c.account, c.key, e.body, e.revision FROM changes c
-             LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
-             WHERE c.generation > $1",
-            &params,
-        ),
+        c.query(&st.head, &[]),
+        c.query(&st.changes, &since_param),
         c.batch_execute("COMMIT"),
     );
     let r = async {
@@ -632,16 +737,17 @@ async fn read_feed(c: &Client, since: i64) -> Result<Option<Feed>, StoreError> {
 }
 
 /// One IAM commit in one round trip: `BEGIN`, the generation row's increment (its row lock orders every
-/// node's commits), each change, the change-log rows, the `NOTIFY` and `COMMIT`, pipelined and typed (no
-/// prepare round trips). A change whose expected revision does not hold (or an insert of a key that exists)
-/// divides by zero, which fails the transaction: the statements behind it are refused, the `COMMIT` rolls back,
-/// and the commit is a [`StoreError::Conflict`] naming that change. Statements take the new generation from the
-/// row they incremented. Every thousandth generation then prunes the change log in a transaction of its own.
-async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, StoreError> {
+/// node's commits), each change, the change-log rows, the `NOTIFY` and `COMMIT`, pipelined, each statement
+/// prepared once per connection ([`CommitStatements`]). A change whose expected revision does not hold (or an
+/// insert of a key that exists) divides by zero, which fails the transaction: the statements behind it are
+/// refused, the `COMMIT` rolls back, and the commit is a [`StoreError::Conflict`] naming that change.
+/// Statements take the new generation from the row they incremented. Every thousandth generation then prunes
+/// the change log in a transaction of its own.
+async fn apply_changes(c: &mut Conn, changes: Vec<Change>) -> Result<i64, StoreError> {
     use tokio_postgres::error::SqlState;
-    use tokio_postgres::types::{ToSql, Type};
-    type P<'a> = (&'a (dyn ToSql + Sync), Type);
-    let (t, i) = (Type::TEXT, Type::INT8);
+    use tokio_postgres::types::ToSql;
+    type P<'a> = &'a (dyn ToSql + Sync);
+    let st = c.commit_statements().await?;
     let touched: Vec<(Kind, &str, &str)> = changes
         .iter()
         .map(|ch| match ch {
@@ -652,52 +758,48 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
         })
         .collect();
     let kinds: Vec<&str> = touched.iter().map(|x| x.0.as_str()).collect();
-    let params: Vec<(&str, Vec<P>)> = changes
+    let params: Vec<(&tokio_postgres::Statement, Vec<P>)> = changes
         .iter()
         .zip(touched.iter().zip(&kinds))
         .map(|(ch, ((_, account, key), kind))| {
-            let mut p: Vec<P> = vec![(kind, t.clone()), (account, t.clone()), (key, t.clone())];
-            let sql = match ch {
+            let mut p: Vec<P> = vec![kind, account, key];
+            let statement = match ch {
                 Change::Put { record, expected } => {
-                    p.push((&record.body, t.clone()));
+                    p.push(&record.body);
                     match expected {
-                        None => INSERT_CHECKED,
+                        None => &st.insert_checked,
                         Some(rev) => {
-                            p.push((rev, i.clone()));
-                            UPDATE_CHECKED
+                            p.push(rev);
+                            &st.update_checked
                         }
                     }
                 }
                 Change::Delete { expected, .. } => match expected {
-                    None => DELETE,
+                    None => &st.delete,
                     Some(rev) => {
-                        p.push((rev, i.clone()));
-                        DELETE_CHECKED
+                        p.push(rev);
+                        &st.delete_checked
                     }
                 },
             };
-            (sql, p)
+            (statement, p)
         })
         .collect();
     let (accounts, keys): (Vec<&str>, Vec<&str>) = touched.iter().map(|x| (x.1, x.2)).unzip();
-    let ta = Type::TEXT_ARRAY;
-    let log_params: [P; 3] = [(&kinds, ta.clone()), (&accounts, ta.clone()), (&keys, ta)];
-    let notify_params: [P; 1] = [(&CHANNEL, t.clone())];
+    let log_params: [P; 3] = [&kinds, &accounts, &keys];
+    let notify_params: [P; 1] = [&CHANNEL];
     let writes = join_in_order(
         params
             .iter()
-            .map(|(sql, p)| c.execute_typed(sql, p))
+            .map(|(statement, p)| c.execute(*statement, p))
             .collect(),
     );
     let (begun, bumped, written, logged, notified, committed) = tokio::join!(
         c.batch_execute("BEGIN"),
-        c.query_typed(
-            "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value",
-            &[]
-        ),
+        c.query(&st.bump, &[]),
         writes,
-        c.execute_typed(LOG_CHANGES, &log_params),
-        c.execute_typed(NOTIFY, &notify_params),
+        c.execute(&st.log, &log_params),
+        c.execute(&st.notify, &notify_params),
         c.batch_execute("COMMIT"),
     );
     let r = async {
@@ -739,6 +841,8 @@ async fn apply_changes(c: &mut Client, changes: Vec<Change>) -> Result<i64, Stor
 
 // The statements of an IAM commit (`apply_changes`). A change reads the generation its transaction has just
 // incremented; a checked one divides by zero when no row matched.
+const BUMP_GENERATION: &str =
+    "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value";
 const INSERT_CHECKED: &str = "WITH w AS (INSERT INTO entities (kind, account, key, body, revision)
      VALUES ($1, $2, $3, $4, (SELECT value FROM generation WHERE id = 1))
      ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1) SELECT 1 / count(*)::int FROM w";
@@ -752,6 +856,13 @@ const DELETE: &str = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND 
 const LOG_CHANGES: &str = "INSERT INTO changes (generation, kind, account, key)
      SELECT (SELECT value FROM generation WHERE id = 1), * FROM UNNEST($1::text[], $2::text[], $3::text[])";
 const NOTIFY: &str = "SELECT pg_notify($1, (SELECT value FROM generation WHERE id = 1)::text)";
+
+// The statements of a change-feed read (`read_feed`).
+const FEED_HEAD: &str = "SELECT value, pruned_through FROM generation WHERE id = 1";
+const FEED_CHANGES: &str =
+    "SELECT DISTINCT c.kind, c.account, c.key, e.body, e.revision FROM changes c
+     LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
+     WHERE c.generation > $1";
 
 /// Drop the change log through generation `through` (if positive), in a transaction of its own.
 async fn prune_change_log(c: &mut Client, through: i64) -> Result<(), StoreError> {
@@ -848,8 +959,8 @@ impl Store for PgStore {
     }
 
     fn changes_since(&self, since: i64) -> Result<Option<Feed>, StoreError> {
-        self.call(move |c| async move {
-            let r = read_feed(&c, since).await;
+        self.call(move |mut c| async move {
+            let r = read_feed(&mut c, since).await;
             (c, r)
         })
     }
