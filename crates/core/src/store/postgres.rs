@@ -1,6 +1,6 @@
 //! The shared store: one PostgreSQL database that any number of stsd nodes use at once.
 //!
-//! * Every write transaction takes the single `generation` row `FOR UPDATE`, so commits are totally ordered
+//! * Every write transaction increments the single `generation` row (holding its lock), so commits are totally ordered
 //!   and numbered; rows carry the generation that last wrote them and an update names the revision its
 //!   writer saw (a stale one is a [`StoreError::Conflict`], never a lost update).
 //! * The `changes` log records what each generation touched. Because generations commit in order, a reader
@@ -9,11 +9,12 @@
 //! * Migrations and meta read-modify-writes run under advisory locks, so nodes starting together on an empty
 //!   database agree on one schema, one first token key and one management account.
 //!
-//! * An IAM commit, another node's read of it and an audit append each take one round trip: their statements
-//!   are pipelined inside the transaction (a check that fails divides by zero, which aborts the transaction and
-//!   turns the pipelined `COMMIT` into a rollback). Their statements are prepared once per connection, not
-//!   parsed and planned per call. The audit writer has its own connection, driven by the writer's own thread,
-//!   and appends against the head it last wrote, re-reading it only when another node moved it.
+//! * An IAM commit, another node's read of it and an audit append are each one statement (`COMMIT`, `FEED`,
+//!   `APPEND`), prepared once per connection: one answer to wait for, one transaction. A commit's failed revision
+//!   check divides by zero, which rolls the whole statement back; an append compares and swaps the head row and
+//!   writes its rows only if that matched. The audit writer has its own connection, driven by the writer's own
+//!   thread, and appends against the head it last wrote, re-reading it (two round trips, under the row lock)
+//!   only when another node moved it.
 //!
 //! The driver is tokio-postgres on the store's own small runtime; the synchronous [`Store`] calls hand their
 //! work to it and wait on a channel, so they may be called from any thread.
@@ -230,8 +231,8 @@ pub struct PgStore {
 /// planned them again each time, which was most of a commit's server time.
 struct Conn {
     client: Client,
-    commit: Option<CommitStatements>,
-    feed: Option<FeedStatements>,
+    commit: Option<tokio_postgres::Statement>,
+    feed: Option<tokio_postgres::Statement>,
 }
 
 impl Conn {
@@ -243,28 +244,53 @@ impl Conn {
         }
     }
 
-    /// The IAM commit's statements on this connection (prepared now if they are not yet).
-    async fn commit_statements(&mut self) -> Result<CommitStatements, StoreError> {
+    /// [`COMMIT`] on this connection (prepared now if it is not yet).
+    async fn commit_statement(&mut self) -> Result<tokio_postgres::Statement, StoreError> {
+        use tokio_postgres::types::Type;
+        const TA: Type = Type::TEXT_ARRAY;
+        const IA: Type = Type::INT8_ARRAY;
         if let Some(s) = &self.commit {
             return Ok(s.clone());
         }
-        let s = CommitStatements::prepare(&self.client).await?;
+        let types = [
+            TA,
+            TA,
+            TA,
+            TA,
+            IA,
+            TA,
+            TA,
+            TA,
+            TA,
+            TA,
+            TA,
+            TA,
+            IA,
+            TA,
+            TA,
+            TA,
+            Type::INT8,
+            Type::TEXT,
+        ];
+        let s = self
+            .client
+            .prepare_typed(COMMIT, &types)
+            .await
+            .map_err(backend)?;
         self.commit = Some(s.clone());
         Ok(s)
     }
 
-    /// The change feed's statements on this connection (prepared now if they are not yet).
-    async fn feed_statements(&mut self) -> Result<FeedStatements, StoreError> {
+    /// [`FEED`] on this connection (prepared now if it is not yet).
+    async fn feed_statement(&mut self) -> Result<tokio_postgres::Statement, StoreError> {
         if let Some(s) = &self.feed {
             return Ok(s.clone());
         }
-        let (head, changes) = tokio::try_join!(
-            self.client.prepare_typed(FEED_HEAD, &[]),
-            self.client
-                .prepare_typed(FEED_CHANGES, &[tokio_postgres::types::Type::INT8]),
-        )
-        .map_err(backend)?;
-        let s = FeedStatements { head, changes };
+        let s = self
+            .client
+            .prepare_typed(FEED, &[tokio_postgres::types::Type::INT8])
+            .await
+            .map_err(backend)?;
         self.feed = Some(s.clone());
         Ok(s)
     }
@@ -283,55 +309,6 @@ impl std::ops::DerefMut for Conn {
     }
 }
 
-/// The statements of an IAM commit ([`apply_changes`]), prepared on one connection.
-#[derive(Clone)]
-struct CommitStatements {
-    bump: tokio_postgres::Statement,
-    insert_checked: tokio_postgres::Statement,
-    update_checked: tokio_postgres::Statement,
-    delete_checked: tokio_postgres::Statement,
-    delete: tokio_postgres::Statement,
-    log: tokio_postgres::Statement,
-    notify: tokio_postgres::Statement,
-}
-
-impl CommitStatements {
-    /// Prepare them all, pipelined (one round trip).
-    async fn prepare(c: &Client) -> Result<Self, StoreError> {
-        use tokio_postgres::types::Type;
-        const T: Type = Type::TEXT;
-        const I: Type = Type::INT8;
-        const TA: Type = Type::TEXT_ARRAY;
-        let (bump, insert_checked, update_checked, delete_checked, delete, log, notify) =
-            tokio::try_join!(
-                c.prepare_typed(BUMP_GENERATION, &[]),
-                c.prepare_typed(INSERT_CHECKED, &[T, T, T, T]),
-                c.prepare_typed(UPDATE_CHECKED, &[T, T, T, T, I]),
-                c.prepare_typed(DELETE_CHECKED, &[T, T, T, I]),
-                c.prepare_typed(DELETE, &[T, T, T]),
-                c.prepare_typed(LOG_CHANGES, &[TA, TA, TA]),
-                c.prepare_typed(NOTIFY, &[T]),
-            )
-            .map_err(backend)?;
-        Ok(CommitStatements {
-            bump,
-            insert_checked,
-            update_checked,
-            delete_checked,
-            delete,
-            log,
-            notify,
-        })
-    }
-}
-
-/// The statements of a change-feed read ([`read_feed`]), prepared on one connection.
-#[derive(Clone)]
-struct FeedStatements {
-    head: tokio_postgres::Statement,
-    changes: tokio_postgres::Statement,
-}
-
 /// The audit writer's connection: no statement is parsed or planned again per append (PostgreSQL's logged
 /// durations put parsing at a third of an append's server time), and appends never queue behind IAM calls
 /// for a pooled connection.
@@ -346,16 +323,11 @@ struct AuditConn {
 /// The statements of an append, prepared on one connection.
 struct AuditStatements {
     head_for_update: tokio_postgres::Statement,
-    head_is_expected: tokio_postgres::Statement,
-    records: tokio_postgres::Statement,
-    spans: tokio_postgres::Statement,
-    lower_floors: tokio_postgres::Statement,
-    keys: tokio_postgres::Statement,
-    head: tokio_postgres::Statement,
+    append: tokio_postgres::Statement,
 }
 
 impl AuditStatements {
-    /// Prepare them all, pipelined (one round trip).
+    /// Prepare them both, pipelined (one round trip).
     async fn prepare<C: tokio_postgres::GenericClient>(c: &C) -> Result<Self, StoreError> {
         use tokio_postgres::types::Type;
         // Associated consts: each use is a fresh value.
@@ -363,31 +335,22 @@ impl AuditStatements {
         const B: Type = Type::BYTEA;
         const IA: Type = Type::INT8_ARRAY;
         const BA: Type = Type::BYTEA_ARRAY;
-        let expected_types = [I, B, I, B, I, I];
-        let records_types = [IA, IA, BA, BA];
-        let spans_types = [IA, IA, IA, IA, IA];
-        let floors_types = [I, I];
-        let keys_types = [IA, IA];
-        let head_types = [I, B, I, B, I, I];
-        let (head_for_update, head_is_expected, records, spans, lower_floors, keys, head) =
-            tokio::try_join!(
-                c.prepare_typed(HEAD_FOR_UPDATE, &[]),
-                c.prepare_typed(HEAD_IS_EXPECTED, &expected_types),
-                c.prepare_typed(INSERT_RECORDS, &records_types),
-                c.prepare_typed(UPSERT_SPANS, &spans_types),
-                c.prepare_typed(LOWER_FLOORS, &floors_types),
-                c.prepare_typed(INSERT_KEYS, &keys_types),
-                c.prepare_typed(UPDATE_HEAD, &head_types),
-            )
-            .map_err(backend)?;
+        let append_types = [
+            I, B, I, B, I, I, // the head expected
+            I, B, I, B, I, I, // the new head
+            IA, IA, BA, BA, // records
+            IA, IA, IA, IA, IA, // spans
+            I, I, // floors
+            IA, IA, // keys
+        ];
+        let (head_for_update, append) = tokio::try_join!(
+            c.prepare_typed(HEAD_FOR_UPDATE, &[]),
+            c.prepare_typed(APPEND, &append_types),
+        )
+        .map_err(backend)?;
         Ok(AuditStatements {
             head_for_update,
-            head_is_expected,
-            records,
-            spans,
-            lower_floors,
-            keys,
-            head,
+            append,
         })
     }
 }
@@ -684,150 +647,134 @@ fn kind_of(s: &str) -> Result<Kind, StoreError> {
     Kind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown entity kind {s}")))
 }
 
-/// What changed after generation `since`, read in one round trip: a read-only repeatable-read transaction (one
-/// snapshot for the generation and the log), its two prepared queries and `COMMIT`, pipelined. `None` when the
-/// log no longer reaches back to `since` (the caller reloads everything).
+/// What changed after generation `since`: one statement (so one snapshot for the generation and the log, and
+/// one answer to wait for). `None` when the log no longer reaches back to `since` (the caller reloads
+/// everything).
 async fn read_feed(c: &mut Conn, since: i64) -> Result<Option<Feed>, StoreError> {
-    let st = c.feed_statements().await?;
-    let since_param: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&since];
-    let (begun, head, rows, committed) = tokio::join!(
-        c.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
-        c.query(&st.head, &[]),
-        c.query(&st.changes, &since_param),
-        c.batch_execute("COMMIT"),
-    );
-    let r = async {
-        begun.map_err(backend)?;
-        let head = head.map_err(backend)?;
-        let row = head
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("the generation row is missing".into()))?;
-        let (generation, pruned): (i64, i64) = (row.get(0), row.get(1));
-        let rows = rows.map_err(backend)?;
-        committed.map_err(backend)?;
-        if since < pruned {
-            return Ok(None);
-        }
-        let mut feed = Feed {
-            generation,
-            ..Feed::default()
+    let st = c.feed_statement().await?;
+    let rows = c.query(&st, &[&since]).await.map_err(backend)?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt("the generation row is missing".into()))?;
+    let (generation, pruned): (i64, i64) = (row.get(0), row.get(1));
+    if since < pruned {
+        return Ok(None);
+    }
+    let mut feed = Feed {
+        generation,
+        ..Feed::default()
+    };
+    for r in rows {
+        // The generation row alone (nothing changed) has no kind.
+        let Some(kind) = r.get::<_, Option<&str>>(2) else {
+            continue;
         };
-        for r in rows {
-            let kind = kind_of(r.get(0))?;
-            let account: String = r.get(1);
-            let key: String = r.get(2);
-            match r.get::<_, Option<String>>(3) {
-                Some(body) => feed.puts.push(Record {
-                    kind,
-                    account,
-                    key,
-                    body,
-                    revision: r.get::<_, Option<i64>>(4).unwrap_or(0),
-                }),
-                None => feed.deletes.push((kind, account, key)),
-            }
+        let kind = kind_of(kind)?;
+        let account: String = r.get(3);
+        let key: String = r.get(4);
+        match r.get::<_, Option<String>>(5) {
+            Some(body) => feed.puts.push(Record {
+                kind,
+                account,
+                key,
+                body,
+                revision: r.get::<_, Option<i64>>(6).unwrap_or(0),
+            }),
+            None => feed.deletes.push((kind, account, key)),
         }
-        Ok(Some(feed))
     }
-    .await;
-    if r.is_err() {
-        let _ = c.batch_execute("ROLLBACK").await;
-    }
-    r
+    Ok(Some(feed))
 }
 
-/// One IAM commit in one round trip: `BEGIN`, the generation row's increment (its row lock orders every
-/// node's commits), each change, the change-log rows, the `NOTIFY` and `COMMIT`, pipelined, each statement
-/// prepared once per connection ([`CommitStatements`]). A change whose expected revision does not hold (or an
-/// insert of a key that exists) divides by zero, which fails the transaction: the statements behind it are
-/// refused, the `COMMIT` rolls back, and the commit is a [`StoreError::Conflict`] naming that change.
-/// Statements take the new generation from the row they incremented. Every thousandth generation then prunes
-/// the change log in a transaction of its own.
-async fn apply_changes(c: &mut Conn, changes: Vec<Change>) -> Result<i64, StoreError> {
+/// The generation, how far the log was pruned, and each entity changed after generation `$1` with its current
+/// row (none: deleted); one row with a null kind when nothing changed.
+const FEED: &str = "SELECT g.value, g.pruned_through, c.kind, c.account, c.key, e.body, e.revision
+     FROM generation g
+     LEFT JOIN (SELECT DISTINCT kind, account, key FROM changes WHERE generation > $1) c ON true
+     LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
+     WHERE g.id = 1";
+
+/// One IAM commit: one statement ([`COMMIT`]), so one answer to wait for and one transaction. A change whose
+/// expected revision does not hold (or an insert of a key that exists) divides by zero, which rolls the whole
+/// statement back: a [`StoreError::Conflict`]. Every thousandth generation then prunes the change log in a
+/// transaction of its own.
+async fn apply_changes(c: &mut Conn, changes: &[Change]) -> Result<i64, StoreError> {
     use tokio_postgres::error::SqlState;
-    use tokio_postgres::types::ToSql;
-    type P<'a> = &'a (dyn ToSql + Sync);
-    let st = c.commit_statements().await?;
-    let touched: Vec<(Kind, &str, &str)> = changes
-        .iter()
-        .map(|ch| match ch {
-            Change::Put { record: r, .. } => (r.kind, r.account.as_str(), r.key.as_str()),
-            Change::Delete {
-                kind, account, key, ..
-            } => (*kind, account.as_str(), key.as_str()),
-        })
-        .collect();
-    let kinds: Vec<&str> = touched.iter().map(|x| x.0.as_str()).collect();
-    let params: Vec<(&tokio_postgres::Statement, Vec<P>)> = changes
-        .iter()
-        .zip(touched.iter().zip(&kinds))
-        .map(|(ch, ((_, account, key), kind))| {
-            let mut p: Vec<P> = vec![kind, account, key];
-            let statement = match ch {
-                Change::Put { record, expected } => {
-                    p.push(&record.body);
-                    match expected {
-                        None => &st.insert_checked,
-                        Some(rev) => {
-                            p.push(rev);
-                            &st.update_checked
-                        }
-                    }
-                }
-                Change::Delete { expected, .. } => match expected {
-                    None => &st.delete,
+    let mut updates = Columns::default();
+    let mut inserts = Columns::default();
+    let mut checked_deletes = Columns::default();
+    let mut deletes = Columns::default();
+    for ch in changes {
+        match ch {
+            Change::Put {
+                record: r,
+                expected,
+            } => {
+                let columns = match expected {
                     Some(rev) => {
-                        p.push(rev);
-                        &st.delete_checked
+                        updates.revisions.push(*rev);
+                        &mut updates
                     }
-                },
-            };
-            (statement, p)
-        })
-        .collect();
-    let (accounts, keys): (Vec<&str>, Vec<&str>) = touched.iter().map(|x| (x.1, x.2)).unzip();
-    let log_params: [P; 3] = [&kinds, &accounts, &keys];
-    let notify_params: [P; 1] = [&CHANNEL];
-    let writes = join_in_order(
-        params
-            .iter()
-            .map(|(statement, p)| c.execute(*statement, p))
-            .collect(),
-    );
-    let (begun, bumped, written, logged, notified, committed) = tokio::join!(
-        c.batch_execute("BEGIN"),
-        c.query(&st.bump, &[]),
-        writes,
-        c.execute(&st.log, &log_params),
-        c.execute(&st.notify, &notify_params),
-        c.batch_execute("COMMIT"),
-    );
-    let r = async {
-        begun.map_err(backend)?;
-        let generation: i64 = bumped
-            .map_err(backend)?
-            .first()
-            .ok_or_else(|| StoreError::Corrupt("the generation row is missing".into()))?
-            .get(0);
-        for (w, (kind, account, key)) in written.into_iter().zip(&touched) {
-            match w {
-                Ok(_) => {}
-                Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
-                    return Err(super::sqlite::conflict(*kind, account, key));
-                }
-                Err(e) => return Err(backend(e)),
+                    None => &mut inserts,
+                };
+                columns.push(r.kind, &r.account, &r.key);
+                columns.bodies.push(&r.body);
             }
+            Change::Delete {
+                kind,
+                account,
+                key,
+                expected,
+            } => match expected {
+                Some(rev) => {
+                    checked_deletes.push(*kind, account, key);
+                    checked_deletes.revisions.push(*rev);
+                }
+                None => deletes.push(*kind, account, key),
+            },
         }
-        logged.map_err(backend)?;
-        notified.map_err(backend)?;
-        committed.map_err(backend)?;
-        Ok(generation)
     }
-    .await;
-    let Ok(generation) = r else {
-        // After a refused statement the `COMMIT` already rolled back; otherwise leave the connection idle.
-        let _ = c.batch_execute("ROLLBACK").await;
-        return r;
+    let checked = updates.kinds.len() + inserts.kinds.len() + checked_deletes.kinds.len();
+    let checked = i64::try_from(checked).unwrap_or(i64::MAX);
+    let st = c.commit_statement().await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 18] = [
+        &updates.kinds,
+        &updates.accounts,
+        &updates.keys,
+        &updates.bodies,
+        &updates.revisions,
+        &inserts.kinds,
+        &inserts.accounts,
+        &inserts.keys,
+        &inserts.bodies,
+        &checked_deletes.kinds,
+        &checked_deletes.accounts,
+        &checked_deletes.keys,
+        &checked_deletes.revisions,
+        &deletes.kinds,
+        &deletes.accounts,
+        &deletes.keys,
+        &checked,
+        &CHANNEL,
+    ];
+    let generation: i64 = match c.query_one(&st, &params).await {
+        Ok(row) => row.get(0),
+        Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => {
+            let rows: Vec<String> = changes
+                .iter()
+                .map(|ch| {
+                    let (kind, account, key) = match ch {
+                        Change::Put { record: r, .. } => (r.kind, &r.account, &r.key),
+                        Change::Delete {
+                            kind, account, key, ..
+                        } => (*kind, account, key),
+                    };
+                    format!("{} {key} of account {account}", kind.as_str())
+                })
+                .collect();
+            return Err(StoreError::Conflict(format!("one of: {}", rows.join(", "))));
+        }
+        Err(e) => return Err(backend(e)),
     };
     if generation % 1000 == 0 {
         // Housekeeping after the commit: a failure here must not report the committed write as failed (the
@@ -839,30 +786,52 @@ async fn apply_changes(c: &mut Conn, changes: Vec<Change>) -> Result<i64, StoreE
     Ok(generation)
 }
 
-// The statements of an IAM commit (`apply_changes`). A change reads the generation its transaction has just
-// incremented; a checked one divides by zero when no row matched.
-const BUMP_GENERATION: &str =
-    "UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value";
-const INSERT_CHECKED: &str = "WITH w AS (INSERT INTO entities (kind, account, key, body, revision)
-     VALUES ($1, $2, $3, $4, (SELECT value FROM generation WHERE id = 1))
-     ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1) SELECT 1 / count(*)::int FROM w";
-const UPDATE_CHECKED: &str = "WITH w AS (UPDATE entities SET body = $4,
-     revision = (SELECT value FROM generation WHERE id = 1)
-     WHERE kind = $1 AND account = $2 AND key = $3 AND revision = $5 RETURNING 1) SELECT 1 / count(*)::int FROM w";
-const DELETE_CHECKED: &str =
-    "WITH w AS (DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3
-     AND revision = $4 RETURNING 1) SELECT 1 / count(*)::int FROM w";
-const DELETE: &str = "DELETE FROM entities WHERE kind = $1 AND account = $2 AND key = $3";
-const LOG_CHANGES: &str = "INSERT INTO changes (generation, kind, account, key)
-     SELECT (SELECT value FROM generation WHERE id = 1), * FROM UNNEST($1::text[], $2::text[], $3::text[])";
-const NOTIFY: &str = "SELECT pg_notify($1, (SELECT value FROM generation WHERE id = 1)::text)";
+/// The columns of the changes that take one path through [`COMMIT`], an array each.
+#[derive(Default)]
+struct Columns<'a> {
+    kinds: Vec<&'a str>,
+    accounts: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    bodies: Vec<&'a str>,
+    revisions: Vec<i64>,
+}
 
-// The statements of a change-feed read (`read_feed`).
-const FEED_HEAD: &str = "SELECT value, pruned_through FROM generation WHERE id = 1";
-const FEED_CHANGES: &str =
-    "SELECT DISTINCT c.kind, c.account, c.key, e.body, e.revision FROM changes c
-     LEFT JOIN entities e ON e.kind = c.kind AND e.account = c.account AND e.key = c.key
-     WHERE c.generation > $1";
+impl<'a> Columns<'a> {
+    fn push(&mut self, kind: Kind, account: &'a str, key: &'a str) {
+        self.kinds.push(kind.as_str());
+        self.accounts.push(account);
+        self.keys.push(key);
+    }
+}
+
+/// An IAM commit as one statement (its own transaction). `g` increments the generation row before anything
+/// else runs (the main query reads it first; every part that writes reads it too), so its row lock orders every
+/// node's commits, and each row written takes the new generation as its revision. Updates (`$1`–`$5`) and
+/// deletes (`$10`–`$13`) name the revision their writer saw: under READ COMMITTED a row another commit changed
+/// meanwhile is re-checked in its newest version and no longer matches; an insert (`$6`–`$9`) of a key that
+/// exists does nothing. Either way fewer rows than the `$17` checked changes were written, and the division by
+/// zero undoes it all. Unchecked deletes (`$14`–`$16`: rows the writer never saw) remove what is there. Then
+/// the change log, and `NOTIFY` on `$18` with the generation (delivered when the transaction commits).
+const COMMIT: &str = "WITH g AS (UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value),
+     u AS (UPDATE entities e SET body = c.body, revision = (SELECT value FROM g)
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS c(kind, account, key, body, rev)
+           WHERE e.kind = c.kind AND e.account = c.account AND e.key = c.key AND e.revision = c.rev RETURNING 1),
+     i AS (INSERT INTO entities (kind, account, key, body, revision)
+           SELECT c.*, (SELECT value FROM g) FROM UNNEST($6::text[], $7::text[], $8::text[], $9::text[]) AS c
+           ON CONFLICT (kind, account, key) DO NOTHING RETURNING 1),
+     dc AS (DELETE FROM entities e
+           USING UNNEST($10::text[], $11::text[], $12::text[], $13::bigint[]) AS c(kind, account, key, rev)
+           WHERE (SELECT value FROM g) IS NOT NULL
+             AND e.kind = c.kind AND e.account = c.account AND e.key = c.key AND e.revision = c.rev RETURNING 1),
+     d AS (DELETE FROM entities e USING UNNEST($14::text[], $15::text[], $16::text[]) AS c(kind, account, key)
+           WHERE (SELECT value FROM g) IS NOT NULL
+             AND e.kind = c.kind AND e.account = c.account AND e.key = c.key),
+     l AS (INSERT INTO changes (generation, kind, account, key)
+           SELECT (SELECT value FROM g), * FROM UNNEST($1::text[] || $6::text[] || $10::text[] || $14::text[],
+             $2::text[] || $7::text[] || $11::text[] || $15::text[], $3::text[] || $8::text[] || $12::text[] || $16::text[]))
+     SELECT g.value, 1 / (((SELECT count(*) FROM u) + (SELECT count(*) FROM i) + (SELECT count(*) FROM dc)) = $17)::int,
+       pg_notify($18, g.value::text)
+     FROM g";
 
 /// Drop the change log through generation `through` (if positive), in a transaction of its own.
 async fn prune_change_log(c: &mut Client, through: i64) -> Result<(), StoreError> {
@@ -880,30 +849,6 @@ async fn prune_change_log(c: &mut Client, through: i64) -> Result<(), StoreError
     .await
     .map_err(backend)?;
     tx.commit().await.map_err(backend)
-}
-
-/// Await `futs`, polling them in the order given (a tokio-postgres request is queued when its future is
-/// first polled, so this keeps pipelined statements in order on the wire).
-async fn join_in_order<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut futs: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
-    std::future::poll_fn(move |cx| {
-        let mut pending = false;
-        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
-        }
-    })
-    .await
 }
 
 impl Store for PgStore {
@@ -953,7 +898,7 @@ impl Store for PgStore {
     fn apply(&self, changes: &[Change]) -> Result<i64, StoreError> {
         let changes = changes.to_vec();
         self.call(|mut c| async move {
-            let r = apply_changes(&mut c, changes).await;
+            let r = apply_changes(&mut c, &changes).await;
             (c, r)
         })
     }
@@ -1551,13 +1496,10 @@ const _: () = assert!(trail::EPOCH_BITS == 5);
 const EPOCHS_PER_QUERY: i64 = 256;
 const SPAN_ROW_BYTES: i64 = 110;
 
-/// The audit trail's head (and the legacy conversion's progress); `lock` holds its row until the transaction
-/// ends, which serializes appends, purges, export claims and digests across nodes.
 /// One append in its own transaction, in two round trips: `BEGIN` pipelined with the head's `SELECT … FOR
 /// UPDATE` (the row lock that orders every node's appends), then — once `make` has sealed the batch against that
-/// head — the writes and `COMMIT`, pipelined. The server runs them in the order sent; a failed write aborts the
-/// transaction, so the `COMMIT` behind it rolls back. On any error an explicit `ROLLBACK` leaves the connection
-/// idle before it goes back to the pool. The answer waits for the `COMMIT`: the append is durable when it returns.
+/// head — [`APPEND`] and `COMMIT`, pipelined. On any error an explicit `ROLLBACK` leaves the connection idle.
+/// The answer waits for the `COMMIT`: the append is durable when it returns.
 async fn append_locked(
     conn: &AuditConn,
     make: impl FnOnce(&AuditHead) -> Appended,
@@ -1572,7 +1514,12 @@ async fn append_locked(
         let (head, _) = head_of(&row.map_err(backend)?);
         let a = make(&head);
         let commit = async { c.batch_execute("COMMIT").await.map_err(backend) };
-        tokio::try_join!(write_appended(c, &conn.st, &a), commit)?;
+        let (written, ()) = tokio::try_join!(append_if_head(c, &conn.st, &head, &a), commit)?;
+        if !written {
+            return Err(StoreError::Corrupt(
+                "the audit trail's head changed under its lock".into(),
+            ));
+        }
         Ok(a)
     }
     .await;
@@ -1583,97 +1530,26 @@ async fn append_locked(
     r
 }
 
-/// One append in one round trip, when this node knows the head: `BEGIN`, a check that the head row still is
-/// `expected` (taking its row lock, as [`append_locked`] does), the writes sealed against `expected`, and
-/// `COMMIT`, all pipelined. If another node (or a purge, export or import) moved the head meanwhile, the check
-/// fails the transaction by a division by zero, the writes behind it are refused and the `COMMIT` rolls back:
-/// `Ok(None)`, and the caller appends the two-round-trip way. Any other failure is the append's error.
+/// One append in one round trip and one statement, when this node knows the head: [`APPEND`] of the batch
+/// sealed against `expected`, in a transaction of its own. If another node (or a purge, export or import)
+/// moved the head meanwhile, nothing is written: `Ok(None)`, and the caller appends the two-round-trip way.
 async fn append_expecting(
     conn: &AuditConn,
     expected: AuditHead,
     batch: &[Encoded],
 ) -> Result<Option<Appended>, StoreError> {
-    use tokio_postgres::error::SqlState;
-    let (c, a, h) = (&conn.client, trail::seal(&expected, batch), &expected);
-    let check: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-        &h.next_seq,
-        &h.last_hash,
-        &h.first_seq,
-        &h.base_hash,
-        &h.exported_through,
-        &h.max_time,
-    ];
-    let (begun, checked, written, committed) = tokio::join!(
-        c.batch_execute("BEGIN"),
-        c.execute(&conn.st.head_is_expected, &check),
-        write_appended(c, &conn.st, &a),
-        c.batch_execute("COMMIT")
-    );
-    let r = async {
-        begun.map_err(backend)?;
-        match checked {
-            Ok(_) => {}
-            Err(e) if e.code() == Some(&SqlState::DIVISION_BY_ZERO) => return Ok(None),
-            Err(e) => return Err(backend(e)),
-        }
-        written?;
-        committed.map_err(backend)?;
-        Ok(Some(a))
-    }
-    .await;
-    if !matches!(r, Ok(Some(_))) {
-        // After a refused check the `COMMIT` already rolled back; otherwise leave the connection idle.
-        let _ = c.batch_execute("ROLLBACK").await;
-    }
-    r
+    let a = trail::seal(&expected, batch);
+    let written = append_if_head(&conn.client, &conn.st, &expected, &a).await?;
+    Ok(written.then_some(a))
 }
 
-/// Locks the head row and divides by zero unless it is what the caller expects (see [`append_expecting`]).
-/// A missing row counts as a mismatch (the two-round-trip path then reports it).
-const HEAD_IS_EXPECTED: &str = "SELECT 1 / COALESCE((SELECT (next_seq = $1 AND last_hash = $2 AND first_seq = $3
-         AND base_hash = $4 AND exported_through = $5 AND max_time = $6)::int FROM audit_head WHERE id = 1 FOR UPDATE), 0)";
-
-const HEAD_FOR_UPDATE: &str =
-    "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
-         FROM audit_head WHERE id = 1 FOR UPDATE";
-
-fn head_of(r: &tokio_postgres::Row) -> (AuditHead, i64) {
-    (
-        AuditHead {
-            next_seq: r.get(0),
-            last_hash: r.get(1),
-            first_seq: r.get(2),
-            base_hash: r.get(3),
-            exported_through: r.get(4),
-            max_time: r.get(5),
-        },
-        r.get(6),
-    )
-}
-
-async fn audit_head(
-    tx: &tokio_postgres::Transaction<'_>,
-    lock: bool,
-) -> Result<(AuditHead, i64), StoreError> {
-    let sql = if lock {
-        HEAD_FOR_UPDATE
-    } else {
-        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
-         FROM audit_head WHERE id = 1"
-    };
-    // Typed (no parameters): one round trip, no separate prepare.
-    let r = tx.query_typed_one(sql, &[]).await.map_err(backend)?;
-    Ok(head_of(&r))
-}
-
-/// Write one sealed append. The five statements are independent of each other's results, so they are sent
-/// pipelined (one round trip instead of five), prepared ([`AuditStatements`]); the server runs them in the
-/// order sent.
-async fn write_appended<C: tokio_postgres::GenericClient>(
-    tx: &C,
+/// Run [`APPEND`]: write `a` if the head row still is `expected`. Returns whether it did.
+async fn append_if_head<C: tokio_postgres::GenericClient>(
+    c: &C,
     st: &AuditStatements,
+    expected: &AuditHead,
     a: &Appended,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let seqs: Vec<i64> = a.blocks.iter().map(|b| b.seq).collect();
     let counts: Vec<i64> = a.blocks.iter().map(|b| b.count).collect();
     let hashes: Vec<&[u8]> = a.blocks.iter().map(|b| b.hash.as_slice()).collect();
@@ -1696,46 +1572,102 @@ async fn write_appended<C: tokio_postgres::GenericClient>(
         floors.first().copied().unwrap_or(i64::MAX),
         a.spans.first().map_or(i64::MIN, |s| s.grp),
     );
-    let h = &a.head;
-    type P<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
-    let records: [P; 4] = [&seqs, &counts, &hashes, &data];
-    let spans: [P; 5] = [&grps, &los, &his, &maxes, &floors];
-    let lower: [P; 2] = [&floor, &first_grp];
-    let keys: [P; 2] = [&ks, &gs];
-    let head: [P; 6] = [
+    let (e, h) = (expected, &a.head);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 25] = [
+        &e.next_seq,
+        &e.last_hash,
+        &e.first_seq,
+        &e.base_hash,
+        &e.exported_through,
+        &e.max_time,
         &h.next_seq,
         &h.last_hash,
         &h.first_seq,
         &h.base_hash,
         &h.max_time,
         &added,
+        &seqs,
+        &counts,
+        &hashes,
+        &data,
+        &grps,
+        &los,
+        &his,
+        &maxes,
+        &floors,
+        &floor,
+        &first_grp,
+        &ks,
+        &gs,
     ];
-    tokio::try_join!(
-        tx.execute(&st.records, &records),
-        tx.execute(&st.spans, &spans),
-        tx.execute(&st.lower_floors, &lower),
-        tx.execute(&st.keys, &keys),
-        tx.execute(&st.head, &head),
-    )
-    .map_err(backend)?;
-    Ok(())
+    let row = c.query_one(&st.append, &params).await.map_err(backend)?;
+    Ok(row.get::<_, i64>(0) == 1)
 }
 
-const INSERT_RECORDS: &str = "INSERT INTO audit_records (seq, events, hash, data)
-     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])";
-const UPSERT_SPANS: &str = "INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
-     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-     ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
-     time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
-     hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
-     lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)";
-const LOWER_FLOORS: &str = "UPDATE audit_spans SET lo_floor = $1 WHERE lo_floor > $1 AND grp < $2";
-const INSERT_KEYS: &str = "INSERT INTO audit_keys (epoch, key, grp)
-     SELECT g >> 5, k, g FROM UNNEST($1::bigint[], $2::bigint[]) AS u(k, g) ON CONFLICT DO NOTHING";
-const UPDATE_HEAD: &str =
-    "UPDATE audit_head SET next_seq = $1, last_hash = $2, first_seq = $3, base_hash = $4,
-     max_time = $5, live_bytes = live_bytes + $6 WHERE id = 1";
+/// An append as one statement: `h` moves the head row from what the writer sealed against (`$1`–`$6`) to the
+/// new head (`$7`–`$12`) — the compare and the swap in one, under the row lock that orders every node's appends
+/// (a head another transaction moved meanwhile is re-checked in its newest version and no longer matches) —
+/// and the records, spans, lowered floors and index keys are written only if it did. The main query reads `h`
+/// first; the other parts, which nothing reads, run after it. Returns 1 when written, 0 when the head had moved.
+/// Only appends, purges, export claims and digests move audit rows, and each moves the head too, so when `h`
+/// matched nothing else changed since this statement's snapshot.
+const APPEND: &str = "WITH h AS (UPDATE audit_head SET next_seq = $7, last_hash = $8, first_seq = $9, base_hash = $10,
+         max_time = $11, live_bytes = live_bytes + $12
+         WHERE id = 1 AND next_seq = $1 AND last_hash = $2 AND first_seq = $3 AND base_hash = $4
+           AND exported_through = $5 AND max_time = $6 RETURNING 1),
+     r AS (INSERT INTO audit_records (seq, events, hash, data)
+         SELECT * FROM UNNEST($13::bigint[], $14::bigint[], $15::bytea[], $16::bytea[]) WHERE EXISTS (SELECT FROM h)),
+     s AS (INSERT INTO audit_spans (grp, time_lo, time_hi, hi_max, lo_floor)
+         SELECT * FROM UNNEST($17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[])
+         WHERE EXISTS (SELECT FROM h)
+         ON CONFLICT (grp) DO UPDATE SET time_lo = LEAST(audit_spans.time_lo, EXCLUDED.time_lo),
+         time_hi = GREATEST(audit_spans.time_hi, EXCLUDED.time_hi),
+         hi_max = GREATEST(audit_spans.hi_max, EXCLUDED.hi_max),
+         lo_floor = LEAST(audit_spans.lo_floor, EXCLUDED.lo_floor)),
+     f AS (UPDATE audit_spans SET lo_floor = $22 WHERE lo_floor > $22 AND grp < $23 AND EXISTS (SELECT FROM h)),
+     k AS (INSERT INTO audit_keys (epoch, key, grp)
+         SELECT g >> 5, k, g FROM UNNEST($24::bigint[], $25::bigint[]) AS u(k, g) WHERE EXISTS (SELECT FROM h)
+         ON CONFLICT DO NOTHING)
+     SELECT count(*) FROM h";
 
+const HEAD_FOR_UPDATE: &str =
+    "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1 FOR UPDATE";
+
+fn head_of(r: &tokio_postgres::Row) -> (AuditHead, i64) {
+    (
+        AuditHead {
+            next_seq: r.get(0),
+            last_hash: r.get(1),
+            first_seq: r.get(2),
+            base_hash: r.get(3),
+            exported_through: r.get(4),
+            max_time: r.get(5),
+        },
+        r.get(6),
+    )
+}
+
+/// The audit trail's head (and the legacy conversion's progress); `lock` holds its row until the transaction
+/// ends, which serializes appends, purges, export claims and digests across nodes.
+async fn audit_head(
+    tx: &tokio_postgres::Transaction<'_>,
+    lock: bool,
+) -> Result<(AuditHead, i64), StoreError> {
+    let sql = if lock {
+        HEAD_FOR_UPDATE
+    } else {
+        "SELECT next_seq, last_hash, first_seq, base_hash, exported_through, max_time, legacy_through
+         FROM audit_head WHERE id = 1"
+    };
+    // Typed (no parameters): one round trip, no separate prepare.
+    let r = tx.query_typed_one(sql, &[]).await.map_err(backend)?;
+    Ok(head_of(&r))
+}
+
+/// Write one sealed append. The five statements are independent of each other's results, so they are sent
+/// pipelined (one round trip instead of five), prepared ([`AuditStatements`]); the server runs them in the
+/// order sent.
 /// Move the events of the old single-table trail (`audit_events`) into the compact one, a chunk per
 /// transaction (each with its progress marker), then drop the old table. Runs under the migration lock.
 async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
@@ -1787,7 +1719,11 @@ async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
         }
         let batch = codec.encode(&legacy);
         let st = AuditStatements::prepare(&tx).await?;
-        write_appended(&tx, &st, &trail::seal(&head, &batch)).await?;
+        if !append_if_head(&tx, &st, &head, &trail::seal(&head, &batch)).await? {
+            return Err(StoreError::Corrupt(
+                "the audit trail's head changed under its lock".into(),
+            ));
+        }
         tx.execute(
             "UPDATE audit_head SET legacy_through = $1 WHERE id = 1",
             &[&last],
@@ -1906,6 +1842,60 @@ pub(crate) mod tests {
     /// Several nodes appending at once (pipelined transactions, two stores, four threads): the appends queue on
     /// the head's row lock, so the trail comes out one gap-free chain — every event's hash follows from the one
     /// before it — and the head accounts for every event.
+    /// A database of the first schema, whose trail was one row per event in `audit_events`, is moved into the
+    /// compact chain when a node opens it (in chunks, each its own transaction): every event, in order, one
+    /// gap-free chain, and the old table dropped.
+    #[test]
+    fn the_old_single_table_trail_moves_into_the_chain() {
+        let Some(url) = fresh_database() else { return };
+        const EVENTS: i64 = 5_000; // more than one chunk
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = || async {
+            let (c, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+            tokio::spawn(conn);
+            c
+        };
+        rt.block_on(async {
+            let c = client().await;
+            c.batch_execute("CREATE TABLE stsd_schema (version INT NOT NULL); INSERT INTO stsd_schema VALUES (1)")
+                .await
+                .unwrap();
+            c.batch_execute(MIGRATIONS.first().unwrap()).await.unwrap();
+            c.execute(
+                "INSERT INTO audit_events (account, event_id, event_time, event_name, event_source, username,
+                 access_key_id, read_only, resources, resource_names, body)
+                 SELECT '111122223333', 'e' || n, 1000 + n, 'AssumeRole', 'sts.amazonaws.com', 'bob', 'AKIA', true,
+                 '[]', '', '{\"n\":' || n || '}' FROM generate_series(1, $1::bigint) AS n",
+                &[&EVENTS],
+            )
+            .await
+            .unwrap();
+        });
+        let s = PgStore::open(&url).unwrap();
+        let (blocks, last) = chain_of(&s, EVENTS);
+        assert!(blocks > 1, "{blocks} blocks");
+        let head = s.audit_head().unwrap();
+        assert_eq!((head.next_seq, head.last_hash), (EVENTS + 1, last));
+        let gone = rt.block_on(async {
+            let c = client().await;
+            c.query_one("SELECT to_regclass('audit_events') IS NULL", &[])
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        });
+        assert!(gone);
+        // Appends continue the chain.
+        s.audit_append(&trail::Codec::new().encode(&[event("after")]))
+            .unwrap();
+        assert_eq!(
+            chain_of(&s, EVENTS + 1).1,
+            s.audit_head().unwrap().last_hash
+        );
+    }
+
     #[test]
     fn concurrent_appends_from_two_nodes_form_one_chain() {
         let Some(url) = fresh_database() else { return };
