@@ -249,51 +249,34 @@ impl Conn {
         use tokio_postgres::types::Type;
         const TA: Type = Type::TEXT_ARRAY;
         const IA: Type = Type::INT8_ARRAY;
-        if let Some(s) = &self.commit {
-            return Ok(s.clone());
-        }
+        // updates, inserts, checked deletes, unchecked deletes, the count checked, the channel
         let types = [
-            TA,
-            TA,
-            TA,
-            TA,
-            IA,
-            TA,
-            TA,
-            TA,
-            TA,
-            TA,
-            TA,
-            TA,
-            IA,
-            TA,
-            TA,
-            TA,
-            Type::INT8,
-            Type::TEXT,
+            TA, TA, TA, TA, IA, TA, TA, TA, TA, TA, TA, TA, IA, TA, TA, TA,
         ];
-        let s = self
-            .client
-            .prepare_typed(COMMIT, &types)
-            .await
-            .map_err(backend)?;
-        self.commit = Some(s.clone());
-        Ok(s)
+        let types = [types.as_slice(), &[Type::INT8, Type::TEXT]].concat();
+        prepared(&self.client, &mut self.commit, COMMIT, &types).await
     }
 
     /// [`FEED`] on this connection (prepared now if it is not yet).
     async fn feed_statement(&mut self) -> Result<tokio_postgres::Statement, StoreError> {
-        if let Some(s) = &self.feed {
-            return Ok(s.clone());
-        }
-        let s = self
-            .client
-            .prepare_typed(FEED, &[tokio_postgres::types::Type::INT8])
-            .await
-            .map_err(backend)?;
-        self.feed = Some(s.clone());
-        Ok(s)
+        let types = [tokio_postgres::types::Type::INT8];
+        prepared(&self.client, &mut self.feed, FEED, &types).await
     }
+}
+
+/// The statement `slot` holds, or `sql` prepared on `client` now (and kept in `slot`).
+async fn prepared(
+    client: &Client,
+    slot: &mut Option<tokio_postgres::Statement>,
+    sql: &str,
+    types: &[tokio_postgres::types::Type],
+) -> Result<tokio_postgres::Statement, StoreError> {
+    if let Some(s) = slot {
+        return Ok(s.clone());
+    }
+    let s = client.prepare_typed(sql, types).await.map_err(backend)?;
+    *slot = Some(s.clone());
+    Ok(s)
 }
 
 impl std::ops::Deref for Conn {
