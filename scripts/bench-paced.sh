@@ -6,8 +6,8 @@
 # (a user with an inline policy assuming a role with 10 attached policies), audit trail on and durable.
 #
 # First the burst runs alone, and the CPU time it cost per write is printed: stsd's (its process) and the
-# database's (every local `postgres` process; 0 on the embedded store, whose work is stsd's own), and the share
-# of the machine's CPU time the hypervisor gave to other guests meanwhile (steal).
+# database's (every local `postgres` process; 0 on the embedded store, whose work is stsd's own), the share of
+# the machine's CPU time the hypervisor gave to other guests meanwhile (steal), and stsd's context switches.
 #
 # Usage: ./scripts/bench-paced.sh [seconds-per-run] [rate ...]      (defaults: 8 s; 4000 and 8000 req/s)
 #   BENCH_RUNS=N        alternated alone/burst pairs per rate (default 2)
@@ -43,12 +43,15 @@ per_write() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf 
 writes() { "$PY" -c 'import sys,urllib.request; print(sum(int(float(l.split()[-1])) for l in urllib.request.urlopen(sys.argv[1]).read().decode().splitlines() if l.startswith("stsd_requests_total{action=\"PutUserPolicy\"")))' "$E/metrics"; }
 # CPU time the hypervisor gave other guests (steal): on a shared host it inflates every figure here.
 cpu_line() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-s0=$(ticks /proc/$PID/stat) d0=$(db_ticks) w0=$(writes) c0=$(cpu_line)
+# Context switches of all stsd's threads: each is a thread that waited (for an answer, a lock, a hand-off).
+switches() { cat /proc/$PID/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
+s0=$(ticks /proc/$PID/stat) d0=$(db_ticks) w0=$(writes) c0=$(cpu_line) x0=$(switches)
 line=$(burst "$SECS")
-s1=$(ticks /proc/$PID/stat) d1=$(db_ticks) w1=$(writes) c1=$(cpu_line)
+s1=$(ticks /proc/$PID/stat) d1=$(db_ticks) w1=$(writes) c1=$(cpu_line) x1=$(switches)
 n=$((w1 - w0))
 steal=$(echo "$c0 $c1" | awk '{printf "%.0f", ($4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0)}')
-echo "the burst alone: $line cpu_per_write: stsd=$(per_write $((s1 - s0)) "$n") us database=$(per_write $((d1 - d0)) "$n") us (steal ${steal}%)"
+echo "the burst alone: $line cpu_per_write: stsd=$(per_write $((s1 - s0)) "$n") us database=$(per_write $((d1 - d0)) "$n") us (steal ${steal}%)\
+ stsd_context_switches_per_write=$(awk -v x=$((x1 - x0)) -v n="$n" 'BEGIN {printf "%.1f", (n > 0 ? x / n : 0)}')"
 for rate in "${RATES[@]}"; do
   for run in $(seq "$RUNS"); do
     echo "rate $rate run $run alone:      $(assume "$SECS" "$rate")"
