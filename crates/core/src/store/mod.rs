@@ -150,6 +150,11 @@ pub enum StoreError {
     Conflict(String),
 }
 
+/// How a conflict names an entity (in logs).
+pub(crate) fn entity_name(kind: Kind, account: &str, key: &str) -> String {
+    format!("{} {key} of account {account}", kind.as_str())
+}
+
 /// The function of an atomic meta update: the current value in, the new value (or `None`: unchanged) out.
 pub type MetaUpdate<'a> = dyn FnMut(Option<&str>) -> Result<Option<String>, StoreError> + 'a;
 

@@ -755,7 +755,7 @@ async fn apply_changes(c: &mut Conn, changes: &[Change]) -> Result<i64, StoreErr
                             kind, account, key, ..
                         } => (*kind, account, key),
                     };
-                    format!("{} {key} of account {account}", kind.as_str())
+                    super::entity_name(kind, account, key)
                 })
                 .collect();
             return Err(StoreError::Conflict(format!("one of: {}", rows.join(", "))));

@@ -117,8 +117,8 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn conflict(kind: Kind, account: &str, key: &str) -> StoreError {
-    StoreError::Conflict(format!("{} {key} of account {account}", kind.as_str()))
+fn conflict(kind: Kind, account: &str, key: &str) -> StoreError {
+    StoreError::Conflict(super::entity_name(kind, account, key))
 }
 
 fn current_generation(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> {
