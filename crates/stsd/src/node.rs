@@ -232,10 +232,15 @@ impl Node {
     /// node's own commit, whose announcement can arrive before its writer publishes), nothing is read.
     pub fn refresh(&self, announced: Option<i64>) -> Result<bool, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if announced.is_some_and(|g| g <= self.state.load().generation) {
+        if self.holds(announced) {
             return Ok(false);
         }
         self.catch_up_locked()
+    }
+
+    /// Whether the snapshot holds the generation a notification `announced` (false when it named none).
+    fn holds(&self, announced: Option<i64>) -> bool {
+        announced.is_some_and(|g| g <= self.state.load().generation)
     }
 
     fn catch_up_locked(&self) -> Result<bool, StoreError> {
@@ -288,8 +293,7 @@ impl Node {
                         crate::store::Wake::Notified { through } => through,
                         crate::store::Wake::Timeout => None,
                     };
-                    let known = announced.is_some_and(|g| g <= app.state.load().generation);
-                    if known && !keys_due {
+                    if app.holds(announced) && !keys_due {
                         if let Ok(mut s) = app.synced.lock() {
                             *s = Some(std::time::Instant::now());
                         }

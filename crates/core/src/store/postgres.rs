@@ -1651,9 +1651,6 @@ async fn audit_head(
     Ok(head_of(&r))
 }
 
-/// Write one sealed append. The five statements are independent of each other's results, so they are sent
-/// pipelined (one round trip instead of five), prepared ([`AuditStatements`]); the server runs them in the
-/// order sent.
 /// Move the events of the old single-table trail (`audit_events`) into the compact one, a chunk per
 /// transaction (each with its progress marker), then drop the old table. Runs under the migration lock.
 async fn convert_legacy_audit(c: &mut Client) -> Result<usize, StoreError> {
@@ -1825,7 +1822,7 @@ pub(crate) mod tests {
         assert_eq!(again.get_meta("k").unwrap().as_deref(), Some("v"));
     }
 
-    /// Several nodes appending at once (pipelined transactions, two stores, four threads): the appends queue on
+    /// Several nodes appending at once (compare-and-swap appends, two stores, four threads): the appends queue on
     /// the head's row lock, so the trail comes out one gap-free chain — every event's hash follows from the one
     /// before it — and the head accounts for every event.
     /// A database of the first schema, whose trail was one row per event in `audit_events`, is moved into the
