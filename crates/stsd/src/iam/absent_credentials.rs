@@ -7,9 +7,9 @@
 use stsd_wire::generated::iam as w;
 
 use super::Ctx;
-use super::users::{no_user, user_arn_for};
-use crate::error::{ApiError, ApiResult};
-use crate::identity::CallerKind;
+use super::entity::{Entity, Subject};
+use super::users::Users;
+use crate::error::ApiResult;
 
 /// The user a call is about (`UserName`, or the calling user), after authorizing `action` on it. `None` is the
 /// account root (no `UserName`, called by the root).
@@ -18,34 +18,14 @@ pub(super) fn subject(
     user_name: Option<&str>,
     action: &str,
 ) -> ApiResult<Option<String>> {
-    let name = match user_name {
-        Some(n) => Some(n.to_string()),
-        None => match &ctx.caller.kind {
-            CallerKind::User { name, .. } => Some(name.clone()),
-            CallerKind::Root => None,
-            _ => {
-                return Err(ApiError::new(
-                    crate::error::ErrorCode::ValidationError,
-                    "Must specify userName when calling with non-User credentials",
-                ));
-            }
-        },
-    };
+    let subject = Subject::of(ctx, user_name)?;
     let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
-    let arn = match &name {
-        Some(n) => user_arn_for(ctx, acct, n),
-        None => acct.root_arn(),
-    };
-    ctx.authorize(&st, action, &arn)?;
-    if let Some(n) = &name {
-        let u = acct
-            .users
-            .get(&n.to_lowercase())
-            .ok_or_else(|| no_user(n))?;
-        return Ok(Some(u.name.clone()));
+    ctx.authorize(&st, action, &subject.arn(ctx, acct))?;
+    match subject {
+        Subject::Root => Ok(None),
+        Subject::User(n) => Ok(Some(Users::find(acct, &n)?.name.clone())),
     }
-    Ok(None)
 }
 
 pub fn list_ssh_public_keys(

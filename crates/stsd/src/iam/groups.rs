@@ -1,23 +1,21 @@
 //! Groups and membership. Membership is stored on the user, so a group lists its members by scanning.
 
-use super::users::{no_user, user_arn_for};
+use super::users::Users;
 use stsd_wire::generated::iam as w;
 
+use super::entity::{self, Entity};
 use super::{Ctx, page_size, paginate, path_matches, wire_group, wire_user};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, Group};
+use crate::model::Group;
 use crate::store::Kind;
 
 pub(super) fn no_group(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The group with name {name} cannot be found."))
 }
 
-pub(super) fn group_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.groups
-        .get(&name.to_lowercase())
-        .map(|g| acct.group_arn(g))
-        .unwrap_or_else(|| ctx.arn("group/", "", name))
-}
+entity::named!(
+    /// Groups, named by their name.
+    Groups: Group, groups, "Group", Kind::Group, "group/", group_arn, no_group);
 
 pub fn create_group(
     ctx: &Ctx<'_>,
@@ -56,12 +54,7 @@ pub fn get_group(ctx: &Ctx<'_>, input: w::GetGroupRequest) -> ApiResult<w::GetGr
     let name = input.group_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:GetGroup", &group_arn_for(ctx, acct, name))?;
-    let g = acct
-        .groups
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_group(name))?;
+    let (acct, g) = entity::read::<Groups>(ctx, &st, "iam:GetGroup", name)?;
     let (page, next) = paginate(acct.group_members(&g.name), marker.as_deref(), max)?;
     Ok(w::GetGroupResponse {
         group: wire_group(acct, g),
@@ -77,7 +70,7 @@ pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()
     let new_path = input.new_path;
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:UpdateGroup", &group_arn_for(ctx, acct, name))?;
+        ctx.authorize(st, "iam:UpdateGroup", &Groups::arn(ctx, acct, name))?;
         let key = name.to_lowercase();
         if !acct.groups.contains_key(&key) {
             return Err(no_group(name));
@@ -119,14 +112,7 @@ pub fn update_group(ctx: &Ctx<'_>, input: w::UpdateGroupRequest) -> ApiResult<()
 }
 
 pub fn delete_group(ctx: &Ctx<'_>, input: w::DeleteGroupRequest) -> ApiResult<()> {
-    let name = input.group_name.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeleteGroup", &group_arn_for(ctx, acct, name))?;
-        let g = acct
-            .groups
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_group(name))?;
+    entity::remove::<Groups>(ctx, "iam:DeleteGroup", &input.group_name, |acct, g| {
         if !acct.group_members(&g.name).is_empty() {
             return Err(ApiError::delete_conflict(
                 "Cannot delete entity, must remove users from group first.",
@@ -137,10 +123,9 @@ pub fn delete_group(ctx: &Ctx<'_>, input: w::DeleteGroupRequest) -> ApiResult<()
                 "Cannot delete entity, must delete policies first.",
             ));
         }
-        ctx.account_mut(st)?.groups.remove(&name.to_lowercase());
-        t.touch(Kind::Group, &ctx.caller.account, name);
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 pub fn list_groups(ctx: &Ctx<'_>, input: w::ListGroupsRequest) -> ApiResult<w::ListGroupsResponse> {
@@ -167,18 +152,9 @@ pub fn add_user_to_group(ctx: &Ctx<'_>, input: w::AddUserToGroupRequest) -> ApiR
     let user = input.user_name.as_str();
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:AddUserToGroup", &group_arn_for(ctx, acct, group))?;
-        let gname = acct
-            .groups
-            .get(&group.to_lowercase())
-            .ok_or_else(|| no_group(group))?
-            .name
-            .clone();
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&user.to_lowercase())
-            .ok_or_else(|| no_user(user))?;
+        ctx.authorize(st, "iam:AddUserToGroup", &Groups::arn(ctx, acct, group))?;
+        let gname = Groups::find(acct, group)?.name.clone();
+        let u = Users::find_mut(ctx.account_mut(st)?, user)?;
         if u.groups.iter().any(|g| g.eq_ignore_ascii_case(&gname)) {
             return Ok(());
         }
@@ -202,16 +178,10 @@ pub fn remove_user_from_group(
         ctx.authorize(
             st,
             "iam:RemoveUserFromGroup",
-            &group_arn_for(ctx, acct, group),
+            &Groups::arn(ctx, acct, group),
         )?;
-        if !acct.groups.contains_key(&group.to_lowercase()) {
-            return Err(no_group(group));
-        }
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&user.to_lowercase())
-            .ok_or_else(|| no_user(user))?;
+        Groups::find(acct, group)?;
+        let u = Users::find_mut(ctx.account_mut(st)?, user)?;
         let before = u.groups.len();
         u.groups.retain(|g| !g.eq_ignore_ascii_case(group));
         if u.groups.len() == before {
@@ -231,12 +201,7 @@ pub fn list_groups_for_user(
     let user = input.user_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:ListGroupsForUser", &user_arn_for(ctx, acct, user))?;
-    let u = acct
-        .users
-        .get(&user.to_lowercase())
-        .ok_or_else(|| no_user(user))?;
+    let (acct, u) = entity::read::<Users>(ctx, &st, "iam:ListGroupsForUser", user)?;
     let groups: Vec<&Group> = u
         .groups
         .iter()

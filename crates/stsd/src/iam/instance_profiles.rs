@@ -5,13 +5,14 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::roles::{no_role, role_arn_for};
-use super::tagging::{self, Taggable};
+use super::entity::{self, Entity};
+use super::roles::Roles;
+use super::tagging;
 use super::{
     Ctx, RequestFacts, RoleView, page_size, paginate, path_matches, tags_in, wire_role, wire_tags,
 };
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, InstanceProfile, Tag};
+use crate::model::{Account, InstanceProfile};
 use crate::state::State;
 use crate::store::Kind;
 
@@ -24,13 +25,10 @@ fn no_profile(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("Instance Profile {name} cannot be found."))
 }
 
-/// The ARN of the profile `name` (its stored path when it exists, for authorization).
-fn profile_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.instance_profiles
-        .get(&name.to_lowercase())
-        .map(|p| acct.instance_profile_arn(p))
-        .unwrap_or_else(|| ctx.arn("instance-profile/", "", name))
-}
+entity::named!(
+    /// Instance profiles, named by their name; tag keys are case-sensitive (reference §3.1).
+    Profiles: InstanceProfile, instance_profiles, "InstanceProfile", Kind::InstanceProfile,
+    "instance-profile/", instance_profile_arn, no_profile);
 
 /// The typed `InstanceProfile` shape; `tags` for Get/Create (List* operations omit tags).
 pub fn wire_profile(
@@ -108,16 +106,7 @@ pub fn get_instance_profile(
 ) -> ApiResult<w::GetInstanceProfileResponse> {
     let name = input.instance_profile_name.as_str();
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        "iam:GetInstanceProfile",
-        &profile_arn_for(ctx, acct, name),
-    )?;
-    let ip = acct
-        .instance_profiles
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_profile(name))?;
+    let (acct, ip) = entity::read::<Profiles>(ctx, &st, "iam:GetInstanceProfile", name)?;
     Ok(w::GetInstanceProfileResponse {
         instance_profile: wire_profile(&st, acct, ip, true),
     })
@@ -159,16 +148,8 @@ pub fn list_instance_profiles_for_role(
     let role_name = input.role_name.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        "iam:ListInstanceProfilesForRole",
-        &role_arn_for(ctx, acct, role_name),
-    )?;
-    let role = acct
-        .roles
-        .get(&role_name.to_lowercase())
-        .ok_or_else(|| no_role(role_name))?;
+    let action = "iam:ListInstanceProfilesForRole";
+    let (acct, role) = entity::read::<Roles>(ctx, &st, action, role_name)?;
     let items: Vec<&InstanceProfile> = acct.instance_profiles_of(&role.id).collect();
     let (page, next) = paginate(items, marker.as_deref(), max)?;
     Ok(w::ListInstanceProfilesForRoleResponse {
@@ -186,37 +167,15 @@ pub fn delete_instance_profile(
     input: w::DeleteInstanceProfileRequest,
 ) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            "iam:DeleteInstanceProfile",
-            &profile_arn_for(ctx, acct, name),
-        )?;
-        let key = name.to_lowercase();
-        let ip = acct
-            .instance_profiles
-            .get(&key)
-            .ok_or_else(|| no_profile(name))?;
+    entity::remove::<Profiles>(ctx, "iam:DeleteInstanceProfile", name, |_, ip| {
         if !ip.roles.is_empty() {
             return Err(ApiError::delete_conflict(
                 "Cannot delete entity, must remove roles from instance profile first.",
             ));
         }
-        ctx.account_mut(st)?.instance_profiles.remove(&key);
-        t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
         Ok(())
-    })
-}
-
-/// The (lower-cased) key of an existing profile, or `NoSuchEntity`.
-fn existing(acct: &Account, name: &str) -> ApiResult<String> {
-    let key = name.to_lowercase();
-    if acct.instance_profiles.contains_key(&key) {
-        Ok(key)
-    } else {
-        Err(no_profile(name))
-    }
+    })?;
+    Ok(())
 }
 
 /// `AddRoleToInstanceProfile` needs `iam:PassRole` on the role too (AWS: "The caller of this operation must
@@ -229,40 +188,21 @@ pub fn add_role_to_instance_profile(
     let role_name = input.role_name.as_str();
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            "iam:AddRoleToInstanceProfile",
-            &profile_arn_for(ctx, acct, name),
-        )?;
+        let action = "iam:AddRoleToInstanceProfile";
+        ctx.authorize(st, action, &Profiles::arn(ctx, acct, name))?;
         let instances = format!("arn:aws:ec2:*:{}:instance/*", ctx.caller.account);
         let pass = RequestFacts {
             passed_to_service: Some("ec2.amazonaws.com"),
             associated_resource_arn: Some(&instances),
             ..RequestFacts::default()
         };
-        ctx.authorize_request(
-            st,
-            "iam:PassRole",
-            &role_arn_for(ctx, acct, role_name),
-            &pass,
-        )?;
-        let key = existing(acct, name)?;
-        let role = acct
-            .roles
-            .get(&role_name.to_lowercase())
-            .ok_or_else(|| no_role(role_name))?;
-        if role.path.starts_with("/aws-service-role/") {
-            return Err(ApiError::new(
-                crate::error::ErrorCode::UnmodifiableEntity,
-                format!("Cannot perform the operation on the protected role '{}' - this role is only modifiable by AWS", role.name),
-            ));
-        }
+        let role_arn = Roles::arn(ctx, acct, role_name);
+        ctx.authorize_request(st, "iam:PassRole", &role_arn, &pass)?;
+        Profiles::find(acct, name)?;
+        let role = Roles::find(acct, role_name)?;
+        Roles::check_mutable(role)?;
         let role_id = role.id.clone();
-        let ip = ctx
-            .account_mut(st)?
-            .instance_profiles
-            .get_mut(&key)
-            .ok_or_else(|| no_profile(name))?;
+        let ip = Profiles::find_mut(ctx.account_mut(st)?, name)?;
         if ip.roles.len() >= MAX_ROLES {
             return Err(ApiError::limit(
                 "InstanceSessionsPerInstanceProfile",
@@ -270,7 +210,7 @@ pub fn add_role_to_instance_profile(
             ));
         }
         ip.roles.push(role_id);
-        t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
+        t.touch(Kind::InstanceProfile, &ctx.caller.account, name);
         Ok(())
     })
 }
@@ -281,61 +221,18 @@ pub fn remove_role_from_instance_profile(
 ) -> ApiResult<()> {
     let name = input.instance_profile_name.as_str();
     let role_name = input.role_name.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            "iam:RemoveRoleFromInstanceProfile",
-            &profile_arn_for(ctx, acct, name),
-        )?;
-        let key = existing(acct, name)?;
-        let role = acct
-            .roles
-            .get(&role_name.to_lowercase())
-            .ok_or_else(|| no_role(role_name))?;
-        let role_id = role.id.clone();
-        let ip = ctx
-            .account_mut(st)?
-            .instance_profiles
-            .get_mut(&key)
-            .ok_or_else(|| no_profile(name))?;
-        if !ip.roles.contains(&role_id) {
+    let action = "iam:RemoveRoleFromInstanceProfile";
+    entity::mutate::<Profiles, _>(ctx, action, name, |st, ip| {
+        let role_id = &Roles::find(ctx.account(st)?, role_name)?.id;
+        if !ip.roles.contains(role_id) {
             return Err(ApiError::no_such_entity(format!(
                 "The role with name {role_name} cannot be found in instance profile {name}."
             )));
         }
-        ip.roles.retain(|r| *r != role_id);
-        t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
+        ip.roles.retain(|r| r != role_id);
         Ok(())
     })
 }
 
-/// Tag keys are case-sensitive on instance profiles (reference §3.1).
-struct Profiles;
-
-impl Taggable for Profiles {
-    const WORD: &'static str = "InstanceProfile";
-    const CASE_INSENSITIVE: bool = false;
-    const KIND: Kind = Kind::InstanceProfile;
-    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
-        profile_arn_for(ctx, acct, id)
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        acct.instance_profiles
-            .get(&id.to_lowercase())
-            .map(|ip| &ip.tags)
-            .ok_or_else(|| no_profile(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        acct.instance_profiles
-            .get_mut(&id.to_lowercase())
-            .map(|ip| &mut ip.tags)
-            .ok_or_else(|| no_profile(id))
-    }
-    fn store_key(_acct: &Account, id: &str) -> String {
-        id.to_lowercase()
-    }
-}
-
-tagging::actions!(Profiles, instance_profile_name;
+tagging::actions!(Profiles, case_insensitive: false, instance_profile_name;
     tag_instance_profile(TagInstanceProfileRequest), untag_instance_profile(UntagInstanceProfileRequest), list_instance_profile_tags(ListInstanceProfileTagsRequest) -> ListInstanceProfileTagsResponse);

@@ -1,77 +1,42 @@
 //! Access keys: at most two per user (and per root), Active/Inactive, secrets returned only at creation.
 
-use super::users::{no_user, user_arn_for};
+use super::entity::{Entity, Subject};
+use super::users::Users;
 use stsd_wire::generated::iam as w;
 
 use super::{Ctx, page_size, paginate};
 use crate::error::{ApiError, ApiResult};
-use crate::identity::CallerKind;
 use crate::model::{AccessKey, Account, KeyStatus};
 use crate::state::State;
 use crate::store::Kind;
 
 pub const MAX_KEYS: usize = 2;
 
-/// Whose keys a call addresses: an explicit user, or (omitted) the caller itself.
-enum Owner {
-    Root,
-    User(String),
-}
-
-fn owner(ctx: &Ctx<'_>, user_name: Option<String>) -> ApiResult<Owner> {
-    match user_name {
-        Some(n) => Ok(Owner::User(n)),
-        None => match &ctx.caller.kind {
-            CallerKind::Root => Ok(Owner::Root),
-            CallerKind::User { name, .. } => Ok(Owner::User(name.clone())),
-            _ => Err(crate::error::ApiError::new(
-                crate::error::ErrorCode::ValidationError,
-                "Must specify userName when calling with non-User credentials",
-            )),
-        },
+fn keys<'a>(acct: &'a Account, o: &Subject) -> ApiResult<&'a Vec<AccessKey>> {
+    match o {
+        Subject::Root => Ok(&acct.meta.root_keys),
+        Subject::User(n) => Users::find(acct, n).map(|u| &u.keys),
     }
 }
 
-fn owner_arn(ctx: &Ctx<'_>, acct: &Account, o: &Owner) -> String {
+fn keys_mut<'a>(acct: &'a mut Account, o: &Subject) -> ApiResult<&'a mut Vec<AccessKey>> {
     match o {
-        Owner::Root => acct.root_arn(),
-        Owner::User(n) => user_arn_for(ctx, acct, n),
+        Subject::Root => Ok(&mut acct.meta.root_keys),
+        Subject::User(n) => Users::find_mut(acct, n).map(|u| &mut u.keys),
     }
 }
 
-fn keys<'a>(acct: &'a Account, o: &Owner) -> ApiResult<&'a Vec<AccessKey>> {
+fn touch(ctx: &Ctx<'_>, t: &mut crate::state::Touched, o: &Subject) {
     match o {
-        Owner::Root => Ok(&acct.meta.root_keys),
-        Owner::User(n) => acct
-            .users
-            .get(&n.to_lowercase())
-            .map(|u| &u.keys)
-            .ok_or_else(|| no_user(n)),
+        Subject::Root => t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account),
+        Subject::User(n) => t.touch(Kind::User, &ctx.caller.account, n),
     }
 }
 
-fn keys_mut<'a>(acct: &'a mut Account, o: &Owner) -> ApiResult<&'a mut Vec<AccessKey>> {
+fn user_name_of(acct: &Account, o: &Subject) -> Option<String> {
     match o {
-        Owner::Root => Ok(&mut acct.meta.root_keys),
-        Owner::User(n) => acct
-            .users
-            .get_mut(&n.to_lowercase())
-            .map(|u| &mut u.keys)
-            .ok_or_else(|| no_user(n)),
-    }
-}
-
-fn touch(ctx: &Ctx<'_>, t: &mut crate::state::Touched, o: &Owner) {
-    match o {
-        Owner::Root => t.touch(Kind::Account, &ctx.caller.account, &ctx.caller.account),
-        Owner::User(n) => t.touch(Kind::User, &ctx.caller.account, n),
-    }
-}
-
-fn user_name_of(acct: &Account, o: &Owner) -> Option<String> {
-    match o {
-        Owner::Root => None,
-        Owner::User(n) => acct.users.get(&n.to_lowercase()).map(|u| u.name.clone()),
+        Subject::Root => None,
+        Subject::User(n) => acct.users.get(&n.to_lowercase()).map(|u| u.name.clone()),
     }
 }
 
@@ -79,10 +44,10 @@ pub fn create_access_key(
     ctx: &Ctx<'_>,
     input: w::CreateAccessKeyRequest,
 ) -> ApiResult<w::CreateAccessKeyResponse> {
-    let o = owner(ctx, input.user_name)?;
+    let o = Subject::of(ctx, input.user_name.as_deref())?;
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:CreateAccessKey", &owner_arn(ctx, acct, &o))?;
+        ctx.authorize(st, "iam:CreateAccessKey", &o.arn(ctx, acct))?;
         if keys(acct, &o)?.len() >= MAX_KEYS {
             return Err(ApiError::limit("AccessKeysPerUser", MAX_KEYS));
         }
@@ -111,7 +76,7 @@ fn no_key(id: &str) -> ApiError {
 }
 
 pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> ApiResult<()> {
-    let o = owner(ctx, input.user_name)?;
+    let o = Subject::of(ctx, input.user_name.as_deref())?;
     let id = input.access_key_id.as_str();
     // The model's `statusType` also lists `Expired`, which no caller may set.
     let status = match input.status.as_str() {
@@ -127,7 +92,7 @@ pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> Api
     };
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:UpdateAccessKey", &owner_arn(ctx, acct, &o))?;
+        ctx.authorize(st, "iam:UpdateAccessKey", &o.arn(ctx, acct))?;
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
             return Err(no_key(id));
         }
@@ -143,11 +108,11 @@ pub fn update_access_key(ctx: &Ctx<'_>, input: w::UpdateAccessKeyRequest) -> Api
 }
 
 pub fn delete_access_key(ctx: &Ctx<'_>, input: w::DeleteAccessKeyRequest) -> ApiResult<()> {
-    let o = owner(ctx, input.user_name)?;
+    let o = Subject::of(ctx, input.user_name.as_deref())?;
     let id = input.access_key_id.as_str();
     let out = ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeleteAccessKey", &owner_arn(ctx, acct, &o))?;
+        ctx.authorize(st, "iam:DeleteAccessKey", &o.arn(ctx, acct))?;
         if !keys(acct, &o)?.iter().any(|k| k.id == id) {
             return Err(no_key(id));
         }
@@ -168,11 +133,11 @@ pub fn list_access_keys(
     ctx: &Ctx<'_>,
     input: w::ListAccessKeysRequest,
 ) -> ApiResult<w::ListAccessKeysResponse> {
-    let o = owner(ctx, input.user_name)?;
+    let o = Subject::of(ctx, input.user_name.as_deref())?;
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:ListAccessKeys", &owner_arn(ctx, acct, &o))?;
+    ctx.authorize(&st, "iam:ListAccessKeys", &o.arn(ctx, acct))?;
     let user_name = user_name_of(acct, &o);
     let (page, next) = paginate(keys(acct, &o)?.iter().collect(), marker.as_deref(), max)?;
     Ok(w::ListAccessKeysResponse {
@@ -200,7 +165,7 @@ pub fn get_access_key_last_used(
     let (user_name, key) =
         find_key(&st, acct, id).ok_or_else(|| ApiError::access_denied("Access Denied"))?;
     let arn = match &user_name {
-        Some(n) => user_arn_for(ctx, acct, n),
+        Some(n) => Users::arn(ctx, acct, n),
         None => acct.root_arn(),
     };
     ctx.authorize(&st, "iam:GetAccessKeyLastUsed", &arn)?;

@@ -13,7 +13,8 @@ use stsd_wire::generated::iam as w;
 
 use super::Ctx;
 use super::absent_credentials::subject;
-use super::users::{no_user, user_arn_for};
+use super::entity::{self, Entity};
+use super::users::{Users, no_user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::model::{LoginProfile, PasswordPolicy, User};
@@ -189,28 +190,21 @@ pub fn create_login_profile(
         .ok_or_else(|| ApiError::missing("password"))?;
     let reset = input.password_reset_required.unwrap_or(false);
     let hash = prepare_hash(password)?;
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:CreateLoginProfile", &user_arn_for(ctx, acct, name))?;
-        let u = acct
-            .users
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
+    let action = "iam:CreateLoginProfile";
+    entity::mutate::<Users, _>(ctx, action, name, |st, u| {
         if u.login_profile.is_some() {
             return Err(ApiError::already_exists(format!(
                 "Login Profile for user {} already exists.",
                 u.name
             )));
         }
-        check_password(acct.meta.password_policy.as_ref(), password, &u.name, &[])?;
-        let key = name.to_lowercase();
-        let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&key).ok_or_else(|| no_user(name))?;
+        let policy = ctx.account(st)?.meta.password_policy.as_ref();
+        check_password(policy, password, &u.name, &[])?;
         set_password(u, hash.clone(), Some(reset), ctx.now);
         let lp = u.login_profile.as_ref().ok_or_else(ApiError::internal)?;
-        let out = wire_profile(&u.name, lp);
-        t.touch(Kind::User, &ctx.caller.account, &key);
-        Ok(w::CreateLoginProfileResponse { login_profile: out })
+        Ok(w::CreateLoginProfileResponse {
+            login_profile: wire_profile(&u.name, lp),
+        })
     })
 }
 
@@ -222,11 +216,7 @@ pub fn get_login_profile(
         return Err(no_login_profile("root"));
     };
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    let u = acct
-        .users
-        .get(&user.to_lowercase())
-        .ok_or_else(|| no_user(&user))?;
+    let u = Users::find(ctx.account(&st)?, &user)?;
     let lp = u
         .login_profile
         .as_ref()
@@ -241,28 +231,16 @@ pub fn update_login_profile(ctx: &Ctx<'_>, input: w::UpdateLoginProfileRequest) 
     let password = input.password.as_deref();
     let reset = input.password_reset_required;
     let hash = password.map(prepare_hash).transpose()?;
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:UpdateLoginProfile", &user_arn_for(ctx, acct, name))?;
-        let u = acct
-            .users
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
+    let action = "iam:UpdateLoginProfile";
+    entity::mutate::<Users, _>(ctx, action, name, |st, u| {
         let lp = u
             .login_profile
             .as_ref()
             .ok_or_else(|| no_login_profile(&u.name))?;
         if let Some(pw) = password {
-            check_password(
-                acct.meta.password_policy.as_ref(),
-                pw,
-                &u.name,
-                &earlier_hashes(Some(lp)),
-            )?;
+            let policy = ctx.account(st)?.meta.password_policy.as_ref();
+            check_password(policy, pw, &u.name, &earlier_hashes(Some(lp)))?;
         }
-        let key = name.to_lowercase();
-        let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&key).ok_or_else(|| no_user(name))?;
         match &hash {
             Some(h) => set_password(u, h.clone(), reset, ctx.now),
             None => {
@@ -271,7 +249,6 @@ pub fn update_login_profile(ctx: &Ctx<'_>, input: w::UpdateLoginProfileRequest) 
                 }
             }
         }
-        t.touch(Kind::User, &ctx.caller.account, &key);
         Ok(())
     })
 }
@@ -281,13 +258,11 @@ pub fn delete_login_profile(ctx: &Ctx<'_>, input: w::DeleteLoginProfileRequest) 
         return Err(no_login_profile("root"));
     };
     ctx.node.write(|st, t| {
-        let key = user.to_lowercase();
-        let acct = ctx.account_mut(st)?;
-        let u = acct.users.get_mut(&key).ok_or_else(|| no_user(&user))?;
+        let u = Users::find_mut(ctx.account_mut(st)?, &user)?;
         if u.login_profile.take().is_none() {
             return Err(no_login_profile(&u.name));
         }
-        t.touch(Kind::User, &ctx.caller.account, &key);
+        t.touch(Kind::User, &ctx.caller.account, &user);
         Ok(())
     })
 }
@@ -312,7 +287,7 @@ pub fn change_password(ctx: &Ctx<'_>, input: w::ChangePasswordRequest) -> ApiRes
             .as_ref()
             .is_some_and(|pp| pp.allow_users_to_change);
         if !allowed_by_policy {
-            ctx.authorize(st, "iam:ChangePassword", &user_arn_for(ctx, acct, name))?;
+            ctx.authorize(st, "iam:ChangePassword", &Users::arn(ctx, acct, name))?;
         }
         let u = acct.users.get(key).ok_or_else(|| no_user(name))?;
         if u.id != ctx.caller.user_id {

@@ -2,15 +2,16 @@
 //! TOTP and the replay guard live in [`crate::mfa`]. A device belongs to the account; once enabled it is
 //! assigned to a user (or the account root) until deactivated.
 
-use super::users::{no_user, user_arn_for};
+use super::entity::{Entity, Subject};
+use super::users::Users;
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity;
+use super::tagging;
 use super::{Ctx, RequestFacts, page_size, paginate, tags_in, wire_tags, wire_user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::identity::CallerKind;
 use crate::mfa as totp;
-use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner, Tag};
+use crate::model::{Account, MfaAssignment, MfaDevice, MfaOwner};
 use crate::store::Kind;
 use crate::validate as v;
 
@@ -21,42 +22,12 @@ pub const MAX_DEVICES_PER_ACCOUNT: usize = 5000;
 /// No maximum in the model; this bound keeps the serial number a valid ARN and the QR code encodable.
 const MAX_DEVICE_NAME: usize = 226;
 
-/// Whose devices a call addresses: a named user, or (UserName omitted) the caller.
-enum Who {
-    Root,
-    User(String),
-}
-
-fn who(ctx: &Ctx<'_>, user_name: Option<&str>) -> ApiResult<Who> {
-    if let Some(n) = user_name {
-        return Ok(Who::User(n.to_string()));
-    }
-    match &ctx.caller.kind {
-        CallerKind::Root => Ok(Who::Root),
-        CallerKind::User { name, .. } => Ok(Who::User(name.clone())),
-        _ => Err(ApiError::new(
-            ErrorCode::ValidationError,
-            "Must specify userName when calling with non-User credentials",
-        )),
-    }
-}
-
-fn who_arn(ctx: &Ctx<'_>, acct: &Account, w: &Who) -> String {
-    match w {
-        Who::Root => acct.root_arn(),
-        Who::User(n) => user_arn_for(ctx, acct, n),
-    }
-}
-
 /// The owner as stored on devices, and the `UserName` shown for it (the account ID for the root).
-fn resolve(acct: &Account, w: &Who) -> ApiResult<(MfaOwner, String)> {
+fn resolve(acct: &Account, w: &Subject) -> ApiResult<(MfaOwner, String)> {
     match w {
-        Who::Root => Ok((MfaOwner::Root, acct.id().to_string())),
-        Who::User(n) => {
-            let u = acct
-                .users
-                .get(&n.to_lowercase())
-                .ok_or_else(|| no_user(n))?;
+        Subject::Root => Ok((MfaOwner::Root, acct.id().to_string())),
+        Subject::User(n) => {
+            let u = Users::find(acct, n)?;
             Ok((MfaOwner::User { id: u.id.clone() }, u.name.clone()))
         }
     }
@@ -91,18 +62,6 @@ fn bad_codes() -> ApiError {
 
 fn device_key(acct: &Account, serial: &str) -> ApiResult<String> {
     acct.mfa_key_by_serial(serial)
-        .ok_or_else(|| no_device(serial))
-}
-
-fn device_mut<'a>(
-    ctx: &Ctx<'_>,
-    st: &'a mut crate::state::State,
-    key: &str,
-    serial: &str,
-) -> ApiResult<&'a mut MfaDevice> {
-    ctx.account_mut(st)?
-        .mfa_devices
-        .get_mut(key)
         .ok_or_else(|| no_device(serial))
 }
 
@@ -169,16 +128,16 @@ pub fn create_virtual_mfa_device(
 }
 
 pub fn enable_mfa_device(ctx: &Ctx<'_>, input: w::EnableMFADeviceRequest) -> ApiResult<()> {
-    let w = who(ctx, input.user_name.as_deref())?;
+    let w = Subject::of(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
     let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:EnableMFADevice", &who_arn(ctx, acct, &w))?;
+        ctx.authorize(st, "iam:EnableMFADevice", &w.arn(ctx, acct))?;
         let (owner, _) = resolve(acct, &w)?;
         let key = device_key(acct, serial)?;
         let in_use = acct.mfa_devices_of(&owner).count();
-        let dev = device_mut(ctx, st, &key, serial)?;
+        let dev = Devices::find_mut(ctx.account_mut(st)?, serial)?;
         if dev.assigned.is_some() {
             return Err(ApiError::already_exists("MFA Device is already in use."));
         }
@@ -200,17 +159,17 @@ pub fn enable_mfa_device(ctx: &Ctx<'_>, input: w::EnableMFADeviceRequest) -> Api
 }
 
 pub fn resync_mfa_device(ctx: &Ctx<'_>, input: w::ResyncMFADeviceRequest) -> ApiResult<()> {
-    let w = who(ctx, input.user_name.as_deref())?;
+    let w = Subject::of(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
     let (code1, code2) = codes(&input.authentication_code1, &input.authentication_code2)?;
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:ResyncMFADevice", &who_arn(ctx, acct, &w))?;
+        ctx.authorize(st, "iam:ResyncMFADevice", &w.arn(ctx, acct))?;
         let (owner, shown) = resolve(acct, &w)?;
         let key = acct
             .mfa_key_by_serial(serial)
             .ok_or_else(|| not_assigned(serial, &shown))?;
-        let dev = device_mut(ctx, st, &key, serial)?;
+        let dev = Devices::find_mut(ctx.account_mut(st)?, serial)?;
         if !dev.is_assigned_to(&owner) {
             return Err(not_assigned(serial, &shown));
         }
@@ -225,16 +184,16 @@ pub fn resync_mfa_device(ctx: &Ctx<'_>, input: w::ResyncMFADeviceRequest) -> Api
 }
 
 pub fn deactivate_mfa_device(ctx: &Ctx<'_>, input: w::DeactivateMFADeviceRequest) -> ApiResult<()> {
-    let w = who(ctx, input.user_name.as_deref())?;
+    let w = Subject::of(ctx, input.user_name.as_deref())?;
     let serial = input.serial_number.as_str();
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeactivateMFADevice", &who_arn(ctx, acct, &w))?;
+        ctx.authorize(st, "iam:DeactivateMFADevice", &w.arn(ctx, acct))?;
         let (owner, shown) = resolve(acct, &w)?;
         let key = acct
             .mfa_key_by_serial(serial)
             .ok_or_else(|| not_assigned(serial, &shown))?;
-        let dev = device_mut(ctx, st, &key, serial)?;
+        let dev = Devices::find_mut(ctx.account_mut(st)?, serial)?;
         if !dev.is_assigned_to(&owner) {
             return Err(not_assigned(serial, &shown));
         }
@@ -250,33 +209,25 @@ pub fn delete_virtual_mfa_device(
     ctx: &Ctx<'_>,
     input: w::DeleteVirtualMFADeviceRequest,
 ) -> ApiResult<()> {
-    let serial = input.serial_number.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:DeleteVirtualMFADevice", serial)?;
-        let acct = ctx.account_mut(st)?;
-        let key = device_key(acct, serial)?;
-        if acct
-            .mfa_devices
-            .get(&key)
-            .is_some_and(|d| d.assigned.is_some())
-        {
+    let action = "iam:DeleteVirtualMFADevice";
+    entity::remove::<Devices>(ctx, action, &input.serial_number, |_, d| {
+        if d.assigned.is_some() {
             return Err(ApiError::delete_conflict("MFA Device is still in use."));
         }
-        acct.mfa_devices.remove(&key);
-        t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 pub fn list_mfa_devices(
     ctx: &Ctx<'_>,
     input: w::ListMFADevicesRequest,
 ) -> ApiResult<w::ListMFADevicesResponse> {
-    let w = who(ctx, input.user_name.as_deref())?;
+    let w = Subject::of(ctx, input.user_name.as_deref())?;
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:ListMFADevices", &who_arn(ctx, acct, &w))?;
+    ctx.authorize(&st, "iam:ListMFADevices", &w.arn(ctx, acct))?;
     let (owner, shown) = resolve(acct, &w)?;
     let devices: Vec<&MfaDevice> = acct.mfa_devices_of(&owner).map(|(_, d)| d).collect();
     let (page, next) = paginate(devices, marker.as_deref(), max)?;
@@ -349,10 +300,10 @@ pub fn get_mfa_device(
     input: w::GetMFADeviceRequest,
 ) -> ApiResult<w::GetMFADeviceResponse> {
     let serial = input.serial_number.as_str();
-    let w = who(ctx, input.user_name.as_deref())?;
+    let w = Subject::of(ctx, input.user_name.as_deref())?;
     let st = ctx.node.read()?;
     let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:GetMFADevice", &who_arn(ctx, acct, &w))?;
+    ctx.authorize(&st, "iam:GetMFADevice", &w.arn(ctx, acct))?;
     let (owner, shown) = resolve(acct, &w)?;
     let d = acct
         .mfa_key_by_serial(serial)
@@ -367,34 +318,9 @@ pub fn get_mfa_device(
     })
 }
 
-/// Virtual MFA devices, named by serial number; tag keys compare exactly.
-struct Devices;
+entity::by_arn!(
+    /// Virtual MFA devices, named by serial number; tag keys compare exactly.
+    Devices: MfaDevice, mfa_devices, "MFADevice", Kind::MfaDevice, device_key, no_device);
 
-impl Taggable for Devices {
-    const WORD: &'static str = "MFADevice";
-    const CASE_INSENSITIVE: bool = false;
-    const KIND: Kind = Kind::MfaDevice;
-    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        let key = device_key(acct, id)?;
-        acct.mfa_devices
-            .get(&key)
-            .map(|d| &d.tags)
-            .ok_or_else(|| no_device(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        let key = device_key(acct, id)?;
-        acct.mfa_devices
-            .get_mut(&key)
-            .map(|d| &mut d.tags)
-            .ok_or_else(|| no_device(id))
-    }
-    fn store_key(acct: &Account, id: &str) -> String {
-        device_key(acct, id).unwrap_or_default()
-    }
-}
-
-tagging::actions!(Devices, serial_number;
+tagging::actions!(Devices, case_insensitive: false, serial_number;
     tag_mfa_device(TagMFADeviceRequest), untag_mfa_device(UntagMFADeviceRequest), list_mfa_device_tags(ListMFADeviceTagsRequest) -> ListMFADeviceTagsResponse);

@@ -5,6 +5,7 @@
 mod absent_credentials;
 mod account;
 mod credential_report;
+mod entity;
 mod groups;
 mod instance_profiles;
 mod keys;

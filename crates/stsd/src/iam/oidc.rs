@@ -4,10 +4,11 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity;
+use super::tagging;
 use super::{Ctx, RequestFacts, tags_in, wire_tags};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, OidcProvider, Tag};
+use crate::model::{Account, OidcProvider};
 use crate::oidc::{provider_arn, strip_scheme};
 use crate::store::Kind;
 
@@ -77,11 +78,6 @@ fn thumbprints(list: Vec<String>) -> ApiResult<Vec<String>> {
 
 fn no_provider(arn: &str) -> ApiError {
     ApiError::no_such_entity(format!("OpenIDConnect Provider not found for arn {arn}"))
-}
-
-/// `OpenIDConnectProviderArn` → the provider's collection key in the caller's account.
-fn provider_key(_ctx: &Ctx<'_>, acct: &Account, arn: &str) -> ApiResult<(String, String)> {
-    key_of(acct, arn).map(|key| (key, arn.to_string()))
 }
 
 pub fn create_open_id_connect_provider(
@@ -155,13 +151,7 @@ pub fn get_open_id_connect_provider(
 ) -> ApiResult<w::GetOpenIDConnectProviderResponse> {
     let st = ctx.node.read()?;
     let arn = input.open_id_connect_provider_arn.as_str();
-    ctx.authorize(&st, "iam:GetOpenIDConnectProvider", arn)?;
-    let acct = ctx.account(&st)?;
-    let (key, _) = provider_key(ctx, acct, arn)?;
-    let o = acct
-        .oidc_providers
-        .get(&key)
-        .ok_or_else(|| no_provider(arn))?;
+    let (_, o) = entity::read::<Providers>(ctx, &st, "iam:GetOpenIDConnectProvider", arn)?;
     Ok(w::GetOpenIDConnectProviderResponse {
         url: Some(o.url.clone()),
         client_id_list: Some(o.client_ids.clone()),
@@ -190,40 +180,13 @@ pub fn list_open_id_connect_providers(
     })
 }
 
-/// Authorize `action` on the named provider and mutate it.
-fn modify(
-    ctx: &Ctx<'_>,
-    arn: &str,
-    action: &str,
-    facts: &RequestFacts<'_>,
-    mut f: impl FnMut(&mut OidcProvider) -> ApiResult<()>,
-) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(st, action, arn, facts)?;
-        let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
-        let o = ctx
-            .account_mut(st)?
-            .oidc_providers
-            .get_mut(&key)
-            .ok_or_else(|| no_provider(arn))?;
-        f(o)?;
-        t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(())
-    })
-}
-
 pub fn delete_open_id_connect_provider(
     ctx: &Ctx<'_>,
     input: w::DeleteOpenIDConnectProviderRequest,
 ) -> ApiResult<()> {
     let arn = input.open_id_connect_provider_arn.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:DeleteOpenIDConnectProvider", arn)?;
-        let (key, _) = provider_key(ctx, ctx.account(st)?, arn)?;
-        ctx.account_mut(st)?.oidc_providers.remove(&key);
-        t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(())
-    })
+    entity::remove::<Providers>(ctx, "iam:DeleteOpenIDConnectProvider", arn, |_, _| Ok(()))?;
+    Ok(())
 }
 
 pub fn add_client_id_to_open_id_connect_provider(
@@ -231,12 +194,11 @@ pub fn add_client_id_to_open_id_connect_provider(
     input: w::AddClientIDToOpenIDConnectProviderRequest,
 ) -> ApiResult<()> {
     let id = input.client_id;
-    modify(
+    entity::mutate::<Providers, _>(
         ctx,
-        &input.open_id_connect_provider_arn,
         "iam:AddClientIDToOpenIDConnectProvider",
-        &RequestFacts::default(),
-        |o| {
+        &input.open_id_connect_provider_arn,
+        |_, o| {
             if o.client_ids.contains(&id) {
                 return Ok(());
             }
@@ -257,12 +219,11 @@ pub fn remove_client_id_from_open_id_connect_provider(
     input: w::RemoveClientIDFromOpenIDConnectProviderRequest,
 ) -> ApiResult<()> {
     let id = input.client_id;
-    modify(
+    entity::mutate::<Providers, _>(
         ctx,
-        &input.open_id_connect_provider_arn,
         "iam:RemoveClientIDFromOpenIDConnectProvider",
-        &RequestFacts::default(),
-        |o| {
+        &input.open_id_connect_provider_arn,
+        |_, o| {
             o.client_ids.retain(|c| *c != id);
             Ok(())
         },
@@ -274,48 +235,23 @@ pub fn update_open_id_connect_provider_thumbprint(
     input: w::UpdateOpenIDConnectProviderThumbprintRequest,
 ) -> ApiResult<()> {
     let thumbs = thumbprints(input.thumbprint_list)?;
-    modify(
+    entity::mutate::<Providers, _>(
         ctx,
-        &input.open_id_connect_provider_arn,
         "iam:UpdateOpenIDConnectProviderThumbprint",
-        &RequestFacts::default(),
-        |o| {
+        &input.open_id_connect_provider_arn,
+        |_, o| {
             o.thumbprints = thumbs.clone();
             Ok(())
         },
     )
 }
 
-/// OIDC providers, named by ARN; tag keys compare exactly.
-struct Providers;
+entity::by_arn!(
+    /// OIDC providers, named by ARN; tag keys compare exactly.
+    Providers: OidcProvider, oidc_providers, "OpenIDConnectProvider", Kind::OidcProvider, key_of,
+    no_provider);
 
-impl Taggable for Providers {
-    const WORD: &'static str = "OpenIDConnectProvider";
-    const CASE_INSENSITIVE: bool = false;
-    const KIND: Kind = Kind::OidcProvider;
-    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        let key = key_of(acct, id)?;
-        acct.oidc_providers
-            .get(&key)
-            .map(|o| &o.tags)
-            .ok_or_else(|| no_provider(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        let key = key_of(acct, id)?;
-        acct.oidc_providers
-            .get_mut(&key)
-            .map(|o| &mut o.tags)
-            .ok_or_else(|| no_provider(id))
-    }
-    fn store_key(acct: &Account, id: &str) -> String {
-        key_of(acct, id).unwrap_or_default()
-    }
-}
-
-/// [`provider_key`] without a request context: the account is the provider's own.
+/// The key of the provider `arn` names, in the account that owns it.
 fn key_of(acct: &Account, arn: &str) -> ApiResult<String> {
     let prefix = format!("arn:aws:iam::{}:oidc-provider/", acct.id());
     let Some(url) = arn.strip_prefix(&prefix) else {
@@ -331,7 +267,7 @@ fn key_of(acct: &Account, arn: &str) -> ApiResult<String> {
     }
 }
 
-tagging::actions!(Providers, open_id_connect_provider_arn;
+tagging::actions!(Providers, case_insensitive: false, open_id_connect_provider_arn;
     tag_open_id_connect_provider(TagOpenIDConnectProviderRequest), untag_open_id_connect_provider(UntagOpenIDConnectProviderRequest), list_open_id_connect_provider_tags(ListOpenIDConnectProviderTagsRequest) -> ListOpenIDConnectProviderTagsResponse);
 
 #[cfg(test)]

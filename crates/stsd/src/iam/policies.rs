@@ -2,16 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use super::groups::{group_arn_for, no_group};
-use super::roles::{no_role, role_arn_for};
-use super::users::{no_user, user_arn_for};
+use super::groups::Groups;
+use super::roles::Roles;
+use super::users::Users;
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity::{self, Entity};
+use super::tagging;
 use super::{Ctx, RequestFacts, compile, page_size, paginate, path_matches, tags_in, wire_policy};
 use crate::authz::non_whitespace_len;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion, Tag};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Account, Doc, DocKind, ManagedPolicy, PolicyVersion};
 use crate::protocol::url_encode_policy;
 use crate::store::Kind;
 
@@ -94,18 +95,46 @@ pub fn create_policy(
     })
 }
 
-/// Find a policy of the caller's account by ARN (read side).
-fn find<'a>(acct: &'a Account, arn: &str) -> ApiResult<&'a ManagedPolicy> {
-    check_policy_arn(arn)?;
-    acct.policy_by_arn(arn).ok_or_else(|| no_policy(arn))
+/// Managed policies, named by ARN; tag keys compare exactly.
+pub(super) struct Policies;
+
+impl Entity for Policies {
+    type Item = ManagedPolicy;
+    const WORD: &'static str = "Policy";
+    const KIND: Kind = Kind::Policy;
+    fn map(acct: &Account) -> &BTreeMap<String, ManagedPolicy> {
+        &acct.policies
+    }
+    fn map_mut(acct: &mut Account) -> &mut BTreeMap<String, ManagedPolicy> {
+        &mut acct.policies
+    }
+    fn key(acct: &Account, arn: &str) -> ApiResult<String> {
+        check_policy_arn(arn)?;
+        acct.policy_by_arn(arn)
+            .map(|p| p.name.to_lowercase())
+            .ok_or_else(|| no_policy(arn))
+    }
+    fn missing(arn: &str) -> ApiError {
+        no_policy(arn)
+    }
+    fn arn(_ctx: &Ctx<'_>, _acct: &Account, arn: &str) -> String {
+        arn.to_string()
+    }
+}
+
+/// A policy version, or `NoSuchEntity` in IAM's words.
+fn version<'a>(pol: &'a ManagedPolicy, arn: &str, id: &str) -> ApiResult<&'a PolicyVersion> {
+    pol.versions.iter().find(|v| v.id == id).ok_or_else(|| {
+        ApiError::no_such_entity(format!(
+            "Policy {arn} version {id} does not exist or is not attachable."
+        ))
+    })
 }
 
 pub fn get_policy(ctx: &Ctx<'_>, input: w::GetPolicyRequest) -> ApiResult<w::GetPolicyResponse> {
     let arn = input.policy_arn.as_str();
     let st = ctx.node.read()?;
-    ctx.authorize(&st, "iam:GetPolicy", arn)?;
-    let acct = ctx.account(&st)?;
-    let pol = find(acct, arn)?;
+    let (acct, pol) = entity::read::<Policies>(ctx, &st, "iam:GetPolicy", arn)?;
     Ok(w::GetPolicyResponse {
         policy: Some(wire_policy(acct, pol, true)),
     })
@@ -113,24 +142,21 @@ pub fn get_policy(ctx: &Ctx<'_>, input: w::GetPolicyRequest) -> ApiResult<w::Get
 
 pub fn delete_policy(ctx: &Ctx<'_>, input: w::DeletePolicyRequest) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:DeletePolicy", arn)?;
-        let acct = ctx.account(st)?;
-        let pol = find(acct, arn)?;
+    entity::remove::<Policies>(ctx, "iam:DeletePolicy", arn, |acct, pol| {
         let (attached, boundary) = acct.policy_usage(arn);
         if attached + boundary > 0 {
-            return Err(ApiError::delete_conflict("Cannot delete a policy attached to entities."));
+            return Err(ApiError::delete_conflict(
+                "Cannot delete a policy attached to entities.",
+            ));
         }
         if pol.versions.len() > 1 {
             return Err(ApiError::delete_conflict(
                 "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
             ));
         }
-        let key = pol.name.to_lowercase();
-        ctx.account_mut(st)?.policies.remove(&key);
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 pub fn list_policies(
@@ -191,20 +217,12 @@ pub fn create_policy_version(
     let arn = input.policy_arn.as_str();
     let text = input.policy_document.as_str();
     let set_default = input.set_as_default.unwrap_or(false);
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:CreatePolicyVersion", arn)?;
+    let action = "iam:CreatePolicyVersion";
+    entity::mutate::<Policies, _>(ctx, action, arn, |_, pol| {
         let doc = compile_managed(text)?;
-        let acct = ctx.account(st)?;
-        let pol = find(acct, arn)?;
         if pol.versions.len() >= MAX_VERSIONS {
             return Err(ApiError::limit("VersionsPerPolicy", MAX_VERSIONS));
         }
-        let key = pol.name.to_lowercase();
-        let pol = ctx
-            .account_mut(st)?
-            .policies
-            .get_mut(&key)
-            .ok_or_else(|| no_policy(arn))?;
         let ver = PolicyVersion {
             id: format!("v{}", pol.next_version),
             doc,
@@ -217,7 +235,6 @@ pub fn create_policy_version(
         }
         let out = wire_version(pol, &ver, false);
         pol.versions.push(ver);
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(w::CreatePolicyVersionResponse {
             policy_version: Some(out),
         })
@@ -229,16 +246,9 @@ pub fn get_policy_version(
     input: w::GetPolicyVersionRequest,
 ) -> ApiResult<w::GetPolicyVersionResponse> {
     let arn = input.policy_arn.as_str();
-    let id = input.version_id.as_str();
     let st = ctx.node.read()?;
-    ctx.authorize(&st, "iam:GetPolicyVersion", arn)?;
-    let acct = ctx.account(&st)?;
-    let pol = find(acct, arn)?;
-    let ver = pol.versions.iter().find(|v| v.id == id).ok_or_else(|| {
-        ApiError::no_such_entity(format!(
-            "Policy {arn} version {id} does not exist or is not attachable."
-        ))
-    })?;
+    let (_, pol) = entity::read::<Policies>(ctx, &st, "iam:GetPolicyVersion", arn)?;
+    let ver = version(pol, arn, &input.version_id)?;
     Ok(w::GetPolicyVersionResponse {
         policy_version: Some(wire_version(pol, ver, true)),
     })
@@ -247,28 +257,15 @@ pub fn get_policy_version(
 pub fn delete_policy_version(ctx: &Ctx<'_>, input: w::DeletePolicyVersionRequest) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
     let id = input.version_id.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:DeletePolicyVersion", arn)?;
-        let acct = ctx.account(st)?;
-        let pol = find(acct, arn)?;
-        if !pol.versions.iter().any(|v| v.id == id) {
-            return Err(ApiError::no_such_entity(format!(
-                "Policy {arn} version {id} does not exist or is not attachable."
-            )));
-        }
+    let action = "iam:DeletePolicyVersion";
+    entity::mutate::<Policies, _>(ctx, action, arn, |_, pol| {
+        version(pol, arn, id)?;
         if pol.default_version == id {
             return Err(ApiError::delete_conflict(
                 "Cannot delete the default version of a policy.",
             ));
         }
-        let key = pol.name.to_lowercase();
-        let pol = ctx
-            .account_mut(st)?
-            .policies
-            .get_mut(&key)
-            .ok_or_else(|| no_policy(arn))?;
         pol.versions.retain(|v| v.id != id);
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(())
     })
 }
@@ -280,11 +277,8 @@ pub fn list_policy_versions(
     let arn = input.policy_arn.as_str();
     let (marker, max) = (input.marker, page_size(input.max_items));
     let st = ctx.node.read()?;
-    ctx.authorize(&st, "iam:ListPolicyVersions", arn)?;
-    let acct = ctx.account(&st)?;
-    let pol = find(acct, arn)?;
-    let mut versions: Vec<&PolicyVersion> = pol.versions.iter().collect();
-    versions.reverse(); // newest first, as IAM lists them
+    let (_, pol) = entity::read::<Policies>(ctx, &st, "iam:ListPolicyVersions", arn)?;
+    let versions: Vec<&PolicyVersion> = pol.versions.iter().rev().collect(); // newest first, as IAM lists them
     let (page, next) = paginate(versions, marker.as_deref(), max)?;
     Ok(w::ListPolicyVersionsResponse {
         versions: Some(
@@ -303,57 +297,17 @@ pub fn set_default_policy_version(
 ) -> ApiResult<()> {
     let arn = input.policy_arn.as_str();
     let id = input.version_id.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:SetDefaultPolicyVersion", arn)?;
-        let acct = ctx.account(st)?;
-        let pol = find(acct, arn)?;
-        if !pol.versions.iter().any(|v| v.id == id) {
-            return Err(ApiError::no_such_entity(format!(
-                "Policy {arn} version {id} does not exist or is not attachable."
-            )));
-        }
-        let key = pol.name.to_lowercase();
-        let pol = ctx
-            .account_mut(st)?
-            .policies
-            .get_mut(&key)
-            .ok_or_else(|| no_policy(arn))?;
+    let action = "iam:SetDefaultPolicyVersion";
+    entity::mutate::<Policies, _>(ctx, action, arn, |_, pol| {
+        version(pol, arn, id)?;
         pol.default_version = id.to_string();
         pol.updated = ctx.now;
-        t.touch(Kind::Policy, &ctx.caller.account, &key);
         Ok(())
     })
 }
 
-tagging::actions!(Policies, policy_arn;
+tagging::actions!(Policies, case_insensitive: false, policy_arn;
     tag_policy(TagPolicyRequest), untag_policy(UntagPolicyRequest), list_policy_tags(ListPolicyTagsRequest) -> ListPolicyTagsResponse);
-
-/// Managed policies, named by ARN; tag keys compare exactly.
-struct Policies;
-
-impl Taggable for Policies {
-    const WORD: &'static str = "Policy";
-    const CASE_INSENSITIVE: bool = false;
-    const KIND: Kind = Kind::Policy;
-    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        find(acct, id).map(|p| &p.tags)
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        let key = find(acct, id)?.name.to_lowercase();
-        acct.policies
-            .get_mut(&key)
-            .map(|p| &mut p.tags)
-            .ok_or_else(|| no_policy(id))
-    }
-    fn store_key(acct: &Account, id: &str) -> String {
-        find(acct, id)
-            .map(|p| p.name.to_lowercase())
-            .unwrap_or_default()
-    }
-}
 
 pub fn list_entities_for_policy(
     ctx: &Ctx<'_>,
@@ -364,9 +318,7 @@ pub fn list_entities_for_policy(
     let usage = input.policy_usage_filter.as_deref();
     let prefix = input.path_prefix;
     let st = ctx.node.read()?;
-    ctx.authorize(&st, "iam:ListEntitiesForPolicy", arn)?;
-    let acct = ctx.account(&st)?;
-    find(acct, arn)?;
+    let (acct, _) = entity::read::<Policies>(ctx, &st, "iam:ListEntitiesForPolicy", arn)?;
     let as_policy = usage != Some("PermissionsBoundary");
     let as_boundary = usage != Some("PermissionsPolicy");
     let want = |k: &str| filter.is_none_or(|f| f == k);
@@ -444,210 +396,119 @@ pub fn list_entities_for_policy(
 
 // ---- attachment -------------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy)]
-enum Target {
-    User,
-    Group,
-    Role,
+/// A principal kind (users, groups, roles): its items hold attached managed policies and inline ones.
+trait Principal: Entity {
+    /// The aggregate inline-policy size quota (its name; characters without whitespace).
+    const INLINE_QUOTA: (&'static str, usize);
+    fn name(item: &Self::Item) -> &str;
+    fn attached(item: &Self::Item) -> &Vec<String>;
+    fn attached_mut(item: &mut Self::Item) -> &mut Vec<String>;
+    fn inline(item: &Self::Item) -> &BTreeMap<String, Doc>;
+    fn inline_mut(item: &mut Self::Item) -> &mut BTreeMap<String, Doc>;
 }
 
-impl Target {
-    fn word(self) -> &'static str {
-        match self {
-            Target::User => "User",
-            Target::Group => "Group",
-            Target::Role => "Role",
+macro_rules! principal {
+    ($kind:ty, $quota:literal, $limit:literal) => {
+        impl Principal for $kind {
+            const INLINE_QUOTA: (&'static str, usize) = ($quota, $limit);
+            fn name(item: &Self::Item) -> &str {
+                &item.name
+            }
+            fn attached(item: &Self::Item) -> &Vec<String> {
+                &item.attached
+            }
+            fn attached_mut(item: &mut Self::Item) -> &mut Vec<String> {
+                &mut item.attached
+            }
+            fn inline(item: &Self::Item) -> &BTreeMap<String, Doc> {
+                &item.inline
+            }
+            fn inline_mut(item: &mut Self::Item) -> &mut BTreeMap<String, Doc> {
+                &mut item.inline
+            }
         }
-    }
-    fn kind(self) -> Kind {
-        match self {
-            Target::User => Kind::User,
-            Target::Group => Kind::Group,
-            Target::Role => Kind::Role,
-        }
-    }
-    fn arn(self, ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-        match self {
-            Target::User => user_arn_for(ctx, acct, name),
-            Target::Group => group_arn_for(ctx, acct, name),
-            Target::Role => role_arn_for(ctx, acct, name),
-        }
-    }
-    fn missing(self, name: &str) -> ApiError {
-        match self {
-            Target::User => no_user(name),
-            Target::Group => no_group(name),
-            Target::Role => no_role(name),
-        }
-    }
-    fn attached<'a>(self, acct: &'a Account, name: &str) -> ApiResult<&'a Vec<String>> {
-        let k = name.to_lowercase();
-        match self {
-            Target::User => acct.users.get(&k).map(|u| &u.attached),
-            Target::Group => acct.groups.get(&k).map(|g| &g.attached),
-            Target::Role => acct.roles.get(&k).map(|r| &r.attached),
-        }
-        .ok_or_else(|| self.missing(name))
-    }
-    fn attached_mut<'a>(self, acct: &'a mut Account, name: &str) -> ApiResult<&'a mut Vec<String>> {
-        let k = name.to_lowercase();
-        match self {
-            Target::User => acct.users.get_mut(&k).map(|u| &mut u.attached),
-            Target::Group => acct.groups.get_mut(&k).map(|g| &mut g.attached),
-            Target::Role => acct.roles.get_mut(&k).map(|r| &mut r.attached),
-        }
-        .ok_or_else(|| self.missing(name))
-    }
-    fn inline<'a>(self, acct: &'a Account, name: &str) -> ApiResult<&'a BTreeMap<String, Doc>> {
-        let k = name.to_lowercase();
-        match self {
-            Target::User => acct.users.get(&k).map(|u| &u.inline),
-            Target::Group => acct.groups.get(&k).map(|g| &g.inline),
-            Target::Role => acct.roles.get(&k).map(|r| &r.inline),
-        }
-        .ok_or_else(|| self.missing(name))
-    }
-    fn inline_mut<'a>(
-        self,
-        acct: &'a mut Account,
-        name: &str,
-    ) -> ApiResult<&'a mut BTreeMap<String, Doc>> {
-        let k = name.to_lowercase();
-        match self {
-            Target::User => acct.users.get_mut(&k).map(|u| &mut u.inline),
-            Target::Group => acct.groups.get_mut(&k).map(|g| &mut g.inline),
-            Target::Role => acct.roles.get_mut(&k).map(|r| &mut r.inline),
-        }
-        .ok_or_else(|| self.missing(name))
-    }
-    /// Aggregate inline-policy size quota (characters without whitespace).
-    fn inline_quota(self) -> (&'static str, usize) {
-        match self {
-            Target::User => ("UserPolicySize", 2048),
-            Target::Group => ("GroupPolicySize", 5120),
-            Target::Role => ("RolePolicySize", 10240),
-        }
-    }
+    };
 }
+principal!(Users, "UserPolicySize", 2048);
+principal!(Groups, "GroupPolicySize", 5120);
+principal!(Roles, "RolePolicySize", 10240);
 
-fn attach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
+fn attach<E: Principal>(ctx: &Ctx<'_>, name: &str, arn: &str) -> ApiResult<()> {
     check_policy_arn(arn)?;
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(
-            st,
-            &format!("iam:Attach{}Policy", target.word()),
-            &target.arn(ctx, acct, name),
-            &RequestFacts {
-                policy_arn: Some(arn),
-                ..RequestFacts::default()
-            },
-        )?;
-        let attached = target.attached(acct, name)?;
-        if let Target::Role = target
-            && let Some(r) = acct.roles.get(&name.to_lowercase())
-            && r.path.starts_with("/aws-service-role/")
-        {
-            return Err(ApiError::new(
-                ErrorCode::UnmodifiableEntity,
-                "Cannot perform the operation on the protected role",
-            ));
-        }
-        if acct.policy_by_arn(arn).is_none() {
+    let facts = RequestFacts {
+        policy_arn: Some(arn),
+        ..RequestFacts::default()
+    };
+    let action = format!("iam:Attach{}Policy", E::WORD);
+    entity::mutate_request::<E, _>(ctx, &action, name, &facts, |st, e| {
+        if ctx.account(st)?.policy_by_arn(arn).is_none() {
             return Err(no_policy(arn));
         }
+        let attached = E::attached_mut(e);
         if attached.iter().any(|a| a == arn) {
             return Ok(());
         }
         if attached.len() >= MAX_ATTACHED {
             return Err(ApiError::limit(
-                &format!("PoliciesPer{}", target.word()),
+                &format!("PoliciesPer{}", E::WORD),
                 MAX_ATTACHED,
             ));
         }
-        target
-            .attached_mut(ctx.account_mut(st)?, name)?
-            .push(arn.to_string());
-        t.touch(target.kind(), &ctx.caller.account, name);
+        attached.push(arn.to_string());
         Ok(())
     })
 }
 
-fn detach(ctx: &Ctx<'_>, name: &str, arn: &str, target: Target) -> ApiResult<()> {
+fn detach<E: Principal>(ctx: &Ctx<'_>, name: &str, arn: &str) -> ApiResult<()> {
     check_policy_arn(arn)?;
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(
-            st,
-            &format!("iam:Detach{}Policy", target.word()),
-            &target.arn(ctx, acct, name),
-            &RequestFacts {
-                policy_arn: Some(arn),
-                ..RequestFacts::default()
-            },
-        )?;
-        if !target.attached(acct, name)?.iter().any(|a| a == arn) {
+    let facts = RequestFacts {
+        policy_arn: Some(arn),
+        ..RequestFacts::default()
+    };
+    let action = format!("iam:Detach{}Policy", E::WORD);
+    entity::mutate_request::<E, _>(ctx, &action, name, &facts, |_, e| {
+        let attached = E::attached_mut(e);
+        if !attached.iter().any(|a| a == arn) {
             return Err(ApiError::no_such_entity(format!(
                 "Policy {arn} was not found."
             )));
         }
-        target
-            .attached_mut(ctx.account_mut(st)?, name)?
-            .retain(|a| a != arn);
-        t.touch(target.kind(), &ctx.caller.account, name);
+        attached.retain(|a| a != arn);
         Ok(())
     })
 }
 
 /// One page of the managed policies attached to `name`, and the next marker.
-fn list_attached(
+fn list_attached<E: Principal>(
     ctx: &Ctx<'_>,
     name: &str,
     prefix: Option<&str>,
     marker: Option<&str>,
     max_items: Option<i64>,
-    target: Target,
 ) -> ApiResult<(Vec<w::AttachedPolicy>, Option<String>)> {
-    let max = page_size(max_items);
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        &format!("iam:ListAttached{}Policies", target.word()),
-        &target.arn(ctx, acct, name),
-    )?;
-    let items: Vec<(String, String)> = target
-        .attached(acct, name)?
+    let action = format!("iam:ListAttached{}Policies", E::WORD);
+    let (acct, e) = entity::read::<E>(ctx, &st, &action, name)?;
+    let items: Vec<w::AttachedPolicy> = E::attached(e)
         .iter()
         .filter_map(|arn| acct.policy_by_arn(arn).map(|pol| (pol, arn)))
         .filter(|(pol, _)| path_matches(&pol.path, prefix))
-        .map(|(pol, arn)| (pol.name.clone(), arn.clone()))
-        .collect();
-    let (page, next) = paginate(items, marker, max)?;
-    let page = page
-        .into_iter()
-        .map(|(n, a)| w::AttachedPolicy {
-            policy_name: Some(n),
-            policy_arn: Some(a),
+        .map(|(pol, arn)| w::AttachedPolicy {
+            policy_name: Some(pol.name.clone()),
+            policy_arn: Some(arn.clone()),
         })
         .collect();
-    Ok((page, next))
+    paginate(items, marker, page_size(max_items))
 }
 
-fn put_inline(
+fn put_inline<E: Principal>(
     ctx: &Ctx<'_>,
     name: &str,
     policy_name: &str,
     text: &str,
-    target: Target,
 ) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            &format!("iam:Put{}Policy", target.word()),
-            &target.arn(ctx, acct, name),
-        )?;
+    let action = format!("iam:Put{}Policy", E::WORD);
+    entity::mutate::<E, _>(ctx, &action, name, |_, e| {
         // Inline documents count against the principal's aggregate quota, not the managed-policy one.
         let compiled = crate::authz::compile_with_limit(
             text,
@@ -660,132 +521,91 @@ fn put_inline(
             principal_ids: Vec::new(),
             compiled: Some(compiled),
         };
-        let existing = target.inline(acct, name)?;
-        let others: usize = existing
+        let others: usize = E::inline(e)
             .iter()
             .filter(|(n, _)| n.as_str() != policy_name)
             .map(|(_, d)| non_whitespace_len(&d.text))
             .sum();
-        let (quota, limit) = target.inline_quota();
+        let (quota, limit) = E::INLINE_QUOTA;
         if others + non_whitespace_len(text) > limit {
             return Err(ApiError::limit(quota, limit));
         }
-        target
-            .inline_mut(ctx.account_mut(st)?, name)?
-            .insert(policy_name.to_string(), doc);
-        t.touch(target.kind(), &ctx.caller.account, name);
+        E::inline_mut(e).insert(policy_name.to_string(), doc);
         Ok(())
     })
 }
 
+fn no_inline<E: Principal>(policy_name: &str) -> ApiError {
+    ApiError::no_such_entity(format!(
+        "The {} policy with name {policy_name} cannot be found.",
+        E::WORD.to_lowercase()
+    ))
+}
+
 /// The entity's stored name and the (URL-encoded) document of its inline policy `policy_name`.
-fn get_inline(
+fn get_inline<E: Principal>(
     ctx: &Ctx<'_>,
     name: &str,
     policy_name: &str,
-    target: Target,
 ) -> ApiResult<(String, String)> {
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        &format!("iam:Get{}Policy", target.word()),
-        &target.arn(ctx, acct, name),
-    )?;
-    let inline = target.inline(acct, name)?;
-    let doc = inline.get(policy_name).ok_or_else(|| {
-        ApiError::no_such_entity(format!(
-            "The {} policy with name {policy_name} cannot be found.",
-            target.word().to_lowercase()
-        ))
-    })?;
-    let entity_name = match target {
-        Target::User => acct.users.get(&name.to_lowercase()).map(|u| u.name.clone()),
-        Target::Group => acct
-            .groups
-            .get(&name.to_lowercase())
-            .map(|g| g.name.clone()),
-        Target::Role => acct.roles.get(&name.to_lowercase()).map(|r| r.name.clone()),
-    }
-    .unwrap_or_else(|| name.to_string());
-    Ok((entity_name, url_encode_policy(&doc.text)))
+    let (_, e) = entity::read::<E>(ctx, &st, &format!("iam:Get{}Policy", E::WORD), name)?;
+    let doc = E::inline(e)
+        .get(policy_name)
+        .ok_or_else(|| no_inline::<E>(policy_name))?;
+    Ok((E::name(e).to_string(), url_encode_policy(&doc.text)))
 }
 
-fn delete_inline(ctx: &Ctx<'_>, name: &str, policy_name: &str, target: Target) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            &format!("iam:Delete{}Policy", target.word()),
-            &target.arn(ctx, acct, name),
-        )?;
-        if !target.inline(acct, name)?.contains_key(policy_name) {
-            return Err(ApiError::no_such_entity(format!(
-                "The {} policy with name {policy_name} cannot be found.",
-                target.word().to_lowercase()
-            )));
-        }
-        target
-            .inline_mut(ctx.account_mut(st)?, name)?
-            .remove(policy_name);
-        t.touch(target.kind(), &ctx.caller.account, name);
-        Ok(())
+fn delete_inline<E: Principal>(ctx: &Ctx<'_>, name: &str, policy_name: &str) -> ApiResult<()> {
+    let action = format!("iam:Delete{}Policy", E::WORD);
+    entity::mutate::<E, _>(ctx, &action, name, |_, e| {
+        E::inline_mut(e)
+            .remove(policy_name)
+            .map(drop)
+            .ok_or_else(|| no_inline::<E>(policy_name))
     })
 }
 
 /// One page of the names of the entity's inline policies, and the next marker.
-fn list_inline(
+fn list_inline<E: Principal>(
     ctx: &Ctx<'_>,
     name: &str,
     marker: Option<&str>,
     max_items: Option<i64>,
-    target: Target,
 ) -> ApiResult<(Vec<String>, Option<String>)> {
-    let max = page_size(max_items);
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(
-        &st,
-        &format!("iam:List{}Policies", target.word()),
-        &target.arn(ctx, acct, name),
-    )?;
-    let names: Vec<&str> = target
-        .inline(acct, name)?
-        .keys()
-        .map(String::as_str)
-        .collect();
-    let (page, next) = paginate(names, marker, max)?;
-    Ok((page.into_iter().map(str::to_string).collect(), next))
+    let (_, e) = entity::read::<E>(ctx, &st, &format!("iam:List{}Policies", E::WORD), name)?;
+    let names: Vec<String> = E::inline(e).keys().cloned().collect();
+    paginate(names, marker, page_size(max_items))
 }
 
 /// The seven actions on one kind of principal's policies (attach, detach, list attached; put, get, delete,
 /// list inline), as typed actions named after their operations: they differ only in the target kind and the
 /// input member that names the principal (`$id`), which `Get{X}Policy` also answers with.
 macro_rules! principal_policy_actions {
-    ($target:expr, $id:ident;
+    ($target:ty, $id:ident;
      $attach:ident($attach_in:ident), $detach:ident($detach_in:ident),
      $list_attached:ident($list_attached_in:ident) -> $list_attached_out:ident,
      $put:ident($put_in:ident), $get:ident($get_in:ident) -> $get_out:ident, $delete:ident($delete_in:ident),
      $list:ident($list_in:ident) -> $list_out:ident) => {
         pub fn $attach(ctx: &Ctx<'_>, input: w::$attach_in) -> ApiResult<()> {
-            attach(ctx, &input.$id, &input.policy_arn, $target)
+            attach::<$target>(ctx, &input.$id, &input.policy_arn)
         }
 
         pub fn $detach(ctx: &Ctx<'_>, input: w::$detach_in) -> ApiResult<()> {
-            detach(ctx, &input.$id, &input.policy_arn, $target)
+            detach::<$target>(ctx, &input.$id, &input.policy_arn)
         }
 
         pub fn $list_attached(
             ctx: &Ctx<'_>,
             input: w::$list_attached_in,
         ) -> ApiResult<w::$list_attached_out> {
-            let (page, next) = list_attached(
+            let (page, next) = list_attached::<$target>(
                 ctx,
                 &input.$id,
                 input.path_prefix.as_deref(),
                 input.marker.as_deref(),
                 input.max_items,
-                $target,
             )?;
             Ok(w::$list_attached_out {
                 attached_policies: Some(page),
@@ -795,17 +615,11 @@ macro_rules! principal_policy_actions {
         }
 
         pub fn $put(ctx: &Ctx<'_>, input: w::$put_in) -> ApiResult<()> {
-            put_inline(
-                ctx,
-                &input.$id,
-                &input.policy_name,
-                &input.policy_document,
-                $target,
-            )
+            put_inline::<$target>(ctx, &input.$id, &input.policy_name, &input.policy_document)
         }
 
         pub fn $get(ctx: &Ctx<'_>, input: w::$get_in) -> ApiResult<w::$get_out> {
-            let (entity, document) = get_inline(ctx, &input.$id, &input.policy_name, $target)?;
+            let (entity, document) = get_inline::<$target>(ctx, &input.$id, &input.policy_name)?;
             Ok(w::$get_out {
                 $id: entity,
                 policy_name: input.policy_name,
@@ -814,17 +628,12 @@ macro_rules! principal_policy_actions {
         }
 
         pub fn $delete(ctx: &Ctx<'_>, input: w::$delete_in) -> ApiResult<()> {
-            delete_inline(ctx, &input.$id, &input.policy_name, $target)
+            delete_inline::<$target>(ctx, &input.$id, &input.policy_name)
         }
 
         pub fn $list(ctx: &Ctx<'_>, input: w::$list_in) -> ApiResult<w::$list_out> {
-            let (page, next) = list_inline(
-                ctx,
-                &input.$id,
-                input.marker.as_deref(),
-                input.max_items,
-                $target,
-            )?;
+            let (page, next) =
+                list_inline::<$target>(ctx, &input.$id, input.marker.as_deref(), input.max_items)?;
             Ok(w::$list_out {
                 policy_names: page,
                 is_truncated: Some(next.is_some()),
@@ -834,21 +643,21 @@ macro_rules! principal_policy_actions {
     };
 }
 
-principal_policy_actions!(Target::User, user_name;
+principal_policy_actions!(Users, user_name;
     attach_user_policy(AttachUserPolicyRequest), detach_user_policy(DetachUserPolicyRequest),
     list_attached_user_policies(ListAttachedUserPoliciesRequest) -> ListAttachedUserPoliciesResponse,
     put_user_policy(PutUserPolicyRequest), get_user_policy(GetUserPolicyRequest) -> GetUserPolicyResponse,
     delete_user_policy(DeleteUserPolicyRequest),
     list_user_policies(ListUserPoliciesRequest) -> ListUserPoliciesResponse);
 
-principal_policy_actions!(Target::Group, group_name;
+principal_policy_actions!(Groups, group_name;
     attach_group_policy(AttachGroupPolicyRequest), detach_group_policy(DetachGroupPolicyRequest),
     list_attached_group_policies(ListAttachedGroupPoliciesRequest) -> ListAttachedGroupPoliciesResponse,
     put_group_policy(PutGroupPolicyRequest), get_group_policy(GetGroupPolicyRequest) -> GetGroupPolicyResponse,
     delete_group_policy(DeleteGroupPolicyRequest),
     list_group_policies(ListGroupPoliciesRequest) -> ListGroupPoliciesResponse);
 
-principal_policy_actions!(Target::Role, role_name;
+principal_policy_actions!(Roles, role_name;
     attach_role_policy(AttachRolePolicyRequest), detach_role_policy(DetachRolePolicyRequest),
     list_attached_role_policies(ListAttachedRolePoliciesRequest) -> ListAttachedRolePoliciesResponse,
     put_role_policy(PutRolePolicyRequest), get_role_policy(GetRolePolicyRequest) -> GetRolePolicyResponse,

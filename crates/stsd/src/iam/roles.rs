@@ -3,12 +3,13 @@
 use super::users::check_boundary;
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity::{self, Entity};
+use super::tagging;
 use super::{
     Ctx, RequestFacts, RoleView, compile, page_size, paginate, path_matches, tags_in, wire_role,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::model::{Account, Doc, DocKind, Role, Tag};
+use crate::model::{Doc, DocKind, Role};
 use crate::state::State;
 use crate::store::Kind;
 
@@ -19,12 +20,9 @@ pub(super) fn no_role(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The role with name {name} cannot be found."))
 }
 
-pub(super) fn role_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.roles
-        .get(&name.to_lowercase())
-        .map(|r| acct.role_arn(r))
-        .unwrap_or_else(|| ctx.arn("role/", "", name))
-}
+entity::named!(
+    /// Roles, named by their name; tag keys compare ignoring case; service-linked roles refuse every change.
+    Roles: Role, roles, "Role", Kind::Role, "role/", role_arn, no_role, protected: check_modifiable);
 
 /// Roles under `/aws-service-role/` are service-linked and cannot be changed by customers.
 fn check_modifiable(r: &Role) -> ApiResult<()> {
@@ -279,38 +277,10 @@ pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::C
 pub fn get_role(ctx: &Ctx<'_>, input: w::GetRoleRequest) -> ApiResult<w::GetRoleResponse> {
     let name = input.role_name.as_str();
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    ctx.authorize(&st, "iam:GetRole", &role_arn_for(ctx, acct, name))?;
-    let r = acct
-        .roles
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_role(name))?;
+    let (acct, r) = entity::read::<Roles>(ctx, &st, "iam:GetRole", name)?;
     let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
     Ok(w::GetRoleResponse {
         role: wire_role(&st, acct, r, &RoleView::Full(last)),
-    })
-}
-
-fn mutate_role(
-    ctx: &Ctx<'_>,
-    name: &str,
-    action: &str,
-    facts: &RequestFacts<'_>,
-    mut f: impl FnMut(&State, &mut Role) -> ApiResult<()>,
-) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(st, action, &role_arn_for(ctx, acct, name), facts)?;
-        let mut r = acct
-            .roles
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_role(name))?
-            .clone();
-        check_modifiable(&r)?;
-        f(st, &mut r)?;
-        ctx.account_mut(st)?.roles.insert(name.to_lowercase(), r);
-        t.touch(Kind::Role, &ctx.caller.account, name);
-        Ok(())
     })
 }
 
@@ -318,21 +288,15 @@ pub fn update_role(ctx: &Ctx<'_>, input: w::UpdateRoleRequest) -> ApiResult<w::U
     let name = input.role_name.as_str();
     let description = input.description;
     let max = input.max_session_duration;
-    mutate_role(
-        ctx,
-        name,
-        "iam:UpdateRole",
-        &RequestFacts::default(),
-        |_, r| {
-            if let Some(d) = description.clone() {
-                r.description = Some(d);
-            }
-            if let Some(m) = max {
-                r.max_session_duration = u32::try_from(m).unwrap_or(3600);
-            }
-            Ok(())
-        },
-    )?;
+    entity::mutate::<Roles, _>(ctx, "iam:UpdateRole", name, |_, r| {
+        if let Some(d) = description.clone() {
+            r.description = Some(d);
+        }
+        if let Some(m) = max {
+            r.max_session_duration = u32::try_from(m).unwrap_or(3600);
+        }
+        Ok(())
+    })?;
     Ok(w::UpdateRoleResponse {})
 }
 
@@ -342,26 +306,14 @@ pub fn update_role_description(
 ) -> ApiResult<w::UpdateRoleDescriptionResponse> {
     let name = input.role_name.as_str();
     let description = input.description;
-    mutate_role(
-        ctx,
-        name,
-        "iam:UpdateRoleDescription",
-        &RequestFacts::default(),
-        |_, r| {
-            r.description = Some(description.clone());
-            Ok(())
-        },
-    )?;
-    let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    let r = acct
-        .roles
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_role(name))?;
-    let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
-    Ok(w::UpdateRoleDescriptionResponse {
-        role: Some(wire_role(&st, acct, r, &RoleView::Full(last))),
-    })
+    let action = "iam:UpdateRoleDescription";
+    let role = entity::mutate::<Roles, _>(ctx, action, name, |st, r| {
+        r.description = Some(description.clone());
+        let acct = ctx.account(st)?;
+        let last = crate::usage::role_last_used(&ctx.node.usage, acct, &r.id);
+        Ok(wire_role(st, acct, r, &RoleView::Full(last)))
+    })?;
+    Ok(w::UpdateRoleDescriptionResponse { role: Some(role) })
 }
 
 pub fn update_assume_role_policy(
@@ -370,28 +322,20 @@ pub fn update_assume_role_policy(
 ) -> ApiResult<()> {
     let name = input.role_name.as_str();
     let text = input.policy_document.as_str();
-    mutate_role(
-        ctx,
-        name,
-        "iam:UpdateAssumeRolePolicy",
-        &RequestFacts::default(),
-        |st, r| {
-            r.trust = compile_trust(st, text)?;
-            Ok(())
-        },
-    )?;
-    Ok(())
+    let action = "iam:UpdateAssumeRolePolicy";
+    entity::mutate::<Roles, _>(ctx, action, name, |st, r| {
+        r.trust = compile_trust(st, text)?;
+        Ok(())
+    })
 }
 
+/// Like [`entity::remove`], and the role's last-use record (kept apart from it) goes in the same transaction.
 pub fn delete_role(ctx: &Ctx<'_>, input: w::DeleteRoleRequest) -> ApiResult<()> {
     let name = input.role_name.as_str();
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeleteRole", &role_arn_for(ctx, acct, name))?;
-        let r = acct
-            .roles
-            .get(&name.to_lowercase())
-            .ok_or_else(|| no_role(name))?;
+        ctx.authorize(st, "iam:DeleteRole", &Roles::arn(ctx, acct, name))?;
+        let r = Roles::find(acct, name)?;
         check_modifiable(r)?;
         if acct.instance_profiles_of(&r.id).next().is_some() {
             return Err(ApiError::delete_conflict(
@@ -436,68 +380,24 @@ pub fn list_roles(ctx: &Ctx<'_>, input: w::ListRolesRequest) -> ApiResult<w::Lis
     })
 }
 
-tagging::actions!(Roles, role_name;
+tagging::actions!(Roles, case_insensitive: true, role_name;
     tag_role(TagRoleRequest), untag_role(UntagRoleRequest), list_role_tags(ListRoleTagsRequest) -> ListRoleTagsResponse);
-
-/// Tag keys of roles compare ignoring case; service-linked roles cannot be tagged.
-struct Roles;
-
-impl Taggable for Roles {
-    const WORD: &'static str = "Role";
-    const CASE_INSENSITIVE: bool = true;
-    const KIND: Kind = Kind::Role;
-    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
-        role_arn_for(ctx, acct, id)
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        acct.roles
-            .get(&id.to_lowercase())
-            .map(|r| &r.tags)
-            .ok_or_else(|| no_role(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        acct.roles
-            .get_mut(&id.to_lowercase())
-            .map(|r| &mut r.tags)
-            .ok_or_else(|| no_role(id))
-    }
-    fn store_key(_acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-    fn check_mutable(acct: &Account, id: &str) -> ApiResult<()> {
-        match acct.roles.get(&id.to_lowercase()) {
-            Some(r) => check_modifiable(r),
-            None => Err(no_role(id)),
-        }
-    }
-}
 
 pub fn put_role_permissions_boundary(
     ctx: &Ctx<'_>,
     input: w::PutRolePermissionsBoundaryRequest,
 ) -> ApiResult<()> {
-    let name = input.role_name.as_str();
-    let arn = input.permissions_boundary;
+    let arn = input.permissions_boundary.as_str();
     let facts = RequestFacts {
-        permissions_boundary: Some(&arn),
+        permissions_boundary: Some(arn),
         ..RequestFacts::default()
     };
-    mutate_role(
-        ctx,
-        name,
-        "iam:PutRolePermissionsBoundary",
-        &facts,
-        |st, r| {
-            let acct = st
-                .accounts
-                .get(&ctx.caller.account)
-                .ok_or_else(ApiError::internal)?;
-            check_boundary(acct, &arn)?;
-            r.boundary = Some(arn.clone());
-            Ok(())
-        },
-    )?;
-    Ok(())
+    let action = "iam:PutRolePermissionsBoundary";
+    entity::mutate_request::<Roles, _>(ctx, action, &input.role_name, &facts, |st, r| {
+        check_boundary(ctx.account(st)?, arn)?;
+        r.boundary = Some(arn.to_string());
+        Ok(())
+    })
 }
 
 pub fn delete_role_permissions_boundary(
@@ -505,21 +405,15 @@ pub fn delete_role_permissions_boundary(
     input: w::DeleteRolePermissionsBoundaryRequest,
 ) -> ApiResult<()> {
     let name = input.role_name.as_str();
-    mutate_role(
-        ctx,
-        name,
-        "iam:DeleteRolePermissionsBoundary",
-        &RequestFacts::default(),
-        |_, r| {
-            if r.boundary.take().is_none() {
-                return Err(ApiError::no_such_entity(format!(
-                    "The role with name {name} has no permissions boundary."
-                )));
-            }
-            Ok(())
-        },
-    )?;
-    Ok(())
+    let action = "iam:DeleteRolePermissionsBoundary";
+    entity::mutate::<Roles, _>(ctx, action, name, |_, r| {
+        if r.boundary.take().is_none() {
+            return Err(ApiError::no_such_entity(format!(
+                "The role with name {name} has no permissions boundary."
+            )));
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity;
+use super::tagging;
 use super::{Ctx, RequestFacts, tags_in, wire_tags};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Account, SamlProvider, Tag};
+use crate::model::{Account, SamlProvider};
 use crate::store::Kind;
 
 /// SAML providers per account.
@@ -101,13 +102,7 @@ pub fn get_saml_provider(
 ) -> ApiResult<w::GetSAMLProviderResponse> {
     let st = ctx.node.read()?;
     let arn = input.saml_provider_arn.as_str();
-    ctx.authorize(&st, "iam:GetSAMLProvider", arn)?;
-    let acct = ctx.account(&st)?;
-    let key = provider_key(acct, arn)?;
-    let o = acct
-        .saml_providers
-        .get(&key)
-        .ok_or_else(|| no_provider(arn))?;
+    let (_, o) = entity::read::<Providers>(ctx, &st, "iam:GetSAMLProvider", arn)?;
     Ok(w::GetSAMLProviderResponse {
         saml_metadata_document: Some(o.metadata.clone()),
         create_date: Some(o.created),
@@ -139,28 +134,6 @@ pub fn list_saml_providers(
     })
 }
 
-/// Authorize `action` on the provider named by `SAMLProviderArn` and mutate it.
-fn modify(
-    ctx: &Ctx<'_>,
-    arn: &str,
-    action: &str,
-    facts: &RequestFacts<'_>,
-    mut f: impl FnMut(&mut SamlProvider) -> ApiResult<()>,
-) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(st, action, arn, facts)?;
-        let key = provider_key(ctx.account(st)?, arn)?;
-        let o = ctx
-            .account_mut(st)?
-            .saml_providers
-            .get_mut(&key)
-            .ok_or_else(|| no_provider(arn))?;
-        f(o)?;
-        t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(())
-    })
-}
-
 pub fn update_saml_provider(
     ctx: &Ctx<'_>,
     input: w::UpdateSAMLProviderRequest,
@@ -174,7 +147,7 @@ pub fn update_saml_provider(
         Some(d) => Some(metadata(d)?),
         None => None,
     };
-    modify(ctx, &arn, action, &RequestFacts::default(), |o| {
+    entity::mutate::<Providers, _>(ctx, action, &arn, |_, o| {
         if let (Some(d), Some(md)) = (doc.clone(), md.clone()) {
             o.metadata = d;
             o.entity_id = md.entity_id;
@@ -194,43 +167,13 @@ pub fn update_saml_provider(
 
 pub fn delete_saml_provider(ctx: &Ctx<'_>, input: w::DeleteSAMLProviderRequest) -> ApiResult<()> {
     let arn = input.saml_provider_arn.as_str();
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:DeleteSAMLProvider", arn)?;
-        let key = provider_key(ctx.account(st)?, arn)?;
-        ctx.account_mut(st)?.saml_providers.remove(&key);
-        t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(())
-    })
+    entity::remove::<Providers>(ctx, "iam:DeleteSAMLProvider", arn, |_, _| Ok(()))?;
+    Ok(())
 }
 
-/// SAML providers, named by ARN; tag keys compare exactly.
-struct Providers;
+entity::by_arn!(
+    /// SAML providers, named by ARN; tag keys compare exactly.
+    Providers: SamlProvider, saml_providers, "SAMLProvider", Kind::SamlProvider, provider_key, no_provider);
 
-impl Taggable for Providers {
-    const WORD: &'static str = "SAMLProvider";
-    const CASE_INSENSITIVE: bool = false;
-    const KIND: Kind = Kind::SamlProvider;
-    fn arn(_ctx: &Ctx<'_>, _acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        let key = provider_key(acct, id)?;
-        acct.saml_providers
-            .get(&key)
-            .map(|o| &o.tags)
-            .ok_or_else(|| no_provider(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        let key = provider_key(acct, id)?;
-        acct.saml_providers
-            .get_mut(&key)
-            .map(|o| &mut o.tags)
-            .ok_or_else(|| no_provider(id))
-    }
-    fn store_key(acct: &Account, id: &str) -> String {
-        provider_key(acct, id).unwrap_or_default()
-    }
-}
-
-tagging::actions!(Providers, saml_provider_arn;
+tagging::actions!(Providers, case_insensitive: false, saml_provider_arn;
     tag_saml_provider(TagSAMLProviderRequest), untag_saml_provider(UntagSAMLProviderRequest), list_saml_provider_tags(ListSAMLProviderTagsRequest) -> ListSAMLProviderTagsResponse);

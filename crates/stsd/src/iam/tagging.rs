@@ -5,30 +5,18 @@
 
 use stsd_wire::generated::iam as w;
 
+use super::entity::{Entity, mutate_request, read};
 use super::{Ctx, RequestFacts, page_size, paginate, tags_in, wire_tag_list};
 use crate::error::ApiResult;
-use crate::model::{Account, Tag};
-use crate::store::Kind;
+use crate::model::Tag;
 use crate::validate as v;
 
-/// A taggable entity kind, named by `id` (its name or ARN, as its actions take it).
-pub(super) trait Taggable {
-    /// The infix of the action names: `Tag{WORD}`, `Untag{WORD}`, `List{WORD}Tags`.
-    const WORD: &'static str;
+/// A taggable entity kind.
+pub(super) trait Taggable: Entity {
     /// Whether keys that differ only in case are the same key.
     const CASE_INSENSITIVE: bool;
-    /// The store record kind to mark as changed.
-    const KIND: Kind;
-    /// The ARN authorization is evaluated against (a best guess when the entity does not exist).
-    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String;
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>>;
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>>;
-    /// The key the store records the entity under.
-    fn store_key(acct: &Account, id: &str) -> String;
-    /// Entities AWS protects from change (service-linked roles) refuse tagging too.
-    fn check_mutable(_acct: &Account, _id: &str) -> ApiResult<()> {
-        Ok(())
-    }
+    fn tags(item: &Self::Item) -> &Vec<Tag>;
+    fn tags_mut(item: &mut Self::Item) -> &mut Vec<Tag>;
 }
 
 fn same_key<T: Taggable>(a: &str, b: &str) -> bool {
@@ -42,41 +30,25 @@ fn same_key<T: Taggable>(a: &str, b: &str) -> bool {
 /// `Tag{WORD}`: merge `tags` into the entity's (a tag with an existing key replaces it).
 pub(super) fn tag<T: Taggable>(ctx: &Ctx<'_>, id: &str, tags: Vec<w::Tag>) -> ApiResult<()> {
     let tags = tags_in(Some(tags), T::CASE_INSENSITIVE)?;
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        let facts = RequestFacts {
-            tags: &tags,
-            ..RequestFacts::default()
-        };
-        let action = format!("iam:Tag{}", T::WORD);
-        ctx.authorize_request(st, &action, &T::arn(ctx, acct, id), &facts)?;
-        T::tags(acct, id)?;
-        T::check_mutable(acct, id)?;
-        let key = T::store_key(acct, id);
-        let acct = ctx.account_mut(st)?;
-        let current = T::tags_mut(acct, id)?;
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    mutate_request::<T, _>(ctx, &format!("iam:Tag{}", T::WORD), id, &facts, |_, e| {
+        let current = T::tags_mut(e);
         *current = v::merge_tags(current, &tags, T::CASE_INSENSITIVE)?;
-        t.touch(T::KIND, &ctx.caller.account, &key);
         Ok(())
     })
 }
 
 /// `Untag{WORD}`: drop the tags with these keys (absent keys are not an error).
 pub(super) fn untag<T: Taggable>(ctx: &Ctx<'_>, id: &str, keys: Vec<String>) -> ApiResult<()> {
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        let facts = RequestFacts {
-            tag_keys: &keys,
-            ..RequestFacts::default()
-        };
-        let action = format!("iam:Untag{}", T::WORD);
-        ctx.authorize_request(st, &action, &T::arn(ctx, acct, id), &facts)?;
-        T::tags(acct, id)?;
-        T::check_mutable(acct, id)?;
-        let key = T::store_key(acct, id);
-        let acct = ctx.account_mut(st)?;
-        T::tags_mut(acct, id)?.retain(|tag| !keys.iter().any(|k| same_key::<T>(k, &tag.key)));
-        t.touch(T::KIND, &ctx.caller.account, &key);
+    let facts = RequestFacts {
+        tag_keys: &keys,
+        ..RequestFacts::default()
+    };
+    mutate_request::<T, _>(ctx, &format!("iam:Untag{}", T::WORD), id, &facts, |_, e| {
+        T::tags_mut(e).retain(|tag| !keys.iter().any(|k| same_key::<T>(k, &tag.key)));
         Ok(())
     })
 }
@@ -89,19 +61,28 @@ pub(super) fn list<T: Taggable>(
     max_items: Option<i64>,
 ) -> ApiResult<(Vec<w::Tag>, Option<String>)> {
     let st = ctx.node.read()?;
-    let acct = ctx.account(&st)?;
-    let action = format!("iam:List{}Tags", T::WORD);
-    ctx.authorize(&st, &action, &T::arn(ctx, acct, id))?;
-    let tags = T::tags(acct, id)?;
-    let (page, next) = paginate(tags.clone(), marker, page_size(max_items))?;
+    let (_, e) = read::<T>(ctx, &st, &format!("iam:List{}Tags", T::WORD), id)?;
+    let (page, next) = paginate(T::tags(e).clone(), marker, page_size(max_items))?;
     Ok((wire_tag_list(&page), next))
 }
 
-/// The three tag actions of one entity kind, as typed actions named after their operations: `Tag{X}`,
-/// `Untag{X}` and `List{X}Tags` all name the entity by the same input member (`$id`) and answer alike.
+/// The three tag actions of an entity kind whose items keep their tags in `tags`, as typed actions named after
+/// their operations, and the kind's [`Taggable`] impl: `Tag{X}`, `Untag{X}` and `List{X}Tags` all name the
+/// entity by the same input member (`$id`) and answer alike; keys compare ignoring case when
+/// `$case_insensitive`.
 macro_rules! actions {
-    ($entity:ty, $id:ident;
+    ($entity:ty, case_insensitive: $case_insensitive:literal, $id:ident;
      $tag:ident($tag_in:ident), $untag:ident($untag_in:ident), $list:ident($list_in:ident) -> $list_out:ident) => {
+        impl $crate::iam::tagging::Taggable for $entity {
+            const CASE_INSENSITIVE: bool = $case_insensitive;
+            fn tags(item: &Self::Item) -> &Vec<$crate::model::Tag> {
+                &item.tags
+            }
+            fn tags_mut(item: &mut Self::Item) -> &mut Vec<$crate::model::Tag> {
+                &mut item.tags
+            }
+        }
+
         pub fn $tag(
             ctx: &$crate::action::Ctx<'_>,
             input: w::$tag_in,

@@ -2,23 +2,21 @@
 
 use stsd_wire::generated::iam as w;
 
-use super::tagging::{self, Taggable};
+use super::entity::{self, Entity};
+use super::tagging;
 use super::{Ctx, RequestFacts, page_size, paginate, path_matches, tags_in, wire_user};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
-use crate::model::{Account, Tag, User};
+use crate::model::{Account, User};
 use crate::store::Kind;
 
 pub(super) fn no_user(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The user with name {name} cannot be found."))
 }
 
-pub(super) fn user_arn_for(ctx: &Ctx<'_>, acct: &Account, name: &str) -> String {
-    acct.users
-        .get(&name.to_lowercase())
-        .map(|u| acct.user_arn(u))
-        .unwrap_or_else(|| ctx.arn("user/", "", name))
-}
+entity::named!(
+    /// Users, named by their name; tag keys compare ignoring case.
+    Users: User, users, "User", Kind::User, "user/", user_arn, no_user);
 
 /// Check that a boundary ARN names an existing managed policy the caller's account can use.
 pub(super) fn check_boundary(acct: &Account, arn: &str) -> ApiResult<()> {
@@ -115,11 +113,7 @@ pub fn get_user(ctx: &Ctx<'_>, input: w::GetUserRequest) -> ApiResult<w::GetUser
             }
         },
     };
-    ctx.authorize(&st, "iam:GetUser", &user_arn_for(ctx, acct, &name))?;
-    let u = acct
-        .users
-        .get(&name.to_lowercase())
-        .ok_or_else(|| no_user(&name))?;
+    let (acct, u) = entity::read::<Users>(ctx, &st, "iam:GetUser", &name)?;
     Ok(w::GetUserResponse {
         user: wire_user(acct, u, true),
     })
@@ -131,7 +125,7 @@ pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> 
     let new_path = input.new_path;
     ctx.node.write(|st, t| {
         let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:UpdateUser", &user_arn_for(ctx, acct, name))?;
+        ctx.authorize(st, "iam:UpdateUser", &Users::arn(ctx, acct, name))?;
         let acct = ctx.account_mut(st)?;
         let key = name.to_lowercase();
         if !acct.users.contains_key(&key) {
@@ -163,15 +157,15 @@ pub fn update_user(ctx: &Ctx<'_>, input: w::UpdateUserRequest) -> ApiResult<()> 
 }
 
 pub fn delete_user(ctx: &Ctx<'_>, input: w::DeleteUserRequest) -> ApiResult<()> {
-    let name = input.user_name.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(st, "iam:DeleteUser", &user_arn_for(ctx, acct, name))?;
-        let acct = ctx.account_mut(st)?;
-        let key = name.to_lowercase();
-        let u = acct.users.get(&key).ok_or_else(|| no_user(name))?;
-        if !u.keys.is_empty() || !u.inline.is_empty() || !u.attached.is_empty() || !u.groups.is_empty() {
-            return Err(ApiError::delete_conflict("Cannot delete entity, must delete access keys, policies and group memberships first."));
+    entity::remove::<Users>(ctx, "iam:DeleteUser", &input.user_name, |acct, u| {
+        if !u.keys.is_empty()
+            || !u.inline.is_empty()
+            || !u.attached.is_empty()
+            || !u.groups.is_empty()
+        {
+            return Err(ApiError::delete_conflict(
+                "Cannot delete entity, must delete access keys, policies and group memberships first.",
+            ));
         }
         if u.login_profile.is_some() {
             return Err(ApiError::delete_conflict(
@@ -184,10 +178,9 @@ pub fn delete_user(ctx: &Ctx<'_>, input: w::DeleteUserRequest) -> ApiResult<()> 
                 "Cannot delete entity, must remove MFA devices first.",
             ));
         }
-        acct.users.remove(&key);
-        t.touch(Kind::User, &ctx.caller.account, &key);
         Ok(())
-    })
+    })?;
+    Ok(())
 }
 
 pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::ListUsersResponse> {
@@ -207,64 +200,22 @@ pub fn list_users(ctx: &Ctx<'_>, input: w::ListUsersRequest) -> ApiResult<w::Lis
     })
 }
 
-tagging::actions!(Users, user_name;
+tagging::actions!(Users, case_insensitive: true, user_name;
     tag_user(TagUserRequest), untag_user(UntagUserRequest), list_user_tags(ListUserTagsRequest) -> ListUserTagsResponse);
-
-/// Tag keys of users compare ignoring case.
-struct Users;
-
-impl Taggable for Users {
-    const WORD: &'static str = "User";
-    const CASE_INSENSITIVE: bool = true;
-    const KIND: Kind = Kind::User;
-    fn arn(ctx: &Ctx<'_>, acct: &Account, id: &str) -> String {
-        user_arn_for(ctx, acct, id)
-    }
-    fn tags<'a>(acct: &'a Account, id: &str) -> ApiResult<&'a Vec<Tag>> {
-        acct.users
-            .get(&id.to_lowercase())
-            .map(|u| &u.tags)
-            .ok_or_else(|| no_user(id))
-    }
-    fn tags_mut<'a>(acct: &'a mut Account, id: &str) -> ApiResult<&'a mut Vec<Tag>> {
-        acct.users
-            .get_mut(&id.to_lowercase())
-            .map(|u| &mut u.tags)
-            .ok_or_else(|| no_user(id))
-    }
-    fn store_key(_acct: &Account, id: &str) -> String {
-        id.to_string()
-    }
-}
 
 pub fn put_user_permissions_boundary(
     ctx: &Ctx<'_>,
     input: w::PutUserPermissionsBoundaryRequest,
 ) -> ApiResult<()> {
-    let name = input.user_name.as_str();
     let arn = input.permissions_boundary.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize_request(
-            st,
-            "iam:PutUserPermissionsBoundary",
-            &user_arn_for(ctx, acct, name),
-            &RequestFacts {
-                permissions_boundary: Some(arn),
-                ..RequestFacts::default()
-            },
-        )?;
-        if !acct.users.contains_key(&name.to_lowercase()) {
-            return Err(no_user(name));
-        }
-        check_boundary(acct, arn)?;
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
+    let facts = RequestFacts {
+        permissions_boundary: Some(arn),
+        ..RequestFacts::default()
+    };
+    let action = "iam:PutUserPermissionsBoundary";
+    entity::mutate_request::<Users, _>(ctx, action, &input.user_name, &facts, |st, u| {
+        check_boundary(ctx.account(st)?, arn)?;
         u.boundary = Some(arn.to_string());
-        t.touch(Kind::User, &ctx.caller.account, name);
         Ok(())
     })
 }
@@ -274,25 +225,13 @@ pub fn delete_user_permissions_boundary(
     input: w::DeleteUserPermissionsBoundaryRequest,
 ) -> ApiResult<()> {
     let name = input.user_name.as_str();
-    ctx.node.write(|st, t| {
-        let acct = ctx.account(st)?;
-        ctx.authorize(
-            st,
-            "iam:DeleteUserPermissionsBoundary",
-            &user_arn_for(ctx, acct, name),
-        )?;
-        let acct = ctx.account_mut(st)?;
-        let u = acct
-            .users
-            .get_mut(&name.to_lowercase())
-            .ok_or_else(|| no_user(name))?;
+    let action = "iam:DeleteUserPermissionsBoundary";
+    entity::mutate::<Users, _>(ctx, action, name, |_, u| {
         if u.boundary.take().is_none() {
-            return Err(ApiError::new(
-                ErrorCode::NoSuchEntity,
-                format!("The user with name {name} has no permissions boundary."),
-            ));
+            return Err(ApiError::no_such_entity(format!(
+                "The user with name {name} has no permissions boundary."
+            )));
         }
-        t.touch(Kind::User, &ctx.caller.account, name);
         Ok(())
     })
 }
