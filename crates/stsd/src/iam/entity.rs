@@ -98,6 +98,44 @@ pub(super) fn mutate_request<E: Entity, R>(
     })
 }
 
+/// What a `Create{WORD}` call makes: the entity's ARN (authorized before it exists), its key, AWS's words when
+/// the key is taken, and the account's quota of the kind.
+pub(super) struct New<'a> {
+    pub arn: &'a str,
+    pub key: String,
+    pub taken: String,
+    pub quota: (&'static str, usize),
+}
+
+/// `Create{WORD}` in one write transaction: authorize `action` on the new entity's ARN, refuse a taken key
+/// (`EntityAlreadyExists`) or a full account (`LimitExceeded`), then store what `build` makes (after its own
+/// checks) and answer with what `answer` reads from the state that holds it (its failure, too, changes nothing).
+pub(super) fn create<E: Entity, R>(
+    ctx: &Ctx<'_>,
+    action: &str,
+    new: &New<'_>,
+    facts: &RequestFacts<'_>,
+    mut build: impl FnMut(&State) -> ApiResult<E::Item>,
+    answer: impl Fn(&State, &Account, &E::Item) -> ApiResult<R>,
+) -> ApiResult<R> {
+    ctx.node.write(|st, t| {
+        ctx.authorize_request(st, action, new.arn, facts)?;
+        let existing = E::map(ctx.account(st)?);
+        if existing.contains_key(&new.key) {
+            return Err(ApiError::already_exists(new.taken.clone()));
+        }
+        if existing.len() >= new.quota.1 {
+            return Err(ApiError::limit(new.quota.0, new.quota.1));
+        }
+        let item = build(st)?;
+        E::map_mut(ctx.account_mut(st)?).insert(new.key.clone(), item);
+        t.touch(E::KIND, &ctx.caller.account, &new.key);
+        let acct = ctx.account(st)?;
+        let item = E::map(acct).get(&new.key).ok_or_else(ApiError::internal)?;
+        answer(st, acct, item)
+    })
+}
+
 /// `Delete{WORD}`: authorize, find, refuse a protected entity or one `check` says is still in use, remove it.
 pub(super) fn remove<E: Entity>(
     ctx: &Ctx<'_>,
@@ -220,6 +258,219 @@ impl Subject {
         match self {
             Subject::Root => acct.root_arn(),
             Subject::User(n) => Users::arn(ctx, acct, n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::{ApiError, ErrorCode};
+    use crate::test_support::{Harness, owned, policy};
+
+    fn code(answer: Result<String, ApiError>) -> Option<ErrorCode> {
+        answer.err().map(|e| e.code)
+    }
+
+    /// Query parameters.
+    type Params<'a> = &'a [(&'a str, &'a str)];
+
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#;
+
+    #[test]
+    fn a_caller_without_permission_learns_nothing_of_whether_an_entity_exists() {
+        let h = Harness::new();
+        let nobody = h.user("nobody", None);
+        let reader = h.user("reader", Some(&policy("Allow", "iam:*", "*")));
+        let absent: &[(&str, Params<'_>)] = &[
+            ("GetRole", &[("RoleName", "ghost")]),
+            ("DeleteUser", &[("UserName", "ghost")]),
+            ("UpdateGroup", &[("GroupName", "ghost"), ("NewPath", "/x/")]),
+            (
+                "TagInstanceProfile",
+                &[
+                    ("InstanceProfileName", "ghost"),
+                    ("Tags.member.1.Key", "k"),
+                    ("Tags.member.1.Value", "v"),
+                ],
+            ),
+            (
+                "GetPolicy",
+                &[("PolicyArn", "arn:aws:iam::111122223333:policy/ghost")],
+            ),
+            (
+                "DeleteSAMLProvider",
+                &[(
+                    "SAMLProviderArn",
+                    "arn:aws:iam::111122223333:saml-provider/ghost",
+                )],
+            ),
+            (
+                "AttachRolePolicy",
+                &[
+                    ("RoleName", "ghost"),
+                    ("PolicyArn", "arn:aws:iam::111122223333:policy/ghost"),
+                ],
+            ),
+        ];
+        for (op, params) in absent {
+            let params = owned(params);
+            assert_eq!(
+                code(h.call(&nobody, "iam", op, &params)),
+                Some(ErrorCode::AccessDenied),
+                "{op}"
+            );
+            assert_eq!(
+                code(h.call(&reader, "iam", op, &params)),
+                Some(ErrorCode::NoSuchEntity),
+                "{op}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_change_changes_nothing() {
+        let h = Harness::new();
+        h.root_iam("CreateUser", &[("UserName", "alice")]);
+        let mut tags = Vec::new();
+        for i in 0..50 {
+            tags.push((format!("Tags.member.{}.Key", i + 1), format!("k{i}")));
+            tags.push((format!("Tags.member.{}.Value", i + 1), "v".to_string()));
+        }
+        tags.push(("UserName".into(), "alice".into()));
+        h.call(&h.root, "iam", "TagUser", &tags).unwrap();
+        // A 51st key is over the quota: nothing of the request is applied, not even the value it replaces.
+        let over = owned(&[
+            ("UserName", "alice"),
+            ("Tags.member.1.Key", "k0"),
+            ("Tags.member.1.Value", "changed"),
+            ("Tags.member.2.Key", "k50"),
+            ("Tags.member.2.Value", "v"),
+        ]);
+        assert_eq!(
+            code(h.call(&h.root, "iam", "TagUser", &over)),
+            Some(ErrorCode::LimitExceeded)
+        );
+        let listed = h.root_iam(
+            "ListUserTags",
+            &[("UserName", "alice"), ("MaxItems", "1000")],
+        );
+        assert_eq!(listed.matches("<Key>").count(), 50);
+        assert!(!listed.contains("changed") && !listed.contains("k50"));
+        // A boundary that names no policy: refused, and the user still has none.
+        let absent = owned(&[
+            ("UserName", "alice"),
+            (
+                "PermissionsBoundary",
+                "arn:aws:iam::111122223333:policy/ghost",
+            ),
+        ]);
+        assert_eq!(
+            code(h.call(&h.root, "iam", "PutUserPermissionsBoundary", &absent)),
+            Some(ErrorCode::NoSuchEntity)
+        );
+        assert!(
+            !h.root_iam("GetUser", &[("UserName", "alice")])
+                .contains("PermissionsBoundary")
+        );
+    }
+
+    #[test]
+    fn a_service_linked_role_refuses_every_change() {
+        let h = Harness::new();
+        let path = "/aws-service-role/svc.amazonaws.com/";
+        h.root_iam(
+            "CreateRole",
+            &[
+                ("RoleName", "linked"),
+                ("Path", path),
+                ("AssumeRolePolicyDocument", TRUST),
+            ],
+        );
+        let doc = policy("Allow", "s3:GetObject", "*");
+        h.root_iam(
+            "CreatePolicy",
+            &[("PolicyName", "p"), ("PolicyDocument", &doc)],
+        );
+        let arn = "arn:aws:iam::111122223333:policy/p";
+        let changes: &[(&str, Params<'_>)] = &[
+            ("UpdateRole", &[("Description", "x")]),
+            ("UpdateRoleDescription", &[("Description", "x")]),
+            ("UpdateAssumeRolePolicy", &[("PolicyDocument", TRUST)]),
+            (
+                "TagRole",
+                &[("Tags.member.1.Key", "k"), ("Tags.member.1.Value", "v")],
+            ),
+            ("UntagRole", &[("TagKeys.member.1", "k")]),
+            ("AttachRolePolicy", &[("PolicyArn", arn)]),
+            ("DetachRolePolicy", &[("PolicyArn", arn)]),
+            (
+                "PutRolePolicy",
+                &[("PolicyName", "i"), ("PolicyDocument", &doc)],
+            ),
+            ("DeleteRolePolicy", &[("PolicyName", "i")]),
+            (
+                "PutRolePermissionsBoundary",
+                &[("PermissionsBoundary", arn)],
+            ),
+            ("DeleteRolePermissionsBoundary", &[]),
+            ("DeleteRole", &[]),
+        ];
+        for (op, params) in changes {
+            let mut params = owned(params);
+            params.push(("RoleName".into(), "linked".into()));
+            assert_eq!(
+                code(h.call(&h.root, "iam", op, &params)),
+                Some(ErrorCode::UnmodifiableEntity),
+                "{op}"
+            );
+        }
+        let role = h.root_iam("GetRole", &[("RoleName", "linked")]);
+        assert!(!role.contains("<Description>") && !role.contains("<Tags>"));
+        assert!(
+            !h.root_iam("ListAttachedRolePolicies", &[("RoleName", "linked")])
+                .contains(arn)
+        );
+    }
+
+    #[test]
+    fn a_taken_name_is_taken_in_any_case() {
+        let h = Harness::new();
+        let doc = policy("Allow", "s3:GetObject", "*");
+        // Each operation, its first call, and the same name in another case.
+        let creates: &[(&str, Params<'_>, Params<'_>)] = &[
+            (
+                "CreateUser",
+                &[("UserName", "Alice")],
+                &[("UserName", "alice")],
+            ),
+            (
+                "CreateGroup",
+                &[("GroupName", "Ops")],
+                &[("GroupName", "OPS")],
+            ),
+            (
+                "CreateRole",
+                &[("RoleName", "Deploy"), ("AssumeRolePolicyDocument", TRUST)],
+                &[("RoleName", "deploy"), ("AssumeRolePolicyDocument", TRUST)],
+            ),
+            (
+                "CreateInstanceProfile",
+                &[("InstanceProfileName", "Web")],
+                &[("InstanceProfileName", "web")],
+            ),
+            (
+                "CreatePolicy",
+                &[("PolicyName", "Read"), ("PolicyDocument", &doc)],
+                &[("PolicyName", "read"), ("PolicyDocument", &doc)],
+            ),
+        ];
+        for (op, first, again) in creates {
+            h.root_iam(op, first);
+            assert_eq!(
+                code(h.call(&h.root, "iam", op, &owned(again))),
+                Some(ErrorCode::EntityAlreadyExists),
+                "{op}"
+            );
         }
     }
 }

@@ -4,7 +4,7 @@ use super::users::Users;
 use stsd_wire::generated::iam as w;
 
 use super::entity::{self, Entity};
-use super::{Ctx, page_size, paginate, path_matches, wire_group, wire_user};
+use super::{Ctx, RequestFacts, page_size, paginate, path_matches, wire_group, wire_user};
 use crate::error::{ApiError, ApiResult};
 use crate::model::Group;
 use crate::store::Kind;
@@ -24,30 +24,28 @@ pub fn create_group(
     let name = input.group_name.as_str();
     let path = input.path.unwrap_or_else(|| "/".into());
     let arn = ctx.arn("group", &path, name);
-    ctx.node.write(|st, t| {
-        ctx.authorize(st, "iam:CreateGroup", &arn)?;
-        let acct = ctx.account_mut(st)?;
-        if acct.groups.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!(
-                "Group with name {name} already exists."
-            )));
-        }
-        if acct.groups.len() >= 300 {
-            return Err(ApiError::limit("GroupsPerAccount", 300));
-        }
-        let g = Group {
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("Group with name {name} already exists."),
+        quota: ("GroupsPerAccount", 300),
+    };
+    let build = |_: &_| {
+        Ok(Group {
             name: name.to_string(),
             id: crate::ids::unique_id("AGPA"),
             path: path.clone(),
             created: ctx.now,
             inline: Default::default(),
             attached: Vec::new(),
-        };
-        let out = wire_group(acct, &g);
-        acct.groups.insert(name.to_lowercase(), g);
-        t.touch(Kind::Group, &ctx.caller.account, name);
-        Ok(w::CreateGroupResponse { group: out })
-    })
+        })
+    };
+    let facts = RequestFacts::default();
+    let group =
+        entity::create::<Groups, _>(ctx, "iam:CreateGroup", &new, &facts, build, |_, acct, g| {
+            Ok(wire_group(acct, g))
+        })?;
+    Ok(w::CreateGroupResponse { group })
 }
 
 pub fn get_group(ctx: &Ctx<'_>, input: w::GetGroupRequest) -> ApiResult<w::GetGroupResponse> {

@@ -61,43 +61,32 @@ pub fn create_instance_profile(
     let path = input.path.unwrap_or_else(|| "/".into());
     let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("instance-profile", &path, name);
-    ctx.node.write(|st, t| {
-        let facts = RequestFacts {
-            tags: &tags,
-            ..RequestFacts::default()
-        };
-        ctx.authorize_request(st, "iam:CreateInstanceProfile", &arn, &facts)?;
-        let acct = ctx.account_mut(st)?;
-        let key = name.to_lowercase();
-        if acct.instance_profiles.contains_key(&key) {
-            return Err(ApiError::already_exists(format!(
-                "Instance Profile {name} already exists."
-            )));
-        }
-        if acct.instance_profiles.len() >= MAX_PROFILES {
-            return Err(ApiError::limit("InstanceProfilesPerAccount", MAX_PROFILES));
-        }
-        acct.instance_profiles.insert(
-            key.clone(),
-            InstanceProfile {
-                name: name.to_string(),
-                id: crate::ids::unique_id("AIPA"),
-                path: path.clone(),
-                created: ctx.now,
-                roles: Vec::new(),
-                tags: tags.clone(),
-            },
-        );
-        t.touch(Kind::InstanceProfile, &ctx.caller.account, &key);
-        let acct = ctx.account(st)?;
-        let ip = acct
-            .instance_profiles
-            .get(&key)
-            .ok_or_else(ApiError::internal)?;
-        Ok(w::CreateInstanceProfileResponse {
-            instance_profile: wire_profile(st, acct, ip, true),
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("Instance Profile {name} already exists."),
+        quota: ("InstanceProfilesPerAccount", MAX_PROFILES),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    let build = |_: &_| {
+        Ok(InstanceProfile {
+            name: name.to_string(),
+            id: crate::ids::unique_id("AIPA"),
+            path: path.clone(),
+            created: ctx.now,
+            roles: Vec::new(),
+            tags: tags.clone(),
         })
-    })
+    };
+    let action = "iam:CreateInstanceProfile";
+    let instance_profile =
+        entity::create::<Profiles, _>(ctx, action, &new, &facts, build, |st, acct, ip| {
+            Ok(wire_profile(st, acct, ip, true))
+        })?;
+    Ok(w::CreateInstanceProfileResponse { instance_profile })
 }
 
 pub fn get_instance_profile(

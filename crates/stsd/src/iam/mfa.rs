@@ -75,30 +75,18 @@ pub fn create_virtual_mfa_device(
     let path = input.path.unwrap_or_else(|| "/".into());
     let tags = tags_in(input.tags, false)?;
     let serial = ctx.arn("mfa", &path, name);
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateVirtualMFADevice",
-            &serial,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let acct = ctx.account_mut(st)?;
-        let key = name.to_lowercase();
-        if acct.mfa_devices.contains_key(&key) {
-            return Err(ApiError::already_exists(
-                "MFADevice entity at the same path and name already exists.",
-            ));
-        }
-        if acct.mfa_devices.len() >= MAX_DEVICES_PER_ACCOUNT {
-            return Err(ApiError::limit(
-                "VirtualMFADevicesPerAccount",
-                MAX_DEVICES_PER_ACCOUNT,
-            ));
-        }
-        let dev = MfaDevice {
+    let new = entity::New {
+        arn: &serial,
+        key: name.to_lowercase(),
+        taken: "MFADevice entity at the same path and name already exists.".into(),
+        quota: ("VirtualMFADevicesPerAccount", MAX_DEVICES_PER_ACCOUNT),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    let build = |_: &_| {
+        Ok(MfaDevice {
             name: name.to_string(),
             path: path.clone(),
             created: ctx.now,
@@ -107,24 +95,24 @@ pub fn create_virtual_mfa_device(
             assigned: None,
             last_step: None,
             drift: 0,
-        };
+        })
+    };
+    let action = "iam:CreateVirtualMFADevice";
+    let answer = |_: &_, acct: &Account, dev: &MfaDevice| -> ApiResult<_> {
         // Unassigned: the QR label names the account.
         let uri = totp::otpauth_uri(&dev.name, acct.id(), &dev.seed);
-        let png = totp::qr_png(&uri)?;
         // Blobs: the encoder base64-encodes them (the seed as its base32 text, as AWS sends it).
-        let out = w::VirtualMFADevice {
-            serial_number: acct.mfa_serial(&dev),
+        Ok(w::VirtualMFADevice {
+            serial_number: acct.mfa_serial(dev),
             base32_string_seed: Some(dev.seed.to_base32().as_bytes().to_vec()),
-            qr_code_png: Some(png),
+            qr_code_png: Some(totp::qr_png(&uri)?),
             tags: wire_tags(&dev.tags),
             ..w::VirtualMFADevice::default()
-        };
-        acct.mfa_devices.insert(key.clone(), dev);
-        t.touch(Kind::MfaDevice, &ctx.caller.account, &key);
-        Ok(w::CreateVirtualMFADeviceResponse {
-            virtual_mfa_device: out,
         })
-    })
+    };
+    let virtual_mfa_device =
+        entity::create::<Devices, _>(ctx, action, &new, &facts, build, answer)?;
+    Ok(w::CreateVirtualMFADeviceResponse { virtual_mfa_device })
 }
 
 pub fn enable_mfa_device(ctx: &Ctx<'_>, input: w::EnableMFADeviceRequest) -> ApiResult<()> {

@@ -101,47 +101,35 @@ pub fn create_open_id_connect_provider(
     let thumbs = thumbprints(input.thumbprint_list.unwrap_or_default())?;
     let tags = tags_in(input.tags, false)?;
     let arn = provider_arn(&ctx.caller.account, &url);
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateOpenIDConnectProvider",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let acct = ctx.account_mut(st)?;
-        let key = url.to_lowercase();
-        if acct.oidc_providers.contains_key(&key) {
-            return Err(ApiError::already_exists(format!(
-                "Provider with url {}://{url} already exists.",
-                if http { "http" } else { "https" }
-            )));
-        }
-        if acct.oidc_providers.len() >= MAX_PROVIDERS {
-            return Err(ApiError::limit(
-                "OpenIdConnectProvidersPerAccount",
-                MAX_PROVIDERS,
-            ));
-        }
-        let out = w::CreateOpenIDConnectProviderResponse {
+    let new = entity::New {
+        arn: &arn,
+        key: url.to_lowercase(),
+        taken: format!(
+            "Provider with url {}://{url} already exists.",
+            if http { "http" } else { "https" }
+        ),
+        quota: ("OpenIdConnectProvidersPerAccount", MAX_PROVIDERS),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    let build = |_: &_| {
+        Ok(OidcProvider {
+            url: url.clone(),
+            insecure_http: http,
+            client_ids: client_ids.clone(),
+            thumbprints: thumbs.clone(),
+            created: ctx.now,
+            tags: tags.clone(),
+        })
+    };
+    let action = "iam:CreateOpenIDConnectProvider";
+    entity::create::<Providers, _>(ctx, action, &new, &facts, build, |_, _, p| {
+        Ok(w::CreateOpenIDConnectProviderResponse {
             open_id_connect_provider_arn: Some(arn.clone()),
-            tags: wire_tags(&tags),
-        };
-        acct.oidc_providers.insert(
-            key.clone(),
-            OidcProvider {
-                url: url.clone(),
-                insecure_http: http,
-                client_ids: client_ids.clone(),
-                thumbprints: thumbs.clone(),
-                created: ctx.now,
-                tags: tags.clone(),
-            },
-        );
-        t.touch(Kind::OidcProvider, &ctx.caller.account, &key);
-        Ok(out)
+            tags: wire_tags(&p.tags),
+        })
     })
 }
 

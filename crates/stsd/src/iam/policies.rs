@@ -52,27 +52,18 @@ pub fn create_policy(
     let description = input.description;
     let tags = tags_in(input.tags, false)?;
     let arn = ctx.arn("policy", &path, name);
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreatePolicy",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                ..RequestFacts::default()
-            },
-        )?;
-        let doc = compile_managed(text)?;
-        let acct = ctx.account_mut(st)?;
-        if acct.policies.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!(
-                "A policy called {name} already exists. Duplicate names are not allowed."
-            )));
-        }
-        if acct.policies.len() >= 1500 {
-            return Err(ApiError::limit("PoliciesPerAccount", 1500));
-        }
-        let pol = ManagedPolicy {
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("A policy called {name} already exists. Duplicate names are not allowed."),
+        quota: ("PoliciesPerAccount", 1500),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        ..RequestFacts::default()
+    };
+    let build = |_: &_| {
+        Ok(ManagedPolicy {
             name: name.to_string(),
             id: crate::ids::unique_id("ANPA"),
             path: path.clone(),
@@ -81,17 +72,21 @@ pub fn create_policy(
             description: description.clone(),
             versions: vec![PolicyVersion {
                 id: "v1".into(),
-                doc,
+                doc: compile_managed(text)?,
                 created: ctx.now,
             }],
             default_version: "v1".into(),
             next_version: 2,
             tags: tags.clone(),
-        };
-        let out = wire_policy(acct, &pol, true);
-        acct.policies.insert(name.to_lowercase(), pol);
-        t.touch(Kind::Policy, &ctx.caller.account, name);
-        Ok(w::CreatePolicyResponse { policy: Some(out) })
+        })
+    };
+    let action = "iam:CreatePolicy";
+    let policy =
+        entity::create::<Policies, _>(ctx, action, &new, &facts, build, |_, acct, pol| {
+            Ok(wire_policy(acct, pol, true))
+        })?;
+    Ok(w::CreatePolicyResponse {
+        policy: Some(policy),
     })
 }
 

@@ -224,31 +224,23 @@ pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::C
     let tags = tags_in(input.tags, true)?;
     let boundary = input.permissions_boundary;
     let arn = ctx.arn("role", &path, name);
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateRole",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                permissions_boundary: boundary.as_deref(),
-                ..RequestFacts::default()
-            },
-        )?;
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("Role with name {name} already exists."),
+        quota: ("RolesPerAccount", 1000),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        permissions_boundary: boundary.as_deref(),
+        ..RequestFacts::default()
+    };
+    let build = |st: &State| {
         let trust = compile_trust(st, trust_text)?;
-        let acct = ctx.account_mut(st)?;
-        if acct.roles.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!(
-                "Role with name {name} already exists."
-            )));
-        }
-        if acct.roles.len() >= 1000 {
-            return Err(ApiError::limit("RolesPerAccount", 1000));
-        }
         if let Some(b) = &boundary {
-            check_boundary(acct, b)?;
+            check_boundary(ctx.account(st)?, b)?;
         }
-        let r = Role {
+        Ok(Role {
             name: name.to_string(),
             id: crate::ids::unique_id("AROA"),
             path: path.clone(),
@@ -260,18 +252,13 @@ pub fn create_role(ctx: &Ctx<'_>, input: w::CreateRoleRequest) -> ApiResult<w::C
             tags: tags.clone(),
             inline: Default::default(),
             attached: Vec::new(),
-        };
-        acct.roles.insert(name.to_lowercase(), r);
-        t.touch(Kind::Role, &ctx.caller.account, name);
-        let acct = ctx.account(st)?;
-        let r = acct
-            .roles
-            .get(&name.to_lowercase())
-            .ok_or_else(ApiError::internal)?;
-        Ok(w::CreateRoleResponse {
-            role: wire_role(st, acct, r, &RoleView::Created),
         })
-    })
+    };
+    let role =
+        entity::create::<Roles, _>(ctx, "iam:CreateRole", &new, &facts, build, |st, acct, r| {
+            Ok(wire_role(st, acct, r, &RoleView::Created))
+        })?;
+    Ok(w::CreateRoleResponse { role })
 }
 
 pub fn get_role(ctx: &Ctx<'_>, input: w::GetRoleRequest) -> ApiResult<w::GetRoleResponse> {

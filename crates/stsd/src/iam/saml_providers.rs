@@ -59,40 +59,33 @@ pub fn create_saml_provider(
     // Refused before the metadata (up to 10 MB of XML) is parsed; authorized again with the write.
     ctx.authorize_request(&*ctx.node.read()?, "iam:CreateSAMLProvider", &arn, &facts)?;
     let md = metadata(doc)?;
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(st, "iam:CreateSAMLProvider", &arn, &facts)?;
-        let acct = ctx.account_mut(st)?;
-        let key = name.to_lowercase();
-        if acct.saml_providers.contains_key(&key) {
-            return Err(ApiError::already_exists(format!(
-                "SAMLProvider {name} already exists."
-            )));
-        }
-        if acct.saml_providers.len() >= MAX_PROVIDERS {
-            return Err(ApiError::limit("SAMLProvidersPerAccount", MAX_PROVIDERS));
-        }
-        let out = w::CreateSAMLProviderResponse {
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("SAMLProvider {name} already exists."),
+        quota: ("SAMLProvidersPerAccount", MAX_PROVIDERS),
+    };
+    let build = |_: &_| {
+        Ok(SamlProvider {
+            name: name.clone(),
+            metadata: doc.to_string(),
+            entity_id: md.entity_id.clone(),
+            certs: md
+                .certs
+                .iter()
+                .map(|c| data_encoding::BASE64.encode(c))
+                .collect(),
+            valid_until: md.valid_until,
+            created: ctx.now,
+            tags: tags.clone(),
+        })
+    };
+    let action = "iam:CreateSAMLProvider";
+    entity::create::<Providers, _>(ctx, action, &new, &facts, build, |_, _, p| {
+        Ok(w::CreateSAMLProviderResponse {
             saml_provider_arn: Some(arn.clone()),
-            tags: wire_tags(&tags),
-        };
-        acct.saml_providers.insert(
-            key.clone(),
-            SamlProvider {
-                name: name.clone(),
-                metadata: doc.to_string(),
-                entity_id: md.entity_id.clone(),
-                certs: md
-                    .certs
-                    .iter()
-                    .map(|c| data_encoding::BASE64.encode(c))
-                    .collect(),
-                valid_until: md.valid_until,
-                created: ctx.now,
-                tags: tags.clone(),
-            },
-        );
-        t.touch(Kind::SamlProvider, &ctx.caller.account, &key);
-        Ok(out)
+            tags: wire_tags(&p.tags),
+        })
     })
 }
 

@@ -8,6 +8,7 @@ use super::{Ctx, RequestFacts, page_size, paginate, path_matches, tags_in, wire_
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::CallerKind;
 use crate::model::{Account, User};
+use crate::state::State;
 use crate::store::Kind;
 
 pub(super) fn no_user(name: &str) -> ApiError {
@@ -42,30 +43,22 @@ pub fn create_user(ctx: &Ctx<'_>, input: w::CreateUserRequest) -> ApiResult<w::C
     let tags = tags_in(input.tags, true)?;
     let boundary = input.permissions_boundary;
     let arn = ctx.arn("user", &path, name);
-    ctx.node.write(|st, t| {
-        ctx.authorize_request(
-            st,
-            "iam:CreateUser",
-            &arn,
-            &RequestFacts {
-                tags: &tags,
-                permissions_boundary: boundary.as_deref(),
-                ..RequestFacts::default()
-            },
-        )?;
-        let acct = ctx.account_mut(st)?;
-        if acct.users.contains_key(&name.to_lowercase()) {
-            return Err(ApiError::already_exists(format!(
-                "User with name {name} already exists."
-            )));
-        }
-        if acct.users.len() >= 5000 {
-            return Err(ApiError::limit("UsersPerAccount", 5000));
-        }
+    let new = entity::New {
+        arn: &arn,
+        key: name.to_lowercase(),
+        taken: format!("User with name {name} already exists."),
+        quota: ("UsersPerAccount", 5000),
+    };
+    let facts = RequestFacts {
+        tags: &tags,
+        permissions_boundary: boundary.as_deref(),
+        ..RequestFacts::default()
+    };
+    let build = |st: &State| {
         if let Some(b) = &boundary {
-            check_boundary(acct, b)?;
+            check_boundary(ctx.account(st)?, b)?;
         }
-        let u = User {
+        Ok(User {
             name: name.to_string(),
             id: crate::ids::unique_id("AIDA"),
             path: path.clone(),
@@ -78,12 +71,13 @@ pub fn create_user(ctx: &Ctx<'_>, input: w::CreateUserRequest) -> ApiResult<w::C
             keys: Vec::new(),
             login_profile: None,
             password_last_used: None,
-        };
-        let out = wire_user(acct, &u, true);
-        acct.users.insert(name.to_lowercase(), u);
-        t.touch(Kind::User, &ctx.caller.account, name);
-        Ok(w::CreateUserResponse { user: Some(out) })
-    })
+        })
+    };
+    let user =
+        entity::create::<Users, _>(ctx, "iam:CreateUser", &new, &facts, build, |_, acct, u| {
+            Ok(wire_user(acct, u, true))
+        })?;
+    Ok(w::CreateUserResponse { user: Some(user) })
 }
 
 pub fn get_user(ctx: &Ctx<'_>, input: w::GetUserRequest) -> ApiResult<w::GetUserResponse> {
