@@ -158,30 +158,36 @@ pub(super) fn remove<E: Entity>(
     })
 }
 
+/// The items of an [`Entity`] impl every kind shares: where its items live and how a missing one is worded.
+macro_rules! stored_in {
+    ($item:ty, $field:ident, $word:literal, $kind:expr, $missing:path) => {
+        type Item = $item;
+        const WORD: &'static str = $word;
+        const KIND: $crate::store::Kind = $kind;
+        fn map(acct: &$crate::model::Account) -> &std::collections::BTreeMap<String, $item> {
+            &acct.$field
+        }
+        fn map_mut(
+            acct: &mut $crate::model::Account,
+        ) -> &mut std::collections::BTreeMap<String, $item> {
+            &mut acct.$field
+        }
+        fn missing(id: &str) -> $crate::error::ApiError {
+            $missing(id)
+        }
+    };
+}
+pub(super) use stored_in;
+
 /// An entity kind kept under its lower-cased name whose ARN is `arn:aws:iam::ACCOUNT:{kind}{path}{name}`.
 macro_rules! named {
     ($(#[$doc:meta])* $marker:ident: $item:ty, $field:ident, $word:literal, $kind:expr, $arn_kind:literal,
-     $arn_of:ident, $missing:expr $(, protected: $check:path)?) => {
+     $arn_of:ident, $missing:path $(, protected: $check:path)?) => {
         $(#[$doc])*
         pub(super) struct $marker;
 
         impl $crate::iam::entity::Entity for $marker {
-            type Item = $item;
-            const WORD: &'static str = $word;
-            const KIND: $crate::store::Kind = $kind;
-            fn map(
-                acct: &$crate::model::Account,
-            ) -> &std::collections::BTreeMap<String, $item> {
-                &acct.$field
-            }
-            fn map_mut(
-                acct: &mut $crate::model::Account,
-            ) -> &mut std::collections::BTreeMap<String, $item> {
-                &mut acct.$field
-            }
-            fn missing(id: &str) -> $crate::error::ApiError {
-                $missing(id)
-            }
+            $crate::iam::entity::stored_in!($item, $field, $word, $kind, $missing);
             fn arn(ctx: &$crate::action::Ctx<'_>, acct: &$crate::model::Account, id: &str) -> String {
                 acct.$field
                     .get(&id.to_lowercase())
@@ -205,24 +211,9 @@ macro_rules! by_arn {
         pub(super) struct $marker;
 
         impl $crate::iam::entity::Entity for $marker {
-            type Item = $item;
-            const WORD: &'static str = $word;
-            const KIND: $crate::store::Kind = $kind;
-            fn map(
-                acct: &$crate::model::Account,
-            ) -> &std::collections::BTreeMap<String, $item> {
-                &acct.$field
-            }
-            fn map_mut(
-                acct: &mut $crate::model::Account,
-            ) -> &mut std::collections::BTreeMap<String, $item> {
-                &mut acct.$field
-            }
+            $crate::iam::entity::stored_in!($item, $field, $word, $kind, $missing);
             fn key(acct: &$crate::model::Account, id: &str) -> $crate::error::ApiResult<String> {
                 $key(acct, id)
-            }
-            fn missing(id: &str) -> $crate::error::ApiError {
-                $missing(id)
             }
             fn arn(_ctx: &$crate::action::Ctx<'_>, _acct: &$crate::model::Account, id: &str) -> String {
                 id.to_string()
