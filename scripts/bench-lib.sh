@@ -17,7 +17,7 @@ trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 start() { # DATA_DIR [serve flags…]
   local dir=$1; shift
   PORT=$(free_port)
-  STSD_LOG=warn "${STSD:-$BIN/stsd}" serve --listen 127.0.0.1:$PORT --data-dir "$dir" "$@" &
+  STSD_LOG=${STSD_LOG:-warn} "${STSD:-$BIN/stsd}" serve --listen 127.0.0.1:$PORT --data-dir "$dir" "$@" &
   PID=$!
   for _ in $(seq 100); do
     "$PY" -c "import socket;socket.create_connection(('127.0.0.1',$PORT),0.2)" 2>/dev/null && break

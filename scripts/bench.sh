@@ -17,6 +17,7 @@
 #   BENCH_STORE=URL       run stsd on that (empty) PostgreSQL database instead of the embedded store
 #   BENCH_SOAK=SECONDS    also run AssumeRole at c=64 for that long, printing stsd's RSS every 30 s
 #   BENCH_SOAK_ONLY=1     only the soak (with BENCH_SOAK): no workloads, no burst
+#   STSD_LOG=FILTER       the server's log filter (default warn; e.g. warn,stsd_core=debug shows an inline audit flush)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
