@@ -3,6 +3,7 @@ body limits, and authorization of IAM calls by the policy engine (issue #2)."""
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -239,4 +240,8 @@ def test_health_readiness_and_metrics(server):
     for gauge in ("stsd_audit_queue_depth", "stsd_store_generation", "stsd_store_errors_total",
                   "stsd_change_feed_lag_seconds"):
         assert f"\n{gauge} " in text
+    # Every answer waited for its audit group's commit, so some were timed; IAM commits have their series too.
+    audit_commits = re.search(r'\nstsd_store_commit_duration_seconds_count\{what="audit"\} (\d+)\n', text)
+    assert audit_commits and int(audit_commits.group(1)) >= 1
+    assert 'stsd_store_commit_duration_seconds_bucket{what="iam",le="+Inf"}' in text
     assert "Secret" not in text and "Zx9Tq4" not in text

@@ -70,6 +70,7 @@ impl App {
         self.metrics.render(&crate::metrics::Gauges {
             audit_queue_depth: self.audit.queue_depth(),
             audit: self.audit.stats().snapshot(),
+            audit_commits: self.audit.stats().commit_durations.snapshot(),
             generation: self.generation(),
             sync_lag: self.sync_lag(),
         })

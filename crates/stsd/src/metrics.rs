@@ -14,11 +14,63 @@ const BUCKETS: [f64; 12] = [
     0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
 ];
 
-#[derive(Default, Clone, Copy)]
-struct Histogram {
+/// A latency histogram's reading: cumulative bucket counts (`le` [`BUCKETS`]), total count and sum (seconds).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Histogram {
     count: u64,
     sum: f64,
     buckets: [u64; BUCKETS.len()],
+}
+
+impl Histogram {
+    /// Write the histogram's series (`{labels}` may be empty).
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (le, n) in BUCKETS.iter().zip(self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// A latency histogram updated without a lock, for timings taken on threads that hold none (store commits).
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+}
+
+impl LatencyHistogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (le, b) in BUCKETS.iter().zip(&self.buckets) {
+            if secs <= *le {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Histogram {
+        let mut h = Histogram {
+            count: self.count.load(Ordering::Relaxed),
+            sum: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64(),
+            ..Histogram::default()
+        };
+        for (out, b) in h.buckets.iter_mut().zip(&self.buckets) {
+            *out = b.load(Ordering::Relaxed);
+        }
+        h
+    }
 }
 
 /// The process's metrics.
@@ -29,6 +81,8 @@ pub struct Metrics {
     /// action → outcome → histogram (nested so that a lookup borrows the names instead of allocating).
     requests: Mutex<BTreeMap<String, BTreeMap<String, Histogram>>>,
     store_errors: AtomicU64,
+    /// How long the store took to commit an IAM change (`Node::write`).
+    pub iam_commits: LatencyHistogram,
     /// `[kind][decision]`: authorization decisions, see [`DecisionKind`] and [`Decision`].
     decisions: [[AtomicU64; 3]; 3],
 }
@@ -135,27 +189,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE stsd_request_duration_seconds histogram");
         for (action, outcome, h) in &requests {
             let labels = format!("action=\"{action}\",outcome=\"{outcome}\"");
-            for (le, n) in BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "stsd_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "stsd_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "stsd_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "stsd_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+            h.write(&mut out, "stsd_request_duration_seconds", &labels);
         }
         let _ = writeln!(
             out,
@@ -184,6 +218,17 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {value}");
         };
+        let _ = writeln!(
+            out,
+            "# HELP stsd_store_commit_duration_seconds Time the store took to make a write durable: an IAM change \
+             (what=\"iam\") or a group of audit events (what=\"audit\", answers wait for it)."
+        );
+        let _ = writeln!(out, "# TYPE stsd_store_commit_duration_seconds histogram");
+        let name = "stsd_store_commit_duration_seconds";
+        self.iam_commits
+            .snapshot()
+            .write(&mut out, name, "what=\"iam\"");
+        gauges.audit_commits.write(&mut out, name, "what=\"audit\"");
         gauge(
             &mut out,
             "stsd_store_errors_total",
@@ -285,6 +330,8 @@ impl Metrics {
 pub struct Gauges {
     pub audit_queue_depth: u64,
     pub audit: stsd_core::trail::StatsSnapshot,
+    /// How long the store took to commit each group of audit events.
+    pub audit_commits: Histogram,
     pub generation: i64,
     pub sync_lag: Duration,
 }
@@ -300,6 +347,7 @@ mod tests {
         m.request("AssumeRole", "ok", Duration::from_millis(3));
         m.request("AssumeRole", "AccessDenied", Duration::from_millis(1));
         m.store_error();
+        m.iam_commits.observe(Duration::from_micros(800));
         m.decision(DecisionKind::Trust, Decision::Allow);
         m.decision(DecisionKind::Trust, policy::Effect::ExplicitDeny.into());
         m.decision(DecisionKind::Trust, Decision::ExplicitDeny);
@@ -309,6 +357,11 @@ mod tests {
                 purged_for_size: 5,
                 stored_bytes: 1024,
                 ..Default::default()
+            },
+            audit_commits: {
+                let h = LatencyHistogram::default();
+                h.observe(Duration::from_millis(2));
+                h.snapshot()
             },
             generation: 42,
             sync_lag: Duration::from_millis(1500),
@@ -324,6 +377,21 @@ mod tests {
             "stsd_request_duration_seconds_bucket{action=\"AssumeRole\",outcome=\"ok\",le=\"0.005\"} 2"
         ));
         assert!(text.contains("stsd_store_errors_total 1"));
+        let commits = "stsd_store_commit_duration_seconds";
+        for line in [
+            "_bucket{what=\"iam\",le=\"0.0005\"} 0",
+            "_bucket{what=\"iam\",le=\"0.001\"} 1",
+            "_count{what=\"iam\"} 1",
+            "_bucket{what=\"audit\",le=\"0.001\"} 0",
+            "_bucket{what=\"audit\",le=\"0.0025\"} 1",
+            "_bucket{what=\"audit\",le=\"+Inf\"} 1",
+            "_sum{what=\"audit\"} 0.002",
+        ] {
+            assert!(
+                text.contains(&format!("{commits}{line}\n")),
+                "{commits}{line}"
+            );
+        }
         assert!(text.contains(
             "stsd_authorization_decisions_total{kind=\"trust\",decision=\"explicit_deny\"} 2"
         ));

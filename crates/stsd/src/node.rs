@@ -193,7 +193,12 @@ impl Node {
                 tracing::error!(error = %e, "encoding a change failed");
                 ApiError::internal()
             })?;
-            match self.store.apply(&changes) {
+            let started = std::time::Instant::now();
+            let applied = self.store.apply(&changes);
+            if applied.is_ok() {
+                self.metrics.iam_commits.observe(started.elapsed());
+            }
+            match applied {
                 Ok(generation) => {
                     let contiguous = st.committed(&touched, generation);
                     self.state.store(Arc::new(st));

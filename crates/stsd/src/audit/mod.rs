@@ -96,6 +96,8 @@ pub struct Stats {
     /// Group commits of the writer, and the events they stored (their ratio is the mean group size).
     pub commits: AtomicU64,
     pub committed_events: AtomicU64,
+    /// How long each group commit took in the store (every answer in the group waited for it).
+    pub commit_durations: crate::metrics::LatencyHistogram,
 }
 
 /// A reading of [`Stats`] at one moment.
@@ -201,6 +203,16 @@ fn encode(sh: &Shared, batch: &[AuditRow]) -> Result<Vec<trail::Encoded>, StoreE
         .lock()
         .map_err(|_| StoreError::Backend("the audit codec is poisoned".into()))?;
     Ok(codec.encode(batch))
+}
+
+/// Run a store append, recording how long a successful one took.
+fn timed<T>(sh: &Shared, append: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let started = Instant::now();
+    let out = append();
+    if out.is_ok() {
+        sh.stats.commit_durations.observe(started.elapsed());
+    }
+    out
 }
 
 /// Account for a batch the store refused: it is kept and retried, and until then the store counts as failing
@@ -380,7 +392,8 @@ impl Audit {
         q.writing = true;
         let (batch, requests, upto) = q.take(sh);
         drop(q);
-        let written = encode(sh, &batch).and_then(|encoded| self.store.audit_append(&encoded));
+        let written =
+            encode(sh, &batch).and_then(|encoded| timed(sh, || self.store.audit_append(&encoded)));
         match &written {
             Ok(_) => stored(sh, &batch, upto),
             Err(e) => failed(sh, e, batch.len()),
@@ -565,7 +578,8 @@ fn writer(store: &dyn Store, sh: &Shared) {
         }
         let mut backoff = Duration::from_millis(10);
         loop {
-            match encode(sh, &batch).and_then(|encoded| store.audit_append(&encoded)) {
+            match encode(sh, &batch).and_then(|encoded| timed(sh, || store.audit_append(&encoded)))
+            {
                 Ok(_) => break,
                 Err(e) => {
                     failed(sh, &e, batch.len());
