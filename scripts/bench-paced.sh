@@ -8,6 +8,9 @@
 # First the burst runs alone, and the CPU time it cost per write is printed: stsd's (its process) and the
 # database's (every local `postgres` process; 0 on the embedded store, whose work is stsd's own), the share of
 # the machine's CPU time the hypervisor gave to other guests meanwhile (steal), and stsd's context switches.
+# Each AssumeRole line ends with the audit group commits of that run and the bucket bounds of their median and
+# 99th-percentile duration in the store (`stsd_store_commit_duration_seconds{what="audit"}`): whether the
+# burst makes the store slower to commit the groups every answer waits for.
 #
 # Usage: ./scripts/bench-paced.sh [seconds-per-run] [rate ...]      (defaults: 8 s; 4000 and 8000 req/s)
 #   BENCH_RUNS=N        alternated alone/burst pairs per rate (default 2)
@@ -52,12 +55,35 @@ n=$((w1 - w0))
 steal=$(echo "$c0 $c1" | awk '{printf "%.0f", ($4 > $2 ? 100 * ($3 - $1) / ($4 - $2) : 0)}')
 echo "the burst alone: $line cpu_per_write: stsd=$(per_write $((s1 - s0)) "$n") us database=$(per_write $((d1 - d0)) "$n") us (steal ${steal}%)\
  stsd_context_switches_per_write=$(awk -v x=$((x1 - x0)) -v n="$n" 'BEGIN {printf "%.1f", (n > 0 ? x / n : 0)}')"
+# How long the store took to commit audit groups (every answer waits for its group's) during one run: the
+# bucket bounds (seconds) the median and the 99th percentile of `stsd_store_commit_duration_seconds` fell in.
+scrape() { "$PY" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' "$E/metrics" > "$1"; }
+commits() { # BEFORE AFTER
+  "$PY" - "$1" "$2" <<'PY'
+import re, sys
+def buckets(path):
+    pat = re.compile(r'stsd_store_commit_duration_seconds_bucket\{what="audit",le="([^"]+)"\} (\d+)')
+    return [(m.group(1), int(m.group(2))) for m in map(pat.match, open(path)) if m]
+before = dict(buckets(sys.argv[1]))
+delta = [(le, n - before.get(le, 0)) for le, n in buckets(sys.argv[2])]
+total = delta[-1][1] if delta else 0
+bound = lambda q: next((le for le, n in delta if n >= q * total), "?") if total else "-"
+print(f"audit_commits={total} commit_p50<={bound(0.5)}s commit_p99<={bound(0.99)}s")
+PY
+}
+paced() { # SECS RATE: one paced AssumeRole run and the audit commits it waited for
+  scrape "$WORK/m0"
+  local line
+  line=$(assume "$1" "$2")
+  scrape "$WORK/m1"
+  echo "$line $(commits "$WORK/m0" "$WORK/m1")"
+}
 for rate in "${RATES[@]}"; do
   for run in $(seq "$RUNS"); do
-    echo "rate $rate run $run alone:      $(assume "$SECS" "$rate")"
+    echo "rate $rate run $run alone:      $(paced "$SECS" "$rate")"
     burst "$((SECS + 1))" > "$WORK/burst.out" &
     BURST=$!
-    echo "rate $rate run $run with burst: $(assume "$SECS" "$rate")"
+    echo "rate $rate run $run with burst: $(paced "$SECS" "$rate")"
     wait $BURST
     echo "rate $rate run $run the burst:  $(cat "$WORK/burst.out")"
   done
