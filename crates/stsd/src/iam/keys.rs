@@ -36,7 +36,7 @@ fn touch(ctx: &Ctx<'_>, t: &mut crate::state::Touched, o: &Subject) {
 fn user_name_of(acct: &Account, o: &Subject) -> Option<String> {
     match o {
         Subject::Root => None,
-        Subject::User(n) => acct.users.get(&n.to_lowercase()).map(|u| u.name.clone()),
+        Subject::User(n) => Users::find(acct, n).ok().map(|u| u.name.clone()),
     }
 }
 
