@@ -23,17 +23,12 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// Write the histogram's series (`{labels}` may be empty).
+    /// Write the histogram's series under `labels` (`k="v",…`).
     fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let sep = if labels.is_empty() { "" } else { "," };
         for (le, n) in BUCKETS.iter().zip(self.buckets) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {n}");
         }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
-            self.count
-        );
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
         let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
         let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
     }
@@ -58,6 +53,16 @@ impl LatencyHistogram {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Run `op`, recording how long it took when it succeeded.
+    pub fn time<T, E>(&self, op: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let out = op();
+        if out.is_ok() {
+            self.observe(started.elapsed());
+        }
+        out
     }
 
     pub fn snapshot(&self) -> Histogram {

@@ -193,12 +193,7 @@ impl Node {
                 tracing::error!(error = %e, "encoding a change failed");
                 ApiError::internal()
             })?;
-            let started = std::time::Instant::now();
-            let applied = self.store.apply(&changes);
-            if applied.is_ok() {
-                self.metrics.iam_commits.observe(started.elapsed());
-            }
-            match applied {
+            match self.metrics.iam_commits.time(|| self.store.apply(&changes)) {
                 Ok(generation) => {
                     let contiguous = st.committed(&touched, generation);
                     self.state.store(Arc::new(st));

@@ -205,16 +205,6 @@ fn encode(sh: &Shared, batch: &[AuditRow]) -> Result<Vec<trail::Encoded>, StoreE
     Ok(codec.encode(batch))
 }
 
-/// Run a store append, recording how long a successful one took.
-fn timed<T>(sh: &Shared, append: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    let started = Instant::now();
-    let out = append();
-    if out.is_ok() {
-        sh.stats.commit_durations.observe(started.elapsed());
-    }
-    out
-}
-
 /// Account for a batch the store refused: it is kept and retried, and until then the store counts as failing
 /// (new requests are refused rather than acted on unrecorded).
 fn failed(sh: &Shared, e: &StoreError, events: usize) {
@@ -392,8 +382,11 @@ impl Audit {
         q.writing = true;
         let (batch, requests, upto) = q.take(sh);
         drop(q);
-        let written =
-            encode(sh, &batch).and_then(|encoded| timed(sh, || self.store.audit_append(&encoded)));
+        let written = encode(sh, &batch).and_then(|encoded| {
+            sh.stats
+                .commit_durations
+                .time(|| self.store.audit_append(&encoded))
+        });
         match &written {
             Ok(_) => stored(sh, &batch, upto),
             Err(e) => failed(sh, e, batch.len()),
@@ -578,8 +571,11 @@ fn writer(store: &dyn Store, sh: &Shared) {
         }
         let mut backoff = Duration::from_millis(10);
         loop {
-            match encode(sh, &batch).and_then(|encoded| timed(sh, || store.audit_append(&encoded)))
-            {
+            match encode(sh, &batch).and_then(|encoded| {
+                sh.stats
+                    .commit_durations
+                    .time(|| store.audit_append(&encoded))
+            }) {
                 Ok(_) => break,
                 Err(e) => {
                     failed(sh, &e, batch.len());

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::Group;
 use crate::store::Kind;
 
-pub(super) fn no_group(name: &str) -> ApiError {
+fn no_group(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The group with name {name} cannot be found."))
 }
 

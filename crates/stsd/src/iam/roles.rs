@@ -16,7 +16,7 @@ use crate::store::Kind;
 /// AssumeRolePolicySizeQuota (characters without whitespace).
 pub const TRUST_POLICY_QUOTA: usize = 2048;
 
-pub(super) fn no_role(name: &str) -> ApiError {
+fn no_role(name: &str) -> ApiError {
     ApiError::no_such_entity(format!("The role with name {name} cannot be found."))
 }
 
